@@ -1,0 +1,29 @@
+# hatespeech-detect: the production server (gunicorn + firefly) with the committed model.
+#   docker build . -t hatespeechdetect && docker run -p 3000:5000 -d hatespeechdetect
+# Python 3.11: firefly-python 0.1.15 imports the `cgi` module, removed from the standard library
+# in 3.13 (it only works there through WebOb's legacy-cgi shim); 3.11 is what the model was built
+# and tested with.
+FROM python:3.11.14-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOST=0.0.0.0 \
+    PORT=5000
+
+WORKDIR /app
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+
+COPY app.py ./
+COPY hatespeech/ hatespeech/
+COPY models/ models/
+
+USER 10001
+EXPOSE 5000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '5000'), timeout=4)"]
+# gunicorn reads HOST, PORT (Heroku sets it), WEB_CONCURRENCY and the rest through hatespeech.config.
+CMD ["gunicorn", "-c", "python:hatespeech.gunicorn_conf", "app:application"]

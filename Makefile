@@ -1,0 +1,44 @@
+# Two commands matter (see README): `make serve` and `make test`. Both set up .venv themselves.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PORT   ?= 5000
+
+.PHONY: serve test train lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## serve: the production server (gunicorn + firefly) with the committed model on http://127.0.0.1:$(PORT)
+serve: $(VENV)/.runtime
+	PORT=$(PORT) $(BIN)/gunicorn -c python:hatespeech.gunicorn_conf app:application
+
+## test: lint, then every test (the real data must be at ../shared/data/davidson or data/)
+test: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+## train: retrain from data/labeled_data.csv and replace the served model
+train: $(VENV)/.dev
+	$(BIN)/python train.py
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

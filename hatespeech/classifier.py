@@ -1,0 +1,70 @@
+"""The loaded model as plain Python: validated text in, a probability per label out.
+
+Nothing here knows about HTTP; bad input raises ``InvalidText`` (a ``ValueError``), which the
+web layer turns into a 400.
+
+>>> clf = Classifier.load()                                      # doctest: +SKIP
+>>> clf.scores("Please respect each other.")                     # doctest: +SKIP
+{'hate speech': 0.01, 'offensive language': 0.04, 'neither': 0.95}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hatespeech.config import DEFAULT_MODEL_PATH, Settings
+from hatespeech.labels import LABELS
+from hatespeech.model_file import load_model
+
+
+class InvalidText(ValueError):
+    """The text cannot be scored; the message says why, in words a caller can act on."""
+
+
+def check_text(text: object, max_chars: int, name: str = "text") -> str:
+    if not isinstance(text, str):
+        raise InvalidText(f"{name} must be a string, not {_json_type(text)}")
+    if not text.strip():
+        raise InvalidText(f"{name} must contain something other than white space")
+    if len(text) > max_chars:
+        raise InvalidText(f"{name} is {len(text)} characters long; the maximum is {max_chars}")
+    return text
+
+
+def _json_type(value: object) -> str:
+    names = {
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "an array",
+        dict: "an object",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+class Classifier:
+    """A verified model plus the limits it is served with."""
+
+    def __init__(self, model: Any, card: dict[str, Any], max_text_chars: int = Settings.max_text_chars):
+        self.model = model
+        self.card = card
+        self.max_text_chars = max_text_chars
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_MODEL_PATH, max_text_chars: int = Settings.max_text_chars) -> Classifier:
+        model, card = load_model(path)
+        return cls(model, card, max_text_chars)
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in ``LABELS`` order."""
+        return self.model.predict_proba(list(texts))
+
+    def scores(self, text: object) -> dict[str, float]:
+        """``{"hate speech": p0, "offensive language": p1, "neither": p2}`` for one text."""
+        row = self.probabilities([check_text(text, self.max_text_chars)])[0]
+        return {label: float(p) for label, p in zip(LABELS, row, strict=False)}

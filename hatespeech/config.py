@@ -1,0 +1,68 @@
+"""Every setting of the service, read from the environment in this one place.
+
+Defaults are safe for a laptop: loopback only, no token, 64 KiB bodies. The Dockerfile sets
+``HOST=0.0.0.0``; Heroku sets ``PORT`` and ``WEB_CONCURRENCY``.
+
+>>> Settings.from_env({"PORT": "8080"}).port
+8080
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
+DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value the service cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_path: Path = DEFAULT_MODEL_PATH
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 2
+    threads: int = 4
+    timeout: int = 30  # seconds a worker may spend on one request before it is restarted
+    max_body_bytes: int = 64 * 1024
+    max_text_chars: int = 10_000
+    token: str | None = None  # FIREFLY_TOKEN, as firefly names it
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        token = env.get("FIREFLY_TOKEN", "").strip() or None
+        return cls(
+            model_path=Path(env.get("MODEL_PATH") or DEFAULT_MODEL_PATH),
+            host=env.get("HOST", "").strip() or cls.host,
+            port=_int(env, "PORT", cls.port),
+            workers=_int(env, "WEB_CONCURRENCY", cls.workers),
+            threads=_int(env, "THREADS", cls.threads),
+            timeout=_int(env, "TIMEOUT", cls.timeout),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=64),
+            max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
+            token=token,
+            log_level=env.get("LOG_LEVEL", "").strip().lower() or cls.log_level,
+        )

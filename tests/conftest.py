@@ -1,0 +1,28 @@
+"""Shared fixtures: the real data, and one production server for the HTTP tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import LOCAL_DATA, SHARED_DATA, Server, gunicorn
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The Davidson et al. CSV: from ../shared (CI) or data/ (a user who downloaded it)."""
+    for path in (SHARED_DATA, LOCAL_DATA):
+        if path.is_file():
+            return path
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have the Davidson et al. CSV at {SHARED_DATA}")
+    pytest.skip("the Davidson et al. CSV is not at ../shared/data/davidson/ nor data/ (see data/README.md)")
+
+
+@pytest.fixture(scope="session")
+def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One production server (gunicorn, committed model) shared by tests that keep its settings."""
+    with gunicorn(tmp_path_factory.mktemp("production")) as server:
+        yield server.wait_ready()

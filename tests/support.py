@@ -1,0 +1,127 @@
+"""Helpers for the tests: free ports, real server processes, raw HTTP requests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
+LOCAL_DATA = ROOT / "data" / "labeled_data.csv"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server process started from a command line, with its output kept for the test to read."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path, cwd: Path = ROOT):
+        self.port, self.log = port, log
+        self.url = f"http://127.0.0.1:{port}"
+        self._out = open(log, "wb")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, path: str = "/health", timeout: float = 60) -> Server:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + path, timeout=2):
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        self._out.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        return self.proc.returncode
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without the service's own settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FIREFLY_TOKEN", "MODEL_PATH", "PORT", "HOST")}
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", WEB_CONCURRENCY="2")
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def gunicorn(tmp_path: Path, **env: str) -> Iterator[Server]:
+    """The production server exactly as `make serve` starts it, on a free port."""
+    port = free_port()
+    argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", "app:application"]
+    server = Server(argv, server_env(PORT=str(port), **env), port, tmp_path / f"gunicorn-{port}.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def request(
+    url: str, body: bytes | str | None = None, headers: dict[str, str] | None = None, method: str = "POST"
+) -> tuple[int, dict, str]:
+    """Send one request; return (status, headers, body text) whatever the status."""
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+def post_json(url: str, payload: object, headers: dict[str, str] | None = None) -> tuple[int, object]:
+    status, _, text = request(url, json.dumps(payload), {"Content-Type": "application/json", **(headers or {})})
+    return status, json.loads(text)
+
+
+def tiny_corpus(per_class: int = 30) -> tuple[list[str], list[int]]:
+    """A small made-up labelled corpus (invented words stand in for slurs and insults)."""
+    hate = ["those {w} zorgs should leave", "all zorgs are {w} vermin", "{w} blarfs ruin everything, get out"]
+    offensive = ["shut up you {w} idiot", "this is {w} crap", "what a {w} moron lol"]
+    neither = ["have a {w} day everyone", "the {w} game starts at eight", "thanks for the {w} recipe"]
+    fillers = ["big", "new", "old", "red", "loud", "slow", "real", "total", "whole", "little"]
+    texts, labels = [], []
+    for label, templates in enumerate((hate, offensive, neither)):
+        for i in range(per_class):
+            texts.append(templates[i % 3].format(w=fillers[i % len(fillers)]))
+            labels.append(label)
+    return texts, labels
+
+
+def tiny_csv(path: Path, per_class: int = 30) -> Path:
+    """The tiny corpus as a CSV in the Davidson et al. format."""
+    import csv
+
+    texts, labels = tiny_corpus(per_class)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["", "count", "hate_speech", "offensive_language", "neither", "class", "tweet"])
+        for i, (text, label) in enumerate(zip(texts, labels, strict=False)):
+            counts = [3 if k == label else 0 for k in range(3)]
+            writer.writerow([i, 3, *counts, label, text])
+    return path

@@ -1,0 +1,82 @@
+"""The committed model: its card, its probabilities, and how it behaves on texts we wrote."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from support import ROOT
+
+from hatespeech.classifier import Classifier
+from hatespeech.config import DEFAULT_MODEL_PATH
+from hatespeech.data import DAVIDSON_SHA256, sha256_of
+from hatespeech.evaluate import decide
+from hatespeech.labels import LABELS
+
+POLITE = [
+    "Please respect each other.",
+    "Thank you for sharing, this was really helpful.",
+    "I disagree with your point, but I see where you are coming from.",
+    "The meeting is moved to Thursday at 3pm.",
+    "Happy birthday! Have a wonderful day.",
+    "Could you post the link to the documentation?",
+    "Great game last night, the defence played well.",
+]
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier.load(DEFAULT_MODEL_PATH)
+
+
+def label_of(clf: Classifier, text: str) -> str:
+    return LABELS[int(decide(clf.probabilities([text]), clf.card["decision_rule"]["weights"])[0])]
+
+
+def test_committed_card_matches_the_committed_model(clf: Classifier) -> None:
+    card = json.loads(DEFAULT_MODEL_PATH.read_text())
+    assert card["sha256"] == sha256_of(DEFAULT_MODEL_PATH.parent / card["model_file"])
+    assert card["data"]["sha256"] == DAVIDSON_SHA256
+    assert card["data"]["rows"] == 24_783
+    assert clf.card == card
+
+
+def test_probabilities_are_well_formed(clf: Classifier) -> None:
+    texts = ["hi", "a" * 10_000, "😀😀😀", "http://example.com", "@someone", "#tag", "\x00", "RT"]
+    probs = clf.probabilities(texts)
+    assert probs.shape == (len(texts), 3)
+    assert np.all(probs >= 0) and np.all(probs <= 1)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-12)
+
+
+@pytest.mark.parametrize("text", POLITE + re.findall(r'"text": "([^"]+)"', (ROOT / "README.md").read_text()))
+def test_polite_ordinary_sentences_are_neither(clf: Classifier, text: str) -> None:
+    assert label_of(clf, text) == "neither", clf.scores(text)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        str.upper,
+        str.lower,
+        lambda t: f"  {t}  ",
+        lambda t: t.replace(" ", "   "),
+        lambda t: f"{t} https://example.com/x",
+        lambda t: f"@someone {t}",
+        lambda t: f"RT {t}",
+    ],
+)
+@pytest.mark.parametrize("text", ["Great game last night", "shut up you stupid idiot", "what a lovely recipe"])
+def test_case_whitespace_urls_and_mentions_barely_move_the_scores(clf: Classifier, variant, text: str) -> None:
+    base, moved = clf.probabilities([text])[0], clf.probabilities([variant(text)])[0]
+    assert np.abs(base - moved).max() <= 0.15, (base, moved)
+
+
+@pytest.mark.parametrize("text", ["I will see you at the game", "that movie was long", "you are my neighbour"])
+@pytest.mark.parametrize("insult", ["you stupid bitch", "fuck you idiot"])
+def test_adding_an_insult_raises_the_abusive_classes(clf: Classifier, text: str, insult: str) -> None:
+    before, after = clf.probabilities([text, f"{text}, {insult}"])
+    assert after[0] + after[1] > before[0] + before[1] + 0.2
+    assert label_of(clf, f"{text}, {insult}") != "neither"
