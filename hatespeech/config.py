@@ -9,9 +9,10 @@ Defaults are safe for a laptop: loopback only, no token, 64 KiB bodies. The Dock
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,25 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _thresholds(env: Mapping[str, str]) -> dict | None:
+    """``THRESHOLDS``: a JSON object, or the path of a file holding one (moderation.py checks its contents)."""
+    raw = env.get("THRESHOLDS", "").strip()
+    if not raw:
+        return None
+    if not raw.startswith("{"):
+        try:
+            raw = Path(raw).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"THRESHOLDS={raw!r} is neither a JSON object nor a readable file ({err})") from None
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise ConfigError(f"THRESHOLDS is not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise ConfigError('THRESHOLDS must be a JSON object, such as {"hate speech": {"review": 0.3}}')
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     model_path: Path = DEFAULT_MODEL_PATH
@@ -49,6 +69,9 @@ class Settings:
     max_text_chars: int = 10_000
     token: str | None = None  # FIREFLY_TOKEN, as firefly names it
     log_level: str = "info"
+    max_batch_texts: int = 100  # texts per /predict_batch, /moderate_batch, /v1/moderations request
+    max_batch_chars: int = 50_000  # their total length
+    thresholds: dict | None = field(default=None, compare=False)  # THRESHOLDS: overrides the card's
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,4 +88,7 @@ class Settings:
             max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
             token=token,
             log_level=env.get("LOG_LEVEL", "").strip().lower() or cls.log_level,
+            max_batch_texts=_int(env, "MAX_BATCH_TEXTS", cls.max_batch_texts),
+            max_batch_chars=_int(env, "MAX_BATCH_CHARS", cls.max_batch_chars),
+            thresholds=_thresholds(env),
         )
