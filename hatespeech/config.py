@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
+OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
 
 
 class ConfigError(ValueError):
@@ -65,6 +66,7 @@ class Settings:
     workers: int = 2
     threads: int = 4
     timeout: int = 30  # seconds a worker may spend on one request before it is restarted
+    read_timeout: int = 10  # seconds a client may leave a request half-sent (headers or body): then 408
     max_body_bytes: int = 64 * 1024
     max_text_chars: int = 10_000
     token: str | None = None  # FIREFLY_TOKEN, as firefly names it
@@ -84,6 +86,7 @@ class Settings:
             workers=_int(env, "WEB_CONCURRENCY", cls.workers),
             threads=_int(env, "THREADS", cls.threads),
             timeout=_int(env, "TIMEOUT", cls.timeout),
+            read_timeout=_int(env, "READ_TIMEOUT", cls.read_timeout),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=64),
             max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
             token=token,
