@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
+DEFAULT_ALERT_DB_PATH = ROOT / "data" / "alerts.sqlite3"  # data/ is not committed; set ALERT_DB_PATH in a container
 OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
 
 
@@ -58,6 +59,145 @@ def _thresholds(env: Mapping[str, str]) -> dict | None:
     return value
 
 
+def _float(
+    env: Mapping[str, str], name: str, default: float, minimum: float = 0.0, maximum: float | None = None
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not minimum < value or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ConfigError(f"{name}={value} must be more than {minimum}{upper}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} must be true or false")
+
+
+ALERT_FORMATS = ("auto", "slack", "discord", "json")
+
+
+def alert_format(url: str, configured: str) -> str:
+    """The payload format for one webhook URL: ``ALERT_FORMAT``, or guessed from the host when ``auto``.
+
+    >>> alert_format("https://hooks.slack.com/services/T0/B0/x", "auto")
+    'slack'
+    >>> alert_format("https://example.org/hook", "auto")
+    'json'
+    """
+    if configured != "auto":
+        return configured
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    if host == "hooks.slack.com":
+        return "slack"
+    if host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"):
+        return "discord"
+    return "json"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``ALERT_*`` and ``REDIS_URL``: when and where alerts go (see hatespeech/alerts.py and the README).
+
+    >>> AlertSettings.from_env({}).enabled
+    False
+    >>> AlertSettings.from_env({"ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}).enabled
+    True
+    """
+
+    webhook_urls: tuple[str, ...] = ()  # ALERT_WEBHOOK_URL: one or more, separated by commas or spaces
+    format: str = "auto"  # ALERT_FORMAT: slack, discord, json, or auto (by the URL's host)
+    secret: str | None = field(default=None, repr=False)  # ALERT_SECRET: signs json payloads
+    include_text: bool = True  # ALERT_INCLUDE_TEXT=false: ids, scores and links only
+    message_action: str = "block"  # ALERT_ACTION: the action that makes a message alert (review, block, off)
+    window_messages: int = 20  # ALERT_WINDOW_MESSAGES: a discussion's window holds its last N messages…
+    window_seconds: float = 3600.0  # ALERT_WINDOW_MINUTES: …of the last T minutes
+    min_messages: int = 5  # ALERT_MIN_MESSAGES: no discussion alert on fewer messages than this
+    flagged_share: float = 0.3  # ALERT_FLAGGED_SHARE: share of flagged messages that makes a discussion alert
+    mean_abusive: float = 0.5  # ALERT_MEAN_ABUSIVE: or mean P(hate speech) + P(offensive language)
+    cooldown_seconds: float = 1800.0  # ALERT_COOLDOWN_MINUTES: quiet time per discussion after an alert
+    worsen_step: float = 0.2  # ALERT_WORSEN_STEP: …unless share or mean rose by this much since
+    db_path: Path = DEFAULT_ALERT_DB_PATH  # ALERT_DB_PATH: the SQLite store (when REDIS_URL is unset)
+    redis_url: str | None = field(default=None, repr=False)  # REDIS_URL: the Redis store (several containers)
+    outbox_max: int = 10_000  # ALERT_OUTBOX_MAX: undelivered alerts kept; beyond it the oldest are dropped
+    text_retention_seconds: float = 86_400.0  # ALERT_TEXT_RETENTION_HOURS: stored texts erased after this
+    max_age_seconds: float = 86_400.0  # ALERT_MAX_AGE_HOURS: an alert not delivered by then is given up
+    timeout: float = 5.0  # ALERT_TIMEOUT: seconds per delivery attempt
+    backoff_base: float = 1.0  # ALERT_BACKOFF_BASE: seconds before the first retry, doubled each time…
+    backoff_max: float = 300.0  # ALERT_BACKOFF_MAX: …up to this (a 429's Retry-After overrides both)
+    lease_seconds: float = 60.0  # ALERT_LEASE: a claimed alert is another sender's to retry after this
+    poll_seconds: float = 1.0  # ALERT_POLL: how often an idle sender looks for due alerts
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_urls)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AlertSettings:
+        urls = tuple(u for u in env.get("ALERT_WEBHOOK_URL", "").replace(",", " ").split() if u)
+        for url in urls:
+            if not url.lower().startswith(("https://", "http://")):
+                raise ConfigError(f"ALERT_WEBHOOK_URL: {url.split('?')[0]!r} is not an http(s) URL")
+        fmt = env.get("ALERT_FORMAT", "").strip().lower() or cls.format
+        if fmt not in ALERT_FORMATS:
+            raise ConfigError(f"ALERT_FORMAT={fmt!r} must be one of {', '.join(ALERT_FORMATS)}")
+        secret = env.get("ALERT_SECRET", "").strip() or None
+        if secret is None and any(alert_format(u, fmt) == "json" for u in urls):
+            raise ConfigError(
+                "ALERT_SECRET must be set to sign json alerts "
+                "(ALERT_FORMAT=json, or a URL that is not Slack's or Discord's)"
+            )
+        action = env.get("ALERT_ACTION", "").strip().lower() or cls.message_action
+        if action not in ("review", "block", "off"):
+            raise ConfigError(f"ALERT_ACTION={action!r} must be review, block or off")
+        settings = cls(
+            webhook_urls=urls,
+            format=fmt,
+            secret=secret,
+            include_text=_bool(env, "ALERT_INCLUDE_TEXT", cls.include_text),
+            message_action=action,
+            window_messages=_int(env, "ALERT_WINDOW_MESSAGES", cls.window_messages, minimum=2),
+            window_seconds=_float(env, "ALERT_WINDOW_MINUTES", cls.window_seconds / 60) * 60,
+            min_messages=_int(env, "ALERT_MIN_MESSAGES", cls.min_messages),
+            flagged_share=_float(env, "ALERT_FLAGGED_SHARE", cls.flagged_share, maximum=1.0),
+            mean_abusive=_float(env, "ALERT_MEAN_ABUSIVE", cls.mean_abusive, maximum=1.0),
+            cooldown_seconds=_float(env, "ALERT_COOLDOWN_MINUTES", cls.cooldown_seconds / 60) * 60,
+            worsen_step=_float(env, "ALERT_WORSEN_STEP", cls.worsen_step, maximum=1.0),
+            db_path=Path(env.get("ALERT_DB_PATH", "").strip() or DEFAULT_ALERT_DB_PATH),
+            redis_url=env.get("REDIS_URL", "").strip() or None,
+            outbox_max=_int(env, "ALERT_OUTBOX_MAX", cls.outbox_max, minimum=10),
+            text_retention_seconds=_float(env, "ALERT_TEXT_RETENTION_HOURS", cls.text_retention_seconds / 3600) * 3600,
+            max_age_seconds=_float(env, "ALERT_MAX_AGE_HOURS", cls.max_age_seconds / 3600) * 3600,
+            timeout=_float(env, "ALERT_TIMEOUT", cls.timeout),
+            backoff_base=_float(env, "ALERT_BACKOFF_BASE", cls.backoff_base),
+            backoff_max=_float(env, "ALERT_BACKOFF_MAX", cls.backoff_max),
+            lease_seconds=_float(env, "ALERT_LEASE", cls.lease_seconds),
+            poll_seconds=_float(env, "ALERT_POLL", cls.poll_seconds),
+        )
+        if settings.min_messages > settings.window_messages:
+            raise ConfigError(
+                f"ALERT_MIN_MESSAGES={settings.min_messages} is more than "
+                f"ALERT_WINDOW_MESSAGES={settings.window_messages}"
+            )
+        if settings.lease_seconds <= settings.timeout:
+            raise ConfigError(
+                f"ALERT_LEASE={settings.lease_seconds} must be longer than ALERT_TIMEOUT={settings.timeout}"
+            )
+        return settings
+
+
 @dataclass(frozen=True)
 class Settings:
     model_path: Path = DEFAULT_MODEL_PATH
@@ -74,6 +214,8 @@ class Settings:
     max_batch_texts: int = 100  # texts per /predict_batch, /moderate_batch, /v1/moderations request
     max_batch_chars: int = 50_000  # their total length
     thresholds: dict | None = field(default=None, compare=False)  # THRESHOLDS: overrides the card's
+    alerts: AlertSettings = field(default_factory=AlertSettings, compare=False)  # ALERT_*, REDIS_URL
+    metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: for /metrics instead of FIREFLY_TOKEN
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,4 +236,6 @@ class Settings:
             max_batch_texts=_int(env, "MAX_BATCH_TEXTS", cls.max_batch_texts),
             max_batch_chars=_int(env, "MAX_BATCH_CHARS", cls.max_batch_chars),
             thresholds=_thresholds(env),
+            alerts=AlertSettings.from_env(env),
+            metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
         )
