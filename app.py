@@ -10,12 +10,19 @@ with a message saying why, instead of serving garbage.
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
-from hatespeech import web
-from hatespeech.classifier import Classifier
-from hatespeech.config import Settings
+from firefly.app import HTTPError
+
+from hatespeech import compat, web
+from hatespeech.classifier import Classifier, check_text
+from hatespeech.config import ConfigError, Settings
 from hatespeech.model_file import ModelError
+from hatespeech.moderation import Policy, check_texts
 
 settings = Settings.from_env()
 
@@ -28,8 +35,10 @@ if settings.token and "firefly.main" in sys.modules:
 
 try:
     classifier = Classifier.load(settings.model_path, settings.max_text_chars)
-except ModelError as err:
+    policy = Policy.from_card(classifier.card, settings.thresholds)
+except (ModelError, ConfigError) as err:
     sys.exit(f"hatespeech-detect: cannot serve the model: {err}")
+MODEL_NAME = f"hatespeech-detect-{policy.model['version']}-{policy.model['sha256'][:12]}"
 
 
 @web.bad_input_is_400
@@ -38,8 +47,106 @@ def predict(text: str) -> dict[str, float]:
     return classifier.scores(text)
 
 
+def _texts(texts: object) -> list[str]:
+    return check_texts(texts, settings.max_batch_texts, settings.max_batch_chars, settings.max_text_chars)
+
+
+def _score(texts: list[str]) -> list[list[float]]:
+    # One call for the whole batch: the vectorised path is far faster than one text at a time.
+    return classifier.probabilities(texts).tolist() if texts else []
+
+
+@web.bad_input_is_400
+def predict_batch(texts: list[str]) -> list[dict[str, float]]:
+    """``/predict`` for each text, in order. All are checked before any is scored."""
+    return [policy.moderate(row)["scores"] for row in _score(_texts(texts))]
+
+
+def _moderate(texts: list[str], explain: object) -> list[dict[str, Any]]:
+    if not isinstance(explain, bool):
+        raise ValueError("explain must be true or false")
+    answers = [policy.moderate(row) for row in _score(texts)]
+    if explain:
+        from hatespeech.explain import explain as explanation
+
+        for text, answer in zip(texts, answers, strict=True):
+            answer["explanation"] = explanation(classifier.model, text)
+    return answers
+
+
+@web.bad_input_is_400
+def moderate(text: str, explain: bool = False) -> dict[str, Any]:
+    """Scores, the decision (label, flagged, action, categories), the model, and on request why."""
+    return _moderate([check_text(text, settings.max_text_chars)], explain)[0]
+
+
+@web.bad_input_is_400
+def moderate_batch(texts: list[str], explain: bool = False) -> list[dict[str, Any]]:
+    """``/moderate`` for each text, in order. All are checked before any is scored."""
+    return _moderate(_texts(texts), explain)
+
+
+def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer an emulated API's refusal with its own status and JSON body (``compat.ApiError``)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except compat.ApiError as err:
+            raise HTTPError(err.status, json.dumps(err.body), {"Content-Type": "application/json"}) from None
+
+    return wrapper
+
+
+@_api_errors
+def openai_moderations(input: object = None, model: object = None) -> dict[str, Any]:  # OpenAI names it input
+    """OpenAI-compatible ``POST /v1/moderations`` (see hatespeech/compat.py for the mapping)."""
+    texts = compat.openai_inputs(input)
+    try:
+        _texts(texts)
+    except ValueError as err:
+        raise compat.openai_error(str(err).replace("texts", "input", 1)) from None
+    results = []
+    for row in _score(texts):
+        results.append(compat.openai_result(row, policy.decide(row)["categories"]))
+    return compat.openai_response(MODEL_NAME, results)
+
+
+@_api_errors
+def perspective_analyze(
+    comment: object = None,
+    requestedAttributes: object = None,  # noqa: N803 (Perspective's JSON names become the arguments)
+    languages: object = None,
+    spanAnnotations: object = False,  # noqa: N803
+    doNotStore: object = False,  # noqa: N803 (nothing is ever stored here)
+    clientToken: object = None,  # noqa: N803
+    sessionId: object = None,  # noqa: N803
+    communityId: object = None,  # noqa: N803
+    context: object = None,
+    **unknown: Any,
+) -> dict[str, Any]:
+    """Perspective-compatible ``POST /v1alpha1/comments:analyze`` (see hatespeech/compat.py)."""
+    text, attributes, languages = compat.perspective_request(
+        comment, requestedAttributes, languages, unknown, settings.max_text_chars
+    )
+    spans = compat.sentences(text) if spanAnnotations is True else None
+    rows = _score([text, *(text[begin:end] for begin, end in spans or [])])
+    return compat.perspective_response(
+        attributes, rows[0], spans, rows[1:] if spans is not None else None, languages, clientToken
+    )
+
+
 def health() -> dict:
     return {"status": "ok", "model": classifier.card["sha256"][:12]}
 
 
-application = web.create_app({"predict": predict}, settings, health)
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "predict": predict,
+    "predict_batch": predict_batch,
+    "moderate": moderate,
+    "moderate_batch": moderate_batch,
+    "v1/moderations": openai_moderations,
+    "v1alpha1/comments:analyze": perspective_analyze,
+}
+application = web.create_app(FUNCTIONS, settings, health)
