@@ -39,6 +39,9 @@ class Dataset:
     labels: np.ndarray  # int class index into LABELS
     sha256: str
     path: Path
+    # Share of annotators who chose the row's label (1.0 when the CSV has no annotator counts):
+    # unanimous rows teach the model more than 2-of-3 ones.
+    agreement: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -98,9 +101,25 @@ def load_dataset(path: Path) -> Dataset:
     if len(present) < len(LABELS):
         absent = [LABELS[i] for i in range(len(LABELS)) if i not in present]
         raise DataError(f"{path}: no rows of class {', '.join(absent)}; every class needs examples.")
+    labels = classes.astype(int).to_numpy()
     return Dataset(
         texts=tweets.tolist(),
-        labels=classes.astype(int).to_numpy(),
+        labels=labels,
         sha256=sha256_of(path),
         path=path,
+        agreement=_agreement(frame, labels),
     )
+
+
+ANNOTATOR_COLUMNS = ("hate_speech", "offensive_language", "neither")  # in LABELS order
+
+
+def _agreement(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray | None:
+    """Annotators' share for the majority label, or None if the counts are absent or unusable."""
+    if not all(c in frame.columns for c in ANNOTATOR_COLUMNS):
+        return None
+    counts = frame[list(ANNOTATOR_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    total = counts.sum(axis=1)
+    if np.isnan(counts).any() or (total <= 0).any():
+        return None
+    return counts[np.arange(len(labels)), labels] / total

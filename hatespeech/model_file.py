@@ -207,6 +207,7 @@ def load_model(card_path: Path) -> tuple[Pipeline, dict[str, Any]]:
         if not np.allclose(scores, probe["scores"], rtol=0, atol=1e-9):
             raise ModelError(
                 f"{model_path} loads, but scores the probe {probe['text']!r} as {scores} where its "
-                f"card recorded {probe['scores']}: the libraries installed compute differently. {RETRAIN}"
+                f"card recorded {probe['scores']}: this code or the installed libraries compute differently "
+                f"from when it was trained. {RETRAIN}"
             )
     return model, card

@@ -11,7 +11,6 @@ import re
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 from stop_words import get_stop_words
@@ -44,7 +43,9 @@ def build_pipeline() -> Pipeline:
         min_df=2,
         dtype=np.float64,
     )
-    svc = OneVsRestClassifier(LinearSVC(C=0.5, random_state=SEED))
+    # LinearSVC is one-vs-rest itself (multi_class="ovr"); unlike OneVsRestClassifier it takes
+    # sample weights, which CalibratedClassifierCV passes on.
+    svc = LinearSVC(C=0.5, multi_class="ovr", random_state=SEED)
     classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False)
     return Pipeline(
         [
@@ -53,3 +54,8 @@ def build_pipeline() -> Pipeline:
             ("classifier", classifier),
         ]
     )
+
+
+def fit_params(sample_weight: np.ndarray | None) -> dict:
+    """Keyword arguments for ``Pipeline.fit`` that weight each training row (None: all equal)."""
+    return {} if sample_weight is None else {"classifier__sample_weight": sample_weight}

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from hatespeech import __version__, evaluate
 from hatespeech.data import DAVIDSON_SHA256, Dataset
-from hatespeech.pipeline import SEED, build_pipeline
+from hatespeech.pipeline import SEED, build_pipeline, fit_params
 
 
 @dataclass
@@ -30,23 +29,13 @@ class Trained:
 
 def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED) -> Trained:
     started = time.perf_counter()
-    texts, labels = np.asarray(data.texts, dtype=object), data.labels
-
-    train_idx, test_idx = train_test_split(np.arange(data.rows), test_size=0.2, stratify=labels, random_state=seed)
-    inner = evaluate.out_of_fold(
-        build_pipeline, texts[train_idx].tolist(), labels[train_idx], inner_folds, seed, "held-out split"
-    )
-    weights = evaluate.tune_rule(inner, labels[train_idx])
-    held_model = build_pipeline().fit(texts[train_idx].tolist(), labels[train_idx])
-    held_probs = held_model.predict_proba(texts[test_idx].tolist())
-    holdout = evaluate.metrics(labels[test_idx], evaluate.decide(held_probs, weights), held_probs)
-
-    cv = evaluate.cross_validate(build_pipeline, data.texts, labels, folds, inner_folds, seed)
-    cross_validation = evaluate.metrics(labels, cv.predicted, cv.probabilities)
+    holdout = evaluate.held_out(build_pipeline, data, 0.2, inner_folds, seed)
+    cv = evaluate.cross_validate(build_pipeline, data, folds, inner_folds, seed)
+    cross_validation = evaluate.metrics(data.labels, cv.predicted, cv.probabilities)
     cross_validation["folds"], cross_validation["fold_weights"] = folds, cv.fold_weights
 
     fit_started = time.perf_counter()
-    model = build_pipeline().fit(data.texts, labels)
+    model = build_pipeline().fit(data.texts, data.labels, **fit_params(data.agreement))
     fit_seconds = time.perf_counter() - fit_started
     card = {
         "version": __version__,
@@ -57,14 +46,15 @@ def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED)
             "sha256": data.sha256,
             "rows": data.rows,
             "is_davidson_2017": data.sha256 == DAVIDSON_SHA256,
-            "class_counts": np.bincount(labels, minlength=3).tolist(),
+            "class_counts": np.bincount(data.labels, minlength=3).tolist(),
+            "sample_weights": "annotator agreement" if data.agreement is not None else "none",
         },
         "seed": seed,
         "decision_rule": {
             "kind": "argmax of probabilities × per-class weights",
-            "weights": evaluate.tune_rule(cv.probabilities, labels),
+            "weights": evaluate.tune_rule(cv.probabilities, data.labels),
         },
-        "thresholds": evaluate.choose_thresholds(cv.probabilities, labels),
+        "thresholds": evaluate.choose_thresholds(cv.probabilities, data.labels),
         "metrics": {"holdout": holdout, "cross_validation": cross_validation},
     }
     return Trained(model, card, cv.probabilities)
