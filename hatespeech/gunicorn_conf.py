@@ -2,17 +2,132 @@
 
     gunicorn -c python:hatespeech.gunicorn_conf app:application
 
-Worker class gthread: a client that stalls mid-request ties up one thread, not a whole worker
-(gunicorn's sync workers are blocked by slow clients); connections are kept alive.
+Worker class gthread (``Worker`` below): a client that stalls mid-request ties up one thread, not
+a whole worker (gunicorn's sync workers are blocked by slow clients), and for at most
+``READ_TIMEOUT`` seconds; connections are kept alive. ``Worker`` adds to gunicorn's gthread worker:
+
+- a read timeout on the client socket while the headers arrive (gunicorn has none, so a client
+  that stops mid-headers would hold a thread for ever; the guard sets it for the body);
+- its own answers to requests gunicorn refuses before the app sees them (request line or headers
+  too long, malformed HTTP): JSON like every other error, instead of gunicorn's HTML page that
+  echoes the request line, and logged without it (the line may hold ``?key=<token>``);
+- closing, instead of draining, a connection whose body the guard refused (``web.CLOSE``).
 """
 
+import json
+import socket
+
+from gunicorn import util
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from hatespeech import web
 from hatespeech.config import Settings
 
 _settings = Settings.from_env()
 
+# What gunicorn refuses, as (status, what is wrong); by exception class name (gunicorn.http.errors).
+_REFUSED = {
+    "LimitRequestLine": ("414 URI Too Long", "the request line is too long"),
+    "LimitRequestHeaders": (
+        "431 Request Header Fields Too Large",
+        "too many headers, or one too large",
+    ),
+    "InvalidRequestLine": ("400 Bad Request", "the request line is not valid HTTP"),
+    "InvalidRequestMethod": ("400 Bad Request", "the method is not valid"),
+    "InvalidHTTPVersion": ("400 Bad Request", "the HTTP version is not supported; use HTTP/1.1"),
+    "InvalidHeader": ("400 Bad Request", "a header is not valid"),
+    "InvalidHeaderName": ("400 Bad Request", "a header name is not valid"),
+    "ObsoleteFolding": ("400 Bad Request", "a header is folded over several lines"),
+    "UnsupportedTransferCoding": ("400 Bad Request", "the Transfer-Encoding is not supported; use chunked"),
+    "ExpectationFailed": ("417 Expectation Failed", "only 'Expect: 100-continue' is supported"),
+    "InvalidChunkSize": ("400 Bad Request", "a chunk size is not valid"),
+    "ChunkMissingTerminator": ("400 Bad Request", "a chunk does not end with CRLF"),
+    "InvalidChunkExtension": ("400 Bad Request", "a chunk extension is not valid"),
+    "InvalidProxyLine": ("400 Bad Request", "the PROXY line is not valid"),
+    "InvalidSchemeHeaders": ("400 Bad Request", "contradictory scheme headers"),
+    "ForbiddenProxyRequest": ("403 Forbidden", "request forbidden"),
+    "InvalidH2CPreface": ("400 Bad Request", "not an HTTP/2 preface"),
+}
+
+
+class _TimedConn(TConn):
+    def init(self) -> None:
+        super().init()
+        # handle() has just made the socket blocking (no timeout): bound each wait for data.
+        self.sock.settimeout(_settings.read_timeout)
+
+
+class Worker(ThreadWorker):
+    """gunicorn's gthread worker with a read timeout, JSON refusals, and early close (see above)."""
+
+    busy = 0  # connections handed to the thread pool and not finished (counted on the main thread)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        # gunicorn accepts while every thread is busy (with a slow client, say) and queues the new
+        # connection behind them; leaving it in the listen backlog lets a worker with a free
+        # thread take it.
+        super().set_accept_enabled(
+            enabled and self.alive and self.busy < self.cfg.threads and self.nr_conns < self.worker_connections
+        )
+
+    def enqueue_req(self, conn: TConn) -> None:
+        self.busy += 1
+        super().enqueue_req(conn)
+        self.set_accept_enabled(True)
+
+    def finish_request(self, conn: TConn, fs: object) -> None:
+        self.busy -= 1
+        super().finish_request(conn, fs)
+        self.set_accept_enabled(True)
+
+    def handle(self, conn: TConn) -> object:
+        conn.__class__ = _TimedConn
+        return super().handle(conn)
+
+    def handle_request(self, req: object, conn: TConn) -> bool:
+        keep_alive = super().handle_request(req, conn)
+        return keep_alive and not getattr(req, "hatespeech_close", False)
+
+    def handle_error(self, req: object, client: socket.socket, addr: object, exc: Exception) -> None:
+        name = type(exc).__name__
+        if name in _REFUSED:
+            status, error = _REFUSED[name]
+            web.log.warning(json.dumps({"status": int(status[:3]), "refused": name}))
+        else:
+            status, error = "500 Internal Server Error", "internal server error"
+            self.log.exception("Error handling request (%s)", name)  # never the URI: it may hold ?key=
+        body = json.dumps({"error": error}).encode()
+        head = f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        try:
+            util.write_nonblock(client, head.encode("latin-1") + body)
+        except OSError:
+            self.log.debug("Failed to send error message.")
+
+
+def post_request(worker: object, req: object, environ: dict, resp: object) -> None:
+    if environ.get(web.CLOSE):
+        req.hatespeech_close = True  # read by Worker.handle_request
+
+
+class _QuietTimeouts:
+    """A client that stalls mid-headers is the client's problem: one line, not a traceback."""
+
+    def filter(self, record: object) -> bool:
+        exc = getattr(record, "exc_info", None)
+        if exc and isinstance(exc[1], TimeoutError):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                json.dumps({"status": 408, "refused": "headers did not arrive in time"}),
+                (),
+                None,
+                None,
+            )
+        return True
+
+
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
-worker_class = "gthread"
+worker_class = "hatespeech.gunicorn_conf.Worker"
 threads = _settings.threads
 preload_app = True  # load and verify the model once, before forking; workers share its pages
 timeout = _settings.timeout
@@ -29,7 +144,15 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}},
+    "filters": {"quiet_timeouts": {"()": _QuietTimeouts}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain",
+            "filters": ["quiet_timeouts"],
+        }
+    },
     "root": {"handlers": ["stdout"], "level": "WARNING"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": _settings.log_level.upper(), "propagate": False},
