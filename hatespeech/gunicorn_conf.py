@@ -11,11 +11,13 @@ a whole worker (gunicorn's sync workers are blocked by slow clients), and for at
 - its own answers to requests gunicorn refuses before the app sees them (request line or headers
   too long, malformed HTTP): JSON like every other error, instead of gunicorn's HTML page that
   echoes the request line, and logged without it (the line may hold ``?key=<token>``);
-- closing, instead of draining, a connection whose body the guard refused (``web.CLOSE``).
+- closing, instead of draining, a connection whose body the guard refused (``web.CLOSE``);
+- not accepting connections while all its threads are busy, so another worker takes them.
 """
 
 import json
 import socket
+import threading
 
 from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -48,6 +50,9 @@ _REFUSED = {
     "ForbiddenProxyRequest": ("403 Forbidden", "request forbidden"),
     "InvalidH2CPreface": ("400 Bad Request", "not an HTTP/2 preface"),
 }
+
+
+_current = threading.local()  # the request a worker thread is handling
 
 
 class _TimedConn(TConn):
@@ -84,9 +89,26 @@ class Worker(ThreadWorker):
         conn.__class__ = _TimedConn
         return super().handle(conn)
 
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        app = self.wsgi
+
+        def closing(environ: dict, start_response: object) -> object:
+            result = app(environ, start_response)
+            if environ.get(web.CLOSE):
+                # Before the headers go out (on the first write): they say "Connection: close",
+                # and gunicorn closes instead of draining the unread body.
+                _current.req.must_close = True
+            return result
+
+        self.wsgi = closing
+
     def handle_request(self, req: object, conn: TConn) -> bool:
-        keep_alive = super().handle_request(req, conn)
-        return keep_alive and not getattr(req, "hatespeech_close", False)
+        _current.req = req
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            _current.req = None
 
     def handle_error(self, req: object, client: socket.socket, addr: object, exc: Exception) -> None:
         name = type(exc).__name__
@@ -103,11 +125,6 @@ class Worker(ThreadWorker):
             util.write_nonblock(client, head.encode("latin-1") + body)
         except OSError:
             self.log.debug("Failed to send error message.")
-
-
-def post_request(worker: object, req: object, environ: dict, resp: object) -> None:
-    if environ.get(web.CLOSE):
-        req.hatespeech_close = True  # read by Worker.handle_request
 
 
 class _QuietTimeouts:

@@ -17,8 +17,8 @@ no method, compares tokens with ``==`` and turns exceptions into a 500 that leak
   never the text, the token or the query string.
 
 A refused body is left unread, so its connection cannot carry another request: the guard sets
-``environ[CLOSE]`` and the gunicorn worker (``hatespeech.gunicorn_conf``) closes the connection
-instead of draining what is left.
+``environ[CLOSE]``, and the gunicorn worker (``hatespeech.gunicorn_conf``) answers with
+``Connection: close`` and closes the connection instead of draining what is left.
 
 Nothing here knows about scikit-learn.
 """
