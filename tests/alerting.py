@@ -1,0 +1,176 @@
+"""Helpers for the alert tests: a real redis-server, a real webhook receiver, both stores."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from support import free_port
+
+from hatespeech.config import AlertSettings
+from hatespeech.store import RedisStore, SQLiteStore, Store
+
+STORES = ("sqlite", "redis")
+SECRET = "test-secret"
+
+
+@contextlib.contextmanager
+def redis_server(directory: Path) -> Iterator[str]:
+    """A throw-away ``redis-server`` on a free loopback port (skipped, or failed under CI, if missing)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not on PATH (Debian: apt-get install redis-server)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have {reason}")
+        pytest.skip(reason)
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    argv += ["--dir", str(directory)]
+    with open(directory / "redis.log", "wb") as log:
+        proc = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError((directory / "redis.log").read_text())
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def flush(redis_url: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+
+
+def open_test_store(kind: str, tmp_path: Path, redis_url: str | None) -> Store:
+    if kind == "sqlite":
+        return SQLiteStore(tmp_path / "alerts.sqlite3")
+    assert redis_url
+    flush(redis_url)
+    return RedisStore(redis_url)
+
+
+def store_env(kind: str, tmp_path: Path, redis_url: str | None) -> dict[str, str]:
+    """The environment that makes ``open_store`` open the same store in another process."""
+    if kind == "sqlite":
+        return {"ALERT_DB_PATH": str(tmp_path / "alerts.sqlite3")}
+    return {"REDIS_URL": redis_url or ""}
+
+
+def fast_settings(urls: tuple[str, ...], **changes: object) -> AlertSettings:
+    """Alert settings with short timeouts and backoff, so that retries take milliseconds."""
+    base = AlertSettings(
+        webhook_urls=urls,
+        format="json",
+        secret=SECRET,
+        timeout=0.5,
+        backoff_base=0.05,
+        backoff_max=0.2,
+        lease_seconds=3.0,
+        poll_seconds=0.05,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def moderated(action: str = "block", label: str = "hate speech", abusive: float = 0.9) -> dict:
+    """A ``/moderate`` answer with the given action (what ``alerts.record`` receives)."""
+    hate = abusive if label == "hate speech" else 0.02
+    offensive = abusive - hate if label == "hate speech" else abusive
+    return {
+        "scores": {"hate speech": hate, "offensive language": offensive, "neither": 1 - abusive},
+        "label": label,
+        "flagged": action != "allow",
+        "action": action,
+        "categories": {"hate speech": label == "hate speech", "offensive language": label != "hate speech"},
+        "model": {"version": "1.0.0", "sha256": "ab" * 32},
+    }
+
+
+@dataclasses.dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    status: int
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that can be told to fail, hang or answer 429."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.plan: list[tuple[int, float, dict[str, str]]] = []  # (status, delay, headers) for the next requests
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    status, delay, headers = receiver.plan.pop(0) if receiver.plan else (200, 0.0, {})
+                    receiver.requests.append(Received(self.path, dict(self.headers), body, time.monotonic(), status))
+                if delay:
+                    time.sleep(delay)
+                with contextlib.suppress(OSError):
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def then(self, status: int, times: int = 1, delay: float = 0.0, headers: dict[str, str] | None = None) -> None:
+        """Answer the next ``times`` requests with ``status`` (after ``delay`` seconds)."""
+        with self.lock:
+            self.plan += [(status, delay, headers or {})] * times
+
+    def accepted(self) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.status == 200]
+
+    def wait(self, condition: Callable[[Receiver], bool], timeout: float = 20.0) -> None:
+        """Wait (bounded) until ``condition(self)`` holds; fail with what arrived if it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition(self):
+                return
+            time.sleep(0.02)
+        pytest.fail(f"gave up waiting; received {[(r.status, r.body[:80]) for r in self.requests]}")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
