@@ -1,0 +1,102 @@
+"""Archive scorer throughput against the batch path's per-core rate (issue 7: ≥ 80% of rate × cores).
+
+    .venv/bin/python bench/archive.py                      # 1M rows in /tmp, every core
+    .venv/bin/python bench/archive.py --rows 100000 --workers 2
+
+1. Makes ``--rows`` rows (CSV) under /tmp by repeating the Davidson et al. tweets, each copy
+   perturbed (a counter word, case, a repeated letter) so that caches see mostly new texts.
+   The file stays out of the repository.
+2. Measures the batch path on one core: ``Classifier.probabilities`` on chunks of the same size
+   the archive scorer uses, over a sample of those rows.
+3. Runs ``score_archive.py`` on the whole file and compares rows/s with rate × workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hatespeech.archive import CHUNK_ROWS  # noqa: E402 (after the path is set)
+from hatespeech.classifier import Classifier  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
+
+
+def make_rows(path: Path, rows: int, seed: int = 42) -> None:
+    with open(DATA, encoding="utf-8", newline="") as f:
+        tweets = [row["tweet"] for row in csv.DictReader(f)]
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text"])
+        for i in range(rows):
+            text = tweets[i % len(tweets)]
+            copy = i // len(tweets)
+            if copy:  # the first pass is the data as is; later passes are perturbed
+                words = text.split()
+                words.insert(rng.randrange(len(words) + 1), f"w{copy}x{rng.randrange(1000)}")
+                text = " ".join(words)
+                if rng.random() < 0.3:
+                    text = text.upper()
+                if rng.random() < 0.3:
+                    text += " sooo" + "o" * rng.randrange(5)
+            writer.writerow([i, text])
+
+
+def per_core_rate(path: Path, sample: int = 20_000) -> float:
+    classifier = Classifier.load()
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        texts = [row[1] for _, row in zip(range(sample), reader, strict=False)]
+    classifier.probabilities(texts[:CHUNK_ROWS])  # warm up
+    started = time.perf_counter()
+    for i in range(0, len(texts), CHUNK_ROWS):
+        classifier.probabilities(texts[i : i + CHUNK_ROWS])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--file", type=Path, help="default: /tmp/hatespeech-archive-bench-ROWS.csv")
+    args = parser.parse_args()
+
+    args.file = args.file or Path(f"/tmp/hatespeech-archive-bench-{args.rows}.csv")
+    if not args.file.exists():
+        print(f"making {args.rows:,} rows in {args.file}", flush=True)
+        make_rows(args.file, args.rows)
+    rate = per_core_rate(args.file)
+    print(f"batch path, one core: {rate:,.0f} rows/s", flush=True)
+
+    out = args.file.with_suffix(".scored.csv")
+    command = [sys.executable, str(ROOT / "score_archive.py"), str(args.file), str(out), "--no-progress"]
+    command += ["--workers", str(args.workers)]
+    print("$ " + " ".join(command), flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    with open(out, encoding="utf-8", newline="") as f:
+        rows = sum(1 for _ in csv.reader(f)) - 1
+    achieved = rows / seconds
+    print(
+        f"archive: {rows:,} rows in {seconds:.1f} s = {achieved:,.0f} rows/s with {args.workers} workers; "
+        f"target 80% × {rate:,.0f} × {args.workers} = {0.8 * rate * args.workers:,.0f} rows/s "
+        f"→ {achieved / (rate * args.workers):.0%} of rate × workers (wall time, model load included)"
+    )
+    out.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
