@@ -114,26 +114,19 @@ def openai_moderations(input: object = None, model: object = None) -> dict[str, 
 
 
 @_api_errors
-def perspective_analyze(
-    comment: object = None,
-    requestedAttributes: object = None,  # noqa: N803 (Perspective's JSON names become the arguments)
-    languages: object = None,
-    spanAnnotations: object = False,  # noqa: N803
-    doNotStore: object = False,  # noqa: N803 (nothing is ever stored here)
-    clientToken: object = None,  # noqa: N803
-    sessionId: object = None,  # noqa: N803
-    communityId: object = None,  # noqa: N803
-    context: object = None,
-    **unknown: Any,
-) -> dict[str, Any]:
-    """Perspective-compatible ``POST /v1alpha1/comments:analyze`` (see hatespeech/compat.py)."""
+def perspective_analyze(comment: object = None, requestedAttributes: object = None, **options: Any) -> dict[str, Any]:  # noqa: N803 (Perspective's JSON names become the arguments)
+    """Perspective-compatible ``POST /v1alpha1/comments:analyze`` (see hatespeech/compat.py).
+
+    Takes ``languages``, ``spanAnnotations``, ``doNotStore`` (nothing is ever stored here),
+    ``clientToken``, ``sessionId``, ``communityId`` and ``context`` as Perspective does.
+    """
     text, attributes, languages = compat.perspective_request(
-        comment, requestedAttributes, languages, unknown, settings.max_text_chars
+        comment, requestedAttributes, options.pop("languages", None), options, settings.max_text_chars
     )
-    spans = compat.sentences(text) if spanAnnotations is True else None
+    spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
     rows = _score([text, *(text[begin:end] for begin, end in spans or [])])
     return compat.perspective_response(
-        attributes, rows[0], spans, rows[1:] if spans is not None else None, languages, clientToken
+        attributes, rows[0], spans, rows[1:] if spans is not None else None, languages, options.get("clientToken")
     )
 
 

@@ -119,15 +119,27 @@ def perspective_request(
     comment: object,
     requested_attributes: object,
     languages: object,
-    unknown: Mapping[str, Any],
+    options: Mapping[str, Any],
     max_chars: int,
 ) -> tuple[str, dict[str, dict], list[str]]:
-    """Check an AnalyzeComment request: ``(text, {attribute: options}, languages)`` or ``ApiError``."""
-    if unknown:
-        name = next(iter(unknown))
-        raise perspective_error(f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.')
+    """Check an AnalyzeComment request: ``(text, {attribute: options}, languages)`` or ``ApiError``.
+
+    ``options`` holds the other fields as sent (``spanAnnotations``, ``clientToken``…), each
+    checked for its type, and any unknown field, which Google's APIs refuse.
+    """
+    for name, value in options.items():
+        kind = _OPTIONAL_FIELDS.get(name)
+        if kind is None:
+            raise perspective_error(f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.')
+        if value is not None and not isinstance(value, kind[0]):
+            raise perspective_error(f"Invalid value at '{name}': {kind[1]} expected.")
     if not isinstance(comment, Mapping) or not isinstance(comment.get("text"), str):
         raise perspective_error("comment.text must be a string.")
+    if set(comment) - {"text", "type"}:
+        name = sorted(set(comment) - {"text", "type"})[0]
+        raise perspective_error(
+            f"Invalid JSON payload received. Unknown name \"{name}\" at 'comment': Cannot find field."
+        )
     if comment.get("type", "PLAIN_TEXT") != "PLAIN_TEXT":
         raise perspective_error("Currently, only 'PLAIN_TEXT' comments are supported")
     text = comment["text"]
@@ -140,26 +152,27 @@ def perspective_request(
     if not isinstance(requested_attributes, Mapping) or not requested_attributes:
         raise perspective_error("Missing requested_attributes", "NO_REQUESTED_ATTRIBUTES")
     attributes: dict[str, dict] = {}
-    for name, options in requested_attributes.items():
-        base = name.split("@")[0]  # Perspective accepts ATTRIBUTE@VERSION
-        if base not in PERSPECTIVE_ATTRIBUTES:
+    for name, settings in requested_attributes.items():
+        if name not in PERSPECTIVE_ATTRIBUTES:
             raise perspective_error(
                 f"Unknown requested attribute: {name} (this server answers {', '.join(PERSPECTIVE_ATTRIBUTES)})"
             )
-        options = options or {}
-        if not isinstance(options, Mapping):
-            raise perspective_error(f"requestedAttributes.{name} must be an object.")
-        if options.get("scoreType", "PROBABILITY") != "PROBABILITY":
-            raise perspective_error(f"Requested score type {options['scoreType']} is not supported by attribute {name}")
-        threshold = options.get("scoreThreshold", 0.0)
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            raise perspective_error(f"requestedAttributes.{name}.scoreThreshold must be a number.")
+        settings = {} if settings is None else settings
+        if not isinstance(settings, Mapping) or set(settings) - {"scoreType", "scoreThreshold"}:
+            raise perspective_error(f"requestedAttributes.{name} must be an object with scoreType and scoreThreshold.")
+        if settings.get("scoreType", "PROBABILITY") != "PROBABILITY":
+            raise perspective_error(
+                f"Requested score type {settings['scoreType']} is not supported by attribute {name}"
+            )
+        threshold = settings.get("scoreThreshold", 0.0)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            raise perspective_error(f"requestedAttributes.{name}.scoreThreshold must be a number in [0, 1].")
         attributes[name] = {"threshold": float(threshold)}
-    if languages is None or languages == []:
+    if languages is None:
         languages = ["en"]  # we detect no language: the model was trained on English tweets
     if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
         raise perspective_error("languages must be an array of language codes.")
-    unsupported = [code for code in languages if code.lower().split("-")[0] not in PERSPECTIVE_LANGUAGES]
+    unsupported = [code for code in languages if code.lower() not in PERSPECTIVE_LANGUAGES]
     if unsupported:
         attribute = next(iter(attributes))
         raise perspective_error(
@@ -167,15 +180,24 @@ def perspective_request(
             "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
             languageNotSupportedByAttributeError={"requestedLanguages": languages, "attribute": attribute},
         )
-    return text, attributes, languages
+    return text, attributes, languages or ["en"]
+
+
+_OPTIONAL_FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "spanAnnotations": (bool, "a boolean"),
+    "doNotStore": (bool, "a boolean"),
+    "clientToken": (str, "a string"),
+    "sessionId": (str, "a string"),
+    "communityId": (str, "a string"),
+    "context": (Mapping, "an object"),
+}
 
 
 def attribute_score(attribute: str, probabilities: Sequence[float]) -> float:
     """One attribute's probability from our three (see the module docstring for the mapping)."""
-    base = attribute.split("@")[0]
-    if base == "TOXICITY":
+    if attribute == "TOXICITY":
         return float(1.0 - probabilities[NEITHER])
-    if base == "IDENTITY_ATTACK":
+    if attribute == "IDENTITY_ATTACK":
         return float(probabilities[HATE])
     return float(probabilities[OFFENSIVE])
 

@@ -190,6 +190,21 @@ def perspective_refusal(server: Server, request: dict) -> dict:
             'Unknown name "colour"',
         ),
         ({"comment": "hi", "requestedAttributes": {"TOXICITY": {}}}, "INVALID_REQUEST", "comment.text"),
+        (
+            {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}, "clientToken": 5},
+            "INVALID_REQUEST",
+            "Invalid value at 'clientToken': a string expected",
+        ),
+        (
+            {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}, "spanAnnotations": "yes"},
+            "INVALID_REQUEST",
+            "'spanAnnotations': a boolean expected",
+        ),
+        (
+            {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {"scoreThreshold": 2}}},
+            "INVALID_REQUEST",
+            "scoreThreshold must be a number in [0, 1]",
+        ),
     ],
 )
 def test_perspective_refusals_in_its_error_shape(
