@@ -21,6 +21,7 @@ from firefly.app import HTTPError
 from hatespeech import compat, web
 from hatespeech.classifier import Classifier, check_text
 from hatespeech.config import ConfigError, Settings
+from hatespeech.explain import explain as explanation
 from hatespeech.model_file import ModelError
 from hatespeech.moderation import Policy, check_texts
 
@@ -67,10 +68,12 @@ def _moderate(texts: list[str], explain: object) -> list[dict[str, Any]]:
         raise ValueError("explain must be true or false")
     answers = [policy.moderate(row) for row in _score(texts)]
     if explain:
-        from hatespeech.explain import explain as explanation
-
-        for text, answer in zip(texts, answers, strict=True):
-            answer["explanation"] = explanation(classifier.model, text)
+        try:
+            for text, answer in zip(texts, answers, strict=True):
+                answer["explanation"] = explanation(classifier.model, text)
+        except NotImplementedError as err:  # a model this cannot decompose exactly: say so, never approximate
+            body = json.dumps({"error": f"explanations are not available for this model: {err}"})
+            raise HTTPError("501 Not Implemented", body, {"Content-Type": "application/json"}) from None
     return answers
 
 
@@ -102,6 +105,8 @@ def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:
 @_api_errors
 def openai_moderations(input: object = None, model: object = None) -> dict[str, Any]:  # OpenAI names it input
     """OpenAI-compatible ``POST /v1/moderations`` (see hatespeech/compat.py for the mapping)."""
+    if model is not None and not isinstance(model, str):
+        raise compat.openai_error("model must be a string", param="model")
     texts = compat.openai_inputs(input)
     try:
         _texts(texts)
@@ -121,7 +126,7 @@ def perspective_analyze(comment: object = None, requestedAttributes: object = No
     ``clientToken``, ``sessionId``, ``communityId`` and ``context`` as Perspective does.
     """
     text, attributes, languages = compat.perspective_request(
-        comment, requestedAttributes, options.pop("languages", None), options, settings.max_text_chars
+        comment, requestedAttributes, options, settings.max_text_chars
     )
     spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
     rows = _score([text, *(text[begin:end] for begin, end in spans or [])])

@@ -118,20 +118,21 @@ def perspective_error(message: str, error_type: str = "INVALID_REQUEST", **detai
 def perspective_request(
     comment: object,
     requested_attributes: object,
-    languages: object,
     options: Mapping[str, Any],
     max_chars: int,
 ) -> tuple[str, dict[str, dict], list[str]]:
     """Check an AnalyzeComment request: ``(text, {attribute: options}, languages)`` or ``ApiError``.
 
-    ``options`` holds the other fields as sent (``spanAnnotations``, ``clientToken``…), each
-    checked for its type, and any unknown field, which Google's APIs refuse.
+    ``options`` holds the other fields as sent (``languages``, ``spanAnnotations``,
+    ``clientToken``…), each checked for its type, and any unknown field, which Google's APIs refuse.
     """
+    options = dict(options)
+    languages = options.pop("languages", ["en"])  # absent: we detect no language, the model is English
     for name, value in options.items():
         kind = _OPTIONAL_FIELDS.get(name)
         if kind is None:
             raise perspective_error(f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.')
-        if value is not None and not isinstance(value, kind[0]):
+        if not isinstance(value, kind[0]):
             raise perspective_error(f"Invalid value at '{name}': {kind[1]} expected.")
     if not isinstance(comment, Mapping) or not isinstance(comment.get("text"), str):
         raise perspective_error("comment.text must be a string.")
@@ -168,11 +169,9 @@ def perspective_request(
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
             raise perspective_error(f"requestedAttributes.{name}.scoreThreshold must be a number in [0, 1].")
         attributes[name] = {"threshold": float(threshold)}
-    if languages is None:
-        languages = ["en"]  # we detect no language: the model was trained on English tweets
     if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
         raise perspective_error("languages must be an array of language codes.")
-    unsupported = [code for code in languages if code.lower() not in PERSPECTIVE_LANGUAGES]
+    unsupported = [code for code in languages if code not in PERSPECTIVE_LANGUAGES]
     if unsupported:
         attribute = next(iter(attributes))
         raise perspective_error(

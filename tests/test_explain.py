@@ -1,0 +1,119 @@
+"""Explanations: exact per-span contributions whose offsets point into the text as sent."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from support import Server, post_json
+
+from hatespeech import text as text_module
+from hatespeech.classifier import Classifier
+from hatespeech.explain import explain
+from hatespeech.labels import LABELS
+from hatespeech.pipeline import build_pipeline
+from hatespeech.text import normalise
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(text_module, "tokens"), reason="hatespeech.text.tokens (offsets of normalised words) not there yet"
+)
+
+# Texts whose normalisation moves characters around: entities, URLs, mentions, emoji, repeats, RT.
+TEXTS = [
+    "you are a stupid idiot",
+    "RT @user: Sooooo &amp; coool!!! https://t.co/x",
+    "&lt;b&gt;hello&lt;/b&gt; @bob www.example.com/page?q=1 😀😀 idiot",
+    "I looooove this 😍 recipe, thanks @chef_42!!! #yum",
+    "Ünïcödé ÇAFÉ crème brûlée 💩 stupid stupid stupid",
+    "@a @b @c http://x.y http://z.w &quot;quoted&quot; haaaaate",
+]
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.load()
+
+
+def model_margins(pipeline: object, text: str) -> np.ndarray:
+    """The margin of each class as scikit-learn computes it: the mean decision value of the folds."""
+    features = pipeline[:-1].transform([text])
+    calibrated = pipeline.steps[-1][1].calibrated_classifiers_
+    return np.mean([c.estimator.decision_function(features) for c in calibrated], axis=0)[0]
+
+
+def check_exact(pipeline: object, text: str) -> dict:
+    explanation = explain(pipeline, text)
+    margins = model_margins(pipeline, text)
+    total: dict[str, float] = defaultdict(float)
+    for span in explanation["spans"]:
+        total[span["class"]] += span["contribution"]
+    for k, label in enumerate(LABELS):
+        assert explanation["classes"][label]["intercept"] + total[label] == pytest.approx(margins[k], abs=1e-9)
+        assert explanation["classes"][label]["margin"] == pytest.approx(margins[k], abs=1e-9)
+    return explanation
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_contributions_plus_intercept_are_the_margin(classifier: Classifier, text: str) -> None:
+    check_exact(classifier.model, text)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_offsets_point_at_the_original_characters(classifier: Classifier, text: str) -> None:
+    explanation = explain(classifier.model, text)
+    words = set(normalise(text).split())
+    for span in explanation["spans"]:
+        assert 0 <= span["start"] < span["end"] <= len(text)
+        assert span["text"] == text[span["start"] : span["end"]]
+        # each span's text normalises to words of the normalised text
+        assert set(normalise(span["text"]).split()) <= words | {"urlhere", "mentionhere"}
+
+
+def spans_of(explanation: dict) -> set[str]:
+    return {span["text"] for span in explanation["spans"]}
+
+
+def test_known_offsets(classifier: Classifier) -> None:
+    text = "RT @user: Sooooo &amp; coool!!! https://t.co/x 😀 idiot"
+    explanation = explain(classifier.model, text)
+    found = spans_of(explanation)
+    assert "@user" in found  # a mention: the whole mention, not the placeholder
+    assert "Sooooo" in found  # repeated letters: the original run, not "soo"
+    assert "&amp;" in found  # an entity: the entity, which normalises to "and"
+    assert "https://t.co/x" in found  # a URL: the URL
+    # after an emoji (one code point in Python, two in UTF-16): the offset counts code points
+    assert any(s["start"] == 49 and s["end"] == 54 for s in explanation["spans"]) and text[49:54] == "idiot"
+    assert not any("RT" in span for span in found), "RT is dropped by normalisation: it explains nothing"
+
+
+def test_features_are_read_generically(tmp_path: object) -> None:
+    """A freshly fitted pipeline (another vocabulary, other weights) decomposes exactly too."""
+    from support import tiny_corpus
+
+    texts, labels = tiny_corpus(30)
+    pipeline = build_pipeline().fit(texts, labels)
+    for text in ["those zorgs should leave &amp; RT @x", "what a big moron lol 😀", *TEXTS[:2]]:
+        check_exact(pipeline, text)
+
+
+def test_a_text_with_no_known_feature_is_all_intercept(classifier: Classifier) -> None:
+    explanation = check_exact(classifier.model, "qqqqxz")
+    for label in LABELS:
+        assert explanation["classes"][label]["margin"] == pytest.approx(
+            explanation["classes"][label]["intercept"]
+            + sum(s["contribution"] for s in explanation["spans"] if s["class"] == label),
+            abs=1e-12,
+        )
+
+
+def test_explain_over_http(production: Server) -> None:
+    text = "RT @user: you are a stupid idiot &amp; a moron 😀"
+    status, answer = post_json(production.url + "/moderate", {"text": text, "explain": True})
+    assert status == 200 and set(answer["explanation"]) == {"classes", "spans"}
+    for span in answer["explanation"]["spans"]:
+        assert span["text"] == text[span["start"] : span["end"]] and span["class"] in LABELS
+    _, plain = post_json(production.url + "/moderate", {"text": text})
+    assert "explanation" not in plain
+    status, answers = post_json(production.url + "/moderate_batch", {"texts": [text, "hi there"], "explain": True})
+    assert status == 200 and answers[0]["explanation"] == answer["explanation"]
