@@ -1,0 +1,359 @@
+"""Speed in-process: single predictions, batch throughput, cold start, memory (issue 5).
+
+    .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory]
+
+Prints Markdown tables for bench/RESULTS.md. Every system runs in this one command, on the same
+texts (real tweets, shuffled with a fixed seed), one after the other:
+
+- ours: ``app.predict(text=...)`` (check_text → lean path → dict), the production model;
+- ours through scikit-learn: the same call with the lean path switched off;
+- the tutorial's pipeline as published (bench/tutorial.py; fitted once, cached under /tmp);
+- HateSonar 0.1.0 and alt-profanity-check, each in its own virtual environment under /tmp if it
+  installed there (``python3.11 -m venv /tmp/hatesonar-venv && /tmp/hatesonar-venv/bin/pip install
+  hatesonar==0.1.0``; ``/tmp/profcheck-venv`` with ``alt-profanity-check``), else reported absent.
+
+Latency is wall time per call (``perf_counter_ns``), p50 and p99; "CPU" is the process's CPU
+time over all calls divided by their number, which the other jobs on a shared machine disturb
+less than wall time. ``normalise`` alone (the pipeline's first step, plain Python) is timed too,
+as a yardstick for the machine's speed during the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+PYTHON = ROOT / ".venv" / "bin" / "python"
+SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
+VENVS = {"HateSonar 0.1.0": Path("/tmp/hatesonar-venv"), "alt-profanity-check": Path("/tmp/profcheck-venv")}
+# Run inside the other systems' own environments: time each single-text call on the texts given.
+EXTERNAL = textwrap.dedent(
+    """
+    import json, sys, time
+    system, path = sys.argv[1], sys.argv[2]
+    texts = json.load(open(path))
+    if system == "HateSonar 0.1.0":
+        from hatesonar import Sonar
+        sonar = Sonar()
+        call = lambda t: sonar.ping(text=t)
+    else:
+        from profanity_check import predict_prob
+        call = lambda t: predict_prob([t])
+    for t in texts[:50]:
+        call(t)
+    times, cpu = [], time.process_time()
+    for t in texts:
+        a = time.perf_counter_ns(); call(t); times.append(time.perf_counter_ns() - a)
+    cpu = time.process_time() - cpu
+    big = texts * max(1, 20000 // len(texts))
+    batch = None
+    if system != "HateSonar 0.1.0":
+        a = time.perf_counter(); predict_prob(big); batch = len(big) / (time.perf_counter() - a)
+    print(json.dumps({"times": times, "cpu": cpu, "batch": batch}))
+    """
+)
+
+
+def load_texts(n: int) -> list[str]:
+    from hatespeech.config import DEFAULT_DATA_PATH
+    from hatespeech.data import load_dataset
+
+    texts = load_dataset(DEFAULT_DATA_PATH if DEFAULT_DATA_PATH.is_file() else SHARED_DATA).texts
+    random.Random(5).shuffle(texts)
+    return texts[:n]
+
+
+def percentiles(times_ns: list[int]) -> tuple[float, float]:
+    p50, p99 = np.percentile(np.array(times_ns) / 1e3, [50, 99])
+    return float(p50), float(p99)
+
+
+def time_calls(call: Callable[[str], object], texts: list[str]) -> dict:
+    times, cpu = [], time.process_time()
+    for t in texts:
+        a = time.perf_counter_ns()
+        call(t)
+        times.append(time.perf_counter_ns() - a)
+    cpu = time.process_time() - cpu
+    p50, p99 = percentiles(times)
+    return {"n": len(texts), "p50": p50, "p99": p99, "cpu": cpu / len(texts) * 1e6}
+
+
+def external(system: str, texts: list[str]) -> dict | str:
+    python = VENVS[system] / "bin" / "python"
+    if not python.is_file():
+        return f"not installed in {VENVS[system]}"
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(texts, f)
+    try:
+        out = subprocess.run(
+            [str(python), "-c", EXTERNAL, system, f.name], capture_output=True, text=True, timeout=900, check=False
+        )
+    finally:
+        os.unlink(f.name)
+    if out.returncode != 0:
+        return "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    p50, p99 = percentiles(result["times"])
+    return {"n": len(texts), "p50": p50, "p99": p99, "cpu": result["cpu"] / len(texts) * 1e6, "batch": result["batch"]}
+
+
+def single(n: int) -> None:
+    import tutorial
+
+    import app
+    from hatespeech.text import normalise
+
+    texts = load_texts(n)
+    rows: list[tuple[str, dict | str]] = []
+    rows.append(("`normalise(text)` alone (yardstick)", time_calls(normalise, texts)))
+    lean = app.classifier.lean
+    rows.append(
+        ("**ours**: `app.predict(text=...)`, lean path, first time each text is seen", time_calls(app.predict, texts))
+    )
+    rows.append(("ours, lean path, the same texts again (every word cached)", time_calls(app.predict, texts)))
+    app.classifier.lean = None
+    try:
+        rows.append(("ours through scikit-learn (lean path off)", time_calls(app.predict, texts[:1000])))
+    finally:
+        app.classifier.lean = lean
+    model = tutorial.load()
+    rows.append(
+        (
+            "the tutorial's pipeline as published (`predict_proba([text])`)",
+            time_calls(lambda t: model.predict_proba([t]), texts[:500]),
+        )
+    )
+    for system in VENVS:
+        rows.append((f"{system} (single text)", external(system, texts)))
+
+    ours = rows[1][1]
+    print(f"\n### Single prediction, in-process ({n} real tweets, shuffled with seed 5)\n")
+    print("| system | texts | p50 µs | p99 µs | CPU µs/call | p50 vs ours |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        if isinstance(r, str):
+            print(f"| {name} | — | — | — | — | {r} |")
+        else:
+            cells = [
+                str(r["n"]),
+                f"{r['p50']:.1f}",
+                f"{r['p99']:.1f}",
+                f"{r['cpu']:.1f}",
+                f"{r['p50'] / ours['p50']:.2f}×",
+            ]
+            print(f"| {name} | {' | '.join(cells)} |")
+    batch = [(name, r["batch"]) for name, r in rows if isinstance(r, dict) and r.get("batch")]
+    for name, rate in batch:
+        print(f"\n{name}, one batch call over 20,000 texts: {rate:,.0f} texts/s (binary, word features only).")
+
+
+def _score_chunk(chunk: list[str]) -> int:
+    import app
+
+    app.classifier.probabilities(chunk)
+    return len(chunk)
+
+
+def batch(n: int) -> None:
+    import app
+
+    texts = load_texts(30_000)
+    while len(texts) < n:
+        texts += texts
+    texts = texts[:n]
+    clf = app.classifier
+    rows = []
+    for name, fn, m in (
+        ("**ours**: `Classifier.probabilities`, lean batch path, one process", clf.probabilities, n),
+        ("ours: scikit-learn `predict_proba` on the same batch", clf.model.predict_proba, min(n, 10_000)),
+    ):
+        fn(texts[:1000])  # warm up
+        a, c = time.perf_counter(), time.process_time()
+        fn(texts[:m])
+        wall, cpu = time.perf_counter() - a, time.process_time() - c
+        rows.append((name, m, m / wall, m / cpu))
+    chunks = [texts[i : i + 2000] for i in range(0, n, 2000)]
+    ctx = multiprocessing.get_context("fork")  # the model is loaded before the fork, as under gunicorn
+    for procs in (1, 2):
+        with ctx.Pool(procs) as pool:
+            pool.map(_score_chunk, chunks[:procs])  # warm up every worker
+            a = time.perf_counter()
+            done = sum(pool.map(_score_chunk, chunks, chunksize=1))
+            wall = time.perf_counter() - a
+        rows.append(
+            (f"ours, lean batch path, {procs} forked worker process(es), chunks of 2000", done, done / wall, None)
+        )
+    print(f"\n### Batch throughput ({os.cpu_count()} cores, shared with other jobs)\n")
+    print("| system | texts | texts/s (wall) | texts/s per CPU-second |")
+    print("|---|---:|---:|---:|")
+    for name, m, wall_rate, cpu_rate in rows:
+        print(f"| {name} | {m} | {wall_rate:,.0f} | {f'{cpu_rate:,.0f}' if cpu_rate else '—'} |")
+
+
+COLD = """
+import time, sys
+t0 = float(sys.argv[1])
+import app
+t1 = time.time()
+app.predict(text="Please respect each other.")
+t2 = time.time()
+print(t1 - t0, t2 - t0)
+"""
+LOAD = """
+import time
+from hatespeech.config import Settings
+from hatespeech.model_file import load_model
+from hatespeech.classifier import compile_checked
+import hatespeech.fast
+s = Settings.from_env()
+a = time.perf_counter(); model, card = load_model(s.model_path); b = time.perf_counter()
+lean = compile_checked(model); c = time.perf_counter()
+print(b - a, c - b)
+"""
+
+
+def cold() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MODEL_PATH", None)
+    starts, loads = [], []
+    for _ in range(5):
+        out = subprocess.run(
+            [str(PYTHON), "-c", COLD, repr(time.time())], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
+        starts.append([float(x) for x in out.stdout.split()])
+        out = subprocess.run([str(PYTHON), "-c", LOAD], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        loads.append([float(x) for x in out.stdout.split()])
+    s, lo = np.array(starts), np.array(loads)
+    print("\n### Cold start (5 fresh processes; median, min–max)\n")
+    print("| step | median s | min–max s |")
+    print("|---|---:|---:|")
+    for name, col in (
+        ("process start → `import app` done (model loaded, verified, compiled)", s[:, 0]),
+        ("process start → first prediction returned", s[:, 1]),
+        ("model load: `load_model` (sha256, unpickle, probe check)", lo[:, 0]),
+        ("model load: compile the lean path and check it (`compile_checked`)", lo[:, 1]),
+        ("model load: both", lo.sum(axis=1)),
+    ):
+        print(f"| {name} | {np.median(col):.3f} | {col.min():.3f}–{col.max():.3f} |")
+
+
+def smaps(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        fields[key] = int(value.split()[0])  # kB
+    return fields
+
+
+def memory() -> None:
+    from support import free_port
+
+    print("\n### Memory of the production server (gunicorn, preload), after 200 requests; MB)\n")
+    heads = [
+        "workers",
+        "master RSS",
+        "worker RSS (each)",
+        "worker PSS (each)",
+        "worker shared (each)",
+        "total RSS",
+        "total PSS",
+    ]
+    print("| " + " | ".join(heads) + " |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for workers in (1, 2, 4):
+        port = free_port()
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": str(workers),
+            "LOG_LEVEL": "warning",
+        }
+        env.pop("FIREFLY_TOKEN", None)
+        argv = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", "app:application"]
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(600):
+                try:
+                    urllib.request.urlopen(url + "/health", timeout=2).read()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            texts = load_texts(200)
+            for t in texts:
+                req = urllib.request.Request(
+                    url + "/predict", json.dumps({"text": t}).encode(), {"Content-Type": "application/json"}
+                )
+                urllib.request.urlopen(req, timeout=10).read()
+            children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            master, kids = smaps(proc.pid), [smaps(c) for c in children]
+            mb = 1024
+            shared = [(k["Shared_Clean"] + k["Shared_Dirty"]) / mb for k in kids]
+            each = [
+                " / ".join(f"{k['Rss'] / mb:.0f}" for k in kids),
+                " / ".join(f"{k['Pss'] / mb:.0f}" for k in kids),
+                " / ".join(f"{v:.0f}" for v in shared),
+            ]
+            total_rss = (master["Rss"] + sum(k["Rss"] for k in kids)) / mb
+            total_pss = (master["Pss"] + sum(k["Pss"] for k in kids)) / mb
+            print(f"| {workers} | {master['Rss'] / mb:.0f} | {' | '.join(each)} | {total_rss:.0f} | {total_pss:.0f} |")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def machine() -> str:
+    info = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
+    mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 1024
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    return (
+        f"{os.cpu_count()} × {cpu}, {mem} MB RAM, Python {platform.python_version()}, "
+        f"load average at start {' '.join(load)} (other engineers' jobs share the machine)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--texts", type=int, default=10_000)
+    parser.add_argument("--batch-texts", type=int, default=100_000)
+    parser.add_argument("--only", default="single,batch,cold,memory")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "tests"))
+    os.environ.setdefault("LOG_LEVEL", "warning")
+    print(f"Machine: {machine()}. Command: `.venv/bin/python bench/latency.py {' '.join(argv or sys.argv[1:])}`")
+    parts = {
+        "single": lambda: single(args.texts),
+        "batch": lambda: batch(args.batch_texts),
+        "cold": cold,
+        "memory": memory,
+    }
+    for name in args.only.split(","):
+        parts[name]()
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
