@@ -158,7 +158,6 @@ def perspective_request(
             raise perspective_error(
                 f"Unknown requested attribute: {name} (this server answers {', '.join(PERSPECTIVE_ATTRIBUTES)})"
             )
-        settings = {} if settings is None else settings
         if not isinstance(settings, Mapping) or set(settings) - {"scoreType", "scoreThreshold"}:
             raise perspective_error(f"requestedAttributes.{name} must be an object with scoreType and scoreThreshold.")
         if settings.get("scoreType", "PROBABILITY") != "PROBABILITY":
