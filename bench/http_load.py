@@ -1,6 +1,9 @@
 """Speed over HTTP on loopback, with wrk (Debian's `wrk` 4.1): the tutorial, ours, and the ceiling (issue 5).
 
-    .venv/bin/python bench/http.py [--seconds 10] [--soak 60] [--connections 16]
+    .venv/bin/python bench/http_load.py [--seconds 10] [--soak 60] [--connections 16]
+
+(Not ``bench/http.py``: a file of that name in bench/ shadows the standard library's ``http`` for
+every script run as ``python bench/<script>.py``, and breaks their ``urllib.request`` import.)
 
 One command, one run, side by side (servers started here on free loopback ports, one at a time,
 stopped after their run; the load generator shares the machine's cores with them):
@@ -19,23 +22,19 @@ rotating; the Lua script is written under /tmp, never into the repository).
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
 import os
+import re
+import socket
+import subprocess
 import sys
-
-# This file is named like the standard library's `http`: keep its folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -222,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             ours = wrk(url, script, secs, conns)
             results.append(("(b) **ours, production config** (gthread, 2 workers × 4 threads, INFO access log)", ours))
         port = free_port()
-        with server(gunicorn(port, "bench.http:bare"), port, {}) as url:
+        with server(gunicorn(port, "bench.http_load:bare"), port, {}) as url:
             results.append(("(c) bare WSGI constant under (b)'s exact config (ceiling)", wrk(url, script, secs, conns)))
 
         half = ours["rate"] / 2
