@@ -3,9 +3,9 @@
     .venv/bin/python bench/soak.py [--minutes 10] [--connections 8] [--threads 2]
 
 Starts gunicorn exactly as `make serve` does (committed model, on a free loopback port),
-measures the maximum rate with wrk (POST /predict, a few made-up texts in turn), then drives
-the server at half that rate with wrk, paced by a Lua ``delay()``, and reads each worker's
-VmRSS (/proc/<pid>/status) at the start and the end of the soak. It passes with zero errors
+measures the maximum rate with wrk (POST /predict, a few made-up texts in turn), warms up for a
+minute, then drives the server at half the maximum rate with wrk, paced by a Lua ``delay()``,
+and reads each worker's VmRSS (/proc/<pid>/status) at the start and the end of the soak. It passes with zero errors
 (socket errors, timeouts, non-2xx) and worker RSS growth of at most 5%; the exit status says
 which, and the last line is a Markdown summary for bench/RESULTS.md.
 
@@ -117,9 +117,13 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.1)
         peak = wrk(url, args.max_seconds, args.connections, args.threads, 0, folder)
         target = peak["rate"] / 2
-        # Each connection sends a request, waits for the answer, then waits delay() ms: at most
-        # connections / delay requests a second (a little less, by the time the answers take).
-        delay_ms = max(1, round(1000 * args.connections / target))
+        # Each connection sends a request, waits for the answer, then waits delay() ms. A first
+        # minute at a guessed delay warms the workers up (their RSS grows to a plateau) and
+        # shows how long an answer takes at this rate; the delay is then corrected for it.
+        guess = 1000 * args.connections / target
+        warm = wrk(url, 60, args.connections, args.threads, round(guess), folder)
+        answer_ms = max(0.0, 1000 * args.connections / warm["rate"] - round(guess))
+        delay_ms = max(1, round(guess - answer_ms))
         pids = workers(server.pid)
         before = {pid: rss_kib(pid) for pid in pids}
         soak = wrk(url, round(args.minutes * 60), args.connections, args.threads, delay_ms, folder)
@@ -133,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     same_workers = sorted(after) == pids
     growth = max((after[pid] - before[pid]) / before[pid] for pid in pids) if same_workers else float("inf")
     ok = errors == 0 and same_workers and growth <= 0.05
-    print(json.dumps({"peak": peak, "target_rate": target, "delay_ms": delay_ms, "soak": soak}, indent=2))
+    print(
+        json.dumps({"peak": peak, "warm_up": warm, "target_rate": target, "delay_ms": delay_ms, "soak": soak}, indent=2)
+    )
     print(f"worker RSS KiB before {before} after {after}")
     print(
         f"| {args.minutes:g} min | peak {peak['rate']:.0f} req/s | soak {soak['rate']:.0f} req/s "

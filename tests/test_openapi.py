@@ -53,7 +53,7 @@ def _run_schemathesis(server: Server, *extra: str) -> None:
         "--checks",
         "all",
         "--max-examples",
-        "40",
+        "25",
         "--workers",
         "2",
         "--generation-database",
