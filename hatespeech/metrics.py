@@ -35,7 +35,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -219,7 +219,7 @@ def serve(environ: dict, start_response: Callable[..., Any], settings: Any) -> l
         if not ok:
             return _json(start_response, "403 Forbidden", {"error": "Invalid auth token"})
     body = render()
-    start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+    start_response("200 OK", [("Content-Type", CONTENT_TYPE_PLAIN_0_0_4), ("Content-Length", str(len(body)))])
     return [b""] if method == "HEAD" else [body]
 
 
