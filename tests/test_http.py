@@ -144,3 +144,45 @@ def test_token_is_required_when_set(tmp_path: Path) -> None:
         assert request(server.url + "/health", method="GET")[0] == 200  # the platform's check stays open
         assert firefly.Client(server.url, auth_token="s3cret").predict(text="hi")
         assert "s3cret" not in server.output()
+
+
+def test_token_in_the_query_string_as_perspective_clients_send_it(tmp_path: Path) -> None:
+    with gunicorn(tmp_path, FIREFLY_TOKEN="s3cr\u00e9t", WEB_CONCURRENCY="1") as server:
+        server.wait_ready()
+        url = server.url + "/predict"
+        assert post_json(url + "?key=s3cr%C3%A9t", {"text": "hi"})[0] == 200
+        assert post_json(url + "?alt=json&key=s3cr%C3%A9t", {"text": "hi"})[0] == 200
+        for query in ("?key=s3cr", "?key=", "?key", "?KEY=s3cr%C3%A9t", "?other=s3cr%C3%A9t", "?key=s3cr%C3%A9t%00"):
+            assert post_json(url + query, {"text": "hi"})[0] == 403, query
+        # A wrong header is not rescued by a right key.
+        assert post_json(url + "?key=s3cr%C3%A9t", {"text": "hi"}, {"Authorization": "Token no"})[0] == 403
+        assert (
+            post_json(url, {"text": "hi"}, {"Authorization": "Bearer s3cr\u00e9t".encode().decode("latin-1")})[0] == 200
+        )
+
+
+def test_the_token_and_the_texts_are_never_logged(tmp_path: Path) -> None:
+    token, text = "tok-5ecret-7f3a9", "zyzzyva quixotic marmalade 42"
+    with gunicorn(tmp_path, FIREFLY_TOKEN=token, WEB_CONCURRENCY="1", LOG_LEVEL="debug") as server:
+        server.wait_ready()
+        url = server.url + "/predict"
+        assert post_json(url, {"text": text}, {"Authorization": f"Token {token}"})[0] == 200
+        assert post_json(url + f"?key={token}", {"text": text})[0] == 200
+        assert post_json(url + f"?key={token}x", {"text": text})[0] == 403
+        assert post_json(url, {"text": text}, {"Authorization": f"Bearer {token}x"})[0] == 403
+        assert post_json(url, {"text": text, "extra": text}, {"Authorization": f"Token {token}"})[0] == 422
+        assert post_json(url, {"text": text * 500}, {"Authorization": f"Token {token}"})[0] == 400
+        # Requests gunicorn refuses before the guard sees them, the token in their request line.
+        for raw in (
+            f"GET /predict?key={token}&t={text} HTTP/1.1 junk\r\nHost: x\r\n\r\n",
+            f"GET /predict?key={token}{'a' * 5000} HTTP/1.1\r\nHost: x\r\n\r\n",
+            f"POST /predict?key={token} HTTP/1.1\r\nHost: x\r\nBad Header: {text}\r\n\r\n",
+        ):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.connect()
+            conn.sock.sendall(raw.encode())
+            assert conn.sock.recv(65536).startswith(b"HTTP/1.1 4")
+            conn.close()
+        output = server.output()
+    assert '"path": "/predict"' in output and '"text_sha256"' in output  # requests are logged…
+    assert token not in output and "zyzzyva" not in output  # …without the token or the text
