@@ -247,6 +247,7 @@ class Alerter:
         self._lock = threading.RLock()  # start() opens the store under it
         self._sender: Sender | None = None
         self._message_rank = ACTION_RANK.get(settings.message_action, 99)  # "off" never matches
+        self._cooldowns: dict[str, tuple[float, float, float]] = {}  # thread → (until, share, mean) started here
 
     @property
     def store(self) -> Store:
@@ -313,6 +314,8 @@ class Alerter:
             s = self.settings
             window = self.store.append(ctx.thread, entry, now, s.window_messages, s.window_seconds)
             alert = self._discussion(ctx.thread, window, result, now)
+            if alert is not None and self._cooling(ctx.thread, now, alert):
+                alert = None  # this process saw the cool-down start: the store would refuse too
             if alert is not None and self.store.enqueue_if_cooled(
                 ctx.thread,
                 now,
@@ -324,7 +327,23 @@ class Alerter:
             ):
                 metrics.alert_created("discussion")
                 created.append(alert["id"])
+                self._cooldowns[ctx.thread] = (now + s.cooldown_seconds, alert["share"], alert["mean_abusive"])
         return created
+
+    def _cooling(self, thread: str, now: float, alert: dict) -> bool:
+        """True if a cool-down this process started still holds at this level (saves a store call in a raid).
+
+        Safe to skip the store on it: the store's cool-down for the thread is this one or a stricter one
+        that another worker started later.
+        """
+        until, share, mean = self._cooldowns.get(thread, (0.0, 0.0, 0.0))
+        if now >= until:
+            self._cooldowns.pop(thread, None)
+            return False
+        return not (
+            alert["share"] >= share + self.settings.worsen_step - 1e-9
+            or alert["mean_abusive"] >= mean + self.settings.worsen_step - 1e-9
+        )
 
     def _discussion(self, thread: str, window: list[dict], result: Mapping[str, Any], now: float) -> dict | None:
         s = self.settings
