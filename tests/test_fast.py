@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
@@ -99,7 +101,7 @@ def test_committed_model_on_odd_texts(committed) -> None:
     assert_same(lean, pipeline, ODD)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=st.lists(odd_texts, min_size=1, max_size=4))
 def test_committed_model_on_generated_texts(committed, texts: list[str]) -> None:
     pipeline, lean = committed
@@ -136,36 +138,46 @@ def test_threads_share_a_lean_model(committed) -> None:
 
 # --- small models trained here, in the configurations the pipeline may be tuned to -----------------
 
+
+def words(**params: object) -> TfidfVectorizer:
+    """The production word vectorizer (whatever issue 4 made it), with ``params`` changed."""
+    features = build_pipeline().named_steps["features"]
+    if isinstance(features, FeatureUnion):
+        features = next(t for _, t in features.transformer_list if getattr(t, "analyzer", None) == "word")
+    return clone(features).set_params(**params)
+
+
+def chars(**params: object) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2).set_params(**params)
+
+
+def union(word: dict | None = None, char: dict | None = None, **params: object) -> FeatureUnion:
+    return FeatureUnion([("words", words(**(word or {}))), ("chars", chars(**(char or {})))], **params)
+
+
 VARIANTS: dict[str, dict] = {
     "production settings": {},
     "ensemble": {"classifier__ensemble": True},
-    "word only": {"features__chars": "drop"},
-    "char only, l1, not sublinear": {
-        "features__words": "drop",
-        "features__chars__norm": "l1",
-        "features__chars__sublinear_tf": False,
-    },
+    "no ensemble": {"classifier__ensemble": False},
+    "word only": {"features": words()},
+    "words and char_wb n-grams": {"features": union()},
+    "char only, l1, not sublinear": {"features": FeatureUnion([("chars", chars(norm="l1", sublinear_tf=False))])},
     "binary, no idf, no norm, weights": {
-        "features__words__binary": True,
-        "features__chars__use_idf": False,
-        "features__chars__norm": None,
-        "features__transformer_weights": {"words": 2.0, "chars": 0.5},
+        "features": union({"binary": True}, {"use_idf": False, "norm": None}, transformer_weights={"words": 2.0})
     },
-    "mixed norms and tf": {"features__words__norm": "l1", "features__chars__sublinear_tf": False},
+    "mixed norms and tf": {"features": union({"norm": "l1"}, {"sublinear_tf": False})},
     "word 1-3 grams, own pattern, no stop words": {
-        "features__words__ngram_range": (1, 3),
-        "features__words__token_pattern": r"(?u)[#\w][\w']*",
-        "features__words__stop_words": None,
-        "features__chars__ngram_range": (1, 3),
+        "features": union(
+            {"ngram_range": (1, 3), "token_pattern": r"(?u)[#\w][\w']*", "stop_words": None}, {"ngram_range": (1, 3)}
+        )
     },
-    "word 2-grams only, uppercase kept": {
-        "features__words__ngram_range": (2, 2),
-        "features__words__lowercase": False,
-        "features__chars__lowercase": False,
+    "word 2-grams only, case kept": {
+        "features": union({"ngram_range": (2, 2), "lowercase": False}, {"lowercase": False})
     },
     "isotonic": {"classifier__method": "isotonic"},
     "isotonic ensemble": {"classifier__method": "isotonic", "classifier__ensemble": True},
     "temperature": {"classifier__method": "temperature"},
+    "one-vs-rest LinearSVC": {"classifier__estimator": OneVsRestClassifier(LinearSVC(C=0.5))},
     "multi-class LinearSVC": {"classifier__estimator": LinearSVC(C=0.5)},
     "crammer-singer LinearSVC, ensemble": {
         "classifier__estimator": LinearSVC(multi_class="crammer_singer"),
@@ -201,17 +213,17 @@ def test_binary_classes() -> None:
 
 
 def test_without_the_normalise_step_raw_texts_go_word_by_word() -> None:
-    pipeline = train({}, normalise=False)
+    pipeline = train({"features": union({"lowercase": True})}, normalise=False)
     assert_same(compile_pipeline(pipeline), pipeline, made_up_texts())
 
 
 @pytest.fixture(scope="module")
 def raw() -> tuple[Pipeline, fast.LeanModel]:
-    pipeline = train({"features__words__ngram_range": (1, 3)}, normalise=False)
+    pipeline = train({"features": union({"ngram_range": (1, 3), "lowercase": True})}, normalise=False)
     return pipeline, compile_pipeline(pipeline)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(texts=st.lists(odd_texts, min_size=1, max_size=4))
 def test_small_model_without_normalise_on_generated_texts(raw, texts: list[str]) -> None:
     pipeline, lean = raw
@@ -222,20 +234,24 @@ def test_small_model_without_normalise_on_generated_texts(raw, texts: list[str])
 
 
 def unsupported_pipelines() -> dict[str, Pipeline]:
-    base = train({})
-    words = base.named_steps["features"].transformer_list[0][1]
+    base = train({"features": union()})
+    fitted_words = base.named_steps["features"].transformer_list[0][1]
     classifier = base.named_steps["classifier"]
     return {
         "an unknown step": Pipeline([("lower", FunctionTransformer(str.lower)), *base.steps[1:]]),
         "an unknown feature transformer": Pipeline(
-            [base.steps[0], ("features", FeatureUnion([("words", words), ("f", FunctionTransformer())])), base.steps[2]]
+            [
+                base.steps[0],
+                ("features", FeatureUnion([("words", fitted_words), ("f", FunctionTransformer())])),
+                base.steps[2],
+            ]
         ),
-        "strip_accents": train({"features__chars__strip_accents": "unicode"}),
-        "analyzer char": train({"features__chars__analyzer": "char"}),
-        "float32": train({"features__chars__dtype": np.float32}),
+        "strip_accents": train({"features": union(char={"strip_accents": "unicode"})}),
+        "analyzer char": train({"features": union(char={"analyzer": "char"})}),
+        "float32": train({"features": union(char={"dtype": np.float32})}),
         "an unfitted classifier": Pipeline([*base.steps[:2], ("classifier", CalibratedClassifierCV(LinearSVC()))]),
         "no calibration": Pipeline([*base.steps[:2], ("classifier", classifier.calibrated_classifiers_[0].estimator)]),
-        "a plain vectorizer": Pipeline([base.steps[0], ("features", TfidfVectorizer()), base.steps[2]]),
+        "an unfitted vectorizer": Pipeline([base.steps[0], ("features", TfidfVectorizer()), base.steps[2]]),
     }
 
 
@@ -263,7 +279,7 @@ def test_classifier_uses_the_lean_path_and_stays_exact(committed) -> None:
 
 
 def test_classifier_falls_back_to_scikit_learn_with_a_warning(caplog) -> None:
-    pipeline = train({"features__chars__strip_accents": "unicode"})
+    pipeline = train({"features": union(char={"strip_accents": "unicode"})})
     with caplog.at_level(logging.WARNING, logger="hatespeech"):
         clf = Classifier(pipeline, {"sha256": "0" * 64})
     assert clf.lean is None
