@@ -212,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         port = free_port()
         tut = [str(BIN / "firefly"), "tutorial.predict", "--bind", f"127.0.0.1:{port}"]
-        with server(tut, port, {"TUTORIAL_MODEL": str(tutorial.CACHE), "PYTHONPATH": str(ROOT / "bench")}) as url:
+        with server(
+            tut, port, {"TUTORIAL_MODEL": str(tutorial.cache_path()), "PYTHONPATH": str(ROOT / "bench")}
+        ) as url:
             results.append(
                 ("(a) the tutorial as published: its pipeline under `firefly` (wsgiref)", wrk(url, script, secs, conns))
             )

@@ -1,6 +1,6 @@
 """The tutorial's pipeline as published, for side-by-side benchmarks (never committed, never served).
 
-    .venv/bin/python bench/tutorial.py [--data PATH]     fit it (minutes) and cache it under /tmp
+    .venv/bin/python bench/tutorial.py [--data PATH] [--rows N]    fit it (minutes), cache it under /tmp
 
 The tutorial (Haitz 2019, "Creating and Deploying a Python Machine Learning Service"):
 ``re.sub('[^A-Za-z]+', ' ', tweet.lower())`` at training time only,
@@ -57,14 +57,24 @@ def fit(texts: list[str], labels: np.ndarray) -> Pipeline:
     return model
 
 
-def load(path: Path = CACHE, data: Path | None = None) -> Pipeline:
+def cache_path() -> Path:
+    """``TUTORIAL_MODEL`` if set (e.g. a model fitted on a subset with ``--rows``), else ``CACHE``."""
+    return Path(os.environ.get("TUTORIAL_MODEL") or CACHE)
+
+
+def load(path: Path | None = None, data: Path | None = None, rows: int | None = None) -> Pipeline:
     """The fitted tutorial pipeline from the cache, fitting (minutes) and caching it if absent."""
+    path = path or cache_path()
     if path.is_file():
         return joblib.load(path)
     dataset = load_dataset(data or data_path())
+    texts, labels = dataset.texts, dataset.labels
+    if rows:  # a stratified-enough sample: every row's order shuffled with a fixed seed
+        order = np.random.default_rng(5).permutation(len(texts))[:rows]
+        texts, labels = [texts[i] for i in order], labels[order]
     started = time.perf_counter()
-    model = fit(dataset.texts, dataset.labels)
-    print(f"tutorial pipeline fitted on {dataset.rows} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    model = fit(texts, labels)
+    print(f"tutorial pipeline fitted on {len(texts)} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     joblib.dump(model, tmp)
@@ -73,7 +83,7 @@ def load(path: Path = CACHE, data: Path | None = None) -> Pipeline:
 
 
 # Served (TUTORIAL_MODEL set): loaded at import, as the tutorial's app.py does.
-_model: Pipeline | None = load(Path(os.environ["TUTORIAL_MODEL"])) if os.environ.get("TUTORIAL_MODEL") else None
+_model: Pipeline | None = load() if os.environ.get("TUTORIAL_MODEL") else None
 
 
 def predict(text: str) -> dict[str, float]:
@@ -86,10 +96,12 @@ def predict(text: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--rows", type=int, default=None, help="fit on this many rows (cached as tutorial-N.joblib)")
     args = parser.parse_args(argv)
-    model = load(CACHE, args.data)
+    path = CACHE.with_name(f"tutorial-{args.rows}.joblib") if args.rows else cache_path()
+    model = load(path, args.data, args.rows)
     svs = sum(len(e.support_) for e in model[-1].estimators_)
-    print(f"{CACHE}: {svs} support vectors over {len(model[-1].estimators_)} one-vs-rest SVCs")
+    print(f"{path}: {svs} support vectors over {len(model[-1].estimators_)} one-vs-rest SVCs")
     return 0
 
 
