@@ -1,6 +1,6 @@
 """Speed in-process: single predictions, batch throughput, cold start, memory (issue 5).
 
-    .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory]
+    .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory,chars]
 
 Prints Markdown tables for bench/RESULTS.md. Every system runs in this one command, on the same
 texts (real tweets, shuffled with a fixed seed), one after the other:
@@ -210,6 +210,55 @@ def batch(n: int) -> None:
         print(f"| {name} | {m} | {wall_rate:,.0f} | {f'{cpu_rate:,.0f}' if cpu_rate else '—'} |")
 
 
+def chars(n: int) -> None:
+    """The same pipeline fitted with and without char_wb n-grams: what they cost the lean path."""
+    from sklearn.base import clone
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    from hatespeech.config import DEFAULT_DATA_PATH
+    from hatespeech.data import load_dataset
+    from hatespeech.fast import compile_pipeline
+    from hatespeech.pipeline import build_pipeline
+    from hatespeech.text import normalise
+
+    data = load_dataset(DEFAULT_DATA_PATH if DEFAULT_DATA_PATH.is_file() else SHARED_DATA)
+    features = build_pipeline().named_steps["features"]
+    if isinstance(features, FeatureUnion):
+        features = next(t for _, t in features.transformer_list if getattr(t, "analyzer", None) == "word")
+    char_wb = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+    configs = {
+        "words 1–2-grams only": clone(features),
+        "words + char_wb 2–5-grams": FeatureUnion([("words", clone(features)), ("chars", char_wb)]),
+        "words + char_wb 2–4-grams": FeatureUnion(
+            [("words", clone(features)), ("chars", clone(char_wb).set_params(ngram_range=(2, 4)))]
+        ),
+    }
+    texts = load_texts(n)
+    print(
+        f"\n### What char n-grams cost the lean path (same pipeline otherwise; {n} tweets; fitted here on all rows)\n"
+    )
+    print("| features | vocabulary | fit s | lean p50 µs | lean p99 µs | CPU µs/call | `normalise` p50 µs (same run) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, feats in configs.items():
+        pipeline = build_pipeline().set_params(features=feats)
+        a = time.perf_counter()
+        pipeline.fit(data.texts, data.labels)
+        fit = time.perf_counter() - a
+        lean = compile_pipeline(pipeline)
+        yard = time_calls(normalise, texts)
+        r = time_calls(lean.proba_one, texts)
+        cells = [
+            str(lean.n_features),
+            f"{fit:.0f}",
+            f"{r['p50']:.1f}",
+            f"{r['p99']:.1f}",
+            f"{r['cpu']:.1f}",
+            f"{yard['p50']:.1f}",
+        ]
+        print(f"| {name} | {' | '.join(cells)} |")
+
+
 COLD = """
 import time, sys
 t0 = float(sys.argv[1])
@@ -338,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--batch-texts", type=int, default=100_000)
-    parser.add_argument("--only", default="single,batch,cold,memory")
+    parser.add_argument("--only", default="single,batch,cold,memory,chars")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
     os.environ.setdefault("LOG_LEVEL", "warning")
