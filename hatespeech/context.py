@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 MAX_CHARS = {"id": 200, "thread": 200, "author": 200, "url": 2048}
+MAX_WHOLE_NUMBER = 10**18  # as openapi.yaml says
 
 
 class InvalidContext(ValueError):
@@ -33,6 +34,8 @@ def _check_id(name: str, value: object) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidContext(f"{name} must be a string or a whole number, not {_kind(value)}")
+    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
+        raise InvalidContext(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger id as a string")
     text = str(value)
     if not text.strip():
         raise InvalidContext(f"{name} must not be empty")

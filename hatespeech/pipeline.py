@@ -1,7 +1,8 @@
 """The model: one scikit-learn Pipeline, saved and loaded whole.
 
-normalise → TF-IDF (word n-grams + character n-grams within words) → one-vs-rest LinearSVC,
-calibrated by cross-validation so that its scores are probabilities a moderator can threshold.
+normalise → word TF-IDF (1–2-grams) → one-vs-rest LinearSVC, calibrated by 5-fold
+cross-validation (sigmoid, the five folds' models averaged) so that its scores are probabilities a
+moderator can threshold. Why these settings, and what else was tried: bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from stop_words import get_stop_words
 
@@ -27,35 +29,28 @@ def stop_words() -> list[str]:
 
 
 def build_pipeline() -> Pipeline:
-    """The untrained pipeline with the production settings (see bench/RESULTS.md for why)."""
+    """The untrained pipeline with the production settings."""
     words = TfidfVectorizer(
-        ngram_range=(1, 2),
         token_pattern=TOKEN_PATTERN,
+        lowercase=False,  # the normaliser has lower-cased already
         stop_words=stop_words(),
-        sublinear_tf=True,
+        ngram_range=(1, 2),
         min_df=2,
+        sublinear_tf=True,
         dtype=np.float64,
     )
-    chars = TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=(2, 5),
-        sublinear_tf=True,
-        min_df=2,
-        dtype=np.float64,
-    )
-    # LinearSVC is one-vs-rest itself (multi_class="ovr"); unlike OneVsRestClassifier it takes
-    # sample weights, which CalibratedClassifierCV passes on.
-    svc = LinearSVC(C=0.5, multi_class="ovr", random_state=SEED)
-    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False)
-    return Pipeline(
-        [
-            ("normalise", Normaliser()),
-            ("features", FeatureUnion([("words", words), ("chars", chars)])),
-            ("classifier", classifier),
-        ]
-    )
+    # LinearSVC is one-vs-rest itself (multi_class="ovr"). Annotator-agreement weights go to it
+    # only, through metadata routing: the sigmoid calibrators are fit unweighted, so the
+    # probabilities stay calibrated on the real label distribution.
+    with sklearn.config_context(enable_metadata_routing=True):
+        svc = LinearSVC(C=0.25, multi_class="ovr", random_state=SEED).set_fit_request(sample_weight="svc_weight")
+    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=True)
+    return Pipeline([("normalise", Normaliser()), ("features", words), ("classifier", classifier)])
 
 
-def fit_params(sample_weight: np.ndarray | None) -> dict:
-    """Keyword arguments for ``Pipeline.fit`` that weight each training row (None: all equal)."""
-    return {} if sample_weight is None else {"classifier__sample_weight": sample_weight}
+def fit(pipeline: Pipeline, texts: list[str], labels: np.ndarray, sample_weight: np.ndarray | None = None) -> Pipeline:
+    """Fit the pipeline, weighting each row for the SVC if ``sample_weight`` is given."""
+    if sample_weight is None:
+        sample_weight = np.ones(len(texts))
+    with sklearn.config_context(enable_metadata_routing=True):
+        return pipeline.fit(texts, labels, svc_weight=np.asarray(sample_weight, dtype=float))

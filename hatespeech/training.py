@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from hatespeech import __version__, evaluate
 from hatespeech.data import DAVIDSON_SHA256, Dataset
-from hatespeech.pipeline import SEED, build_pipeline, fit_params
+from hatespeech.pipeline import SEED, build_pipeline, fit
 
 
 @dataclass
@@ -35,7 +35,7 @@ def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED)
     cross_validation["folds"], cross_validation["fold_weights"] = folds, cv.fold_weights
 
     fit_started = time.perf_counter()
-    model = build_pipeline().fit(data.texts, data.labels, **fit_params(data.agreement))
+    model = fit(build_pipeline(), data.texts, data.labels, data.agreement)
     fit_seconds = time.perf_counter() - fit_started
     card = {
         "version": __version__,

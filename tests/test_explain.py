@@ -75,20 +75,20 @@ def spans_of(explanation: dict) -> set[str]:
 
 
 def test_known_offsets(classifier: Classifier) -> None:
-    text = "RT @user: Sooooo &amp; coool!!! https://t.co/x 😀 idiot"
+    text = "RT @user: Sooooo &#128514; coool!!! https://t.co/x 😀 $hit idiot"
     explanation = explain(classifier.model, text)
     found = spans_of(explanation)
-    assert "@user" in found  # a mention: the whole mention, not the placeholder
     assert "Sooooo" in found  # repeated letters: the original run, not "soo"
-    assert "https://t.co/x" in found  # a URL: the URL
-    words = {token.text: text[token.start : token.end] for token in text_module.tokens(text)}
-    if "and" in words:  # an entity, when normalisation keeps it: the entity itself
-        assert words["and"] == "&amp;"
+    assert "$hit" in found  # leetspeak: what was written, not "shit"
+    assert not any("@user" in span or "t.co" in span for span in found)  # mentions and URLs are dropped
+    assert not any(span.startswith("RT") for span in found), "RT is dropped by normalisation: it explains nothing"
+    tokens = {token.text: text[token.start : token.end] for token in text_module.tokens(text)}
+    assert tokens["emo128514"] == "&#128514;"  # an entity: the entity itself
     emoji = [s for s in explanation["spans"] if "😀" in s["text"]]
     assert all(s["text"] == "😀" for s in emoji if s["end"] - s["start"] == 1)  # an emoji feature: the emoji
     # after an emoji (one code point in Python, two in UTF-16): the offset counts code points
-    assert any(s["start"] == 49 and s["end"] == 54 for s in explanation["spans"]) and text[49:54] == "idiot"
-    assert not any(span.startswith("RT") for span in found), "RT is dropped by normalisation: it explains nothing"
+    start = text.index("idiot")
+    assert any(s["start"] == start and s["end"] == start + 5 for s in explanation["spans"])
 
 
 def test_features_are_read_generically(tmp_path: object) -> None:

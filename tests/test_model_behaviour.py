@@ -51,7 +51,16 @@ def test_probabilities_are_well_formed(clf: Classifier) -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-12)
 
 
-@pytest.mark.parametrize("text", POLITE + re.findall(r'"text": "([^"]+)"', (ROOT / "README.md").read_text()))
+README_PREDICT = re.findall(
+    r'^curl -d .\{"text": "([^"]+)"\}. http://127.0.0.1:5000/predict$', (ROOT / "README.md").read_text(), re.M
+)
+
+
+def test_the_readme_shows_a_polite_example() -> None:
+    assert README_PREDICT == ["Please respect each other."]
+
+
+@pytest.mark.parametrize("text", POLITE + README_PREDICT)
 def test_polite_ordinary_sentences_are_neither(clf: Classifier, text: str) -> None:
     assert label_of(clf, text) == "neither", clf.scores(text)
 

@@ -121,7 +121,9 @@ def test_moderate_over_http(production: Server) -> None:
         ({"text": 3}, 400, "text must be a string"),
         ({"text": "hi", "explain": "yes"}, 400, "explain must be true or false"),
         ({"explain": True}, 422, "missing a required argument: 'text'"),
-        ({"text": "hi", "thread": "t1"}, 422, "unexpected keyword argument 'thread'"),
+        ({"text": "hi", "colour": "red"}, 422, "unexpected keyword argument 'colour'"),
+        ({"text": "hi", "thread": ["t1"]}, 400, "thread must be a string or a whole number"),
+        ({"text": "hi", "url": "javascript:alert(1)"}, 400, "url must be an absolute http:// or https:// link"),
     ],
 )
 def test_moderate_bad_input(production: Server, payload: dict, status: int, message: str) -> None:

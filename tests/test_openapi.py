@@ -71,7 +71,10 @@ def _run_schemathesis(server: Server, *extra: str) -> None:
 
 def test_schemathesis_finds_nothing(production: Server) -> None:
     """Every check: no 5xx, statuses, content types, headers and bodies as documented, 405s…"""
-    _run_schemathesis(production)
+    _run_schemathesis(production, "--exclude-path", "/moderate_batch")
+    # /moderate_batch's `contexts` must be as long as `texts`, which a schema cannot say: every
+    # check but "schema-valid data is accepted" there (that one would count the 400 as a bug).
+    _run_schemathesis(production, "--include-path", "/moderate_batch", "--exclude-checks", "positive_data_acceptance")
 
 
 def test_schemathesis_with_the_token(tmp_path: Path) -> None:
