@@ -18,9 +18,10 @@ from typing import Any
 
 from firefly.app import HTTPError
 
-from hatespeech import compat, web
+from hatespeech import alerts, compat, metrics, web
 from hatespeech.classifier import Classifier, check_text
 from hatespeech.config import ConfigError, Settings
+from hatespeech.context import Context
 from hatespeech.explain import explain as explanation
 from hatespeech.model_file import ModelError
 from hatespeech.moderation import Policy, check_texts
@@ -39,6 +40,8 @@ try:
     policy = Policy.from_card(classifier.card, settings.thresholds)
 except (ModelError, ConfigError) as err:
     sys.exit(f"hatespeech-detect: cannot serve the model: {err}")
+alerts.configure(settings.alerts)  # opens nothing: each worker opens the store after the fork
+metrics.model_info(policy.model["version"], policy.model["sha256"])
 MODEL_NAME = f"hatespeech-detect-{policy.model['version']}-{policy.model['sha256'][:12]}"
 
 
@@ -77,16 +80,47 @@ def _moderate(texts: list[str], explain: object) -> list[dict[str, Any]]:
     return answers
 
 
-@web.bad_input_is_400
-def moderate(text: str, explain: bool = False) -> dict[str, Any]:
-    """Scores, the decision (label, flagged, action, categories), the model, and on request why."""
-    return _moderate([check_text(text, settings.max_text_chars)], explain)[0]
+def _alert(answers: list[dict[str, Any]], contexts: list[Context], texts: list[str]) -> None:
+    for answer, context, text in zip(answers, contexts, texts, strict=True):
+        metrics.observe_decision(answer["label"], answer["action"])
+        alerts.record(answer, context, text)  # writes the outbox only; delivery is in the background
 
 
 @web.bad_input_is_400
-def moderate_batch(texts: list[str], explain: bool = False) -> list[dict[str, Any]]:
-    """``/moderate`` for each text, in order. All are checked before any is scored."""
-    return _moderate(_texts(texts), explain)
+def moderate(
+    text: str,
+    explain: bool = False,
+    id: object = None,  # the post's id, as the API names it
+    thread: object = None,
+    author: object = None,
+    url: object = None,
+) -> dict[str, Any]:
+    """Scores, the decision (label, flagged, action, categories), the model, and on request why.
+
+    The optional context (the post's ``id``, its discussion ``thread``, ``author``, ``url``) feeds
+    the alerts: a blocked message, or a discussion turning sour, is sent to the moderators.
+    """
+    context = Context.check(id=id, thread=thread, author=author, url=url)
+    answer = _moderate([check_text(text, settings.max_text_chars)], explain)[0]
+    _alert([answer], [context], [text])
+    return answer
+
+
+@web.bad_input_is_400
+def moderate_batch(texts: list[str], explain: bool = False, contexts: object = None) -> list[dict[str, Any]]:
+    """``/moderate`` for each text, in order. All are checked before any is scored.
+
+    ``contexts``, optional, is a list as long as ``texts`` of objects with ``/moderate``'s context fields.
+    """
+    checked = _texts(texts)
+    if contexts is None:
+        contexts = [None] * len(checked)
+    if not isinstance(contexts, list) or len(contexts) != len(checked):
+        raise ValueError("contexts must be a list with one object (or null) per text")
+    found = [Context.from_mapping(c, name=f"contexts[{i}]") for i, c in enumerate(contexts)]
+    answers = _moderate(checked, explain)
+    _alert(answers, found, checked)
+    return answers
 
 
 def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:

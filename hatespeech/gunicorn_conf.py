@@ -22,10 +22,24 @@ import threading
 from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from hatespeech import web
+from hatespeech import alerts, metrics, web
 from hatespeech.config import Settings
 
 _settings = Settings.from_env()
+metrics.setup(fresh=True)  # in the master, before the app: the workers inherit PROMETHEUS_MULTIPROC_DIR
+
+
+def post_worker_init(worker: object) -> None:
+    alerts.start()  # each worker's alert sender, after the fork (threads do not survive one)
+
+
+def worker_exit(server: object, worker: object) -> None:
+    alerts.stop()
+
+
+def child_exit(server: object, worker: object) -> None:
+    metrics.child_exit(worker.pid)  # type: ignore[attr-defined]
+
 
 # What gunicorn refuses, as (status, what is wrong); by exception class name (gunicorn.http.errors).
 _REFUSED = {

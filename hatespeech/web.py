@@ -38,6 +38,7 @@ from typing import Any
 
 from firefly.app import Firefly, HTTPError
 
+from hatespeech import metrics
 from hatespeech.config import OPENAPI_PATH, Settings
 
 log = logging.getLogger("hatespeech.access")
@@ -116,8 +117,10 @@ class Guard:
             log.exception("unhandled error")
             return _reply(recording_start_response, "500 Internal Server Error", {"error": "internal server error"})
         finally:
-            record["ms"] = round((time.perf_counter() - started) * 1000, 3)
+            seconds = time.perf_counter() - started
+            record["ms"] = round(seconds * 1000, 3)
             log.info(json.dumps(record))
+            metrics.observe_request(record.get("path") or "", record.get("status", 500), seconds)
 
     def route(self, environ: Environ, start_response: StartResponse, record: dict) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -130,6 +133,8 @@ class Guard:
                 return _not_allowed(start_response, method, path)
             start_response("200 OK", [("Content-Type", "application/yaml"), ("Content-Length", str(len(self.openapi)))])
             return [self.openapi]
+        if path == "/metrics":  # its own token (METRICS_TOKEN, else FIREFLY_TOKEN), checked by metrics.serve
+            return metrics.serve(environ, start_response, self.settings)
         if not self.authorised(environ):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
         if path == "/":
@@ -324,4 +329,5 @@ def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, hea
     for name, function in functions.items():
         firefly.add_route("/" + name, function, name)
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
+    metrics.register_endpoints("/" + name for name in functions)
     return Guard(firefly, functions, settings, health, openapi)
