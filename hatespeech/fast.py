@@ -370,7 +370,7 @@ class LeanModel:
             pair = np.concatenate([b.weights(count[bounds[i] : bounds[i + 1]]) for i, b in enumerate(self.blocks)])
         # Row 0: Σ tf/count × row = each block's decision terms and l1 norm; row 1: Σ tf²/count × row,
         # whose norm columns hold the squared l2 norms.
-        share, square = (pair.T @ self.table.take(ids, axis=0)).tolist()
+        share, square = np.dot(pair.T, self.table.take(ids, axis=0)).tolist()
         width = self.n_columns + 1
         for i, b in enumerate(self.blocks):
             n = (square if b.norm == "l2" else share)[(i + 1) * width - 1]
