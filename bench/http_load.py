@@ -124,7 +124,7 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict:
 @contextlib.contextmanager
 def server(argv: list[str], port: int, env: dict[str, str], cwd: Path = ROOT) -> Iterator[str]:
     full_env = {k: v for k, v in os.environ.items() if k not in ("FIREFLY_TOKEN", "MODEL_PATH")}
-    full_env.update(PYTHONPATH=str(ROOT), PORT=str(port), HOST="127.0.0.1", **env)
+    full_env.update({"PYTHONPATH": str(ROOT), "PORT": str(port), "HOST": "127.0.0.1", **env})
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
