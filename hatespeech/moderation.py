@@ -5,7 +5,8 @@ or scikit-learn, so the web API, the archive scorer and the tests share exactly 
 
 - ``label``: the production decision rule of the card (argmax of probabilities × per-class
   weights), the same as ``hatespeech.evaluate.decide``.
-- ``categories``: per abusive class, whether its probability reached its ``review`` threshold.
+- ``categories``: per abusive class, whether its severity score reached its ``review`` threshold
+  (``labels.severity_scores``: hate speech P(hate); offensive language P(hate) + P(offensive)).
 - ``action``: ``block`` if any class reached its ``block`` threshold, else ``review`` if any
   reached its ``review`` threshold, else ``allow``; ``flagged`` is ``action != "allow"``.
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from hatespeech.classifier import InvalidText, check_text
 from hatespeech.config import ConfigError
-from hatespeech.labels import LABELS
+from hatespeech.labels import LABELS, severity_scores
 
 ACTIONS: tuple[str, ...] = ("allow", "review", "block")
 
@@ -92,7 +93,7 @@ class Policy:
 
     def decide(self, probabilities: Sequence[float]) -> dict[str, Any]:
         """``label``, ``flagged``, ``action`` and ``categories`` for one row of probabilities."""
-        p = dict(zip(LABELS, (float(x) for x in probabilities), strict=True))
+        p = severity_scores(probabilities)
         categories = {label: p[label] >= t.review for label, t in self.thresholds.items()}
         if any(p[label] >= t.block for label, t in self.thresholds.items()):
             action = "block"

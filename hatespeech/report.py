@@ -68,7 +68,9 @@ def _confusion(path: Path, matrix: np.ndarray) -> Path:
 def _precision_recall(path: Path, labels: np.ndarray, probabilities: np.ndarray, thresholds: dict) -> Path:
     fig, axes = plt.subplots(1, len(LABELS), figsize=(13, 4.2))
     for k, (ax, label) in enumerate(zip(axes, LABELS, strict=False)):
-        precision, recall, cut = precision_recall_curve(labels == k, probabilities[:, k])
+        # the score the thresholds compare: "at least offensive" for offensive language
+        score = probabilities[:, k] if label != "offensive language" else probabilities[:, :2].sum(axis=1)
+        precision, recall, cut = precision_recall_curve(labels == k, score)
         ax.plot(recall, precision, color="C0")
         for action, marker in (("review", "o"), ("block", "s")):
             t = thresholds.get(label, {}).get(action)
@@ -81,7 +83,7 @@ def _precision_recall(path: Path, labels: np.ndarray, probabilities: np.ndarray,
                     color="C3" if action == "block" else "C1",
                     label=f"{action} ≥ {t:.2f}",
                 )
-        ax.set_title(label)
+        ax.set_title(label if label != "offensive language" else "offensive language (score: P(hate) + P(offensive))")
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
         ax.set_xlim(0, 1)

@@ -42,8 +42,11 @@ def test_the_label_is_the_production_rule_of_evaluate() -> None:
         ([0.1, 0.1, 0.8], "allow", {"hate speech": False, "offensive language": False}),
         ([0.2, 0.1, 0.7], "review", {"hate speech": True, "offensive language": False}),  # at review: reached
         ([0.1, 0.6, 0.3], "review", {"hate speech": False, "offensive language": True}),
-        ([0.8, 0.1, 0.1], "block", {"hate speech": True, "offensive language": False}),  # at block: reached
+        ([0.8, 0.1, 0.1], "block", {"hate speech": True, "offensive language": True}),  # at block: reached
         ([0.05, 0.95, 0.0], "block", {"hate speech": False, "offensive language": True}),
+        # offensive language compares P(hate) + P(offensive): a text split between the two is caught
+        ([0.15, 0.4, 0.45], "review", {"hate speech": False, "offensive language": True}),
+        ([0.3, 0.65, 0.05], "block", {"hate speech": True, "offensive language": True}),
     ],
 )
 def test_actions_follow_the_thresholds(probabilities: list[float], action: str, categories: dict) -> None:

@@ -1,0 +1,82 @@
+"""Alerts through the real server: `/moderate` with context → the outbox → a real webhook receiver.
+
+The production server (gunicorn, 2 workers) on both stores; the receiver is down at first, then
+the server is killed with the alert pending, restarted, and delivers it once, signed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alerting import SECRET, STORES, Receiver, redis_server, store_env
+from support import gunicorn, post_json
+from support import request as http_request
+
+from hatespeech.alerts import verify
+
+# A message the committed model blocks (offensive language, well over its block threshold), in
+# words we wrote; and a polite one it allows.
+BLOCKED = "shut up you stupid bitch, fuck you"
+POLITE = "Thanks for the recipe, it was lovely."
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_a_blocked_message_alerts_once_even_across_a_kill_9(
+    kind: str, receiver: Receiver, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    env = {
+        "ALERT_WEBHOOK_URL": receiver.url + "/hook",
+        "ALERT_FORMAT": "json",
+        "ALERT_SECRET": SECRET,
+        "ALERT_TIMEOUT": "0.5",
+        "ALERT_BACKOFF_BASE": "0.05",
+        "ALERT_BACKOFF_MAX": "0.2",
+        "ALERT_LEASE": "2",
+        "ALERT_POLL": "0.05",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        **store_env(kind, tmp_path, url),
+    }
+    (tmp_path / "metrics").mkdir()
+    receiver.then(503, times=10_000)  # the receiver is down
+    with gunicorn(tmp_path, **env) as server:
+        server.wait_ready()
+        status, answer = post_json(server.url + "/moderate", {"text": POLITE, "id": "p1", "thread": "t1"})
+        assert status == 200 and answer["action"] == "allow"
+        status, answer = post_json(
+            server.url + "/moderate",
+            {"text": BLOCKED, "id": "p2", "thread": "t1", "author": "someone", "url": "https://forum.example/t/1#p2"},
+        )
+        assert status == 200 and answer["action"] == "block", answer
+        receiver.wait(lambda r: len(r.requests) >= 2)  # the sender is retrying
+        _, _, metrics = http_request(server.url + "/metrics", method="GET")
+        assert 'hatespeech_decisions_total{action="block",label="offensive language"} 1.0' in metrics
+        server.proc.kill()  # kill -9 of the master; its workers follow (gunicorn watches its parent)
+        for line in server.output().splitlines():
+            assert BLOCKED not in line  # the text never reaches the log
+    receiver.plan.clear()  # the receiver is up again
+    with gunicorn(tmp_path, **env) as server:
+        server.wait_ready()
+        receiver.wait(lambda r: len(r.accepted()) >= 1, timeout=30)
+    delivered = receiver.accepted()
+    assert len({r.headers["Idempotency-Key"] for r in delivered}) == 1  # one alert (at least once, same key)
+    alert = delivered[0]
+    verify(alert.body, alert.headers["X-Hatespeech-Signature"], SECRET)
+    payload = alert.json()
+    assert json.dumps(payload).count("p2") >= 1 and "p1" not in json.dumps(payload)
