@@ -14,6 +14,7 @@ from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.data import DAVIDSON_SHA256, sha256_of
 from hatespeech.evaluate import decide
 from hatespeech.labels import LABELS
+from hatespeech.moderation import Policy
 
 POLITE = [
     "Please respect each other.",
@@ -63,6 +64,7 @@ def test_the_readme_shows_a_polite_example() -> None:
 @pytest.mark.parametrize("text", POLITE + README_PREDICT)
 def test_polite_ordinary_sentences_are_neither(clf: Classifier, text: str) -> None:
     assert label_of(clf, text) == "neither", clf.scores(text)
+    assert Policy.from_card(clf.card).decide(clf.probabilities([text])[0])["action"] == "allow", clf.scores(text)
 
 
 @pytest.mark.parametrize(
