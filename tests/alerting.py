@@ -77,6 +77,21 @@ def store_env(kind: str, tmp_path: Path, redis_url: str | None) -> dict[str, str
     return {"REDIS_URL": redis_url or ""}
 
 
+def alert_env(webhook: str, kind: str, tmp_path: Path, redis_url: str | None) -> dict[str, str]:
+    """A server's or a process's environment for signed JSON alerts with millisecond retries."""
+    return {
+        "ALERT_WEBHOOK_URL": webhook,
+        "ALERT_FORMAT": "json",
+        "ALERT_SECRET": SECRET,
+        "ALERT_TIMEOUT": "0.5",
+        "ALERT_BACKOFF_BASE": "0.05",
+        "ALERT_BACKOFF_MAX": "0.2",
+        "ALERT_LEASE": "2",
+        "ALERT_POLL": "0.05",
+        **store_env(kind, tmp_path, redis_url),
+    }
+
+
 def fast_settings(urls: tuple[str, ...], **changes: object) -> AlertSettings:
     """Alert settings with short timeouts and backoff, so that retries take milliseconds."""
     base = AlertSettings(

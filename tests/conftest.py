@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alerting import STORES, Receiver, open_test_store, redis_server
 from support import LOCAL_DATA, SHARED_DATA, Server, gunicorn
+
+from hatespeech.store import Store
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +29,32 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One production server (gunicorn, committed model) shared by tests that keep its settings."""
     with gunicorn(tmp_path_factory.mktemp("production")) as server:
         yield server.wait_ready()
+
+
+# The alert tests' fixtures: each store kind, a real redis-server, a webhook receiver.
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=STORES)
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    opened = open_test_store(kind, tmp_path, url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import SECRET, STORES, Receiver, fast_settings, moderated, open_test_store, redis_server, store_env
+from alerting import SECRET, Receiver, alert_env, fast_settings, moderated
 
 from hatespeech import alerts
 from hatespeech.alerts import Alerter, InvalidSignature, render, sign, verify
@@ -30,32 +30,6 @@ NASTY = (
     "@everyone @here <!channel> <!here> <@U123> <@&42> *bold* _it_ ~s~ `code` ```block``` "
     "[x](http://evil.example) # Title"
 )
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture(params=STORES)
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
-    url = request.getfixturevalue("redis_url") if kind == "redis" else None
-    opened = open_test_store(kind, tmp_path, url)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
@@ -246,17 +220,7 @@ def test_alerts_pending_at_kill_9_are_delivered_after_a_restart(
     kind: str, store: Store, receiver: Receiver, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue("redis_url") if kind == "redis" else None
-    env = {
-        "ALERT_WEBHOOK_URL": receiver.url + "/hook",
-        "ALERT_FORMAT": "json",
-        "ALERT_SECRET": SECRET,
-        "ALERT_TIMEOUT": "0.5",
-        "ALERT_BACKOFF_BASE": "0.05",
-        "ALERT_BACKOFF_MAX": "0.2",
-        "ALERT_LEASE": "2",
-        "ALERT_POLL": "0.05",
-        **store_env(kind, tmp_path, url),
-    }
+    env = alert_env(receiver.url + "/hook", kind, tmp_path, url)
     receiver.then(503, times=10_000)  # down
     argv = [sys.executable, "-c", PROCESS, json.dumps(env)]
     first = subprocess.Popen([*argv, "record"], cwd=ROOT, stdout=subprocess.PIPE, text=True)

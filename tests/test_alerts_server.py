@@ -7,11 +7,10 @@ the server is killed with the alert pending, restarted, and delivers it once, si
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import SECRET, STORES, Receiver, redis_server, store_env
+from alerting import SECRET, STORES, Receiver, alert_env
 from support import gunicorn, post_json
 from support import request as http_request
 
@@ -23,35 +22,14 @@ BLOCKED = "shut up you stupid bitch, fuck you"
 POLITE = "Thanks for the recipe, it was lovely."
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 @pytest.mark.parametrize("kind", STORES)
 def test_a_blocked_message_alerts_once_even_across_a_kill_9(
     kind: str, receiver: Receiver, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue("redis_url") if kind == "redis" else None
     env = {
-        "ALERT_WEBHOOK_URL": receiver.url + "/hook",
-        "ALERT_FORMAT": "json",
-        "ALERT_SECRET": SECRET,
-        "ALERT_TIMEOUT": "0.5",
-        "ALERT_BACKOFF_BASE": "0.05",
-        "ALERT_BACKOFF_MAX": "0.2",
-        "ALERT_LEASE": "2",
-        "ALERT_POLL": "0.05",
+        **alert_env(receiver.url + "/hook", kind, tmp_path, url),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        **store_env(kind, tmp_path, url),
     }
     (tmp_path / "metrics").mkdir()
     receiver.then(503, times=10_000)  # the receiver is down

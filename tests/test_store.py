@@ -6,34 +6,14 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import STORES, open_test_store, redis_server, store_env
+from alerting import open_test_store, store_env
 
 from hatespeech.store import Row, Store
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture(params=STORES)
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
-    url = request.getfixturevalue("redis_url") if kind == "redis" else None
-    opened = open_test_store(kind, tmp_path, url)
-    yield opened
-    opened.close()
 
 
 def row(created: float, text: str | None = None, due: float | None = None) -> Row:
