@@ -28,6 +28,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import NamedTuple
 
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -80,14 +81,16 @@ def _leet(match: re.Match[str]) -> str:
     return run if run.isalpha() or run[0].isdigit() else run.translate(_LEET)
 
 
-def _word(raw: str) -> list[str]:
+@lru_cache(maxsize=1 << 16)  # words repeat across texts: five regex passes become one dict lookup
+def _word(raw: str) -> tuple[str, ...]:
     word = raw.lower()
     if word == "rt":
-        return []
+        return ()
     word = _LEET_RUN.sub(_leet, _ASTERISK.sub("", word))
-    return _PIECES.findall(_REPEAT.sub(r"\1\1", word))
+    return tuple(_PIECES.findall(_REPEAT.sub(r"\1\1", word)))
 
 
+@lru_cache(maxsize=1 << 16)
 def _lexicon(word: str) -> str | None:
     for marker, pattern in _LEXICON:
         if pattern.fullmatch(word):
