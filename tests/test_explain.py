@@ -15,10 +15,6 @@ from hatespeech.labels import LABELS
 from hatespeech.pipeline import build_pipeline
 from hatespeech.text import normalise
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(text_module, "tokens"), reason="hatespeech.text.tokens (offsets of normalised words) not there yet"
-)
-
 # Texts whose normalisation moves characters around: entities, URLs, mentions, emoji, repeats, RT.
 TEXTS = [
     "you are a stupid idiot",
