@@ -10,6 +10,7 @@ import pytest
 from alerting import STORES, Receiver, open_test_store, redis_server
 from support import LOCAL_DATA, SHARED_DATA, Server, gunicorn
 
+from hatespeech.classifier import Classifier
 from hatespeech.store import Store
 
 
@@ -22,6 +23,12 @@ def real_data() -> Path:
     if os.environ.get("CI"):
         pytest.fail(f"CI must have the Davidson et al. CSV at {SHARED_DATA}")
     pytest.skip("the Davidson et al. CSV is not at ../shared/data/davidson/ nor data/ (see data/README.md)")
+
+
+@pytest.fixture(scope="session")
+def classifier() -> Classifier:
+    """The committed model, loaded and verified as the server loads it."""
+    return Classifier.load()
 
 
 @pytest.fixture(scope="session")

@@ -23,11 +23,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def classifier() -> Classifier:
-    return Classifier.load()
-
-
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)

@@ -26,11 +26,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def classifier() -> Classifier:
-    return Classifier.load()
-
-
 def model_margins(pipeline: object, text: str) -> np.ndarray:
     """The margin of each class as scikit-learn computes it: the mean decision value of the folds."""
     features = pipeline[:-1].transform([text])

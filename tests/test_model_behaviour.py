@@ -27,26 +27,21 @@ POLITE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    return Classifier.load(DEFAULT_MODEL_PATH)
+def label_of(classifier: Classifier, text: str) -> str:
+    return LABELS[int(decide(classifier.probabilities([text]), classifier.card["decision_rule"]["weights"])[0])]
 
 
-def label_of(clf: Classifier, text: str) -> str:
-    return LABELS[int(decide(clf.probabilities([text]), clf.card["decision_rule"]["weights"])[0])]
-
-
-def test_committed_card_matches_the_committed_model(clf: Classifier) -> None:
+def test_committed_card_matches_the_committed_model(classifier: Classifier) -> None:
     card = json.loads(DEFAULT_MODEL_PATH.read_text())
     assert card["sha256"] == sha256_of(DEFAULT_MODEL_PATH.parent / card["model_file"])
     assert card["data"]["sha256"] == DAVIDSON_SHA256
     assert card["data"]["rows"] == 24_783
-    assert clf.card == card
+    assert classifier.card == card
 
 
-def test_probabilities_are_well_formed(clf: Classifier) -> None:
+def test_probabilities_are_well_formed(classifier: Classifier) -> None:
     texts = ["hi", "a" * 10_000, "😀😀😀", "http://example.com", "@someone", "#tag", "\x00", "RT"]
-    probs = clf.probabilities(texts)
+    probs = classifier.probabilities(texts)
     assert probs.shape == (len(texts), 3)
     assert np.all(probs >= 0) and np.all(probs <= 1)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-12)
@@ -62,9 +57,11 @@ def test_the_readme_shows_a_polite_example() -> None:
 
 
 @pytest.mark.parametrize("text", POLITE + README_PREDICT)
-def test_polite_ordinary_sentences_are_neither(clf: Classifier, text: str) -> None:
-    assert label_of(clf, text) == "neither", clf.scores(text)
-    assert Policy.from_card(clf.card).decide(clf.probabilities([text])[0])["action"] == "allow", clf.scores(text)
+def test_polite_ordinary_sentences_are_neither(classifier: Classifier, text: str) -> None:
+    assert label_of(classifier, text) == "neither", classifier.scores(text)
+    assert Policy.from_card(classifier.card).decide(classifier.probabilities([text])[0])["action"] == "allow", (
+        classifier.scores(text)
+    )
 
 
 @pytest.mark.parametrize(
@@ -80,14 +77,14 @@ def test_polite_ordinary_sentences_are_neither(clf: Classifier, text: str) -> No
     ],
 )
 @pytest.mark.parametrize("text", ["Great game last night", "shut up you stupid idiot", "what a lovely recipe"])
-def test_case_whitespace_urls_and_mentions_barely_move_the_scores(clf: Classifier, variant, text: str) -> None:
-    base, moved = clf.probabilities([text])[0], clf.probabilities([variant(text)])[0]
+def test_case_whitespace_urls_and_mentions_barely_move_the_scores(classifier: Classifier, variant, text: str) -> None:
+    base, moved = classifier.probabilities([text])[0], classifier.probabilities([variant(text)])[0]
     assert np.abs(base - moved).max() <= 0.15, (base, moved)
 
 
 @pytest.mark.parametrize("text", ["I will see you at the game", "that movie was long", "you are my neighbour"])
 @pytest.mark.parametrize("insult", ["you stupid bitch", "fuck you idiot"])
-def test_adding_an_insult_raises_the_abusive_classes(clf: Classifier, text: str, insult: str) -> None:
-    before, after = clf.probabilities([text, f"{text}, {insult}"])
+def test_adding_an_insult_raises_the_abusive_classes(classifier: Classifier, text: str, insult: str) -> None:
+    before, after = classifier.probabilities([text, f"{text}, {insult}"])
     assert after[0] + after[1] > before[0] + before[1] + 0.2
-    assert label_of(clf, f"{text}, {insult}") != "neither"
+    assert label_of(classifier, f"{text}, {insult}") != "neither"
