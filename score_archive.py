@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hatespeech.archive import CHUNK_ROWS, ArchiveError, score_archive
+from hatespeech.archive import CHUNK_BYTES, ArchiveError, score_archive
 from hatespeech.classifier import Classifier
 from hatespeech.config import ConfigError, Settings
 from hatespeech.model_file import ModelError
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--column", help="the CSV column or JSON key holding the text (default: text; tweet for Davidson et al.'s CSV)"
     )
     parser.add_argument("--workers", type=int, help="processes to score with (default: every core)")
-    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per task (default: %(default)s)")
+    parser.add_argument("--chunk-bytes", type=int, default=CHUNK_BYTES, help="bytes per task (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     return parser.parse_args(argv)
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             fmt=args.format,
             column=args.column,
             workers=args.workers,
-            chunk_rows=args.chunk_rows,
+            chunk_bytes=args.chunk_bytes,
             classifier=classifier,
             policy=policy,
             progress=False if args.no_progress else None,

@@ -1,12 +1,12 @@
 """Speed in-process: single predictions, batch throughput, cold start, memory (issue 5).
 
-    .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory,chars]
+    .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory]
 
 Prints Markdown tables for bench/RESULTS.md. Every system runs in this one command, on the same
 texts (real tweets, shuffled with a fixed seed), one after the other:
 
-- ours: ``app.predict(text=...)`` (check_text → lean path → dict), the production model;
-- ours through scikit-learn: the same call with the lean path switched off;
+- ours: ``app.predict(text=...)`` (check_text → compiled model → dict), the production model;
+- ours through scikit-learn: the pipeline saved in the same model file, ``predict_proba([text])``;
 - the tutorial's pipeline as published (bench/tutorial.py; fitted once, cached under /tmp);
 - HateSonar 0.1.0 and alt-profanity-check, each in its own virtual environment under /tmp if it
   installed there (``python3.11 -m venv /tmp/hatesonar-venv && /tmp/hatesonar-venv/bin/pip install
@@ -126,16 +126,22 @@ def single(n: int) -> None:
     texts = load_texts(n)
     rows: list[tuple[str, dict | str]] = []
     rows.append(("`normalise(text)` alone (yardstick)", time_calls(normalise, texts)))
-    lean = app.classifier.lean
     rows.append(
-        ("**ours**: `app.predict(text=...)`, lean path, first time each text is seen", time_calls(app.predict, texts))
+        (
+            "**ours**: `app.predict(text=...)`, compiled model, first time each text is seen",
+            time_calls(app.predict, texts),
+        )
     )
-    rows.append(("ours, lean path, the same texts again (every word cached)", time_calls(app.predict, texts)))
-    app.classifier.lean = None
-    try:
-        rows.append(("ours through scikit-learn (lean path off)", time_calls(app.predict, texts[:1000])))
-    finally:
-        app.classifier.lean = lean
+    rows.append(("ours, compiled model, the same texts again (every piece cached)", time_calls(app.predict, texts)))
+    from hatespeech.model_file import load_model
+
+    pipeline, _ = load_model(app.settings.model_path)
+    rows.append(
+        (
+            "ours through scikit-learn (the pipeline in the same file, `predict_proba([text])`)",
+            time_calls(lambda t: pipeline.predict_proba([t]), texts[:1000]),
+        )
+    )
     model = tutorial.load()
     rows.append(
         (
@@ -182,11 +188,14 @@ def batch(n: int) -> None:
     while len(texts) < n:
         texts += texts
     texts = texts[:n]
+    from hatespeech.model_file import load_model
+
     clf = app.classifier
+    pipeline, _ = load_model(app.settings.model_path)
     rows = []
     for name, fn, m in (
-        ("**ours**: `Classifier.probabilities`, lean batch path, one process", clf.probabilities, n),
-        ("ours: scikit-learn `predict_proba` on the same batch", clf.model.predict_proba, min(n, 10_000)),
+        ("**ours**: `Classifier.probabilities`, compiled model, one process", clf.probabilities, n),
+        ("ours: scikit-learn `predict_proba` on the same batch", pipeline.predict_proba, min(n, 10_000)),
     ):
         fn(texts[:1000])  # warm up
         a, c = time.perf_counter(), time.process_time()
@@ -202,62 +211,13 @@ def batch(n: int) -> None:
             done = sum(pool.map(_score_chunk, chunks, chunksize=1))
             wall = time.perf_counter() - a
         rows.append(
-            (f"ours, lean batch path, {procs} forked worker process(es), chunks of 2000", done, done / wall, None)
+            (f"ours, compiled model, {procs} forked worker process(es), chunks of 2000", done, done / wall, None)
         )
     print(f"\n### Batch throughput ({os.cpu_count()} cores, shared with other jobs)\n")
     print("| system | texts | texts/s (wall) | texts/s per CPU-second |")
     print("|---|---:|---:|---:|")
     for name, m, wall_rate, cpu_rate in rows:
         print(f"| {name} | {m} | {wall_rate:,.0f} | {f'{cpu_rate:,.0f}' if cpu_rate else '—'} |")
-
-
-def chars(n: int) -> None:
-    """The same pipeline fitted with and without char_wb n-grams: what they cost the lean path."""
-    from sklearn.base import clone
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion
-
-    from hatespeech.config import DEFAULT_DATA_PATH
-    from hatespeech.data import load_dataset
-    from hatespeech.fast import compile_pipeline
-    from hatespeech.pipeline import build_pipeline
-    from hatespeech.text import normalise
-
-    data = load_dataset(DEFAULT_DATA_PATH if DEFAULT_DATA_PATH.is_file() else SHARED_DATA)
-    features = build_pipeline().named_steps["features"]
-    if isinstance(features, FeatureUnion):
-        features = next(t for _, t in features.transformer_list if getattr(t, "analyzer", None) == "word")
-    char_wb = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
-    configs = {
-        "words 1–2-grams only": clone(features),
-        "words + char_wb 2–5-grams": FeatureUnion([("words", clone(features)), ("chars", char_wb)]),
-        "words + char_wb 2–4-grams": FeatureUnion(
-            [("words", clone(features)), ("chars", clone(char_wb).set_params(ngram_range=(2, 4)))]
-        ),
-    }
-    texts = load_texts(n)
-    print(
-        f"\n### What char n-grams cost the lean path (same pipeline otherwise; {n} tweets; fitted here on all rows)\n"
-    )
-    print("| features | vocabulary | fit s | lean p50 µs | lean p99 µs | CPU µs/call | `normalise` p50 µs (same run) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, feats in configs.items():
-        pipeline = build_pipeline().set_params(features=feats)
-        a = time.perf_counter()
-        pipeline.fit(data.texts, data.labels)
-        fit = time.perf_counter() - a
-        lean = compile_pipeline(pipeline)
-        yard = time_calls(normalise, texts)
-        r = time_calls(lean.proba_one, texts)
-        cells = [
-            str(lean.n_features),
-            f"{fit:.0f}",
-            f"{r['p50']:.1f}",
-            f"{r['p99']:.1f}",
-            f"{r['cpu']:.1f}",
-            f"{yard['p50']:.1f}",
-        ]
-        print(f"| {name} | {' | '.join(cells)} |")
 
 
 COLD = """
@@ -271,13 +231,12 @@ print(t1 - t0, t2 - t0)
 """
 LOAD = """
 import time
+a = time.perf_counter()
 from hatespeech.config import Settings
-from hatespeech.model_file import load_model
-from hatespeech.classifier import compile_checked
-import hatespeech.fast
-s = Settings.from_env()
-a = time.perf_counter(); model, card = load_model(s.model_path); b = time.perf_counter()
-lean = compile_checked(model); c = time.perf_counter()
+from hatespeech.model_file import load_compiled
+b = time.perf_counter()
+model, card = load_compiled(Settings.from_env().model_path)
+c = time.perf_counter()
 print(b - a, c - b)
 """
 
@@ -300,9 +259,8 @@ def cold() -> None:
     for name, col in (
         ("process start → `import app` done (model loaded, verified, compiled)", s[:, 0]),
         ("process start → first prediction returned", s[:, 1]),
-        ("model load: `load_model` (sha256, unpickle, probe check)", lo[:, 0]),
-        ("model load: compile the lean path and check it (`compile_checked`)", lo[:, 1]),
-        ("model load: both", lo.sum(axis=1)),
+        ("imports: `hatespeech.model_file` (NumPy, joblib, the package)", lo[:, 0]),
+        ("model load: `load_compiled` (sha256, unpickle, build the tables, warm the caches, probe check)", lo[:, 1]),
     ):
         print(f"| {name} | {np.median(col):.3f} | {col.min():.3f}–{col.max():.3f} |")
 
@@ -388,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--batch-texts", type=int, default=100_000)
-    parser.add_argument("--only", default="single,batch,cold,memory,chars")
+    parser.add_argument("--only", default="single,batch,cold,memory")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
     os.environ.setdefault("LOG_LEVEL", "warning")
@@ -398,7 +356,6 @@ def main(argv: list[str] | None = None) -> int:
         "batch": lambda: batch(args.batch_texts),
         "cold": cold,
         "memory": memory,
-        "chars": lambda: chars(min(args.texts, 5000)),
     }
     for name in args.only.split(","):
         parts[name]()

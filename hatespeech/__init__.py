@@ -4,13 +4,13 @@ The package is small on purpose; one module per idea:
 
 - ``labels``      the three classes and their order (defined once)
 - ``config``      every setting, read from the environment in one place
-- ``text``        text normalisation (a step *inside* the persisted pipeline), with spans
+- ``text``        text normalisation (a step *inside* the persisted pipeline), with spans, cached
 - ``pipeline``    the scikit-learn pipeline: normalise → TF-IDF → calibrated one-vs-rest LinearSVC
 - ``data``        reading and validating a labelled CSV
 - ``evaluate``    cross-validation, metrics, the decision rule and default thresholds
 - ``training``    evaluate, then fit the production model; ``report`` draws its plots
 - ``model_file``  saving (atomically, with a card) and loading (verified) the model
-- ``fast``        the lean inference path compiled from the fitted pipeline (same probabilities)
+- ``compiled``    the fitted pipeline as plain arrays: what the service scores with (same probabilities)
 - ``classifier``  the loaded model as plain Python: ``scores(text) -> {label: probability}``
 - ``moderation``  the decision: label, thresholds, action
 - ``explain``     exact per-span contributions of the linear model

@@ -1,10 +1,13 @@
 """Score an archive of posts: CSV or JSON Lines in, the same rows out with scores, label and action.
 
-Streams: rows are read, scored and written in chunks, with a bounded number of chunks in
-flight, so memory stays constant however large the file. Uses every core: chunks go to a pool
-of worker processes forked after the model is loaded (they share its memory), and come back in
-order. A row whose text is empty or missing is written out marked (``skipped``), counted and
-reported; it never stops the run.
+Streams: the file is read, scored and written in blocks of whole rows, with a bounded number of
+blocks in flight, so memory stays constant however large the file. Uses every core: blocks go,
+as raw bytes, to a pool of worker processes forked after the model is loaded (they share its
+memory), which parse, score and format them; the results come back in order. The main process
+only cuts the bytes at row ends (for a CSV, a newline after an even number of quotes, as RFC 4180
+quoting guarantees) and writes: parsing there would make it the bottleneck. A row whose text
+is empty or missing is written out marked (``skipped``), counted and reported; it never stops
+the run.
 
 >>> summary = score_archive("posts.csv", "scored.csv")            # doctest: +SKIP
 >>> summary.rows, summary.flagged["hate speech"], summary.skipped  # doctest: +SKIP
@@ -26,18 +29,19 @@ import os
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from hatespeech.classifier import Classifier
 from hatespeech.labels import LABELS
 from hatespeech.moderation import Policy
 
-CHUNK_ROWS = 2000  # rows per task: big enough to amortise the batch path and the IPC
+CHUNK_BYTES = 1 << 18  # bytes per task (~2,500 tweets): big enough to amortise the batch path and the IPC
 REPORTED_SKIPS = 10  # skipped rows named one by one; the rest are only counted
 SCORE_COLUMNS = [f"p_{label.replace(' ', '_')}" for label in LABELS]
 ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped"]
@@ -137,57 +141,46 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
         texts.append(text)
 
     wanted = [t for t in texts if t is not None]
-    probabilities = iter(classifier.probabilities(wanted).tolist() if wanted else [])
+    matrix = classifier.probabilities(wanted) if wanted else np.zeros((0, len(LABELS)))
+    labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
+    flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
+    actions = Counter(decided)
+    scored = iter(zip(matrix.tolist(), labels, decided, strict=True))
     reasons = dict(skips)
-    flagged, actions = Counter(), Counter()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n") if fmt.kind == "csv" else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
-        if text is None:
-            scores, decision = None, None
-        else:
-            row = next(probabilities)
-            decision = policy.decide(row)
-            scores = dict(zip(LABELS, row, strict=True))
-            actions[decision["action"]] += 1
-            flagged.update(label for label, hit in decision["categories"].items() if hit)
+        row, label, action = (None, None, None) if text is None else next(scored)
         if writer is not None:
-            if decision is None:
+            if row is None:
                 writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i]])
             else:
-                writer.writerow(
-                    [*record, *(f"{p:.6g}" for p in scores.values()), decision["label"], decision["action"], ""]
-                )
+                writer.writerow([*record, *(f"{p:.6g}" for p in row), label, action, ""])
         else:
-            if decision is None:
+            if row is None:
                 record.update(scores=None, label=None, action=None, skipped=reasons[i])
             else:
-                record.update(scores=scores, label=decision["label"], action=decision["action"])
+                record.update(scores=dict(zip(LABELS, row, strict=True)), label=label, action=action)
             out.write(json.dumps(record, ensure_ascii=False))
             out.write("\n")
     return out.getvalue(), skips, flagged, actions
 
 
+def score_block(fmt: Format, block: bytes) -> tuple[str, list[tuple[int, str]], Counter, Counter, int]:
+    """Parse one block of whole rows (raw bytes), then ``score_chunk`` it; also return its row count."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ArchiveError(f"the archive is not UTF-8 ({err.reason} near byte {err.start} of a block)") from None
+    lines = io.StringIO(text, newline="")  # lines end at \n, \r or \r\n, as when reading the file as text
+    try:
+        rows = list(csv.reader(lines)) if fmt.kind == "csv" else [line for line in lines if line.strip()]
+    except csv.Error as err:
+        raise ArchiveError(f"the CSV cannot be parsed ({err}); is a quote inside an unquoted field?") from None
+    return (*score_chunk(fmt, rows), len(rows))
+
+
 # --- reading, in the main process ------------------------------------------------------------------
-
-
-class _CountingReader(io.RawIOBase):
-    """A binary file that counts the bytes read, for a progress bar in bytes (with an honest ETA)."""
-
-    def __init__(self, raw: IO[bytes]):
-        self.raw, self.count = raw, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self.raw.readinto(buffer)
-        self.count += n or 0
-        return n
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
 
 
 def detect_format(path: Path, given: str | None) -> str:
@@ -197,15 +190,51 @@ def detect_format(path: Path, given: str | None) -> str:
     return kind
 
 
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _row_end(block: bytes, kind: str, last: bool = True) -> int:
+    """Just after the last (or first) newline in ``block`` that ends a row; 0 if none does.
+
+    ``block`` starts at a row's start. In a CSV a newline ends a row unless it is inside a quoted
+    field, that is unless an odd number of quotes precede it (RFC 4180 doubles quotes inside
+    quoted fields). A JSON line cannot hold a raw newline: every newline ends one.
+    """
+    if kind != "csv":
+        return block.rfind(b"\n") + 1 if last else block.find(b"\n") + 1
+    total = block.count(b'"')
+    end = block.rfind(b"\n") if last else block.find(b"\n")
+    while end >= 0:
+        if (total - block.count(b'"', end)) % 2 == 0:
+            return end + 1
+        end = block.rfind(b"\n", 0, end) if last else block.find(b"\n", end + 1)
+    return 0
+
+
+def _blocks(raw: IO[bytes], kind: str, size: int, carry: bytes = b"") -> Iterator[bytes]:
+    """The rest of ``raw`` (after ``carry``, already read) in blocks of whole rows, about ``size`` bytes each."""
+    while True:
+        data = raw.read(size)
+        if not data:
+            if carry:
+                yield carry  # the last row, without a newline at its end
+            return
+        block = carry + data
+        cut = _row_end(block, kind)
+        if cut == 0:  # no row ends in it yet (a very long row): read on
+            carry = block
+            continue
+        yield block[:cut]
+        carry = block[cut:]
+
+
+def _header(raw: IO[bytes], size: int) -> tuple[bytes, bytes]:
+    """The CSV's first row (bytes) and what was read after it."""
+    data = b""
+    while True:
+        more = raw.read(size)
+        data += more
+        cut = _row_end(data, "csv", last=False)
+        if cut or not more:
+            cut = cut or len(data)
+            return data[:cut], data[cut:]
 
 
 def score_archive(
@@ -215,7 +244,7 @@ def score_archive(
     fmt: str | None = None,
     column: str | None = None,
     workers: int | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_bytes: int = CHUNK_BYTES,
     classifier: Classifier | None = None,
     policy: Policy | None = None,
     progress: bool | None = None,
@@ -235,14 +264,14 @@ def score_archive(
     report = report or (lambda line: tqdm.write(line, file=sys.stderr))  # above the bar, not in the output
     summary, started = Summary(), time.perf_counter()
 
-    counting = _CountingReader(open(source, "rb"))  # noqa: SIM115 (closed below, with the text wrapper)
-    with (
-        io.TextIOWrapper(io.BufferedReader(counting, 1 << 20), encoding="utf-8", newline="") as infile,
-        open(target, "w", encoding="utf-8", newline="") as outfile,
-    ):
+    with open(source, "rb") as infile, open(target, "w", encoding="utf-8", newline="") as outfile:
+        carry = b""
         if kind == "csv":
-            reader = csv.reader(infile)
-            header = next(reader, None)
+            first, carry = _header(infile, chunk_bytes)
+            try:
+                header = next(csv.reader(io.StringIO(first.decode("utf-8"), newline="")), None)
+            except UnicodeDecodeError as err:
+                raise ArchiveError(f"{source} is not UTF-8 ({err.reason} in its header)") from None
             if header is None:
                 raise ArchiveError(f"{source} is empty: a CSV needs a header row")
             name = column or ("text" if "text" in header or "tweet" not in header else "tweet")
@@ -252,9 +281,9 @@ def score_archive(
             if clash:
                 raise ArchiveError(f"{source} already has the columns {clash} that scoring adds; rename them first")
             csv.writer(outfile, lineterminator="\n").writerow([*header, *ADDED_COLUMNS])
-            spec, rows = Format("csv", column=header.index(name), width=len(header)), reader
+            spec = Format("csv", column=header.index(name), width=len(header))
         else:
-            spec, rows = Format("jsonl", key=column or "text"), (line for line in infile if line.strip())
+            spec = Format("jsonl", key=column or "text")
 
         bar = tqdm(
             total=os.path.getsize(source),
@@ -266,8 +295,9 @@ def score_archive(
             smoothing=0.05,
         )
 
-        def collect(start: int, result: tuple[str, list, Counter, Counter], n: int) -> None:
-            text, skips, flagged, actions = result
+        def collect(result: tuple[str, list, Counter, Counter, int], size: int) -> None:
+            text, skips, flagged, actions, n = result
+            start = summary.rows
             outfile.write(text)
             summary.rows += n
             summary.scored += n - len(skips)
@@ -279,30 +309,29 @@ def score_archive(
                     where = f"row {start + i + 1}" + (" (after the header)" if kind == "csv" else "")
                     summary.examples.append(f"{where}: {reason}")
                     report(f"skipped {where}: {reason}")
-            bar.update(counting.count - bar.n)
+            bar.update(size)
             elapsed = time.perf_counter() - started
             bar.set_postfix(rows=f"{summary.rows:,}", rate=f"{summary.rows / elapsed:,.0f} rows/s", refresh=False)
 
         _worker.update(classifier=classifier, policy=policy)
-        chunks = _chunks(rows, chunk_rows)
-        start = 0
+        blocks = _blocks(infile, kind, chunk_bytes, carry)
+        if kind == "csv":
+            bar.update(len(first))
         if workers == 1:
-            for chunk in chunks:
-                collect(start, score_chunk(spec, chunk), len(chunk))
-                start += len(chunk)
+            for block in blocks:
+                collect(score_block(spec, block), len(block))
         else:
             # fork: the workers inherit the loaded, verified model instead of loading it again.
             with multiprocessing.get_context("fork").Pool(workers, initializer=_single_threaded) as pool:
                 pending: deque = deque()
-                for chunk in chunks:
-                    pending.append((start, pool.apply_async(score_chunk, (spec, chunk)), len(chunk)))
-                    start += len(chunk)
+                for block in blocks:
+                    pending.append((pool.apply_async(score_block, (spec, block)), len(block)))
                     while len(pending) >= 2 * workers:  # bounded: constant memory, workers never idle
-                        first, result, n = pending.popleft()
-                        collect(first, result.get(), n)
+                        result, size = pending.popleft()
+                        collect(result.get(), size)
                 while pending:
-                    first, result, n = pending.popleft()
-                    collect(first, result.get(), n)
+                    result, size = pending.popleft()
+                    collect(result.get(), size)
         bar.close()
     summary.seconds = time.perf_counter() - started
     if sum(summary.skipped.values()) > len(summary.examples):

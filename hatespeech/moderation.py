@@ -1,7 +1,8 @@
 """Moderation decisions: calibrated probabilities + the model card → label, action and flags.
 
-Pure Python over one row of probabilities (in ``LABELS`` order); nothing here knows about HTTP
-or scikit-learn, so the web API, the archive scorer and the tests share exactly one rule.
+Plain Python over one row of probabilities (in ``LABELS`` order; NumPy over many rows for the
+archive scorer); nothing here knows about HTTP or scikit-learn, so the web API, the archive
+scorer and the tests share exactly one rule.
 
 - ``label``: the production decision rule of the card (argmax of probabilities × per-class
   weights), the same as ``hatespeech.evaluate.decide``.
@@ -28,9 +29,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from hatespeech.classifier import InvalidText, check_text
 from hatespeech.config import ConfigError
-from hatespeech.labels import LABELS, severity_scores
+from hatespeech.labels import HATE, LABELS, OFFENSIVE, severity_scores
 
 ACTIONS: tuple[str, ...] = ("allow", "review", "block")
 
@@ -107,6 +110,20 @@ class Policy:
             "action": action,
             "categories": categories,
         }
+
+    def decide_many(self, probabilities: np.ndarray) -> tuple[list[str], list[str], dict[str, list[bool]]]:
+        """``decide`` for many rows at once (the archive scorer): labels, actions, and per class
+        whether it reached its review threshold; the same answers as ``decide`` row by row."""
+        p = np.asarray(probabilities, dtype=np.float64).reshape(-1, len(LABELS))
+        labels = [LABELS[k] for k in np.argmax(p * np.asarray(self.weights), axis=1).tolist()]
+        severity = {LABELS[HATE]: p[:, HATE], LABELS[OFFENSIVE]: p[:, HATE] + p[:, OFFENSIVE]}
+        reached = {label: severity[label] >= t.review for label, t in self.thresholds.items()}
+        block, review = np.zeros(len(p), dtype=bool), np.zeros(len(p), dtype=bool)
+        for label, t in self.thresholds.items():
+            block |= severity[label] >= t.block
+            review |= reached[label]
+        actions = np.where(block, "block", np.where(review, "review", "allow")).tolist()
+        return labels, actions, {label: hits.tolist() for label, hits in reached.items()}
 
     def moderate(self, probabilities: Sequence[float]) -> dict[str, Any]:
         """The ``/moderate`` answer for one row: ``scores``, the decision and ``model``."""

@@ -8,19 +8,31 @@ moderator can threshold. Why these settings, and what else was tried: bench/RESU
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import sklearn
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from stop_words import get_stop_words
 
-from hatespeech.text import TOKEN_PATTERN, Normaliser
+from hatespeech.text import TOKEN_PATTERN, normalise
 
 SEED = 42
 _TOKEN = re.compile(TOKEN_PATTERN)
+
+
+class Normaliser(TransformerMixin, BaseEstimator):
+    """``normalise`` as a scikit-learn step (nothing to fit)."""
+
+    def fit(self, X: Iterable[str], y: object = None) -> Normaliser:  # noqa: N803 (sklearn's name)
+        return self
+
+    def transform(self, X: Iterable[str]) -> list[str]:  # noqa: N803
+        return [normalise(text) for text in X]
 
 
 def stop_words() -> list[str]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 import score_archive
+from hatespeech import archive
 from hatespeech.archive import ADDED_COLUMNS, SCORE_COLUMNS, Summary
 from hatespeech.archive import score_archive as score
 from hatespeech.classifier import Classifier
@@ -41,7 +43,8 @@ def test_csv_rows_come_back_in_order_with_scores(tmp_path: Path, classifier: Cla
         rows.append([str(i), TEXTS[i % len(TEXTS)], f"user{i}"])
     rows += [["23", "", "u"], ["24", "   \t", "u"], ["25"], ["26", "hi", "u", "extra"]]
     source = write_csv(tmp_path / "posts.csv", rows)
-    summary = score(source, tmp_path / "out.csv", workers=workers, chunk_rows=5, classifier=classifier, progress=False)
+    out = tmp_path / "out.csv"
+    summary = score(source, out, workers=workers, chunk_bytes=64, classifier=classifier, progress=False)
 
     out = read_csv(tmp_path / "out.csv")
     assert list(out[0]) == ["id", "text", "author", *ADDED_COLUMNS]
@@ -130,3 +133,21 @@ def test_summary_text() -> None:
     summary = Summary(rows=10, scored=9, seconds=2.0)
     summary.skipped["empty text"] = 1
     assert str(summary).startswith("rows: 10 in 2.0 s (5 rows/s); scored 9, skipped 1")
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5, 64, 1 << 16])
+def test_blocks_are_cut_only_where_rows_end(tmp_path: Path, chunk_bytes: int) -> None:
+    """Workers parse their own blocks: a cut inside a quoted field (newlines, quotes) would break rows."""
+    rows = [["id", "text"], *([str(i), TEXTS[i % len(TEXTS)] + "\r\n" * (i % 2)] for i in range(30))]
+    with open(tmp_path / "posts.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\r\n").writerows(rows)
+    data = (tmp_path / "posts.csv").read_bytes().removesuffix(b"\r\n")  # no newline after the last row
+    (tmp_path / "posts.csv").write_bytes(data)
+    with open(tmp_path / "posts.csv", "rb") as f:
+        first, carry = archive._header(f, chunk_bytes)
+        blocks = list(archive._blocks(f, "csv", chunk_bytes, carry))
+    assert first + b"".join(blocks) == data
+    parsed = [row for block in blocks for row in csv.reader(io.StringIO(block.decode("utf-8"), newline=""))]
+    assert next(csv.reader(io.StringIO(first.decode("utf-8"), newline=""))) == rows[0]
+    assert parsed == rows[1:]
+    assert chunk_bytes > len(data) or len(blocks) > 1

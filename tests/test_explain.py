@@ -10,8 +10,11 @@ from support import Server, post_json
 
 from hatespeech import text as text_module
 from hatespeech.classifier import Classifier
+from hatespeech.compiled import CompiledModel
+from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.explain import explain
 from hatespeech.labels import LABELS
+from hatespeech.model_file import load_model
 from hatespeech.pipeline import build_pipeline
 from hatespeech.text import normalise
 
@@ -33,8 +36,14 @@ def model_margins(pipeline: object, text: str) -> np.ndarray:
     return np.mean([c.estimator.decision_function(features) for c in calibrated], axis=0)[0]
 
 
+@pytest.fixture(scope="module")
+def pipeline() -> object:
+    return load_model(DEFAULT_MODEL_PATH)[0]
+
+
 def check_exact(pipeline: object, text: str) -> dict:
-    explanation = explain(pipeline, text)
+    """Explain with the pipeline's compiled form; check against scikit-learn's own margins."""
+    explanation = explain(CompiledModel.from_pipeline(pipeline), text)
     margins = model_margins(pipeline, text)
     total: dict[str, float] = defaultdict(float)
     for span in explanation["spans"]:
@@ -46,8 +55,10 @@ def check_exact(pipeline: object, text: str) -> dict:
 
 
 @pytest.mark.parametrize("text", TEXTS)
-def test_contributions_plus_intercept_are_the_margin(classifier: Classifier, text: str) -> None:
-    check_exact(classifier.model, text)
+def test_contributions_plus_intercept_are_the_margin(classifier: Classifier, pipeline: object, text: str) -> None:
+    check_exact(pipeline, text)
+    served = explain(classifier.model, text)  # the model file's own compiled form says the same
+    assert served == explain(CompiledModel.from_pipeline(pipeline), text)
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -92,8 +103,8 @@ def test_features_are_read_generically(tmp_path: object) -> None:
         check_exact(pipeline, text)
 
 
-def test_a_text_with_no_known_feature_is_all_intercept(classifier: Classifier) -> None:
-    explanation = check_exact(classifier.model, "qqqqxz")
+def test_a_text_with_no_known_feature_is_all_intercept(pipeline: object) -> None:
+    explanation = check_exact(pipeline, "qqqqxz")
     for label in LABELS:
         assert explanation["classes"][label]["margin"] == pytest.approx(
             explanation["classes"][label]["intercept"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 from support import ROOT, tiny_corpus
 
-from hatespeech.model_file import ModelError, load_model, read_card, save_model
+from hatespeech.model_file import ModelError, load_compiled, load_model, read_card, save_model
 from hatespeech.pipeline import build_pipeline
 
 
@@ -87,6 +89,48 @@ def test_card_mismatches_are_refused_with_how_to_retrain(tmp_path: Path, tiny_mo
     assert "python train.py" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["libraries"].update({"numpy": "1.26.4"}), "built with numpy 1.26.4"),
+        (lambda c: c.update({"format_version": 1}), "card format 1"),
+        (lambda c: c["probes"][0].update({"scores": [0.2, 0.3, 0.5]}), "scores the probe"),
+        (lambda c: c.update({"labels": ["a", "b", "c"]}), "names the labels"),
+    ],
+)
+def test_the_served_compiled_form_is_refused_on_the_same_mismatches(
+    tmp_path: Path, tiny_model, change, message: str
+) -> None:
+    save_model(tiny_model, {}, tmp_path / "model.json")
+    card = json.loads((tmp_path / "model.json").read_text())
+    change(card)
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=message):
+        load_compiled(tmp_path / "model.json")
+
+
+def test_the_compiled_form_does_not_depend_on_the_scikit_learn_version(tmp_path: Path, tiny_model) -> None:
+    save_model(tiny_model, {}, tmp_path / "model.json")
+    card = json.loads((tmp_path / "model.json").read_text())
+    card["libraries"]["scikit-learn"] = "0.24.2"
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    compiled, _ = load_compiled(tmp_path / "model.json")
+    assert compiled.proba_one("have a nice day") == pytest.approx(tiny_model.predict_proba(["have a nice day"])[0])
+
+
+def test_a_compiled_form_that_scores_differently_is_refused(tmp_path: Path, tiny_model) -> None:
+    """A model file whose compiled form was altered (and its card's sha256 updated to match)."""
+    card = save_model(tiny_model, {}, tmp_path / "model.json")
+    path = tmp_path / card["model_file"]
+    contents = joblib.load(path)
+    contents["compiled"]["table"] = contents["compiled"]["table"] * 1.01
+    joblib.dump(contents, path)
+    card["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="scores the probe"):
+        load_compiled(tmp_path / "model.json")
+
+
 @pytest.mark.parametrize("text", ["", "not json", "[]", '{"format": "other"}'])
 def test_broken_cards_are_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "model.json").write_text(text)
@@ -97,11 +141,13 @@ def test_broken_cards_are_refused(tmp_path: Path, text: str) -> None:
 
 
 KILL_MID_WRITE = """
-import os, signal, sys, joblib
+import io, os, signal, sys, joblib
 from hatespeech import model_file
 real_dump = joblib.dump
 def dump_then_die(obj, f, **kw):
     real_dump(obj, f, **kw)
+    if isinstance(f, io.BytesIO):  # the pipeline's bytes, packed into the model file: not the file yet
+        return
     f.flush()
     os.kill(os.getpid(), signal.SIGKILL)   # killed after the bytes, before fsync and rename
 model_file.joblib.dump = dump_then_die

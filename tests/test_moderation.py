@@ -55,6 +55,18 @@ def test_actions_follow_the_thresholds(probabilities: list[float], action: str, 
     assert decision["flagged"] is (action != "allow")
 
 
+def test_decide_many_gives_what_decide_gives_row_by_row() -> None:
+    policy = Policy.from_card(small_card())
+    rows = np.random.default_rng(0).dirichlet([0.3, 1.0, 0.5], size=5000)
+    edges = [[t.review, 0.5, 0.5 - t.review] for t in policy.thresholds.values()]  # exactly on a threshold
+    rows = np.vstack([rows, np.clip(edges, 0, 1), np.zeros((1, 3))])
+    labels, actions, reached = policy.decide_many(rows)
+    for i, row in enumerate(rows.tolist()):
+        one = policy.decide(row)
+        assert (labels[i], actions[i]) == (one["label"], one["action"])
+        assert {label: hits[i] for label, hits in reached.items()} == one["categories"]
+
+
 def test_overrides_replace_single_thresholds() -> None:
     policy = Policy.from_card(small_card(), {"hate speech": {"block": 0.5}})
     assert policy.describe() == {

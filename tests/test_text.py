@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hatespeech.text import Normaliser, normalise, tokens
+from hatespeech.pipeline import Normaliser
+from hatespeech.text import normalise, tokens
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The lean inference path gives the pipeline's probabilities (|Δ| ≤ 1e-9), or refuses to compile.
+"""The compiled model gives the pipeline's probabilities (|Δ| ≤ 1e-9), or refuses to compile.
 
 Checked on every row of the real data with the committed model, on generated odd texts, and on
 small models trained here on made-up texts in the configurations the pipeline may be tuned to.
@@ -6,31 +6,32 @@ small models trained here on made-up texts in the configurations the pipeline ma
 
 from __future__ import annotations
 
-import logging
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
-from support import tiny_corpus
+from support import ROOT, tiny_corpus
 
-from hatespeech import fast
+from hatespeech import text as text_module
 from hatespeech.classifier import Classifier
+from hatespeech.compiled import CompiledModel
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.data import load_dataset
-from hatespeech.fast import compile_pipeline
-from hatespeech.model_file import load_model
+from hatespeech.model_file import load_compiled, load_model
 from hatespeech.pipeline import build_pipeline
 
 TOLERANCE = 1e-9
+compile_pipeline = CompiledModel.from_pipeline
 ODD = [
     "",
     " ",
@@ -72,7 +73,7 @@ odd_texts = st.one_of(
 )
 
 
-def assert_same(lean: fast.LeanModel, pipeline: Pipeline, texts: list[str]) -> None:
+def assert_same(lean: CompiledModel, pipeline: Pipeline, texts: list[str]) -> None:
     expected = pipeline.predict_proba(texts)
     one = np.array([lean.proba_one(t) for t in texts])
     batch = lean.predict_proba(texts)
@@ -86,9 +87,10 @@ def assert_same(lean: fast.LeanModel, pipeline: Pipeline, texts: list[str]) -> N
 
 
 @pytest.fixture(scope="module")
-def committed() -> tuple[Pipeline, fast.LeanModel]:
+def committed() -> tuple[Pipeline, CompiledModel]:
     pipeline, _ = load_model(DEFAULT_MODEL_PATH)
-    return pipeline, compile_pipeline(pipeline)
+    compiled, _ = load_compiled(DEFAULT_MODEL_PATH)  # as saved in the model file, not compiled here
+    return pipeline, compiled
 
 
 def test_committed_model_on_every_row_of_the_real_data(committed, real_data) -> None:
@@ -108,15 +110,39 @@ def test_committed_model_on_generated_texts(committed, texts: list[str]) -> None
     assert_same(lean, pipeline, texts)
 
 
-def test_the_word_cache_changes_nothing(committed) -> None:
+def test_the_caches_change_nothing(committed) -> None:
     pipeline, lean = committed
     cold = compile_pipeline(pipeline)
-    cold.words.cache_clear()
+    cold.piece.cache_clear()
+    text_module.chunk.cache_clear()
     texts = ["the trash lol", "lol the trash", "brand new zorgwords here", "brand new zorgwords here"]
     assert [cold.proba_one(t) for t in texts] == [lean.proba_one(t) for t in texts]
 
 
-def test_threads_share_a_lean_model(committed) -> None:
+def test_normalise_piece_by_piece_is_normalise_token_by_token(real_data) -> None:
+    """``text.words`` (cached, per whitespace-separated piece) gives what ``text.tokens`` gives."""
+    texts = [*load_dataset(real_data).texts, *ODD, *FRAGMENTS]
+    for text in texts:
+        assert text_module.words(text) == [t.text for t in text_module.tokens(text)], text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=odd_texts)
+def test_normalise_piece_by_piece_on_generated_texts(text: str) -> None:
+    assert text_module.words(text) == [t.text for t in text_module.tokens(text)]
+
+
+def test_serving_never_imports_scikit_learn() -> None:
+    code = (
+        "import sys, app; app.predict(text='hi there'); app.predict_batch(texts=['a b'] * 40);"
+        "app.moderate(text='you idiot', explain=True);"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy', 'pandas')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_threads_share_a_compiled_model(committed) -> None:
     pipeline, lean = committed
     texts = [*ODD[:16], "shut up you stupid idiot", "have a lovely day"] * 5
     expected = pipeline.predict_proba(texts)
@@ -140,43 +166,19 @@ def test_threads_share_a_lean_model(committed) -> None:
 
 
 def words(**params: object) -> TfidfVectorizer:
-    """The production word vectorizer (whatever issue 4 made it), with ``params`` changed."""
-    features = build_pipeline().named_steps["features"]
-    if isinstance(features, FeatureUnion):
-        features = next(t for _, t in features.transformer_list if getattr(t, "analyzer", None) == "word")
-    return clone(features).set_params(**params)
-
-
-def chars(**params: object) -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2).set_params(**params)
-
-
-def union(word: dict | None = None, char: dict | None = None, **params: object) -> FeatureUnion:
-    return FeatureUnion([("words", words(**(word or {}))), ("chars", chars(**(char or {})))], **params)
+    """The production word vectorizer, with ``params`` changed."""
+    return build_pipeline().named_steps["features"].set_params(**params)
 
 
 VARIANTS: dict[str, dict] = {
     "production settings": {},
-    "ensemble": {"classifier__ensemble": True},
     "no ensemble": {"classifier__ensemble": False},
-    "word only": {"features": words()},
-    "words and char_wb n-grams": {"features": union()},
-    "char only, l1, not sublinear": {"features": FeatureUnion([("chars", chars(norm="l1", sublinear_tf=False))])},
-    "binary, no idf, no norm, weights": {
-        "features": union({"binary": True}, {"use_idf": False, "norm": None}, transformer_weights={"words": 2.0})
+    "l1 norm, not sublinear": {"features": words(norm="l1", sublinear_tf=False)},
+    "binary, no idf, no norm": {"features": words(binary=True, use_idf=False, norm=None)},
+    "word 1-3 grams, no stop words": {"features": words(ngram_range=(1, 3), stop_words=None)},
+    "word 2-grams only, lower-cased, two-letter tokens": {
+        "features": words(ngram_range=(2, 2), lowercase=True, token_pattern=r"(?u)\b\w\w+\b")
     },
-    "mixed norms and tf": {"features": union({"norm": "l1"}, {"sublinear_tf": False})},
-    "word 1-3 grams, own pattern, no stop words": {
-        "features": union(
-            {"ngram_range": (1, 3), "token_pattern": r"(?u)[#\w][\w']*", "stop_words": None}, {"ngram_range": (1, 3)}
-        )
-    },
-    "word 2-grams only, case kept": {
-        "features": union({"ngram_range": (2, 2), "lowercase": False}, {"lowercase": False})
-    },
-    "isotonic": {"classifier__method": "isotonic"},
-    "isotonic ensemble": {"classifier__method": "isotonic", "classifier__ensemble": True},
-    "temperature": {"classifier__method": "temperature"},
     "one-vs-rest LinearSVC": {"classifier__estimator": OneVsRestClassifier(LinearSVC(C=0.5))},
     "multi-class LinearSVC": {"classifier__estimator": LinearSVC(C=0.5)},
     "crammer-singer LinearSVC, ensemble": {
@@ -207,51 +209,25 @@ def test_small_models(params: dict) -> None:
     assert_same(compile_pipeline(pipeline), pipeline, made_up_texts())
 
 
-def test_binary_classes() -> None:
-    pipeline = train({}, binary=True)
-    assert_same(compile_pipeline(pipeline), pipeline, made_up_texts())
-
-
-def test_without_the_normalise_step_raw_texts_go_word_by_word() -> None:
-    pipeline = train({"features": union({"lowercase": True})}, normalise=False)
-    assert_same(compile_pipeline(pipeline), pipeline, made_up_texts())
-
-
-@pytest.fixture(scope="module")
-def raw() -> tuple[Pipeline, fast.LeanModel]:
-    pipeline = train({"features": union({"ngram_range": (1, 3), "lowercase": True})}, normalise=False)
-    return pipeline, compile_pipeline(pipeline)
-
-
-@settings(max_examples=50, deadline=None)
-@given(texts=st.lists(odd_texts, min_size=1, max_size=4))
-def test_small_model_without_normalise_on_generated_texts(raw, texts: list[str]) -> None:
-    pipeline, lean = raw
-    assert_same(lean, pipeline, texts)
-
-
 # --- what it refuses -------------------------------------------------------------------------------
 
 
 def unsupported_pipelines() -> dict[str, Pipeline]:
-    base = train({"features": union()})
-    fitted_words = base.named_steps["features"].transformer_list[0][1]
-    classifier = base.named_steps["classifier"]
+    base = train({})
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))
     return {
         "an unknown step": Pipeline([("lower", FunctionTransformer(str.lower)), *base.steps[1:]]),
-        "an unknown feature transformer": Pipeline(
-            [
-                base.steps[0],
-                ("features", FeatureUnion([("words", fitted_words), ("f", FunctionTransformer())])),
-                base.steps[2],
-            ]
-        ),
-        "strip_accents": train({"features": union(char={"strip_accents": "unicode"})}),
-        "analyzer char": train({"features": union(char={"analyzer": "char"})}),
-        "float32": train({"features": union(char={"dtype": np.float32})}),
+        "no normalise step": train({}, normalise=False),
+        "char n-grams": train({"features": chars}),
+        "strip_accents": train({"features": words(strip_accents="unicode")}),
+        "own token pattern": train({"features": words(token_pattern=r"(?u)[#\w][\w']*")}),
+        "float32": train({"features": words(dtype=np.float32)}),
+        "isotonic": train({"classifier__method": "isotonic"}),
+        "two classes": train({}, binary=True),
         "an unfitted classifier": Pipeline([*base.steps[:2], ("classifier", CalibratedClassifierCV(LinearSVC()))]),
-        "no calibration": Pipeline([*base.steps[:2], ("classifier", classifier.calibrated_classifiers_[0].estimator)]),
-        "an unfitted vectorizer": Pipeline([base.steps[0], ("features", TfidfVectorizer()), base.steps[2]]),
+        "no calibration": Pipeline(
+            [*base.steps[:2], ("classifier", base.named_steps["classifier"].calibrated_classifiers_[0].estimator)]
+        ),
     }
 
 
@@ -262,13 +238,13 @@ def test_what_it_cannot_compile_raises_not_implemented() -> None:
         assert what
 
 
-# --- the classifier uses it, and falls back without it ---------------------------------------------
+# --- the classifier serves it -----------------------------------------------------------------------
 
 
-def test_classifier_uses_the_lean_path_and_stays_exact(committed) -> None:
+def test_the_classifier_serves_the_compiled_model_exactly(committed) -> None:
     pipeline, _ = committed
     clf = Classifier.load(DEFAULT_MODEL_PATH)
-    assert clf.lean is not None
+    assert isinstance(clf.model, CompiledModel)
     texts = [*ODD, "shut up you stupid idiot"]
     expected = pipeline.predict_proba(texts)
     assert np.abs(clf.probabilities(texts) - expected).max() <= TOLERANCE
@@ -276,14 +252,3 @@ def test_classifier_uses_the_lean_path_and_stays_exact(committed) -> None:
     scores = clf.scores("shut up you stupid idiot")
     assert np.abs(np.array(list(scores.values())) - expected[-1]).max() <= TOLERANCE
     assert all(type(v) is float for v in scores.values())
-
-
-def test_classifier_falls_back_to_scikit_learn_with_a_warning(caplog) -> None:
-    pipeline = train({"features": union(char={"strip_accents": "unicode"})})
-    with caplog.at_level(logging.WARNING, logger="hatespeech"):
-        clf = Classifier(pipeline, {"sha256": "0" * 64})
-    assert clf.lean is None
-    assert "strip_accents" in caplog.text
-    texts = ["zorgs are the worst", "have a nice day"]
-    assert np.array_equal(clf.probabilities(texts), pipeline.predict_proba(texts))
-    assert set(clf.scores("have a nice day")) == {"hate speech", "offensive language", "neither"}
