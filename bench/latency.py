@@ -124,15 +124,20 @@ def single(n: int) -> None:
     from hatespeech.text import normalise
 
     texts = load_texts(n)
+    others = load_texts(30_000)[n:]  # the rest of the data, never among ``texts``
     rows: list[tuple[str, dict | str]] = []
-    rows.append(("`normalise(text)` alone (yardstick)", time_calls(normalise, texts)))
+    # Ours first, in this fresh process: nothing but the model's own warm-up has run.
+    rows.append(("**ours**: `app.predict(text=...)`, fresh process, cold caches", time_calls(app.predict, texts)))
+    for t in others:
+        app.predict(text=t)
     rows.append(
         (
-            "**ours**: `app.predict(text=...)`, compiled model, first time each text is seen",
+            f"**ours**, after serving {len(others):,} other tweets (the texts timed are unseen)",
             time_calls(app.predict, texts),
         )
     )
-    rows.append(("ours, compiled model, the same texts again (every piece cached)", time_calls(app.predict, texts)))
+    rows.append(("ours, the same texts again (every piece cached)", time_calls(app.predict, texts)))
+    rows.append(("`normalise(text)` alone (yardstick)", time_calls(normalise, texts)))
     from hatespeech.model_file import load_model
 
     pipeline, _ = load_model(app.settings.model_path)
@@ -153,7 +158,7 @@ def single(n: int) -> None:
         sample = texts if system.startswith("HateSonar") else texts[:500]
         rows.append((f"{system} (single text)", external(system, sample)))
 
-    ours = rows[1][1]
+    ours = rows[0][1]
     print(f"\n### Single prediction, in-process ({n} real tweets, shuffled with seed 5)\n")
     print("| system | texts | p50 µs | p99 µs | CPU µs/call | p50 vs ours |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -43,6 +43,9 @@ _TOKENS = re.compile(
     re.IGNORECASE,
 )
 _SPECIAL = re.compile(r"[&@/]|www\.", re.IGNORECASE)  # what only a URL, a mention or an entity starts with
+# A piece that is all URL (it runs to the piece's end), or a mention followed by punctuation that no
+# token pattern reads (not $ * @ & _, which can be or start one): it gives no token at all.
+_URL_OR_MENTION_ONLY = re.compile(r"(?:https?://|www\.)\S|@\w+[!\"#%'()+,\-./:;<=>?\[\\\]^`{|}~]*\Z", re.IGNORECASE)
 _PLAIN = re.compile(r"[A-Za-z0-9_$*]+")  # the word alternative of _TOKENS on ASCII text without "@"
 _ASTERISK = re.compile(r"(?<=\w)\*+(?=\w)")
 _LEET_RUN = re.compile(r"[a-z0-9@$*]*[a-z][a-z0-9@$*]*")
@@ -89,6 +92,8 @@ def _word(raw: str) -> tuple[str, ...]:
 def _lower_word(word: str) -> tuple[str, ...]:
     if word == "rt":
         return ()
+    if word.isalpha() and word.isascii():  # the commonest word: no asterisk, no leetspeak, one piece
+        return (_REPEAT.sub(r"\1\1", word),)
     word = _LEET_RUN.sub(_leet, _ASTERISK.sub("", word))
     return tuple(_PIECES.findall(_REPEAT.sub(r"\1\1", word)))
 
@@ -133,19 +138,25 @@ def tokens(text: str) -> list[Token]:
     return found + markers
 
 
-@lru_cache(maxsize=1 << 15)
 def chunk(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The normalised words of one whitespace-free piece of text, and their lexicon markers.
 
     No token pattern matches across white space, and white space is a word boundary exactly as the
-    start or end of the text is, so a text's tokens are its pieces' tokens in order (pieces repeat
-    across texts: cached). tests/test_text.py checks this against ``tokens`` on every row of the data.
+    start or end of the text is, so a text's tokens are its pieces' tokens in order (and pieces
+    repeat across texts: worth caching). tests/test_text.py checks this against ``tokens`` on every row of the data.
     """
-    if raw.isascii() and not _SPECIAL.search(raw):  # no URL, mention or entity: words and ASCII punctuation
+    if raw.isalnum() and raw.isascii():  # the commonest piece: one plain word
+        found = _word(raw)
+    elif _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet, and dropped whole
+        return (), ()
+    elif raw.isascii() and not _SPECIAL.search(raw):  # no URL, mention or entity: words and ASCII punctuation
         found = tuple(word for run in _PLAIN.findall(raw) for word in _word(run))
     else:
         found = tuple(token.text for token in _scan(raw))
     return found, tuple(m for word in found if (m := _lexicon(word)))
+
+
+_chunk = lru_cache(maxsize=1 << 15)(chunk)  # for ``words``; the served model caches its own per-piece work
 
 
 def words(text: str) -> list[str]:
@@ -153,7 +164,7 @@ def words(text: str) -> list[str]:
     found: list[str] = []
     markers: list[str] = []
     for piece in text.split():  # str.split's white space is exactly the regex's \s
-        piece_words, piece_markers = chunk(piece)
+        piece_words, piece_markers = _chunk(piece)
         found += piece_words
         if piece_markers:
             markers += piece_markers
