@@ -16,6 +16,7 @@ a whole worker (gunicorn's sync workers are blocked by slow clients), and for at
 """
 
 import json
+import logging
 import socket
 import threading
 
@@ -26,6 +27,10 @@ from hatespeech import alerts, metrics, web
 from hatespeech.config import Settings
 
 _settings = Settings.from_env()
+# The log format is the message alone: skip the caller's frame lookup and the thread and process
+# names that every record would otherwise collect (the logging HOWTO's "Optimization").
+logging._srcfile = None
+logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 metrics.setup(fresh=True)  # in the master, before the app: the workers inherit PROMETHEUS_MULTIPROC_DIR
 
 

@@ -52,6 +52,7 @@ _lock = threading.Lock()
 _m: SimpleNamespace | None = None  # the metrics, once set up
 _directory: str | None = None
 _endpoints: set[str] = set(FIXED_ENDPOINTS)
+_series: dict[tuple[str, int], tuple[Any, Any]] = {}  # (endpoint, status) → its counter and histogram
 
 
 def setup(directory: str | None = None, fresh: bool = False) -> None:
@@ -144,8 +145,14 @@ def register_endpoints(paths: Iterable[str]) -> None:
 def observe_request(path: str, status: int, seconds: float) -> None:
     """One HTTP request: its path, status and time."""
     endpoint = path if path in _endpoints else "other"
-    _m.requests.labels(endpoint, str(status)).inc()  # type: ignore[union-attr]
-    _m.latency.labels(endpoint).observe(seconds)  # type: ignore[union-attr]
+    series = _series.get((endpoint, status))
+    if series is None:  # labels() validates and locks on every call: look each pair up once
+        series = _series[endpoint, status] = (
+            _m.requests.labels(endpoint, str(status)),  # type: ignore[union-attr]
+            _m.latency.labels(endpoint),  # type: ignore[union-attr]
+        )
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 @_when_set_up

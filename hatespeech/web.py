@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import inspect
 import io
 import json
 import logging
@@ -182,6 +183,7 @@ class Guard:
             record["text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
         environ["wsgi.input"] = io.BytesIO(body)
+        environ["webob.is_body_seekable"] = True  # webob would copy the body again to make it seekable
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["CONTENT_TYPE"] = "application/json"
         environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -327,6 +329,9 @@ def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, hea
     """A WSGI app serving each function at ``POST /<name>``, behind the guard."""
     firefly = Firefly()  # no auth_token: the guard checks the token, in constant time
     for name, function in functions.items():
+        # firefly calls inspect.signature on every request; a function that carries its signature
+        # answers at once (inspect's own fast path) instead of unwrapping decorators each time.
+        function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
         firefly.add_route("/" + name, function, name)
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
     metrics.register_endpoints("/" + name for name in functions)
