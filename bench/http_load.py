@@ -11,6 +11,8 @@ stopped after their run; the load generator shares the machine's cores with them
 (a) the tutorial as published: its pipeline (bench/tutorial.py) served by ``firefly`` (wsgiref);
 (b) our production configuration: ``gunicorn -c python:hatespeech.gunicorn_conf app:application``;
 (c) ``bare`` below, a WSGI app returning a constant, under exactly (b)'s configuration: the ceiling;
+(d) ``firefly_constant`` below: firefly alone, serving a function that returns a constant, under
+    (b)'s configuration: what serving through firefly costs before our guard and model add anything;
 
 then (b) at half its measured maximum rate (wrk has no rate option and wrk2 is not in Debian:
 each connection waits ``delay`` ms between requests from a Lua script, so latency is measured from
@@ -49,6 +51,22 @@ def bare(environ: dict, start_response) -> list[bytes]:
         environ["wsgi.input"].read(length)
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
     return [BODY]
+
+
+def constant(text: str = "") -> dict:
+    """(d): the constant answer as a firefly function."""
+    return {"hate speech": 0.01, "offensive language": 0.04, "neither": 0.95}
+
+
+def _firefly_constant() -> object:
+    from firefly.app import Firefly
+
+    app = Firefly()
+    app.add_route("/predict", constant, "predict")
+    return app
+
+
+firefly_constant = _firefly_constant()  # (d): firefly alone (no guard, no model) under (b)'s config
 
 
 def free_port() -> int:
@@ -226,6 +244,15 @@ def main(argv: list[str] | None = None) -> int:
         with server(gunicorn(port, "bench.http_load:bare"), port, {}) as url:
             results.append(("(c) bare WSGI constant under (b)'s exact config (ceiling)", wrk(url, script, secs, conns)))
 
+        port = free_port()
+        with server(gunicorn(port, "bench.http_load:firefly_constant"), port, {}) as url:
+            results.append(
+                (
+                    "(d) firefly alone: a constant function, no guard or model, under (b)'s config",
+                    wrk(url, script, secs, conns),
+                )
+            )
+
         half = ours["rate"] / 2
         paced = lua(bodies, conns * 1000 / half)
         port = free_port()
@@ -252,9 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---:|---:|---:|---|---:|")
         for name, r in results:
             print(row(name, r, ours))
-        a, c = results[0][1], results[2][1]
+        a, c, d = results[0][1], results[2][1], results[3][1]
         ba, bc = ours["rate"] / max(a["rate"], 1e-9), ours["rate"] / max(c["rate"], 1e-9)
-        print(f"\n(b)/(a) = {ba:.1f}×; (b)/(c) = {bc:.2f}")
+        print(f"\n(b)/(a) = {ba:.1f}×; (b)/(c) = {bc:.2f}; (d)/(c) = {d['rate'] / max(c['rate'], 1e-9):.2f}")
 
         print("\nSlow clients: N connections send headers and 1 byte of a 100-byte body, then stall; a normal")
         print("request is then timed (client timeout 3 s).\n")
