@@ -34,7 +34,7 @@ class InvalidText(ValueError):
 def check_text(text: object, max_chars: int, name: str = "text") -> str:
     if not isinstance(text, str):
         raise InvalidText(f"{name} must be a string, not {_json_type(text)}")
-    if not text.strip():
+    if not text or text.isspace():  # no copy of the text, unlike strip()
         raise InvalidText(f"{name} must contain something other than white space")
     if len(text) > max_chars:
         raise InvalidText(f"{name} is {len(text)} characters long; the maximum is {max_chars}")

@@ -87,6 +87,8 @@ class CompiledModel:
         # Per (fold, class): intercept, sigmoid slope and offset, as Python floats for ``proba_one``.
         self._zeros = [0.0] * (self.n_columns + 1)
         self._sigmoids = list(zip(self.intercept.tolist(), self.slope.tolist(), self.offset.tolist(), strict=True))
+        self._slopes = self.slope.tolist()
+        self._offsets = [a * b0 + b for b0, a, b in self._sigmoids]  # the intercept folded into the sigmoid
         self.piece = lru_cache(maxsize=CACHE_SIZE)(self._piece)
         self._warm()
 
@@ -184,23 +186,36 @@ class CompiledModel:
     def proba_one(self, text: str) -> list[float]:
         """Probabilities for one text, in ``classes`` order, as ``pipeline.predict_proba([text])[0]``.
 
-        ``calibrate`` in plain Python, fused with the margins: the sigmoid of each (fold, class),
-        each fold's row divided by its sum, the folds' mean. (scikit-learn's clip of values just
-        above 1 never applies here: p / (p + q) with q ≥ 0 cannot round above 1.)
+        ``calibrate`` in plain Python, fused with the margins: the sigmoid of each (fold, class)
+        (``exp(a (b0 + t s) + b)`` as ``exp(t s a + (a b0 + b))``, the same to ~1e-16), each
+        fold's row divided by its sum, the folds' mean. (scikit-learn's clip of values just above
+        1 never applies here: p / (p + q) with q ≥ 0 cannot round above 1.)
         """
         total, scale = self.sums(text)
-        exp, k = math.exp, self.n_classes
+        exp = math.exp
         try:
             p = [
-                1.0 / (1.0 + exp((b0 + t * scale) * a + b))
-                for t, (b0, a, b) in zip(total, self._sigmoids, strict=False)
-            ]
+                1.0 / (1.0 + exp(t * scale * a + c))
+                for t, a, c in zip(total, self._slopes, self._offsets, strict=False)
+            ]  # total has one more: the norm
         except OverflowError:  # a margin far out on the flat side of a sigmoid
             return self.calibrate(np.array([self.margins(text)]))[0].tolist()
-        sums = [sum(p[f : f + k]) for f in range(0, len(p), k)]
-        if 0.0 in sums:  # a fold whose sigmoids all underflowed: scikit-learn's uniform row
-            return self.calibrate(np.array([self.margins(text)]))[0].tolist()
         folds = self.folds
+        if self.n_classes == 3:  # ours: unrolled, a third faster than the general loop below
+            h = o = n = 0.0
+            for i in range(0, len(p), 3):
+                x, y, z = p[i], p[i + 1], p[i + 2]
+                s = x + y + z
+                if s == 0.0:  # a fold whose sigmoids all underflowed: scikit-learn's uniform row
+                    return self.calibrate(np.array([self.margins(text)]))[0].tolist()
+                h += x / s
+                o += y / s
+                n += z / s
+            return [h / folds, o / folds, n / folds]
+        k = self.n_classes
+        sums = [sum(p[f : f + k]) for f in range(0, len(p), k)]
+        if 0.0 in sums:
+            return self.calibrate(np.array([self.margins(text)]))[0].tolist()
         return [sum(map(truediv, p[i::k], sums)) / folds for i in range(k)]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
