@@ -133,8 +133,6 @@ class CompiledModel:
     def grams(self, tokens: list[str]) -> list[str]:
         """The word n-grams of ``tokens``, as scikit-learn's ``_word_ngrams`` makes them."""
         low, high = self.ngram
-        if (low, high) == (1, 2):
-            return tokens + [a + " " + b for a, b in pairwise(tokens)]
         grams = list(tokens) if low == 1 else []
         for n in range(max(low, 2), high + 1):
             grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
@@ -142,8 +140,12 @@ class CompiledModel:
 
     def ids(self, text: str) -> list[int]:
         """Table rows of the text's n-grams that are in the vocabulary, one per occurrence."""
-        get = self.vocab.get
-        return [j for g in self.grams(self.tokens(text)) if (j := get(g)) is not None]
+        get, tokens = self.vocab.get, self.tokens(text)
+        if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
+            ids = [j for g in tokens if (j := get(g)) is not None]
+            ids += [j for a, b in pairwise(tokens) if (j := get(a + " " + b)) is not None]
+            return ids
+        return [j for g in self.grams(tokens) if (j := get(g)) is not None]
 
     def tf(self, count: int) -> float:
         """The term frequency scikit-learn gives a feature seen ``count`` times."""
