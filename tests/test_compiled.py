@@ -114,7 +114,7 @@ def test_committed_model_on_generated_texts(committed, texts: list[str]) -> None
 def test_the_caches_change_nothing(committed) -> None:
     pipeline, lean = committed
     cold = compile_pipeline(pipeline)
-    cold.piece.cache_clear()
+    cold._pieces.clear()
     text_module._lower_word.cache_clear()
     text_module._lexicon.cache_clear()
     texts = ["the trash lol", "lol the trash", "brand new zorgwords here", "brand new zorgwords here"]
