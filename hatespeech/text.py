@@ -46,6 +46,9 @@ _SPECIAL = re.compile(r"[&@/]|www\.", re.IGNORECASE)  # what only a URL, a menti
 # A piece that is all URL (it runs to the piece's end), or a mention followed by punctuation that no
 # token pattern reads (not $ * @ & _, which can be or start one): it gives no token at all.
 _URL_OR_MENTION_ONLY = re.compile(r"(?:https?://|www\.)\S|@\w+[!\"#%'()+,\-./:;<=>?\[\\\]^`{|}~]*\Z", re.IGNORECASE)
+# ASCII punctuation that no token pattern reads around a plain word (not $ * @ & _, which can be or
+# start one): "(word)," gives what "word" gives. A URL needs letters after a dot inside the word.
+_PUNCTUATION = "!\"#%'()+,-./:;<=>?[\\]^`{|}~"
 _PLAIN = re.compile(r"[A-Za-z0-9_$*]+")  # the word alternative of _TOKENS on ASCII text without "@"
 _ASTERISK = re.compile(r"(?<=\w)\*+(?=\w)")
 _LEET_RUN = re.compile(r"[a-z0-9@$*]*[a-z][a-z0-9@$*]*")
@@ -145,8 +148,9 @@ def chunk(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     start or end of the text is, so a text's tokens are its pieces' tokens in order (and pieces
     repeat across texts: worth caching). tests/test_text.py checks this against ``tokens`` on every row of the data.
     """
-    if raw.isalnum() and raw.isascii():  # the commonest piece: one plain word
-        found = _word(raw)
+    core = raw.strip(_PUNCTUATION)
+    if core.isalnum() and core.isascii():  # the commonest piece: one plain word, maybe with punctuation
+        found = _word(core)
     elif _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet, and dropped whole
         return (), ()
     elif raw.isascii() and not _SPECIAL.search(raw):  # no URL, mention or entity: words and ASCII punctuation
