@@ -46,7 +46,7 @@ ODD = [
     "RT @user_1: look https://t.co/abc123 and www.example.com/a?b=c&d=e HTTP://X.Y",
     "@a @b @c @d",
     "http:// www. www.x HTTPS://y @ @: @x$ @x* @x& @x_ @x@y @é, @x…",
-    "(you), #win! .com/ -.com/ a./ ://x \"yes\", f*ck. $hit! n1gga, ... RT: co.ly/x",
+    '(you), #win! .com/ -.com/ a./ ://x "yes", f*ck. $hit! n1gga, ... RT: co.ly/x',
     "#hashtag #Another_One ##double #",
     "Привет мир, ΣΑΣ ΟΔΟΣ, İstanbul, straße, ﬁne, e\u0301, مرحبا, 中文字, हिन्दी",
     "tabs\tand\nnew\x0blines\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000 everywhere",
