@@ -125,3 +125,27 @@ def tiny_csv(path: Path, per_class: int = 30) -> Path:
             counts = [3 if k == label else 0 for k in range(3)]
             writer.writerow([i, 3, *counts, label, text])
     return path
+
+
+_KILLED_WHILE_SAVING = """
+import io, os, signal, sys, joblib
+from hatespeech import model_file
+real_dump = joblib.dump
+def dump_then_die(obj, f, **kw):
+    real_dump(obj, f, **kw)
+    if isinstance(f, io.BytesIO):  # the pipeline's bytes, packed into the model file: not the file yet
+        return
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)  # the new model's bytes written, before fsync and rename
+model_file.joblib.dump = dump_then_die
+sys.path.insert(0, {tests!r})
+from support import tiny_corpus
+from hatespeech.pipeline import build_pipeline
+model_file.save_model(build_pipeline().fit(*tiny_corpus(20)), {{}}, {card!r})
+"""
+
+
+def killed_while_saving(card: Path) -> subprocess.CompletedProcess:
+    """Run a training save to ``card`` in another process, killed -9 once the model file's bytes are written."""
+    script = _KILLED_WHILE_SAVING.format(tests=str(ROOT / "tests"), card=str(card))
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120)

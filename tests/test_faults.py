@@ -10,13 +10,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from support import BIN, ROOT, gunicorn, server_env
+from support import BIN, ROOT, gunicorn, killed_while_saving, server_env
 
 COMMITTED = json.loads((ROOT / "models" / "model.json").read_text())
 
@@ -107,8 +106,7 @@ def test_after_a_killed_training_run_the_old_model_is_served_and_a_killed_worker
     """One server for two faults (each start costs seconds): the model a training run was
     writing when it was killed -9, then its only worker killed -9."""
     card, _model = _copy_model(tmp_path / "models")
-    script = KILLED_WHILE_SAVING.format(tests=str(ROOT / "tests"), card=str(card))
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120)
+    done = killed_while_saving(card)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
     assert list(card.parent.glob(".model-*.tmp")), "the kill came mid-write"
 
@@ -203,21 +201,3 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-KILLED_WHILE_SAVING = """
-import io, os, signal, sys, joblib
-from hatespeech import model_file
-real_dump = joblib.dump
-def dump_then_die(obj, f, **kw):
-    real_dump(obj, f, **kw)
-    if isinstance(f, io.BytesIO):  # the pipeline's bytes, packed into the model file: not the file yet
-        return
-    f.flush()
-    os.kill(os.getpid(), signal.SIGKILL)  # the new model's bytes written, nothing renamed yet
-model_file.joblib.dump = dump_then_die
-sys.path.insert(0, {tests!r})
-from support import tiny_corpus
-from hatespeech.pipeline import build_pipeline
-model_file.save_model(build_pipeline().fit(*tiny_corpus(20)), {{}}, {card!r})
-"""

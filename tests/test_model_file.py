@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
-from support import ROOT, tiny_corpus
+from support import killed_while_saving, tiny_corpus
 
 from hatespeech.model_file import ModelError, load_compiled, load_model, read_card, save_model
 from hatespeech.pipeline import build_pipeline
@@ -140,29 +138,10 @@ def test_broken_cards_are_refused(tmp_path: Path, text: str) -> None:
         read_card(tmp_path / "missing.json")
 
 
-KILL_MID_WRITE = """
-import io, os, signal, sys, joblib
-from hatespeech import model_file
-real_dump = joblib.dump
-def dump_then_die(obj, f, **kw):
-    real_dump(obj, f, **kw)
-    if isinstance(f, io.BytesIO):  # the pipeline's bytes, packed into the model file: not the file yet
-        return
-    f.flush()
-    os.kill(os.getpid(), signal.SIGKILL)   # killed after the bytes, before fsync and rename
-model_file.joblib.dump = dump_then_die
-sys.path.insert(0, {tests!r})
-from support import tiny_corpus
-from hatespeech.pipeline import build_pipeline
-model_file.save_model(build_pipeline().fit(*tiny_corpus(20)), {{}}, {card!r})
-"""
-
-
 def test_killed_mid_write_leaves_the_previous_model_intact(tmp_path: Path, tiny_model) -> None:
     card = save_model(tiny_model, {"run": "previous"}, tmp_path / "model.json")
     before = (tmp_path / "model.json").read_bytes()
-    script = KILL_MID_WRITE.format(tests=str(ROOT / "tests"), card=str(tmp_path / "model.json"))
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120)
+    done = killed_while_saving(tmp_path / "model.json")
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
     assert (tmp_path / "model.json").read_bytes() == before
     _model, read = load_model(tmp_path / "model.json")
