@@ -52,7 +52,7 @@ ODD = [
     "tabs\tand\nnew\x0blines\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000 everywhere",
     "sooooo cooool!!! loooool hahahahaha",
     "a" * 5000,
-    "ha " * 3000,  # more occurrences than the lean path's tf table: the formula path
+    "ha " * 3000,  # one feature seen thousands of times: the duplicate-count path
     "x" * 10_000,
     "I love you",
     "you are a stupid idiot",
