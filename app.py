@@ -18,11 +18,12 @@ from typing import Any
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts, compat, metrics, web
+from hatespeech import alerts, compat, integrations, metrics, web
 from hatespeech.classifier import Classifier, check_text
 from hatespeech.config import ConfigError, Settings
 from hatespeech.context import Context
 from hatespeech.explain import explain as explanation
+from hatespeech.feedback import open_store as open_feedback_store
 from hatespeech.model_file import ModelError
 from hatespeech.moderation import Policy, check_texts
 
@@ -169,6 +170,44 @@ def perspective_analyze(comment: object = None, requestedAttributes: object = No
     )
 
 
+_feedback_store: list = []  # opened on first use, in the worker (after gunicorn's fork)
+
+
+def _feedback() -> Any:
+    if not _feedback_store:
+        _feedback_store.append(open_feedback_store(settings))
+    return _feedback_store[0]
+
+
+# The integrations (hatespeech/integrations) score through /moderate itself, unwrapped: a ValueError,
+# not an HTTP 400, for a text it refuses.
+boards = integrations.Service(
+    moderate=moderate.__wrapped__,  # type: ignore[attr-defined]
+    explain=lambda text: explanation(classifier.model, text),
+    outbox=integrations.Outbox(
+        integrations.Keys(settings.alerts.db_path, settings.alerts.redis_url), alerts.enqueue_call
+    ),
+    feedback=_feedback,
+    max_text_chars=settings.max_text_chars,
+)
+alerts.register_calls(integrations.call_headers(settings.integrations))
+
+
+@_api_errors
+def perspective_suggestscore(comment: object = None, attributeScores: object = None, **options: Any) -> dict[str, Any]:  # noqa: N803
+    """Perspective-compatible ``POST /v1alpha1/comments:suggestscore``: a moderator's score, kept as feedback.
+
+    Coral sends its moderators' approvals (0) and rejections (1) here (see hatespeech/integrations/coral.py).
+    """
+    try:
+        answer, _ = integrations.suggest_score(boards, comment, attributeScores, options)
+    except compat.ApiError:
+        raise
+    except ValueError as err:
+        raise compat.perspective_error(str(err)) from None
+    return answer
+
+
 def health() -> dict:
     return {"status": "ok", "model": classifier.card["sha256"][:12]}
 
@@ -180,5 +219,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "moderate_batch": moderate_batch,
     "v1/moderations": openai_moderations,
     "v1alpha1/comments:analyze": perspective_analyze,
+    "v1alpha1/comments:suggestscore": perspective_suggestscore,
 }
-application = web.create_app(FUNCTIONS, settings, health)
+application = web.create_app(FUNCTIONS, settings, health, integrations.routes(settings.integrations, boards))

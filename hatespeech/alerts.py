@@ -39,7 +39,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hatespeech import metrics
@@ -474,13 +474,18 @@ class Sender(threading.Thread):
         metrics.alerts_pending(done.pending)
 
     def deliver(self, row: Row) -> None:
-        alert = json.loads(row.alert)
-        body = render(row.format, alert, row.text)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "Idempotency-Key": row.alert_id,
         }
+        credentials = _CALLS.get(row.format)
+        if credentials is not None:  # a platform API call (hatespeech/integrations): its JSON body as queued
+            body = row.alert.encode("utf-8")
+            headers.update(credentials())
+        else:
+            alert = json.loads(row.alert)
+            body = render(row.format, alert, row.text)
         if row.format == "json":
             headers["X-Hatespeech-Event"] = alert["type"]
             headers[SIGNATURE_HEADER] = sign(body, self.settings.secret or "")
@@ -549,6 +554,25 @@ def _retry_after(value: str | None) -> float | None:
 # ---------------------------------------------------------------------------------- the process's alerter
 
 _alerter: Alerter | None = None
+# Platform API calls ride the same outbox (hatespeech/integrations): a row whose format is one of
+# these kinds is POSTed as queued, with the headers the kind's function gives at delivery time
+# (API keys and tokens come from the settings then: they are never written to the store).
+_CALLS: dict[str, Callable[[], dict[str, str]]] = {}
+
+
+def register_calls(kinds: Mapping[str, Callable[[], dict[str, str]]]) -> None:
+    """Deliver outbox rows of these kinds as platform calls; the sender then runs without ``ALERT_WEBHOOK_URL`` too."""
+    _CALLS.update(kinds)
+
+
+def enqueue_call(kind: str, call_id: str, url: str, body: str) -> None:
+    """Queue one platform call (``body`` is its JSON) and wake the sender; raises if the store cannot take it."""
+    if _alerter is None or kind not in _CALLS:
+        raise RuntimeError(f"no sender is configured for {kind} calls")
+    now = time.time()
+    _alerter.store.enqueue([Row(call_id, url, kind, body, now, now)])
+    _alerter.start()
+    _alerter._sender.wake()  # type: ignore[union-attr]
 
 
 def configure(settings: AlertSettings) -> Alerter:
@@ -567,7 +591,7 @@ def record(result: Mapping[str, Any], context: Context | Mapping | None = None, 
 
 def start() -> None:
     """Start this worker's sender when alerts are on (gunicorn's ``post_worker_init``)."""
-    if _alerter is not None and _alerter.settings.enabled:
+    if _alerter is not None and (_alerter.settings.enabled or _CALLS):
         _alerter.start()
 
 

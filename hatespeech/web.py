@@ -6,6 +6,8 @@ no method, compares tokens with ``==`` and turns exceptions into a 500 that leak
 
 - answers ``GET /health`` and ``GET /openapi.yaml`` without a token (the platform's checks; the
   API's public description),
+- hands the integrations' webhooks (``/integrations/...``) their raw body and headers without a
+  token: each is authenticated by its platform's signature (hatespeech/integrations),
 - checks ``Authorization: Token <FIREFLY_TOKEN>`` (or ``Bearer``), or ``?key=<FIREFLY_TOKEN>`` as
   Perspective API clients send it, in constant time,
 - answers 404/405 for unknown paths and methods,
@@ -28,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import http
 import inspect
 import io
 import json
@@ -95,8 +98,10 @@ class Guard:
         settings: Settings,
         health: Callable[[], dict],
         openapi: bytes | None = None,
+        integrations: dict[str, Callable[..., Any]] | None = None,
     ):
         self.app = app
+        self.integrations = dict(integrations or {})  # path → handler(body, header) → Reply
         self.functions = {"/" + name for name in functions}
         self.settings = settings
         self.health = health
@@ -136,6 +141,8 @@ class Guard:
             return [self.openapi]
         if path == "/metrics":  # its own token (METRICS_TOKEN, else FIREFLY_TOKEN), checked by metrics.serve
             return metrics.serve(environ, start_response, self.settings)
+        if path in self.integrations:  # the platform's signature, checked by the handler, stands for the token
+            return self.integration(environ, start_response, record, self.integrations[path])
         if not self.authorised(environ):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
         if path == "/":
@@ -189,6 +196,30 @@ class Guard:
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.call_firefly(environ, start_response)
 
+    def integration(
+        self, environ: Environ, start_response: StartResponse, record: dict, handler: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """A platform's webhook: the raw body (signatures are over its bytes) and headers to ``handler``."""
+        method = environ.get("REQUEST_METHOD", "")
+        if method != "POST":
+            return _reply(
+                start_response,
+                "405 Method Not Allowed",
+                {"error": f"{method} is not allowed; use POST"},
+                [("Allow", "POST")],
+            )
+        body, problem = self.read_body(environ, self.settings.integrations.max_body_bytes)
+        if problem:
+            environ[CLOSE] = True
+            return _reply(start_response, *problem)
+        record["bytes"] = len(body)
+        reply = handler(body, lambda name: environ.get("HTTP_" + name.upper().replace("-", "_")))
+        status = f"{reply.status} {http.HTTPStatus(reply.status).phrase}"
+        if reply.body is None:
+            start_response(status, [("Content-Length", "0"), *reply.headers])
+            return [b""]
+        return _reply(start_response, status, reply.body, reply.headers)
+
     def authorised(self, environ: Environ) -> bool:
         """The token from ``Authorization: Token|Bearer <it>``, or else from ``?key=<it>``, is right.
 
@@ -206,9 +237,9 @@ class Guard:
         key = _query_key(environ.get("QUERY_STRING", ""))
         return key is not None and hmac.compare_digest(key, self.token)
 
-    def read_body(self, environ: Environ) -> tuple[bytes, Problem | None]:
+    def read_body(self, environ: Environ, limit: int | None = None) -> tuple[bytes, Problem | None]:
         """The body, read only if it fits: ``(body, None)`` or ``(b"", (status, error, headers))``."""
-        limit = self.settings.max_body_bytes
+        limit = limit or self.settings.max_body_bytes
         too_large: Problem = ("413 Payload Too Large", {"error": f"the body is larger than {limit} bytes"}, [])
         content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type.startswith("multipart/"):
@@ -325,8 +356,13 @@ def _describe(err: Exception) -> str:
     return f"malformed ({type(err).__name__})"
 
 
-def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, health: Callable[[], dict]) -> Guard:
-    """A WSGI app serving each function at ``POST /<name>``, behind the guard."""
+def create_app(
+    functions: dict[str, Callable[..., Any]],
+    settings: Settings,
+    health: Callable[[], dict],
+    integrations: dict[str, Callable[..., Any]] | None = None,
+) -> Guard:
+    """A WSGI app serving each function at ``POST /<name>``, behind the guard; and the integrations' webhooks."""
     firefly = Firefly()  # no auth_token: the guard checks the token, in constant time
     for name, function in functions.items():
         # firefly calls inspect.signature on every request; a function that carries its signature
@@ -334,5 +370,5 @@ def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, hea
         function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
         firefly.add_route("/" + name, function, name)
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
-    metrics.register_endpoints("/" + name for name in functions)
-    return Guard(firefly, functions, settings, health, openapi)
+    metrics.register_endpoints([*("/" + name for name in functions), *(integrations or {})])
+    return Guard(firefly, functions, settings, health, openapi, integrations)
