@@ -61,6 +61,33 @@ MASTODON_SECRET = "mastodon-secret-0123456789abcdef"
 MASTODON_TOKEN = "mastodon-token-0123456789abcdef"
 SECRETS = (DISCOURSE_SECRET, DISCOURSE_KEY, CORAL_SECRET, MASTODON_SECRET, MASTODON_TOKEN)
 
+TOKEN = "firefly-token-for-the-rest-of-the-api"
+FAST_OUTBOX = {  # retries in milliseconds, so "down then back" takes a moment
+    "ALERT_TIMEOUT": "0.5",
+    "ALERT_BACKOFF_BASE": "0.05",
+    "ALERT_BACKOFF_MAX": "0.2",
+    "ALERT_LEASE": "2",
+    "ALERT_POLL": "0.05",
+}
+
+
+def board_env(tmp: Path, discourse: Discourse, mastodon: Mastodon, **extra: str) -> dict[str, str]:
+    return {
+        "FIREFLY_TOKEN": TOKEN,
+        "ALERT_DB_PATH": str(tmp / "alerts.sqlite3"),
+        "FEEDBACK_DB_PATH": str(tmp / "feedback.sqlite3"),
+        "DISCOURSE_URL": discourse.url,
+        "DISCOURSE_API_KEY": DISCOURSE_KEY,
+        "DISCOURSE_WEBHOOK_SECRET": DISCOURSE_SECRET,
+        "CORAL_WEBHOOK_SECRET": CORAL_SECRET,
+        "MASTODON_URL": mastodon.url,
+        "MASTODON_TOKEN": MASTODON_TOKEN,
+        "MASTODON_WEBHOOK_SECRET": MASTODON_SECRET,
+        **FAST_OUTBOX,
+        **extra,
+    }
+
+
 ABUSIVE = "shut up you stupid bitch"  # `block` for the committed model (offensive language)
 REVIEW = "you are a stupid idiot"  # `review`
 CLEAN = "Thanks for the recipe, see you at the game tonight"  # `allow`
@@ -346,7 +373,9 @@ class Mastodon(PlatformAPI):
         return send(url, body, headers)
 
 
-def mastodon_status(status_id: str, content_html: str, *, account_id: str = "1093", reply_to: str | None = None) -> dict:
+def mastodon_status(
+    status_id: str, content_html: str, *, account_id: str = "1093", reply_to: str | None = None
+) -> dict:
     """A status as REST::StatusSerializer shows it (the fields we read, and a few we do not)."""
     return {
         "id": status_id,
