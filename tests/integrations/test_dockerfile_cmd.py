@@ -1,0 +1,104 @@
+"""The Dockerfile's CMD, tried as the platforms would: real server, stand-ins for the boards.
+
+The image's own command line and environment (read from the Dockerfile), with the state paths
+moved to a temporary folder, alert webhooks ON this time (the other tests run without them),
+and every integration configured.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alerting import SECRET, Receiver
+from standins import (
+    ABUSIVE,
+    CLEAN,
+    DISCOURSE_KEY,
+    TOKEN,
+    Coral,
+    Discourse,
+    Mastodon,
+    board_env,
+    discourse_post,
+    feedback_rows,
+    wait_outbox_empty,
+)
+from support import BIN, ROOT, Server, free_port
+
+
+def dockerfile() -> tuple[list[str], dict[str, str]]:
+    """The Dockerfile's CMD and ENV."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    (cmd,) = [json.loads(line.split(None, 1)[1]) for line in lines if line.startswith("CMD ")]
+    env: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("ENV "):
+            env.update(item.split("=", 1) for item in shlex.split(line.split(None, 1)[1]))
+    return cmd, env
+
+
+@pytest.fixture(scope="module")
+def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Discourse, Receiver, Path]]:
+    tmp = tmp_path_factory.mktemp("container")
+    cmd, image_env = dockerfile()
+    assert cmd[0] == "gunicorn"
+    discourse, mastodon, alerts = Discourse(), Mastodon(), Receiver()
+    port = free_port()
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        **image_env,
+        "HOST": "127.0.0.1",  # loopback only here; the image listens on 0.0.0.0
+        "PORT": str(port),
+        **board_env(tmp, discourse, mastodon),
+        "ALERT_WEBHOOK_URL": alerts.url + "/alerts",
+        "ALERT_FORMAT": "json",
+        "ALERT_SECRET": SECRET,
+    }
+    server = Server([str(BIN / cmd[0]), *cmd[1:]], env, port, tmp / "container.log")
+    try:
+        yield server.wait_ready(), discourse, alerts, tmp
+    finally:
+        server.stop()
+        for stand_in in (discourse, mastodon, alerts):
+            stand_in.close()
+
+
+def test_discourse_exactly_one_flag_for_a_hateful_post_none_for_clean_or_unsigned(container: tuple) -> None:
+    server, discourse, alerts, tmp = container
+    hook = server.url + "/integrations/discourse"
+    assert discourse.webhook(hook, "post_created", discourse_post(11, ABUSIVE))[0] == 200
+    assert discourse.webhook(hook, "post_created", discourse_post(12, CLEAN))[0] == 200
+    assert discourse.webhook(hook, "post_created", discourse_post(13, ABUSIVE), secret=None)[0] == 401
+    discourse.wait(lambda d: len(d.flags_of(11)) == 1)
+    wait_outbox_empty(tmp / "alerts.sqlite3")
+    calls = [c for c in discourse.calls if c.path == "/post_actions"]
+    assert [c.json()["id"] for c in calls] == [11]
+    assert calls[0].headers["Api-Key"] == DISCOURSE_KEY
+
+    # the same post reached the alerts, with its context
+    alerts.wait(lambda r: any(x.json().get("post", {}).get("id") == "discourse:11" for x in r.accepted()))
+    (alert,) = [x.json() for x in alerts.accepted() if x.json().get("post", {}).get("id") == "discourse:11"]
+    assert alert["thread"] == "discourse:7" and alert["post"]["author"] == "alice"
+    assert alert["post"]["url"] == f"{discourse.url}/t/weekend-plans/7/2"
+
+
+def test_coral_hateful_comment_is_flagged_clean_one_204(container: tuple) -> None:
+    server = container[0]
+    hook = server.url + "/integrations/coral"
+    assert Coral().moderate(hook, Coral.request(f"<p>{ABUSIVE}</p>"))[1]["actions"][0]["actionType"] == "FLAG"
+    assert Coral().moderate(hook, Coral.request(f"<p>{CLEAN}</p>")) == (204, None)
+
+
+def test_a_suggestscore_changes_the_feedback(container: tuple) -> None:
+    server, tmp = container[0], container[3]
+    before = feedback_rows(tmp / "feedback.sqlite3")
+    body = Coral.suggest_body(ABUSIVE, "c-77", approved=False)
+    assert Coral.perspective(server.url, "comments:suggestscore", TOKEN, body)[0] == 200
+    after = feedback_rows(tmp / "feedback.sqlite3")
+    assert [r for r in after if r not in before] == [(ABUSIVE, "offensive language", "coral", "comment:c-77")]
