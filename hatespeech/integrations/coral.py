@@ -31,8 +31,17 @@ from hatespeech.integrations.common import Header, Reply, error, parse, signed, 
 from hatespeech.integrations.service import Service
 
 FLAG = {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}
+# SuggestCommentScore's other fields, and their JSON types (Google's APIs refuse unknown ones)
+SUGGEST_OPTIONS: dict[str, type] = {
+    "languages": list,
+    "clientToken": str,
+    "communityId": str,
+    "sessionId": str,
+    "context": dict,
+}
 ACTIONS = ("NEW", "EDIT")
 MAX_ATTRIBUTES = 20
+MAX_TOKEN_CHARS = 200  # it becomes the feedback's id
 
 
 class Coral:
@@ -84,9 +93,8 @@ def feedback_label(attribute_scores: object) -> str:
         raise ValueError('attributeScores must be an object such as {"TOXICITY": {"summaryScore": {"value": 1}}}')
     values: dict[str, float] = {}
     for name, score in attribute_scores.items():
-        value = score.get("summaryScore", {}).get("value") if isinstance(score, Mapping) else None
-        if isinstance(score, Mapping) and not isinstance(score.get("summaryScore", {}), Mapping):
-            value = None
+        summary = score.get("summaryScore") if isinstance(score, Mapping) else None
+        value = summary.get("value") if isinstance(summary, Mapping) else None
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ValueError(f"attributeScores.{str(name)[:50]}.summaryScore.value must be a number in [0, 1]")
         values[str(name)] = float(value)
@@ -99,14 +107,31 @@ def suggest_score(
     service: Service, comment: object, attribute_scores: object, options: Mapping[str, Any]
 ) -> tuple[dict[str, Any], str]:
     """Store one suggested score as feedback: ``(Perspective's answer, the label stored)``; ValueError if malformed."""
-    if not isinstance(comment, Mapping) or not isinstance(comment.get("text"), str) or not comment["text"].strip():
+    for name, value in options.items():
+        kind = SUGGEST_OPTIONS.get(name)
+        if kind is None:
+            raise ValueError(f'Invalid JSON payload received. Unknown name "{str(name)[:50]}": Cannot find field.')
+        if not isinstance(value, kind):
+            raise ValueError(f"Invalid value at '{name}': {kind.__name__} expected.")
+    if (
+        not isinstance(comment, Mapping)
+        or set(comment) - {"text", "type"}
+        or comment.get("type", "PLAIN_TEXT") != "PLAIN_TEXT"
+    ):
+        raise ValueError('comment must be {"text": "..."} (PLAIN_TEXT)')
+    if not isinstance(comment.get("text"), str) or not comment["text"].strip():
         raise ValueError("comment.text must be a non-empty string")
-    label = feedback_label(attribute_scores)
+    if len(comment["text"]) > service.max_text_chars:
+        raise ValueError(
+            f"comment.text is {len(comment['text'])} characters long; the maximum is {service.max_text_chars}"
+        )
     token = options.get("clientToken")
+    if token is not None and not 0 < len(token) <= MAX_TOKEN_CHARS:
+        raise ValueError(f"clientToken must be 1 to {MAX_TOKEN_CHARS} characters long")
+    if not all(isinstance(code, str) for code in options.get("languages", [])):
+        raise ValueError("languages must be an array of language codes")
+    label = feedback_label(attribute_scores)
     community = options.get("communityId")
-    for name, value in (("clientToken", token), ("communityId", community)):
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{name} must be a string")
     source = "coral" if isinstance(community, str) and community.startswith("Coral:") else "perspective"
     text = strip_html(comment["text"]) if "<" in comment["text"] else comment["text"]
     if not service.add_feedback(text, label, source=source, id=token):
