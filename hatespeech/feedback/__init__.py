@@ -77,7 +77,10 @@ def _check_text(text: object, max_chars: int) -> str:
     # The one text rule of the service (the same messages as /predict): type, blank, length.
     from hatespeech.classifier import check_text
 
-    checked = check_text(text, max_chars)
+    try:
+        checked = check_text(text, max_chars)
+    except ValueError as err:
+        raise InvalidFeedback(str(err)) from None
     try:
         checked.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, from an in-process caller (HTTP refuses it earlier)
