@@ -42,7 +42,7 @@ from hatespeech.integrations.common import (
     strip_bbcode_quotes,
     strip_html,
 )
-from hatespeech.integrations.service import Service, flag_message
+from hatespeech.integrations.service import Service, digest, flag_message
 
 KIND = "discourse"
 POST_EVENTS = ("post_created", "post_edited")
@@ -96,28 +96,31 @@ class Discourse:
         topic_id, slug, number = post.get("topic_id"), post.get("topic_slug"), post.get("post_number")
         url = f"{self.base}/t/{slug or 'topic'}/{topic_id}/{number}" if topic_id is not None and number else None
         text = post_text(post)
-        answer = self.service.score(
-            text,
-            id=f"discourse:{post_id}",
-            thread=f"discourse:{topic_id}" if topic_id is not None else None,
-            author=post.get("username"),
-            url=url,
-        )
-        if answer is None:
-            return Reply(200, {"ignored": "nothing to score"})
-        flag = self.flags.get(answer["action"], 0)
-        reply = {"event": event, "label": answer["label"], "action": answer["action"], "flag": None}
-        if flag:
-            words = self.service.why(
-                text, answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
+        # A retry, a "redeliver" or an edit that leaves the words alone: already scored and acted
+        # on; scoring again would count the post twice in its discussion's alert window.
+        with self.service.first_delivery(f"{KIND}:seen:{post_id}:{digest(text)}") as fresh:
+            if not fresh:
+                return Reply(200, {"ignored": "already handled (the same post and text)"})
+            answer = self.service.score(
+                text,
+                id=f"discourse:{post_id}",
+                thread=f"discourse:{topic_id}" if topic_id is not None else None,
+                author=post.get("username"),
+                url=url,
             )
-            call = {"id": post_id, "post_action_type_id": flag, "message": flag_message(answer, words)}
-            key = f"{KIND}:post:{post_id}:flag:{flag}"
-            queued = self.service.outbox.call_once(KIND, key, f"{self.base}/post_actions", json.dumps(call))
-            label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
-            self.service.outbox.keys.remember(f"{KIND}:flagged:{post_id}", label)
-            reply["flag"] = {"post_action_type_id": flag, "queued": queued}
-        return Reply(200, reply)
+            if answer is None:
+                return Reply(200, {"ignored": "nothing to score"})
+            flag = self.flags.get(answer["action"], 0)
+            reply = {"event": event, "label": answer["label"], "action": answer["action"], "flag": None}
+            if flag:
+                label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
+                message = flag_message(answer, self.service.why(text, label))
+                call = {"id": post_id, "post_action_type_id": flag, "message": message}
+                key = f"{KIND}:post:{post_id}:flag:{flag}"
+                queued = self.service.outbox.call_once(KIND, key, f"{self.base}/post_actions", json.dumps(call))
+                self.service.outbox.keys.remember(f"{KIND}:flagged:{post_id}", label)
+                reply["flag"] = {"post_action_type_id": flag, "queued": queued}
+            return Reply(200, reply)
 
     def reviewed(self, reviewable: dict[str, Any]) -> Reply:
         status = reviewable.get("status")

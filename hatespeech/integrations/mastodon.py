@@ -26,7 +26,7 @@ from typing import Any
 
 from hatespeech.config import IntegrationSettings
 from hatespeech.integrations.common import Header, Reply, abusive_label, error, parse, signed, strip_html
-from hatespeech.integrations.service import Service, flag_message
+from hatespeech.integrations.service import Service, digest, flag_message
 
 KIND = "mastodon"
 EVENTS = ("status.created", "status.updated")
@@ -60,28 +60,37 @@ class Mastodon:
             return error(400, "object.id and object.account.id are required")
         parts = [status.get("spoiler_text"), status.get("content")]
         text = "\n".join(strip_html(p) for p in parts if isinstance(p, str) and p)
-        answer = self.service.score(
-            text,
-            id=f"mastodon:{status_id}",
-            thread=f"mastodon:{status.get('in_reply_to_id') or status_id}",
-            author=account.get("acct") or account.get("username") or account.get("id"),
-            url=status.get("url") or status.get("uri"),
-        )
-        if answer is None:
-            return Reply(200, {"ignored": "nothing to score"})
-        reply: dict[str, Any] = {"event": event, "label": answer["label"], "action": answer["action"], "report": None}
-        if RANK.get(answer["action"], 0) >= RANK[self.settings.mastodon_action]:
-            label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
-            call: dict[str, Any] = {
-                "account_id": str(account["id"]),
-                "status_ids": [str(status_id)],
-                "comment": flag_message(answer, self.service.why(text, label), MAX_COMMENT_CHARS),
-                "category": self.settings.mastodon_category,
-                "forward": False,
+        # A retry, or an update that leaves the words alone: already scored and acted on.
+        with self.service.first_delivery(f"{KIND}:seen:{status_id}:{digest(text)}") as fresh:
+            if not fresh:
+                return Reply(200, {"ignored": "already handled (the same status and text)"})
+            answer = self.service.score(
+                text,
+                id=f"mastodon:{status_id}",
+                thread=f"mastodon:{status.get('in_reply_to_id') or status_id}",
+                author=account.get("acct") or account.get("username") or account.get("id"),
+                url=status.get("url") or status.get("uri"),
+            )
+            if answer is None:
+                return Reply(200, {"ignored": "nothing to score"})
+            reply: dict[str, Any] = {
+                "event": event,
+                "label": answer["label"],
+                "action": answer["action"],
+                "report": None,
             }
-            if self.settings.mastodon_category == "violation":
-                call["rule_ids"] = list(self.settings.mastodon_rule_ids)
-            key = f"{KIND}:status:{status_id}:report"
-            queued = self.service.outbox.call_once(KIND, key, f"{self.base}/api/v1/reports", json.dumps(call))
-            reply["report"] = {"queued": queued}
-        return Reply(200, reply)
+            if RANK.get(answer["action"], 0) >= RANK[self.settings.mastodon_action]:
+                label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
+                call: dict[str, Any] = {
+                    "account_id": str(account["id"]),
+                    "status_ids": [str(status_id)],
+                    "comment": flag_message(answer, self.service.why(text, label), MAX_COMMENT_CHARS),
+                    "category": self.settings.mastodon_category,
+                    "forward": False,
+                }
+                if self.settings.mastodon_category == "violation":
+                    call["rule_ids"] = list(self.settings.mastodon_rule_ids)
+                key = f"{KIND}:status:{status_id}:report"
+                queued = self.service.outbox.call_once(KIND, key, f"{self.base}/api/v1/reports", json.dumps(call))
+                reply["report"] = {"queued": queued}
+            return Reply(200, reply)

@@ -5,9 +5,11 @@ the three integrations, which know nothing of HTTP frameworks or of the model's 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +57,21 @@ class Service:
                 log.warning(json.dumps({"integrations": "not_scored", "error": str(err)[:200]}))
                 return None
 
+    @contextlib.contextmanager
+    def first_delivery(self, key: str) -> Iterator[bool]:
+        """``with service.first_delivery(key) as fresh:`` — True the first time ``key`` is seen.
+
+        If the block fails (the outbox is down, say), the key is released, so the platform's
+        retry is handled as a first delivery.
+        """
+        fresh = self.outbox.keys.claim(key)
+        try:
+            yield fresh
+        except BaseException:
+            if fresh:
+                self.outbox.keys.release(key)
+            raise
+
     def why(self, text: str, label: str, limit: int = TOP_WORDS) -> list[str]:
         """The parts of ``text`` that pushed hardest toward ``label``, strongest first (distinct, at most ``limit``).
 
@@ -85,6 +102,15 @@ class Service:
             log.warning(json.dumps({"integrations": "feedback_refused", "source": source, "error": str(err)[:200]}))
             return False
         return True
+
+
+def digest(text: str) -> str:
+    """A short fingerprint of a post's words (a delivery's identity, with the post's id).
+
+    >>> digest("hello")
+    '2cf24dba5fb0a30e'
+    """
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def flag_message(answer: dict[str, Any], words: list[str], limit: int = 1000) -> str:
