@@ -69,8 +69,9 @@ def train(out: Path, *extra: str) -> float:
 
 
 def score(card_path: Path, texts: list[str], labels: np.ndarray) -> dict:
-    from hatespeech.classifier import Classifier
     from hatespeech.evaluate import decide
+
+    from hatespeech.core.classifier import Classifier
     from hatespeech.training_feedback import board_metrics
 
     classifier = Classifier.load(card_path)

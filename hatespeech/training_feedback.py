@@ -32,11 +32,11 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from sklearn.model_selection import StratifiedKFold
 from tqdm.auto import tqdm
 
-from hatespeech import evaluate
-from hatespeech.data import Dataset, sha256_of
-from hatespeech.labels import HATE, LABELS, NEITHER, OFFENSIVE
-from hatespeech.pipeline import build_pipeline
-from hatespeech.text import normalise
+from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE
+from hatespeech.core.text import normalise
+from hatespeech.training import evaluate
+from hatespeech.training.data import Dataset, sha256_of
+from hatespeech.training.pipeline import build_pipeline
 
 MIN_PER_CLASS = 50  # rows of a class the board labelled before its rule and thresholds are recalibrated
 WEIGHTS = (1.0, 2.0, 4.0, 8.0)  # the feedback rows' weights tried (the base rows weigh their annotators' agreement)

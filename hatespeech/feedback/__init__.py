@@ -32,8 +32,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from hatespeech.core.labels import LABELS
 from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore
-from hatespeech.labels import LABELS
 
 __all__ = [
     "FIELDS",
@@ -75,7 +75,7 @@ def _kind(value: object) -> str:
 
 def _check_text(text: object, max_chars: int) -> str:
     # The one text rule of the service (the same messages as /predict): type, blank, length.
-    from hatespeech.classifier import check_text
+    from hatespeech.core.validate import check_text
 
     try:
         checked = check_text(text, max_chars)

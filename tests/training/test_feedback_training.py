@@ -14,7 +14,7 @@ from support import tiny_csv
 
 import train
 from hatespeech import training_feedback
-from hatespeech.classifier import Classifier
+from hatespeech.core.classifier import Classifier
 from hatespeech.feedback import LABELS, SQLiteFeedbackStore
 from hatespeech.training_feedback import FeedbackFit
 
