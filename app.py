@@ -14,11 +14,12 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts, compat, metrics, web
+from hatespeech import alerts, compat, feedback, metrics, web
 from hatespeech.classifier import Classifier, check_text
 from hatespeech.config import ConfigError, Settings
 from hatespeech.context import Context
@@ -41,6 +42,8 @@ try:
 except (ModelError, ConfigError) as err:
     sys.exit(f"hatespeech-detect: cannot serve the model: {err}")
 alerts.configure(settings.alerts)  # opens nothing: each worker opens the store after the fork
+feedback_store = feedback.open_store(settings)  # nor this: connections are per process and thread
+feedback_store.max_text_chars = settings.max_text_chars
 metrics.model_info(policy.model["version"], policy.model["sha256"])
 MODEL_NAME = f"hatespeech-detect-{policy.model['version']}-{policy.model['sha256'][:12]}"
 
@@ -169,6 +172,65 @@ def perspective_analyze(comment: object = None, requestedAttributes: object = No
     )
 
 
+def _created(body: dict[str, Any]) -> NoReturn:
+    # firefly answers 200 with whatever a function returns; its HTTPError is the one way to set another status
+    raise HTTPError("201 Created", json.dumps(body), {"Content-Type": "application/json"})
+
+
+def _store_unavailable(err: feedback.StoreUnavailable) -> NoReturn:
+    print(f"hatespeech-detect: {err}", file=sys.stderr)  # the cause for the operator, not for the client
+    body = json.dumps({"error": "the feedback store is unavailable; try again later"})
+    raise HTTPError("503 Service Unavailable", body, {"Content-Type": "application/json"}) from None
+
+
+@web.bad_input_is_400
+def post_feedback(
+    text: object = None,
+    label: object = None,
+    id: object = None,  # the post's id in its source, as the API names it
+    source: object = None,
+    moderator: object = None,
+    **unknown: object,  # refused by name with a 400 (firefly would answer 422 without naming the field)
+) -> NoReturn:
+    """Store a moderator's label for a post (201 ``{"id": row id}``); the same ``(source, id)`` replaces it."""
+    feedback.check_unknown(unknown)
+    try:
+        row = feedback_store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]
+    except feedback.StoreUnavailable as err:
+        _store_unavailable(err)
+    _created({"id": row})
+
+
+def _model_time() -> float | None:
+    try:
+        return datetime.fromisoformat(classifier.card["created_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+MODEL_TRAINED_AT = _model_time()
+
+
+def feedback_counts() -> dict[str, Any]:
+    """``GET /feedback``: counts only, never texts; ``newer_than_model`` is what a retrain would add."""
+    try:
+        counts = feedback_store.counts(newer_than=MODEL_TRAINED_AT)
+    except feedback.StoreUnavailable as err:
+        _store_unavailable(err)
+    return counts | {"model": {"created_at": classifier.card.get("created_at"), "sha256": policy.model["sha256"]}}
+
+
+@web.bad_input_is_400
+def erase_feedback(id: object = None, source: object = None, **unknown: object) -> dict[str, bool]:
+    """Erase the row sent with ``(source, id)`` (a deleted post): ``{"erased": true}``, or false if there was none."""
+    feedback.check_unknown(unknown, ("id", "source"))
+    checked_source, checked_id = feedback.check_key(source, id)
+    try:
+        return {"erased": feedback_store.erase(checked_source, checked_id)}
+    except feedback.StoreUnavailable as err:
+        _store_unavailable(err)
+
+
 def health() -> dict:
     return {"status": "ok", "model": classifier.card["sha256"][:12]}
 
@@ -180,5 +242,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "moderate_batch": moderate_batch,
     "v1/moderations": openai_moderations,
     "v1alpha1/comments:analyze": perspective_analyze,
+    "feedback": post_feedback,
+    "feedback/erase": erase_feedback,
 }
-application = web.create_app(FUNCTIONS, settings, health)
+application = web.create_app(FUNCTIONS, settings, health, gets={"feedback": feedback_counts})

@@ -32,7 +32,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore
+from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore, StoreUnavailable
 from hatespeech.labels import LABELS
 
 __all__ = [
@@ -44,13 +44,17 @@ __all__ = [
     "FeedbackStore",
     "InvalidFeedback",
     "SQLiteFeedbackStore",
+    "StoreUnavailable",
     "check_feedback",
+    "check_key",
+    "check_unknown",
     "open_store",
 ]
 
 FIELDS = ("text", "label", "id", "source", "moderator")  # what POST /feedback accepts
 MAX_SOURCE_CHARS = 64
 MAX_FIELD_CHARS = 200  # id and moderator
+MAX_WHOLE_NUMBER = 10**18  # ids sent as numbers (openapi.yaml says so, as for /moderate's context)
 DEFAULT_SOURCE = "api"
 
 
@@ -93,6 +97,8 @@ def _check_name(name: str, value: object, max_chars: int, numbers: bool) -> str:
     if isinstance(value, bool) or not (isinstance(value, str) or (numbers and isinstance(value, int))):
         allowed = "a string or a whole number" if numbers else "a string"
         raise InvalidFeedback(f"{name} must be {allowed}, not {_kind(value)}")
+    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
+        raise InvalidFeedback(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger one as a string")
     text = str(value)
     if not text.strip():
         raise InvalidFeedback(f"{name} must not be empty")
@@ -134,11 +140,19 @@ def check_feedback(
     return Feedback(checked_text, label, checked_source, checked_id, checked_moderator)
 
 
-def check_unknown(fields: dict[str, Any]) -> None:
-    """Refuse fields POST /feedback does not know, by name (a typo must not be silently dropped)."""
+def check_key(source: object, id: object) -> tuple[str, str]:
+    """``(source, id)`` of a row to erase, checked as when it was sent (the source defaults to "api")."""
+    if id is None:
+        raise InvalidFeedback("id is required: the id the post was sent with")
+    checked_source = DEFAULT_SOURCE if source is None else _check_name("source", source, MAX_SOURCE_CHARS, False)
+    return checked_source, _check_name("id", id, MAX_FIELD_CHARS, True)
+
+
+def check_unknown(fields: dict[str, Any], known: tuple[str, ...] = FIELDS) -> None:
+    """Refuse fields an endpoint does not know, by name (a typo must not be silently dropped)."""
     if fields:
         names = ", ".join(repr(k) for k in sorted(fields))
-        raise InvalidFeedback(f"unknown field(s) {names}; the fields are " + ", ".join(FIELDS))
+        raise InvalidFeedback(f"unknown field(s) {names}; the fields are " + ", ".join(known))
 
 
 def open_store(settings: Any) -> FeedbackStore:

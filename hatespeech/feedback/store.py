@@ -38,10 +38,15 @@ CREATE INDEX IF NOT EXISTS {TABLE}_created ON {TABLE} (created_at);
 """
 
 
+class StoreUnavailable(RuntimeError):
+    """The database failed (down, locked past the busy timeout, disk full): the web layer answers 503."""
+
+
 class FeedbackStore:
     """Moderators' labels; safe to share between threads, and between processes after a fork."""
 
     placeholder = "?"
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)  # the driver's failures
 
     def __init__(self, max_text_chars: int = 10_000) -> None:
         self.max_text_chars = max_text_chars
@@ -76,7 +81,10 @@ class FeedbackStore:
         return conn
 
     def _execute(self, statement: str, params: tuple = ()) -> Any:
-        return self._db().execute(self._sql(statement), params)
+        try:
+            return self._db().execute(self._sql(statement), params)
+        except self.errors as err:
+            raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
 
     # --- the interface
     def add(
@@ -130,7 +138,11 @@ class FeedbackStore:
             f"WHERE row_id > ? ORDER BY row_id LIMIT {FETCH_ROWS}"
         )
         while True:
-            page = self._execute(statement, (last,)).fetchall()
+            cursor = self._execute(statement, (last,))
+            try:
+                page = cursor.fetchall()
+            except self.errors as err:
+                raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
             for row in page:
                 yield row[1], row[2], row[3], row[4], float(row[5])
             if len(page) < FETCH_ROWS:

@@ -108,6 +108,7 @@ BAD = [
     ({"text": "ok", "label": "neither", "id": "a\nb"}, "id must not contain control characters"),
     ({"text": "ok", "label": "neither", "id": "i" * 201}, "id is 201 characters long; the maximum is 200"),
     ({"text": "ok", "label": "neither", "moderator": ["x"]}, "moderator must be a string or a whole number"),
+    ({"text": "ok", "label": "neither", "id": 10**18 + 1}, "id must be at most 1000000000000000000 in size"),
     ({"text": "ok\ud800", "label": "neither"}, "text is not valid Unicode"),
 ]
 
