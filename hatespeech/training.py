@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from hatespeech import __version__, evaluate
 from hatespeech import training_feedback as board
 from hatespeech.data import DAVIDSON_SHA256, Dataset
-from hatespeech.pipeline import SEED, build_pipeline, fit
+from hatespeech.pipeline import SEED, build_pipeline, fit, normalised_once
 
 
 @dataclass
@@ -35,6 +35,11 @@ def train(
     data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED, feedback: board.Feedback | None = None
 ) -> Trained:
     """Evaluate, then fit on all rows; with ``feedback`` (a board's labels), see training_feedback."""
+    with normalised_once():
+        return _train(data, folds, inner_folds, seed, feedback)
+
+
+def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: board.Feedback | None) -> Trained:
     started = time.perf_counter()
     extra, fitted, dropped, given = None, None, 0, data
     if feedback is not None:
