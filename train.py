@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 from hatespeech.config import DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, ConfigError, Settings
-from hatespeech.data import DAVIDSON_SHA256, DataError, load_dataset
-from hatespeech.labels import LABELS
-from hatespeech.model_file import save_model
-from hatespeech.report import write_feedback_report, write_report
-from hatespeech.training import train
-from hatespeech.training_feedback import Feedback, FeedbackError, load_csv, load_store
+from hatespeech.core.labels import LABELS
+from hatespeech.training.data import DAVIDSON_SHA256, DataError, check_trainable, load_dataset
+from hatespeech.training.feedback import Feedback, FeedbackError, load_csv, load_store
+from hatespeech.training.report import write_feedback_report, write_report
+from hatespeech.training.save import save_model
+from hatespeech.training.train import train
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -91,9 +91,13 @@ def read_feedback(source: str) -> Feedback:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.data != DEFAULT_DATA_PATH and not args.data.is_file():
+        print(f"train.py: no file at {args.data} (given with --data)", file=sys.stderr)
+        return 2
     feedback = None
     try:
         data = load_dataset(args.data)
+        check_trainable(data)
         if args.feedback:
             feedback = read_feedback(args.feedback)
     except (DataError, FeedbackError, ConfigError) as err:

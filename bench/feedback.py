@@ -75,9 +75,9 @@ def train(out: Path, *extra: str) -> float:
 
 
 def score(card_path: Path, texts: list[str], labels: np.ndarray) -> dict:
-    from hatespeech.classifier import Classifier
-    from hatespeech.evaluate import decide
-    from hatespeech.training_feedback import board_metrics
+    from hatespeech.core.classifier import Classifier
+    from hatespeech.core.policy import weighted_argmax as decide
+    from hatespeech.training.feedback import board_metrics
 
     classifier = Classifier.load(card_path)
     probabilities = classifier.probabilities(texts)

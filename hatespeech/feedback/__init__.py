@@ -32,8 +32,9 @@ import unicodedata
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from hatespeech.core.labels import LABELS
+from hatespeech.core.validate import check_text, json_type
 from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore, StoreUnavailable
-from hatespeech.labels import LABELS
 
 __all__ = [
     "FIELDS",
@@ -72,15 +73,8 @@ class Feedback(NamedTuple):
     moderator: str | None
 
 
-def _kind(value: object) -> str:
-    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array"}
-    return names.get(type(value), "an object" if isinstance(value, dict) else type(value).__name__)
-
-
 def _check_text(text: object, max_chars: int) -> str:
     # The one text rule of the service (the same messages as /predict): type, blank, length.
-    from hatespeech.classifier import check_text
-
     try:
         checked = check_text(text, max_chars)
     except ValueError as err:
@@ -96,7 +90,7 @@ def _check_text(text: object, max_chars: int) -> str:
 def _check_name(name: str, value: object, max_chars: int, numbers: bool) -> str:
     if isinstance(value, bool) or not (isinstance(value, str) or (numbers and isinstance(value, int))):
         allowed = "a string or a whole number" if numbers else "a string"
-        raise InvalidFeedback(f"{name} must be {allowed}, not {_kind(value)}")
+        raise InvalidFeedback(f"{name} must be {allowed}, not {json_type(value)}")
     if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
         raise InvalidFeedback(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger one as a string")
     text = str(value)
@@ -132,7 +126,7 @@ def check_feedback(
         raise InvalidFeedback("label is required: one of " + ", ".join(repr(x) for x in LABELS))
     checked_text = _check_text(text, max_text_chars)
     if not isinstance(label, str) or label not in LABELS:
-        shown = repr(label[:50]) if isinstance(label, str) else _kind(label)
+        shown = repr(label[:50]) if isinstance(label, str) else json_type(label)
         raise InvalidFeedback("label must be one of " + ", ".join(repr(x) for x in LABELS) + f", not {shown}")
     checked_source = DEFAULT_SOURCE if source is None else _check_name("source", source, MAX_SOURCE_CHARS, False)
     checked_id = None if id is None else _check_name("id", id, MAX_FIELD_CHARS, True)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hatespeech.labels import LABELS
+from hatespeech.core.labels import LABELS
 
 TABLE = "hatespeech_feedback"  # prefixed: on Heroku the database may be shared with other apps
 BUSY_TIMEOUT_MS = 5000
