@@ -156,8 +156,9 @@ def open_store(settings: Any) -> FeedbackStore:
     yet: connections are made on first use, per process and thread (safe across gunicorn's fork).
     """
     feedback = getattr(settings, "feedback", settings)
+    max_text_chars = getattr(settings, "max_text_chars", 10_000)  # MAX_TEXT_CHARS, as /predict
     if feedback.database_url:
         from hatespeech.feedback.postgres import PostgresFeedbackStore
 
-        return PostgresFeedbackStore(feedback.database_url)
-    return SQLiteFeedbackStore(Path(feedback.db_path))
+        return PostgresFeedbackStore(feedback.database_url, max_text_chars)
+    return SQLiteFeedbackStore(Path(feedback.db_path), max_text_chars)

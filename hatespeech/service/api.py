@@ -209,7 +209,6 @@ def _trained_at(card: dict[str, Any]) -> float | None:
 def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
     """``POST /feedback``, ``GET /feedback`` and ``POST /feedback/erase`` over the store (which
     opens nothing until used: its connections are per process and thread, made after the fork)."""
-    store.max_text_chars = api.settings.max_text_chars
     card = api.classifier.card
     trained_at = _trained_at(card)
 
