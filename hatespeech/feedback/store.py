@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from hatespeech.core.labels import LABELS
 
@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     ext_id TEXT, moderator TEXT, created_at REAL NOT NULL, UNIQUE (source, ext_id));
 CREATE INDEX IF NOT EXISTS {TABLE}_created ON {TABLE} (created_at);
 """
+
+
+class Counts(TypedDict):
+    """What ``counts`` answers (and ``GET /feedback``, with the served model added): never a text."""
+
+    total: int
+    by_label: dict[str, int]  # every label, 0 included
+    by_source: dict[str, int]
+    newer_than_model: int | None  # rows written after the given time; None when none was given
 
 
 class StoreUnavailable(RuntimeError):
@@ -106,7 +115,7 @@ class FeedbackStore:
         row = self._execute(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time())).fetchone()
         return int(row[0])
 
-    def counts(self, newer_than: float | None = None) -> dict[str, Any]:
+    def counts(self, newer_than: float | None = None) -> Counts:
         """``total``, ``by_label`` (every label, 0 included), ``by_source``, and ``newer_than_model``:
         the rows written after ``newer_than`` (seconds since the epoch), or None without it."""
         by_label = dict.fromkeys(LABELS, 0)
