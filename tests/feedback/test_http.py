@@ -134,3 +134,26 @@ def test_an_unreachable_database_is_503_and_the_rest_serves(tmp_path: Path) -> N
         assert request(started.url + "/feedback", method="GET")[0] == 503
         assert post_json(started.url + "/predict", {"text": "have a nice day"})[0] == 200
         assert "nobody@" not in json.dumps(body)
+
+
+def test_the_readme_curls(server: Server) -> None:
+    """Teach it your board's commands, as written (the token and port substituted): send, count, erase."""
+    import re
+    import shlex
+    import subprocess
+
+    from support import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^curl [^\n]*127\.0\.0\.1:5000/feedback[^\n]*$", readme, re.MULTILINE)
+    assert len(commands) == 3, commands  # send, count, erase: in that order
+    answers = []
+    for command in commands:
+        command = command.replace("$FIREFLY_TOKEN", TOKEN).replace("127.0.0.1:5000", f"127.0.0.1:{server.port}")
+        argv = ["curl", "-sS", "-w", "\n%{http_code}", *shlex.split(command)[1:]]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30).stdout
+        body, status = out.rsplit("\n", 1)
+        answers.append((int(status), json.loads(body)))
+    assert answers[0][0] == 201 and isinstance(answers[0][1]["id"], int)
+    assert answers[1][0] == 200 and answers[1][1]["by_source"].get("discourse", 0) >= 1
+    assert answers[2] == (200, {"erased": True})
