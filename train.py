@@ -17,10 +17,10 @@ from pathlib import Path
 from hatespeech.config import DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, ConfigError, Settings
 from hatespeech.core.labels import LABELS
 from hatespeech.training.data import DAVIDSON_SHA256, DataError, check_trainable, load_dataset
+from hatespeech.training.feedback import Feedback, FeedbackError, load_csv, load_store
 from hatespeech.training.report import write_feedback_report, write_report
 from hatespeech.training.save import save_model
 from hatespeech.training.train import train
-from hatespeech.training_feedback import Feedback, FeedbackError, load_csv, load_store
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

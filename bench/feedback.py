@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def write_feedback(path: Path, texts: list[str], labels: np.ndarray) -> Path:
 def train(out: Path, *extra: str) -> float:
     """Run train.py as a user would; its wall time in seconds (its printout goes to a log beside the card)."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(out.parent / "train.log", "wb") as log:
         subprocess.run(
@@ -65,14 +67,17 @@ def train(out: Path, *extra: str) -> float:
             stderr=subprocess.STDOUT,
             check=True,
         )
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"  train.py {' '.join(extra) or '(Davidson only)'}: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+    return wall
 
 
 def score(card_path: Path, texts: list[str], labels: np.ndarray) -> dict:
-    from hatespeech.evaluate import decide
-
     from hatespeech.core.classifier import Classifier
-    from hatespeech.training_feedback import board_metrics
+    from hatespeech.core.policy import weighted_argmax as decide
+    from hatespeech.training.feedback import board_metrics
 
     classifier = Classifier.load(card_path)
     probabilities = classifier.probabilities(texts)

@@ -8,6 +8,7 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``service/``   HTTP: the served functions over firefly, the WSGI guard, gunicorn, metrics
 - ``alerts/``    telling moderators: rules, rendering, signing, delivery, stores (SQLite, Redis)
 - ``archive/``   batch scoring of archives
+- ``feedback/``  moderators' labels for the next training: validation, stores (SQLite, PostgreSQL)
 - ``integrations/``  the boards connected: Discourse, Coral Talk and Mastodon webhooks in, flags
                  and reports out (through the alert outbox), moderators' decisions back as feedback
 - ``config``     every setting, read once from the environment

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hatespeech.core.labels import LABELS
-from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore
+from hatespeech.core.validate import check_text, json_type
+from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore, StoreUnavailable
 
 __all__ = [
     "FIELDS",
@@ -44,13 +45,17 @@ __all__ = [
     "FeedbackStore",
     "InvalidFeedback",
     "SQLiteFeedbackStore",
+    "StoreUnavailable",
     "check_feedback",
+    "check_key",
+    "check_unknown",
     "open_store",
 ]
 
 FIELDS = ("text", "label", "id", "source", "moderator")  # what POST /feedback accepts
 MAX_SOURCE_CHARS = 64
 MAX_FIELD_CHARS = 200  # id and moderator
+MAX_WHOLE_NUMBER = 10**18  # ids sent as numbers (openapi.yaml says so, as for /moderate's context)
 DEFAULT_SOURCE = "api"
 
 
@@ -68,15 +73,8 @@ class Feedback(NamedTuple):
     moderator: str | None
 
 
-def _kind(value: object) -> str:
-    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array"}
-    return names.get(type(value), "an object" if isinstance(value, dict) else type(value).__name__)
-
-
 def _check_text(text: object, max_chars: int) -> str:
     # The one text rule of the service (the same messages as /predict): type, blank, length.
-    from hatespeech.core.validate import check_text
-
     try:
         checked = check_text(text, max_chars)
     except ValueError as err:
@@ -92,7 +90,9 @@ def _check_text(text: object, max_chars: int) -> str:
 def _check_name(name: str, value: object, max_chars: int, numbers: bool) -> str:
     if isinstance(value, bool) or not (isinstance(value, str) or (numbers and isinstance(value, int))):
         allowed = "a string or a whole number" if numbers else "a string"
-        raise InvalidFeedback(f"{name} must be {allowed}, not {_kind(value)}")
+        raise InvalidFeedback(f"{name} must be {allowed}, not {json_type(value)}")
+    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
+        raise InvalidFeedback(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger one as a string")
     text = str(value)
     if not text.strip():
         raise InvalidFeedback(f"{name} must not be empty")
@@ -126,7 +126,7 @@ def check_feedback(
         raise InvalidFeedback("label is required: one of " + ", ".join(repr(x) for x in LABELS))
     checked_text = _check_text(text, max_text_chars)
     if not isinstance(label, str) or label not in LABELS:
-        shown = repr(label[:50]) if isinstance(label, str) else _kind(label)
+        shown = repr(label[:50]) if isinstance(label, str) else json_type(label)
         raise InvalidFeedback("label must be one of " + ", ".join(repr(x) for x in LABELS) + f", not {shown}")
     checked_source = DEFAULT_SOURCE if source is None else _check_name("source", source, MAX_SOURCE_CHARS, False)
     checked_id = None if id is None else _check_name("id", id, MAX_FIELD_CHARS, True)
@@ -134,11 +134,19 @@ def check_feedback(
     return Feedback(checked_text, label, checked_source, checked_id, checked_moderator)
 
 
-def check_unknown(fields: dict[str, Any]) -> None:
-    """Refuse fields POST /feedback does not know, by name (a typo must not be silently dropped)."""
+def check_key(source: object, id: object) -> tuple[str, str]:
+    """``(source, id)`` of a row to erase, checked as when it was sent (the source defaults to "api")."""
+    if id is None:
+        raise InvalidFeedback("id is required: the id the post was sent with")
+    checked_source = DEFAULT_SOURCE if source is None else _check_name("source", source, MAX_SOURCE_CHARS, False)
+    return checked_source, _check_name("id", id, MAX_FIELD_CHARS, True)
+
+
+def check_unknown(fields: dict[str, Any], known: tuple[str, ...] = FIELDS) -> None:
+    """Refuse fields an endpoint does not know, by name (a typo must not be silently dropped)."""
     if fields:
         names = ", ".join(repr(k) for k in sorted(fields))
-        raise InvalidFeedback(f"unknown field(s) {names}; the fields are " + ", ".join(FIELDS))
+        raise InvalidFeedback(f"unknown field(s) {names}; the fields are " + ", ".join(known))
 
 
 def open_store(settings: Any) -> FeedbackStore:
@@ -148,8 +156,9 @@ def open_store(settings: Any) -> FeedbackStore:
     yet: connections are made on first use, per process and thread (safe across gunicorn's fork).
     """
     feedback = getattr(settings, "feedback", settings)
+    max_text_chars = getattr(settings, "max_text_chars", 10_000)  # MAX_TEXT_CHARS, as /predict
     if feedback.database_url:
         from hatespeech.feedback.postgres import PostgresFeedbackStore
 
-        return PostgresFeedbackStore(feedback.database_url)
-    return SQLiteFeedbackStore(Path(feedback.db_path))
+        return PostgresFeedbackStore(feedback.database_url, max_text_chars)
+    return SQLiteFeedbackStore(Path(feedback.db_path), max_text_chars)

@@ -24,6 +24,12 @@ SCHEMA_LOCK = 0x68617465  # an advisory lock's key: two processes creating the t
 class PostgresFeedbackStore(FeedbackStore):
     placeholder = "%s"
 
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
+        import psycopg
+
+        return (psycopg.Error, OSError)
+
     def __init__(self, url: str, max_text_chars: int = 10_000) -> None:
         super().__init__(max_text_chars)
         self.url = url

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from hatespeech.core.labels import LABELS
 
@@ -38,10 +38,24 @@ CREATE INDEX IF NOT EXISTS {TABLE}_created ON {TABLE} (created_at);
 """
 
 
+class Counts(TypedDict):
+    """What ``counts`` answers (and ``GET /feedback``, with the served model added): never a text."""
+
+    total: int
+    by_label: dict[str, int]  # every label, 0 included
+    by_source: dict[str, int]
+    newer_than_model: int | None  # rows written after the given time; None when none was given
+
+
+class StoreUnavailable(RuntimeError):
+    """The database failed (down, locked past the busy timeout, disk full): the web layer answers 503."""
+
+
 class FeedbackStore:
     """Moderators' labels; safe to share between threads, and between processes after a fork."""
 
     placeholder = "?"
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)  # the driver's failures
 
     def __init__(self, max_text_chars: int = 10_000) -> None:
         self.max_text_chars = max_text_chars
@@ -76,7 +90,10 @@ class FeedbackStore:
         return conn
 
     def _execute(self, statement: str, params: tuple = ()) -> Any:
-        return self._db().execute(self._sql(statement), params)
+        try:
+            return self._db().execute(self._sql(statement), params)
+        except self.errors as err:
+            raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
 
     # --- the interface
     def add(
@@ -98,7 +115,7 @@ class FeedbackStore:
         row = self._execute(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time())).fetchone()
         return int(row[0])
 
-    def counts(self, newer_than: float | None = None) -> dict[str, Any]:
+    def counts(self, newer_than: float | None = None) -> Counts:
         """``total``, ``by_label`` (every label, 0 included), ``by_source``, and ``newer_than_model``:
         the rows written after ``newer_than`` (seconds since the epoch), or None without it."""
         by_label = dict.fromkeys(LABELS, 0)
@@ -130,7 +147,11 @@ class FeedbackStore:
             f"WHERE row_id > ? ORDER BY row_id LIMIT {FETCH_ROWS}"
         )
         while True:
-            page = self._execute(statement, (last,)).fetchall()
+            cursor = self._execute(statement, (last,))
+            try:
+                page = cursor.fetchall()
+            except self.errors as err:
+                raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
             for row in page:
                 yield row[1], row[2], row[3], row[4], float(row[5])
             if len(page) < FETCH_ROWS:

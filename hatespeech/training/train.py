@@ -16,10 +16,10 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from hatespeech import __version__
-from hatespeech import training_feedback as board
 from hatespeech.training import evaluate
+from hatespeech.training import feedback as board
 from hatespeech.training.data import DAVIDSON_SHA256, Dataset
-from hatespeech.training.pipeline import SEED, build_pipeline, fit
+from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once
 
 
 @dataclass
@@ -36,6 +36,11 @@ def train(
     data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED, feedback: board.Feedback | None = None
 ) -> Trained:
     """Evaluate, then fit on all rows; with ``feedback`` (a board's labels), see training_feedback."""
+    with normalised_once():
+        return _train(data, folds, inner_folds, seed, feedback)
+
+
+def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: board.Feedback | None) -> Trained:
     started = time.perf_counter()
     extra, fitted, dropped, given = None, None, 0, data
     if feedback is not None:

@@ -108,6 +108,7 @@ BAD = [
     ({"text": "ok", "label": "neither", "id": "a\nb"}, "id must not contain control characters"),
     ({"text": "ok", "label": "neither", "id": "i" * 201}, "id is 201 characters long; the maximum is 200"),
     ({"text": "ok", "label": "neither", "moderator": ["x"]}, "moderator must be a string or a whole number"),
+    ({"text": "ok", "label": "neither", "id": 10**18 + 1}, "id must be at most 1000000000000000000 in size"),
     ({"text": "ok\ud800", "label": "neither"}, "text is not valid Unicode"),
 ]
 
@@ -133,9 +134,13 @@ def test_check_feedback_returns_the_stored_values() -> None:
 
 
 def test_open_store_follows_the_settings(tmp_path: Path) -> None:
-    store = open_store(Settings.from_env({"FEEDBACK_DB_PATH": str(tmp_path / "f" / "fb.sqlite3")}))
+    store = open_store(
+        Settings.from_env({"FEEDBACK_DB_PATH": str(tmp_path / "f" / "fb.sqlite3"), "MAX_TEXT_CHARS": "20"})
+    )
     assert isinstance(store, SQLiteFeedbackStore)
     store.add("hello", "neither")
+    with pytest.raises(InvalidFeedback, match="the maximum is 20"):  # MAX_TEXT_CHARS, as /predict
+        store.add("x" * 21, "neither")
     assert (tmp_path / "f" / "fb.sqlite3").is_file()
     store.close()
     postgres = open_store(FeedbackSettings.from_env({"DATABASE_URL": "postgres://u@127.0.0.1:1/x"}))

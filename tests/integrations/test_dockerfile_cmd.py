@@ -27,7 +27,7 @@ from standins import (
     feedback_rows,
     wait_outbox_empty,
 )
-from support import BIN, ROOT, Server, free_port
+from support import BIN, ROOT, Server, free_port, request
 
 
 def dockerfile() -> tuple[list[str], dict[str, str]]:
@@ -97,10 +97,21 @@ def test_coral_hateful_comment_is_flagged_clean_one_204(container: tuple) -> Non
     assert Coral().moderate(hook, Coral.request(f"<p>{CLEAN}</p>")) == (204, None)
 
 
-def test_a_suggestscore_changes_the_feedback(container: tuple) -> None:
+def test_a_suggestscore_changes_get_feedback(container: tuple) -> None:
     server, tmp = container[0], container[3]
-    before = feedback_rows(tmp / "feedback.sqlite3")
+    token = {"Authorization": f"Token {TOKEN}"}
+
+    def counts() -> dict:
+        status, _, text = request(server.url + "/feedback", method="GET", headers=token)
+        assert status == 200
+        return json.loads(text)
+
+    before = counts()
     body = Coral.suggest_body(ABUSIVE, "c-77", approved=False)
     assert Coral.perspective(server.url, "comments:suggestscore", TOKEN, body)[0] == 200
-    after = feedback_rows(tmp / "feedback.sqlite3")
-    assert [r for r in after if r not in before] == [(ABUSIVE, "offensive language", "coral", "comment:c-77")]
+    after = counts()
+    assert after["total"] == before["total"] + 1
+    assert after["by_label"]["offensive language"] == before["by_label"]["offensive language"] + 1
+    assert after["by_source"].get("coral", 0) == before["by_source"].get("coral", 0) + 1
+    rows = feedback_rows(tmp / "feedback.sqlite3")
+    assert (ABUSIVE, "offensive language", "coral", "comment:c-77") in rows

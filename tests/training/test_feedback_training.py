@@ -13,10 +13,10 @@ import pytest
 from support import tiny_csv
 
 import train
-from hatespeech import training_feedback
 from hatespeech.core.classifier import Classifier
 from hatespeech.feedback import LABELS, SQLiteFeedbackStore
-from hatespeech.training_feedback import FeedbackFit
+from hatespeech.training import feedback as training_feedback
+from hatespeech.training.feedback import FeedbackFit
 
 FAST = ["--folds", "2", "--inner-folds", "2"]
 # The board's own standard, unlike the base data's: talk of "pineapple pizza" is offensive here.
