@@ -37,18 +37,7 @@ from hatespeech.alerts.store import Row
 from hatespeech.config import AlertSettings
 from hatespeech.service.context import Context
 
-__all__ = [
-    "Alerter",
-    "InvalidSignature",
-    "configure",
-    "enqueue_call",
-    "record",
-    "register_calls",
-    "sign",
-    "start",
-    "stop",
-    "verify",
-]
+__all__ = ["Alerter", "InvalidSignature", "configure", "record", "sign", "start", "stop", "verify"]
 
 _alerter: Alerter | None = None
 

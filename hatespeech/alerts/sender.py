@@ -98,21 +98,18 @@ class Sender(threading.Thread):
         metrics.alerts_pending(done.pending)
 
     def deliver(self, row: Row) -> None:
+        alert = json.loads(row.alert)
+        body = render(row.format, alert, row.text)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "Idempotency-Key": row.alert_id,
         }
-        credentials = CALLS.get(row.format)
-        if credentials is not None:  # a platform API call (hatespeech/integrations): its JSON body as queued
-            body = row.alert.encode("utf-8")
-            headers.update(credentials())
-        else:
-            alert = json.loads(row.alert)
-            body = render(row.format, alert, row.text)
         if row.format == "json":
             headers["X-Hatespeech-Event"] = alert["type"]
             headers[SIGNATURE_HEADER] = sign(body, self.settings.secret or "")
+        if row.format in CALLS:  # a platform API call (hatespeech/integrations): its JSON as queued, its credentials
+            body, headers = row.alert.encode("utf-8"), {**headers, **CALLS[row.format]()}
         outcome = post(row.url, body, headers, self.settings.timeout)
         status, retry_after, error = outcome
         where = urllib.parse.urlsplit(row.url).netloc  # never the path: webhook URLs hold their secret
