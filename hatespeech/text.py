@@ -35,7 +35,9 @@ TOKEN_PATTERN = r"(?u)\b\w+\b"  # how the vectorizer splits the normalised text:
 
 # One alternative per kind of token, tried in this order at each position of the original text.
 _TOKENS = re.compile(
-    r"(?P<url>(?:https?://|www\.)\S+|\b[a-z0-9.-]+\.(?:com|net|org|co|ly)/\S*)"
+    # A bare domain starts only where a run of domain characters starts, and its labels are taken
+    # possessively: each start is tried once and never backtracks (linear in the text's length).
+    r"(?P<url>(?:https?://|www\.)\S+|(?<![a-z0-9.-])\b(?:[a-z0-9-]++\.)++(?:com|net|org|co|ly)/\S*)"
     r"|(?P<mention>(?<!\w)@\w+)"
     r"|(?P<entity>&(?:amp;)*(?:#\d{1,8};?|#[xX][0-9a-fA-F]{1,6};|[a-zA-Z][a-zA-Z0-9]{1,9};))"
     r"|(?P<word>[A-Za-z0-9_$*@]+)"
@@ -51,7 +53,8 @@ _URL_OR_MENTION_ONLY = re.compile(r"(?:https?://|www\.)\S|@\w+[!\"#%'()+,\-./:;<
 _PUNCTUATION = "!\"#%'()+,-./:;<=>?[\\]^`{|}~"
 _PLAIN = re.compile(r"[A-Za-z0-9_$*]+")  # the word alternative of _TOKENS on ASCII text without "@"
 _ASTERISK = re.compile(r"(?<=\w)\*+(?=\w)")
-_LEET_RUN = re.compile(r"[a-z0-9@$*]*[a-z][a-z0-9@$*]*")
+# A whole run with a letter in it, tried only where a run starts, possessively: linear.
+_LEET_RUN = re.compile(r"(?<![a-z0-9@$*])[0-9@$*]*+[a-z][a-z0-9@$*]*+")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _REPEAT = re.compile(r"(\w)\1{2,}")
 _PIECES = re.compile(r"[a-z0-9]+")
@@ -88,7 +91,14 @@ def _leet(match: re.Match[str]) -> str:
 
 
 def _word(raw: str) -> tuple[str, ...]:
-    return _lower_word(raw.lower())
+    word = raw.lower()
+    return _lower_word(word) if len(word) <= CACHED_CHARS else _lower_word.__wrapped__(word)
+
+
+# Only words and pieces of at most CACHED_CHARS characters are cached, so the caches hold at most
+# (entries × CACHED_CHARS) characters, whatever people send: a long piece is rare and costs its
+# length either way.
+CACHED_CHARS = 64
 
 
 @lru_cache(maxsize=1 << 16)  # words repeat across texts: five regex passes become one dict lookup
@@ -101,8 +111,12 @@ def _lower_word(word: str) -> tuple[str, ...]:
     return tuple(_PIECES.findall(_REPEAT.sub(r"\1\1", word)))
 
 
-@lru_cache(maxsize=1 << 16)
 def _lexicon(word: str) -> str | None:
+    return _lexicon_cached(word) if len(word) <= CACHED_CHARS else _lexicon_cached.__wrapped__(word)
+
+
+@lru_cache(maxsize=1 << 16)
+def _lexicon_cached(word: str) -> str | None:
     for marker, pattern in _LEXICON:
         if pattern.fullmatch(word):
             return marker
@@ -160,7 +174,11 @@ def chunk(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return found, tuple(m for word in found if (m := _lexicon(word)))
 
 
-_chunk = lru_cache(maxsize=1 << 15)(chunk)  # for ``words``; the served model caches its own per-piece work
+_chunk_cached = lru_cache(maxsize=1 << 15)(chunk)  # for ``words``; the served model caches its own per-piece work
+
+
+def _chunk(piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return _chunk_cached(piece) if len(piece) <= CACHED_CHARS else chunk(piece)
 
 
 def words(text: str) -> list[str]:

@@ -117,7 +117,7 @@ def test_the_caches_change_nothing(committed) -> None:
     cold = compile_pipeline(pipeline)
     cold._pieces.clear()
     text_module._lower_word.cache_clear()
-    text_module._lexicon.cache_clear()
+    text_module._lexicon_cached.cache_clear()
     texts = ["the trash lol", "lol the trash", "brand new zorgwords here", "brand new zorgwords here"]
     assert [cold.proba_one(t) for t in texts] == [lean.proba_one(t) for t in texts]
 

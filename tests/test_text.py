@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from hatespeech.pipeline import Normaliser
@@ -65,3 +67,35 @@ def test_lexicon_markers_come_last_and_point_at_their_word() -> None:
     found = tokens(text)
     assert [t.text for t in found] == ["those", "apes", "again", "lexrace"]
     assert text[found[-1].start : found[-1].end] == "apes"
+
+
+# Each kind of text that once made a regex backtrack, or could: 10,000 characters, in one piece.
+N = 10_000
+PATHOLOGICAL = {
+    "dots": ("a." * (N // 2 - 1) + "/", ("a", N // 2 - 1)),
+    "digits": ("1" * N, ("11", 1)),
+    "digits and dots": ("1." * (N // 2), ("1", N // 2)),
+    "symbols": ("$" * N, (None, 0)),
+    "symbols and digits": ("$1@*" * (N // 4), ("1", N // 4)),
+    "one long word": ("a" * N, ("aa", 1)),
+    "asterisks": ("a" + "*" * (N - 1), ("a", 1)),
+    "hyphens and dots": ("a-." * (N // 3), ("a", N // 3)),
+    "domains": ("a.com" * (N // 5), ("coma", N // 5 - 1)),
+    "accents": ("é" * N, ("emo233", N)),
+    "emoji": ("😀" * N, ("emo128512", N)),
+    "combining marks": ("a\u0301" * (N // 2), ("a", N // 2)),
+    "zero-width": ("a\u200b" * (N // 2), ("a", N // 2)),
+    "mixed": (("a.1$*é\u200b😀-" * N)[:N], ("a", 1112)),
+}
+
+
+@pytest.mark.parametrize("kind", PATHOLOGICAL)
+def test_pathological_texts_are_read_correctly(kind: str) -> None:
+    """Every regex on user text runs in linear time (bench/pathological.py has the figures; no timed
+    test): these are the shapes that made the old patterns backtrack. Here: their output is right."""
+    text, (commonest, count) = PATHOLOGICAL[kind]
+    found = tokens(text)
+    assert [t.text for t in found] == normalise(text).split()
+    assert all(0 <= t.start < t.end <= len(text) for t in found)
+    got = Counter(t.text for t in found).most_common(1)
+    assert (got[0] if got else (None, 0)) == (commonest, count)
