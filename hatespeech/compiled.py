@@ -87,6 +87,9 @@ class CompiledModel:
         self._sigmoids = list(zip(self.intercept.tolist(), self.slope.tolist(), self.offset.tolist(), strict=True))
         self._slopes = self.slope.tolist()
         self._offsets = [a * b0 + b for b0, a, b in self._sigmoids]  # the intercept folded into the sigmoid
+        # The normaliser's vocabulary (each training word and its count): how disguised words are read.
+        counted = arrays.get("counted_words", [])
+        self.reader = text_module.Reader(dict(zip(counted, map(int, arrays.get("word_counts", [])), strict=True)))
         self._pieces: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see ``piece``
         self._warm()
 
@@ -111,7 +114,7 @@ class CompiledModel:
             if len(self._pieces) >= CACHE_SIZE:
                 for old in list(islice(self._pieces, CACHE_SIZE // 2)):
                     self._pieces.pop(old, None)  # another thread may have dropped it already
-            words, markers = text_module.chunk(piece)
+            words, markers = self.reader.chunk(piece)
             entry = self._pieces[piece] = (self.analyse(words), self.analyse(markers))
         return entry
 
@@ -133,7 +136,7 @@ class CompiledModel:
         found: list[str] = []
         markers: list[str] = []
         cached = self._pieces.get
-        for piece in text.split():  # the same split as hatespeech.text.words
+        for piece in self.reader.split(text):  # the same pieces as Reader.words
             w, m = cached(piece) or self.piece(piece)
             found += w
             if m:
@@ -331,7 +334,11 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
     table[:-1, :-1] = (coef * idf).T
     table[:-1, -1] = {"l2": idf**2, "l1": idf, None: 0.0}[tfidf.norm]
     stop = vec.get_stop_words()
+    counts = getattr(steps[0], "reader_", None)
+    counts = counts.counts if counts is not None else {}
     return {
+        "counted_words": sorted(counts),
+        "word_counts": np.array([counts[w] for w in sorted(counts)], dtype=np.int64),
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "classes": classes.tolist(),

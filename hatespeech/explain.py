@@ -9,7 +9,7 @@ rounding, ~1e-15). A feature that occurs more than once has its one TF-IDF value
 between its occurrences.
 
 Offsets are into the text as sent, whatever normalisation did (HTML entities, URLs, mentions,
-repeated letters, case): ``hatespeech.text.tokens`` says which characters each normalised word
+repeated letters, case): ``hatespeech.text.Reader.tokens`` says which characters each normalised word
 came from. Everything is read from the compiled model (vocabulary, n-gram range, weights), so a
 retrained model needs no change here.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hatespeech import text as text_module
 from hatespeech.compiled import CompiledModel
 from hatespeech.labels import LABELS
 
@@ -35,10 +34,10 @@ def explain(model: CompiledModel, text: str) -> dict[str, Any]:
     ``intercept + Σ contributions == margin``. Parts that match no feature of the model are absent.
     """
     weights, intercepts = model.mean_weights()
-    tokens = text_module.tokens(text)
+    tokens = model.reader.tokens(text)
     kept = [(token, i) for i, t in enumerate(tokens) for token in model.analyse((t.text,))]
     if [token for token, _ in kept] != model.tokens(text):
-        raise NotImplementedError("hatespeech.text.tokens does not match the model's normalisation")
+        raise NotImplementedError("the normaliser's tokens do not match the model's normalisation")
 
     places: dict[int, list[tuple[int, int]]] = defaultdict(list)  # feature → (start, end) of each occurrence
     low, high = model.ngram

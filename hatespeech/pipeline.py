@@ -19,20 +19,27 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from stop_words import get_stop_words
 
-from hatespeech.text import TOKEN_PATTERN, normalise
+from hatespeech.text import PLAIN, TOKEN_PATTERN, Reader
 
 SEED = 42
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 
 class Normaliser(TransformerMixin, BaseEstimator):
-    """``normalise`` as a scikit-learn step (nothing to fit)."""
+    """The text as a person reads it (``hatespeech.text.Reader``), as a scikit-learn step.
+
+    Fitting counts the training texts' words: disguised spellings are read against that vocabulary
+    (``b*tch`` → ``bitch``, the fitting word clearly the most frequent in training). The counts are
+    saved with the model (``reader_``, and in the compiled form), so serving reads as training did.
+    """
 
     def fit(self, X: Iterable[str], y: object = None) -> Normaliser:  # noqa: N803 (sklearn's name)
+        self.reader_ = Reader(Reader.count_words(list(X)))
         return self
 
     def transform(self, X: Iterable[str]) -> list[str]:  # noqa: N803
-        return [normalise(text) for text in X]
+        reader = getattr(self, "reader_", PLAIN)  # a model saved before it had counts reads without them
+        return [reader.normalise(text) for text in X]
 
 
 def stop_words() -> list[str]:

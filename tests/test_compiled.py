@@ -56,6 +56,10 @@ ODD = [
     "x" * 10_000,
     "I love you",
     "you are a stupid idiot",
+    # disguised words, read against the model's vocabulary (hatespeech.text.Reader)
+    "f*ck you b!tch, $hit n@gger sh1t pvssy fuuuuck stuuupid #f*ck (b*tch)!",
+    "f u c k you, n.i.g.g.e.r f-u-c-k U.S.A. a.m. 45s p*ssword a b c d e",
+    "ｂｉｔｃｈ 𝐟𝐮𝐜𝐤 b\u200bitch b\u00aditch nіgger n\u0456gg\u0435r f\u0301uck \u202ebitch",
 ]
 FRAGMENTS = [
     *ODD[:16],
@@ -65,6 +69,14 @@ FRAGMENTS = [
     "zorgs",
     "idiot",
     "\u00a8",  # NFKD makes it a space and an accent
+    "f",
+    "u",
+    "c",
+    "k",
+    "b*tch",
+    "n.i.g.g.e.r",
+    "\u200b",
+    "і",
     " ",
     "\t",
 ]
@@ -122,17 +134,23 @@ def test_the_caches_change_nothing(committed) -> None:
     assert [cold.proba_one(t) for t in texts] == [lean.proba_one(t) for t in texts]
 
 
-def test_normalise_piece_by_piece_is_normalise_token_by_token(real_data) -> None:
-    """``text.words`` (cached, per whitespace-separated piece) gives what ``text.tokens`` gives."""
+def test_normalise_piece_by_piece_is_normalise_token_by_token(committed, real_data) -> None:
+    """``words`` (cached, per whitespace-separated piece) gives what ``tokens`` gives, with and
+    without the model's vocabulary."""
+    reader = committed[1].reader
+    assert reader.counts, "the committed model reads disguised words against its vocabulary"
     texts = [*load_dataset(real_data).texts, *ODD, *FRAGMENTS]
     for text in texts:
         assert text_module.words(text) == [t.text for t in text_module.tokens(text)], text
+        assert reader.words(text) == [t.text for t in reader.tokens(text)], text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=odd_texts)
-def test_normalise_piece_by_piece_on_generated_texts(text: str) -> None:
+def test_normalise_piece_by_piece_on_generated_texts(committed, text: str) -> None:
     assert text_module.words(text) == [t.text for t in text_module.tokens(text)]
+    reader = committed[1].reader
+    assert reader.words(text) == [t.text for t in reader.tokens(text)]
 
 
 def test_serving_never_imports_scikit_learn() -> None:
