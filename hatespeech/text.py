@@ -207,6 +207,7 @@ MAX_DISGUISED = 32  # longer pieces are never read as a disguised word (no vocab
 MIN_COUNT = 5  # a word seen fewer times in training is not a reading anyone can count on
 AHEAD = 4.0  # the reading chosen is seen at least this many times as often as the next one
 MAX_MASKS = 3  # at most this many masked letters in a word
+GLUED_COUNT = 100  # two words glued together are split only if both are this common in training
 _LEET_SLOT = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
 _MASKS = frozenset("*@$!|+#%?_")  # a symbol standing for one letter: f*ck, b!tch, n@gger, $hit
 _EDGE = "!\"#%'()+,-./:;<=>?[\\]^`{|}~"  # stripped around a word (as _PUNCTUATION)
@@ -255,8 +256,10 @@ class Reader:
         if not self.counts or len(core) > MAX_DISGUISED or len(core) < 3 or core[0] == "@":
             return None  # "@name" is a mention
         if core.isalpha():
-            if core in self.counts or not (_RUN.search(core) or "v" in core):
-                return None  # a known word, or nothing to read differently
+            if core in self.counts:
+                return None  # a known word
+            if not (_RUN.search(core) or "v" in core):
+                return self._glued(core)
         elif _SPACED.fullmatch(core):
             return self.spaced(core.replace(".", "").replace("-", ""))
         elif not _DISGUISE.fullmatch(core):
@@ -272,6 +275,28 @@ class Reader:
         if self.counts.get(letters, 0) >= MIN_COUNT:
             return letters
         return self._best(letters) if letters.isalnum() and letters[0].isalpha() else None
+
+    def _glued(self, word: str) -> str | None:
+        """Two words written as one ("bitchass"): both common in training (``GLUED_COUNT``), the split
+        clearly ahead of any other; returned as "bitch ass". Words seen in training are never split."""
+        splits = sorted(
+            (min(self.counts.get(word[:i], 0), self.counts.get(word[i:], 0)), i) for i in range(3, len(word) - 2)
+        )
+        if not splits or splits[-1][0] < GLUED_COUNT or (len(splits) > 1 and splits[-1][0] < AHEAD * splits[-2][0]):
+            return None
+        i = splits[-1][1]
+        return f"{word[:i]} {word[i:]}"
+
+    def spelt(self, letters: Sequence[str]) -> tuple[int, str, int] | None:
+        """A word spelt out in ``letters`` (single characters): ``(i, word, j)`` for ``letters[i:j]``,
+        or ``None``. A single letter at either end may be a word of its own ("you are a b i t c h")."""
+        n = len(letters)
+        for i, j in ((0, n), (1, n), (0, n - 1), (1, n - 1)):
+            if j - i < 3:
+                continue
+            if (word := self.spaced(fold("".join(p.strip(_EDGE) for p in letters[i:j]))[0].lower())) is not None:
+                return i, word, j
+        return None
 
     def _best(self, core: str) -> str | None:
         parts: list[str] = []
@@ -311,15 +336,16 @@ class Reader:
     # --- pieces --------------------------------------------------------------------------------------
 
     def split(self, text: str) -> list[str]:
-        """``text.split()``, except that a run of three or more single letters ("f u c k") is one
-        piece, its letters joined by single spaces: it may be one spaced-out word."""
+        """``text.split()``, except that a run of three or more single letters ("f u c k", "#n i g s!"),
+        maybe with punctuation around each, is one piece, joined by single spaces: it may be one
+        spaced-out word."""
         pieces = text.split()
-        if not self.counts or not pieces or min(map(len, pieces)) > 1:
+        if not self.counts or not pieces or min(map(len, pieces)) > 3:
             return pieces
         out: list[str] = []
         run: list[str] = []
         for piece in [*pieces, ""]:
-            if len(piece) == 1 and piece.isalpha():
+            if (len(piece) == 1 and piece.isalpha()) or (1 < len(piece) <= 3 and _single_letter(piece)):
                 run.append(piece)
                 continue
             if len(run) >= 3:
@@ -335,12 +361,17 @@ class Reader:
         """The tokens of one piece (``split``'s), spans in it plus ``offset``, lexicon markers not included."""
         if " " in raw:  # single letters, maybe a spaced-out word
             letters = raw.split(" ")
-            word = self.spaced(fold("".join(letters))[0].lower())
-            if word is not None:
-                return [Token(word, 0, len(raw))]
+            places = [offset]
+            for letter in letters:
+                places.append(places[-1] + len(letter) + 1)
+            i, word, j = self.spelt(letters) or (len(letters), "", len(letters))
             found: list[Token] = []
-            for i, letter in enumerate(letters):
-                found += self.piece_tokens(letter, offset + 2 * i)
+            for k in range(i):
+                found += self.piece_tokens(letters[k], places[k])
+            if word:
+                found.append(Token(word, places[i], places[j] - 1))
+            for k in range(j, len(letters)):
+                found += self.piece_tokens(letters[k], places[k])
             return found
         folded, origin = fold(raw)
         core = folded.strip(_EDGE)
@@ -349,7 +380,7 @@ class Reader:
             if word is not None:
                 first = folded.index(core)
                 start, end = _span(origin, first, first + len(core) - 1)
-                return [Token(word, start + offset, end + offset)]
+                return [Token(w, start + offset, end + offset) for w in word.split(" ")]
         return _scan(folded, origin, offset)
 
     def chunk(self, raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -383,10 +414,13 @@ class Reader:
             n = piece.count(" ") + 1  # a run of single letters joined by ``split`` covers n places
             here = places[at : at + n]
             at += n
-            if n > 1 and (word := self.spaced(fold(piece.replace(" ", ""))[0].lower())) is not None:
-                found.append(Token(word, here[0][0], here[-1][1]))
-                continue
-            for (start, _), part in zip(here, piece.split(" "), strict=True):
+            parts = piece.split(" ")
+            i, word, j = (n > 1 and self.spelt(parts)) or (n, "", n)
+            for (start, _), part in zip(here[:i], parts[:i], strict=True):
+                found += self.piece_tokens(part, start)
+            if word:
+                found.append(Token(word, here[i][0], here[j - 1][1]))
+            for (start, _), part in zip(here[j:], parts[j:], strict=True):
                 found += self.piece_tokens(part, start)
         markers = [Token(m, t.start, t.end) for t in found if (m := lexicon(t.text))]
         return found + markers
@@ -423,6 +457,12 @@ class Reader:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["counts"])
+
+
+def _single_letter(piece: str) -> bool:
+    """A letter with punctuation around it ("#n", "t.", "s!")."""
+    core = piece.strip(_PUNCTUATION)
+    return len(core) == 1 and core.isalpha()
 
 
 def _span(origin: list[int] | None, first: int, last: int) -> tuple[int, int]:
