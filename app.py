@@ -22,6 +22,7 @@ from hatespeech import alerts, compat, metrics, web
 from hatespeech.classifier import Classifier, check_text
 from hatespeech.config import ConfigError, Settings
 from hatespeech.context import Context
+from hatespeech.core import threats
 from hatespeech.explain import explain as explanation
 from hatespeech.model_file import ModelError
 from hatespeech.moderation import Policy, check_texts
@@ -70,6 +71,8 @@ def _moderate(texts: list[str], explain: object) -> list[dict[str, Any]]:
     if not isinstance(explain, bool):
         raise ValueError("explain must be true or false")
     answers = [policy.moderate(row) for row in _score(texts)]
+    for text, answer in zip(texts, answers, strict=True):
+        threats.apply(answer, threats.check(classifier.model.reader, text))
     if explain:
         try:
             for text, answer in zip(texts, answers, strict=True):
@@ -147,8 +150,9 @@ def openai_moderations(input: object = None, model: object = None) -> dict[str, 
     except ValueError as err:
         raise compat.openai_error(str(err).replace("texts", "input", 1)) from None
     results = []
-    for row in _score(texts):
-        results.append(compat.openai_result(row, policy.decide(row)["categories"]))
+    for text, row in zip(texts, _score(texts), strict=True):
+        threat = threats.check(classifier.model.reader, text) is not None
+        results.append(compat.openai_result(row, policy.decide(row)["categories"], threat))
     return compat.openai_response(MODEL_NAME, results)
 
 
@@ -163,9 +167,17 @@ def perspective_analyze(comment: object = None, requestedAttributes: object = No
         comment, requestedAttributes, options, settings.max_text_chars
     )
     spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
-    rows = _score([text, *(text[begin:end] for begin, end in spans or [])])
+    parts = [text, *(text[begin:end] for begin, end in spans or [])]
+    rows = _score(parts)
+    found = [threats.check(classifier.model.reader, part) is not None for part in parts]
     return compat.perspective_response(
-        attributes, rows[0], spans, rows[1:] if spans is not None else None, languages, options.get("clientToken")
+        attributes,
+        rows[0],
+        spans,
+        rows[1:] if spans is not None else None,
+        languages,
+        options.get("clientToken"),
+        threats=found,
     )
 
 

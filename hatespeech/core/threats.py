@@ -165,3 +165,16 @@ def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
 def check(reader: Any, text: str) -> dict[str, Any] | None:
     """The threat in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``."""
     return find(reader.tokens(text), text)
+
+
+def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
+    """Add the threat check's verdict to a ``/moderate`` answer: ``categories["threat"]``, the matched
+    span as ``threat``, and an action raised to at least ``review`` (a person must look at a threat,
+    whatever the model's scores say)."""
+    answer["categories"]["threat"] = found is not None
+    if found is not None:
+        answer["threat"] = found
+        if answer["action"] == "allow":
+            answer["action"] = "review"
+        answer["flagged"] = True
+    return answer
