@@ -136,7 +136,10 @@ class CompiledModel:
         found: list[str] = []
         markers: list[str] = []
         cached = self._pieces.get
-        for piece in self.reader.split(text):  # the same pieces as Reader.words
+        pieces = text.split()
+        if self.reader.counts and text_module.maybe_spaced(text):  # rare: letters spaced out, read by the Reader
+            pieces = self.reader.split(text)
+        for piece in pieces:  # the same pieces as Reader.words
             w, m = cached(piece) or self.piece(piece)
             found += w
             if m:

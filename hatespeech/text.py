@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import product
 from pathlib import Path
 from typing import NamedTuple
 
@@ -207,6 +209,7 @@ MAX_DISGUISED = 32  # longer pieces are never read as a disguised word (no vocab
 MIN_COUNT = 5  # a word seen fewer times in training is not a reading anyone can count on
 AHEAD = 4.0  # the reading chosen is seen at least this many times as often as the next one
 MAX_MASKS = 3  # at most this many masked letters in a word
+MAX_SPELLINGS = 256  # spellings looked up one by one; more (many stretched runs) go to the pattern search
 GLUED_COUNT = 100  # two words glued together are split only if both are this common in training
 _LEET_SLOT = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
 _MASKS = frozenset("*@$!|+#%?_")  # a symbol standing for one letter: f*ck, b!tch, n@gger, $hit
@@ -241,6 +244,10 @@ class Reader:
             index.setdefault((len(word), ""), []).append(word)
         self._index = {key: "\n" + "\n".join(found) + "\n" for key, found in index.items()}
         self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Every start of a common word (see ``_glued``): a glued word's first part is searched only
+        # while it is one, so most unknown words cost two or three set lookups.
+        common = [w for w, n in self.counts.items() if n >= GLUED_COUNT]
+        self._starts = frozenset(w[:i] for w in common for i in range(3, len(w) + 1))
 
     @staticmethod
     def count_words(texts: Sequence[str]) -> dict[str, int]:
@@ -279,13 +286,23 @@ class Reader:
     def _glued(self, word: str) -> str | None:
         """Two words written as one ("bitchass"): both common in training (``GLUED_COUNT``), the split
         clearly ahead of any other; returned as "bitch ass". Words seen in training are never split."""
-        splits = sorted(
-            (min(self.counts.get(word[:i], 0), self.counts.get(word[i:], 0)), i) for i in range(3, len(word) - 2)
-        )
-        if not splits or splits[-1][0] < GLUED_COUNT or (len(splits) > 1 and splits[-1][0] < AHEAD * splits[-2][0]):
+        get, starts = self.counts.get, self._starts
+        best = second = 0
+        at = 0
+        for i in range(3, len(word) - 2):
+            head = word[:i]
+            if head not in starts:
+                break  # no common word starts so: none longer either
+            if (first := get(head, 0)) < GLUED_COUNT:
+                continue
+            score = min(first, get(word[i:], 0))
+            if score > best:
+                best, second, at = score, best, i
+            elif score > second:
+                second = score
+        if best < GLUED_COUNT or best < AHEAD * second:
             return None
-        i = splits[-1][1]
-        return f"{word[:i]} {word[i:]}"
+        return f"{word[:at]} {word[at:]}"
 
     def spelt(self, letters: Sequence[str]) -> tuple[int, str, int] | None:
         """A word spelt out in ``letters`` (single characters): ``(i, word, j)`` for ``letters[i:j]``,
@@ -299,7 +316,14 @@ class Reader:
         return None
 
     def _best(self, core: str) -> str | None:
+        """The vocabulary word ``core`` reads as, clearly the most frequent of those it fits, or ``None``.
+
+        Each run of one character is a slot: a letter (``v`` may be ``u``), a stretched letter (3+:
+        one or two of it), a leetspeak digit (its letters), a mask (any letter). Without masks the few
+        spellings are looked up one by one; with masks, one pattern searches the words of the right
+        lengths (and first letter)."""
         parts: list[str] = []
+        options: list[tuple[str, ...]] = []
         masks = shortest = longest = 0
         for match in _SAME.finditer(core):  # runs of one character: linear
             char, n = match.group(1), len(match.group())
@@ -309,26 +333,28 @@ class Reader:
                 masks += n
                 parts.append("[a-z]" * n)
             elif char.isdigit():
-                parts.append(f"[{_LEET_SLOT[char]}]" * n if char in _LEET_SLOT else char * n)
+                letters = _LEET_SLOT.get(char, char)
+                parts.append(f"[{letters}]" * n)
+                options += [tuple(letters)] * n
             else:
                 letter = "[vu]" if char == "v" else char
+                spellings = ("v", "u") if char == "v" else (char,)
                 if n >= 3:  # stretched: one or two
                     parts.append(f"{letter}{{1,2}}")
+                    options.append(tuple(x * k for x in spellings for k in (1, 2)))
                     shortest, longest = shortest - n + 1, longest - n + 2
                 else:
                     parts.append(letter * n)
+                    options += [spellings] * n
         if masks > MAX_MASKS:
             return None
-        first = core[0] if core[0].isalpha() and core[0] != "v" else ""
-        pattern = re.compile("^(?:" + "".join(parts) + ")$", re.MULTILINE)
-        fits = sorted(
-            (
-                (self.counts[w], w)
-                for n in range(shortest, longest + 1)
-                for w in pattern.findall(self._index.get((n, first), ""))
-            ),
-            reverse=True,
-        )
+        if not masks and math.prod(map(len, options)) <= MAX_SPELLINGS:
+            found = {w for w in map("".join, product(*options)) if w in self.counts}
+        else:
+            first = core[0] if core[0].isalpha() and core[0] != "v" else ""
+            pattern = re.compile("^(?:" + "".join(parts) + ")$", re.MULTILINE)
+            found = {w for n in range(shortest, longest + 1) for w in pattern.findall(self._index.get((n, first), ""))}
+        fits = sorted(((self.counts[w], w) for w in found), reverse=True)
         if not fits or fits[0][0] < MIN_COUNT or (len(fits) > 1 and fits[0][0] < AHEAD * fits[1][0]):
             return None
         return fits[0][1]
@@ -340,7 +366,7 @@ class Reader:
         maybe with punctuation around each, is one piece, joined by single spaces: it may be one
         spaced-out word."""
         pieces = text.split()
-        if not self.counts or not pieces or min(map(len, pieces)) > 3:
+        if not self.counts or not maybe_spaced(text):  # most texts have no such run
             return pieces
         out: list[str] = []
         run: list[str] = []
@@ -391,8 +417,12 @@ class Reader:
         repeat across texts: worth caching). tests/test_text.py checks this against ``tokens``.
         """
         core = raw.strip(_PUNCTUATION)
-        if core.isalnum() and core.isascii() and (self.resolve(core.lower()) is None if self.counts else True):
-            found = _word(core)  # the commonest piece: one plain word, maybe with punctuation
+        if core.isalnum() and core.isascii():  # the commonest piece: one plain word, maybe with punctuation
+            lower = core.lower()
+            if not self.counts or lower in self.counts or len(lower) < 3 or (word := self.resolve(lower)) is None:
+                found = _word(core)
+            else:
+                found = tuple(word.split(" "))
         elif _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet, and dropped whole
             return (), ()
         else:
@@ -471,6 +501,18 @@ def _span(origin: list[int] | None, first: int, last: int) -> tuple[int, int]:
 
 
 _NON_SPACE = re.compile(r"\S+")
+# Three letters alone in a row, maybe with punctuation around each: what a run for ``Reader.split``
+# needs (bounded or possessive quantifiers: linear).
+_LONE = r"[^\w\s]{0,2}[^\W\d_][^\w\s]{0,2}"
+_MAYBE_SPACED = re.compile(rf"(?<!\S){_LONE}\s++{_LONE}\s++{_LONE}(?!\S)")
+_LONE_FIRST = re.compile(r"\s\S\s+\S\S?\S?\s").search  # a cheaper first look (0.7 µs; true for 1 text in 6)
+
+
+def maybe_spaced(text: str) -> bool:
+    """False: ``Reader.split(text)`` is ``text.split()`` (no run of three lone letters)."""
+    return _LONE_FIRST(f" {text} ") is not None and _MAYBE_SPACED.search(text) is not None
+
+
 PLAIN = Reader()  # no vocabulary: the stateless rules only
 
 
