@@ -91,14 +91,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", help="also time hatespeech's text module at this git revision (10k only)")
     args = parser.parse_args()
-    try:
-        from hatespeech.core.modelfile import load_compiled
-
-        from hatespeech.core import text
-    except ImportError:  # before the layout change
-        from hatespeech import text
-        from hatespeech.model_file import load_compiled
     from hatespeech.config import DEFAULT_MODEL_PATH
+    from hatespeech.core import text
+    from hatespeech.core.modelfile import load_compiled
 
     reader = load_compiled(DEFAULT_MODEL_PATH)[0].reader  # the served reading: with the model's vocabulary
     current = ModuleType("served")

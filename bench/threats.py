@@ -28,14 +28,9 @@ def load(path: Path = DATA) -> list[tuple[int, str, str]]:
 
 
 def main() -> None:
-    try:
-        from hatespeech.core.modelfile import load_compiled
-
-        from hatespeech.core import threats
-    except ImportError:  # before the layout change
-        from hatespeech.core import threats
-        from hatespeech.model_file import load_compiled
     from hatespeech.config import DEFAULT_MODEL_PATH
+    from hatespeech.core import threats
+    from hatespeech.core.modelfile import load_compiled
 
     reader = load_compiled(DEFAULT_MODEL_PATH)[0].reader
     for path in (DATA, HELD_OUT):
