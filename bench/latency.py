@@ -362,6 +362,8 @@ _AB = textwrap.dedent(
     import numpy as np
     texts, others = json.load(open(sys.argv[1]))
     import app
+    import gc, os
+    if os.environ.get("AB_NO_GC"): gc.disable()
     out = {}
     for name in ("cold", "warm"):
         if name == "warm":

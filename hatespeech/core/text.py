@@ -208,15 +208,17 @@ MAX_DISGUISED = 32  # longer pieces are never read as a disguised word (no vocab
 MIN_COUNT = 5  # a word seen fewer times in training is not a reading anyone can count on
 AHEAD = 4.0  # the reading chosen is seen at least this many times as often as the next one
 MAX_MASKS = 3  # at most this many masked letters in a word
-MAX_SPELLINGS = 256  # spellings looked up one by one; more (many stretched runs) go to the pattern search
+MAX_SPELLINGS = 1024  # spellings looked up one by one (two masks: 676); more go to the pattern search
 GLUED_COUNT = 100  # two words glued together are split only if both are this common in training
 _LEET_SLOT = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_ALPHABET = tuple("abcdefghijklmnopqrstuvwxyz")
 _MASKS = frozenset("*@$!|+#%?_")  # a symbol standing for one letter: f*ck, b!tch, n@gger, $hit
 _EDGE = "!\"#%'()+,-./:;<=>?[\\]^`{|}~"  # stripped around a word (as _PUNCTUATION)
 _DISGUISE = re.compile(r"[a-z][a-z0-9*@$!|+#%?_]*+|[*@$!|+#%?_][a-z0-9*@$!|+#%?_]*+")  # whole-core shapes
 _SPACED = re.compile(r"[a-z0-9*@$!|](?:[.\-][a-z0-9*@$!|]){2,}+")  # n.i.g.g.e.r, f-u-c-k, U.S.A.
 _RUN = re.compile(r"(.)\1{2,}")
 _SAME = re.compile(r"(.)\1*")
+_V_FOR_U = re.compile(r"[^aeiouy]v[^aeiouy]")  # a v where a reader expects a vowel: pvssy, fvck
 
 
 class Reader:
@@ -243,10 +245,14 @@ class Reader:
             index.setdefault((len(word), ""), []).append(word)
         self._index = {key: "\n" + "\n".join(found) + "\n" for key, found in index.items()}
         self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        # Every start of a common word (see ``_glued``): a glued word's first part is searched only
-        # while it is one, so most unknown words cost two or three set lookups.
-        common = [w for w, n in self.counts.items() if n >= GLUED_COUNT]
-        self._starts = frozenset(w[:i] for w in common for i in range(3, len(w) + 1))
+        # Every start of a head: a glued word's first part is searched only while it is one, so most
+        # unknown words cost a few set lookups.
+        self._heads = {  # what may come first in a glued word (see ``_glued``), and what must follow it
+            w: (MIN_COUNT if len(w) >= 4 and lexicon(w) else GLUED_COUNT)
+            for w, n in self.counts.items()
+            if n >= GLUED_COUNT or (n >= MIN_COUNT and len(w) >= 4 and lexicon(w))
+        }
+        self._starts = frozenset(w[:i] for w in self._heads for i in range(2, len(w) + 1))
 
     @staticmethod
     def count_words(texts: Sequence[str]) -> dict[str, int]:
@@ -264,7 +270,7 @@ class Reader:
         if core.isalpha():
             if core in self.counts:
                 return None  # a known word
-            if not (_RUN.search(core) or "v" in core):
+            if not (_RUN.search(core) or _V_FOR_U.search(core)):
                 return self._glued(core)
         elif _SPACED.fullmatch(core):
             return self.spaced(core.replace(".", "").replace("-", ""))
@@ -283,23 +289,26 @@ class Reader:
         return self._best(letters) if letters.isalnum() and letters[0].isalpha() else None
 
     def _glued(self, word: str) -> str | None:
-        """Two words written as one ("bitchass"): both common in training (``GLUED_COUNT``), the split
-        clearly ahead of any other; returned as "bitch ass". Words seen in training are never split."""
-        get, starts = self.counts.get, self._starts
+        """Two words written as one, returned as "bitch ass": both common in training (seen
+        ``GLUED_COUNT`` times: "bitchass"), or the first a word of the slur lexicon (4 letters or more)
+        and both seen ``MIN_COUNT`` times ("niggermusic"; not as the second: "firecrackers"); the split
+        clearly ahead of any other. Words seen in training are never split."""
+        get, heads, starts = self.counts.get, self._heads, self._starts
         best = second = 0
         at = 0
-        for i in range(3, len(word) - 2):
+        for i in range(2, len(word) - 1):
             head = word[:i]
             if head not in starts:
-                break  # no common word starts so: none longer either
-            if (first := get(head, 0)) < GLUED_COUNT:
+                break  # no head starts so: none longer either
+            need = heads.get(head)
+            if need is None or (last := get(word[i:], 0)) < need:
                 continue
-            score = min(first, get(word[i:], 0))
+            score = min(self.counts[head], last)
             if score > best:
                 best, second, at = score, best, i
             elif score > second:
                 second = score
-        if best < GLUED_COUNT or best < AHEAD * second:
+        if not best or best < AHEAD * second:
             return None
         return f"{word[:at]} {word[at:]}"
 
@@ -318,9 +327,9 @@ class Reader:
         """The vocabulary word ``core`` reads as, clearly the most frequent of those it fits, or ``None``.
 
         Each run of one character is a slot: a letter (``v`` may be ``u``), a stretched letter (3+:
-        one or two of it), a leetspeak digit (its letters), a mask (any letter). Without masks the few
-        spellings are looked up one by one; with masks, one pattern searches the words of the right
-        lengths (and first letter)."""
+        one or two of it), a leetspeak digit (its letters), a mask (any letter). Up to
+        ``MAX_SPELLINGS`` spellings are looked up one by one (a pattern costs ~0.3 ms to compile);
+        beyond, one pattern searches the words of the right lengths (and first letter)."""
         parts: list[str] = []
         options: list[tuple[str, ...]] = []
         masks = shortest = longest = 0
@@ -331,6 +340,7 @@ class Reader:
             if char in _MASKS:
                 masks += n
                 parts.append("[a-z]" * n)
+                options += [_ALPHABET] * n
             elif char.isdigit():
                 letters = _LEET_SLOT.get(char, char)
                 parts.append(f"[{letters}]" * n)
@@ -347,7 +357,7 @@ class Reader:
                     options += [spellings] * n
         if masks > MAX_MASKS:
             return None
-        if not masks and math.prod(map(len, options)) <= MAX_SPELLINGS:
+        if math.prod(map(len, options)) <= MAX_SPELLINGS:
             found = {w for w in map("".join, product(*options)) if w in self.counts}
         else:
             first = core[0] if core[0].isalpha() and core[0] != "v" else ""
@@ -419,14 +429,23 @@ class Reader:
         if core.isalnum() and core.isascii():  # the commonest piece: one plain word, maybe with punctuation
             lower = core.lower()
             if not self.counts or lower in self.counts or len(lower) < 3 or (word := self.resolve(lower)) is None:
-                found = _word(core)
+                found = _lower_word(lower) if len(lower) <= CACHED_CHARS else _lower_word.__wrapped__(lower)
             else:
                 found = tuple(word.split(" "))
         elif _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet, and dropped whole
             return (), ()
+        elif (
+            raw.isascii()
+            and " " not in raw
+            and not _SPECIAL.search(raw)
+            and (not self.counts or self.resolve(core.lower()) is None)
+        ):  # no URL, mention, entity or disguised word: words and ASCII punctuation ("don't", "a-ha")
+            found = tuple(word for run in _PLAIN.findall(raw) for word in _word(run))
         else:
             found = tuple(token.text for token in self.piece_tokens(raw))
-        return found, tuple(m for word in found if (m := lexicon(word)))
+        return found, tuple(
+            m for word in found if (m := _lexicon_cached(word) if len(word) <= CACHED_CHARS else lexicon(word))
+        )
 
     # --- texts ---------------------------------------------------------------------------------------
 
@@ -504,7 +523,7 @@ _NON_SPACE = re.compile(r"\S+")
 # needs (bounded or possessive quantifiers: linear).
 _LONE = r"[^\w\s]{0,2}[^\W\d_][^\w\s]{0,2}"
 _MAYBE_SPACED = re.compile(rf"(?<!\S){_LONE}\s++{_LONE}\s++{_LONE}(?!\S)")
-_LONE_FIRST = re.compile(r"\s\S\s+\S\S?\S?\s").search  # a cheaper first look (0.7 µs; true for 1 text in 6)
+_LONE_FIRST = re.compile(r"\s\S\s+\S\S?\S?\s").search  # a cheaper first look (0.8 µs; true for 1 text in 6)
 
 
 def maybe_spaced(text: str) -> bool:

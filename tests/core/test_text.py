@@ -152,3 +152,12 @@ def test_a_disguise_points_at_what_was_written() -> None:
         ("off", "off"),
         ("bitch", "b!tch"),
     ]
+
+
+def test_glued_words_are_split_only_when_clearly_two() -> None:
+    reader = Reader(
+        {"bitch": 900, "ass": 500, "music": 40, "nigger": 300, "fire": 40, "crackers": 60, "cock": 30, "pit": 10}
+    )
+    assert reader.normalise("bitchass niggermusic") == "bitch ass nigger music lexrace"
+    # a lexicon word as the second half, or two halves not both common: left as written
+    assert reader.normalise("firecrackers cockpit") == "firecrackers cockpit"
