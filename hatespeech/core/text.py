@@ -245,6 +245,7 @@ class Reader:
             index.setdefault((len(word), ""), []).append(word)
         self._index = {key: "\n" + "\n".join(found) + "\n" for key, found in index.items()}
         self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._key: frozenset | None = None
         # Every start of a head: a glued word's first part is searched only while it is one, so most
         # unknown words cost a few set lookups.
         self._heads = {  # what may come first in a glued word (see ``_glued``), and what must follow it
@@ -253,6 +254,12 @@ class Reader:
             if n >= GLUED_COUNT or (n >= MIN_COUNT and len(w) >= 4 and lexicon(w))
         }
         self._starts = frozenset(w[:i] for w in self._heads for i in range(2, len(w) + 1))
+
+    def key(self) -> frozenset:
+        """The vocabulary as one hashable value: two readers with the same key read alike."""
+        if self._key is None:
+            self._key = frozenset(self.counts.items())
+        return self._key
 
     @staticmethod
     def count_words(texts: Sequence[str]) -> dict[str, int]:
