@@ -18,13 +18,14 @@ from typing import Any
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts, compat, metrics, web
+from hatespeech import alerts, compat, metrics, review, web
 from hatespeech.classifier import Classifier, check_text
 from hatespeech.config import ConfigError, Settings
 from hatespeech.context import Context
 from hatespeech.explain import explain as explanation
 from hatespeech.model_file import ModelError
 from hatespeech.moderation import Policy, check_texts
+from hatespeech.review.web import RETRAIN_COMMAND, ReviewPages
 
 settings = Settings.from_env()
 
@@ -41,6 +42,7 @@ try:
 except (ModelError, ConfigError) as err:
     sys.exit(f"hatespeech-detect: cannot serve the model: {err}")
 alerts.configure(settings.alerts)  # opens nothing: each worker opens the store after the fork
+review.configure(settings.review)  # likewise
 metrics.model_info(policy.model["version"], policy.model["sha256"])
 MODEL_NAME = f"hatespeech-detect-{policy.model['version']}-{policy.model['sha256'][:12]}"
 
@@ -84,6 +86,8 @@ def _alert(answers: list[dict[str, Any]], contexts: list[Context], texts: list[s
     for answer, context, text in zip(answers, contexts, texts, strict=True):
         metrics.observe_decision(answer["label"], answer["action"])
         alerts.record(answer, context, text)  # writes the outbox only; delivery is in the background
+        # the review queue: explained here only for a post it keeps (review/block with an id)
+        review.record(answer, context, text, functools.partial(explanation, classifier.model, text))
 
 
 @web.bad_input_is_400
@@ -181,4 +185,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "v1/moderations": openai_moderations,
     "v1alpha1/comments:analyze": perspective_analyze,
 }
-application = web.create_app(FUNCTIONS, settings, health)
+REVIEW_MODEL = {  # GET /review/model: what the review page shows of the model and settings
+    "model": {**policy.model, "created_at": classifier.card.get("created_at")},
+    "thresholds": policy.describe(),
+    "threshold_curves": classifier.card.get("threshold_curves"),
+    "retention_hours": settings.review.text_retention_seconds / 3600,
+    "queue": settings.review.enabled,
+    "retrain": RETRAIN_COMMAND,
+}
+application = web.create_app(FUNCTIONS, settings, health, ReviewPages(review.reviewer, lambda: REVIEW_MODEL))

@@ -37,6 +37,7 @@ def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED)
     fit_started = time.perf_counter()
     model = fit(build_pipeline(), data.texts, data.labels, data.agreement)
     fit_seconds = time.perf_counter() - fit_started
+    thresholds = evaluate.choose_thresholds(cv.probabilities, data.labels)
     card = {
         "version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -54,7 +55,8 @@ def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED)
             "kind": "argmax of probabilities × per-class weights",
             "weights": evaluate.tune_rule(cv.probabilities, data.labels),
         },
-        "thresholds": evaluate.choose_thresholds(cv.probabilities, data.labels),
+        "thresholds": thresholds,
+        "threshold_curves": evaluate.threshold_curves(cv.probabilities, data.labels, thresholds),
         "metrics": {"holdout": holdout, "cross_validation": cross_validation},
     }
     return Trained(model, card, cv.probabilities)

@@ -95,12 +95,14 @@ class Guard:
         settings: Settings,
         health: Callable[[], dict],
         openapi: bytes | None = None,
+        pages: Any = None,  # the review page (hatespeech.review.web.ReviewPages): is_public, handles, WSGI
     ):
         self.app = app
         self.functions = {"/" + name for name in functions}
         self.settings = settings
         self.health = health
         self.openapi = openapi
+        self.pages = pages
         self.token = settings.token.encode() if settings.token else None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -136,8 +138,12 @@ class Guard:
             return [self.openapi]
         if path == "/metrics":  # its own token (METRICS_TOKEN, else FIREFLY_TOKEN), checked by metrics.serve
             return metrics.serve(environ, start_response, self.settings)
+        if self.pages is not None and self.pages.is_public(path):
+            return self.pages(environ, start_response)
         if not self.authorised(environ):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
+        if self.pages is not None and self.pages.handles(path):
+            return self.pages(environ, start_response)
         if path == "/":
             if method not in ("GET", "HEAD"):
                 return _not_allowed(start_response, method, path)
@@ -325,7 +331,9 @@ def _describe(err: Exception) -> str:
     return f"malformed ({type(err).__name__})"
 
 
-def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, health: Callable[[], dict]) -> Guard:
+def create_app(
+    functions: dict[str, Callable[..., Any]], settings: Settings, health: Callable[[], dict], pages: Any = None
+) -> Guard:
     """A WSGI app serving each function at ``POST /<name>``, behind the guard."""
     firefly = Firefly()  # no auth_token: the guard checks the token, in constant time
     for name, function in functions.items():
@@ -335,4 +343,4 @@ def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, hea
         firefly.add_route("/" + name, function, name)
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
     metrics.register_endpoints("/" + name for name in functions)
-    return Guard(firefly, functions, settings, health, openapi)
+    return Guard(firefly, functions, settings, health, openapi, pages)
