@@ -315,20 +315,17 @@ end
 return #ARGV - 1
 """
 
-# ARGV: prefix, ids... : erase each post's text and spans
+# ARGV: prefix, then (id, body read, body without its text) triples. Compare-and-set: a post moderated
+# again meanwhile keeps its new text. (The JSON is edited in Python: cjson would round the scores.)
 _ERASE = """
 local p = ARGV[1]
 local n = 0
-for i = 2, #ARGV do
-  local body = redis.call('HGET', p .. 'posts', ARGV[i])
-  if body then
-    local post = cjson.decode(body)
-    post['text'] = cjson.null
-    post['spans'] = {}
-    redis.call('HSET', p .. 'posts', ARGV[i], cjson.encode(post))
+for i = 2, #ARGV, 3 do
+  if redis.call('HGET', p .. 'posts', ARGV[i]) == ARGV[i + 1] then
+    redis.call('HSET', p .. 'posts', ARGV[i], ARGV[i + 2])
+    redis.call('ZREM', p .. 'texted', ARGV[i])
     n = n + 1
   end
-  redis.call('ZREM', p .. 'texted', ARGV[i])
 end
 return n
 """
@@ -404,7 +401,17 @@ class RedisQueue(Queue):
     def maintain(self, now: float, text_retention: float, max_posts: int) -> tuple[int, int]:
         p = self.prefix
         old = self.client.zrangebyscore(p + "texted", "-inf", f"({now - text_retention!r}")
-        erased = int(self._erase(args=[p, *old])) if old else 0
+        erased = 0
+        if old:
+            args: list[str] = [p]
+            for post_id, body in zip(old, self.client.hmget(p + "posts", old), strict=True):
+                if body is None:
+                    self.client.zrem(p + "texted", post_id)
+                    continue
+                values = json.loads(body)
+                values["text"], values["spans"] = None, []
+                args += [post_id, body, json.dumps(values)]
+            erased = int(self._erase(args=args)) if len(args) > 1 else 0
         count = self.client.zcard(p + "all")
         dropped = 0
         if count > max_posts:

@@ -1,0 +1,96 @@
+"""The review page's routes over HTTP: what is public, what needs the token, what is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import Server, post_json, request
+
+from hatespeech.review.web import CSP, FILES
+
+TOKEN = "review-test-token"  # the review_server fixture's FIREFLY_TOKEN
+AUTH = {"Authorization": f"Token {TOKEN}"}
+
+
+def get(server: Server, path: str, headers: dict | None = None) -> tuple[int, dict, str]:
+    return request(server.url + path, headers=headers or {}, method="GET")
+
+
+@pytest.mark.parametrize("path", list(FILES))
+def test_the_shell_and_its_files_are_public_with_a_strict_policy(review_server: Server, path: str) -> None:
+    status, headers, body = get(review_server, path)
+    assert status == 200 and body
+    assert headers["Content-Security-Policy"] == CSP
+    assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP and "default-src 'none'" in CSP
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "no-referrer"
+    again, _, _ = request(review_server.url + path, headers={"If-None-Match": headers["ETag"]}, method="GET")
+    assert again == 304
+
+
+def test_the_shell_has_no_inline_script_nor_outside_address(review_server: Server) -> None:
+    _, _, html = get(review_server, "/review")
+    assert "<script>" not in html and "onclick" not in html and "style=" not in html
+    for path in FILES:
+        _, _, text = get(review_server, path)
+        assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+
+
+@pytest.mark.parametrize("path", ["/review/queue", "/review/model", "/review/queue?action=block"])
+def test_data_needs_the_token(review_server: Server, path: str) -> None:
+    assert get(review_server, path)[0] == 403
+    assert get(review_server, path, {"Authorization": "Token wrong"})[0] == 403
+    status, _, body = get(review_server, path, AUTH)
+    assert status == 200, body
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["action=allow", "class=neither", "limit=0", "limit=101", "before=-1", "before=x", "thread=" + "t" * 201,
+     "colour=red", "action=block&action=review", "limit=%EF%BC%91"],
+)  # fmt: skip
+def test_bad_filters_are_400(review_server: Server, query: str) -> None:
+    status, _, body = get(review_server, "/review/queue?" + query, AUTH)
+    assert status == 400 and "error" in json.loads(body)
+
+
+def test_unknown_paths_and_methods(review_server: Server) -> None:
+    assert get(review_server, "/review/static/nope.js", AUTH)[0] == 404
+    assert get(review_server, "/review/static/../../app.py", AUTH)[0] == 404
+    assert get(review_server, "/review/static/nope.js")[0] == 403  # not public: nothing told without the token
+    status, headers, _ = request(review_server.url + "/review/queue", b"{}", AUTH, method="POST")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
+
+
+def test_moderate_with_an_id_fills_the_queue(review_server: Server) -> None:
+    post = {"text": "those zorgs are vermin, kill them all you faggots", "id": "r-1", "thread": "routes"}
+    status, answer = post_json(review_server.url + "/moderate", post, AUTH)
+    assert status == 200 and answer["action"] in ("review", "block")
+    assert "explanation" not in answer  # explained for the queue only, not in the answer
+    status, answer = post_json(review_server.url + "/moderate", {**post, "id": None}, AUTH)
+    status, _, body = get(review_server, "/review/queue?thread=routes", AUTH)
+    page = json.loads(body)
+    assert [p["id"] for p in page["posts"]] == ["r-1"]
+    queued = page["posts"][0]
+    assert queued["text"] == post["text"] and queued["spans"]
+    for start, end, cls, contribution in queued["spans"]:
+        assert 0 <= start < end <= len(post["text"]) and cls in ("hate speech", "offensive language")
+        assert contribution > 0
+    contexts = [{"id": "r-2", "thread": "routes"}, {"id": "r-3", "thread": "routes"}]
+    texts = ["what a bitch", "have a lovely day everyone"]
+    status, answers = post_json(review_server.url + "/moderate_batch", {"texts": texts, "contexts": contexts}, AUTH)
+    assert status == 200
+    _, _, body = get(review_server, "/review/queue?thread=routes", AUTH)
+    flagged = [c["id"] for c, a in zip(contexts, answers, strict=True) if a["action"] != "allow"]
+    assert [p["id"] for p in json.loads(body)["posts"]] == [*reversed(flagged), "r-1"]
+
+
+def test_the_model_call_has_what_the_sliders_need(review_server: Server) -> None:
+    status, _, body = get(review_server, "/review/model", AUTH)
+    model = json.loads(body)
+    assert status == 200 and model["queue"] is True and model["retention_hours"] == 168
+    for label, values in model["thresholds"].items():
+        curve = model["threshold_curves"][label]
+        assert len(curve["thresholds"]) == len(curve["clean_reached"]) == len(curve["caught"])
+        assert curve["thresholds"] == sorted(curve["thresholds"])
+        assert values["review"] in curve["thresholds"] and values["block"] in curve["thresholds"]
