@@ -36,26 +36,35 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """Headless chromium with a fresh profile; its console is readable with ``get_log("browser")``."""
-    binary = next((b for b in CHROMIUM if os.path.exists(b)), None)
-    if binary is None or not os.path.exists(CHROMEDRIVER):
-        _missing("chromium and chromium-driver (Debian: apt-get install chromium chromium-driver)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("selenium (pip install -r requirements-dev.txt)")
-    profile = tempfile.mkdtemp(prefix="review-chromium-")
+def chromium(profile: str) -> object:
+    """Headless chromium with the profile folder ``profile``, driven through the system's chromedriver
+    (given by path, so Selenium never tries to download one); its console is readable with
+    ``get_log("browser")``. The benchmark uses it too."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next(b for b in CHROMIUM if os.path.exists(b))
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # the system driver, given by path: Selenium then never tries to download one
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One chromium for the session, with a fresh profile."""
+    if not any(os.path.exists(b) for b in CHROMIUM) or not os.path.exists(CHROMEDRIVER):
+        _missing("chromium and chromium-driver (Debian: apt-get install chromium chromium-driver)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        _missing("selenium (pip install -r requirements-dev.txt)")
+    profile = tempfile.mkdtemp(prefix="review-chromium-")
+    driver = chromium(profile)
     try:
         yield driver
     finally:
