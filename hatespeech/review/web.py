@@ -86,14 +86,16 @@ def query(raw: str) -> dict[str, Any]:
             raise BadQuery(f"unknown query parameter {name!r}; use action, class, thread, before, limit")
         if name in given:
             raise BadQuery(f"{name} is given twice")
+        if not value:
+            raise BadQuery(f"{name} is empty; leave it out instead")
         given[name] = value
-    action = given.get("action") or None
+    action = given.get("action")
     if action is not None and action not in QUEUED_ACTIONS:
         raise BadQuery(f"action must be one of {list(QUEUED_ACTIONS)}, not {action!r}")
-    category = given.get("class") or None
+    category = given.get("class")
     if category is not None and category not in ABUSIVE:
         raise BadQuery(f"class must be one of {list(ABUSIVE)}, not {category!r}")
-    thread = given.get("thread") or None
+    thread = given.get("thread")
     if thread is not None and len(thread) > MAX_THREAD_CHARS:
         raise BadQuery(f"thread is longer than {MAX_THREAD_CHARS} characters")
     numbers = {}
