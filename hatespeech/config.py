@@ -210,6 +210,7 @@ class ReviewSettings:
     enabled: bool = True  # REVIEW_QUEUE=off: keep no queue (the page then shows it empty)
     db_path: Path = DEFAULT_REVIEW_DB_PATH  # REVIEW_DB_PATH: the SQLite queue (when REDIS_URL is unset)
     redis_url: str | None = field(default=None, repr=False)  # REDIS_URL: the Redis queue (several containers)
+    database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (wins over Redis)
     text_retention_seconds: float = 7 * 86_400.0  # REVIEW_TEXT_RETENTION_HOURS: queued texts erased after this
     max_posts: int = 100_000  # REVIEW_MAX_POSTS: beyond it the oldest posts are dropped
 
@@ -219,6 +220,7 @@ class ReviewSettings:
             enabled=_bool(env, "REVIEW_QUEUE", cls.enabled),
             db_path=Path(env.get("REVIEW_DB_PATH", "").strip() or DEFAULT_REVIEW_DB_PATH),
             redis_url=env.get("REDIS_URL", "").strip() or None,
+            database_url=env.get("DATABASE_URL", "").strip() or None,
             text_retention_seconds=_float(env, "REVIEW_TEXT_RETENTION_HOURS", cls.text_retention_seconds / 3600) * 3600,
             max_posts=_int(env, "REVIEW_MAX_POSTS", cls.max_posts),
         )

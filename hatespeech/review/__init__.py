@@ -1,6 +1,6 @@
 """The moderators' review page and its queue (issue 17).
 
-- ``store``: the queue of posts that reached ``review`` or ``block`` (SQLite, or Redis).
+- ``store``: the queue of posts that reached ``review`` or ``block`` (SQLite, Redis or PostgreSQL).
 - ``web``: ``GET /review`` (the page: static files in ``static/``, public) and its data calls
   (``GET /review/queue``, ``GET /review/model``: the token is needed).
 
@@ -60,7 +60,7 @@ class Reviewer:
         if self._queue is None:
             with self._lock:
                 if self._queue is None:
-                    self._queue = open_queue(self.settings.db_path, self.settings.redis_url)
+                    self._queue = open_queue(self.settings.db_path, self.settings.redis_url, self.settings.database_url)
         return self._queue
 
     def record(

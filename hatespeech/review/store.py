@@ -1,6 +1,6 @@
 """The review queue: posts that reached ``review`` or ``block``, kept for the moderators' page.
 
-One interface (``Queue``), two backends, chosen as the alert store is (``open_queue``):
+One interface (``Queue``), three backends (``open_queue``):
 
 - ``SQLiteQueue`` (the default): one file (``REVIEW_DB_PATH``) shared by every worker and thread
   of one machine; WAL, ``busy_timeout``, one short transaction per write, connections opened
@@ -8,6 +8,8 @@ One interface (``Queue``), two backends, chosen as the alert store is (``open_qu
 - ``RedisQueue`` (when ``REDIS_URL`` is set): several containers share one queue. A post is one
   field of a hash; sorted sets by sequence number index it by action, class and thread; each
   write is one Lua script, so a reader never sees half of it.
+- ``PostgresQueue`` (when ``DATABASE_URL`` is set, in ``postgres.py``): the SQLite table and
+  queries on PostgreSQL, shared by several containers (and beside the moderators' feedback).
 
 A post is keyed by its id: moderating the same post again replaces it and moves it to the top.
 Posts come back newest first, filtered by action, class (an abusive class whose ``review``
@@ -129,8 +131,12 @@ class Queue(ABC):
         """Close this process's connections."""
 
 
-def open_queue(db_path: Path | str, redis_url: str | None = None) -> Queue:
-    """Redis when ``redis_url`` is given, else SQLite at ``db_path``."""
+def open_queue(db_path: Path | str, redis_url: str | None = None, database_url: str | None = None) -> Queue:
+    """PostgreSQL when ``database_url`` is given, else Redis when ``redis_url`` is, else SQLite at ``db_path``."""
+    if database_url:
+        from hatespeech.review.postgres import PostgresQueue
+
+        return PostgresQueue(database_url)
     return RedisQueue(redis_url) if redis_url else SQLiteQueue(db_path)
 
 
