@@ -9,6 +9,7 @@ outer training fold (nested cross-validation), never on the rows being scored.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -164,7 +165,9 @@ def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> dict[str
         picked = {}
         for action, share in (("review", REVIEW_CLEAN_SHARE), ("block", BLOCK_CLEAN_SHARE)):
             t = float(np.quantile(score[clean], 1 - share, method="higher"))
-            t = round(float(np.nextafter(t, 1.0)), 4)  # just above that clean post: at most `share` reach it
+            # just above that clean post, rounded *up* to 4 decimals: rounding to nearest could fall back
+            # below it and let more than `share` of clean posts reach the threshold
+            t = min(1.0, math.ceil(float(np.nextafter(t, 1.0)) * 10_000) / 10_000)
             picked[action] = (t, float((score[clean] >= t).mean()), float((score[labels == k] >= t).mean()))
         chosen[label] = {
             "review": picked["review"][0],
