@@ -87,6 +87,10 @@ def test_the_queue_shows_flagged_posts_newest_first_with_highlighted_words(page:
     strongest = max(marks, key=lambda m: float(m.get_attribute("data-contribution")))
     assert strongest.get_attribute("title").startswith("pushes toward ")
     assert {m.get_attribute("class") for m in marks} <= {"s1", "s2", "s3", "s4", "s5"}
+    why = hate.find_element(By.CSS_SELECTOR, "details.why")
+    why.find_element(By.TAG_NAME, "summary").click()
+    reasons = why.find_elements(By.TAG_NAME, "li")
+    assert reasons and reasons[0].text.startswith(f"\u201c{strongest.text.strip()}\u201d: ")
     assert "thread t-1" in hate.text and "by bob" in hate.text
     link = post_element(page, "p-offensive").find_element(By.LINK_TEXT, "open the post")
     assert link.get_attribute("href") == "https://forum.example/t/1#p3"

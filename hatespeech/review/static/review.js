@@ -135,10 +135,27 @@
       const figures = Object.entries(piece.by).map(([cls, v]) => cls + " +" + v.toFixed(3));
       mark.title = "pushes toward " + figures.join(", ");
       mark.dataset.contribution = piece.strongest.toFixed(6);
-      mark.tabIndex = -1;
       p.appendChild(mark);
     }
     return p;
+  }
+
+  // The strongest pieces in words, for keyboard and screen-reader users (a mark's title needs a mouse).
+  function why(text, spans) {
+    const strongest = pieces(text, spans || [])
+      .filter((piece) => piece.strongest > 0 && piece.text.trim())
+      .sort((a, b) => b.strongest - a.strongest)
+      .slice(0, 5);
+    if (!strongest.length) return null;
+    const box = el("details", "why");
+    box.appendChild(el("summary", "", "Why (the words that pushed most)"));
+    const list = el("ul");
+    for (const piece of strongest) {
+      const figures = Object.entries(piece.by).map(([cls, v]) => cls + " +" + v.toFixed(3));
+      list.appendChild(el("li", "", "\u201c" + piece.text.trim() + "\u201d: " + figures.join(", ")));
+    }
+    box.appendChild(list);
+    return box;
   }
 
   function scoreList(scores) {
@@ -175,6 +192,8 @@
       item.appendChild(el("p", "text erased", "(text erased after the retention period)"));
     } else {
       item.appendChild(highlighted(post.text, post.spans));
+      const reasons = why(post.text, post.spans);
+      if (reasons) item.appendChild(reasons);
     }
     item.appendChild(scoreList(post.scores));
 
@@ -316,6 +335,8 @@
         s.contribution,
       ]);
       out.appendChild(highlighted(text, spans));
+      const reasons = why(text, spans);
+      if (reasons) out.appendChild(reasons);
       out.appendChild(scoreList(answer.scores));
     } catch (err) {
       if (seq === state.trySeq) out.textContent = "Not scored: " + err.message;
