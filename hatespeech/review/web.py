@@ -41,7 +41,7 @@ SECURITY_HEADERS = [
     ("Referrer-Policy", "no-referrer"),  # /review?key=TOKEN must never leak through a Referer
     ("X-Frame-Options", "DENY"),
 ]
-RETRAIN_COMMAND = "python train.py"
+RETRAIN_COMMAND = "python train.py --feedback store"  # the moderators' labels join the training data
 MAX_THREAD_CHARS = 200
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]

@@ -467,7 +467,8 @@
         list.appendChild(el("dd", "", value));
       };
       add("labels in all", counts.total);
-      add("newer than the served model", counts.newer_than_model);
+      const newer = counts.newer_than_model;
+      add("newer than the served model", newer === null || newer === undefined ? "unknown" : newer);
       for (const [label, n] of Object.entries(counts.by_label || {})) add("labelled " + label, n);
       for (const [source, n] of Object.entries(counts.by_source || {})) add("from " + source, n);
       box.appendChild(list);
@@ -489,7 +490,7 @@
         : "Posts that reached review or block with an id. Their texts are erased " +
           (hours % 24 === 0 ? hours / 24 + " days" : hours + " hours") +
           " after they were moderated (REVIEW_TEXT_RETENTION_HOURS).";
-    $("retrain").textContent = model.retrain || "python train.py";
+    $("retrain").textContent = model.retrain || "python train.py --feedback store";
   }
 
   async function open() {
