@@ -20,7 +20,7 @@ than the retention, and drops the oldest posts beyond ``max_posts``.
 >>> import tempfile, pathlib
 >>> queue = SQLiteQueue(pathlib.Path(tempfile.mkdtemp()) / "review.sqlite3")
 >>> for i in (1, 2, 3):
-...     queue.add(post(f"p{i}", "text", {"hate speech": 0.6}, "review", "hate speech", ["hate speech"], ts=i))
+...     _ = queue.add(post(f"p{i}", "text", {"hate speech": 0.6}, "review", "hate speech", ["hate speech"], ts=i))
 >>> [p["id"] for p in queue.page(limit=2)["posts"]], queue.page(limit=2)["next"]
 (['p3', 'p2'], 2)
 >>> queue.close()
