@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hatespeech.config import ReviewSettings
-from hatespeech.context import Context
 from hatespeech.review.store import Queue, open_queue, post
+from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.review")
 

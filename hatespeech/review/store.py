@@ -4,7 +4,7 @@ One interface (``Queue``), three backends (``open_queue``):
 
 - ``SQLiteQueue`` (the default): one file (``REVIEW_DB_PATH``) shared by every worker and thread
   of one machine; WAL, ``busy_timeout``, one short transaction per write, connections opened
-  lazily per process and thread (never carried across a fork), as in ``hatespeech.store``.
+  lazily per process and thread (never carried across a fork), as in ``hatespeech.alerts.sqlite_store``.
 - ``RedisQueue`` (when ``REDIS_URL`` is set): several containers share one queue. A post is one
   field of a hash; sorted sets by sequence number index it by action, class and thread; each
   write is one Lua script, so a reader never sees half of it.

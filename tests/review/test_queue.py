@@ -12,9 +12,9 @@ from alerting import flush
 from support import ROOT
 
 from hatespeech.config import ReviewSettings
-from hatespeech.context import Context
 from hatespeech.review import Reviewer, spans
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, post
+from hatespeech.service.context import Context
 
 HATE, OFFENSIVE = "hate speech", "offensive language"
 
