@@ -12,7 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=5000 \
     ALERT_DB_PATH=/var/lib/hatespeech/alerts.sqlite3 \
-    REVIEW_DB_PATH=/var/lib/hatespeech/review.sqlite3
+    REVIEW_DB_PATH=/var/lib/hatespeech/review.sqlite3 \
+    FEEDBACK_DB_PATH=/var/lib/hatespeech/feedback.sqlite3
 
 WORKDIR /app
 COPY requirements.txt ./

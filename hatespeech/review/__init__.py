@@ -137,3 +137,9 @@ def record(
 ) -> bool:
     """``Reviewer.record`` on the configured reviewer."""
     return _reviewer.record(answer, context, text, explain) if _reviewer is not None else False
+
+
+def labelled(post_id: object, label: object) -> None:
+    """``Reviewer.labelled`` on the configured reviewer (``POST /feedback``, once the label is stored)."""
+    if _reviewer is not None and isinstance(label, str):
+        _reviewer.labelled(post_id, label)
