@@ -1,4 +1,4 @@
-"""The review queue on both backends (a file and a real redis-server), and what fills it."""
+"""The review queue on its three backends (a file, a real redis-server, a throw-away PostgreSQL), and what fills it."""
 
 from __future__ import annotations
 
@@ -7,24 +7,38 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from alerting import flush
+from postgresql import postgres_server
 from support import ROOT
 
 from hatespeech.config import ReviewSettings
 from hatespeech.review import Reviewer, spans
+from hatespeech.review.postgres import PostgresQueue
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, post
 from hatespeech.service.context import Context
 
 HATE, OFFENSIVE = "hate speech", "offensive language"
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
         flush(url)
         opened: Queue = RedisQueue(url)
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS review_posts")
+        opened = PostgresQueue(url)
     else:
         opened = SQLiteQueue(tmp_path / "review.sqlite3")
     yield opened
@@ -104,6 +118,7 @@ def test_retention_erases_texts_and_spans_and_bounds_the_queue(queue: Queue) -> 
 
 _WRITER = """
 import sys
+from hatespeech.review.postgres import PostgresQueue
 from hatespeech.review.store import SQLiteQueue, post
 queue = SQLiteQueue(sys.argv[1])
 for i in range(int(sys.argv[2]), int(sys.argv[2]) + 50):
@@ -122,6 +137,7 @@ def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 def test_open_queue_follows_the_settings(tmp_path: Path, redis_url: str) -> None:
     assert isinstance(open_queue(tmp_path / "q.sqlite3"), SQLiteQueue)
     assert isinstance(open_queue(tmp_path / "q.sqlite3", redis_url), RedisQueue)
+    assert isinstance(open_queue(tmp_path / "q.sqlite3", redis_url, "postgresql://u@127.0.0.1/x"), PostgresQueue)
 
 
 ANSWER = {
