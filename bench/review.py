@@ -1,6 +1,6 @@
 """How fast the review page's first screen loads with 10,000 posts in the queue (issue 17: ≤ 300 ms).
 
-    .venv/bin/python bench/review.py [--posts 10000] [--loads 15] [--stores sqlite,redis]
+    .venv/bin/python bench/review.py [--posts 10000] [--loads 15] [--stores sqlite,redis,postgres]
 
 For each store, the queue is filled with ``--posts`` made-up posts (texts of ~25 words with
 their highlighted spans, as ``/moderate`` queues them), the production server (gunicorn, the
@@ -41,8 +41,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "review"), str(ROOT / "tests")]
 import pytest  # noqa: E402
 from alerting import redis_server  # noqa: E402
 from conftest import chromium, model_with_curves  # noqa: E402 (tests/review/conftest.py)
+from postgresql import postgres_server  # noqa: E402
 from support import gunicorn  # noqa: E402
 
+from hatespeech.review.postgres import PostgresQueue  # noqa: E402
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, post  # noqa: E402
 
 TOKEN = "bench-token"
@@ -90,6 +92,13 @@ def store(kind: str, tmp: Path, count: int) -> Iterator[dict[str, str]]:
         queue.close()
         yield {"REVIEW_DB_PATH": str(tmp / "review.sqlite3")}
         return
+    if kind == "postgres":
+        with postgres_server() as url:
+            queue = PostgresQueue(url)
+            fill(queue, count)
+            queue.close()
+            yield {"DATABASE_URL": url}  # the feedback goes there too
+        return
     with redis_server(tmp) as url:
         queue = RedisQueue(url)
         fill(queue, count)
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--loads", type=int, default=15, help="page loads per way and store")
-    parser.add_argument("--stores", default="sqlite,redis")
+    parser.add_argument("--stores", default="sqlite,redis,postgres")
     args = parser.parse_args(argv)
     rows = []
     profile = tempfile.mkdtemp(prefix="bench-review-")
