@@ -226,8 +226,10 @@ def threshold_curves(probabilities: np.ndarray, labels: np.ndarray, chosen: dict
             continue
         score = np.asarray(severity[label])
         points = {round(float(t), 4) for t in np.linspace(0.0, 1.0, 101)}
-        points |= {round(float(np.quantile(score[clean], 1 - s)), 4) for s in CURVE_CLEAN_SHARES}
-        points |= {round(float(t), 4) for t in np.quantile(score[labels == k], np.linspace(0.02, 0.98, 49))}
+        if clean.any():  # a board's labels may lack a class: then the even grid only
+            points |= {round(float(np.quantile(score[clean], 1 - s)), 4) for s in CURVE_CLEAN_SHARES}
+        if (labels == k).any():
+            points |= {round(float(t), 4) for t in np.quantile(score[labels == k], np.linspace(0.02, 0.98, 49))}
         points |= {float(v) for v in (chosen or {}).get(label, {}).values() if isinstance(v, int | float)}
         thresholds = np.array(sorted(points))
         clean_sorted, class_sorted = np.sort(score[clean]), np.sort(score[labels == k])

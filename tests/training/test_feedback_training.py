@@ -89,7 +89,7 @@ def test_feedback_teaches_the_board_standard(tmp_path: Path, capsys: pytest.Capt
     # evaluated separately: the base data as today, the feedback in its report
     assert card["metrics"]["cross_validation"]["rows"] == card["data"]["rows"] - section["base_rows_relabelled"]
     report = out.parent / "report"
-    for name in ("feedback.json", "feedback_confusion_matrix.png", "feedback_precision_recall.png"):
+    for name in ("feedback.json", "feedback_confusion_matrix.png", "feedback_thresholds.png"):
         assert (report / name).stat().st_size > 0
     assert "pineapple" not in (report / "feedback.json").read_text() + out.read_text()  # no text in card or report
 
