@@ -92,13 +92,19 @@ class Reviewer:
                     str(answer.get("model", {}).get("sha256", ""))[:12],
                 )
             )
-            if now - self._maintained >= MAINTAIN_EVERY:
-                self._maintained = now
-                self.queue.maintain(now, self.settings.text_retention_seconds, self.settings.max_posts)
+            self.maintain(now)
         except Exception:  # the queue must never fail the request that fills it
             log.exception(json.dumps({"review": "store_error"}))
             return False
         return True
+
+    def maintain(self, now: float | None = None) -> None:
+        """Erase old texts and bound the queue, at most once a minute per process (on writes and on
+        reads: a quiet board's texts are erased too, once someone looks)."""
+        now = time.time() if now is None else now
+        if now - self._maintained >= MAINTAIN_EVERY:
+            self._maintained = now
+            self.queue.maintain(now, self.settings.text_retention_seconds, self.settings.max_posts)
 
     def labelled(self, post_id: object, label: str) -> None:
         """A moderator labelled post ``post_id`` (``POST /feedback``): show it in the queue."""

@@ -147,6 +147,7 @@ class ReviewPages:
         reviewer = self.reviewer()
         if not reviewer.settings.enabled:
             return _json(start_response, "200 OK", {"posts": [], "next": None, "total": 0})
+        reviewer.maintain()  # texts past their retention are erased before anyone sees them
         return _json(start_response, "200 OK", reviewer.queue.page(**filters))
 
     def static(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:

@@ -179,6 +179,17 @@ def test_the_reviewer_queues_only_flagged_posts_with_an_id(tmp_path: Path) -> No
     assert not (tmp_path / "off.sqlite3").exists()
 
 
+def test_the_reviewer_erases_old_texts_at_most_once_a_minute(tmp_path: Path) -> None:
+    reviewer = Reviewer(ReviewSettings(db_path=tmp_path / "q.sqlite3", text_retention_seconds=3600))
+    reviewer.queue.add(post("old", "an old text", {HATE: 0.9}, "block", HATE, [HATE], ts=1000.0))
+    reviewer.maintain(now=1000.0 + 3599)
+    assert reviewer.queue.page()["posts"][0]["text"] == "an old text"
+    reviewer.maintain(now=1000.0 + 3601)  # within a minute of the last pass: not yet
+    assert reviewer.queue.page()["posts"][0]["text"] == "an old text"
+    reviewer.maintain(now=1000.0 + 3660)
+    assert reviewer.queue.page()["posts"][0]["text"] is None
+
+
 def test_a_broken_store_never_fails_the_request(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     reviewer = Reviewer(ReviewSettings(db_path=tmp_path / "dir"))  # a folder: SQLite cannot open it
