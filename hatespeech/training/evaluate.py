@@ -237,6 +237,7 @@ def threshold_curves(probabilities: np.ndarray, labels: np.ndarray, chosen: dict
         reached = 1 - np.searchsorted(clean_sorted, thresholds, side="left") / max(len(clean_sorted), 1)
         caught = 1 - np.searchsorted(class_sorted, thresholds, side="left") / max(len(class_sorted), 1)
         curves[label] = {
+            "data": "the training data",  # train.py says "the board's feedback" for a recalibrated threshold
             "score": "P(hate speech)" if label == "hate speech" else "P(hate speech) + P(offensive language)",
             "clean_posts": int(clean.sum()),
             "class_posts": int((labels == k).sum()),

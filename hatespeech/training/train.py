@@ -85,5 +85,10 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
         card["feedback"] = board.card_section(feedback, fitted, card, dropped)
         card["decision_rule"]["weights"] = card["feedback"].pop("weights")
         card["thresholds"] = card["feedback"].pop("thresholds")
+        # a threshold recalibrated on the board's labels gets its curve from the same probabilities,
+        # so the review page's sliders describe the thresholds in force
+        board_curves = evaluate.threshold_curves(fitted.probabilities, feedback.labels, card["thresholds"])
+        for label in card["feedback"]["recalibrated_thresholds"]:
+            card["threshold_curves"][label] = {**board_curves[label], "data": "the board's feedback"}
         card["training_seconds"] = round(time.perf_counter() - started, 1)
     return Trained(model, card, cv.probabilities, data, feedback, None if fitted is None else fitted.probabilities)

@@ -81,6 +81,12 @@ def test_feedback_teaches_the_board_standard(tmp_path: Path, capsys: pytest.Capt
     assert section["recalibrated_thresholds"] == ["offensive language"]
     assert card["thresholds"]["hate speech"] != card["thresholds"]["offensive language"]
     assert "on the board's feedback" in card["thresholds"]["offensive language"]["meaning"]
+    # the review page's sliders: a recalibrated threshold's curve comes from the board's posts too
+    curves = card["threshold_curves"]
+    assert curves["offensive language"]["data"] == "the board's feedback"
+    assert curves["offensive language"]["clean_posts"] == 60
+    assert card["thresholds"]["offensive language"]["review"] in curves["offensive language"]["thresholds"]
+    assert curves["hate speech"]["data"] == "the training data"
     # the rule's hate weight is not the board's to change: it labels no hate speech
     assert card["decision_rule"]["weights"][0] == section["base_decision_rule"][0]
     for part in ("out_of_fold", "out_of_fold_base_rule"):

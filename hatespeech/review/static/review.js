@@ -362,14 +362,15 @@
         "This model's card has no threshold curves (retrain to add them); the thresholds in force are below.";
     } else {
       $("curves-note").textContent =
-        "From the model card's out-of-fold cross-validation on the training data: the share of clean posts " +
-        "(annotated neither) that reach each threshold, and the share of the class it catches.";
+        "From the model card's out-of-fold cross-validation: the share of clean posts (annotated neither) " +
+        "that reach each threshold, and the share of the class it catches.";
     }
     for (const cls of ABUSIVE) {
       const curve = curves[cls];
       if (!curve || !inForce[cls]) continue;
       const set = el("fieldset", "threshold");
       set.appendChild(el("legend", "", cls));
+      if (curve.data) set.appendChild(el("p", "muted", "Measured on " + curve.data + "."));
       set.appendChild(
         el("p", "muted", "In force: review ≥ " + inForce[cls].review + ", block ≥ " + inForce[cls].block),
       );
