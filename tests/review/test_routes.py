@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import subprocess
 
 import pytest
-from support import Server, post_json, request
+from support import ROOT, Server, post_json, request
 
 from hatespeech.review.web import CSP, FILES
 
@@ -94,3 +97,19 @@ def test_the_model_call_has_what_the_sliders_need(review_server: Server) -> None
         assert len(curve["thresholds"]) == len(curve["clean_reached"]) == len(curve["caught"])
         assert curve["thresholds"] == sorted(curve["thresholds"])
         assert values["review"] in curve["thresholds"] and values["block"] in curve["thresholds"]
+
+
+def test_the_readme_curls(review_server: Server) -> None:
+    """The review section's commands, as written (the token and port substituted)."""
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^curl [^\n]*127\.0\.0\.1:5000/review/[^\n]*$", readme, re.MULTILINE)
+    assert len(commands) == 2, commands  # the queue, the model
+    answers = []
+    for command in commands:
+        command = command.replace("$FIREFLY_TOKEN", TOKEN).replace("127.0.0.1:5000", f"127.0.0.1:{review_server.port}")
+        argv = ["curl", "-sS", "-w", "\n%{http_code}", *shlex.split(command)[1:]]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30).stdout
+        body, status = out.rsplit("\n", 1)
+        answers.append((int(status), json.loads(body)))
+    assert answers[0][0] == 200 and all(p["action"] == "block" for p in answers[0][1]["posts"])
+    assert answers[1][0] == 200 and "threshold_curves" in answers[1][1]
