@@ -10,7 +10,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from alerting import flush
-from postgresql import postgres_server
 from support import ROOT
 
 from hatespeech.config import ReviewSettings
@@ -20,12 +19,6 @@ from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, 
 from hatespeech.service.context import Context
 
 HATE, OFFENSIVE = "hate speech", "offensive language"
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "redis", "postgres"])

@@ -6,9 +6,11 @@ import json
 import re
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
-from support import ROOT, Server, post_json, request
+from alerting import flush
+from support import ROOT, Server, gunicorn, post_json, request
 
 from hatespeech.review.web import CSP, FILES
 
@@ -113,3 +115,21 @@ def test_the_readme_curls(review_server: Server) -> None:
         answers.append((int(status), json.loads(body)))
     assert answers[0][0] == 200 and all(p["action"] == "block" for p in answers[0][1]["posts"])
     assert answers[1][0] == 200 and "threshold_curves" in answers[1][1]
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_the_server_queues_in_redis_or_postgresql(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        flush(url)
+        env = {"REDIS_URL": url}
+    else:
+        url = request.getfixturevalue("postgres_url")
+        env = {"DATABASE_URL": url}
+    with gunicorn(tmp_path, FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="2", **env) as server:
+        server.wait_ready()
+        post = {"text": "what a bitch", "id": f"{kind}-1", "thread": f"{kind}-thread"}
+        assert post_json(server.url + "/moderate", post, AUTH)[0] == 200
+        status, _, body = get(server, f"/review/queue?thread={kind}-thread", AUTH)
+        assert status == 200 and [p["id"] for p in json.loads(body)["posts"]] == [f"{kind}-1"]
+        assert not (tmp_path / "review.sqlite3").exists() and not list(tmp_path.glob("review-*.sqlite3"))
