@@ -172,7 +172,7 @@ def write_feedback_report(
             colour = "white" if share[i, j] > 0.5 else "black"
             ax.text(j, i, f"{share[i, j]:.2f}\n({matrix[i, j]})", ha="center", va="center", color=colour, fontsize=9)
     fig.colorbar(image, ax=ax, label="share of the board's label")
-    ax.set_title(f"Feedback, out-of-fold (macro-F1 {oof['macro_f1']:.3f})")
+    ax.set_title(f"Feedback, out-of-fold\nmacro-F1 {oof['macro_f1']:.3f}")
     fig.tight_layout()
     written.append(folder / FEEDBACK_FILES[1])
     fig.savefig(written[-1], dpi=110)
