@@ -45,6 +45,13 @@ def console_errors(driver: object) -> list[dict]:
     return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
+def page_counts(driver: object) -> dict[str, str]:
+    """The feedback counts as the page shows them: {dt: dd}."""
+    names = driver.find_elements(By.CSS_SELECTOR, "#feedback-counts dt")
+    values = driver.find_elements(By.CSS_SELECTOR, "#feedback-counts dd")
+    return {n.text: v.text for n, v in zip(names, values, strict=False)}
+
+
 def ready(driver: object) -> bool:
     return driver.execute_script("return document.body.dataset.ready === '1'")
 
@@ -130,14 +137,26 @@ def test_labels_by_click_and_by_key_reach_feedback(page: object, queued: Server)
     assert after["by_label"]["hate speech"] == before["by_label"]["hate speech"]
     assert after["by_label"]["offensive language"] == before["by_label"]["offensive language"] + 1
     # the page's own counts follow
-    total = str(after["total"])
-    wait(page, lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, "#feedback-counts dd")][:1] == [total])
+    # (waiting for the last label's count: the reload below must not cut that call short)
+    wait(page, lambda d: page_counts(d).get("labels in all") == str(after["total"]))
+    wait(page, lambda d: page_counts(d).get("labelled neither") == str(after["by_label"]["neither"]))
 
     # the queue remembers the labels after a reload
     page.refresh()
     wait(page, ready)
     assert post_element(page, "p-hate").get_attribute("data-labelled") == "neither"
     assert post_element(page, "p-xss").get_attribute("data-labelled") == "offensive language"
+
+
+def test_keyboard_only(page: object) -> None:
+    """From the login (typed, Enter) to a label, with no mouse: j selects the newest post, 1 labels it."""
+    assert page.switch_to.active_element.tag_name.lower() == "body"  # nothing clicked since the login
+    ActionChains(page).send_keys("j").perform()
+    assert page.switch_to.active_element.get_attribute("data-post-id") == "p-offensive"
+    ActionChains(page).send_keys("1").perform()
+    wait(page, lambda d: post_element(d, "p-offensive").get_attribute("data-labelled") == "hate speech")
+    ActionChains(page).send_keys(Keys.TAB).perform()  # the post's own controls come next in the tab order
+    assert page.switch_to.active_element.tag_name.lower() in ("summary", "a", "button")
 
 
 def test_a_threshold_slider_writes_the_json(page: object, queued: Server) -> None:

@@ -10,7 +10,7 @@
   const PAGE = 20;
 
   const $ = (id) => document.getElementById(id);
-  const state = { model: null, next: null, filters: {}, selected: -1, trySeq: 0, chosen: {} };
+  const state = { model: null, next: null, filters: {}, selected: -1, trySeq: 0, feedbackSeq: 0, chosen: {} };
 
   // ------------------------------------------------------------------ token and calls
 
@@ -459,8 +459,10 @@
 
   async function loadFeedback() {
     const box = $("feedback-counts");
+    const seq = ++state.feedbackSeq;
     try {
       const counts = await call("GET", "/feedback");
+      if (seq !== state.feedbackSeq) return; // a newer call (after a newer label) answers instead
       box.textContent = "";
       const list = el("dl", "counts");
       const add = (name, value) => {
@@ -474,7 +476,7 @@
       for (const [source, n] of Object.entries(counts.by_source || {})) add("from " + source, n);
       box.appendChild(list);
     } catch (err) {
-      box.textContent = "Feedback counts are not available: " + err.message;
+      if (seq === state.feedbackSeq) box.textContent = "Feedback counts are not available: " + err.message;
     }
   }
 
