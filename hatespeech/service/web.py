@@ -101,6 +101,7 @@ class Guard:
         health: Callable[[], dict],
         openapi: bytes | None = None,
         gets: dict[str, Callable[[], dict]] | None = None,
+        pages: Any = None,  # the review page (hatespeech.review.web.ReviewPages): is_public, handles, WSGI
         integrations: dict[str, Callable[..., Any]] | None = None,
     ):
         self.app = app
@@ -110,6 +111,7 @@ class Guard:
         self.settings = settings
         self.health = health
         self.openapi = openapi
+        self.pages = pages
         self.token = settings.token.encode() if settings.token else None
         self.metrics_token = (settings.metrics_token or settings.token or "").encode() or None
 
@@ -154,10 +156,14 @@ class Guard:
             body = metrics.render()
             start_response("200 OK", [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(body)))])
             return [b""] if method == "HEAD" else [body]
+        if self.pages is not None and self.pages.is_public(path):
+            return self.pages(environ, start_response)
         if path in self.integrations:  # the platform's signature, checked by the handler, stands for the token
             return self.integration(environ, start_response, record, self.integrations[path])
         if not self.authorised(environ, self.token):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
+        if self.pages is not None and self.pages.handles(path):
+            return self.pages(environ, start_response)
         if path == "/":
             if method not in ("GET", "HEAD"):
                 return _not_allowed(start_response, method, path)
@@ -414,6 +420,7 @@ def create_app(
     settings: Settings,
     health: Callable[[], dict],
     gets: dict[str, Callable[[], dict]] | None = None,
+    pages: Any = None,
     integrations: dict[str, Callable[..., Any]] | None = None,
 ) -> Guard:
     """A WSGI app serving each function at ``POST /<name>``, each of ``gets`` at ``GET /<name>``, behind the guard;
@@ -426,4 +433,4 @@ def create_app(
         firefly.mapping["/" + name] = _Function(function, name)  # what firefly.add_route does, with our class
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
     metrics.register_endpoints([*("/" + name for name in [*functions, *(gets or {})]), *(integrations or {})])
-    return Guard(firefly, functions, settings, health, openapi, gets, integrations)
+    return Guard(firefly, functions, settings, health, openapi, gets, pages, integrations)
