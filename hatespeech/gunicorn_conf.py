@@ -146,6 +146,20 @@ class Worker(ThreadWorker):
             self.log.debug("Failed to send error message.")
 
 
+class JsonLines(logging.Formatter):
+    """Every line a JSON object: the app's own lines already are one; gunicorn's ("Booting worker
+    with pid: 7"), firefly's ("Function predict failed ...") and tracebacks are wrapped in one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if not record.exc_info and message.startswith("{") and message.endswith("}"):
+            return message
+        line: dict[str, object] = {"level": record.levelname.lower(), "logger": record.name, "message": message}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
 class _QuietTimeouts:
     """A client that stalls mid-headers is the client's problem: one line, not a traceback."""
 
@@ -179,13 +193,13 @@ loglevel = _settings.log_level
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(message)s"}},
+    "formatters": {"json": {"()": JsonLines}},
     "filters": {"quiet_timeouts": {"()": _QuietTimeouts}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "plain",
+            "formatter": "json",
             "filters": ["quiet_timeouts"],
         }
     },

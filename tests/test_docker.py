@@ -96,7 +96,7 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
         elif instruction == "CMD":
             cmd = json.loads(args)
     assert not (app / "models" / "report").exists() and not (app / "tests").exists()
-    assert cmd and cmd[0] == "gunicorn"
+    assert cmd == ["python", "-m", "hatespeech.service.launch"]  # nginx in front of gunicorn
 
     port = free_port()
     env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", **env_vars, "PORT": str(port), "HOST": "127.0.0.1"}
@@ -105,6 +105,6 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
         server.wait_ready()
         status, scores = post_json(server.url + "/predict", {"text": "Please respect each other."})
         assert status == 200 and list(scores) == list(LABELS)
-        assert f"Listening at: http://127.0.0.1:{port}" in server.output()
+        assert f"listening at http://127.0.0.1:{port} (nginx -> gunicorn)" in server.output()
     finally:
         server.stop()
