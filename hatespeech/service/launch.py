@@ -86,8 +86,8 @@ def as_json_line(source: str, raw: bytes) -> str | None:
 
     >>> as_json_line("nginx", b"2026/11/27 [warn] 1#1: something\\n")
     '{"source": "nginx", "level": "warning", "message": "2026/11/27 [warn] 1#1: something"}'
-    >>> as_json_line("nginx", b'... request: "POST /predict?key=s3cret HTTP/1.1", host: "x"')
-    '{"source": "nginx", "level": "warning", "message": "... request: \\\\"POST /predict?\\\\u2026 HTTP/1.1\\\\", host: \\\\"x\\\\""}'
+    >>> json.loads(as_json_line("nginx", b'[error] request: "POST /predict?key=s3cret HTTP/1.1"'))["message"]
+    '[error] request: "POST /predict?… HTTP/1.1"'
     >>> as_json_line("gunicorn", b'{"status": 408}\\n')
     '{"status": 408}'
     """

@@ -57,7 +57,7 @@ def test_idle_and_stalled_clients_do_not_hold_the_workers(launched: Server) -> N
 
 
 def test_nginx_refusals_are_json_and_every_line_logged_is_json(launched: Server) -> None:
-    status, headers, body = request(launched.url + "/predict", b"x" * 70_000, AUTH)
+    status, _, body = request(launched.url + "/predict", b"x" * 70_000, AUTH)
     assert status == 413 and "error" in json.loads(body)
     status, _, body = request(launched.url + "/predict", json.dumps({"text": "hi"}), {"Authorization": "Token no"})
     assert status == 403 and json.loads(body) == {"error": "Invalid auth token"}
