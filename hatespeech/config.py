@@ -40,6 +40,33 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+MIN_TOKEN_CHARS = 16
+
+
+def _token(env: Mapping[str, str], name: str = "FIREFLY_TOKEN") -> str | None:
+    """The API token: unset means no token (the server starts open and says so in its log); set,
+    it must be at least 16 characters without white space. A blank one used to switch auth off
+    silently. The error never repeats the value.
+
+    >>> _token({}) is None, _token({"FIREFLY_TOKEN": "0123456789abcdef"})
+    (True, '0123456789abcdef')
+    """
+    if name not in env:
+        return None
+    raw = env[name]
+    how = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' makes one"
+    if not raw.strip():
+        raise ConfigError(
+            f"{name} is set but blank: set a token of at least {MIN_TOKEN_CHARS} characters, "
+            "or unset it to serve without one"
+        )
+    if any(c.isspace() for c in raw):
+        raise ConfigError(f"{name} contains white space (a copy-paste error?); {how}")
+    if len(raw) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"{name} is {len(raw)} characters long; use at least {MIN_TOKEN_CHARS} ({how})")
+    return raw
+
+
 def _thresholds(env: Mapping[str, str]) -> dict | None:
     """``THRESHOLDS``: a JSON object, or the path of a file holding one (moderation.py checks its contents)."""
     raw = env.get("THRESHOLDS", "").strip()
@@ -147,9 +174,12 @@ class AlertSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AlertSettings:
         urls = tuple(u for u in env.get("ALERT_WEBHOOK_URL", "").replace(",", " ").split() if u)
-        for url in urls:
+        for number, url in enumerate(urls, 1):
             if not url.lower().startswith(("https://", "http://")):
-                raise ConfigError(f"ALERT_WEBHOOK_URL: {url.split('?')[0]!r} is not an http(s) URL")
+                # Never the URL itself: a webhook's path (or user:password@) is its secret.
+                raise ConfigError(
+                    f"ALERT_WEBHOOK_URL: URL number {number} of {len(urls)} does not start with https:// or http://"
+                )
         fmt = env.get("ALERT_FORMAT", "").strip().lower() or cls.format
         if fmt not in ALERT_FORMATS:
             raise ConfigError(f"ALERT_FORMAT={fmt!r} must be one of {', '.join(ALERT_FORMATS)}")
@@ -220,7 +250,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        token = env.get("FIREFLY_TOKEN", "").strip() or None
+        token = _token(env)
         return cls(
             model_path=Path(env.get("MODEL_PATH") or DEFAULT_MODEL_PATH),
             host=env.get("HOST", "").strip() or cls.host,

@@ -34,6 +34,13 @@ logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 metrics.setup(fresh=True)  # in the master, before the app: the workers inherit PROMETHEUS_MULTIPROC_DIR
 
 
+def when_ready(server: object) -> None:
+    if not _settings.token:
+        server.log.warning(  # type: ignore[attr-defined]
+            json.dumps({"warning": "FIREFLY_TOKEN is not set: anyone who can reach this port can use the API"})
+        )
+
+
 def post_worker_init(worker: object) -> None:
     alerts.start()  # each worker's alert sender, after the fork (threads do not survive one)
 

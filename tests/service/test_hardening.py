@@ -1,0 +1,66 @@
+"""Issue 13's smaller items: the settings an attacker (or a typo) could use to switch moderation off."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import BIN, ROOT, free_port, gunicorn, server_env
+
+from hatespeech.config import ConfigError, Settings
+
+GOOD = "0123456789abcdef"  # 16 characters
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("", "blank"),
+        ("   ", "blank"),
+        ("\t\n", "blank"),
+        ("Q", "1 characters long"),
+        ("0123456789abcde", "15 characters long"),
+        ("0123456789 abcdefgh", "white space"),
+        (" 0123456789abcdefgh", "white space"),
+        ("0123456789abcdefgh\n", "white space"),
+    ],
+)
+def test_a_token_that_is_set_must_be_a_real_one(token: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says) as caught:
+        Settings.from_env({"FIREFLY_TOKEN": token})
+    if token.strip():
+        assert token.strip() not in str(caught.value)  # never echoed
+
+
+def test_no_token_is_no_token_and_a_good_one_is_kept() -> None:
+    assert Settings.from_env({}).token is None
+    assert Settings.from_env({"FIREFLY_TOKEN": GOOD}).token == GOOD
+
+
+def test_the_server_refuses_to_start_with_a_blank_token(tmp_path: Path) -> None:
+    argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", "app:application"]
+    env = server_env(PORT=str(free_port()), FIREFLY_TOKEN="   ")
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "FIREFLY_TOKEN is set but blank" in done.stdout + done.stderr
+
+
+def test_without_a_token_the_server_starts_open_and_says_so(tmp_path: Path) -> None:
+    with gunicorn(tmp_path, WEB_CONCURRENCY="1") as server:
+        server.wait_ready()
+        assert "FIREFLY_TOKEN is not set" in server.output()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "hooks.slack.com/services/T000/B000/SECRETPATH",
+        "user:SECRETPATH@example.org/hook",
+        "ftp://example.org/SECRETPATH",
+    ],
+)
+def test_a_webhook_url_without_a_scheme_is_refused_without_its_secret(url: str) -> None:
+    with pytest.raises(ConfigError, match="does not start with https://") as caught:
+        Settings.from_env({"ALERT_WEBHOOK_URL": f"https://hooks.slack.com/services/T/B/x {url}"})
+    assert "SECRETPATH" not in str(caught.value) and "URL number 2 of 2" in str(caught.value)
