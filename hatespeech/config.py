@@ -246,6 +246,7 @@ class Settings:
     thresholds: dict | None = field(default=None, compare=False)  # THRESHOLDS: overrides the card's
     alerts: AlertSettings = field(default_factory=AlertSettings, compare=False)  # ALERT_*, REDIS_URL
     metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: for /metrics instead of FIREFLY_TOKEN
+    log_hash_key: str | None = field(default=None, repr=False)  # LOG_HASH_KEY: keys the access log's text hash
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -268,4 +269,5 @@ class Settings:
             thresholds=_thresholds(env),
             alerts=AlertSettings.from_env(env),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
+            log_hash_key=env.get("LOG_HASH_KEY", "").strip() or None,
         )

@@ -203,5 +203,5 @@ def test_the_token_and_the_texts_are_never_logged(tmp_path: Path) -> None:
             assert conn.sock.recv(65536).startswith(b"HTTP/1.1 4")
             conn.close()
         output = server.output()
-    assert '"path": "/predict"' in output and '"text_sha256"' in output  # requests are logged…
+    assert '"path": "/predict"' in output and '"text_hmac"' in output  # requests are logged…
     assert token not in output and "zyzzyva" not in output  # …without the token or the text

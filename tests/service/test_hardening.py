@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
-from support import BIN, ROOT, free_port, gunicorn, server_env
+from support import BIN, ROOT, free_port, gunicorn, post_json, server_env
 
 from hatespeech.config import ConfigError, Settings
 
@@ -64,3 +66,24 @@ def test_a_webhook_url_without_a_scheme_is_refused_without_its_secret(url: str) 
     with pytest.raises(ConfigError, match="does not start with https://") as caught:
         Settings.from_env({"ALERT_WEBHOOK_URL": f"https://hooks.slack.com/services/T/B/x {url}"})
     assert "SECRETPATH" not in str(caught.value) and "URL number 2 of 2" in str(caught.value)
+
+
+def _logged_hashes(tmp_path: Path, **env: str) -> list[str]:
+    tmp_path.mkdir()
+    with gunicorn(tmp_path, WEB_CONCURRENCY="1", **env) as server:
+        server.wait_ready()
+        for _ in range(2):
+            assert post_json(server.url + "/predict", {"text": "a text everyone knows"})[0] == 200
+        lines = [json.loads(line) for line in server.output().splitlines() if '"text_hmac"' in line]
+    return [line["text_hmac"] for line in lines]
+
+
+def test_the_access_log_hash_of_a_known_text_cannot_be_recomputed(tmp_path: Path) -> None:
+    known = hashlib.sha256(b"a text everyone knows").hexdigest()
+    first = _logged_hashes(tmp_path / "one")
+    second = _logged_hashes(tmp_path / "two")
+    assert len(first) == 2 and first[0] == first[1]  # the same text, the same hash within a run…
+    assert first[0] != second[0]  # …a fresh random key per run…
+    assert all(h not in known for h in first + second)  # …and not the plain SHA-256
+    keyed = _logged_hashes(tmp_path / "three", LOG_HASH_KEY="a-key-kept-by-the-operator")
+    assert keyed == _logged_hashes(tmp_path / "four", LOG_HASH_KEY="a-key-kept-by-the-operator")  # stable if set
