@@ -190,6 +190,10 @@ preload_app = True  # load and verify the model once, before forking; workers sh
 timeout = _settings.timeout
 graceful_timeout = _settings.timeout  # SIGTERM: finish in-flight requests for up to this long
 keepalive = 5
+# A second line of defence for memory (the caches are bounded in bytes): each worker is replaced,
+# by a fresh fork of the preloaded master, after MAX_REQUESTS + a random share of the jitter.
+max_requests = _settings.max_requests
+max_requests_jitter = _settings.max_requests_jitter
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190

@@ -87,3 +87,12 @@ def test_the_access_log_hash_of_a_known_text_cannot_be_recomputed(tmp_path: Path
     assert all(h not in known for h in first + second)  # …and not the plain SHA-256
     keyed = _logged_hashes(tmp_path / "three", LOG_HASH_KEY="a-key-kept-by-the-operator")
     assert keyed == _logged_hashes(tmp_path / "four", LOG_HASH_KEY="a-key-kept-by-the-operator")  # stable if set
+
+
+def test_workers_are_recycled_after_max_requests_without_failing_a_request(tmp_path: Path) -> None:
+    with gunicorn(tmp_path, WEB_CONCURRENCY="1", MAX_REQUESTS="20", MAX_REQUESTS_JITTER="5") as server:
+        server.wait_ready()
+        statuses = [post_json(server.url + "/predict", {"text": f"hello {i}"})[0] for i in range(70)]
+        booted = server.output().count("Booting worker with pid")
+    assert statuses == [200] * 70
+    assert booted >= 3  # the first worker and at least two replacements (every 20 to 25 requests)
