@@ -16,6 +16,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import select
 import signal
 import socket
@@ -133,7 +134,7 @@ def call(port: int, path: str, payload: object, timeout: float = 5.0) -> tuple[i
         if payload is None:
             conn.request("GET", path, headers=AUTH)
         else:
-            conn.request("POST", path, json.dumps(payload).encode(), AUTH)
+            conn.request("POST", path, json.dumps(payload, ensure_ascii=False).encode(), AUTH)
         resp = conn.getresponse()
         data = resp.read()
         try:
@@ -292,15 +293,321 @@ def throughput(port: int, seconds: int = 10, connections: int = 16) -> dict:
     return r
 
 
+# --- the alert stack: a real redis-server, a webhook receiver -------------------------------------
+
+BLOCKED = "shut up you stupid bitch, fuck you"  # blocked by the committed model (tests/test_alerts_server.py)
+SECRET = "bench-attack-alert-secret"
+
+
+class Redis:
+    """redis-server on a free loopback port, with every write on disk (appendfsync always) so that a
+    kill -9 loses nothing that was acknowledged: the configuration the README asks for."""
+
+    def __init__(self, directory: Path):
+        self.port, self.dir = free_port(), directory
+        self.proc: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        argv += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Receiver:
+    """A webhook receiver on loopback: records every alert body; ``failing`` answers 503."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.alerts: list[dict] = []
+        self.failing = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if outer.failing:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                with contextlib.suppress(ValueError):
+                    outer.alerts.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def posts(self) -> set[str]:
+        """Every post id named by a delivered alert (a message alert's post, an aggregate's posts)."""
+        found = set()
+        for a in list(self.alerts):
+            if a.get("post", {}).get("id"):
+                found.add(a["post"]["id"])
+            found.update(p.get("id") for p in a.get("posts", []) if p.get("id"))
+        return found
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def alert_env(receiver: Receiver, redis: Redis, **extra: str) -> dict[str, str]:
+    return {
+        "ALERT_WEBHOOK_URL": receiver.url,
+        "ALERT_FORMAT": "json",
+        "ALERT_SECRET": SECRET,
+        "ALERT_POLL": "0.2",
+        "ALERT_BACKOFF_BASE": "0.2",
+        "ALERT_BACKOFF_MAX": "2",
+        "REDIS_URL": redis.url,
+        **extra,
+    }
+
+
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the group (the launcher, nginx, gunicorn and its workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e6
+
+
+def crafted_texts() -> dict[str, str]:
+    n = 10_000
+    return {
+        "dots + slash": "a." * 4999 + "/",
+        "url-ish dots": "x" + ".com" * 2499,
+        "digits": "1" * n,
+        "leet run": "4$" * 5000,
+        "symbols": "!?*#" * 2500,
+        "one long word": "a" * n,
+        "accents": "é" * n,
+        "emoji": "😀" * n,
+        "combining marks": ("e" + "\u0301" * 9) * 1000,
+        "zero-width": ("a\u200b" * 5000),
+        "mixed": ("a.1@#é😀\u200b\u0301 " * 1000)[:n],
+        "at-signs": "@" * n,
+        "repeated letters": "fuuuuck " * 1250,
+    }
+
+
+def crafted(port: int) -> dict:
+    worst: dict[str, object] = {"ms": 0.0}
+    rows = {}
+    for name, text in crafted_texts().items():
+        times, statuses = [], set()
+        for _ in range(3):
+            started = time.perf_counter()
+            status, _ = call(port, "/moderate", {"text": text, "explain": True}, timeout=30)
+            times.append((time.perf_counter() - started) * 1000)
+            statuses.add(status)
+        rows[name] = {"ms": round(max(times), 1), "status": sorted(statuses)}
+        if max(times) > worst["ms"]:  # type: ignore[operator]
+            worst = {"text": name, "ms": round(max(times), 1), "status": sorted(statuses)}
+    return {"worst": worst, "each": rows}
+
+
+def memory(server_pgid: int, port: int) -> dict:
+    rng = random.Random(13)
+    accents = "éèêàâäöüçñøåß"
+    before = group_rss_mb(server_pgid)
+
+    def accented_text(i: int) -> str:
+        words = []
+        while sum(len(w) + 1 for w in words) < 10_000:
+            words.append("".join(rng.choice(accents + "abcdefghij") for _ in range(rng.randint(3, 12))))
+        return (f"{i} " + " ".join(words))[:10_000]
+
+    def long_word(i: int) -> str:
+        return (str(i) + "".join(rng.choice(accents) for _ in range(10_000)))[:10_000]
+
+    bodies = [accented_text(i) for i in range(1200)] + [long_word(i) for i in range(1500)]
+    failed = 0
+    lock = threading.Lock()
+    queue = list(bodies)
+
+    def worker() -> None:
+        nonlocal failed
+        while True:
+            with lock:
+                if not queue:
+                    return
+                text = queue.pop()
+            status, _ = call(port, "/predict", {"text": text}, timeout=30)
+            if status != 200:
+                with lock:
+                    failed += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = group_rss_mb(server_pgid)
+    return {
+        "requests": len(bodies),
+        "failed": failed,
+        "rss_before_mb": round(before),
+        "rss_after_mb": round(after),
+        "growth_mb": round(after - before),
+    }
+
+
+def moderate_clients(port: int, seconds: float, clients: int, prefix: str) -> dict:
+    """``clients`` posting blocked texts to /moderate, each post in its own thread (so each is the
+    first of its burst: its own message alert), for ``seconds``."""
+    blocked_ids: list[str] = []
+    failures: list[str] = []
+    times: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client(n: int) -> None:
+        i = 0
+        while time.monotonic() < deadline:
+            post = f"{prefix}-{n}-{i}"
+            started = time.perf_counter()
+            status, body = call(port, "/moderate", {"text": BLOCKED, "id": post, "thread": post}, timeout=10)
+            with lock:
+                times.append(time.perf_counter() - started)
+                if status == 200 and isinstance(body, dict) and body.get("action") == "block":
+                    blocked_ids.append(post)
+                else:
+                    failures.append(f"{status} {str(body)[:80]}")
+            i += 1
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {
+        "blocked": blocked_ids,
+        "failed": len(failures),
+        "failures": failures[:3],
+        "p95_ms": round(pct(times, 0.95) * 1000, 1),
+        "max_ms": round(max(times, default=0) * 1000, 1),
+    }
+
+
+def wait_delivered(receiver: Receiver, wanted: set[str], timeout: float = 60) -> set[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not wanted <= receiver.posts():
+        time.sleep(0.5)
+    return wanted - receiver.posts()
+
+
+def redis_faults(port: int, redis: Redis, receiver: Receiver, seconds: float = 12) -> dict:
+    out: dict[str, object] = {}
+    # SIGSTOP for `seconds` under 16 /moderate clients; /predict measured meanwhile
+    box: dict[str, dict] = {}
+    load = threading.Thread(target=lambda: box.update(m=moderate_clients(port, seconds + 4, 16, "stall")))
+    load.start()
+    time.sleep(2)
+    redis.signal(signal.SIGSTOP)
+    predict = legit_calls(port, seconds, clients=2)
+    redis.signal(signal.SIGCONT)
+    load.join()
+    lost = wait_delivered(receiver, set(box["m"]["blocked"]))
+    out["sigstop"] = {
+        "predict": predict,
+        "moderate": {k: v for k, v in box["m"].items() if k != "blocked"},
+        "blocked_posts": len(box["m"]["blocked"]),
+        "alerts_lost": len(lost),
+    }
+    # kill -9, 5 s down, restarted (its append-only file restores what it had acknowledged)
+    load = threading.Thread(target=lambda: box.update(k=moderate_clients(port, 12, 8, "kill")))
+    load.start()
+    time.sleep(2)
+    redis.kill()
+    time.sleep(5)
+    redis.start()
+    load.join()
+    lost = wait_delivered(receiver, set(box["k"]["blocked"]))
+    out["kill"] = {
+        "moderate": {k: v for k, v in box["k"].items() if k != "blocked"},
+        "blocked_posts": len(box["k"]["blocked"]),
+        "alerts_lost": len(lost),
+    }
+    return out
+
+
+def raid(port: int, receiver: Receiver) -> dict:
+    before = len(receiver.alerts)
+    statuses = [
+        call(port, "/moderate", {"text": BLOCKED, "id": f"raid-{i}", "thread": "raid-thread"})[0] for i in range(50)
+    ]
+    time.sleep(float(os.environ.get("BENCH_RAID_WAIT", "5")))
+    about = [a for a in receiver.alerts[before:] if a.get("thread") == "raid-thread"]
+    return {
+        "posts": 50,
+        "ok": statuses.count(200),
+        "alerts_about_the_thread": len(about),
+        "types": sorted({a.get("type", "?") for a in about}),
+    }
+
+
+def flood(receiver: Receiver, redis: Redis) -> dict:
+    """Webhook down; 5 genuine alerts, then a flood of 300 blocked posts in 300 threads, with an
+    outbox of 50; webhook back: are the 5 genuine ones delivered?"""
+    receiver.failing = True
+    env = alert_env(receiver, redis, ALERT_OUTBOX_MAX="50", ALERT_BACKOFF_BASE="1", ALERT_BACKOFF_MAX="2")
+    with serving(image_argv(), env) as server:
+        genuine = [f"genuine-{i}" for i in range(5)]
+        for post in genuine:
+            call(server.port, "/moderate", {"text": BLOCKED, "id": post, "thread": post})
+        time.sleep(1)
+        for i in range(300):
+            call(server.port, "/moderate", {"text": BLOCKED, "id": f"flood-{i}", "thread": f"flood-{i}"})
+        time.sleep(15)  # a few maintenance passes with the outbox over its limit
+        receiver.failing = False
+        lost = wait_delivered(receiver, set(genuine), timeout=60)
+    return {"genuine": 5, "flood": 300, "outbox_max": 50, "genuine_lost": sorted(lost)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="slow,http,crafted,memory,redis,flood")
+    parser.add_argument("--only", default="slow,http,crafted,memory,redis,raid,flood")
     parser.add_argument("--candidates", action="store_true", help="also measure the other server designs")
     parser.add_argument("--seconds", type=float, default=30, help="how long the slow clients hold on")
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     print(f"loadavg {' '.join(Path('/proc/loadavg').read_text().split()[:3])}; command: {dockerfile_cmd()}")
-    results: dict[str, object] = {}
     if args.candidates:
         for name, make in CANDIDATES.items():
             port = free_port()
@@ -311,8 +618,38 @@ def main(argv: list[str] | None = None) -> int:
                     row["http"] = throughput(server.port)
                 if "slow" in parts:
                     row["slow"] = slow_clients(server.port, args.seconds)
-            results[name] = row
             print(json.dumps({name: row}), flush=True)
+    if "http" in parts:  # today's design and the image's, twice each, interleaved
+        today = CANDIDATES["gthread (today: gunicorn alone, 2 x 4 threads)"]
+        rates: dict[str, list[float]] = {"today": [], "image": []}
+        for _ in range(2):
+            for key, make in (("today", today), ("image", lambda p: (image_argv(), {}))):
+                port = free_port()
+                argv_, env = make(port)
+                with serving(argv_, env, port) as server:
+                    rates[key].append(throughput(server.port)["rate"])
+        ratio = sum(rates["image"]) / sum(rates["today"])
+        print(json.dumps({"http (b) req/s": rates, "image / today": round(ratio, 3)}), flush=True)
+    with tempfile.TemporaryDirectory(prefix="attack-") as tmp:
+        redis, receiver = Redis(Path(tmp)), Receiver()
+        redis.start()
+        try:
+            with serving(image_argv(), alert_env(receiver, redis)) as server:
+                if "slow" in parts:
+                    print(json.dumps({"slow clients (image)": slow_clients(server.port, args.seconds)}), flush=True)
+                if "crafted" in parts:
+                    print(json.dumps({"crafted 10k /moderate explain": crafted(server.port)}), flush=True)
+                if "memory" in parts:
+                    print(json.dumps({"memory": memory(server.proc.pid, server.port)}), flush=True)
+                if "raid" in parts:
+                    print(json.dumps({"raid": raid(server.port, receiver)}), flush=True)
+                if "redis" in parts:
+                    print(json.dumps({"redis": redis_faults(server.port, redis, receiver)}), flush=True)
+            if "flood" in parts:
+                print(json.dumps({"flood": flood(receiver, redis)}), flush=True)
+        finally:
+            receiver.close()
+            redis.stop()
     return 0
 
 
