@@ -84,3 +84,33 @@ def test_sigterm_finishes_a_request_in_flight(launched: Server) -> None:
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert launched.proc.wait(timeout=60) == 0
+
+
+_LOG_PROBE = """
+import logging, logging.config, sys
+sys.argv = ["gunicorn"]
+from hatespeech import gunicorn_conf
+logging.config.dictConfig(gunicorn_conf.logconfig_dict)
+logging.getLogger("gunicorn.error").info("Booting worker with pid: %s", 7)
+logging.getLogger("firefly").warning("Function %s failed with ValueError: %s.", "predict", "bad")
+try:
+    1 / 0
+except ZeroDivisionError:
+    logging.getLogger("firefly").error("Function %s failed with exception.", "predict", exc_info=True)
+logging.getLogger("hatespeech.access").warning('{"status": 200}')
+"""
+
+
+def test_gunicorns_and_fireflys_own_lines_are_json(tmp_path: Path) -> None:
+    import subprocess
+
+    env = server_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", _LOG_PROBE], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line.get("message") for line in lines[:3]] == [
+        "Booting worker with pid: 7",
+        "Function predict failed with ValueError: bad.",
+        "Function predict failed with exception.",
+    ]
+    assert "ZeroDivisionError" in lines[2]["exception"] and lines[3] == {"status": 200}
