@@ -600,9 +600,72 @@ def flood(receiver: Receiver, redis: Redis) -> dict:
     return {"genuine": 5, "flood": 300, "outbox_max": 50, "genuine_lost": sorted(lost)}
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gunicorn_workers(launcher: int) -> tuple[int, list[int]]:
+    """(gunicorn's master, its workers) under the image's launcher process."""
+    for child in _children(launcher):
+        if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return child, sorted(_children(child))
+    raise RuntimeError("no gunicorn under the launcher")
+
+
+def worker_kills(server: Server) -> dict:
+    """The figures test_faults.py used to assert on (moved here: no timed assertions in tests): a
+    worker killed -9 under load (4 clients): failures and the longest gap without an answer."""
+    master, workers = gunicorn_workers(server.proc.pid)
+    times: list[float] = []
+    failed = 0
+    stop = threading.Event()
+
+    def client() -> None:
+        nonlocal failed
+        while not stop.is_set():
+            status, _ = call(server.port, "/predict", {"text": "see you at the game"}, timeout=10)
+            if status == 200:
+                times.append(time.monotonic())
+            else:
+                failed += 1
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    killed_at = time.monotonic()
+    os.kill(workers[0], signal.SIGKILL)
+    replaced = None
+    while replaced is None and time.monotonic() < killed_at + 10:
+        now_workers = sorted(_children(master))
+        if len(now_workers) == len(workers) and workers[0] not in now_workers:
+            replaced = time.monotonic() - killed_at
+        time.sleep(0.005)
+    time.sleep(2)
+    stop.set()
+    for t in threads:
+        t.join()
+    after = sorted(t for t in times if t > killed_at)
+    gaps = [b - a for a, b in zip([killed_at, *after], after, strict=False)]
+    return {
+        "requests": len(times) + failed,
+        "failed": failed,
+        "replaced_after_s": replaced,
+        "longest_gap_s": round(max(gaps, default=float("nan")), 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="slow,http,crafted,memory,redis,raid,flood")
+    parser.add_argument("--only", default="slow,http,crafted,memory,faults,raid,redis,flood")
     parser.add_argument("--candidates", action="store_true", help="also measure the other server designs")
     parser.add_argument("--seconds", type=float, default=30, help="how long the slow clients hold on")
     args = parser.parse_args(argv)
@@ -641,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps({"crafted 10k /moderate explain": crafted(server.port)}), flush=True)
                 if "memory" in parts:
                     print(json.dumps({"memory": memory(server.proc.pid, server.port)}), flush=True)
+                if "faults" in parts:
+                    print(json.dumps({"worker killed -9 under load": worker_kills(server)}), flush=True)
                 if "raid" in parts:
                     print(json.dumps({"raid": raid(server.port, receiver)}), flush=True)
                 if "redis" in parts:
