@@ -166,6 +166,15 @@ class AlertSettings:
     backoff_max: float = 300.0  # ALERT_BACKOFF_MAX: …up to this (a 429's Retry-After overrides both)
     lease_seconds: float = 60.0  # ALERT_LEASE: a claimed alert is another sender's to retry after this
     poll_seconds: float = 1.0  # ALERT_POLL: how often an idle sender looks for due alerts
+    burst_seconds: float = 120.0  # ALERT_BURST_MINUTES: after a thread's message alert, the rest summed up per this
+    batch_max: int = 5  # ALERT_BATCH_MAX: message alerts one batch request may make; the rest in one summary
+    store_timeout: float = 0.25  # ALERT_STORE_TIMEOUT: seconds per Redis call (one retry)
+    store_retry_seconds: float = 5.0  # ALERT_STORE_RETRY: after a Redis failure, seconds before trying it again
+    spool_path: Path | None = None  # ALERT_SPOOL_PATH: alerts wait there while Redis is away (default: by the DB)
+
+    @property
+    def spool(self) -> Path:
+        return self.spool_path or self.db_path.with_name("alerts-spool.sqlite3")
 
     @property
     def enabled(self) -> bool:
@@ -215,6 +224,11 @@ class AlertSettings:
             backoff_max=_float(env, "ALERT_BACKOFF_MAX", cls.backoff_max),
             lease_seconds=_float(env, "ALERT_LEASE", cls.lease_seconds),
             poll_seconds=_float(env, "ALERT_POLL", cls.poll_seconds),
+            burst_seconds=_float(env, "ALERT_BURST_MINUTES", cls.burst_seconds / 60) * 60,
+            batch_max=_int(env, "ALERT_BATCH_MAX", cls.batch_max),
+            store_timeout=_float(env, "ALERT_STORE_TIMEOUT", cls.store_timeout),
+            store_retry_seconds=_float(env, "ALERT_STORE_RETRY", cls.store_retry_seconds),
+            spool_path=Path(raw) if (raw := env.get("ALERT_SPOOL_PATH", "").strip()) else None,
         )
         if settings.min_messages > settings.window_messages:
             raise ConfigError(
