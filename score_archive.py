@@ -3,7 +3,7 @@
     python score_archive.py posts.csv scored.csv
     python score_archive.py posts.jsonl scored.jsonl --column body --workers 4
 
-Writes the same rows with the scores, label and action added (see hatespeech/archive.py), shows
+Writes the same rows with the scores, label and action added (see hatespeech/archive/score.py), shows
 a progress bar on a terminal, and prints a summary: rows, flagged per class, rows skipped and why.
 Thresholds come from the model card, or ``THRESHOLDS`` as for the server.
 """
@@ -14,11 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from hatespeech.archive import CHUNK_BYTES, ArchiveError, score_archive
-from hatespeech.classifier import Classifier
-from hatespeech.config import ConfigError, Settings
-from hatespeech.model_file import ModelError
-from hatespeech.moderation import Policy
+from hatespeech import config
+from hatespeech.archive.score import CHUNK_BYTES, ArchiveError, score_archive
+from hatespeech.config import ConfigError
+from hatespeech.core.modelfile import ModelError
+from hatespeech.core.policy import PolicyError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,9 +41,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = Settings.from_env()
-        classifier = Classifier.load(settings.model_path)
-        policy = Policy.from_card(classifier.card, settings.thresholds)
         summary = score_archive(
             args.source,
             args.target,
@@ -51,11 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             column=args.column,
             workers=args.workers,
             chunk_bytes=args.chunk_bytes,
-            classifier=classifier,
-            policy=policy,
+            settings=config.settings(),
             progress=False if args.no_progress else None,
         )
-    except (ArchiveError, ConfigError, ModelError, OSError, UnicodeDecodeError) as err:
+    except (ArchiveError, ConfigError, ModelError, PolicyError, OSError, UnicodeDecodeError) as err:
         print(f"score_archive: {err}", file=sys.stderr)
         return 2
     print(summary, file=sys.stderr)

@@ -56,11 +56,11 @@ def image_argv() -> list[str]:
 
 CANDIDATES = {
     "gthread (today: gunicorn alone, 2 x 4 threads)": lambda port: (
-        [str(BIN / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", "app:application"],
+        [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"],
         {},
     ),
     "gevent (gunicorn -k gevent, 2 workers x 1000 connections)": lambda port: (
-        [str(BIN / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", "-k", "gevent", "app:application"],
+        [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "-k", "gevent", "app:application"],
         {"PYTHONPATH": f"{ROOT}:{EXTRA}"},
     ),
     "waitress (1 process x 4 threads, connection_limit 1000, channel_timeout 10 s)": lambda port: (

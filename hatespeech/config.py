@@ -9,6 +9,7 @@ Defaults are safe for a laptop: loopback only, no token, 64 KiB bodies. The Dock
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -68,7 +69,7 @@ def _token(env: Mapping[str, str], name: str = "FIREFLY_TOKEN") -> str | None:
 
 
 def _thresholds(env: Mapping[str, str]) -> dict | None:
-    """``THRESHOLDS``: a JSON object, or the path of a file holding one (moderation.py checks its contents)."""
+    """``THRESHOLDS``: a JSON object, or the path of a file holding one (core/policy.py checks its contents)."""
     raw = env.get("THRESHOLDS", "").strip()
     if not raw:
         return None
@@ -289,3 +290,9 @@ class Settings:
             max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", cls.max_requests_jitter, minimum=0),
             log_hash_key=env.get("LOG_HASH_KEY", "").strip() or None,
         )
+
+
+@functools.cache
+def settings() -> Settings:
+    """This process's settings, read from the environment once (the service, gunicorn's config, the scripts)."""
+    return Settings.from_env()

@@ -11,7 +11,7 @@ What this process does, and nothing else:
 - writes nginx's configuration (``nginx.conf`` beside this file, with ``HOST``, ``PORT``,
   ``READ_TIMEOUT``, ``MAX_BODY_BYTES`` and ``TIMEOUT`` filled in) into a fresh private directory,
   where gunicorn's Unix socket lives too;
-- starts gunicorn (``hatespeech.gunicorn_conf``, bound to that socket), waits until it answers,
+- starts gunicorn (``hatespeech.service.gunicorn_conf``, bound to that socket), waits until it answers,
   then starts nginx on ``HOST:PORT``: so ``/health`` on ``$PORT`` answers only when both do;
 - turns each line nginx writes on stderr into a JSON object on stdout, like every other line;
 - on SIGTERM or SIGINT (``docker stop``, Heroku): stops nginx gracefully (SIGQUIT: it stops
@@ -145,7 +145,7 @@ def main() -> int:
             "-m",
             "gunicorn",
             "-c",
-            "python:hatespeech.gunicorn_conf",
+            "python:hatespeech.service.gunicorn_conf",
             "-b",
             f"unix:{sock_path}",
             "app:application",

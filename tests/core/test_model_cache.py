@@ -7,14 +7,14 @@ import tracemalloc
 
 import pytest
 
-from hatespeech import compiled
-from hatespeech.classifier import Classifier
+from hatespeech.core import model as compiled
+from hatespeech.core.classifier import Classifier
 from hatespeech.config import DEFAULT_MODEL_PATH
 
 
 @pytest.fixture
 def model() -> compiled.CompiledModel:
-    return Classifier.load(DEFAULT_MODEL_PATH, 10_000).model
+    return Classifier.load(DEFAULT_MODEL_PATH).model
 
 
 def _word(rng: random.Random, length: int) -> str:

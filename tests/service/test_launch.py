@@ -89,7 +89,7 @@ def test_sigterm_finishes_a_request_in_flight(launched: Server) -> None:
 _LOG_PROBE = """
 import logging, logging.config, sys
 sys.argv = ["gunicorn"]
-from hatespeech import gunicorn_conf
+from hatespeech.service import gunicorn_conf
 logging.config.dictConfig(gunicorn_conf.logconfig_dict)
 logging.getLogger("gunicorn.error").info("Booting worker with pid: %s", 7)
 logging.getLogger("firefly").warning("Function %s failed with ValueError: %s.", "predict", "bad")
