@@ -261,6 +261,7 @@ class Settings:
     thresholds: dict | None = field(default=None, compare=False)  # THRESHOLDS: overrides the card's
     alerts: AlertSettings = field(default_factory=AlertSettings, compare=False)  # ALERT_*, REDIS_URL
     metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: for /metrics instead of FIREFLY_TOKEN
+    explain_max_spans: int = 40  # EXPLAIN_MAX_SPANS: spans per explanation (the rest summed in "omitted")
     max_requests: int = 50_000  # MAX_REQUESTS: a worker is replaced after this many requests (0: never)…
     max_requests_jitter: int = 5_000  # MAX_REQUESTS_JITTER: …plus up to this many, so workers do not restart together
     log_hash_key: str | None = field(default=None, repr=False)  # LOG_HASH_KEY: keys the access log's text hash
@@ -286,6 +287,7 @@ class Settings:
             thresholds=_thresholds(env),
             alerts=AlertSettings.from_env(env),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
+            explain_max_spans=_int(env, "EXPLAIN_MAX_SPANS", cls.explain_max_spans),
             max_requests=_int(env, "MAX_REQUESTS", cls.max_requests, minimum=0),
             max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", cls.max_requests_jitter, minimum=0),
             log_hash_key=env.get("LOG_HASH_KEY", "").strip() or None,

@@ -7,9 +7,9 @@ import tracemalloc
 
 import pytest
 
+from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core import model as compiled
 from hatespeech.core.classifier import Classifier
-from hatespeech.config import DEFAULT_MODEL_PATH
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import BIN, ROOT, free_port, gunicorn, post_json, server_env
+from support import BIN, ROOT, free_port, gunicorn, post_json, request, server_env
 
 from hatespeech.config import ConfigError, Settings
 
@@ -96,3 +96,26 @@ def test_workers_are_recycled_after_max_requests_without_failing_a_request(tmp_p
         booted = server.output().count("Booting worker with pid")
     assert statuses == [200] * 70
     assert booted >= 3  # the first worker and at least two replacements (every 20 to 25 requests)
+
+
+def test_an_explain_batch_answer_is_bounded_and_still_exact(tmp_path: Path) -> None:
+    words = "you stupid idiot the game tonight is great fun trash lol love hate people all those"
+    words = words.split()
+    texts = [" ".join(words[(i + j) % len(words)] for j in range(95))[:495] for i in range(100)]  # ~50 KB
+    with gunicorn(tmp_path, WEB_CONCURRENCY="1") as server:
+        server.wait_ready()
+        status, _, body = request(
+            server.url + "/moderate_batch",
+            json.dumps({"texts": texts, "explain": True}),
+            {"Content-Type": "application/json"},
+        )
+    assert status == 200, body[:300]
+    answers = json.loads(body)
+    assert len(body) < 1_000_000, len(body)  # was 4.8 MB for such a batch
+    for answer in answers:
+        explanation = answer["explanation"]
+        assert len(explanation["spans"]) <= 40 and explanation["omitted"]["spans"] > 0
+        for label, parts in explanation["classes"].items():
+            total = parts["intercept"] + sum(s["contribution"] for s in explanation["spans"] if s["class"] == label)
+            total += explanation["omitted"]["contribution"].get(label, 0.0)
+            assert abs(total - parts["margin"]) < 1e-9
