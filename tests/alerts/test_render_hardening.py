@@ -63,3 +63,10 @@ def test_bidi_controls_in_names_are_neutralised(fmt: str) -> None:
     shown = json.loads(body)
     assert not any(c in json.dumps(shown, ensure_ascii=False) for c in BIDI)
     assert "nimda" in json.dumps(shown, ensure_ascii=False)
+
+
+def test_the_log_names_a_webhook_by_host_only() -> None:
+    from hatespeech.alerts.sender import _where
+
+    assert _where("https://user:pa55word@hooks.example.org/services/T/B/SECRETPATH") == "hooks.example.org"
+    assert _where("http://u:p@127.0.0.1:8080/hook?token=x") == "127.0.0.1:8080"
