@@ -18,11 +18,15 @@ What this process does, and nothing else:
   accepting and finishes the requests it holds), then gunicorn (SIGTERM: it finishes its own),
   each within ``TIMEOUT`` seconds;
 - if either child dies, stops the other and exits non-zero, so the platform restarts the container.
+
+Without nginx on the machine (a laptop's ``make serve``) it runs gunicorn alone on ``HOST:PORT``,
+with a warning: the image and CI have nginx.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -125,6 +129,21 @@ def main() -> int:
         _say(level="error", message=f"hatespeech-detect: {err}")
         return 2
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).is_file():  # a laptop without nginx (`make serve`): gunicorn alone, and say so
+        _say(
+            level="warning",
+            message="nginx is not installed: serving with gunicorn alone (slow clients can hold its threads)",
+        )
+        sys.stdout.flush()
+        gunicorn_argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:hatespeech.service.gunicorn_conf",
+            "app:application",
+        ]
+        os.execv(sys.executable, gunicorn_argv)
     run = Path(tempfile.mkdtemp(prefix="hatespeech-"))
     run.chmod(0o755)  # started as root (outside a container), nginx's workers run as nobody: let them reach the socket
     (run / "nginx.conf").write_text(nginx_config(settings, run))
