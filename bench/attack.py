@@ -278,18 +278,35 @@ def slow_clients(port: int, seconds: float = 30) -> dict:
 # --- HTTP throughput (bench/http_load.py's (b)) -------------------------------------------------
 
 
-def throughput(port: int, seconds: int = 10, connections: int = 16) -> dict:
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by the live processes of a process group."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(port: int, seconds: int = 10, connections: int = 16, pgid: int | None = None) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     import http_load
 
     script = http_load.lua([json.dumps({"text": t}) for t in http_load.texts()], None)
     with open(script, "a") as f:
         f.write(f'wrk.headers["Authorization"] = "Token {TOKEN}"\n')
+    cpu = group_cpu_seconds(pgid) if pgid else 0.0
     try:
         r = http_load.wrk(f"http://127.0.0.1:{port}", script, seconds, connections)
     finally:
         script.unlink()
     r.pop("raw")
+    if pgid and r["requests"]:
+        # CPU the server spent per request: unlike req/s, hardly moved by other load on the machine
+        r["cpu_us_per_request"] = round((group_cpu_seconds(pgid) - cpu) / r["requests"] * 1e6, 1)
     return r
 
 
@@ -680,21 +697,35 @@ def main(argv: list[str] | None = None) -> int:
             with serving(argv_, env, port) as server:
                 row: dict[str, object] = {}
                 if "http" in parts:
-                    row["http"] = throughput(server.port)
+                    row["http"] = throughput(server.port, pgid=server.proc.pid)
                 if "slow" in parts:
                     row["slow"] = slow_clients(server.port, args.seconds)
             print(json.dumps({name: row}), flush=True)
     if "http" in parts:  # today's design and the image's, twice each, interleaved
         today = CANDIDATES["gthread (today: gunicorn alone, 2 x 4 threads)"]
         rates: dict[str, list[float]] = {"today": [], "image": []}
-        for _ in range(2):
+        cpu: dict[str, list[float]] = {"today": [], "image": []}
+        for _ in range(3):
             for key, make in (("today", today), ("image", lambda p: (image_argv(), {}))):
                 port = free_port()
                 argv_, env = make(port)
                 with serving(argv_, env, port) as server:
-                    rates[key].append(throughput(server.port)["rate"])
+                    r = throughput(server.port, pgid=server.proc.pid)
+                    rates[key].append(r["rate"])
+                    cpu[key].append(r["cpu_us_per_request"])
         ratio = sum(rates["image"]) / sum(rates["today"])
-        print(json.dumps({"http (b) req/s": rates, "image / today": round(ratio, 3)}), flush=True)
+        cpu_ratio = sum(cpu["today"]) / sum(cpu["image"])
+        print(
+            json.dumps(
+                {
+                    "http (b) req/s": rates,
+                    "image / today": round(ratio, 3),
+                    "server CPU µs per request": cpu,
+                    "requests per CPU second, image / today": round(cpu_ratio, 3),
+                }
+            ),
+            flush=True,
+        )
     with tempfile.TemporaryDirectory(prefix="attack-") as tmp:
         redis, receiver = Redis(Path(tmp)), Receiver()
         redis.start()
