@@ -6,6 +6,7 @@ Started as the Dockerfile starts it, with PORT set, on a free loopback port.
 from __future__ import annotations
 
 import json
+import select
 import signal
 import socket
 import sys
@@ -114,3 +115,28 @@ def test_gunicorns_and_fireflys_own_lines_are_json(tmp_path: Path) -> None:
         "Function predict failed with exception.",
     ]
     assert "ZeroDivisionError" in lines[2]["exception"] and lines[3] == {"status": 200}
+
+
+def test_headers_have_a_total_deadline_even_when_trickled(tmp_path: Path) -> None:
+    """nginx's header timer is set once: a client sending a byte every 0.3 s is cut off anyway."""
+    port = free_port()
+    env = server_env(PORT=str(port), FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="1", READ_TIMEOUT="2")
+    server = Server([sys.executable, "-m", "hatespeech.service.launch"], env, port, tmp_path / "launch.log")
+    try:
+        server.wait_ready()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            cut = False
+            for _ in range(40):  # 12 s of trickling, if it were allowed
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    cut = True
+                    break
+                readable, _, _ = select.select([s], [], [], 0.3)
+                if readable:
+                    cut = True  # an answer (408) or the close
+                    break
+        assert cut, "a trickling client kept its connection past READ_TIMEOUT"
+    finally:
+        server.stop()
