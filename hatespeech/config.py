@@ -21,6 +21,7 @@ MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
 DEFAULT_ALERT_DB_PATH = ROOT / "data" / "alerts.sqlite3"  # data/ is not committed; set ALERT_DB_PATH in a container
+DEFAULT_FEEDBACK_DB_PATH = ROOT / "data" / "feedback.sqlite3"  # the image sets FEEDBACK_DB_PATH
 OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
 
 
@@ -244,6 +245,28 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class FeedbackSettings:
+    """Where moderators' labels are kept (hatespeech/feedback): SQLite, or PostgreSQL when ``DATABASE_URL`` is set.
+
+    >>> FeedbackSettings.from_env({"DATABASE_URL": "postgres://u@db/x"}).database_url
+    'postgres://u@db/x'
+    """
+
+    db_path: Path = DEFAULT_FEEDBACK_DB_PATH  # FEEDBACK_DB_PATH: the SQLite file (one machine)
+    database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (Heroku sets it)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FeedbackSettings:
+        url = env.get("DATABASE_URL", "").strip() or None
+        if url is not None and not url.lower().startswith(("postgres://", "postgresql://")):
+            raise ConfigError("DATABASE_URL must be a postgres:// or postgresql:// URL")
+        return cls(
+            db_path=Path(env.get("FEEDBACK_DB_PATH", "").strip() or DEFAULT_FEEDBACK_DB_PATH),
+            database_url=url,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     model_path: Path = DEFAULT_MODEL_PATH
     host: str = "127.0.0.1"
@@ -265,6 +288,7 @@ class Settings:
     max_requests: int = 50_000  # MAX_REQUESTS: a worker is replaced after this many requests (0: never)…
     max_requests_jitter: int = 5_000  # MAX_REQUESTS_JITTER: …plus up to this many, so workers do not restart together
     log_hash_key: str | None = field(default=None, repr=False)  # LOG_HASH_KEY: keys the access log's text hash
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -291,6 +315,7 @@ class Settings:
             max_requests=_int(env, "MAX_REQUESTS", cls.max_requests, minimum=0),
             max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", cls.max_requests_jitter, minimum=0),
             log_hash_key=env.get("LOG_HASH_KEY", "").strip() or None,
+            feedback=FeedbackSettings.from_env(env),
         )
 
 
