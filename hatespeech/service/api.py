@@ -21,6 +21,7 @@ from firefly.app import HTTPError
 
 from hatespeech import alerts, feedback
 from hatespeech.config import Settings
+from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import score_and_explain
 from hatespeech.core.policy import Moderation, Policy
@@ -77,13 +78,20 @@ class Api:
         if not isinstance(explain, bool):
             raise ValueError("explain must be true or false")
         if not explain:
-            return [self.policy.moderate(row) for row in self.score(texts)]
-        answers = []
-        for text in texts:  # one pass over each text gives its scores and their explanation
-            probabilities, explanation = score_and_explain(self.classifier.model, text)
-            explanation = cap_explanation(explanation, self.settings.explain_max_spans)
-            answers.append({**self.policy.moderate(probabilities), "explanation": explanation})
+            answers = [self.policy.moderate(row) for row in self.score(texts)]
+        else:
+            answers = []
+            for text in texts:  # one pass over each text gives its scores and their explanation
+                probabilities, explanation = score_and_explain(self.classifier.model, text)
+                explanation = cap_explanation(explanation, self.settings.explain_max_spans)
+                answers.append({**self.policy.moderate(probabilities), "explanation": explanation})
+        for text, answer in zip(texts, answers, strict=True):  # a threat goes to a person, whatever the scores
+            threats.apply(answer, self.threat(text))  # type: ignore[arg-type]
         return answers
+
+    def threat(self, text: str) -> dict[str, Any] | None:
+        """The threat check (``hatespeech.core.threats``), reading ``text`` as the model reads it."""
+        return threats.check(self.classifier.model.reader, text)
 
     def record(self, answers: list[Moderation], contexts: list[Context], texts: list[str]) -> None:
         for answer in answers:
@@ -193,7 +201,10 @@ def load(settings: Settings) -> Api:
             api.texts(texts, name="input")
         except ValueError as err:
             raise compat.openai_error(str(err)) from None
-        results = [compat.openai_result(row, api.policy.decide(row)["categories"]) for row in api.score(texts)]
+        results = [
+            compat.openai_result(row, api.policy.decide(row)["categories"], api.threat(text) is not None)
+            for text, row in zip(texts, api.score(texts), strict=True)
+        ]
         return compat.openai_response(api.model_name, results)
 
     @_api_errors
@@ -205,9 +216,16 @@ def load(settings: Settings) -> Api:
         """
         text, attributes, languages = compat.perspective_request(comment, requestedAttributes, options, max_chars)
         spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
-        rows = api.score([text, *(text[begin:end] for begin, end in spans or [])])
+        parts = [text, *(text[begin:end] for begin, end in spans or [])]
+        rows = api.score(parts)
         return compat.perspective_response(
-            attributes, rows[0], spans, rows[1:] if spans is not None else None, languages, options.get("clientToken")
+            attributes,
+            rows[0],
+            spans,
+            rows[1:] if spans is not None else None,
+            languages,
+            options.get("clientToken"),
+            threats=[api.threat(part) is not None for part in parts],
         )
 
     api.functions.update(
