@@ -21,6 +21,7 @@ MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
 DEFAULT_ALERT_DB_PATH = ROOT / "data" / "alerts.sqlite3"  # data/ is not committed; set ALERT_DB_PATH in a container
+DEFAULT_REVIEW_DB_PATH = ROOT / "data" / "review.sqlite3"  # data/ is not committed; set REVIEW_DB_PATH in a container
 DEFAULT_FEEDBACK_DB_PATH = ROOT / "data" / "feedback.sqlite3"  # the image sets FEEDBACK_DB_PATH
 OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
 
@@ -245,6 +246,33 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """``REVIEW_*`` (and ``REDIS_URL``): the moderators' review queue (see hatespeech/review/).
+
+    >>> ReviewSettings.from_env({"REVIEW_TEXT_RETENTION_HOURS": "24"}).text_retention_seconds
+    86400.0
+    """
+
+    enabled: bool = True  # REVIEW_QUEUE=off: keep no queue (the page then shows it empty)
+    db_path: Path = DEFAULT_REVIEW_DB_PATH  # REVIEW_DB_PATH: the SQLite queue (when REDIS_URL is unset)
+    redis_url: str | None = field(default=None, repr=False)  # REDIS_URL: the Redis queue (several containers)
+    database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (wins over Redis)
+    text_retention_seconds: float = 7 * 86_400.0  # REVIEW_TEXT_RETENTION_HOURS: queued texts erased after this
+    max_posts: int = 100_000  # REVIEW_MAX_POSTS: beyond it the oldest posts are dropped
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ReviewSettings:
+        return cls(
+            enabled=_bool(env, "REVIEW_QUEUE", cls.enabled),
+            db_path=Path(env.get("REVIEW_DB_PATH", "").strip() or DEFAULT_REVIEW_DB_PATH),
+            redis_url=env.get("REDIS_URL", "").strip() or None,
+            database_url=env.get("DATABASE_URL", "").strip() or None,
+            text_retention_seconds=_float(env, "REVIEW_TEXT_RETENTION_HOURS", cls.text_retention_seconds / 3600) * 3600,
+            max_posts=_int(env, "REVIEW_MAX_POSTS", cls.max_posts),
+        )
+
+
+@dataclass(frozen=True)
 class FeedbackSettings:
     """Where moderators' labels are kept (hatespeech/feedback): SQLite, or PostgreSQL when ``DATABASE_URL`` is set.
 
@@ -288,6 +316,7 @@ class Settings:
     max_requests: int = 50_000  # MAX_REQUESTS: a worker is replaced after this many requests (0: never)…
     max_requests_jitter: int = 5_000  # MAX_REQUESTS_JITTER: …plus up to this many, so workers do not restart together
     log_hash_key: str | None = field(default=None, repr=False)  # LOG_HASH_KEY: keys the access log's text hash
+    review: ReviewSettings = field(default_factory=ReviewSettings, compare=False)  # REVIEW_*, REDIS_URL
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
 
     @classmethod
@@ -315,6 +344,7 @@ class Settings:
             max_requests=_int(env, "MAX_REQUESTS", cls.max_requests, minimum=0),
             max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", cls.max_requests_jitter, minimum=0),
             log_hash_key=env.get("LOG_HASH_KEY", "").strip() or None,
+            review=ReviewSettings.from_env(env),
             feedback=FeedbackSettings.from_env(env),
         )
 

@@ -439,7 +439,8 @@ class Reader:
                 found = _lower_word(lower) if len(lower) <= CACHED_CHARS else _lower_word.__wrapped__(lower)
             else:
                 found = tuple(word.split(" "))
-        elif _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet, and dropped whole
+        elif raw.isascii() and _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet: dropped whole
+            # (ASCII only: the reader may turn other characters into white space, "HTTP://¨", which ends a URL)
             return (), ()
         elif (
             raw.isascii()

@@ -19,13 +19,15 @@ from typing import Any, NoReturn, TypedDict
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts, feedback
+from hatespeech import alerts, feedback, review
 from hatespeech.config import Settings
 from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
+from hatespeech.core.explain import explain as explanation
 from hatespeech.core.explain import score_and_explain
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_text, check_texts
+from hatespeech.review.web import RETRAIN_COMMAND
 from hatespeech.service import compat, metrics
 from hatespeech.service.context import Context
 from hatespeech.service.web import JSON, bad_input_is_400
@@ -94,14 +96,27 @@ class Api:
         return threats.check(self.classifier.model.reader, text)
 
     def record(self, answers: list[Moderation], contexts: list[Context], texts: list[str]) -> None:
-        for answer in answers:
+        for answer, context, text in zip(answers, contexts, texts, strict=True):
             metrics.observe_decision(answer["label"], answer["action"])
-        # writes the outbox only; delivery is in the background. A batch makes at most
+            # the review queue: explained here only for a post it keeps (review/block with an id)
+            review.record(answer, context, text, functools.partial(explanation, self.classifier.model, text))
+        # alerts: writes the outbox only; delivery is in the background. A batch makes at most
         # ALERT_BATCH_MAX message alerts (the rest in one summary).
         if len(answers) == 1:
             alerts.record(answers[0], contexts[0], texts[0])
         else:
             alerts.record_many(answers, contexts, texts)
+
+    def review_model(self) -> dict[str, Any]:
+        """``GET /review/model``: what the review page shows of the model, thresholds and settings."""
+        return {
+            "model": {**self.policy.model, "created_at": self.classifier.card.get("created_at")},
+            "thresholds": self.policy.describe(),
+            "threshold_curves": self.classifier.card.get("threshold_curves"),
+            "retention_hours": self.settings.review.text_retention_seconds / 3600,
+            "queue": self.settings.review.enabled,
+            "retrain": RETRAIN_COMMAND,
+        }
 
     def health(self) -> Health:
         return {"status": "ok", "model": self.classifier.card["sha256"][:12]}
@@ -284,6 +299,7 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
             row = store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
+        review.labelled(id, label)  # the review page shows the post's label (if the post is queued)
         _created({"id": row})
 
     def feedback_counts() -> dict[str, Any]:
