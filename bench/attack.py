@@ -406,6 +406,7 @@ def alert_env(receiver: Receiver, redis: Redis, **extra: str) -> dict[str, str]:
         "ALERT_BACKOFF_BASE": "0.2",
         "ALERT_BACKOFF_MAX": "2",
         "REDIS_URL": redis.url,
+        "ALERT_SPOOL_PATH": str(redis.dir / "alerts-spool.sqlite3"),  # not the repository's data/
         "ALERT_BURST_MINUTES": "0.25",  # 15 s slots (default 2 min): the raid's summaries arrive within the run
         **extra,
     }
