@@ -1,8 +1,8 @@
 """The Dockerfile's CMD, tried as the platforms would: real server, stand-ins for the boards.
 
-The image's own command line and environment (read from the Dockerfile), with the state paths
-moved to a temporary folder, alert webhooks ON this time (the other tests run without them),
-and every integration configured.
+The image's own command line and environment (read from the Dockerfile: nginx in front of
+gunicorn), with the state paths moved to a temporary folder, alert webhooks ON this time (the
+other tests run without them), and every integration configured.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def dockerfile() -> tuple[list[str], dict[str, str]]:
 def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Discourse, Receiver, Path]]:
     tmp = tmp_path_factory.mktemp("container")
     cmd, image_env = dockerfile()
-    assert cmd[0] == "gunicorn"
+    assert cmd[0] in ("gunicorn", "python")  # nginx + gunicorn through hatespeech.service.launch, or gunicorn alone
     discourse, mastodon, alerts = Discourse(), Mastodon(), Receiver()
     port = free_port()
     env = {
@@ -88,6 +88,13 @@ def test_discourse_exactly_one_flag_for_a_hateful_post_none_for_clean_or_unsigne
     (alert,) = [x.json() for x in alerts.accepted() if x.json().get("post", {}).get("id") == "discourse:11"]
     assert alert["thread"] == "discourse:7" and alert["post"]["author"] == "alice"
     assert alert["post"]["url"] == f"{discourse.url}/t/weekend-plans/7/2"
+
+
+def test_a_long_post_passes_nginx(container: tuple) -> None:
+    server, discourse = container[0], container[1]
+    long_post = discourse_post(14, "Here is my week, day by day. " * 4000)  # ~240 KB with raw + cooked
+    status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", long_post)
+    assert status == 200 and reply["action"] == "allow"  # over MAX_BODY_BYTES (64 KiB), under 1 MiB
 
 
 def test_coral_hateful_comment_is_flagged_clean_one_204(container: tuple) -> None:
