@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from hatespeech import alerts, config, review
+from hatespeech import alerts, config, integrations, review
 from hatespeech.core.modelfile import ModelError
 from hatespeech.core.policy import PolicyError
 from hatespeech.review.web import ReviewPages
@@ -34,6 +34,7 @@ except (ModelError, PolicyError) as err:
     sys.exit(f"hatespeech-detect: cannot serve the model: {err}")
 alerts.configure(settings.alerts)  # opens nothing: each worker opens the store after the fork
 review.configure(settings.review)  # likewise
+alerts.register_calls(integrations.call_headers(settings.integrations))  # the boards' API calls ride the outbox
 metrics.model_info(served.policy.model["version"], served.policy.model["sha256"])
 
 predict = served.functions["predict"]
@@ -45,4 +46,6 @@ perspective_analyze = served.functions["v1alpha1/comments:analyze"]
 classifier, policy = served.classifier, served.policy
 post_feedback, erase_feedback = served.functions["feedback"], served.functions["feedback/erase"]
 pages = ReviewPages(review.reviewer, served.review_model)  # GET /review and its data calls
-application = web.create_app(served.functions, settings, served.health, gets=served.gets, pages=pages)
+application = web.create_app(
+    served.functions, settings, served.health, gets=served.gets, pages=pages, integrations=served.integrations
+)

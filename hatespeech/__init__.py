@@ -10,6 +10,8 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``archive/``   batch scoring of archives
 - ``feedback/``  moderators' labels for the next training: validation, stores (SQLite, PostgreSQL)
 - ``review/``    the moderators' page (GET /review, static files) and its queue (SQLite, Redis, PostgreSQL)
+- ``integrations/``  the boards connected: Discourse, Coral Talk and Mastodon webhooks in, flags
+                 and reports out (through the alert outbox), moderators' decisions back as feedback
 - ``config``     every setting, read once from the environment
 """
 

@@ -294,6 +294,112 @@ class FeedbackSettings:
         )
 
 
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip().rstrip("/")
+    if raw and not raw.lower().startswith(("https://", "http://")):
+        raise ConfigError(f"{name}={raw.split('?')[0]!r} is not an http(s) URL")
+    return raw or None
+
+
+def _all_or_none(env: Mapping[str, str], names: tuple[str, ...], what: str) -> bool:
+    """True if every one of ``names`` is set, False if none is; a half-set integration is a mistake to say."""
+    given = [n for n in names if env.get(n, "").strip()]
+    if given and len(given) < len(names):
+        missing = ", ".join(n for n in names if n not in given)
+        raise ConfigError(f"the {what} integration needs {', '.join(names)}; {missing} not set")
+    return bool(given)
+
+
+DISCOURSE_FLAGS = {"notify_moderators": 7, "inappropriate": 4, "off": 0}  # Discourse's post_action_type ids
+CORAL_STATUSES = ("SYSTEM_WITHHELD", "PREMOD", "REJECTED", "NONE")  # Coral's comment statuses we may ask for
+MASTODON_CATEGORIES = ("other", "violation", "spam", "legal")
+
+
+@dataclass(frozen=True)
+class IntegrationSettings:
+    """``DISCOURSE_*``, ``CORAL_*``, ``MASTODON_*``: the boards connected to (hatespeech/integrations).
+
+    An integration is on when its settings are all set, off (404) when none is.
+
+    >>> IntegrationSettings.from_env({}).discourse
+    False
+    >>> s = IntegrationSettings.from_env({"CORAL_WEBHOOK_SECRET": "ems_1, ems_2"})
+    >>> s.coral, s.coral_secrets
+    (True, ('ems_1', 'ems_2'))
+    """
+
+    discourse_url: str | None = None  # DISCOURSE_URL: https://forum.example.org
+    discourse_api_key: str | None = field(default=None, repr=False)  # DISCOURSE_API_KEY
+    discourse_api_username: str = "system"  # DISCOURSE_API_USERNAME: who the flags come from
+    discourse_secret: str | None = field(default=None, repr=False)  # DISCOURSE_WEBHOOK_SECRET
+    discourse_review_flag: int = 7  # DISCOURSE_REVIEW_FLAG: notify_moderators, inappropriate or off
+    discourse_block_flag: int = 4  # DISCOURSE_BLOCK_FLAG: the same choice for `block`
+    coral_secrets: tuple[str, ...] = field(default=(), repr=False)  # CORAL_WEBHOOK_SECRET: one or more (rotation)
+    coral_block_status: str = "SYSTEM_WITHHELD"  # CORAL_BLOCK_STATUS: the status asked for on `block` (NONE: flag only)
+    mastodon_url: str | None = None  # MASTODON_URL: https://social.example.org
+    mastodon_token: str | None = field(default=None, repr=False)  # MASTODON_TOKEN: scope write:reports
+    mastodon_secret: str | None = field(default=None, repr=False)  # MASTODON_WEBHOOK_SECRET
+    mastodon_category: str = "other"  # MASTODON_REPORT_CATEGORY: other, violation (with MASTODON_RULE_IDS), spam, legal
+    mastodon_rule_ids: tuple[str, ...] = ()  # MASTODON_RULE_IDS: the server rules a `violation` report cites
+    mastodon_action: str = "review"  # MASTODON_REPORT_ACTION: the action that files a report (review or block)
+    max_body_bytes: int = 1024 * 1024  # INTEGRATION_MAX_BODY_BYTES: a webhook's body (a long post is raw + cooked)
+
+    @property
+    def discourse(self) -> bool:
+        return self.discourse_secret is not None
+
+    @property
+    def coral(self) -> bool:
+        return bool(self.coral_secrets)
+
+    @property
+    def mastodon(self) -> bool:
+        return self.mastodon_secret is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> IntegrationSettings:
+        discourse = _all_or_none(env, ("DISCOURSE_URL", "DISCOURSE_API_KEY", "DISCOURSE_WEBHOOK_SECRET"), "Discourse")
+        mastodon = _all_or_none(env, ("MASTODON_URL", "MASTODON_TOKEN", "MASTODON_WEBHOOK_SECRET"), "Mastodon")
+        flags = {}
+        for name, default in (
+            ("DISCOURSE_REVIEW_FLAG", "notify_moderators"),
+            ("DISCOURSE_BLOCK_FLAG", "inappropriate"),
+        ):
+            raw = env.get(name, "").strip().lower() or default
+            if raw not in DISCOURSE_FLAGS:
+                raise ConfigError(f"{name}={raw!r} must be one of {', '.join(DISCOURSE_FLAGS)}")
+            flags[name] = DISCOURSE_FLAGS[raw]
+        status = env.get("CORAL_BLOCK_STATUS", "").strip().upper() or cls.coral_block_status
+        if status not in CORAL_STATUSES:
+            raise ConfigError(f"CORAL_BLOCK_STATUS={status!r} must be one of {', '.join(CORAL_STATUSES)}")
+        category = env.get("MASTODON_REPORT_CATEGORY", "").strip().lower() or cls.mastodon_category
+        if category not in MASTODON_CATEGORIES:
+            raise ConfigError(f"MASTODON_REPORT_CATEGORY={category!r} must be one of {', '.join(MASTODON_CATEGORIES)}")
+        rules = tuple(r for r in env.get("MASTODON_RULE_IDS", "").replace(",", " ").split() if r)
+        if category == "violation" and not rules:
+            raise ConfigError("MASTODON_REPORT_CATEGORY=violation needs MASTODON_RULE_IDS (the rules broken)")
+        action = env.get("MASTODON_REPORT_ACTION", "").strip().lower() or cls.mastodon_action
+        if action not in ("review", "block"):
+            raise ConfigError(f"MASTODON_REPORT_ACTION={action!r} must be review or block")
+        return cls(
+            discourse_url=_url(env, "DISCOURSE_URL") if discourse else None,
+            discourse_api_key=env.get("DISCOURSE_API_KEY", "").strip() or None,
+            discourse_api_username=env.get("DISCOURSE_API_USERNAME", "").strip() or cls.discourse_api_username,
+            discourse_secret=env.get("DISCOURSE_WEBHOOK_SECRET", "").strip() or None,
+            discourse_review_flag=flags["DISCOURSE_REVIEW_FLAG"],
+            discourse_block_flag=flags["DISCOURSE_BLOCK_FLAG"],
+            coral_secrets=tuple(s for s in env.get("CORAL_WEBHOOK_SECRET", "").replace(",", " ").split() if s),
+            coral_block_status=status,
+            mastodon_url=_url(env, "MASTODON_URL") if mastodon else None,
+            mastodon_token=env.get("MASTODON_TOKEN", "").strip() or None,
+            mastodon_secret=env.get("MASTODON_WEBHOOK_SECRET", "").strip() or None,
+            mastodon_category=category,
+            mastodon_rule_ids=rules,
+            mastodon_action=action,
+            max_body_bytes=_int(env, "INTEGRATION_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     model_path: Path = DEFAULT_MODEL_PATH
@@ -318,6 +424,7 @@ class Settings:
     log_hash_key: str | None = field(default=None, repr=False)  # LOG_HASH_KEY: keys the access log's text hash
     review: ReviewSettings = field(default_factory=ReviewSettings, compare=False)  # REVIEW_*, REDIS_URL
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
+    integrations: IntegrationSettings = field(default_factory=IntegrationSettings, compare=False)  # DISCOURSE_* …
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -346,6 +453,7 @@ class Settings:
             log_hash_key=env.get("LOG_HASH_KEY", "").strip() or None,
             review=ReviewSettings.from_env(env),
             feedback=FeedbackSettings.from_env(env),
+            integrations=IntegrationSettings.from_env(env),
         )
 
 

@@ -26,11 +26,14 @@ receivers check it with ``verify`` below, which they can copy).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hatespeech.alerts.rules import Alerter
+from hatespeech.alerts.sender import CALLS
 from hatespeech.alerts.signing import InvalidSignature, sign, verify
+from hatespeech.alerts.store import Row
 from hatespeech.config import AlertSettings
 from hatespeech.service.context import Context
 
@@ -62,7 +65,7 @@ def record_many(
 
 def start() -> None:
     """Start this worker's sender when alerts are on (gunicorn's ``post_worker_init``)."""
-    if _alerter is not None and _alerter.settings.enabled:
+    if _alerter is not None and (_alerter.settings.enabled or CALLS):
         _alerter.start()
 
 
@@ -70,3 +73,18 @@ def stop() -> None:
     """Stop this worker's sender (gunicorn's ``worker_exit``)."""
     if _alerter is not None:
         _alerter.stop()
+
+
+def register_calls(kinds: Mapping[str, Callable[[], dict[str, str]]]) -> None:
+    """Deliver outbox rows of these kinds as platform calls; the sender then runs without ``ALERT_WEBHOOK_URL`` too."""
+    CALLS.update(kinds)
+
+
+def enqueue_call(kind: str, call_id: str, url: str, body: str) -> None:
+    """Queue one platform call (``body`` is its JSON) and wake the sender; raises if the store cannot take it."""
+    if _alerter is None or kind not in CALLS:
+        raise RuntimeError(f"no sender is configured for {kind} calls")
+    now = time.time()
+    _alerter.store.enqueue([Row(call_id, url, kind, body, now, now)])
+    _alerter.start()
+    _alerter._sender.wake()  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 
 from hatespeech.alerts import bursts
 from hatespeech.alerts.render import render
@@ -24,6 +25,11 @@ from hatespeech.alerts.signing import SIGNATURE_HEADER, sign
 from hatespeech.alerts.store import Row, Store
 from hatespeech.config import AlertSettings
 from hatespeech.service import metrics
+
+# Platform API calls ride the same outbox (hatespeech/integrations): a row whose format is one of
+# these kinds is POSTed as queued, with the headers the kind's function gives at delivery time
+# (API keys and tokens come from the settings then: they are never written to the store).
+CALLS: dict[str, Callable[[], dict[str, str]]] = {}
 
 log = logging.getLogger("hatespeech.alerts")
 USER_AGENT = "hatespeech-detect-alerts/1"
@@ -110,6 +116,8 @@ class Sender(threading.Thread):
         if row.format == "json":
             headers["X-Hatespeech-Event"] = alert["type"]
             headers[SIGNATURE_HEADER] = sign(body, self.settings.secret or "")
+        if row.format in CALLS:  # a platform API call (hatespeech/integrations): its JSON as queued, its credentials
+            body, headers = row.alert.encode("utf-8"), {**headers, **CALLS[row.format]()}
         outcome = post(row.url, body, headers, self.settings.timeout)
         status, retry_after, error = outcome
         where = _where(row.url)

@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TypedDict
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts, feedback, review
+from hatespeech import alerts, feedback, integrations, review
 from hatespeech.config import Settings
 from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
@@ -63,6 +63,7 @@ class Api:
     policy: Policy
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     gets: dict[str, Callable[[], Any]] = field(default_factory=dict)  # served at GET /<name> (GET /feedback)
+    integrations: dict[str, Callable[..., Any]] = field(default_factory=dict)  # path → a board's webhook handler
 
     @property
     def model_name(self) -> str:
@@ -253,7 +254,9 @@ def load(settings: Settings) -> Api:
             "v1alpha1/comments:analyze": perspective_analyze,
         }
     )
-    _feedback(api, feedback.open_store(settings))
+    store = feedback.open_store(settings)  # opens nothing until used (per process and thread, after the fork)
+    _feedback(api, store)
+    _connect_boards(api, moderate, store)
     return api
 
 
@@ -322,3 +325,39 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
 
     api.functions.update({"feedback": post_feedback, "feedback/erase": erase_feedback})
     api.gets["feedback"] = feedback_counts
+
+
+def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.FeedbackStore) -> None:
+    """The boards' webhooks (hatespeech/integrations) and Perspective's ``comments:suggestscore``.
+
+    The webhooks score through ``moderate`` itself (unwrapped: a refused text is a ``ValueError``,
+    not an HTTP 400), so alerts see their posts with thread, author and link.
+    """
+    settings = api.settings
+    boards = integrations.Service(
+        moderate=moderate.__wrapped__,  # type: ignore[attr-defined]
+        explain=lambda text: explanation(api.classifier.model, text),
+        outbox=integrations.Outbox(
+            integrations.Keys(settings.alerts.db_path, settings.alerts.redis_url), alerts.enqueue_call
+        ),
+        feedback=lambda: store,
+        max_text_chars=settings.max_text_chars,
+    )
+
+    @_api_errors
+    def perspective_suggestscore(comment: object = None, attributeScores: object = None, **options: Any) -> dict:  # noqa: N803
+        """Perspective-compatible ``POST /v1alpha1/comments:suggestscore``: a moderator's score, kept as feedback.
+
+        Coral sends its moderators' approvals (0) and rejections (1) here (hatespeech/integrations/coral.py).
+        """
+        try:
+            return integrations.suggest_score(boards, comment, attributeScores, options)[0]
+        except compat.ApiError:
+            raise
+        except feedback.StoreUnavailable as err:
+            _store_unavailable(err)
+        except ValueError as err:
+            raise compat.perspective_error(str(err)) from None
+
+    api.functions["v1alpha1/comments:suggestscore"] = perspective_suggestscore
+    api.integrations.update(integrations.routes(settings.integrations, boards))

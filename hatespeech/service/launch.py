@@ -57,6 +57,7 @@ def nginx_config(settings: Settings, run: Path) -> str:
         "PORT": str(settings.port),
         "READ_TIMEOUT": str(settings.read_timeout),
         "MAX_BODY_BYTES": str(settings.max_body_bytes),
+        "INTEGRATION_MAX_BODY_BYTES": str(settings.integrations.max_body_bytes),
         "UPSTREAM_TIMEOUT": str(settings.timeout + 5),
         "CONNECTIONS": "4096",
     }

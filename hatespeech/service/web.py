@@ -6,6 +6,8 @@ no method, compares tokens with ``==`` and turns exceptions into a 500 that leak
 
 - answers ``GET /health`` and ``GET /openapi.yaml`` without a token (the platform's checks; the
   API's public description),
+- hands the integrations' webhooks (``/integrations/...``) their raw body and headers without a
+  token: each is authenticated by its platform's signature (hatespeech/integrations),
 - checks ``Authorization: Token <FIREFLY_TOKEN>`` (or ``Bearer``), or ``?key=<FIREFLY_TOKEN>`` as
   Perspective API clients send it, in constant time,
 - answers 404/405 for unknown paths and methods,
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import http
 import inspect
 import io
 import json
@@ -101,8 +104,10 @@ class Guard:
         openapi: bytes | None = None,
         gets: dict[str, Callable[[], dict]] | None = None,
         pages: Any = None,  # the review page (hatespeech.review.web.ReviewPages): is_public, handles, WSGI
+        integrations: dict[str, Callable[..., Any]] | None = None,
     ):
         self.app = app
+        self.integrations = dict(integrations or {})  # path → handler(body, header) → Reply
         self.functions = {"/" + name for name in functions}
         self.gets = {"/" + name: answer for name, answer in (gets or {}).items()}  # GET paths, behind the token
         self.settings = settings
@@ -157,6 +162,8 @@ class Guard:
             return [b""] if method == "HEAD" else [body]
         if self.pages is not None and self.pages.is_public(path):
             return self.pages(environ, start_response)
+        if path in self.integrations:  # the platform's signature, checked by the handler, stands for the token
+            return self.integration(environ, start_response, record, self.integrations[path])
         if not self.authorised(environ, self.token):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
         if self.pages is not None and self.pages.handles(path):
@@ -263,9 +270,29 @@ class Guard:
         key = _query_key(environ.get("QUERY_STRING", "")) if query else None
         return key is not None and hmac.compare_digest(key, token)
 
-    def read_body(self, environ: Environ) -> tuple[bytes, Problem | None]:
+    def integration(
+        self, environ: Environ, start_response: StartResponse, record: dict, handler: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """A platform's webhook: the raw body (signatures are over its bytes) and headers to ``handler``."""
+        method = environ.get("REQUEST_METHOD", "")
+        if method != "POST":
+            error = {"error": f"{method} is not allowed; use POST"}
+            return _reply(start_response, "405 Method Not Allowed", error, [("Allow", "POST")])
+        body, problem = self.read_body(environ, self.settings.integrations.max_body_bytes)
+        if problem:
+            environ[CLOSE] = True
+            return _reply(start_response, *problem)
+        record["bytes"] = len(body)
+        reply = handler(body, lambda name: environ.get("HTTP_" + name.upper().replace("-", "_")))
+        status = f"{reply.status} {http.HTTPStatus(reply.status).phrase}"
+        if reply.body is None:
+            start_response(status, [("Content-Length", "0"), *reply.headers])
+            return [b""]
+        return _reply(start_response, status, reply.body, reply.headers)
+
+    def read_body(self, environ: Environ, limit: int | None = None) -> tuple[bytes, Problem | None]:
         """The body, read only if it fits: ``(body, None)`` or ``(b"", (status, error, headers))``."""
-        limit = self.settings.max_body_bytes
+        limit = limit or self.settings.max_body_bytes
         too_large: Problem = ("413 Payload Too Large", {"error": f"the body is larger than {limit} bytes"}, [])
         content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type.startswith("multipart/"):
@@ -398,8 +425,10 @@ def create_app(
     health: Callable[[], dict],
     gets: dict[str, Callable[[], dict]] | None = None,
     pages: Any = None,
+    integrations: dict[str, Callable[..., Any]] | None = None,
 ) -> Guard:
-    """A WSGI app serving each function at ``POST /<name>``, each of ``gets`` at ``GET /<name>``, behind the guard."""
+    """A WSGI app serving each function at ``POST /<name>``, each of ``gets`` at ``GET /<name>``, behind the guard;
+    and the integrations' webhooks (each path its handler)."""
     firefly = Firefly()  # no auth_token: the guard checks the token, in constant time
     for name, function in functions.items():
         # firefly calls inspect.signature on every request; a function that carries its signature
@@ -407,5 +436,5 @@ def create_app(
         function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
         firefly.mapping["/" + name] = _Function(function, name)  # what firefly.add_route does, with our class
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
-    metrics.register_endpoints("/" + name for name in [*functions, *(gets or {})])
-    return Guard(firefly, functions, settings, health, openapi, gets, pages)
+    metrics.register_endpoints([*("/" + name for name in [*functions, *(gets or {})]), *(integrations or {})])
+    return Guard(firefly, functions, settings, health, openapi, gets, pages, integrations)

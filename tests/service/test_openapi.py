@@ -71,7 +71,9 @@ def _run_schemathesis(server: Server, *extra: str) -> None:
 
 def test_schemathesis_finds_nothing(production: Server) -> None:
     """Every check: no 5xx, statuses, content types, headers and bodies as documented, 405s…"""
-    _run_schemathesis(production, "--exclude-path", "/moderate_batch")
+    # The integrations are off here (404, as documented) and, on, need their platform's signature,
+    # which no generated request has: tests/integrations checks them against the platforms' shapes.
+    _run_schemathesis(production, "--exclude-path", "/moderate_batch", "--exclude-path-regex", "^/integrations/")
     # /moderate_batch's `contexts` must be as long as `texts`, which a schema cannot say: every
     # check but "schema-valid data is accepted" there (that one would count the 400 as a bug).
     _run_schemathesis(production, "--include-path", "/moderate_batch", "--exclude-checks", "positive_data_acceptance")

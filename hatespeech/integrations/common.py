@@ -1,0 +1,207 @@
+"""What the three integrations share: signature checks, HTML to text, a safe context, the reply.
+
+Everything here is standard library, linear in its input and bounded: a webhook body is
+hostile until its signature checks, and a post's HTML is hostile after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+Header = Callable[[str], "str | None"]  # a request header by name, or None
+MAX_SIGNATURES = 8  # a header listing more is refused: each costs an HMAC
+MAX_CONTEXT_CHARS = 200  # as /moderate takes id, thread and author
+MAX_URL_CHARS = 2048
+
+
+@dataclass
+class Reply:
+    """What an integration answers: a status and a JSON body (``None``: no body, as for 204)."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def error(status: int, message: str) -> Reply:
+    return Reply(status, {"error": message})
+
+
+def hmac_hex(secret: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of ``body`` under ``secret``: what all three platforms sign with.
+
+    >>> hmac_hex("s3cret", b"{}")
+    'adbde1ce40c89c14215687d5d762a47df6dfaefcfad61e2e86718ffc8498571b'
+    """
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def signed(body: bytes, header: str | None, secrets: Iterable[str]) -> bool:
+    """True if ``header`` holds a ``sha256=<hex>`` HMAC of the raw ``body`` under one of ``secrets``.
+
+    The header may list several, comma-separated (Coral, while a secret is rotated): any one
+    may match. Every comparison is ``hmac.compare_digest`` (constant time), and every
+    candidate is compared with every secret, so the time says nothing about which one failed.
+
+    >>> signed(b"{}", "sha256=" + hmac_hex("k" * 12, b"{}"), ["k" * 12])
+    True
+    >>> signed(b"{}", "sha256=00, sha256=" + hmac_hex("new-secret-1", b"{}"), ["new-secret-1"])
+    True
+    >>> signed(b"{} ", "sha256=" + hmac_hex("k" * 12, b"{}"), ["k" * 12]), signed(b"{}", None, ["k" * 12])
+    (False, False)
+    """
+    if not header:
+        return False
+    given = [part.strip() for part in header.split(",")]
+    if len(given) > MAX_SIGNATURES:
+        return False
+    expected = [("sha256=" + hmac_hex(secret, body)).encode() for secret in secrets]
+    ok = False
+    for candidate in given:
+        raw = candidate.encode("latin-1", "replace")  # a WSGI header value is latin-1
+        for value in expected:
+            ok |= hmac.compare_digest(raw, value)
+    return ok
+
+
+def parse(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None if it is not one."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+# ------------------------------------------------------------------------------- HTML to text
+
+_BREAKS = {"br", "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre", "hr"}
+_SKIPPED = {"blockquote", "script", "style", "aside"}  # quoted text is someone else's; code is not prose
+_TAG_NAME = re.compile(r"/?([a-zA-Z][a-zA-Z0-9]*)")
+
+
+def strip_html(markup: str) -> str:
+    """The text a reader sees in ``markup``: tags removed, entities decoded, quotes left out.
+
+    One pass, linear in the input whatever it holds (a ``<`` that never closes ends the scan
+    for tags: the rest is text). What sits inside ``<blockquote>`` or ``<aside>`` (Discourse's
+    and Coral's quotes of other posts) is not the author's and is skipped, as are scripts and styles.
+
+    >>> strip_html('<p>Hi &amp; <b>welcome</b></p><aside><blockquote>quoted</blockquote></aside><p>bye</p>')
+    'Hi & welcome\\nbye'
+    >>> strip_html("a < b and <b>c</b>")
+    'a < b and c'
+    """
+    out: list[str] = []
+    depth = 0  # inside how many skipped elements
+    i, n = 0, len(markup)
+    end = -1  # the next ">" found so far: kept, so "< < < … >" is not searched again for each "<"
+    while i < n:
+        start = markup.find("<", i)
+        if start < 0:
+            start = n
+        if depth == 0 and start > i:
+            out.append(markup[i:start])
+        if start >= n:
+            break
+        if end <= start:
+            end = markup.find(">", start + 1)
+        if end < 0:  # no tag can close: the rest is text
+            if depth == 0:
+                out.append(markup[start:])
+            break
+        match = _TAG_NAME.match(markup, start + 1, end)
+        if match is None:  # "a < b": a character, not a tag
+            if depth == 0:
+                out.append("<")
+            i = start + 1
+            continue
+        name = match.group(1).lower()
+        closing = match.group(0).startswith("/")
+        self_closing = markup[end - 1] == "/"
+        if name in _SKIPPED and not self_closing:
+            depth = max(0, depth - 1) if closing else depth + 1
+        elif depth == 0 and name in _BREAKS:
+            out.append("\n")
+        i = end + 1
+    text = html.unescape("".join(out))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+_QUOTE = re.compile(r"\[quote(?:=[^\]\n]{0,300})?\]|\[/quote\]", re.IGNORECASE)
+
+
+def strip_bbcode_quotes(raw: str) -> str:
+    """Discourse's ``raw`` without ``[quote]…[/quote]`` blocks (nested ones too), in one linear pass.
+
+    >>> strip_bbcode_quotes('[quote="bob, post:1, topic:2"]his words[/quote]\\nmy words')
+    '\\nmy words'
+    """
+    out, depth, last = [], 0, 0
+    for match in _QUOTE.finditer(raw):
+        if depth == 0:
+            out.append(raw[last : match.start()])
+        depth = depth - 1 if match.group(0).startswith("[/") else depth + 1
+        depth = max(depth, 0)
+        last = match.end()
+    if depth == 0:
+        out.append(raw[last:])
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------- context
+
+
+def clean_field(value: object, limit: int = MAX_CONTEXT_CHARS) -> str | None:
+    """A platform's id or name as ``/moderate``'s context takes it, or None: cut, without control characters.
+
+    >>> clean_field(42), clean_field("  "), clean_field("a\\x00b")
+    ('42', None, 'ab')
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = "".join(c for c in str(value) if unicodedata.category(c) not in ("Cc", "Cs"))[:limit]
+    return text if text.strip() else None
+
+
+def clean_url(value: object) -> str | None:
+    """An absolute http(s) link that /moderate accepts, or None.
+
+    >>> clean_url("https://forum.example/t/x/1/2"), clean_url("javascript:alert(1)")
+    ('https://forum.example/t/x/1/2', None)
+    """
+    if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
+        return None
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        return None
+    if any(c.isspace() or c in '<>"`' or unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        return None
+    return value
+
+
+def scores_line(scores: dict[str, float]) -> str:
+    """The scores in one line, for a flag's message.
+
+    >>> scores_line({"hate speech": 0.1, "neither": 0.9})
+    'hate speech 0.10 · neither 0.90'
+    """
+    return " · ".join(f"{label} {float(p):.2f}" for label, p in scores.items())
+
+
+def abusive_label(scores: dict[str, float]) -> str:
+    """The abusive class the scores lean to: what a moderator who agreed with a flag confirmed.
+
+    >>> abusive_label({"hate speech": 0.3, "offensive language": 0.5, "neither": 0.2})
+    'offensive language'
+    """
+    hate, offensive = float(scores.get("hate speech", 0.0)), float(scores.get("offensive language", 0.0))
+    return "hate speech" if hate > offensive else "offensive language"

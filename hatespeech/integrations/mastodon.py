@@ -1,0 +1,96 @@
+"""Mastodon: an admin webhook with ``status.created`` / ``status.updated`` in, reports out.
+
+What Mastodon sends (mastodon/mastodon: app/services/webhook_service.rb,
+app/serializers/rest/admin/webhook_event_serializer.rb, app/workers/webhooks/delivery_worker.rb):
+a POST with ``{"event": "status.created", "created_at": ..., "object": <the status as the REST
+API shows it>}``, signed ``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>``, retried
+(up to 16 times) on failure. The status has ``id``, ``content`` (HTML), ``spoiler_text``,
+``account`` (``id``, ``acct``), ``url``, ``in_reply_to_id``.
+
+What we do: score the content warning and the content as text through ``/moderate`` (the status
+it replies to is the thread, so a pile-on under one post is one discussion; the account is the
+author), and when the action reaches ``MASTODON_REPORT_ACTION`` (``review`` by default) queue a
+report, ``POST MASTODON_URL/api/v1/reports`` with ``account_id``, ``status_ids[]``, ``comment``
+(at most 1,000 characters: app/models/report.rb), ``category`` and ``forward: false``, sent with
+``Authorization: Bearer MASTODON_TOKEN`` (a token of a moderator's account with the
+``write:reports`` scope: app/controllers/api/v1/reports_controller.rb). One report per status.
+
+Moderators' decisions do not come back: Mastodon's webhooks have ``report.created`` but no
+event when a report is resolved, so resolved reports cannot become feedback here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hatespeech.config import IntegrationSettings
+from hatespeech.integrations.common import Header, Reply, abusive_label, error, parse, signed, strip_html
+from hatespeech.integrations.service import Service, digest, flag_message
+
+KIND = "mastodon"
+EVENTS = ("status.created", "status.updated")
+RANK = {"allow": 0, "review": 1, "block": 2}
+MAX_COMMENT_CHARS = 1000
+
+
+class Mastodon:
+    """The ``POST /integrations/mastodon`` handler."""
+
+    def __init__(self, settings: IntegrationSettings, service: Service):
+        self.settings, self.service = settings, service
+        self.base = settings.mastodon_url or ""
+
+    def __call__(self, body: bytes, header: Header) -> Reply:
+        if not signed(body, header("X-Hub-Signature"), [self.settings.mastodon_secret or ""]):
+            return error(401, "the X-Hub-Signature header is missing or does not match the body")
+        payload = parse(body)
+        if payload is None:
+            return error(400, "the body is not a JSON object")
+        event = payload.get("event")
+        status = payload.get("object")
+        if event not in EVENTS or not isinstance(status, dict):
+            return Reply(200, {"ignored": str(event)[:100]})
+        return self.status(status, str(event))
+
+    def status(self, status: dict[str, Any], event: str) -> Reply:
+        status_id = status.get("id")
+        account = status.get("account") if isinstance(status.get("account"), dict) else {}
+        if not isinstance(status_id, str | int) or not isinstance(account.get("id"), str | int):
+            return error(400, "object.id and object.account.id are required")
+        parts = [status.get("spoiler_text"), status.get("content")]
+        text = "\n".join(strip_html(p) for p in parts if isinstance(p, str) and p)
+        # A retry, or an update that leaves the words alone: already scored and acted on.
+        with self.service.first_delivery(f"{KIND}:seen:{status_id}:{digest(text)}") as fresh:
+            if not fresh:
+                return Reply(200, {"ignored": "already handled (the same status and text)"})
+            answer = self.service.score(
+                text,
+                id=f"mastodon:{status_id}",
+                thread=f"mastodon:{status.get('in_reply_to_id') or status_id}",
+                author=account.get("acct") or account.get("username") or account.get("id"),
+                url=status.get("url") or status.get("uri"),
+            )
+            if answer is None:
+                return Reply(200, {"ignored": "nothing to score"})
+            reply: dict[str, Any] = {
+                "event": event,
+                "label": answer["label"],
+                "action": answer["action"],
+                "report": None,
+            }
+            if RANK.get(answer["action"], 0) >= RANK[self.settings.mastodon_action]:
+                label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
+                call: dict[str, Any] = {
+                    "account_id": str(account["id"]),
+                    "status_ids": [str(status_id)],
+                    "comment": flag_message(answer, self.service.why(text, label), MAX_COMMENT_CHARS),
+                    "category": self.settings.mastodon_category,
+                    "forward": False,
+                }
+                if self.settings.mastodon_category == "violation":
+                    call["rule_ids"] = list(self.settings.mastodon_rule_ids)
+                key = f"{KIND}:status:{status_id}:report"
+                queued = self.service.outbox.call_once(KIND, key, f"{self.base}/api/v1/reports", json.dumps(call))
+                reply["report"] = {"queued": queued}
+            return Reply(200, reply)

@@ -1,0 +1,167 @@
+"""Discourse against its stand-in (tests/integrations/standins.py), through the real server.
+
+Shapes from discourse/discourse: app/jobs/regular/emit_web_hook_event.rb (body, headers,
+``X-Discourse-Event-Signature``), app/serializers/web_hook_post_serializer.rb (the post),
+app/controllers/post_actions_controller.rb (``id``, ``post_action_type_id``, ``message``),
+PostActionType.types (4 inappropriate, 7 notify_moderators), config/initializers/
+012-web_hook_events.rb and app/models/web_hook.rb (reviewable events),
+app/serializers/reviewable_serializer.rb and reviewable_flagged_post_serializer.rb,
+app/models/reviewable.rb (statuses), app/serializers/web_hook_flag_serializer.rb (older flags).
+"""
+
+from __future__ import annotations
+
+import json
+
+from standins import (
+    ABUSIVE,
+    CLEAN,
+    DISCOURSE_KEY,
+    REVIEW,
+    SECRETS,
+    Discourse,
+    discourse_post,
+    discourse_reviewable,
+    feedback_rows,
+    wait_outbox_empty,
+)
+from support import Server, request
+
+
+def url(server: Server) -> str:
+    return server.url + "/integrations/discourse"
+
+
+def calls_for(discourse: Discourse, post_id: int) -> list[dict]:
+    return [c.json() for c in discourse.calls if c.path.startswith("/post_actions") and c.json()["id"] == post_id]
+
+
+def test_a_ping_is_answered(boards: Server, discourse: Discourse) -> None:
+    assert discourse.webhook(url(boards), "ping", None) == (200, {"ping": "OK"})
+
+
+def test_a_signed_abusive_post_is_flagged_once_with_the_api_key(boards: Server, discourse: Discourse) -> None:
+    status, reply = discourse.webhook(url(boards), "post_created", discourse_post(101, ABUSIVE))
+    assert status == 200
+    assert reply == {
+        "event": "post_created",
+        "label": "offensive language",
+        "action": "block",
+        "flag": {"post_action_type_id": 4, "queued": True},
+    }
+    discourse.wait(lambda d: len(d.flags_of(101)) == 1)
+    (call,) = [c for c in discourse.calls if c.path == "/post_actions"]
+    assert call.headers["Api-Key"] == DISCOURSE_KEY and call.headers["Api-Username"] == "system"
+    params = call.json()
+    assert params["id"] == 101 and params["post_action_type_id"] == 4
+    assert "offensive language (block)" in params["message"] and "bitch" in params["message"]
+
+
+def test_a_post_for_review_notifies_the_moderators(boards: Server, discourse: Discourse) -> None:
+    status, reply = discourse.webhook(url(boards), "post_created", discourse_post(102, REVIEW))
+    assert status == 200 and reply["action"] == "review"
+    discourse.wait(lambda d: len(d.flags_of(102)) == 1)
+    (flag,) = discourse.flags_of(102)
+    assert flag["post_action_type_id"] == 7 and "Scores:" in flag["message"]  # a message flag: with its message
+
+
+def test_clean_unsigned_forged_and_replayed_posts_make_no_call(boards: Server, discourse: Discourse) -> None:
+    assert discourse.webhook(url(boards), "post_created", discourse_post(201, CLEAN))[1]["flag"] is None
+    status, reply = discourse.webhook(url(boards), "post_created", discourse_post(202, ABUSIVE), secret=None)
+    assert status == 401 and "X-Discourse-Event-Signature" in reply["error"]
+    forged_secret = discourse.webhook(url(boards), "post_created", discourse_post(203, ABUSIVE), secret="not-it")
+    assert forged_secret[0] == 401
+    # signed, then changed on the way: the signature is over the bytes
+    body = json.dumps({"post": discourse_post(203, CLEAN)}).encode()
+    forged = body.replace(CLEAN.encode(), ABUSIVE.encode())
+    assert discourse.webhook(url(boards), "post_created", None, body=forged, secret=None)[0] == 401
+
+    first = discourse.webhook(url(boards), "post_created", discourse_post(204, ABUSIVE))[1]
+    again = discourse.webhook(url(boards), "post_created", discourse_post(204, ABUSIVE))[1]  # Discourse's retry
+    edited = discourse.webhook(url(boards), "post_edited", discourse_post(204, ABUSIVE + "!!"))[1]
+    assert first["flag"]["queued"]
+    assert again == {"ignored": "already handled (the same post and text)"}  # not even scored again
+    assert edited["event"] == "post_edited" and edited["flag"] == {"post_action_type_id": 4, "queued": False}
+
+    wait_outbox_empty(boards.tmp / "alerts.sqlite3")  # type: ignore[attr-defined]
+    assert [calls_for(discourse, p) for p in (201, 202, 203)] == [[], [], []]
+    assert len(calls_for(discourse, 204)) == 1
+
+
+def test_an_edit_that_makes_a_post_abusive_flags_it(boards: Server, discourse: Discourse) -> None:
+    assert discourse.webhook(url(boards), "post_created", discourse_post(205, CLEAN))[1]["flag"] is None
+    reply = discourse.webhook(url(boards), "post_edited", discourse_post(205, ABUSIVE))[1]
+    assert reply["event"] == "post_edited" and reply["flag"]["queued"]
+    discourse.wait(lambda d: len(d.flags_of(205)) == 1)
+
+
+def test_quoted_words_are_not_the_authors(boards: Server, discourse: Discourse) -> None:
+    raw = f'[quote="bob, post:1, topic:7"]\n{ABUSIVE}\n[/quote]\n\nPlease keep it civil, everyone.'
+    assert discourse.webhook(url(boards), "post_created", discourse_post(206, raw))[1]["action"] == "allow"
+
+
+def test_the_api_down_then_back_is_retried_until_it_takes_the_flag(boards: Server, discourse: Discourse) -> None:
+    discourse.then(503, times=2)
+    discourse.then(429, headers={"Retry-After": "1"})
+    status, reply = discourse.webhook(url(boards), "post_created", discourse_post(301, ABUSIVE))
+    assert status == 200 and reply["flag"]["queued"]  # answered at once: the flag waits in the outbox
+    discourse.wait(lambda d: len(d.flags_of(301)) == 1)
+    attempts = [c for c in discourse.calls if c.path == "/post_actions" and c.json()["id"] == 301]
+    assert [c.status for c in attempts] == [503, 503, 429, 200]
+    assert len({c.headers["Idempotency-Key"] for c in attempts}) == 1  # one call, attempted four times
+    assert attempts[3].at - attempts[2].at >= 0.9  # not before Retry-After (the backoff alone is ≤ 0.2 s)
+
+
+def test_moderators_decisions_become_feedback(boards: Server, discourse: Discourse) -> None:
+    hook = url(boards)
+    for post_id, text in ((401, ABUSIVE), (402, REVIEW)):
+        discourse.webhook(hook, "post_created", discourse_post(post_id, text))
+        discourse.wait(lambda d, p=post_id: len(d.flags_of(p)) == 1)
+
+    agreed = discourse_reviewable(401, ABUSIVE, "approved")
+    assert discourse.webhook(hook, "reviewable_transitioned_to", agreed) == (200, {"feedback": "offensive language"})
+    assert discourse.webhook(hook, "reviewable_transitioned_to", agreed)[1] == {"feedback": "offensive language"}
+    disagreed = discourse_reviewable(402, REVIEW, 2, reviewable_id=91)  # the status as a number
+    assert discourse.webhook(hook, "reviewable_updated", disagreed) == (200, {"feedback": "neither"})
+    pending = discourse_reviewable(402, REVIEW, "pending", reviewable_id=91)
+    assert "ignored" in discourse.webhook(hook, "reviewable_created", pending)[1]
+    never_flagged = discourse_reviewable(499, ABUSIVE, "approved", reviewable_id=92)
+    assert discourse.webhook(hook, "reviewable_transitioned_to", never_flagged)[1] == {
+        "ignored": "not a post we flagged"
+    }
+
+    rows = feedback_rows(boards.tmp / "feedback.sqlite3")  # type: ignore[attr-defined]
+    mine = sorted(r for r in rows if r[2] == "discourse")
+    assert mine == [(ABUSIVE, "offensive language", "discourse", "401"), (REVIEW, "neither", "discourse", "402")]
+
+
+def test_older_discourse_flag_events_become_feedback(boards: Server, discourse: Discourse) -> None:
+    hook = url(boards)
+    discourse.webhook(hook, "post_created", discourse_post(403, ABUSIVE))
+    discourse.wait(lambda d: len(d.flags_of(403)) == 1)
+    flag = {
+        "id": 77,
+        "post": {"id": 403, "username": "alice", "cooked": f"<p>{ABUSIVE}</p>"},
+        "flag_type": "inappropriate",
+        "created_by": "system",
+        "created_at": "2026-11-27T12:00:05.000Z",
+        "resolved_at": "2026-11-27T12:30:00.000Z",
+        "resolved_by": "mod_mia",
+    }
+    assert discourse.webhook(hook, "flag_agreed", flag) == (200, {"feedback": "offensive language"})
+    someone_elses = {**flag, "created_by": "carol"}
+    assert discourse.webhook(hook, "flag_disagreed", someone_elses)[1] == {"ignored": "not our flag"}
+
+
+def test_other_events_and_bad_bodies(boards: Server, discourse: Discourse) -> None:
+    assert discourse.webhook(url(boards), "topic_created", {"id": 7}) == (200, {"ignored": "topic_created"})
+    status, reply = discourse.webhook(url(boards), "post_created", None, body=b"[1, 2")
+    assert status == 400 and "JSON" in reply["error"]
+    status, _, _ = request(url(boards), method="GET")
+    assert status == 405
+
+
+def test_no_secret_reaches_the_log(boards: Server) -> None:
+    log = boards.output()
+    assert "/integrations/discourse" in log  # the requests were logged…
+    assert not [s for s in SECRETS if s in log]  # …without a secret, key or token

@@ -1,0 +1,124 @@
+"""The Dockerfile's CMD, tried as the platforms would: real server, stand-ins for the boards.
+
+The image's own command line and environment (read from the Dockerfile: nginx in front of
+gunicorn), with the state paths moved to a temporary folder, alert webhooks ON this time (the
+other tests run without them), and every integration configured.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alerting import SECRET, Receiver
+from standins import (
+    ABUSIVE,
+    CLEAN,
+    DISCOURSE_KEY,
+    TOKEN,
+    Coral,
+    Discourse,
+    Mastodon,
+    board_env,
+    discourse_post,
+    feedback_rows,
+    wait_outbox_empty,
+)
+from support import BIN, ROOT, Server, free_port, request
+
+
+def dockerfile() -> tuple[list[str], dict[str, str]]:
+    """The Dockerfile's CMD and ENV."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    (cmd,) = [json.loads(line.split(None, 1)[1]) for line in lines if line.startswith("CMD ")]
+    env: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("ENV "):
+            env.update(item.split("=", 1) for item in shlex.split(line.split(None, 1)[1]))
+    return cmd, env
+
+
+@pytest.fixture(scope="module")
+def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Discourse, Receiver, Path]]:
+    tmp = tmp_path_factory.mktemp("container")
+    cmd, image_env = dockerfile()
+    assert cmd[0] in ("gunicorn", "python")  # nginx + gunicorn through hatespeech.service.launch, or gunicorn alone
+    discourse, mastodon, alerts = Discourse(), Mastodon(), Receiver()
+    port = free_port()
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        **image_env,
+        "HOST": "127.0.0.1",  # loopback only here; the image listens on 0.0.0.0
+        "PORT": str(port),
+        **board_env(tmp, discourse, mastodon),
+        "ALERT_WEBHOOK_URL": alerts.url + "/alerts",
+        "ALERT_FORMAT": "json",
+        "ALERT_SECRET": SECRET,
+    }
+    server = Server([str(BIN / cmd[0]), *cmd[1:]], env, port, tmp / "container.log")
+    try:
+        yield server.wait_ready(), discourse, alerts, tmp
+    finally:
+        server.stop()
+        for stand_in in (discourse, mastodon, alerts):
+            stand_in.close()
+
+
+def test_discourse_exactly_one_flag_for_a_hateful_post_none_for_clean_or_unsigned(container: tuple) -> None:
+    server, discourse, alerts, tmp = container
+    hook = server.url + "/integrations/discourse"
+    assert discourse.webhook(hook, "post_created", discourse_post(11, ABUSIVE))[0] == 200
+    assert discourse.webhook(hook, "post_created", discourse_post(11, ABUSIVE))[0] == 200  # Discourse's retry
+    assert discourse.webhook(hook, "post_created", discourse_post(12, CLEAN))[0] == 200
+    assert discourse.webhook(hook, "post_created", discourse_post(13, ABUSIVE), secret=None)[0] == 401
+    discourse.wait(lambda d: len(d.flags_of(11)) == 1)
+    wait_outbox_empty(tmp / "alerts.sqlite3")
+    calls = [c for c in discourse.calls if c.path == "/post_actions"]
+    assert [c.json()["id"] for c in calls] == [11]
+    assert calls[0].headers["Api-Key"] == DISCOURSE_KEY
+
+    # the same post reached the alerts, with its context
+    alerts.wait(lambda r: any(x.json().get("post", {}).get("id") == "discourse:11" for x in r.accepted()))
+    wait_outbox_empty(tmp / "alerts.sqlite3")  # every alert delivered too: the retry made no second one
+    (alert,) = [x.json() for x in alerts.accepted() if x.json().get("post", {}).get("id") == "discourse:11"]
+    assert alert["thread"] == "discourse:7" and alert["post"]["author"] == "alice"
+    assert alert["post"]["url"] == f"{discourse.url}/t/weekend-plans/7/2"
+
+
+def test_a_long_post_passes_nginx(container: tuple) -> None:
+    server, discourse = container[0], container[1]
+    long_post = discourse_post(14, "Here is my week, day by day. " * 4000)  # ~240 KB with raw + cooked
+    status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", long_post)
+    assert status == 200 and reply["action"] == "allow"  # over MAX_BODY_BYTES (64 KiB), under 1 MiB
+
+
+def test_coral_hateful_comment_is_flagged_clean_one_204(container: tuple) -> None:
+    server = container[0]
+    hook = server.url + "/integrations/coral"
+    assert Coral().moderate(hook, Coral.request(f"<p>{ABUSIVE}</p>"))[1]["actions"][0]["actionType"] == "FLAG"
+    assert Coral().moderate(hook, Coral.request(f"<p>{CLEAN}</p>")) == (204, None)
+
+
+def test_a_suggestscore_changes_get_feedback(container: tuple) -> None:
+    server, tmp = container[0], container[3]
+    token = {"Authorization": f"Token {TOKEN}"}
+
+    def counts() -> dict:
+        status, _, text = request(server.url + "/feedback", method="GET", headers=token)
+        assert status == 200
+        return json.loads(text)
+
+    before = counts()
+    body = Coral.suggest_body(ABUSIVE, "c-77", approved=False)
+    assert Coral.perspective(server.url, "comments:suggestscore", TOKEN, body)[0] == 200
+    after = counts()
+    assert after["total"] == before["total"] + 1
+    assert after["by_label"]["offensive language"] == before["by_label"]["offensive language"] + 1
+    assert after["by_source"].get("coral", 0) == before["by_source"].get("coral", 0) + 1
+    rows = feedback_rows(tmp / "feedback.sqlite3")
+    assert (ABUSIVE, "offensive language", "coral", "comment:c-77") in rows
