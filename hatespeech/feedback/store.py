@@ -112,8 +112,10 @@ class FeedbackStore:
         from hatespeech.feedback import check_feedback
 
         f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
-        row = self._execute(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time())).fetchone()
-        return int(row[0])
+        # fetchall, not fetchone: a RETURNING statement holds its write lock until every row is read,
+        # and another writer would wait on it (SQLite: "database is locked" once its busy timeout ends)
+        rows = self._execute(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time())).fetchall()
+        return int(rows[0][0])
 
     def counts(self, newer_than: float | None = None) -> Counts:
         """``total``, ``by_label`` (every label, 0 included), ``by_source``, and ``newer_than_model``:
