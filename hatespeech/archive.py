@@ -30,18 +30,21 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from hatespeech.classifier import Classifier
+from hatespeech.config import Settings
 from hatespeech.labels import LABELS
 from hatespeech.moderation import Policy
 
 CHUNK_BYTES = 1 << 18  # bytes per task (~2,500 tweets): big enough to amortise the batch path and the IPC
+MAX_ROW_BYTES = 64 << 20  # a longer row is an error (an unterminated quote?): memory stays bounded
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark: Excel's "CSV UTF-8" starts with one
 REPORTED_SKIPS = 10  # skipped rows named one by one; the rest are only counted
 SCORE_COLUMNS = [f"p_{label.replace(' ', '_')}" for label in LABELS]
 ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped"]
@@ -92,25 +95,29 @@ class Format:
 _worker: dict[str, Any] = {}  # the classifier and policy of this process (set before forking)
 
 
-def _text_of(value: object) -> tuple[str | None, str | None]:
-    """``(text, None)`` to score, or ``(None, reason)`` to skip."""
+def _text_of(value: object, max_chars: int) -> tuple[str | None, str | None]:
+    """``(text, None)`` to score, or ``(None, reason)`` to skip (the server's limits: ``MAX_TEXT_CHARS``)."""
     if value is None:
         return None, "missing text"
     if not isinstance(value, str):
         return None, "text is not a string"
-    if not value.strip():
+    if not value or value.isspace():
         return None, "empty text"
+    if len(value) > max_chars:
+        return None, f"text longer than {max_chars:,} characters"
     return value, None
 
 
-def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Counter, Counter]:
-    """Score one chunk of parsed CSV rows or raw JSON lines.
+def score_chunk(
+    fmt: Format, rows: list, classifier: Classifier | None = None, policy: Policy | None = None
+) -> tuple[str, list[tuple[int, str]], Counter, Counter]:
+    """Score one chunk of parsed CSV rows or raw JSON lines (with this process's model unless given).
 
     Returns the output text, the ``(index, reason)`` of skipped rows, and the counts of flagged
     classes and actions.
     """
-    classifier: Classifier = _worker["classifier"]
-    policy: Policy = _worker["policy"]
+    classifier = classifier or _worker["classifier"]
+    policy = policy or _worker["policy"]
     records: list[Any] = []
     texts: list[str | None] = []
     skips: list[tuple[int, str]] = []
@@ -124,7 +131,7 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
             try:
                 record = json.loads(row)
             except ValueError as err:
-                record, value = {"line": row.rstrip("\n")}, None
+                record, value = {"line": row.rstrip("\r\n")}, None
                 skips.append((i, f"invalid JSON ({err.msg})"))
             else:
                 if isinstance(record, dict):
@@ -133,7 +140,7 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
                     record, value = {"value": record}, None
                     skips.append((i, "not a JSON object"))
             records.append(record)
-        text, reason = _text_of(value)
+        text, reason = _text_of(value, classifier.max_text_chars)
         if skips and skips[-1][0] == i:
             text = None  # already skipped for a reason of its own
         elif reason:
@@ -141,7 +148,9 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
         texts.append(text)
 
     wanted = [t for t in texts if t is not None]
-    matrix = classifier.probabilities(wanted) if wanted else np.zeros((0, len(LABELS)))
+    # Always the batch path, even for a few rows: it scores each row alone, the same bits whatever else is in
+    # the chunk, so the output does not depend on how the archive was cut (by this process or a cluster).
+    matrix = classifier.model.predict_proba(wanted) if wanted else np.zeros((0, len(LABELS)))
     labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
     actions = Counter(decided)
@@ -166,7 +175,9 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
     return out.getvalue(), skips, flagged, actions
 
 
-def score_block(fmt: Format, block: bytes) -> tuple[str, list[tuple[int, str]], Counter, Counter, int]:
+def score_block(
+    fmt: Format, block: bytes, classifier: Classifier | None = None, policy: Policy | None = None
+) -> tuple[str, list[tuple[int, str]], Counter, Counter, int]:
     """Parse one block of whole rows (raw bytes), then ``score_chunk`` it; also return its row count."""
     try:
         text = block.decode("utf-8")
@@ -177,7 +188,7 @@ def score_block(fmt: Format, block: bytes) -> tuple[str, list[tuple[int, str]], 
         rows = list(csv.reader(lines)) if fmt.kind == "csv" else [line for line in lines if line.strip()]
     except csv.Error as err:
         raise ArchiveError(f"the CSV cannot be parsed ({err}); is a quote inside an unquoted field?") from None
-    return (*score_chunk(fmt, rows), len(rows))
+    return (*score_chunk(fmt, rows, classifier, policy), len(rows))
 
 
 # --- reading, in the main process ------------------------------------------------------------------
@@ -209,32 +220,105 @@ def _row_end(block: bytes, kind: str, last: bool = True) -> int:
 
 
 def _blocks(raw: IO[bytes], kind: str, size: int, carry: bytes = b"") -> Iterator[bytes]:
-    """The rest of ``raw`` (after ``carry``, already read) in blocks of whole rows, about ``size`` bytes each."""
+    """The rest of ``raw`` (after ``carry``, already read) in blocks of whole rows, about ``size`` bytes each.
+
+    Raises ``ArchiveError`` when the CSV ends inside a quoted field (an unterminated quote would
+    otherwise swallow every row after it into one), or when a row grows past ``MAX_ROW_BYTES``
+    (memory stays bounded whatever the file holds).
+    """
     while True:
         data = raw.read(size)
         if not data:
             if carry:
+                if kind == "csv" and carry.count(b'"') % 2:
+                    raise ArchiveError(
+                        "the CSV ends inside a quoted field: a quote is never closed in the row "
+                        f"{_excerpt(carry)}, which would swallow every row after it"
+                    )
                 yield carry  # the last row, without a newline at its end
             return
         block = carry + data
         cut = _row_end(block, kind)
         if cut == 0:  # no row ends in it yet (a very long row): read on
+            if len(block) > MAX_ROW_BYTES:
+                raise ArchiveError(
+                    f"a row is longer than {MAX_ROW_BYTES >> 20} MiB ({_excerpt(block)}): "
+                    + ("is a quote never closed?" if kind == "csv" else "are its lines ended with CR alone?")
+                )
             carry = block
             continue
         yield block[:cut]
         carry = block[cut:]
 
 
-def _header(raw: IO[bytes], size: int) -> tuple[bytes, bytes]:
-    """The CSV's first row (bytes) and what was read after it."""
-    data = b""
+def _excerpt(data: bytes) -> str:
+    return "starting " + repr(data[:40].decode("utf-8", "replace")) + ("…" if len(data) > 40 else "")
+
+
+def read_start(raw: IO[bytes], kind: str, size: int, name: object = "the archive") -> tuple[int, bytes, bytes]:
+    """Read the archive's start: ``(bytes skipped, header row, what was read after it)``.
+
+    Skips a UTF-8 byte-order mark (Excel's "CSV UTF-8" starts with one). The header row is a
+    CSV's first row (``b""`` for JSON Lines). Raises ``ArchiveError`` if the first row ends with a
+    bare CR (old Mac line endings): rows are cut at LF, so such a file would read as one row.
+    """
+    data = raw.read(size)
+    skipped = len(BOM) if data.startswith(BOM) else 0
+    data = data[skipped:]
     while True:
-        more = raw.read(size)
+        cut = _row_end(data, kind, last=False)
+        if _bare_cr(data[: cut or len(data)], kind):
+            raise ArchiveError(
+                f"{name}: its rows end with a carriage return alone (CR, old Mac style): rows must end with "
+                "LF or CRLF; save it again with Unix or Windows line endings"
+            )
+        more = b"" if cut else raw.read(size)
+        if not more:
+            break
         data += more
-        cut = _row_end(data, "csv", last=False)
-        if cut or not more:
-            cut = cut or len(data)
-            return data[:cut], data[cut:]
+        if len(data) > MAX_ROW_BYTES:
+            raise ArchiveError(f"{name}: its first row is longer than {MAX_ROW_BYTES >> 20} MiB ({_excerpt(data)})")
+    if kind != "csv":
+        return skipped, b"", data
+    cut = cut or len(data)
+    return skipped, data[:cut], data[cut:]
+
+
+def _bare_cr(row: bytes, kind: str) -> bool:
+    """Whether ``row`` (one row, or the start of one) holds a CR that ends a row: not before LF, not in quotes."""
+    at = row.find(b"\r")
+    while 0 <= at < len(row) - 1:  # a CR last in what was read may yet be followed by LF
+        if row[at + 1] != 10 and (kind != "csv" or row.count(b'"', 0, at) % 2 == 0):
+            return True
+        at = row.find(b"\r", at + 1)
+    return False
+
+
+def open_format(kind: str, first: bytes, column: str | None, name: object) -> tuple[Format, str]:
+    """The chunk format and the output's header line (``""`` for JSON Lines), from the CSV's first row."""
+    if kind != "csv":
+        return Format("jsonl", key=column or "text"), ""
+    try:
+        header = next(csv.reader(io.StringIO(first.decode("utf-8"), newline="")), None)
+    except UnicodeDecodeError as err:
+        raise ArchiveError(f"{name} is not UTF-8 ({err.reason} in its header)") from None
+    if header is None:
+        raise ArchiveError(f"{name} is empty: a CSV needs a header row")
+    wanted = column or ("text" if "text" in header or "tweet" not in header else "tweet")
+    if wanted not in header:
+        raise ArchiveError(f"{name} has no column {wanted!r} (its columns: {header}); pass --column NAME")
+    clash = sorted(set(header) & set(ADDED_COLUMNS))
+    if clash:
+        raise ArchiveError(f"{name} already has the columns {clash} that scoring adds; rename them first")
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow([*header, *ADDED_COLUMNS])
+    return Format("csv", column=header.index(wanted), width=len(header)), line.getvalue()
+
+
+def model_for(settings: Settings) -> tuple[Classifier, Policy]:
+    """The classifier and policy the server would use: ``MODEL_PATH``, ``MAX_TEXT_CHARS``, ``THRESHOLDS``."""
+    classifier = Classifier.load(settings.model_path, settings.max_text_chars)
+    return classifier, Policy.from_card(classifier.card, settings.thresholds)
 
 
 def score_archive(
@@ -245,6 +329,7 @@ def score_archive(
     column: str | None = None,
     workers: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    settings: Settings | None = None,
     classifier: Classifier | None = None,
     policy: Policy | None = None,
     progress: bool | None = None,
@@ -254,37 +339,28 @@ def score_archive(
 
     ``column`` is the text's CSV column or JSON key (default ``text``, or ``tweet`` for a CSV
     without ``text``, as Davidson et al.'s). ``workers`` defaults to every core; 1 scores in this
-    process. ``progress`` None shows a bar only on a terminal.
+    process. ``progress`` None shows a bar only on a terminal. The model and its limits come from
+    ``settings`` (default: the environment, read once: ``MODEL_PATH``, ``MAX_TEXT_CHARS``,
+    ``THRESHOLDS``), unless ``classifier`` and ``policy`` are given. ``target`` is written under a
+    temporary name and renamed when complete; it may not be ``source`` (nor a link to it).
     """
+    from tqdm.auto import tqdm  # the bar is for the command line; workers scoring blocks never need it
+
     source, target = Path(source), Path(target)
     kind = detect_format(source, fmt)
-    classifier = classifier or Classifier.load()
-    policy = policy or Policy.from_card(classifier.card)
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise ArchiveError(f"the output {target} is the input: give another TARGET (nothing was written)")
+    if classifier is None or policy is None:
+        loaded = model_for(settings or Settings.from_env())
+        classifier, policy = classifier or loaded[0], policy or loaded[1]
     workers = workers or os.cpu_count() or 1
     report = report or (lambda line: tqdm.write(line, file=sys.stderr))  # above the bar, not in the output
     summary, started = Summary(), time.perf_counter()
 
-    with open(source, "rb") as infile, open(target, "w", encoding="utf-8", newline="") as outfile:
-        carry = b""
-        if kind == "csv":
-            first, carry = _header(infile, chunk_bytes)
-            try:
-                header = next(csv.reader(io.StringIO(first.decode("utf-8"), newline="")), None)
-            except UnicodeDecodeError as err:
-                raise ArchiveError(f"{source} is not UTF-8 ({err.reason} in its header)") from None
-            if header is None:
-                raise ArchiveError(f"{source} is empty: a CSV needs a header row")
-            name = column or ("text" if "text" in header or "tweet" not in header else "tweet")
-            if name not in header:
-                raise ArchiveError(f"{source} has no column {name!r} (its columns: {header}); pass --column NAME")
-            clash = sorted(set(header) & set(ADDED_COLUMNS))
-            if clash:
-                raise ArchiveError(f"{source} already has the columns {clash} that scoring adds; rename them first")
-            csv.writer(outfile, lineterminator="\n").writerow([*header, *ADDED_COLUMNS])
-            spec = Format("csv", column=header.index(name), width=len(header))
-        else:
-            spec = Format("jsonl", key=column or "text")
-
+    with open(source, "rb") as infile, _replaced_when_done(target) as outfile:
+        skipped, first, carry = read_start(infile, kind, chunk_bytes, source)
+        spec, header = open_format(kind, first, column, source)
+        outfile.write(header)
         bar = tqdm(
             total=os.path.getsize(source),
             unit="B",
@@ -294,6 +370,7 @@ def score_archive(
             disable=None if progress is None else not progress,
             smoothing=0.05,
         )
+        bar.update(skipped + len(first))
 
         def collect(result: tuple[str, list, Counter, Counter, int], size: int) -> None:
             text, skips, flagged, actions, n = result
@@ -315,8 +392,6 @@ def score_archive(
 
         _worker.update(classifier=classifier, policy=policy)
         blocks = _blocks(infile, kind, chunk_bytes, carry)
-        if kind == "csv":
-            bar.update(len(first))
         if workers == 1:
             for block in blocks:
                 collect(score_block(spec, block), len(block))
@@ -339,8 +414,23 @@ def score_archive(
     return summary
 
 
+@contextmanager
+def _replaced_when_done(target: Path) -> Iterator[IO[str]]:
+    """``target`` opened for writing under a temporary name beside it, renamed over it only when complete:
+    a run that fails half-way leaves no half file (and never touches a file of that name before)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def _single_threaded() -> None:
     """One process per core: native thread pools inside each would only fight over the cores."""
-    from threadpoolctl import threadpool_limits
-
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn; not in the serving image
+    except ImportError:
+        return  # scoring makes no multi-threaded BLAS call that this would have to stop
     threadpool_limits(1)
