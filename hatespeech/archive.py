@@ -157,7 +157,7 @@ def score_chunk(
     scored = iter(zip(matrix.tolist(), labels, decided, strict=True))
     reasons = dict(skips)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n") if fmt.kind == "csv" else None
+    writer = _CsvRows(out) if fmt.kind == "csv" else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         row, label, action = (None, None, None) if text is None else next(scored)
         if writer is not None:
@@ -189,6 +189,22 @@ def score_block(
     except csv.Error as err:
         raise ArchiveError(f"the CSV cannot be parsed ({err}); is a quote inside an unquoted field?") from None
     return (*score_chunk(fmt, rows, classifier, policy), len(rows))
+
+
+class _CsvRows:
+    """``csv.writer`` with rows ending in LF, and a field holding a lone CR quoted too.
+
+    ``csv.writer`` quotes only the characters of its own line terminator: with LF, a text holding
+    a CR alone came out unquoted, and read back as two rows. Such a row is written with every
+    field quoted (still RFC 4180; a reader gets the same values).
+    """
+
+    def __init__(self, out: IO[str]):
+        self.plain = csv.writer(out, lineterminator="\n")
+        self.quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: list[str]) -> None:
+        (self.quoted if any("\r" in field for field in row) else self.plain).writerow(row)
 
 
 # --- reading, in the main process ------------------------------------------------------------------
@@ -233,7 +249,7 @@ def _blocks(raw: IO[bytes], kind: str, size: int, carry: bytes = b"") -> Iterato
                 if kind == "csv" and carry.count(b'"') % 2:
                     raise ArchiveError(
                         "the CSV ends inside a quoted field: a quote is never closed in the row "
-                        f"{_excerpt(carry)}, which would swallow every row after it"
+                        f"{_excerpt(carry[_row_end(carry, kind) :])}, which would swallow every row after it"
                     )
                 yield carry  # the last row, without a newline at its end
             return
@@ -311,7 +327,7 @@ def open_format(kind: str, first: bytes, column: str | None, name: object) -> tu
     if clash:
         raise ArchiveError(f"{name} already has the columns {clash} that scoring adds; rename them first")
     line = io.StringIO()
-    csv.writer(line, lineterminator="\n").writerow([*header, *ADDED_COLUMNS])
+    _CsvRows(line).writerow([*header, *ADDED_COLUMNS])
     return Format("csv", column=header.index(wanted), width=len(header)), line.getvalue()
 
 

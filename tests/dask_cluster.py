@@ -54,11 +54,9 @@ def outside_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
-def _start(argv: list[str], folder: Path, log: str) -> subprocess.Popen:
+def _start(argv: list[str], folder: Path, log: str, env: dict[str, str]) -> subprocess.Popen:
     with open(folder / log, "wb") as out:
-        return subprocess.Popen(
-            argv, cwd=folder, env=outside_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        return subprocess.Popen(argv, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @contextlib.contextmanager
@@ -79,13 +77,16 @@ def dask_cluster(folder: Path, workers: int = 2, timeout: float = 60) -> Iterato
         ],
         folder,
         "scheduler.log",
+        outside_env(),
     )
     cluster = Cluster(address, folder, scheduler)
     try:
         for i in range(workers):
             argv = [str(BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]
             argv += ["--no-dashboard", "--name", f"w{i}", "--local-directory", str(folder / f"w{i}")]
-            cluster.workers.append(_start(argv, folder, f"worker{i}.log"))
+            # A worker machine has the serving requirements and Dask installed: nothing else, not the project.
+            env = requirements_only_env(folder, "distributed")
+            cluster.workers.append(_start(argv, folder, f"worker{i}.log", env))
         deadline = time.monotonic() + timeout
         while sum("Registered to:" in (folder / f"worker{i}.log").read_text() for i in range(workers)) < workers:
             if time.monotonic() > deadline or scheduler.poll() is not None:
@@ -179,3 +180,12 @@ def assert_same_rows(got: list, expected: list, score_columns: range | None = No
             ]
             for j in score_columns:
                 assert a[j] == b[j] or math.isclose(float(a[j]), float(b[j]), abs_tol=1e-12)
+
+
+def requirements_only_env(folder: Path, *also: str) -> dict[str, str]:
+    """A user's shell where only requirements.txt (and the distributions ``also`` names, with their
+    requirements) is installed: other imports fail as if those packages were absent."""
+    env = outside_env()
+    env["PYTHONPATH"] = str(ROOT / "tests" / "requirements_only")
+    env["ONLY_REQUIREMENTS"] = ",".join([str(ROOT / "requirements.txt"), *also])
+    return env
