@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -109,6 +110,8 @@ def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
         classifier = Classifier.load(folder / payload["card"], payload["max_text_chars"])
         _loaded.clear()  # a worker that served an earlier run keeps only this run's model
         _loaded[key] = (classifier, Policy.from_card(classifier.card, payload["thresholds"]))
+        # In the worker's log (Dask's logger is the one a worker prints): once per process and run.
+        logging.getLogger("distributed.worker").info("hatespeech: model %s loaded and verified", key[:12])
     return _loaded[key]
 
 

@@ -76,9 +76,11 @@ def test_parts_hold_the_local_rows(cluster: Cluster, outside: Path, kind: str) -
     assert (summary["rows"], summary["parts"]) == (rows, len(parts))
     assert summary["scored"] + sum(summary["skipped"].values()) == rows
     assert f"rows: {rows:,} " in done.stderr and "dashboard http://127.0.0.1:" in done.stderr
-    # the code went to both workers, from this command
-    for i in range(2):
-        assert "hatespeech-" in (cluster.folder / f"worker{i}.log").read_text()
+    # Both workers got the code from this command, and loaded the model once each for all their tasks.
+    logs = [(cluster.folder / f"worker{i}.log").read_text() for i in range(2)]
+    for log in logs:
+        assert "Starting Worker plugin" in log and "hatespeech-" in log
+    assert [log.count("hatespeech: model") for log in logs] == [1, 1]
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
@@ -124,3 +126,13 @@ def test_unreachable_scheduler_gets_a_clear_message(outside: Path) -> None:
     assert done.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:" in done.stderr and "Traceback" not in done.stderr
     assert not (outside / "scored").exists()
+
+
+def test_a_local_cluster(outside: Path) -> None:
+    """``--scheduler local``: a LocalCluster on this machine, for trying it out or one big machine."""
+    source = jsonl_archive(outside / "posts.jsonl", 40)
+    local(source, outside / "local.jsonl")
+    argv = [str(source), "one.jsonl", "--scheduler", "local", "--workers", "1", "--single-file", *SMALL]
+    done = run(argv, outside)
+    assert done.returncode == 0, done.stderr
+    assert (outside / "one.jsonl").read_bytes() == (outside / "local.jsonl").read_bytes()
