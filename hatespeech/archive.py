@@ -88,6 +88,7 @@ class Format:
     column: int = -1
     width: int = 0  # the header's number of columns
     key: str = "text"
+    max_chars: int = Settings.max_text_chars  # MAX_TEXT_CHARS: a longer text is skipped, as the server refuses it
 
 
 # --- the work of one chunk (runs in a worker process) ---------------------------------------------
@@ -140,7 +141,7 @@ def score_chunk(
                     record, value = {"value": record}, None
                     skips.append((i, "not a JSON object"))
             records.append(record)
-        text, reason = _text_of(value, classifier.max_text_chars)
+        text, reason = _text_of(value, fmt.max_chars)
         if skips and skips[-1][0] == i:
             text = None  # already skipped for a reason of its own
         elif reason:
@@ -310,10 +311,12 @@ def _bare_cr(row: bytes, kind: str) -> bool:
     return False
 
 
-def open_format(kind: str, first: bytes, column: str | None, name: object) -> tuple[Format, str]:
+def open_format(
+    kind: str, first: bytes, column: str | None, name: object, max_chars: int = Settings.max_text_chars
+) -> tuple[Format, str]:
     """The chunk format and the output's header line (``""`` for JSON Lines), from the CSV's first row."""
     if kind != "csv":
-        return Format("jsonl", key=column or "text"), ""
+        return Format("jsonl", key=column or "text", max_chars=max_chars), ""
     try:
         header = next(csv.reader(io.StringIO(first.decode("utf-8"), newline="")), None)
     except UnicodeDecodeError as err:
@@ -328,12 +331,12 @@ def open_format(kind: str, first: bytes, column: str | None, name: object) -> tu
         raise ArchiveError(f"{name} already has the columns {clash} that scoring adds; rename them first")
     line = io.StringIO()
     _CsvRows(line).writerow([*header, *ADDED_COLUMNS])
-    return Format("csv", column=header.index(wanted), width=len(header)), line.getvalue()
+    return Format("csv", column=header.index(wanted), width=len(header), max_chars=max_chars), line.getvalue()
 
 
 def model_for(settings: Settings) -> tuple[Classifier, Policy]:
     """The classifier and policy the server would use: ``MODEL_PATH``, ``MAX_TEXT_CHARS``, ``THRESHOLDS``."""
-    classifier = Classifier.load(settings.model_path, settings.max_text_chars)
+    classifier = Classifier.load(settings.model_path)
     return classifier, Policy.from_card(classifier.card, settings.thresholds)
 
 
@@ -366,8 +369,9 @@ def score_archive(
     kind = detect_format(source, fmt)
     if target.exists() and source.exists() and os.path.samefile(source, target):
         raise ArchiveError(f"the output {target} is the input: give another TARGET (nothing was written)")
+    settings = settings or Settings.from_env()
     if classifier is None or policy is None:
-        loaded = model_for(settings or Settings.from_env())
+        loaded = model_for(settings)
         classifier, policy = classifier or loaded[0], policy or loaded[1]
     workers = workers or os.cpu_count() or 1
     report = report or (lambda line: tqdm.write(line, file=sys.stderr))  # above the bar, not in the output
@@ -375,7 +379,7 @@ def score_archive(
 
     with open(source, "rb") as infile, _replaced_when_done(target) as outfile:
         skipped, first, carry = read_start(infile, kind, chunk_bytes, source)
-        spec, header = open_format(kind, first, column, source)
+        spec, header = open_format(kind, first, column, source, settings.max_text_chars)
         outfile.write(header)
         bar = tqdm(
             total=os.path.getsize(source),

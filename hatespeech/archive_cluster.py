@@ -107,7 +107,7 @@ def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
         folder = Path(tempfile.mkdtemp(prefix="hatespeech-model-"))
         for name, data in payload["files"].items():
             (folder / name).write_bytes(data)
-        classifier = Classifier.load(folder / payload["card"], payload["max_text_chars"])
+        classifier = Classifier.load(folder / payload["card"])
         _loaded.clear()  # a worker that served an earlier run keeps only this run's model
         _loaded[key] = (classifier, Policy.from_card(classifier.card, payload["thresholds"]))
         # In the worker's log (Dask's logger is the one a worker prints): once per process and run.
@@ -187,6 +187,7 @@ def score_on_cluster(
     ``settings`` (default: the environment, as for the server).
     """
     import fsspec
+    from distributed import KilledWorker
     from tqdm.auto import tqdm
 
     settings = settings or Settings.from_env()
@@ -217,7 +218,7 @@ def score_on_cluster(
         )
         with fs_in.open(path_in, "rb") as raw, _output(fs_out, path_out, single_file) as out:
             skipped_bytes, first, carry = read_start(raw, kind, chunk_bytes, name=source)
-            spec, header = open_format(kind, first, column, source)
+            spec, header = open_format(kind, first, column, source, settings.max_text_chars)
             # Absolute URLs: a worker's working folder is not this one.
             where = "" if single_file else fs_out.unstrip_protocol(path_out)
             job = Job(fs_in.unstrip_protocol(path_in), where, spec, header.encode("utf-8"), chunk_bytes, options)
@@ -232,8 +233,14 @@ def score_on_cluster(
             limit = 2 * max(threads, 1) + 2  # bounded: constant memory here, every worker thread busy
 
             def collect() -> None:
-                index, future, size = window.popleft()
-                result: BlockResult = future.result()
+                index, future, size, start = window.popleft()
+                try:
+                    result: BlockResult = future.result()
+                except KilledWorker as err:  # Dask gave up after a task took down several workers
+                    raise ArchiveError(
+                        f"the workers that scored the block at byte {start:,} died, {err.allowed_failures + 1} "
+                        "times: their logs say why (out of memory?)"
+                    ) from None
                 for i, reason in result.examples:
                     if len(summary.examples) < REPORTED_SKIPS:
                         where = f"row {summary.rows + i + 1}" + (" (after the header)" if kind == "csv" else "")
@@ -254,7 +261,7 @@ def score_on_cluster(
             for index, block in enumerate(row_blocks(raw, kind, block_bytes, carry)):
                 key = f"hatespeech-archive-{run}-{index}"
                 future = client.submit(score_range, model, job, index, offset, len(block), key=key, pure=False)
-                window.append((index, future, len(block)))
+                window.append((index, future, len(block), offset))
                 offset += len(block)
                 while len(window) >= limit:
                     collect()
@@ -296,7 +303,7 @@ def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overw
 
 def _payload(settings: Settings) -> dict[str, Any]:
     """The model's files (as bytes) and the settings the workers score with; loaded and verified here first."""
-    classifier = Classifier.load(settings.model_path, settings.max_text_chars)
+    classifier = Classifier.load(settings.model_path)
     Policy.from_card(classifier.card, settings.thresholds)  # a bad THRESHOLDS fails here, not on every worker
     card = Path(settings.model_path)
     files = {card.name: card.read_bytes()}
@@ -305,12 +312,11 @@ def _payload(settings: Settings) -> dict[str, Any]:
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    digest.update(json.dumps([settings.max_text_chars, settings.thresholds], sort_keys=True).encode())
+    digest.update(json.dumps(settings.thresholds, sort_keys=True).encode())
     return {
         "key": digest.hexdigest(),
         "files": files,
         "card": card.name,
-        "max_text_chars": settings.max_text_chars,
         "thresholds": settings.thresholds,
     }
 
