@@ -134,3 +134,12 @@ def test_it_runs_with_the_serving_requirements_alone(tmp_path: Path) -> None:
     done = run("posts.csv", "out.csv", "--workers", "2", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "rows: 3 " in done.stderr
+
+
+def test_the_server_and_a_local_run_never_import_dask() -> None:
+    """Dask is for --scheduler only: the image does not install it (requirements-train.txt pins it)."""
+    code = "import sys, app, score_archive; print(sorted({m.split('.')[0] for m in sys.modules} & DASK))"
+    code = code.replace("DASK", "{'dask', 'distributed', 'fsspec'}")
+    done = subprocess.run([sys.executable, "-c", code], cwd=SCRIPT.parent, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
