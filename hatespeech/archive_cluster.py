@@ -230,7 +230,9 @@ def score_on_cluster(
             bar.update(offset)
             window: deque = deque()
             parts: list[int] = []
-            limit = 2 * max(threads, 1) + 2  # bounded: constant memory here, every worker thread busy
+            # Bounded: every worker thread busy, constant memory here. With --single-file the window holds the
+            # scored text of each block (~1.5 × --block-bytes), so it is capped: that output goes through here anyway.
+            limit = 2 * max(threads, 1) + 2 if not single_file else min(2 * max(threads, 1) + 2, 32)
 
             def collect() -> None:
                 index, future, size, start = window.popleft()
