@@ -34,11 +34,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 
 from archive import make_rows  # noqa: E402  (bench/archive.py)
 from dask_cluster import dask_cluster  # noqa: E402  (tests/dask_cluster.py: the tests' real cluster)
 
 SCRIPT = ROOT / "score_archive.py"
+
+
+def scan_rate(path: Path) -> float:
+    """Bytes/s of the client's share of a cluster run: reading the file and cutting it into blocks (from the page
+    cache here; an object store gives one stream ~100-200 MB/s)."""
+    from hatespeech.archive_cluster import BLOCK_BYTES, CHUNK_BYTES, read_start, row_blocks
+
+    started = time.perf_counter()
+    with open(path, "rb") as raw:
+        _, first, carry = read_start(raw, "csv", CHUNK_BYTES)
+        total = len(first) + sum(len(block) for block in row_blocks(raw, "csv", BLOCK_BYTES, carry))
+    return total / (time.perf_counter() - started)
 
 
 def timed(argv: list[str], cwd: Path) -> float:
@@ -63,6 +76,9 @@ def main() -> int:
         make_rows(args.file, args.rows)
     print(f"{args.file}: {args.file.stat().st_size / 1e6:,.0f} MB; load average {os.getloadavg()}", flush=True)
 
+    scan = scan_rate(args.file)
+    bytes_per_row = args.file.stat().st_size / args.rows
+    print(f"cutting it into blocks (the client's part): {scan / 1e6:,.0f} MB/s = {scan / bytes_per_row:,.0f} rows/s")
     work = Path(tempfile.mkdtemp(prefix="archive-dask-bench-"))  # outside the project
     python = sys.executable
     results: dict[str, float] = {}
