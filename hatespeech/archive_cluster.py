@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -121,7 +122,10 @@ def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, leng
 
     classifier, policy = _model(payload)
     fs, path = fsspec.core.url_to_fs(job.source, **job.storage_options)
-    data = fs.cat_file(path, start=offset, end=offset + length)
+    try:
+        data = fs.cat_file(path, start=offset, end=offset + length)
+    except FileNotFoundError:
+        raise ArchiveError(_unseen(job.source)) from None
     if len(data) != length:
         raise ArchiveError(f"{job.source} changed while it was being scored (byte {offset:,}: {len(data)} of {length})")
     out = io.BytesIO()
@@ -142,6 +146,13 @@ def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, leng
     return BlockResult(rows, skipped, examples, flagged, actions)
 
 
+def _unseen(url: str) -> str:
+    return (
+        f"the worker on {socket.gethostname()} cannot see {url}: every worker must reach SOURCE and TARGET at the "
+        "same place (a shared disk, or a URL such as s3://…)"
+    )
+
+
 def _write_part(job: Job, index: int, data: bytes) -> None:
     """Write a part whole: under a temporary name then renamed on a disk (a killed task leaves no half part
     under the real name); in one PUT on an object store, which is atomic there."""
@@ -149,6 +160,8 @@ def _write_part(job: Job, index: int, data: bytes) -> None:
     from fsspec.implementations.local import LocalFileSystem
 
     fs, folder = fsspec.core.url_to_fs(job.target, **job.storage_options)
+    if not fs.isdir(folder):
+        raise ArchiveError(_unseen(job.target))
     name = f"{folder.rstrip('/')}/{PART.format(index)}.{'csv' if job.spec.kind == 'csv' else 'jsonl'}"
     if isinstance(fs, LocalFileSystem):
         temporary = f"{name}.{uuid.uuid4().hex}.tmp"
@@ -197,7 +210,7 @@ def score_on_cluster(
     fs_out, path_out = fsspec.core.url_to_fs(target, **options)
     kind = detect_format(PurePosixPath(path_in), fmt)
     total = fs_in.size(path_in)  # also: FileNotFoundError (an OSError) before anything else happens
-    _check_target(fs_in, path_in, fs_out, path_out, overwrite=overwrite)
+    clear = _check_target(fs_in, path_in, fs_out, path_out, overwrite=overwrite, single_file=single_file)
     payload = _payload(settings)  # verified here first: a bad model or setting fails before the cluster is used
     summary, started = Summary(), time.perf_counter()
 
@@ -205,6 +218,8 @@ def score_on_cluster(
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         report(f"Dask: {threads} worker threads; dashboard {client.dashboard_link}")
         _ship(client)
+        if clear:
+            fs_out.rm(path_out, recursive=fs_out.isdir(path_out))
         model = client.scatter(payload, broadcast=True, hash=False)  # once per worker, not with each task
         run = uuid.uuid4().hex[:8]
         bar = tqdm(
@@ -279,12 +294,16 @@ def score_on_cluster(
     return summary
 
 
-def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overwrite: bool) -> None:
-    """Refuse a TARGET that is the SOURCE (through any link), or that exists unless ``overwrite`` (then clear it)."""
+def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overwrite: bool, single_file: bool) -> bool:
+    """Refuse a TARGET that is the SOURCE (through any link), or that exists unless ``overwrite``.
+
+    True if TARGET is to be removed before the run writes (a folder of parts of an earlier run, whose
+    stale parts would otherwise stay; a file where the folder goes): done once the cluster is reached.
+    """
     from fsspec.implementations.local import LocalFileSystem
 
     if not fs_out.exists(path_out):
-        return
+        return False
     if isinstance(fs_in, LocalFileSystem) and isinstance(fs_out, LocalFileSystem):
         same = os.path.samefile(path_in, path_out)
     else:
@@ -293,14 +312,16 @@ def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overw
         raise ArchiveError(f"the output {path_out} is the input: give another TARGET (nothing was written)")
     if not overwrite:
         raise ArchiveError(f"{path_out} exists: pass --overwrite to replace it, or give another TARGET")
-    if fs_out.isdir(path_out):  # a folder of parts: cleared, or stale parts of a longer run would stay
+    if fs_out.isdir(path_out):
+        if single_file:
+            raise ArchiveError(f"{path_out} is a folder: --single-file writes one file; give another TARGET")
         names = [PurePosixPath(p).name for p in fs_out.ls(path_out, detail=False)]
         others = sorted(n for n in names if n != SUMMARY and not n.startswith("part-"))
         if others:
             raise ArchiveError(
                 f"{path_out} holds files a scoring run does not write ({', '.join(others[:3])}): not clearing it"
             )
-        fs_out.rm(path_out, recursive=True)
+    return not single_file  # a single file is replaced when complete
 
 
 def _payload(settings: Settings) -> dict[str, Any]:

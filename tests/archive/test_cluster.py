@@ -109,6 +109,12 @@ def test_existing_target_is_refused_unless_overwrite(cluster: Cluster, outside: 
     assert refused.returncode == 2 and "notes.txt" in refused.stderr
     assert (outside / "scored" / "notes.txt").read_text() == "mine"
 
+    one = run([str(source), "scored", "--scheduler", cluster.address, "--single-file", "--overwrite"], outside)
+    assert one.returncode == 2 and "scored is a folder: --single-file writes one file" in one.stderr
+    (outside / "file").write_text("a file where the folder goes")
+    assert run([str(source), "file", "--scheduler", cluster.address, "--overwrite", *SMALL], outside).returncode == 0
+    assert (outside / "file" / "_SUMMARY.json").is_file()
+
 
 def test_output_that_is_the_input_is_refused(cluster: Cluster, outside: Path) -> None:
     source = csv_archive(outside / "posts.csv", 20)
@@ -122,10 +128,13 @@ def test_output_that_is_the_input_is_refused(cluster: Cluster, outside: Path) ->
 
 def test_unreachable_scheduler_gets_a_clear_message(outside: Path) -> None:
     source = csv_archive(outside / "posts.csv", 5)
-    done = run([str(source), "scored", "--scheduler", f"tcp://127.0.0.1:{free_port()}"], outside, timeout=60)
+    (outside / "scored").mkdir()
+    (outside / "scored" / "part-000000.csv").write_text("an earlier run's")
+    argv = [str(source), "scored", "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--overwrite"]
+    done = run(argv, outside, timeout=60)
     assert done.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:" in done.stderr and "Traceback" not in done.stderr
-    assert not (outside / "scored").exists()
+    assert (outside / "scored" / "part-000000.csv").read_text() == "an earlier run's", "nothing cleared before"
 
 
 def test_a_local_cluster(outside: Path) -> None:
