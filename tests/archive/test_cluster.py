@@ -27,6 +27,7 @@ from support import free_port
 
 import score_archive
 from hatespeech.archive import ADDED_COLUMNS
+from hatespeech.archive_cluster import score_on_cluster
 
 SMALL = ["--block-bytes", "2000", "--chunk-bytes", "600", "--no-progress"]  # many tasks from a small archive
 
@@ -145,3 +146,15 @@ def test_a_local_cluster(outside: Path) -> None:
     done = run(argv, outside)
     assert done.returncode == 0, done.stderr
     assert (outside / "one.jsonl").read_bytes() == (outside / "local.jsonl").read_bytes()
+
+
+def test_progress_shows_the_clusters_rows_per_second(
+    cluster: Cluster, outside: Path, capsys: pytest.CaptureFixture
+) -> None:
+    source = csv_archive(outside / "posts.csv", 100)
+    summary = score_on_cluster(
+        str(source), str(outside / "scored"), scheduler=cluster.address, block_bytes=2000, progress=True
+    )
+    err = capsys.readouterr().err
+    assert summary.rows == 105  # 100 posts and 5 empty rows
+    assert "scoring on Dask: 100%" in err and "rows/s" in err and "dashboard http://127.0.0.1:" in err
