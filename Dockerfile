@@ -32,4 +32,4 @@ EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '5000'), timeout=4)"]
 # gunicorn reads HOST, PORT (Heroku sets it), WEB_CONCURRENCY and the rest through hatespeech.config.
-CMD ["gunicorn", "-c", "python:hatespeech.gunicorn_conf", "app:application"]
+CMD ["gunicorn", "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]

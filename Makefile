@@ -14,13 +14,17 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.train: requirements.txt requirements-train.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-train.txt
 	touch $@ $(VENV)/.runtime
+
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.train $(VENV)/.runtime
 
 ## serve: the production server (gunicorn + firefly) with the committed model on http://127.0.0.1:$(PORT)
 serve: $(VENV)/.runtime
-	PORT=$(PORT) $(BIN)/gunicorn -c python:hatespeech.gunicorn_conf app:application
+	PORT=$(PORT) $(BIN)/gunicorn -c python:hatespeech.service.gunicorn_conf app:application
 
 ## test: lint, then every test (the real data must be at ../shared/data/davidson or data/)
 test: $(VENV)/.dev
@@ -29,7 +33,7 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
 ## train: retrain from data/labeled_data.csv and replace the served model
-train: $(VENV)/.dev
+train: $(VENV)/.train
 	$(BIN)/python train.py
 
 lint: $(VENV)/.dev

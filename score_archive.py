@@ -17,10 +17,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from hatespeech.archive import CHUNK_BYTES, ArchiveError, score_archive
-from hatespeech.archive_cluster import BLOCK_BYTES, score_on_cluster
-from hatespeech.config import ConfigError, Settings
-from hatespeech.model_file import ModelError
+from hatespeech import config
+from hatespeech.archive.blocks import ArchiveError
+from hatespeech.archive.cluster import BLOCK_BYTES, score_on_cluster
+from hatespeech.archive.score import CHUNK_BYTES, score_archive
+from hatespeech.config import ConfigError
+from hatespeech.core.modelfile import ModelError
+from hatespeech.core.policy import PolicyError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     progress = False if args.no_progress else None
     try:
-        settings = Settings.from_env()
+        settings = config.settings()
         if args.scheduler:
             summary = score_on_cluster(
                 args.source,
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 settings=settings,
                 progress=progress,
             )
-    except (ArchiveError, ConfigError, ModelError, OSError, UnicodeDecodeError) as err:
+    except (ArchiveError, ConfigError, ModelError, PolicyError, OSError, UnicodeDecodeError) as err:
         print(f"score_archive: {err}", file=sys.stderr)
         return 2
     print(summary, file=sys.stderr)

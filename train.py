@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from hatespeech.config import DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH
-from hatespeech.data import DAVIDSON_SHA256, DataError, load_dataset
-from hatespeech.labels import LABELS
-from hatespeech.model_file import save_model
-from hatespeech.report import write_report
-from hatespeech.training import train
+from hatespeech.core.labels import LABELS
+from hatespeech.training.data import DAVIDSON_SHA256, DataError, check_trainable, load_dataset
+from hatespeech.training.report import write_report
+from hatespeech.training.save import save_model
+from hatespeech.training.train import train
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -68,8 +68,12 @@ def print_metrics(name: str, m: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.data != DEFAULT_DATA_PATH and not args.data.is_file():
+        print(f"train.py: no file at {args.data} (given with --data)", file=sys.stderr)
+        return 2
     try:
         data = load_dataset(args.data)
+        check_trainable(data)
     except DataError as err:
         print(f"train.py: {err}", file=sys.stderr)
         return 2

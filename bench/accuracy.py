@@ -29,11 +29,11 @@ from sklearn.svm import SVC
 from stop_words import get_stop_words
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hatespeech import evaluate
 from hatespeech.config import DEFAULT_DATA_PATH
-from hatespeech.data import load_dataset
-from hatespeech.labels import HATE
-from hatespeech.pipeline import (
+from hatespeech.core.labels import HATE
+from hatespeech.training import evaluate
+from hatespeech.training.data import load_dataset
+from hatespeech.training.pipeline import (
     SEED,
     build_pipeline,
     fit,

@@ -39,8 +39,10 @@ import pytest  # noqa: E402
 from alerting import fast_settings, moderated, redis_server  # noqa: E402
 
 from hatespeech.alerts import Alerter  # noqa: E402
+from hatespeech.alerts.redis_store import RedisStore  # noqa: E402
+from hatespeech.alerts.sqlite_store import SQLiteStore  # noqa: E402
+from hatespeech.alerts.store import Store  # noqa: E402
 from hatespeech.config import AlertSettings  # noqa: E402
-from hatespeech.store import RedisStore, SQLiteStore, Store  # noqa: E402
 
 
 def realistic(rng: random.Random) -> Callable[[int], tuple[dict, dict]]:

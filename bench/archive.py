@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hatespeech.classifier import Classifier  # noqa: E402
+from hatespeech.config import DEFAULT_MODEL_PATH  # noqa: E402
+from hatespeech.core.classifier import Classifier  # noqa: E402
 
 # Where the Davidson et al. CSV is: beside the checkout (CI), beside a worktree's parent, or in data/.
 PLACES = [ROOT.parent / "shared", ROOT.parent.parent / "shared"]
@@ -60,7 +61,7 @@ def per_core_rate(path: Path, rows: int, sample: int = 20_000, chunk: int = 2500
     """``Classifier.probabilities`` on chunks of ``chunk`` rows, every (rows / sample)-th row of the file
     (the same mix of original and perturbed tweets the scorer sees), one process, after as many
     other rows of the file."""
-    classifier = Classifier.load()
+    classifier = Classifier.load(DEFAULT_MODEL_PATH)
     step = max(1, rows // sample)
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)

@@ -45,7 +45,9 @@ SCRIPT = ROOT / "score_archive.py"
 def scan_rate(path: Path) -> float:
     """Bytes/s of the client's share of a cluster run: reading the file and cutting it into blocks (from the page
     cache here; an object store gives one stream ~100-200 MB/s)."""
-    from hatespeech.archive_cluster import BLOCK_BYTES, CHUNK_BYTES, read_start, row_blocks
+    from hatespeech.archive.blocks import read_start, row_blocks
+    from hatespeech.archive.cluster import BLOCK_BYTES
+    from hatespeech.archive.score import CHUNK_BYTES
 
     started = time.perf_counter()
     with open(path, "rb") as raw:

@@ -9,7 +9,7 @@ One command, one run, side by side (servers started here on free loopback ports,
 stopped after their run; the load generator shares the machine's cores with them):
 
 (a) the tutorial as published: its pipeline (bench/tutorial.py) served by ``firefly`` (wsgiref);
-(b) our production configuration: ``gunicorn -c python:hatespeech.gunicorn_conf app:application``;
+(b) our production configuration: ``gunicorn -c python:hatespeech.service.gunicorn_conf app:application``;
 (c) ``bare`` below, a WSGI app returning a constant, under exactly (b)'s configuration: the ceiling;
 (d) ``firefly_constant`` below: firefly alone, serving a function that returns a constant, under
     (b)'s configuration: what serving through firefly costs before our guard and model add anything;
@@ -39,6 +39,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from support import free_port  # noqa: E402 (the tests' helper: one copy)
+
 BIN = ROOT / ".venv" / "bin"
 SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
 BODY = json.dumps({"hate speech": 0.01, "offensive language": 0.04, "neither": 0.95}).encode()
@@ -69,18 +72,12 @@ def _firefly_constant() -> object:
 firefly_constant = _firefly_constant()  # (d): firefly alone (no guard, no model) under (b)'s config
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def texts(n: int = 1000) -> list[str]:
     sys.path.insert(0, str(ROOT))
     import random
 
     from hatespeech.config import DEFAULT_DATA_PATH
-    from hatespeech.data import load_dataset
+    from hatespeech.training.data import load_dataset
 
     rows = load_dataset(DEFAULT_DATA_PATH if DEFAULT_DATA_PATH.is_file() else SHARED_DATA).texts
     random.Random(5).shuffle(rows)
@@ -174,7 +171,7 @@ def server(argv: list[str], port: int, env: dict[str, str], cwd: Path = ROOT) ->
 
 
 def gunicorn(port: int, app: str = "app:application", extra: tuple[str, ...] = ()) -> list[str]:
-    return [str(BIN / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", *extra, app]
+    return [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", *extra, app]
 
 
 def stalled_clients(url: str, stalled: int) -> float:

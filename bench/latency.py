@@ -75,7 +75,7 @@ EXTERNAL = textwrap.dedent(
 
 def load_texts(n: int) -> list[str]:
     from hatespeech.config import DEFAULT_DATA_PATH
-    from hatespeech.data import load_dataset
+    from hatespeech.training.data import load_dataset
 
     texts = load_dataset(DEFAULT_DATA_PATH if DEFAULT_DATA_PATH.is_file() else SHARED_DATA).texts
     random.Random(5).shuffle(texts)
@@ -121,7 +121,7 @@ def single(n: int) -> None:
     import tutorial
 
     import app
-    from hatespeech.text import normalise
+    from hatespeech.core.text import normalise
 
     texts = load_texts(n)
     others = load_texts(30_000)[n:]  # the rest of the data, never among ``texts``
@@ -138,7 +138,7 @@ def single(n: int) -> None:
     )
     rows.append(("ours, the same texts again (every piece cached)", time_calls(app.predict, texts)))
     rows.append(("`normalise(text)` alone (yardstick)", time_calls(normalise, texts)))
-    from hatespeech.model_file import load_model
+    from hatespeech.training.save import load_pipeline as load_model
 
     pipeline, _ = load_model(app.settings.model_path)
     rows.append(
@@ -193,7 +193,7 @@ def batch(n: int) -> None:
     while len(texts) < n:
         texts += texts
     texts = texts[:n]
-    from hatespeech.model_file import load_model
+    from hatespeech.training.save import load_pipeline as load_model
 
     clf = app.classifier
     pipeline, _ = load_model(app.settings.model_path)
@@ -238,7 +238,7 @@ LOAD = """
 import time
 a = time.perf_counter()
 from hatespeech.config import Settings
-from hatespeech.model_file import load_compiled
+from hatespeech.core.modelfile import load_compiled
 b = time.perf_counter()
 model, card = load_compiled(Settings.from_env().model_path)
 c = time.perf_counter()
@@ -264,8 +264,11 @@ def cold() -> None:
     for name, col in (
         ("process start → `import app` done (model loaded, verified, compiled)", s[:, 0]),
         ("process start → first prediction returned", s[:, 1]),
-        ("imports: `hatespeech.model_file` (NumPy, joblib, the package)", lo[:, 0]),
-        ("model load: `load_compiled` (sha256, unpickle, build the tables, warm the caches, probe check)", lo[:, 1]),
+        ("imports: `hatespeech.core.modelfile` (NumPy, the package)", lo[:, 0]),
+        (
+            "model load: `load_compiled` (sha256, read the .npz, build the tables, warm the caches, probe check)",
+            lo[:, 1],
+        ),
     ):
         print(f"| {name} | {np.median(col):.3f} | {col.min():.3f}–{col.max():.3f} |")
 
@@ -303,7 +306,12 @@ def memory() -> None:
             "LOG_LEVEL": "warning",
         }
         env.pop("FIREFLY_TOKEN", None)
-        argv = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", "app:application"]
+        argv = [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "-c",
+            "python:hatespeech.service.gunicorn_conf",
+            "app:application",
+        ]
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from support import free_port  # noqa: E402 (the tests' helper: one copy)
+
 TEXTS = [
     "Please respect each other.",
     "What a lovely day for a walk in the park",
@@ -55,12 +57,6 @@ function done(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kib(pid: int) -> int:
@@ -101,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="soak-"))
     log = open(folder / "gunicorn.log", "wb")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
-        [str(gunicorn), "-c", "python:hatespeech.gunicorn_conf", "app:application"],
+        [str(gunicorn), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -35,7 +35,7 @@ from stop_words import get_stop_words
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from hatespeech.config import DEFAULT_DATA_PATH  # noqa: E402 (after the path is set)
-from hatespeech.data import load_dataset  # noqa: E402
+from hatespeech.training.data import load_dataset  # noqa: E402
 
 CACHE = Path("/tmp/hatespeech-bench/tutorial.joblib")
 SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"

@@ -9,6 +9,7 @@ Defaults are safe for a laptop: loopback only, no token, 64 KiB bodies. The Dock
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -41,7 +42,7 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
 
 
 def _thresholds(env: Mapping[str, str]) -> dict | None:
-    """``THRESHOLDS``: a JSON object, or the path of a file holding one (moderation.py checks its contents)."""
+    """``THRESHOLDS``: a JSON object, or the path of a file holding one (core/policy.py checks its contents)."""
     raw = env.get("THRESHOLDS", "").strip()
     if not raw:
         return None
@@ -239,3 +240,9 @@ class Settings:
             alerts=AlertSettings.from_env(env),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
         )
+
+
+@functools.cache
+def settings() -> Settings:
+    """This process's settings, read from the environment once (the service, gunicorn's config, the scripts)."""
+    return Settings.from_env()

@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 from support import free_port
 
+from hatespeech.alerts.redis_store import RedisStore
+from hatespeech.alerts.sqlite_store import SQLiteStore
+from hatespeech.alerts.store import Store
 from hatespeech.config import AlertSettings
-from hatespeech.store import RedisStore, SQLiteStore, Store
 
 STORES = ("sqlite", "redis")
 SECRET = "test-secret"

@@ -10,8 +10,9 @@ import pytest
 from alerting import STORES, Receiver, open_test_store, redis_server
 from support import LOCAL_DATA, SHARED_DATA, Server, gunicorn
 
-from hatespeech.classifier import Classifier
-from hatespeech.store import Store
+from hatespeech.alerts.store import Store
+from hatespeech.config import DEFAULT_MODEL_PATH
+from hatespeech.core.classifier import Classifier
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,7 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def classifier() -> Classifier:
     """The committed model, loaded and verified as the server loads it."""
-    return Classifier.load()
+    return Classifier.load(DEFAULT_MODEL_PATH)
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def server_env(**extra: str) -> dict[str, str]:
 def gunicorn(tmp_path: Path, **env: str) -> Iterator[Server]:
     """The production server exactly as `make serve` starts it, on a free port."""
     port = free_port()
-    argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.gunicorn_conf", "app:application"]
+    argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]
     server = Server(argv, server_env(PORT=str(port), **env), port, tmp_path / f"gunicorn-{port}.log")
     try:
         yield server
@@ -128,21 +128,28 @@ def tiny_csv(path: Path, per_class: int = 30) -> Path:
 
 
 _KILLED_WHILE_SAVING = """
-import io, os, signal, sys, joblib
-from hatespeech import model_file
-real_dump = joblib.dump
-def dump_then_die(obj, f, **kw):
-    real_dump(obj, f, **kw)
-    if isinstance(f, io.BytesIO):  # the pipeline's bytes, packed into the model file: not the file yet
-        return
-    f.flush()
+import os, signal, sys
+from hatespeech.core import files
+from hatespeech.training import save
+def write_then_die(path, data):
+    with open(path.parent / ("." + path.name + ".x.tmp"), "wb") as f:
+        f.write(data)
+        f.flush()
     os.kill(os.getpid(), signal.SIGKILL)  # the new model's bytes written, before fsync and rename
-model_file.joblib.dump = dump_then_die
+save.write_atomically = write_then_die
 sys.path.insert(0, {tests!r})
-from support import tiny_corpus
-from hatespeech.pipeline import build_pipeline
-model_file.save_model(build_pipeline().fit(*tiny_corpus(20)), {{}}, {card!r})
+from support import TINY_CARD, tiny_corpus
+from hatespeech.training.pipeline import build_pipeline
+save.save_model(build_pipeline().fit(*tiny_corpus(20)), TINY_CARD, {card!r})
 """
+
+
+# The fields a card needs besides what ``save_model`` adds: a test model's decision rule and thresholds.
+TINY_CARD = {
+    "version": "test",
+    "decision_rule": {"weights": [1.0, 1.0, 1.0]},
+    "thresholds": {"hate speech": {"review": 0.5, "block": 0.9}, "offensive language": {"review": 0.5, "block": 0.9}},
+}
 
 
 def killed_while_saving(card: Path) -> subprocess.CompletedProcess:

@@ -26,8 +26,8 @@ from dask_cluster import (
 from support import free_port
 
 import score_archive
-from hatespeech.archive import ADDED_COLUMNS
-from hatespeech.archive_cluster import score_on_cluster
+from hatespeech.archive.cluster import score_on_cluster
+from hatespeech.archive.score import ADDED_COLUMNS
 
 SMALL = ["--block-bytes", "2000", "--chunk-bytes", "600", "--no-progress"]  # many tasks from a small archive
 

@@ -17,7 +17,7 @@ import pytest
 from dask_cluster import BOM, SCRIPT, outside_env, requirements_only_env
 
 import score_archive
-from hatespeech.archive import ADDED_COLUMNS
+from hatespeech.archive.score import ADDED_COLUMNS
 
 ROWS = [["id", "text"], ["1", "have a lovely day everyone"], ["2", "shut up you stupid idiot"], ["3", "ça va? 😀"]]
 
@@ -104,7 +104,7 @@ def test_as_a_library_it_takes_the_servers_settings(tmp_path: Path) -> None:
     shutil.copytree(SCRIPT.parent / "models", tmp_path / "elsewhere", ignore=shutil.ignore_patterns("report"))
     rows = [*ROWS, ["4", "a text longer than thirty characters, for sure"]]
     (tmp_path / "posts.csv").write_bytes(csv_bytes(rows))
-    code = "from hatespeech.archive import score_archive; score_archive('posts.csv', 'out.csv', progress=False)"
+    code = "from hatespeech.archive.score import score_archive; score_archive('posts.csv', 'out.csv', progress=False)"
     env = outside_env() | {
         "PYTHONPATH": str(SCRIPT.parent),
         "MODEL_PATH": str(tmp_path / "elsewhere" / "model.json"),

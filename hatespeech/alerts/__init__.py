@@ -1,0 +1,65 @@
+"""Alerts: tell the moderator when a message crosses the line or a discussion turns sour.
+
+On the request path, ``record(result, context, text)`` decides and writes to the outbox only
+(one or two short store transactions; no network):
+
+- a **message alert** when the message's action reaches ``ALERT_ACTION`` (default ``block``);
+- a **discussion alert** when, within one ``thread``, over its window (the last
+  ``ALERT_WINDOW_MESSAGES`` messages of the last ``ALERT_WINDOW_MINUTES``), the share of flagged
+  messages reaches ``ALERT_FLAGGED_SHARE`` or the mean abusive probability (P(hate speech) +
+  P(offensive language)) reaches ``ALERT_MEAN_ABUSIVE``: "7 of the last 20 messages flagged",
+  with the worst posts. Then the discussion cools down for ``ALERT_COOLDOWN_MINUTES``: a further
+  alert only if the share or the mean has risen by ``ALERT_WORSEN_STEP`` since, or after that.
+
+A background ``Sender`` thread in each worker process delivers the outbox: it claims due rows
+with a lease (so workers and containers never send one at the same time), posts them with a
+timeout, and on failure retries with exponential backoff and jitter, or after a 429's
+``Retry-After``. Delivery is at least once: every request carries ``Idempotency-Key: <alert id>``.
+Alerts survive restarts (they are in the store) and are given up only after ``ALERT_MAX_AGE_HOURS``.
+
+Payloads (``ALERT_FORMAT``): ``slack`` (incoming webhook: ``text`` + blocks, user content only in
+``plain_text`` and escaped), ``discord`` (``content`` with ``allowed_mentions: {"parse": []}``,
+user content escaped or in a code block), ``json`` (the alert as is, signed like Stripe's
+webhooks: ``X-Hatespeech-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``;
+receivers check it with ``verify`` below, which they can copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hatespeech.alerts.rules import Alerter
+from hatespeech.alerts.signing import InvalidSignature, sign, verify
+from hatespeech.config import AlertSettings
+from hatespeech.service.context import Context
+
+__all__ = ["Alerter", "InvalidSignature", "configure", "record", "sign", "start", "stop", "verify"]
+
+_alerter: Alerter | None = None
+
+
+def configure(settings: AlertSettings) -> Alerter:
+    """Set this process's alerter (``app.py``, at import: before the fork, it opens nothing)."""
+    global _alerter
+    if _alerter is not None:
+        _alerter.stop()
+    _alerter = Alerter(settings)
+    return _alerter
+
+
+def record(result: Mapping[str, Any], context: Context | Mapping | None = None, text: str | None = None) -> list[str]:
+    """``Alerter.record`` on the configured alerter (nothing if ``configure`` was not called)."""
+    return _alerter.record(result, context, text) if _alerter is not None else []
+
+
+def start() -> None:
+    """Start this worker's sender when alerts are on (gunicorn's ``post_worker_init``)."""
+    if _alerter is not None and _alerter.settings.enabled:
+        _alerter.start()
+
+
+def stop() -> None:
+    """Stop this worker's sender (gunicorn's ``worker_exit``)."""
+    if _alerter is not None:
+        _alerter.stop()

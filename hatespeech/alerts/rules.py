@@ -1,0 +1,197 @@
+"""When to alert: a message that crosses the line, a discussion that turns sour (see the package docstring).
+
+``Alerter.record`` runs on the request path: it decides and writes to the outbox only (one or two short
+store transactions; no network). It also owns this process's sender thread.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from hatespeech.alerts.sender import Sender
+from hatespeech.alerts.store import Row, Store, open_store
+from hatespeech.config import AlertSettings, alert_format
+from hatespeech.service import metrics
+from hatespeech.service.context import Context
+
+log = logging.getLogger("hatespeech.alerts")
+
+ACTION_RANK = {"allow": 0, "review": 1, "block": 2}
+ABUSIVE = ("hate speech", "offensive language")
+WORST_POSTS = 3  # posts named in a discussion alert
+
+
+class Alerter:
+    """Decides alerts on the request path and owns this process's sender thread."""
+
+    def __init__(self, settings: AlertSettings, store: Store | None = None):
+        self.settings = settings
+        self._store = store
+        self._lock = threading.RLock()  # start() opens the store under it
+        self._sender: Sender | None = None
+        self._message_rank = ACTION_RANK.get(settings.message_action, 99)  # "off" never matches
+        self._cooldowns: dict[str, tuple[float, float, float]] = {}  # thread → (until, share, mean) started here
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = open_store(self.settings)
+        return self._store
+
+    def record(
+        self, result: Mapping[str, Any], context: Context | Mapping | None = None, text: str | None = None
+    ) -> list[str]:
+        """Record what alerts ``result`` (a ``/moderate`` answer) makes; return their ids.
+
+        Never raises and never waits for the network: a store that fails is logged and counted
+        (``hatespeech_alerts_dropped_total{reason="store_error"}``), and the request goes on.
+        """
+        if not self.settings.enabled:
+            return []
+        try:
+            created = self._record(result, context, text)
+        except Exception:  # an alert must never fail the request that made it
+            log.exception(json.dumps({"alerts": "store_error"}))
+            metrics.alerts_dropped("store_error")
+            return []
+        if created:
+            self.start()
+            self._sender.wake()  # type: ignore[union-attr]
+        return created
+
+    def _record(self, result: Mapping[str, Any], context: Context | Mapping | None, text: str | None) -> list[str]:
+        ctx = context if isinstance(context, Context) else Context.from_mapping(context)
+        now = time.time()
+        scores = result["scores"]
+        abusive = min(1.0, sum(float(scores.get(label, 0.0)) for label in ABUSIVE))
+        created = []
+        if ACTION_RANK.get(result["action"], 0) >= self._message_rank:
+            alert = {
+                "type": "message",
+                "id": uuid.uuid4().hex,
+                "created": _iso(now),
+                "thread": ctx.thread,
+                "post": {"id": ctx.id, "author": ctx.author, "url": ctx.url},
+                "label": result["label"],
+                "action": result["action"],
+                "flagged": bool(result["flagged"]),
+                "scores": {k: round(float(v), 4) for k, v in scores.items()},
+                "model": dict(result.get("model") or {}),
+            }
+            kept = text if self.settings.include_text else None
+            self.store.enqueue(self._rows(alert, kept, now))
+            metrics.alert_created("message")
+            created.append(alert["id"])
+        if ctx.thread:
+            entry = {
+                "ts": now,
+                "id": ctx.id,
+                "url": ctx.url,
+                "flagged": bool(result["flagged"]),
+                "abusive": round(abusive, 4),
+                "label": result["label"],
+                "action": result["action"],
+            }
+            s = self.settings
+            window = self.store.append(ctx.thread, entry, now, s.window_messages, s.window_seconds)
+            alert = self._discussion(ctx.thread, window, result, now)
+            if alert is not None and self._cooling(ctx.thread, now, alert):
+                alert = None  # this process saw the cool-down start: the store would refuse too
+            if alert is not None and self.store.enqueue_if_cooled(
+                ctx.thread,
+                now,
+                s.cooldown_seconds,
+                alert["share"],
+                alert["mean_abusive"],
+                s.worsen_step,
+                self._rows(alert, None, now),
+            ):
+                metrics.alert_created("discussion")
+                created.append(alert["id"])
+                self._cooldowns[ctx.thread] = (now + s.cooldown_seconds, alert["share"], alert["mean_abusive"])
+        return created
+
+    def _cooling(self, thread: str, now: float, alert: dict) -> bool:
+        """True if a cool-down this process started still holds at this level (saves a store call in a raid).
+
+        Safe to skip the store on it: the store's cool-down for the thread is this one or a stricter one
+        that another worker started later.
+        """
+        until, share, mean = self._cooldowns.get(thread, (0.0, 0.0, 0.0))
+        if now >= until:
+            self._cooldowns.pop(thread, None)
+            return False
+        return not (
+            alert["share"] >= share + self.settings.worsen_step - 1e-9
+            or alert["mean_abusive"] >= mean + self.settings.worsen_step - 1e-9
+        )
+
+    def _discussion(self, thread: str, window: list[dict], result: Mapping[str, Any], now: float) -> dict | None:
+        s = self.settings
+        if len(window) < s.min_messages:
+            return None
+        flagged = sum(1 for e in window if e["flagged"])
+        share, mean = flagged / len(window), sum(e["abusive"] for e in window) / len(window)
+        if share < s.flagged_share and mean < s.mean_abusive:
+            return None
+        worst = sorted(window, key=lambda e: e["abusive"], reverse=True)[:WORST_POSTS]
+        return {
+            "type": "discussion",
+            "id": uuid.uuid4().hex,
+            "created": _iso(now),
+            "thread": thread,
+            "summary": f"{flagged} of the last {len(window)} messages flagged",
+            "messages": len(window),
+            "flagged": flagged,
+            "share": round(share, 4),
+            "mean_abusive": round(mean, 4),
+            "window": {"messages": s.window_messages, "minutes": round(s.window_seconds / 60, 3)},
+            "thresholds": {"flagged_share": s.flagged_share, "mean_abusive": s.mean_abusive},
+            "worst": [
+                {"id": e["id"], "url": e["url"], "label": e["label"], "action": e["action"], "abusive": e["abusive"]}
+                for e in worst
+            ],
+            "model": dict(result.get("model") or {}),
+        }
+
+    def _rows(self, alert: dict, text: str | None, now: float) -> list[Row]:
+        body = json.dumps(alert, ensure_ascii=False)
+        return [
+            Row(alert["id"], url, alert_format(url, self.settings.format), body, now, now, text)
+            for url in self.settings.webhook_urls
+        ]
+
+    # -- the sender's life in this process
+
+    def start(self) -> None:
+        """Start this process's sender thread if it is not running (after a fork, it is not)."""
+        sender = self._sender
+        if sender is not None and sender.pid == os.getpid() and sender.is_alive():
+            return
+        with self._lock:
+            if self._sender is None or self._sender.pid != os.getpid() or not self._sender.is_alive():
+                self._sender = Sender(self.settings, self.store)
+                self._sender.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the sender (it finishes the delivery under way) and close this process's connections."""
+        sender = self._sender
+        if sender is not None and sender.pid == os.getpid():
+            sender.stop(timeout)
+        self._sender = None
+        if self._store is not None:
+            self._store.close()
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,164 @@
+"""Delivery: a background thread per worker posts due outbox rows, retrying with backoff and jitter.
+
+It claims due rows with a lease (so workers and containers never send one at the same time),
+posts them with a timeout, and on failure retries with exponential backoff and jitter, or after a
+429's ``Retry-After``. Delivery is at least once: every request carries ``Idempotency-Key: <alert id>``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import logging
+import os
+import random
+import threading
+import time
+import urllib.parse
+
+from hatespeech.alerts.render import render
+from hatespeech.alerts.signing import SIGNATURE_HEADER, sign
+from hatespeech.alerts.store import Row, Store
+from hatespeech.config import AlertSettings
+from hatespeech.service import metrics
+
+log = logging.getLogger("hatespeech.alerts")
+USER_AGENT = "hatespeech-detect-alerts/1"
+
+
+class Sender(threading.Thread):
+    """Delivers due outbox rows, one at a time, until stopped; see the module docstring."""
+
+    def __init__(self, settings: AlertSettings, store: Store):
+        super().__init__(name="hatespeech-alerts", daemon=True)
+        self.settings, self.store = settings, store
+        self.pid = os.getpid()
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        # claim no more than can be sent well within the lease, so a lease never lapses mid-batch
+        self.batch = max(1, min(20, int(settings.lease_seconds // (settings.timeout * 2 + 1))))
+        self.maintenance_every = max(1.0, settings.poll_seconds * 10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+    def run(self) -> None:
+        next_maintenance = 0.0
+        while not self._stopping.is_set():
+            try:
+                if time.time() >= next_maintenance:
+                    self.maintain()
+                    next_maintenance = time.time() + self.maintenance_every
+                rows = self.store.claim(time.time(), self.settings.lease_seconds, self.batch)
+                for row in rows:
+                    if self._stopping.is_set():
+                        self.store.retry(row, time.time(), "sender stopped")  # due again now, for another
+                    elif time.time() < row.due - self.settings.timeout:  # still ours for a whole attempt
+                        self.deliver(row)
+            except Exception:  # the store may be down for a while: keep trying
+                log.exception(json.dumps({"alerts": "sender_error"}))
+                rows = []
+                self._stopping.wait(self.settings.poll_seconds)
+            if not rows:
+                self._wake.wait(self.settings.poll_seconds)
+                self._wake.clear()
+
+    def maintain(self) -> None:
+        s = self.settings
+        done = self.store.maintain(
+            time.time(), s.text_retention_seconds, s.max_age_seconds, s.outbox_max, s.window_seconds
+        )
+        if done.texts_erased:
+            log.info(json.dumps({"alerts": "texts_erased", "rows": done.texts_erased}))
+        for reason, rows in (("too_old", done.expired), ("outbox_full", done.dropped)):
+            if rows:
+                metrics.alerts_dropped(reason, len(rows))
+                log.warning(
+                    json.dumps(
+                        {
+                            "alerts": reason,
+                            "dropped": len(rows),
+                            "limit": s.max_age_seconds if reason == "too_old" else s.outbox_max,
+                            "last_error": rows[-1].error,
+                        }
+                    )
+                )
+        metrics.alerts_pending(done.pending)
+
+    def deliver(self, row: Row) -> None:
+        alert = json.loads(row.alert)
+        body = render(row.format, alert, row.text)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Idempotency-Key": row.alert_id,
+        }
+        if row.format == "json":
+            headers["X-Hatespeech-Event"] = alert["type"]
+            headers[SIGNATURE_HEADER] = sign(body, self.settings.secret or "")
+        outcome = post(row.url, body, headers, self.settings.timeout)
+        status, retry_after, error = outcome
+        where = urllib.parse.urlsplit(row.url).netloc  # never the path: webhook URLs hold their secret
+        if status is not None and 200 <= status < 300:
+            self.store.delivered(row)
+            metrics.alert_delivered(row.format)
+            log.info(
+                json.dumps({"alerts": "delivered", "alert": row.alert_id, "to": where, "attempts": row.attempts + 1})
+            )
+            return
+        retryable = status is None or status in (408, 425, 429) or status >= 500
+        if not retryable:
+            self.store.give_up(row)
+            metrics.alert_failed(f"http_{status}")
+            log.error(json.dumps({"alerts": "given_up", "alert": row.alert_id, "to": where, "error": error}))
+            return
+        delay = self.backoff(row.attempts)
+        if retry_after is not None:
+            delay = max(min(retry_after, 3600.0), 0.0)
+        self.store.retry(row, time.time() + delay, error)
+        metrics.alert_retry("rate_limited" if status == 429 else "http_error" if status else "network")
+        log.warning(
+            json.dumps({"alerts": "retry", "alert": row.alert_id, "to": where, "error": error, "in_s": round(delay, 3)})
+        )
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next attempt: doubling from ``ALERT_BACKOFF_BASE`` up to ``_MAX``, with jitter."""
+        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** min(attempts, 30))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not a secret
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, float | None, str]:
+    """POST once: ``(status or None, Retry-After seconds or None, a short description)``."""
+    parts = urllib.parse.urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
+        response = conn.getresponse()
+        reply = response.read(2048).decode("utf-8", "replace")
+        return response.status, _retry_after(response.getheader("Retry-After")), f"HTTP {response.status} {reply[:200]}"
+    except (OSError, http.client.HTTPException) as err:
+        return None, None, f"{type(err).__name__}: {err}"[:300]
+    finally:
+        conn.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,1 @@
+"""Scoring whole archives of posts (CSV or JSON Lines), streamed, on every core: ``score.score_archive``."""

@@ -1,0 +1,357 @@
+"""Score an archive of posts: CSV or JSON Lines in, the same rows out with scores, label and action.
+
+Streams: the file is read, scored and written in blocks of whole rows, with a bounded number of
+blocks in flight, so memory stays constant however large the file. Uses every core: blocks go,
+as raw bytes, to a pool of worker processes forked after the model is loaded (they share its
+memory), which parse, score and format them; the results come back in order. The main process
+only cuts the bytes at row ends (``blocks.row_blocks``) and writes: parsing there would make it
+the bottleneck. ``cluster.score_on_cluster`` runs the same chunks on a Dask cluster. A row whose text
+is empty or missing is written out marked (``skipped``), counted and reported; it never stops
+the run.
+
+>>> summary = score_archive("posts.csv", "scored.csv")            # doctest: +SKIP
+>>> summary.rows, summary.flagged["hate speech"], summary.skipped  # doctest: +SKIP
+(1000000, 31234, {'empty text': 12})
+
+Columns added to a CSV: ``p_hate_speech``, ``p_offensive_language``, ``p_neither`` (the
+probabilities), ``label``, ``action`` and ``skipped`` (empty, or why the row was not scored).
+Keys added to a JSON object: ``scores`` (``{label: probability}``), ``label``, ``action`` and,
+on a row not scored, ``skipped``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from hatespeech import config
+from hatespeech.archive.blocks import ArchiveError, read_start, row_blocks
+from hatespeech.config import Settings
+from hatespeech.core.classifier import Classifier
+from hatespeech.core.labels import LABELS
+from hatespeech.core.policy import Policy
+
+CHUNK_BYTES = 1 << 18  # bytes per task (~2,500 tweets): big enough to amortise the batch path and the IPC
+REPORTED_SKIPS = 10  # skipped rows named one by one; the rest are only counted
+SCORE_COLUMNS = [f"p_{label.replace(' ', '_')}" for label in LABELS]
+ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped"]
+csv.field_size_limit(sys.maxsize)  # a post may be long; the default 128 KiB limit would stop the run
+
+
+@dataclass
+class Summary:
+    """What a run did; ``str(summary)`` is the report printed at the end."""
+
+    rows: int = 0
+    scored: int = 0
+    flagged: Counter = field(default_factory=Counter)  # per class: reached its review threshold
+    actions: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)  # per reason
+    seconds: float = 0.0
+    examples: list[str] = field(default_factory=list)  # the first skipped rows, named
+
+    def __str__(self) -> str:
+        rate = self.rows / self.seconds if self.seconds else 0.0
+        lines = [
+            f"rows: {self.rows:,} in {self.seconds:.1f} s ({rate:,.0f} rows/s); scored {self.scored:,}, "
+            f"skipped {sum(self.skipped.values()):,}",
+            "flagged: " + ", ".join(f"{label} {self.flagged[label]:,}" for label in LABELS if label != "neither"),
+            "actions: " + ", ".join(f"{action} {self.actions[action]:,}" for action in ("allow", "review", "block")),
+        ]
+        if self.skipped:
+            lines.append("skipped: " + ", ".join(f"{reason} {n:,}" for reason, n in self.skipped.most_common()))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Format:
+    """How the worker reads and writes one chunk: ``csv`` (text at ``column``) or ``jsonl`` (key ``key``)."""
+
+    kind: str
+    column: int = -1
+    width: int = 0  # the header's number of columns
+    key: str = "text"
+    max_chars: int = Settings.max_text_chars  # MAX_TEXT_CHARS: a longer text is skipped, as the server refuses it
+
+
+# --- the work of one chunk (runs in a worker process) ---------------------------------------------
+
+_worker: dict[str, Any] = {}  # the classifier and policy of this process (set before forking)
+
+
+def _text_of(value: object, max_chars: int) -> tuple[str | None, str | None]:
+    """``(text, None)`` to score, or ``(None, reason)`` to skip (the server's limits: ``MAX_TEXT_CHARS``)."""
+    if value is None:
+        return None, "missing text"
+    if not isinstance(value, str):
+        return None, "text is not a string"
+    if not value or value.isspace():
+        return None, "empty text"
+    if len(value) > max_chars:
+        return None, f"text longer than {max_chars:,} characters"
+    return value, None
+
+
+def score_chunk(
+    fmt: Format, rows: list, classifier: Classifier | None = None, policy: Policy | None = None
+) -> tuple[str, list[tuple[int, str]], Counter, Counter]:
+    """Score one chunk of parsed CSV rows or raw JSON lines (with this process's model unless given).
+
+    Returns the output text, the ``(index, reason)`` of skipped rows, and the counts of flagged
+    classes and actions.
+    """
+    classifier = classifier or _worker["classifier"]
+    policy = policy or _worker["policy"]
+    records: list[Any] = []
+    texts: list[str | None] = []
+    skips: list[tuple[int, str]] = []
+    for i, row in enumerate(rows):
+        if fmt.kind == "csv":
+            value = row[fmt.column] if fmt.column < len(row) else None
+            if len(row) > fmt.width:  # the added columns would land under the wrong names
+                skips.append((i, f"row has {len(row)} fields; the header has {fmt.width}"))
+            records.append(row + [""] * (fmt.width - len(row)))  # a short row is padded, so columns line up
+        else:
+            try:
+                record = json.loads(row)
+            except ValueError as err:
+                record, value = {"line": row.rstrip("\r\n")}, None
+                skips.append((i, f"invalid JSON ({err.msg})"))
+            else:
+                if isinstance(record, dict):
+                    value = record.get(fmt.key)
+                else:
+                    record, value = {"value": record}, None
+                    skips.append((i, "not a JSON object"))
+            records.append(record)
+        text, reason = _text_of(value, fmt.max_chars)
+        if skips and skips[-1][0] == i:
+            text = None  # already skipped for a reason of its own
+        elif reason:
+            skips.append((i, reason))
+        texts.append(text)
+
+    wanted = [t for t in texts if t is not None]
+    # Always the batch path, even for a few rows: it scores each row alone, the same bits whatever else is in
+    # the chunk, so the output does not depend on how the archive was cut (by this process or a cluster).
+    matrix = classifier.model.predict_proba(wanted) if wanted else np.zeros((0, len(LABELS)))
+    labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
+    flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
+    actions = Counter(decided)
+    scored = iter(zip(matrix.tolist(), labels, decided, strict=True))
+    reasons = dict(skips)
+    out = io.StringIO()
+    writer = _CsvRows(out) if fmt.kind == "csv" else None
+    for i, (record, text) in enumerate(zip(records, texts, strict=True)):
+        row, label, action = (None, None, None) if text is None else next(scored)
+        if writer is not None:
+            if row is None:
+                writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i]])
+            else:
+                writer.writerow([*record, *(f"{p:.6g}" for p in row), label, action, ""])
+        else:
+            if row is None:
+                record.update(scores=None, label=None, action=None, skipped=reasons[i])
+            else:
+                record.update(scores=dict(zip(LABELS, row, strict=True)), label=label, action=action)
+            out.write(json.dumps(record, ensure_ascii=False))
+            out.write("\n")
+    return out.getvalue(), skips, flagged, actions
+
+
+def score_block(
+    fmt: Format, block: bytes, classifier: Classifier | None = None, policy: Policy | None = None
+) -> tuple[str, list[tuple[int, str]], Counter, Counter, int]:
+    """Parse one block of whole rows (raw bytes), then ``score_chunk`` it; also return its row count."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ArchiveError(f"the archive is not UTF-8 ({err.reason} near byte {err.start} of a block)") from None
+    lines = io.StringIO(text, newline="")  # lines end at \n, \r or \r\n, as when reading the file as text
+    try:
+        rows = list(csv.reader(lines)) if fmt.kind == "csv" else [line for line in lines if line.strip()]
+    except csv.Error as err:
+        raise ArchiveError(f"the CSV cannot be parsed ({err}); is a quote inside an unquoted field?") from None
+    return (*score_chunk(fmt, rows, classifier, policy), len(rows))
+
+
+class _CsvRows:
+    """``csv.writer`` with rows ending in LF, and a field holding a lone CR quoted too.
+
+    ``csv.writer`` quotes only the characters of its own line terminator: with LF, a text holding
+    a CR alone came out unquoted, and read back as two rows. Such a row is written with every
+    field quoted (still RFC 4180; a reader gets the same values).
+    """
+
+    def __init__(self, out: IO[str]):
+        self.plain = csv.writer(out, lineterminator="\n")
+        self.quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: list[str]) -> None:
+        (self.quoted if any("\r" in field for field in row) else self.plain).writerow(row)
+
+
+# --- reading, in the main process ------------------------------------------------------------------
+
+
+def detect_format(path: Path, given: str | None) -> str:
+    kind = given or {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}.get(path.suffix.lower())
+    if kind not in ("csv", "jsonl"):
+        raise ArchiveError(f"cannot tell the format of {path}: name it .csv or .jsonl, or pass --format csv|jsonl")
+    return kind
+
+
+def open_format(
+    kind: str, first: bytes, column: str | None, name: object, max_chars: int = Settings.max_text_chars
+) -> tuple[Format, str]:
+    """The chunk format and the output's header line (``""`` for JSON Lines), from the CSV's first row."""
+    if kind != "csv":
+        return Format("jsonl", key=column or "text", max_chars=max_chars), ""
+    try:
+        header = next(csv.reader(io.StringIO(first.decode("utf-8"), newline="")), None)
+    except UnicodeDecodeError as err:
+        raise ArchiveError(f"{name} is not UTF-8 ({err.reason} in its header)") from None
+    if header is None:
+        raise ArchiveError(f"{name} is empty: a CSV needs a header row")
+    wanted = column or ("text" if "text" in header or "tweet" not in header else "tweet")
+    if wanted not in header:
+        raise ArchiveError(f"{name} has no column {wanted!r} (its columns: {header}); pass --column NAME")
+    clash = sorted(set(header) & set(ADDED_COLUMNS))
+    if clash:
+        raise ArchiveError(f"{name} already has the columns {clash} that scoring adds; rename them first")
+    line = io.StringIO()
+    _CsvRows(line).writerow([*header, *ADDED_COLUMNS])
+    return Format("csv", column=header.index(wanted), width=len(header), max_chars=max_chars), line.getvalue()
+
+
+def model_for(settings: Settings) -> tuple[Classifier, Policy]:
+    """The classifier and policy the server would use: ``MODEL_PATH``, ``MAX_TEXT_CHARS``, ``THRESHOLDS``."""
+    classifier = Classifier.load(settings.model_path)
+    return classifier, Policy.from_card(classifier.card, settings.thresholds)
+
+
+def score_archive(
+    source: Path | str,
+    target: Path | str,
+    *,
+    fmt: str | None = None,
+    column: str | None = None,
+    workers: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    settings: Settings | None = None,
+    classifier: Classifier | None = None,
+    policy: Policy | None = None,
+    progress: bool | None = None,
+    report: Callable[[str], None] | None = None,
+) -> Summary:
+    """Score ``source`` into ``target`` (same format); return the summary.
+
+    ``column`` is the text's CSV column or JSON key (default ``text``, or ``tweet`` for a CSV
+    without ``text``, as Davidson et al.'s). ``workers`` defaults to every core; 1 scores in this
+    process. ``progress`` None shows a bar only on a terminal. The model and its limits come from
+    ``settings`` (default: the environment, read once: ``MODEL_PATH``, ``MAX_TEXT_CHARS``,
+    ``THRESHOLDS``), unless ``classifier`` and ``policy`` are given. ``target`` is written under a
+    temporary name and renamed when complete; it may not be ``source`` (nor a link to it).
+    """
+    from tqdm.auto import tqdm  # the bar is for the command line; workers scoring blocks never need it
+
+    source, target = Path(source), Path(target)
+    kind = detect_format(source, fmt)
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise ArchiveError(f"the output {target} is the input: give another TARGET (nothing was written)")
+    settings = settings or config.settings()
+    if classifier is None or policy is None:
+        loaded = model_for(settings)
+        classifier, policy = classifier or loaded[0], policy or loaded[1]
+    workers = workers or os.cpu_count() or 1
+    report = report or (lambda line: tqdm.write(line, file=sys.stderr))  # above the bar, not in the output
+    summary, started = Summary(), time.perf_counter()
+
+    with open(source, "rb") as infile, _replaced_when_done(target) as outfile:
+        skipped, first, carry = read_start(infile, kind, chunk_bytes, source)
+        spec, header = open_format(kind, first, column, source, settings.max_text_chars)
+        outfile.write(header)
+        bar = tqdm(
+            total=os.path.getsize(source),
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc="scoring",
+            disable=None if progress is None else not progress,
+            smoothing=0.05,
+        )
+        bar.update(skipped + len(first))
+
+        def collect(result: tuple[str, list, Counter, Counter, int], size: int) -> None:
+            text, skips, flagged, actions, n = result
+            start = summary.rows
+            outfile.write(text)
+            summary.rows += n
+            summary.scored += n - len(skips)
+            summary.flagged.update(flagged)
+            summary.actions.update(actions)
+            for i, reason in skips:
+                summary.skipped[reason] += 1
+                if len(summary.examples) < REPORTED_SKIPS:
+                    where = f"row {start + i + 1}" + (" (after the header)" if kind == "csv" else "")
+                    summary.examples.append(f"{where}: {reason}")
+                    report(f"skipped {where}: {reason}")
+            bar.update(size)
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(rows=f"{summary.rows:,}", rate=f"{summary.rows / elapsed:,.0f} rows/s", refresh=False)
+
+        _worker.update(classifier=classifier, policy=policy)
+        blocks = row_blocks(infile, kind, chunk_bytes, carry)
+        if workers == 1:
+            for block in blocks:
+                collect(score_block(spec, block), len(block))
+        else:
+            # fork: the workers inherit the loaded, verified model instead of loading it again.
+            with multiprocessing.get_context("fork").Pool(workers, initializer=_single_threaded) as pool:
+                pending: deque = deque()
+                for block in blocks:
+                    pending.append((pool.apply_async(score_block, (spec, block)), len(block)))
+                    while len(pending) >= 2 * workers:  # bounded: constant memory, workers never idle
+                        result, size = pending.popleft()
+                        collect(result.get(), size)
+                while pending:
+                    result, size = pending.popleft()
+                    collect(result.get(), size)
+        bar.close()
+    summary.seconds = time.perf_counter() - started
+    if sum(summary.skipped.values()) > len(summary.examples):
+        report(f"… and {sum(summary.skipped.values()) - len(summary.examples):,} more skipped rows (counted below)")
+    return summary
+
+
+@contextmanager
+def _replaced_when_done(target: Path) -> Iterator[IO[str]]:
+    """``target`` opened for writing under a temporary name beside it, renamed over it only when complete:
+    a run that fails half-way leaves no half file (and never touches a file of that name before)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _single_threaded() -> None:
+    """One process per core: native thread pools inside each would only fight over the cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)

@@ -1,0 +1,7 @@
+"""The serving core: the standard library and NumPy only.
+
+``labels`` the classes and the severity rule · ``text`` normalisation with spans · ``model`` the
+compiled model, scored from plain arrays · ``modelfile`` reading a model and its card, verified ·
+``policy`` the decision rule and thresholds · ``explain`` exact per-span contributions ·
+``validate`` checking input · ``classifier`` a loaded model · ``files`` the atomic write.
+"""

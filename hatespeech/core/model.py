@@ -1,0 +1,269 @@
+"""The model as served: the fitted pipeline compiled into a few arrays, scored without scikit-learn.
+
+scikit-learn's per-call overhead (validation, sparse matrices, three estimators' ``transform``)
+costs milliseconds on one text, and importing it costs a second and ~60 MB per process; the
+arithmetic itself costs microseconds. ``CompiledModel.from_pipeline`` reads the fitted objects
+(vocabulary, idf, the calibration folds' coefficients and sigmoids) when the model is saved
+(``hatespeech.training.compile``);
+serving loads only these arrays. It gives the pipeline's probabilities to |Δ| ≤ 1e-9 (tests/
+test_compiled.py: every row of the data, generated odd texts, the configurations the pipeline may
+be tuned to), so the pipeline, saved in the same file, stays the single source of truth. A
+pipeline it cannot reproduce exactly raises ``NotImplementedError`` when it is compiled.
+
+>>> model = CompiledModel(to_arrays(pipeline))                  # doctest: +SKIP
+>>> model.proba_one("Please respect each other.")                # doctest: +SKIP
+[0.03..., 0.53..., 0.43...]
+
+How it stays fast:
+
+- the normaliser and the word tokenizer work on whitespace-separated pieces, so each piece's tokens
+  are computed once and kept in a bounded LRU cache (``hatespeech.core.text.chunk`` below it);
+- idf × coefficient is folded into one row per feature, with one column per (calibration fold,
+  class) and a last column for the document's norm (idf², or idf for an l1 norm); a text's
+  margins are one gather and one sum over its few features' rows (NumPy: contiguous rows beat
+  Python floats scattered over the heap), its probabilities fifteen sigmoids in plain Python.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from itertools import chain, islice, pairwise
+from operator import truediv
+from typing import Any
+
+import numpy as np
+
+from hatespeech.core import text as text_module
+
+FORMAT = "hatespeech-detect/compiled-model"
+FORMAT_VERSION = 1
+CACHE_SIZE = 1 << 16  # whitespace-separated pieces whose tokens are kept (~250 bytes each: ≤ 16 MB)
+WARM_TERMS = 20_000  # at most this many vocabulary unigrams analysed at load (ours has 8,917: ~0.05 s)
+BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch memory)
+# Token patterns that never match across white space and see a word edge the same way whether
+# the neighbour is a space or the end of the text: tokenising piece by piece is then exact.
+PER_WORD_PATTERNS = frozenset(
+    {r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w+\b", r"(?u)\w+", r"\w+", r"(?u)\w\w+", r"\w\w+"}
+)
+_EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 to any tolerance
+
+
+class CompiledModel:
+    """Arrays in, probabilities out: ``proba_one(text)`` and ``predict_proba(texts)``."""
+
+    def __init__(self, arrays: dict[str, Any]):
+        """Build from plain arrays: ``hatespeech.training.compile.to_arrays()``'s output, or the model file's."""
+        if arrays.get("format") != FORMAT or arrays.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"not a {FORMAT} version {FORMAT_VERSION}")
+        terms: list[str] = np.asarray(arrays["terms"], dtype=str).tolist()
+        self.vocab = dict(zip(terms, range(len(terms)), strict=True))
+        self.table = np.ascontiguousarray(arrays["table"], dtype=np.float64)  # features (+1 zero row) × (C + 1)
+        self.intercept = np.asarray(arrays["intercept"], dtype=np.float64)  # C = folds × classes
+        self.slope = np.asarray(arrays["slope"], dtype=np.float64)  # the sigmoids: p = 1 / (1 + exp(a m + b))
+        self.offset = np.asarray(arrays["offset"], dtype=np.float64)
+        self.classes: list[int] = [int(c) for c in arrays["classes"]]
+        self.stop = frozenset(np.asarray(arrays["stop_words"], dtype=str).tolist())
+        self.ngram: tuple[int, int] = (int(arrays["ngram_range"][0]), int(arrays["ngram_range"][1]))
+        self.lowercase = bool(arrays["lowercase"])
+        self.tf_mode: str = str(arrays["tf"])  # "sublinear", "raw" or "binary"
+        self.norm: str = str(arrays["norm"])  # "l2", "l1" or "none"
+        self.findall = re.compile(str(arrays["token_pattern"])).findall
+        # With this pattern and no lower-casing, a word of letters and digits is its own one token.
+        self.whole_words = str(arrays["token_pattern"]) in (r"(?u)\b\w+\b", r"\b\w+\b") and not self.lowercase
+        self.n_classes = len(self.classes)
+        self.n_columns = len(self.intercept)
+        self.folds = self.n_columns // self.n_classes
+        if self.table.shape != (len(terms) + 1, self.n_columns + 1) or self.n_columns % self.n_classes:
+            raise ValueError(f"a table of shape {self.table.shape} for {len(terms)} terms and {self.n_columns} columns")
+        self.missing = len(terms)  # the table's last row, all zeros: an n-gram outside the vocabulary
+        # Per (fold, class): intercept, sigmoid slope and offset, as Python floats for ``proba_one``.
+        self._zeros = [0.0] * (self.n_columns + 1)
+        self._sigmoids = list(zip(self.intercept.tolist(), self.slope.tolist(), self.offset.tolist(), strict=True))
+        self._slopes = self.slope.tolist()
+        self._offsets = [a * b0 + b for b0, a, b in self._sigmoids]  # the intercept folded into the sigmoid
+        self._pieces: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see ``piece``
+        self._warm()
+
+    # --- scoring -----------------------------------------------------------------------------------
+
+    def piece(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The vectorizer's tokens (stop words removed) of one piece's normalised words and markers.
+
+        Cached in a plain dict that, when it holds ``CACHE_SIZE`` pieces, drops the older half (a
+        dict keeps insertion order; a frequent piece dropped comes back at its next use): an LRU's
+        bookkeeping on every hit cost more (30% of ``tokens`` in an A/B).
+        """
+        entry = self._pieces.get(piece)
+        if entry is None:
+            if len(self._pieces) >= CACHE_SIZE:
+                for old in list(islice(self._pieces, CACHE_SIZE // 2)):
+                    self._pieces.pop(old, None)  # another thread may have dropped it already
+            words, markers = text_module.chunk(piece)
+            entry = self._pieces[piece] = (self.analyse(words), self.analyse(markers))
+        return entry
+
+    def analyse(self, words: Sequence[str]) -> tuple[str, ...]:
+        """The vectorizer's tokens of normalised ``words``, stop words removed."""
+        stop, findall, lower = self.stop, self.findall, self.lowercase
+        if self.whole_words and all(map(str.isalnum, words)):  # the usual case: each word is one token
+            return tuple(w for w in words if w not in stop)
+        return tuple(t for w in words for t in findall(w.lower() if lower else w) if t not in stop)
+
+    def _warm(self) -> None:
+        """Analyse the vocabulary's single words before the first call, so that first calls hit the cache."""
+        unigrams = (t for t in self.vocab if " " not in t)
+        for term in islice(unigrams, WARM_TERMS):
+            self.piece(term)
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens the vectorizer sees for ``text``: normalised, tokenized, stop words removed."""
+        found: list[str] = []
+        markers: list[str] = []
+        cached = self._pieces.get
+        for piece in text.split():  # the same split as hatespeech.core.text.words
+            w, m = cached(piece) or self.piece(piece)
+            found += w
+            if m:
+                markers += m
+        return found + markers if markers else found
+
+    def grams(self, tokens: list[str]) -> list[str]:
+        """The word n-grams of ``tokens``, as scikit-learn's ``_word_ngrams`` makes them."""
+        low, high = self.ngram
+        grams = list(tokens) if low == 1 else []
+        for n in range(max(low, 2), high + 1):
+            grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        return grams
+
+    def ids(self, text: str) -> list[int]:
+        """Table rows of the text's n-grams that are in the vocabulary, one per occurrence."""
+        get, tokens = self.vocab.get, self.tokens(text)
+        if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
+            ids = [j for g in tokens if (j := get(g)) is not None]
+            ids += [j for a, b in pairwise(tokens) if (j := get(a + " " + b)) is not None]
+            return ids
+        return [j for g in self.grams(tokens) if (j := get(g)) is not None]
+
+    def tf(self, count: int) -> float:
+        """The term frequency scikit-learn gives a feature seen ``count`` times."""
+        if self.tf_mode == "binary":
+            return 1.0
+        return 1.0 + math.log(count) if self.tf_mode == "sublinear" else float(count)
+
+    def sums(self, text: str) -> tuple[list[float], float]:
+        """Σ tf × row over the text's features (C + 1 columns, the last the norm's sum) and 1 / norm."""
+        return self.sums_of(self.ids(text))
+
+    def sums_of(self, ids: list[int]) -> tuple[list[float], float]:
+        """``sums`` for a text whose feature rows (one per occurrence) are ``ids``."""
+        if not ids:
+            return self._zeros, 1.0
+        if len(set(ids)) == len(ids):  # the usual case: every feature once, tf = 1
+            total = self.table.take(ids, axis=0).sum(axis=0)  # rows are contiguous: no pointer chasing
+            norm = float(total[-1])
+        else:
+            counts = Counter(ids)
+            tf = np.array([self.tf(n) for n in counts.values()])
+            rows = self.table.take(list(counts), axis=0)
+            total = tf @ rows
+            norm = float((tf * tf) @ rows[:, -1]) if self.norm == "l2" else float(total[-1])
+        if self.norm == "l2":
+            norm = math.sqrt(norm)
+        return total.tolist(), (1.0 / norm if self.norm != "none" and norm > 0 else 1.0)
+
+    def margins(self, total: list[float], scale: float) -> list[float]:
+        """Every calibration fold's decision value for every class, from a text's ``sums`` (C values)."""
+        return [b + t * scale for (b, _, _), t in zip(self._sigmoids, total, strict=False)]
+
+    def calibrate(self, margins: np.ndarray) -> np.ndarray:
+        """Probabilities (rows × classes) from margins (rows × C), as CalibratedClassifierCV averages them."""
+        z = np.minimum(margins * self.slope + self.offset, _EXP_MAX)
+        p = (1.0 / (1.0 + np.exp(z))).reshape(-1, self.folds, self.n_classes)
+        total = p.sum(axis=2, keepdims=True)
+        p = np.divide(p, total, out=np.full_like(p, 1.0 / self.n_classes), where=total != 0)
+        p[(p > 1.0) & (p <= 1.0 + 1e-5)] = 1.0  # as scikit-learn clips each fold's rounding
+        return p.mean(axis=1)
+
+    def proba_one(self, text: str) -> list[float]:
+        """Probabilities for one text, in ``classes`` order, as ``pipeline.predict_proba([text])[0]``.
+
+        ``calibrate`` in plain Python, fused with the margins: the sigmoid of each (fold, class)
+        (``exp(a (b0 + t s) + b)`` as ``exp(t s a + (a b0 + b))``, the same to ~1e-16), each
+        fold's row divided by its sum, the folds' mean. (scikit-learn's clip of values just above
+        1 never applies here: p / (p + q) with q ≥ 0 cannot round above 1.)
+        """
+        return self.proba_from_sums(*self.sums(text))
+
+    def proba_from_sums(self, total: list[float], scale: float) -> list[float]:
+        """``proba_one`` from a text's ``sums`` (an explanation computes them in its own pass)."""
+        exp = math.exp
+        try:
+            p = [
+                1.0 / (1.0 + exp(t * scale * a + c))
+                for t, a, c in zip(total, self._slopes, self._offsets, strict=False)
+            ]  # total has one more: the norm
+        except OverflowError:  # a margin far out on the flat side of a sigmoid
+            return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
+        folds = self.folds
+        if self.n_classes == 3:  # ours: unrolled, a third faster than the general loop below
+            h = o = n = 0.0
+            for i in range(0, len(p), 3):
+                x, y, z = p[i], p[i + 1], p[i + 2]
+                s = x + y + z
+                if s == 0.0:  # a fold whose sigmoids all underflowed: scikit-learn's uniform row
+                    return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
+                h += x / s
+                o += y / s
+                n += z / s
+            return [h / folds, o / folds, n / folds]
+        k = self.n_classes
+        sums = [sum(p[f : f + k]) for f in range(0, len(p), k)]
+        if 0.0 in sums:
+            return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
+        return [sum(map(truediv, p[i::k], sums)) / folds for i in range(k)]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts."""
+        out = [self._batch(list(texts[i : i + BATCH_SLICE])) for i in range(0, len(texts), BATCH_SLICE)]
+        return np.vstack(out) if out else np.zeros((0, self.n_classes))
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        per_text = [self.ids(t) for t in texts]
+        width = self.missing + 1
+        sizes = list(map(len, per_text))
+        features = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=sum(sizes))
+        keys = np.repeat(np.arange(len(texts), dtype=np.int64), sizes) * width + features
+        keys, counts = np.unique(keys, return_counts=True)  # sorted: by text, then feature
+        doc, feature = np.divmod(keys, width)
+        if self.tf_mode == "binary":
+            tf = np.ones(len(keys))
+        else:
+            tf = 1.0 + np.log(counts) if self.tf_mode == "sublinear" else counts.astype(np.float64)
+        rows = self.table.take(feature, axis=0) * tf[:, None]
+        c = self.n_columns
+        if self.norm == "l2":
+            rows[:, c] *= tf  # Σ tf² idf²
+        totals = np.zeros((len(texts), c + 1))
+        if len(keys):
+            starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+            totals[doc[starts]] = np.add.reduceat(rows, starts, axis=0)
+        norm = np.sqrt(totals[:, c]) if self.norm == "l2" else totals[:, c]
+        scale = np.ones(len(texts))
+        if self.norm != "none":
+            np.divide(1.0, norm, out=scale, where=norm > 0)
+        return self.calibrate(self.intercept + totals[:, :c] * scale[:, None])
+
+    # --- explaining --------------------------------------------------------------------------------
+
+    def mean_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per class, the folds' mean (coefficient × idf) per feature and mean intercept: the linear model
+        whose margin is the mean of the folds' margins (features × classes, classes)."""
+        cached = getattr(self, "_mean", None)
+        if cached is None:
+            c, k = self.n_columns, self.n_classes
+            w = self.table[:, :c].reshape(-1, self.folds, k).mean(axis=1)
+            cached = self._mean = (w, self.intercept.reshape(self.folds, k).mean(axis=0))
+        return cached

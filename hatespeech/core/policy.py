@@ -1,0 +1,145 @@
+"""Moderation decisions: calibrated probabilities + the model card → label, action and flags.
+
+The one implementation of the decision rule, used by the service, the archive scorer and the
+evaluation that tunes it (``hatespeech.training.evaluate`` imports ``weighted_argmax``), so a test
+of one is a test of the other. Nothing here knows about HTTP or scikit-learn.
+
+- ``label``: the production decision rule of the card (argmax of probabilities × per-class weights);
+- ``categories``: per abusive class, whether its severity score reached its ``review`` threshold
+  (``labels.severity_scores``: hate speech P(hate); offensive language P(hate) + P(offensive));
+- ``action``: ``block`` if any class reached its ``block`` threshold, else ``review`` if any
+  reached its ``review`` threshold, else ``allow``; ``flagged`` is ``action != "allow"``.
+
+The thresholds come from the card (chosen by cross-validation on the training data, with what
+they mean); ``THRESHOLDS`` in the environment overrides any of them (see ``hatespeech.config``).
+
+>>> policy = Policy.from_card(
+...     {"version": "1.0.0", "sha256": "ab" * 32, "decision_rule": {"weights": [4, 1, 2]},
+...      "thresholds": {"hate speech": {"review": 0.1, "block": 0.9},
+...                     "offensive language": {"review": 0.4, "block": 0.8}}})
+>>> decision = policy.decide([0.05, 0.5, 0.45])
+>>> decision["label"], decision["action"], decision["categories"]
+('neither', 'review', {'hate speech': False, 'offensive language': True})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from hatespeech.core.labels import LABELS, severity_scores
+
+ACTIONS: tuple[str, ...] = ("allow", "review", "block")
+
+
+class PolicyError(ValueError):
+    """Thresholds or weights that cannot be used; the message names the bad value."""
+
+
+class Decision(TypedDict):
+    label: str
+    flagged: bool
+    action: str
+    categories: dict[str, bool]
+
+
+class Moderation(Decision):
+    scores: dict[str, float]
+    model: dict[str, str]
+
+
+def weighted_argmax(probabilities: ArrayLike, weights: Sequence[float]) -> np.ndarray:
+    """The decision rule: per row, the class with the largest probability × weight (first on a tie)."""
+    return np.argmax(np.asarray(probabilities, dtype=np.float64) * np.asarray(weights, dtype=np.float64), axis=-1)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Probabilities at or above ``review`` go to a moderator; at or above ``block`` are blocked."""
+
+    review: float
+    block: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The decision rule and thresholds of one model, plus its identity for the responses."""
+
+    weights: tuple[float, ...]
+    thresholds: Mapping[str, Threshold]
+    model: Mapping[str, str]
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Policy:
+        """The card's rule and thresholds, each threshold overridable (``THRESHOLDS``).
+
+        Raises ``PolicyError`` naming the bad value: an unknown class, a probability outside
+        [0, 1], or ``review`` above ``block``.
+        """
+        weights = tuple(float(w) for w in card["decision_rule"]["weights"])
+        if len(weights) != len(LABELS) or not all(w > 0 for w in weights):
+            raise PolicyError(f"the card's decision rule needs {len(LABELS)} positive weights, not {list(weights)}")
+        chosen = {label: dict(values) for label, values in card.get("thresholds", {}).items()}
+        for label, values in (overrides or {}).items():
+            if label not in LABELS or not isinstance(values, Mapping):
+                raise PolicyError(
+                    f"THRESHOLDS: {label!r} is not a class with thresholds; use one of "
+                    f"{[label for label in LABELS if label in chosen] or list(LABELS)} with "
+                    '{"review": p, "block": p}'
+                )
+            unknown = set(values) - {"review", "block"}
+            if unknown:
+                raise PolicyError(f"THRESHOLDS: {label!r} has {sorted(unknown)}; only 'review' and 'block' are allowed")
+            chosen.setdefault(label, {"review": 1.0, "block": 1.0}).update(values)
+        thresholds = {}
+        for label in LABELS:  # in LABELS order, so responses list the classes in one order
+            if label not in chosen:
+                continue
+            review, block = chosen[label].get("review"), chosen[label].get("block")
+            for name, value in (("review", review), ("block", block)):
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                    raise PolicyError(f"THRESHOLDS: {label!r} {name} must be a probability in [0, 1], not {value!r}")
+            if review > block:
+                raise PolicyError(f"THRESHOLDS: {label!r} review ({review}) is above block ({block})")
+            thresholds[label] = Threshold(float(review), float(block))
+        return cls(weights, thresholds, {"version": str(card.get("version", "")), "sha256": str(card["sha256"])})
+
+    def label(self, probabilities: Sequence[float]) -> str:
+        """The production rule for one row."""
+        return LABELS[int(weighted_argmax(probabilities, self.weights))]
+
+    def decide_many(self, probabilities: ArrayLike) -> tuple[list[str], list[str], dict[str, list[bool]]]:
+        """For many rows at once: labels, actions, and per class whether it reached its review threshold."""
+        p = np.asarray(probabilities, dtype=np.float64).reshape(-1, len(LABELS))
+        labels = [LABELS[k] for k in weighted_argmax(p, self.weights).tolist()]
+        severity = severity_scores(p)
+        reached = {label: severity[label] >= t.review for label, t in self.thresholds.items()}
+        block, review = np.zeros(len(p), dtype=bool), np.zeros(len(p), dtype=bool)
+        for label, t in self.thresholds.items():
+            block |= severity[label] >= t.block
+            review |= reached[label]
+        actions = np.where(block, "block", np.where(review, "review", "allow")).tolist()
+        return labels, actions, {label: hits.tolist() for label, hits in reached.items()}
+
+    def decide(self, probabilities: Sequence[float]) -> Decision:
+        """``label``, ``flagged``, ``action`` and ``categories`` for one row of probabilities."""
+        labels, actions, reached = self.decide_many([probabilities])
+        return {
+            "label": labels[0],
+            "flagged": actions[0] != "allow",
+            "action": actions[0],
+            "categories": {label: hits[0] for label, hits in reached.items()},
+        }
+
+    def moderate(self, probabilities: Sequence[float]) -> Moderation:
+        """The ``/moderate`` answer for one row: ``scores``, the decision and ``model``."""
+        scores = {label: float(p) for label, p in zip(LABELS, probabilities, strict=True)}
+        return {"scores": scores, **self.decide(probabilities), "model": dict(self.model)}  # type: ignore[typeddict-item]
+
+    def describe(self) -> dict[str, dict[str, float]]:
+        """The thresholds in force, as ``THRESHOLDS`` takes them."""
+        return {label: {"review": t.review, "block": t.block} for label, t in self.thresholds.items()}

@@ -1,0 +1,60 @@
+"""Checking what a caller sent, once, before anything is scored or stored.
+
+Every check raises ``InvalidText`` (a ``ValueError``) with a message a caller can act on; the
+service answers it with a 400. ``json_type`` names a value as JSON would, for those messages.
+
+>>> check_text("  ", 100)
+Traceback (most recent call last):
+...
+hatespeech.core.validate.InvalidText: text must contain something other than white space
+>>> check_texts(["ok", 5], 10, 100, 50)
+Traceback (most recent call last):
+...
+hatespeech.core.validate.InvalidText: texts[1] must be a string, not a number
+"""
+
+from __future__ import annotations
+
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
+
+
+class InvalidText(ValueError):
+    """The text cannot be scored; the message says why, in words a caller can act on."""
+
+
+def json_type(value: object) -> str:
+    """What ``value`` is called in JSON: ``a number``, ``an array``, ``null``…"""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def check_text(text: object, max_chars: int, name: str = "text") -> str:
+    """``text`` if it is a string of 1 to ``max_chars`` characters with something besides white space."""
+    if not isinstance(text, str):
+        raise InvalidText(f"{name} must be a string, not {json_type(text)}")
+    if not text or text.isspace():  # no copy of the text, unlike strip()
+        raise InvalidText(f"{name} must contain something other than white space")
+    if len(text) > max_chars:
+        raise InvalidText(f"{name} is {len(text)} characters long; the maximum is {max_chars}")
+    return text
+
+
+def check_texts(texts: object, max_texts: int, max_chars: int, max_text_chars: int, name: str = "texts") -> list[str]:
+    """A whole batch, checked before anything is scored; the error names the first bad index."""
+    if not isinstance(texts, list):
+        raise InvalidText(f"{name} must be an array of strings, not {json_type(texts)}")
+    if len(texts) > max_texts:
+        raise InvalidText(f"{name} has {len(texts)} items; the maximum is {max_texts}")
+    for i, text in enumerate(texts):
+        check_text(text, max_text_chars, name=f"{name}[{i}]")
+    total = sum(len(text) for text in texts)
+    if total > max_chars:
+        raise InvalidText(f"{name} hold {total} characters in all; the maximum is {max_chars}")
+    return texts

@@ -1,0 +1,181 @@
+"""The served functions: what each endpoint does, over one loaded model and the settings.
+
+``load(settings)`` loads and verifies the model once and returns an ``Api`` whose functions firefly
+serves (``app.py`` re-exports them, so ``app.predict(text=...)`` works as in the tutorial). Every
+input is checked here, once (``hatespeech.core.validate``), before anything is scored; a bad one
+raises ``ValueError``, which ``web.bad_input_is_400`` answers with a 400. Nothing here knows
+about scikit-learn.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from firefly.app import HTTPError
+
+from hatespeech import alerts
+from hatespeech.config import Settings
+from hatespeech.core.classifier import Classifier
+from hatespeech.core.explain import score_and_explain
+from hatespeech.core.policy import Moderation, Policy
+from hatespeech.core.validate import check_text, check_texts
+from hatespeech.service import compat, metrics
+from hatespeech.service.context import Context
+from hatespeech.service.web import JSON, bad_input_is_400
+
+# ``/predict``'s answer: the keys are the class names, which have spaces.
+Scores = TypedDict("Scores", {"hate speech": float, "offensive language": float, "neither": float})  # type: ignore[misc]
+
+
+class Health(TypedDict):
+    status: str
+    model: str
+
+
+def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer an emulated API's refusal with its own status and JSON body (``compat.ApiError``)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except compat.ApiError as err:
+            raise HTTPError(err.status, json.dumps(err.body), dict(JSON)) from None
+
+    return wrapper
+
+
+@dataclass
+class Api:
+    """The model, its policy and the settings, and the functions served over them."""
+
+    settings: Settings
+    classifier: Classifier
+    policy: Policy
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    @property
+    def model_name(self) -> str:
+        return f"hatespeech-detect-{self.policy.model['version']}-{self.policy.model['sha256'][:12]}"
+
+    def texts(self, texts: object, name: str = "texts") -> list[str]:
+        s = self.settings
+        return check_texts(texts, s.max_batch_texts, s.max_batch_chars, s.max_text_chars, name=name)
+
+    def score(self, texts: list[str]) -> list[list[float]]:
+        # One call for the whole batch: the vectorised path is far faster than one text at a time.
+        return self.classifier.probabilities(texts).tolist() if texts else []
+
+    def moderate_many(self, texts: list[str], explain: object) -> list[Moderation]:
+        if not isinstance(explain, bool):
+            raise ValueError("explain must be true or false")
+        if not explain:
+            return [self.policy.moderate(row) for row in self.score(texts)]
+        answers = []
+        for text in texts:  # one pass over each text gives its scores and their explanation
+            probabilities, explanation = score_and_explain(self.classifier.model, text)
+            answers.append({**self.policy.moderate(probabilities), "explanation": explanation})
+        return answers
+
+    def record(self, answers: list[Moderation], contexts: list[Context], texts: list[str]) -> None:
+        for answer, context, text in zip(answers, contexts, texts, strict=True):
+            metrics.observe_decision(answer["label"], answer["action"])
+            alerts.record(answer, context, text)  # writes the outbox only; delivery is in the background
+
+    def health(self) -> Health:
+        return {"status": "ok", "model": self.classifier.card["sha256"][:12]}
+
+
+def load(settings: Settings) -> Api:
+    """Load and verify the model (``ModelError``/``PolicyError`` say why not) and build the served functions."""
+    classifier = Classifier.load(settings.model_path)
+    api = Api(settings, classifier, Policy.from_card(classifier.card, settings.thresholds))
+    max_chars = settings.max_text_chars
+
+    @bad_input_is_400
+    def predict(text: str) -> Scores:
+        """Probabilities that ``text`` is hate speech, offensive language or neither (they sum to 1)."""
+        return classifier.scores(check_text(text, max_chars))  # type: ignore[return-value]
+
+    @bad_input_is_400
+    def predict_batch(texts: list[str]) -> list[Scores]:
+        """``/predict`` for each text, in order. All are checked before any is scored."""
+        return [api.policy.moderate(row)["scores"] for row in api.score(api.texts(texts))]  # type: ignore[misc]
+
+    @bad_input_is_400
+    def moderate(
+        text: str,
+        explain: bool = False,
+        id: object = None,  # the post's id, as the API names it
+        thread: object = None,
+        author: object = None,
+        url: object = None,
+    ) -> Moderation:
+        """Scores, the decision (label, flagged, action, categories), the model, and on request why.
+
+        The optional context (the post's ``id``, its discussion ``thread``, ``author``, ``url``) feeds
+        the alerts: a blocked message, or a discussion turning sour, is sent to the moderators.
+        """
+        context = Context.check(id=id, thread=thread, author=author, url=url)
+        answer = api.moderate_many([check_text(text, max_chars)], explain)[0]
+        api.record([answer], [context], [text])
+        return answer
+
+    @bad_input_is_400
+    def moderate_batch(texts: list[str], explain: bool = False, contexts: object = None) -> list[Moderation]:
+        """``/moderate`` for each text, in order. All are checked before any is scored.
+
+        ``contexts``, optional, is a list as long as ``texts`` of objects with ``/moderate``'s context fields.
+        """
+        checked = api.texts(texts)
+        if contexts is None:
+            contexts = [None] * len(checked)
+        if not isinstance(contexts, list) or len(contexts) != len(checked):
+            raise ValueError("contexts must be a list with one object (or null) per text")
+        found = [Context.from_mapping(c, name=f"contexts[{i}]") for i, c in enumerate(contexts)]
+        answers = api.moderate_many(checked, explain)
+        api.record(answers, found, checked)
+        return answers
+
+    @_api_errors
+    def openai_moderations(input: object = None, model: object = None) -> dict[str, Any]:  # OpenAI names it input
+        """OpenAI-compatible ``POST /v1/moderations`` (see hatespeech/service/compat.py for the mapping)."""
+        if model is not None and not isinstance(model, str):
+            raise compat.openai_error("model must be a string", param="model")
+        texts = compat.openai_inputs(input)
+        try:
+            api.texts(texts, name="input")
+        except ValueError as err:
+            raise compat.openai_error(str(err)) from None
+        results = [compat.openai_result(row, api.policy.decide(row)["categories"]) for row in api.score(texts)]
+        return compat.openai_response(api.model_name, results)
+
+    @_api_errors
+    def perspective_analyze(comment: object = None, requestedAttributes: object = None, **options: Any) -> dict:  # noqa: N803
+        """Perspective-compatible ``POST /v1alpha1/comments:analyze`` (see hatespeech/service/compat.py).
+
+        Takes ``languages``, ``spanAnnotations``, ``doNotStore`` (nothing is ever stored here),
+        ``clientToken``, ``sessionId``, ``communityId`` and ``context`` as Perspective does.
+        """
+        text, attributes, languages = compat.perspective_request(comment, requestedAttributes, options, max_chars)
+        spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
+        rows = api.score([text, *(text[begin:end] for begin, end in spans or [])])
+        return compat.perspective_response(
+            attributes, rows[0], spans, rows[1:] if spans is not None else None, languages, options.get("clientToken")
+        )
+
+    api.functions.update(
+        {
+            "predict": predict,
+            "predict_batch": predict_batch,
+            "moderate": moderate,
+            "moderate_batch": moderate_batch,
+            "v1/moderations": openai_moderations,
+            "v1alpha1/comments:analyze": perspective_analyze,
+        }
+    )
+    return api

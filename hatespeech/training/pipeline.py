@@ -1,0 +1,68 @@
+"""The model: one scikit-learn Pipeline, saved and loaded whole.
+
+normalise → word TF-IDF (1–2-grams) → one-vs-rest LinearSVC, calibrated by 5-fold
+cross-validation (sigmoid, the five folds' models averaged) so that its scores are probabilities a
+moderator can threshold. Why these settings, and what else was tried: bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+from stop_words import get_stop_words
+
+from hatespeech.core.text import TOKEN_PATTERN, normalise
+
+SEED = 42
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+class Normaliser(TransformerMixin, BaseEstimator):
+    """``normalise`` as a scikit-learn step (nothing to fit)."""
+
+    def fit(self, X: Iterable[str], y: object = None) -> Normaliser:  # noqa: N803 (sklearn's name)
+        return self
+
+    def transform(self, X: Iterable[str]) -> list[str]:  # noqa: N803
+        return [normalise(text) for text in X]
+
+
+def stop_words() -> list[str]:
+    """English stop words from the ``stop-words`` package, split as the word tokenizer splits."""
+    return sorted({token for word in get_stop_words("en") for token in _TOKEN.findall(word)})
+
+
+def build_pipeline() -> Pipeline:
+    """The untrained pipeline with the production settings."""
+    words = TfidfVectorizer(
+        token_pattern=TOKEN_PATTERN,
+        lowercase=False,  # the normaliser has lower-cased already
+        stop_words=stop_words(),
+        ngram_range=(1, 2),
+        min_df=2,
+        sublinear_tf=True,
+        dtype=np.float64,
+    )
+    # LinearSVC is one-vs-rest itself (multi_class="ovr"). Annotator-agreement weights go to it
+    # only, through metadata routing: the sigmoid calibrators are fit unweighted, so the
+    # probabilities stay calibrated on the real label distribution.
+    with sklearn.config_context(enable_metadata_routing=True):
+        svc = LinearSVC(C=0.25, multi_class="ovr", random_state=SEED).set_fit_request(sample_weight="svc_weight")
+    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=True)
+    return Pipeline([("normalise", Normaliser()), ("features", words), ("classifier", classifier)])
+
+
+def fit(pipeline: Pipeline, texts: list[str], labels: np.ndarray, sample_weight: np.ndarray | None = None) -> Pipeline:
+    """Fit the pipeline, weighting each row for the SVC if ``sample_weight`` is given."""
+    if sample_weight is None:
+        sample_weight = np.ones(len(texts))
+    with sklearn.config_context(enable_metadata_routing=True):
+        return pipeline.fit(texts, labels, svc_weight=np.asarray(sample_weight, dtype=float))

@@ -1,0 +1,61 @@
+"""Training: evaluate honestly, then fit the production model on all the data.
+
+1. A stratified 20% held-out split: fit on 80% (rule tuned by inner CV on those 80%), score 20%.
+2. Nested stratified k-fold cross-validation over all rows (see ``evaluate.cross_validate``).
+3. The production model on all rows; its decision rule and thresholds are tuned on the
+   out-of-fold probabilities of step 2, i.e. on training data only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from hatespeech import __version__
+from hatespeech.training import evaluate
+from hatespeech.training.data import DAVIDSON_SHA256, Dataset
+from hatespeech.training.pipeline import SEED, build_pipeline, fit
+
+
+@dataclass
+class Trained:
+    model: Pipeline
+    card: dict  # what the model card records besides hashes, versions and probes
+    cv_probabilities: np.ndarray
+
+
+def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED) -> Trained:
+    started = time.perf_counter()
+    holdout = evaluate.held_out(build_pipeline, data, 0.2, inner_folds, seed)
+    cv = evaluate.cross_validate(build_pipeline, data, folds, inner_folds, seed)
+    cross_validation = evaluate.metrics(data.labels, cv.predicted, cv.probabilities)
+    cross_validation["folds"], cross_validation["fold_weights"] = folds, cv.fold_weights
+
+    fit_started = time.perf_counter()
+    model = fit(build_pipeline(), data.texts, data.labels, data.agreement)
+    fit_seconds = time.perf_counter() - fit_started
+    card = {
+        "version": __version__,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_seconds": round(time.perf_counter() - started, 1),
+        "fit_seconds": round(fit_seconds, 2),
+        "data": {
+            "sha256": data.sha256,
+            "rows": data.rows,
+            "is_davidson_2017": data.sha256 == DAVIDSON_SHA256,
+            "class_counts": np.bincount(data.labels, minlength=3).tolist(),
+            "sample_weights": "annotator agreement" if data.agreement is not None else "none",
+        },
+        "seed": seed,
+        "decision_rule": {
+            "kind": "argmax of probabilities × per-class weights",
+            "weights": evaluate.tune_rule(cv.probabilities, data.labels),
+        },
+        "thresholds": evaluate.choose_thresholds(cv.probabilities, data.labels),
+        "metrics": {"holdout": holdout, "cross_validation": cross_validation},
+    }
+    return Trained(model, card, cv.probabilities)

@@ -1,0 +1,132 @@
+"""The Dockerfile, tested without a Docker engine: lint it, then do what it does and call it.
+
+The image is rebuilt here by hand: the build context filtered by .dockerignore, every
+`pip install` its RUN lines make into a fresh virtual environment, its ENV, and its CMD started
+with PORT set, as Heroku does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shlex
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+from support import BIN, ROOT, Server, free_port, post_json
+
+from hatespeech.core.labels import LABELS
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = "\n".join(lines).replace("\\\n", " ")
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in joined.splitlines() if line.strip()]
+
+
+def test_hadolint_finds_nothing() -> None:
+    done = subprocess.run([str(BIN / "hadolint"), "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_heroku_builds_the_dockerfile_as_web() -> None:
+    import yaml
+
+    assert yaml.safe_load((ROOT / "heroku.yml").read_text()) == {"build": {"docker": {"web": "Dockerfile"}}}
+
+
+def test_image_runs_as_non_root_exposes_5000_and_checks_health() -> None:
+    found = dict(instructions())
+    assert found["USER"] not in ("root", "0")
+    assert found["EXPOSE"] == "5000"
+    assert "/health" in found["HEALTHCHECK"]
+    env = dict(item.split("=", 1) for item in shlex.split(found["ENV"]))
+    assert env["HOST"] == "0.0.0.0" and env["PORT"] == "5000"  # Heroku overrides PORT at run time
+    assert found["FROM"].startswith("python:3.11.") and "slim" in found["FROM"]
+
+
+def ignored(relative: str, patterns: list[str]) -> bool:
+    """.dockerignore semantics, enough for ours: later patterns win, `!` re-includes."""
+    verdict = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        parts = relative.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, pattern.replace("**/", "")) for p in prefixes):
+            verdict = not negate
+    return verdict
+
+
+@pytest.mark.slow
+def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
+    patterns = [
+        p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
+    ]
+    app, env_vars, cmd = tmp_path / "app", {}, None
+    app.mkdir()
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    for instruction, args in instructions():
+        if instruction == "COPY":
+            *sources, dest = shlex.split(args)
+            for source in sources:
+                for path in sorted((ROOT / source).rglob("*")) if (ROOT / source).is_dir() else [ROOT / source]:
+                    relative = path.relative_to(ROOT).as_posix()
+                    if path.is_file() and not ignored(relative, patterns):
+                        target = (
+                            app / relative
+                            if (dest.endswith("/") and (ROOT / source).is_dir()) or dest == "./"
+                            else app / dest
+                        )
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(path, target)
+        elif instruction == "RUN":
+            for command in args.split("&&"):
+                argv = shlex.split(command)
+                if argv[:2] == ["pip", "install"]:
+                    subprocess.run([str(env_dir / "bin" / "pip"), *argv[1:]], cwd=app, check=True, capture_output=True)
+        elif instruction == "ENV":
+            env_vars.update(dict(item.split("=", 1) for item in shlex.split(args)))
+        elif instruction == "CMD":
+            cmd = json.loads(args)
+    assert not (app / "models" / "report").exists() and not (app / "tests").exists()
+    assert not list((app / "models").glob("pipeline-*")), "the image must not carry the pickled pipeline"
+    assert cmd and cmd[0] == "gunicorn"
+
+    # The serving environment alone runs the functions and the archive scorer, and imports no training library.
+    python = str(env_dir / "bin" / "python")
+    code = (
+        "import sys, app; app.predict(text='hi'); app.moderate(text='you idiot', explain=True);"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'sklearn', 'scipy', 'pandas', 'joblib', 'matplotlib'}))"
+    )
+    done = subprocess.run([python, "-c", code], cwd=app, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+    posts = tmp_path / "posts.csv"
+    posts.write_text("id,text\n1,have a nice day\n2,you stupid idiot\n")
+    done = subprocess.run(
+        [python, str(ROOT / "score_archive.py"), str(posts), str(tmp_path / "scored.csv"), "--no-progress"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "scored.csv").read_text().count("\n") == 3
+
+    port = free_port()
+    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", **env_vars, "PORT": str(port), "HOST": "127.0.0.1"}
+    server = Server([str(env_dir / "bin" / cmd[0]), *cmd[1:]], env, port, tmp_path / "container.log", cwd=app)
+    try:
+        server.wait_ready()
+        status, scores = post_json(server.url + "/predict", {"text": "Please respect each other."})
+        assert status == 200 and list(scores) == list(LABELS)
+        assert f"Listening at: http://127.0.0.1:{port}" in server.output()
+    finally:
+        server.stop()
