@@ -82,7 +82,7 @@ def read_start(raw: IO[bytes], kind: str, size: int, name: object = "the archive
     CSV's first row (``b""`` for JSON Lines). Raises ``ArchiveError`` if the first row ends with a
     bare CR (old Mac line endings): rows are cut at LF, so such a file would read as one row.
     """
-    data = raw.read(size)
+    data = raw.read(max(size, len(BOM)))
     skipped = len(BOM) if data.startswith(BOM) else 0
     data = data[skipped:]
     while True:

@@ -103,10 +103,10 @@ def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
     """The classifier and policy of ``payload`` (scattered model files and settings), verified once per process."""
     key = payload["key"]
     if key not in _loaded:
-        folder = Path(tempfile.mkdtemp(prefix="hatespeech-model-"))
-        for name, data in payload["files"].items():
-            (folder / name).write_bytes(data)
-        classifier = Classifier.load(folder / payload["card"])
+        with tempfile.TemporaryDirectory(prefix="hatespeech-model-") as folder:  # loading reads it all
+            for name, data in payload["files"].items():
+                (Path(folder) / name).write_bytes(data)
+            classifier = Classifier.load(Path(folder) / payload["card"])  # checks hashes, versions, probes
         _loaded.clear()  # a worker that served an earlier run keeps only this run's model
         _loaded[key] = (classifier, Policy.from_card(classifier.card, payload["thresholds"]))
         # In the worker's log (Dask's logger is the one a worker prints): once per process and run.
@@ -233,8 +233,8 @@ def score_on_cluster(
             skipped_bytes, first, carry = read_start(raw, kind, chunk_bytes, name=source)
             spec, header = open_format(kind, first, column, source, settings.max_text_chars)
             # Absolute URLs: a worker's working folder is not this one.
-            where = "" if single_file else fs_out.unstrip_protocol(path_out)
-            job = Job(fs_in.unstrip_protocol(path_in), where, spec, header.encode("utf-8"), chunk_bytes, options)
+            folder = "" if single_file else fs_out.unstrip_protocol(path_out)
+            job = Job(fs_in.unstrip_protocol(path_in), folder, spec, header.encode("utf-8"), chunk_bytes, options)
             if single_file:
                 out.write(job.header)
             else:
