@@ -95,35 +95,44 @@ def test_single_file_is_the_local_output_byte_for_byte(cluster: Cluster, outside
     assert sorted(p.name for p in outside.iterdir()) == sorted(["local." + kind, "one." + kind, "posts." + kind])
 
 
-def test_existing_target_is_refused_unless_overwrite(cluster: Cluster, outside: Path) -> None:
+def test_existing_target_is_refused_unless_overwrite(
+    cluster: Cluster, outside: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(outside)
     source = csv_archive(outside / "posts.csv", 60)
     argv = [str(source), "scored", "--scheduler", cluster.address, *SMALL]
-    assert run(argv, outside).returncode == 0
+    assert score_archive.main(argv) == 0
     (outside / "scored" / "part-000099.csv").write_text("stale part of a longer run")
-    again = run(argv, outside)
-    assert again.returncode == 2 and "scored exists: pass --overwrite" in again.stderr
+    assert score_archive.main(argv) == 2
+    assert "scored exists: pass --overwrite" in capsys.readouterr().err
 
-    assert run([*argv, "--overwrite"], outside).returncode == 0
+    assert score_archive.main([*argv, "--overwrite"]) == 0
     assert not (outside / "scored" / "part-000099.csv").exists(), "stale parts are cleared"
     (outside / "scored" / "notes.txt").write_text("mine")
-    refused = run([*argv, "--overwrite"], outside)
-    assert refused.returncode == 2 and "notes.txt" in refused.stderr
+    assert score_archive.main([*argv, "--overwrite"]) == 2
+    assert "notes.txt" in capsys.readouterr().err
     assert (outside / "scored" / "notes.txt").read_text() == "mine"
 
-    one = run([str(source), "scored", "--scheduler", cluster.address, "--single-file", "--overwrite"], outside)
-    assert one.returncode == 2 and "scored is a folder: --single-file writes one file" in one.stderr
+    assert (
+        score_archive.main([str(source), "scored", "--scheduler", cluster.address, "--single-file", "--overwrite"]) == 2
+    )
+    assert "scored is a folder: --single-file writes one file" in capsys.readouterr().err
     (outside / "file").write_text("a file where the folder goes")
-    assert run([str(source), "file", "--scheduler", cluster.address, "--overwrite", *SMALL], outside).returncode == 0
+    assert score_archive.main([str(source), "file", "--scheduler", cluster.address, "--overwrite", *SMALL]) == 0
     assert (outside / "file" / "_SUMMARY.json").is_file()
 
 
-def test_output_that_is_the_input_is_refused(cluster: Cluster, outside: Path) -> None:
+def test_output_that_is_the_input_is_refused(
+    cluster: Cluster, outside: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(outside)
     source = csv_archive(outside / "posts.csv", 20)
     before = source.read_bytes()
     (outside / "link.csv").symlink_to(source)
-    for target in ("posts.csv", "link.csv"):
-        done = run([str(source), target, "--scheduler", cluster.address, "--single-file", "--overwrite"], outside)
-        assert done.returncode == 2 and "is the input" in done.stderr
+    for target in ("posts.csv", "link.csv", f"file://{source}"):
+        argv = [str(source), target, "--scheduler", cluster.address, "--single-file", "--overwrite"]
+        assert score_archive.main(argv) == 2
+        assert "is the input" in capsys.readouterr().err
     assert source.read_bytes() == before
 
 
@@ -136,16 +145,6 @@ def test_unreachable_scheduler_gets_a_clear_message(outside: Path) -> None:
     assert done.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:" in done.stderr and "Traceback" not in done.stderr
     assert (outside / "scored" / "part-000000.csv").read_text() == "an earlier run's", "nothing cleared before"
-
-
-def test_a_local_cluster(outside: Path) -> None:
-    """``--scheduler local``: a LocalCluster on this machine, for trying it out or one big machine."""
-    source = jsonl_archive(outside / "posts.jsonl", 40)
-    local(source, outside / "local.jsonl")
-    argv = [str(source), "one.jsonl", "--scheduler", "local", "--workers", "1", "--single-file", *SMALL]
-    done = run(argv, outside)
-    assert done.returncode == 0, done.stderr
-    assert (outside / "one.jsonl").read_bytes() == (outside / "local.jsonl").read_bytes()
 
 
 def test_progress_shows_the_clusters_rows_per_second(

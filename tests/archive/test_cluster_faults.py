@@ -1,4 +1,5 @@
-"""A worker killed mid-job: Dask recomputes its blocks on the other one, and every row is in the output once."""
+"""Clusters of one test each: a worker killed mid-job (Dask recomputes its blocks on the other one, and every
+row is in the output once), and ``--scheduler local``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from dask_cluster import SCRIPT, dask_cluster, outside_env, read_parts
+from dask_cluster import SCRIPT, dask_cluster, jsonl_archive, outside_env, read_parts, run
+
+import score_archive
 
 
 def test_a_worker_killed_mid_job_loses_no_row_and_doubles_none(tmp_path: Path) -> None:
@@ -45,3 +48,13 @@ def test_a_worker_killed_mid_job_loses_no_row_and_doubles_none(tmp_path: Path) -
     assert done_before < summary["parts"]
     log = (tmp_path / "scheduler.log").read_text()
     assert log.index("Remove worker addr") < log.index("Remove client"), "the worker was lost during the job"
+
+
+def test_a_local_cluster(tmp_path: Path) -> None:
+    """``--scheduler local``: a LocalCluster on this machine, for trying it out or one big machine."""
+    source = jsonl_archive(tmp_path / "posts.jsonl", 40)
+    assert score_archive.main([str(source), str(tmp_path / "local.jsonl"), "--workers", "1", "--no-progress"]) == 0
+    argv = [str(source), "one.jsonl", "--scheduler", "local", "--workers", "1", "--single-file"]
+    done = run([*argv, "--block-bytes", "2000", "--no-progress"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
