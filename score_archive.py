@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hatespeech import config
 from hatespeech.archive.blocks import ArchiveError
-from hatespeech.archive.cluster import BLOCK_BYTES, score_on_cluster
+from hatespeech.archive.cluster import score_on_cluster
 from hatespeech.archive.score import CHUNK_BYTES, score_archive
 from hatespeech.config import ConfigError
 from hatespeech.core.modelfile import ModelError
@@ -53,7 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     cluster.add_argument("--overwrite", action="store_true", help="replace TARGET if it exists")
     cluster.add_argument(
-        "--block-bytes", type=int, default=BLOCK_BYTES, help="bytes of the archive per task (default: %(default)s)"
+        "--block-bytes",
+        type=int,
+        help="bytes of the archive per task (default: its size / (16 × worker threads), from 1 to 64 MiB)",
     )
     return parser.parse_args(argv)
 

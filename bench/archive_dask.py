@@ -46,13 +46,14 @@ def scan_rate(path: Path) -> float:
     """Bytes/s of the client's share of a cluster run: reading the file and cutting it into blocks (from the page
     cache here; an object store gives one stream ~100-200 MB/s)."""
     from hatespeech.archive.blocks import read_start, row_blocks
-    from hatespeech.archive.cluster import BLOCK_BYTES
+    from hatespeech.archive.cluster import MIN_BLOCK_BYTES, TASKS_PER_THREAD
     from hatespeech.archive.score import CHUNK_BYTES
 
+    size = max(path.stat().st_size // (TASKS_PER_THREAD * 2), MIN_BLOCK_BYTES)  # as for 2 worker threads
     started = time.perf_counter()
     with open(path, "rb") as raw:
         _, first, carry = read_start(raw, "csv", CHUNK_BYTES)
-        total = len(first) + sum(len(block) for block in row_blocks(raw, "csv", BLOCK_BYTES, carry))
+        total = len(first) + sum(len(block) for block in row_blocks(raw, "csv", size, carry))
     return total / (time.perf_counter() - started)
 
 

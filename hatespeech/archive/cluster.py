@@ -63,7 +63,11 @@ from hatespeech.core.classifier import Classifier
 from hatespeech.core.modelfile import card_path_of
 from hatespeech.core.policy import Policy
 
-BLOCK_BYTES = 4 << 20  # bytes per task: ~40,000 tweets, a few seconds of one core; small enough to even out the end
+# Bytes of the archive per task, by default: the archive's size / (TASKS_PER_THREAD × worker threads), so that the
+# last round of tasks, when some threads have nothing left to do, is a small part of the run; within these bounds
+# (1 MiB: ~10,000 tweets, under a second of one core, so a task's overhead stays ~1 %; 64 MiB: memory per task).
+TASKS_PER_THREAD = 16
+MIN_BLOCK_BYTES, MAX_BLOCK_BYTES = 1 << 20, 64 << 20
 CONNECT_SECONDS = 5.0  # how long to wait for the scheduler before saying it cannot be reached
 PART = "part-{:06d}"
 SUMMARY = "_SUMMARY.json"
@@ -182,7 +186,7 @@ def score_on_cluster(
     single_file: bool = False,
     overwrite: bool = False,
     workers: int | None = None,
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     settings: Settings | None = None,
     storage_options: dict | None = None,
@@ -194,7 +198,8 @@ def score_on_cluster(
 
     ``target`` is a folder of part files plus ``_SUMMARY.json``, or with ``single_file`` one file
     written exactly as ``score_archive`` writes it. ``workers`` is only for ``local``: worker
-    processes (default: every core). The model, ``MAX_TEXT_CHARS`` and ``THRESHOLDS`` come from
+    processes (default: every core). ``block_bytes``: the archive's bytes per task (default: see
+    ``TASKS_PER_THREAD``). The model, ``MAX_TEXT_CHARS`` and ``THRESHOLDS`` come from
     ``settings`` (default: the environment, as for the server).
     """
     import fsspec
@@ -214,6 +219,7 @@ def score_on_cluster(
 
     with _connect(scheduler, connect_seconds, workers) as client:
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        block_bytes = block_bytes or min(max(total // (TASKS_PER_THREAD * threads), MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
         report(f"Dask: {threads} worker threads; dashboard {client.dashboard_link}")
         _ship(client)
         if clear:
