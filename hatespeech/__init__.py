@@ -7,7 +7,7 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``training/``  scikit-learn, pandas, plots: data, pipeline, evaluation, compiling and saving
 - ``service/``   HTTP: the served functions over firefly, the WSGI guard, gunicorn, metrics
 - ``alerts/``    telling moderators: rules, rendering, signing, delivery, stores (SQLite, Redis)
-- ``archive/``   batch scoring of archives
+- ``archive/``   batch scoring of archives, on every core or on a Dask cluster
 - ``config``     every setting, read once from the environment
 """
 
