@@ -157,3 +157,16 @@ def test_progress_shows_the_clusters_rows_per_second(
     err = capsys.readouterr().err
     assert summary.rows == 105  # 100 posts and 5 empty rows
     assert "scoring on Dask: 100%" in err and "rows/s" in err and "dashboard http://127.0.0.1:" in err
+
+
+def test_a_block_that_cannot_be_read_stops_the_run_with_its_reason(
+    cluster: Cluster, outside: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error on a worker (here: bytes that are not UTF-8, deep in the file) reaches the user as one line."""
+    monkeypatch.chdir(outside)
+    source = csv_archive(outside / "posts.csv", 200)
+    source.write_bytes(source.read_bytes() + b'999,"caf\xe9 in Latin-1",x\r\n')
+    assert score_archive.main([str(source), "scored", "--scheduler", cluster.address, *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "score_archive: the archive is not UTF-8 (invalid continuation byte" in err
+    assert not (outside / "scored" / "_SUMMARY.json").exists(), "an unfinished run has no summary"
