@@ -202,8 +202,13 @@ def score_on_cluster(
     ``TASKS_PER_THREAD``). The model, ``MAX_TEXT_CHARS`` and ``THRESHOLDS`` come from
     ``settings`` (default: the environment, as for the server).
     """
-    import fsspec
-    from distributed import KilledWorker
+    try:
+        import fsspec
+        from distributed import KilledWorker
+    except ImportError as err:  # the serving image has no Dask: it scores archives on its own cores
+        raise ArchiveError(
+            f"--scheduler needs Dask here ({err}): pip install -r requirements-train.txt, which pins it"
+        ) from None
     from tqdm.auto import tqdm
 
     settings = settings or config.settings()

@@ -143,3 +143,11 @@ def test_the_server_and_a_local_run_never_import_dask() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=SCRIPT.parent, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_scheduler_without_dask_installed_says_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "posts.csv").write_bytes(csv_bytes(ROWS))
+    done = run("posts.csv", "scored", "--scheduler", "local", env=requirements_only_env(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--scheduler needs Dask here (No module named 'fsspec'" in done.stderr
+    assert "pip install -r requirements-train.txt" in done.stderr
