@@ -39,7 +39,7 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -203,8 +203,8 @@ def score_on_cluster(
     ``settings`` (default: the environment, as for the server).
     """
     try:
+        import distributed  # noqa: F401  (here, to say what to install)
         import fsspec
-        from distributed import KilledWorker
     except ImportError as err:  # the serving image has no Dask: it scores archives on its own cores
         raise ArchiveError(
             f"--scheduler needs Dask here ({err}): pip install -r requirements-train.txt, which pins it"
@@ -252,21 +252,13 @@ def score_on_cluster(
                 fs_out.makedirs(path_out, exist_ok=True)
             offset = skipped_bytes + len(first)
             bar.update(offset)
-            window: deque = deque()
             parts: list[int] = []
-            # Bounded: every worker thread busy, constant memory here. With --single-file the window holds the
-            # scored text of each block (~1.5 × --block-bytes), so it is capped: that output goes through here anyway.
+            # Bounded: every worker thread busy, constant memory here. With --single-file the finished blocks that
+            # wait for their turn hold scored text (~1.5 × the block), so they count too, and fewer: it comes here.
             limit = 2 * max(threads, 1) + 2 if not single_file else min(2 * max(threads, 1) + 2, 32)
+            window = _Window(limit, hold=single_file)
 
-            def collect() -> None:
-                index, future, size, start = window.popleft()
-                try:
-                    result: BlockResult = future.result()
-                except KilledWorker as err:  # Dask gave up after a task took down several workers
-                    raise ArchiveError(
-                        f"the workers that scored the block at byte {start:,} died, {err.allowed_failures + 1} "
-                        "times: their logs say why (out of memory?)"
-                    ) from None
+            def collect(index: int, result: BlockResult, size: int) -> None:
                 for i, reason in result.examples:
                     if len(summary.examples) < REPORTED_SKIPS:
                         where = f"row {summary.rows + i + 1}" + (" (after the header)" if kind == "csv" else "")
@@ -287,12 +279,14 @@ def score_on_cluster(
             for index, block in enumerate(row_blocks(raw, kind, block_bytes, carry)):
                 key = f"hatespeech-archive-{run}-{index}"
                 future = client.submit(score_range, model, job, index, offset, len(block), key=key, pure=False)
-                window.append((index, future, len(block), offset))
+                window.add(future, index, len(block), offset)
                 offset += len(block)
-                while len(window) >= limit:
-                    collect()
-            while window:
-                collect()
+                while window.full():
+                    for done in window.wait():
+                        collect(*done)
+            while window.running.count():
+                for done in window.wait():
+                    collect(*done)
         bar.close()
         summary.seconds = time.perf_counter() - started
         if not single_file:
@@ -301,6 +295,44 @@ def score_on_cluster(
     if sum(summary.skipped.values()) > len(summary.examples):
         report(f"… and {sum(summary.skipped.values()) - len(summary.examples):,} more skipped rows (counted below)")
     return summary
+
+
+class _Window:
+    """The tasks in flight: their results handed over in input order, though later ones may finish first (a slow
+    or lost worker holds back only the summary's order, not the other workers)."""
+
+    def __init__(self, limit: int, hold: bool):
+        from distributed import as_completed
+
+        self.running = as_completed()
+        self.blocks: dict[str, tuple[int, int, int]] = {}  # task key -> (index, size, start byte)
+        self.finished: dict[int, tuple[BlockResult, int]] = {}  # index -> (result, size), waiting for its turn
+        self.next = 0
+        self.limit, self.hold = limit, hold
+
+    def add(self, future: Any, index: int, size: int, start: int) -> None:
+        self.running.add(future)
+        self.blocks[future.key] = (index, size, start)
+
+    def full(self) -> bool:
+        return self.running.count() + (len(self.finished) if self.hold else 0) >= self.limit
+
+    def wait(self) -> Iterator[tuple[int, BlockResult, int]]:
+        """Wait for a task to finish, then hand over ``(index, result, size)`` of every block next in order."""
+        from distributed import KilledWorker
+
+        future = next(self.running)
+        index, size, start = self.blocks.pop(future.key)
+        try:
+            self.finished[index] = (future.result(), size)  # a task's error is raised here, at once
+        except KilledWorker as err:  # Dask gave up after the task took down several workers
+            raise ArchiveError(
+                f"the workers that scored the block at byte {start:,} died, {err.allowed_failures + 1} times: "
+                "their logs say why (out of memory?)"
+            ) from None
+        while self.next in self.finished:
+            yield (self.next, *self.finished.pop(self.next))
+            self.next += 1
 
 
 def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overwrite: bool, single_file: bool) -> bool:

@@ -149,5 +149,5 @@ def test_scheduler_without_dask_installed_says_what_to_install(tmp_path: Path) -
     (tmp_path / "posts.csv").write_bytes(csv_bytes(ROWS))
     done = run("posts.csv", "scored", "--scheduler", "local", env=requirements_only_env(tmp_path), cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "--scheduler needs Dask here (No module named 'fsspec'" in done.stderr
+    assert "--scheduler needs Dask here (No module named 'distributed'" in done.stderr
     assert "pip install -r requirements-train.txt" in done.stderr
