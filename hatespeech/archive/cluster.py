@@ -55,6 +55,7 @@ from hatespeech.archive.score import (
     Format,
     Summary,
     detect_format,
+    model_for,
     open_format,
     score_block,
 )
@@ -367,8 +368,7 @@ def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overw
 
 def _payload(settings: Settings) -> dict[str, Any]:
     """The model's files (as bytes) and the settings the workers score with; loaded and verified here first."""
-    classifier = Classifier.load(settings.model_path)
-    Policy.from_card(classifier.card, settings.thresholds)  # a bad THRESHOLDS fails here, not on every worker
+    classifier, _ = model_for(settings)  # a bad model or THRESHOLDS fails here, not on every worker
     card = card_path_of(settings.model_path)
     files = {card.name: card.read_bytes()}
     for name in _model_files(classifier.card):

@@ -238,7 +238,7 @@ def open_format(
 
 
 def model_for(settings: Settings) -> tuple[Classifier, Policy]:
-    """The classifier and policy the server would use: ``MODEL_PATH``, ``MAX_TEXT_CHARS``, ``THRESHOLDS``."""
+    """The classifier and policy the server would use: the model at ``MODEL_PATH``, ``THRESHOLDS`` over its card's."""
     classifier = Classifier.load(settings.model_path)
     return classifier, Policy.from_card(classifier.card, settings.thresholds)
 
