@@ -170,3 +170,25 @@ def test_a_block_that_cannot_be_read_stops_the_run_with_its_reason(
     err = capsys.readouterr().err
     assert "score_archive: the archive is not UTF-8 (invalid continuation byte" in err
     assert not (outside / "scored" / "_SUMMARY.json").exists(), "an unfinished run has no summary"
+
+
+def test_the_workers_got_the_serving_core_and_the_archive_code_only(cluster: Cluster, outside: Path) -> None:
+    from distributed import Client
+
+    score_on_cluster(str(csv_archive(outside / "posts.csv", 10)), str(outside / "scored"), scheduler=cluster.address)
+
+    def shipped() -> dict[str, object]:  # runs on each worker (defined here: sent by value)
+        import importlib.util
+
+        import hatespeech
+
+        names = ("core", "archive", "training", "service")
+        found = {name: importlib.util.find_spec(f"hatespeech.{name}") is not None for name in names}
+        return {"from": hatespeech.__file__, **found}
+
+    with Client(cluster.address, timeout=30) as client:
+        answers = client.run(shipped)
+    assert len(answers) == 2
+    for answer in answers.values():
+        assert ".zip" in str(answer.pop("from"))
+        assert answer == {"core": True, "archive": True, "training": False, "service": False}
