@@ -11,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOST=0.0.0.0 \
     PORT=5000 \
-    ALERT_DB_PATH=/var/lib/hatespeech/alerts.sqlite3
+    ALERT_DB_PATH=/var/lib/hatespeech/alerts.sqlite3 \
+    FEEDBACK_DB_PATH=/var/lib/hatespeech/feedback.sqlite3
 
 WORKDIR /app
 COPY requirements.txt ./

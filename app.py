@@ -41,4 +41,5 @@ moderate_batch = served.functions["moderate_batch"]
 openai_moderations = served.functions["v1/moderations"]
 perspective_analyze = served.functions["v1alpha1/comments:analyze"]
 classifier, policy = served.classifier, served.policy
-application = web.create_app(served.functions, settings, served.health)
+post_feedback, erase_feedback = served.functions["feedback"], served.functions["feedback/erase"]
+application = web.create_app(served.functions, settings, served.health, gets=served.gets)

@@ -2,6 +2,8 @@
 
     python train.py                                   # data/labeled_data.csv → models/model.json
     python train.py --data my_posts.csv --out /tmp/my-model.json
+    python train.py --feedback store                  # + the moderators' labels in the feedback store
+    python train.py --feedback board.csv              # + a CSV of a board's labels (`text`, `label`)
 
 Prints the evaluation and writes the model, its card and an evaluation report (plots) in models/.
 """
@@ -12,10 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from hatespeech.config import DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH
+from hatespeech.config import DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, ConfigError, Settings
 from hatespeech.core.labels import LABELS
 from hatespeech.training.data import DAVIDSON_SHA256, DataError, check_trainable, load_dataset
-from hatespeech.training.report import write_report
+from hatespeech.training.feedback import Feedback, FeedbackError, load_csv, load_store
+from hatespeech.training.report import write_feedback_report, write_report
 from hatespeech.training.save import save_model
 from hatespeech.training.train import train
 
@@ -38,6 +41,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_MODEL_PATH,
         help="where to write the model card; the model file goes beside it "
         "(default: %(default)s, the model the service loads)",
+    )
+    parser.add_argument(
+        "--feedback",
+        metavar="store|PATH",
+        help="add a board's own labels: `store` reads the feedback store the server writes (FEEDBACK_DB_PATH or "
+        "DATABASE_URL); a PATH is a CSV with columns `text` and `label` (label names, or 0, 1, 2). Their weight "
+        "is chosen by cross-validation on them, and the rule and thresholds are recalibrated on them",
     )
     parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds (default: %(default)s)")
     parser.add_argument(
@@ -66,25 +76,57 @@ def print_metrics(name: str, m: dict) -> None:
         print(f"  {label:<20} " + " ".join(f"{n:7d}" for n in row))
 
 
+def print_board(name: str, m: dict) -> None:
+    auc = ", ".join(f"ROC AUC {k} {v:.3f}" for k, v in m["roc_auc"].items())
+    recall = f", abusive recall {m['abusive_recall']:.3f}" if "abusive_recall" in m else ""
+    print(f"\n{name}: macro-F1 {m['macro_f1']:.3f} over {', '.join(m['labels'])}{recall}" + (f", {auc}" if auc else ""))
+    print(f"  {'class':<20} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
+    for label, c in m["per_class"].items():
+        print(f"  {label:<20} {c['precision']:9.3f} {c['recall']:7.3f} {c['f1']:6.3f} {c['support']:8d}")
+
+
+def read_feedback(source: str) -> Feedback:
+    return load_store(Settings.from_env()) if source == "store" else load_csv(Path(source))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.data != DEFAULT_DATA_PATH and not args.data.is_file():
         print(f"train.py: no file at {args.data} (given with --data)", file=sys.stderr)
         return 2
+    feedback = None
     try:
         data = load_dataset(args.data)
         check_trainable(data)
-    except DataError as err:
+        if args.feedback:
+            feedback = read_feedback(args.feedback)
+    except (DataError, FeedbackError, ConfigError) as err:
         print(f"train.py: {err}", file=sys.stderr)
         return 2
     if data.sha256 != DAVIDSON_SHA256:
         print(f"note: {args.data} is not the Davidson et al. 2017 file (sha256 {data.sha256}); training on it anyway.")
     print(f"Training on {data.rows} rows from {args.data} (sha256 {data.sha256[:12]}…)")
+    if feedback is not None:
+        print(
+            f"Feedback: {feedback.rows} rows from {feedback.origin} ({feedback.class_counts()}; "
+            f"sources {feedback.sources}; sha256 {feedback.sha256[:12]}…)"
+        )
 
-    trained = train(data, folds=args.folds, inner_folds=args.inner_folds)
+    trained = train(data, folds=args.folds, inner_folds=args.inner_folds, feedback=feedback)
     metrics = trained.card["metrics"]
-    print_metrics("Held-out 20%", metrics["holdout"])
-    print_metrics(f"{args.folds}-fold cross-validation (nested, production rule)", metrics["cross_validation"])
+    base = " (base data; the feedback joins every training fold)" if feedback is not None else ""
+    print_metrics("Held-out 20%" + base, metrics["holdout"])
+    print_metrics(f"{args.folds}-fold cross-validation (nested, production rule){base}", metrics["cross_validation"])
+    section = trained.card.get("feedback")
+    if section is not None:
+        search = ", ".join(f"×{w}: {f:.3f}" for w, f in section["weight_search"]["out_of_fold_macro_f1"].items())
+        print(f"\nfeedback weight ×{section['weight']:g}, chosen by out-of-fold macro-F1 on the feedback ({search})")
+        if section["base_rows_relabelled"]:
+            print(f"{section['base_rows_relabelled']} base rows dropped: the feedback labels the same texts")
+        print_board("Feedback, out-of-fold, base rule", section["out_of_fold_base_rule"])
+        print_board("Feedback, out-of-fold, the board's rule (tuned on the other folds)", section["out_of_fold"])
+        for note in section["notes"]:
+            print(f"note: {note}")
     print(
         f"\ndecision rule weights {trained.card['decision_rule']['weights']}; "
         f"production fit {trained.card['fit_seconds']} s"
@@ -98,10 +140,18 @@ def main(argv: list[str] | None = None) -> int:
             "holdout": metrics["holdout"],
             "thresholds": trained.card["thresholds"],
         },
-        data.labels,
+        trained.data.labels,
         trained.cv_probabilities,
         trained.card["thresholds"],
     )
+    if section is not None and trained.feedback is not None and trained.feedback_probabilities is not None:
+        report += write_feedback_report(
+            args.out.parent / "report",
+            section,
+            trained.feedback.labels,
+            trained.feedback_probabilities,
+            trained.card["thresholds"],
+        )
     print(
         f"\nwrote {args.out} and {args.out.parent / card['model_file']} "
         f"({card['size_bytes'] / 1e6:.1f} MB, sha256 {card['sha256'][:12]}…)"

@@ -8,6 +8,7 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``service/``   HTTP: the served functions over firefly, the WSGI guard, gunicorn, metrics
 - ``alerts/``    telling moderators: rules, rendering, signing, delivery, stores (SQLite, Redis)
 - ``archive/``   batch scoring of archives, on every core or on a Dask cluster
+- ``feedback/``  moderators' labels for the next training: validation, stores (SQLite, PostgreSQL)
 - ``config``     every setting, read once from the environment
 """
 

@@ -21,6 +21,7 @@ MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
 DEFAULT_ALERT_DB_PATH = ROOT / "data" / "alerts.sqlite3"  # data/ is not committed; set ALERT_DB_PATH in a container
+DEFAULT_FEEDBACK_DB_PATH = ROOT / "data" / "feedback.sqlite3"  # the image sets FEEDBACK_DB_PATH
 OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
 
 
@@ -200,6 +201,28 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class FeedbackSettings:
+    """Where moderators' labels are kept (hatespeech/feedback): SQLite, or PostgreSQL when ``DATABASE_URL`` is set.
+
+    >>> FeedbackSettings.from_env({"DATABASE_URL": "postgres://u@db/x"}).database_url
+    'postgres://u@db/x'
+    """
+
+    db_path: Path = DEFAULT_FEEDBACK_DB_PATH  # FEEDBACK_DB_PATH: the SQLite file (one machine)
+    database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (Heroku sets it)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FeedbackSettings:
+        url = env.get("DATABASE_URL", "").strip() or None
+        if url is not None and not url.lower().startswith(("postgres://", "postgresql://")):
+            raise ConfigError("DATABASE_URL must be a postgres:// or postgresql:// URL")
+        return cls(
+            db_path=Path(env.get("FEEDBACK_DB_PATH", "").strip() or DEFAULT_FEEDBACK_DB_PATH),
+            database_url=url,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     model_path: Path = DEFAULT_MODEL_PATH
     host: str = "127.0.0.1"
@@ -217,6 +240,7 @@ class Settings:
     thresholds: dict | None = field(default=None, compare=False)  # THRESHOLDS: overrides the card's
     alerts: AlertSettings = field(default_factory=AlertSettings, compare=False)  # ALERT_*, REDIS_URL
     metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: for /metrics instead of FIREFLY_TOKEN
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -239,6 +263,7 @@ class Settings:
             thresholds=_thresholds(env),
             alerts=AlertSettings.from_env(env),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
+            feedback=FeedbackSettings.from_env(env),
         )
 
 

@@ -73,6 +73,7 @@ def server_env(**extra: str) -> dict[str, str]:
 def gunicorn(tmp_path: Path, **env: str) -> Iterator[Server]:
     """The production server exactly as `make serve` starts it, on a free port."""
     port = free_port()
+    env.setdefault("FEEDBACK_DB_PATH", str(tmp_path / "feedback.sqlite3"))  # never the checkout's data/
     argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]
     server = Server(argv, server_env(PORT=str(port), **env), port, tmp_path / f"gunicorn-{port}.log")
     try:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from datetime import datetime
+from typing import Any, NoReturn, TypedDict
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts
+from hatespeech import alerts, feedback
 from hatespeech.config import Settings
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import score_and_explain
@@ -57,6 +59,7 @@ class Api:
     classifier: Classifier
     policy: Policy
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    gets: dict[str, Callable[[], Any]] = field(default_factory=dict)  # served at GET /<name> (GET /feedback)
 
     @property
     def model_name(self) -> str:
@@ -178,4 +181,71 @@ def load(settings: Settings) -> Api:
             "v1alpha1/comments:analyze": perspective_analyze,
         }
     )
+    _feedback(api, feedback.open_store(settings))
     return api
+
+
+# ---------------------------------------------------------------------------------------- feedback
+
+
+def _created(body: dict[str, Any]) -> NoReturn:
+    # firefly answers 200 with whatever a function returns; its HTTPError is the one way to set another status
+    raise HTTPError("201 Created", json.dumps(body), dict(JSON))
+
+
+def _store_unavailable(err: feedback.StoreUnavailable) -> NoReturn:
+    print(f"hatespeech-detect: {err}", file=sys.stderr)  # the cause for the operator, not for the client
+    body = json.dumps({"error": "the feedback store is unavailable; try again later"})
+    raise HTTPError("503 Service Unavailable", body, dict(JSON)) from None
+
+
+def _trained_at(card: dict[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(card["created_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
+    """``POST /feedback``, ``GET /feedback`` and ``POST /feedback/erase`` over the store (which
+    opens nothing until used: its connections are per process and thread, made after the fork)."""
+    card = api.classifier.card
+    trained_at = _trained_at(card)
+
+    @bad_input_is_400
+    def post_feedback(
+        text: object = None,
+        label: object = None,
+        id: object = None,  # the post's id in its source, as the API names it
+        source: object = None,
+        moderator: object = None,
+        **unknown: object,  # refused by name with a 400 (firefly would answer 422 without naming the field)
+    ) -> NoReturn:
+        """Store a moderator's label for a post (201 ``{"id": row id}``); the same ``(source, id)`` replaces it."""
+        feedback.check_unknown(unknown)
+        try:
+            row = store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]
+        except feedback.StoreUnavailable as err:
+            _store_unavailable(err)
+        _created({"id": row})
+
+    def feedback_counts() -> dict[str, Any]:
+        """``GET /feedback``: counts only, never texts; ``newer_than_model`` is what a retrain would add."""
+        try:
+            counts = store.counts(newer_than=trained_at)
+        except feedback.StoreUnavailable as err:
+            _store_unavailable(err)
+        return counts | {"model": {"created_at": card.get("created_at"), "sha256": card["sha256"]}}
+
+    @bad_input_is_400
+    def erase_feedback(id: object = None, source: object = None, **unknown: object) -> dict[str, bool]:
+        """Erase the row sent with ``(source, id)`` (a deleted post): ``{"erased": true}``, or false if none."""
+        feedback.check_unknown(unknown, ("id", "source"))
+        checked_source, checked_id = feedback.check_key(source, id)
+        try:
+            return {"erased": store.erase(checked_source, checked_id)}
+        except feedback.StoreUnavailable as err:
+            _store_unavailable(err)
+
+    api.functions.update({"feedback": post_feedback, "feedback/erase": erase_feedback})
+    api.gets["feedback"] = feedback_counts

@@ -12,7 +12,8 @@ no method, compares tokens with ``==`` and turns exceptions into a 500 that leak
 - refuses bodies over ``MAX_BODY_BYTES`` with 413 without reading them (chunked ones too), and
   answers 408 to a client that stops sending its body for ``READ_TIMEOUT`` seconds,
 - answers 400 for anything that is not a JSON object of valid Unicode, before firefly sees it,
-- replaces any 5xx body by a generic message (the traceback goes to the log only),
+- replaces firefly's 500 body (the exception's text) by a generic message (the traceback goes to
+  the log only),
 - writes one JSON log line per request: the path, status, time, and the text's length and hash;
   never the text, the token or the query string.
 
@@ -96,9 +97,11 @@ class Guard:
         settings: Settings,
         health: Callable[[], dict],
         openapi: bytes | None = None,
+        gets: dict[str, Callable[[], dict]] | None = None,
     ):
         self.app = app
         self.functions = {"/" + name for name in functions}
+        self.gets = {"/" + name: answer for name, answer in (gets or {}).items()}  # GET paths, behind the token
         self.settings = settings
         self.health = health
         self.openapi = openapi
@@ -152,14 +155,24 @@ class Guard:
             if method not in ("GET", "HEAD"):
                 return _not_allowed(start_response, method, path)
             return self.app(environ, start_response)
+        if path in self.gets and method in ("GET", "HEAD"):
+            try:
+                return _reply(start_response, "200 OK", self.gets[path]())
+            except HTTPError as err:  # as firefly answers a function's HTTPError (say, 503 from a store)
+                data = err.body.encode()
+                start_response(str(err.status_code), [*JSON, ("Content-Length", str(len(data)))])
+                return [data]
         if path not in self.functions:
+            if path in self.gets:
+                return _not_allowed(start_response, method, path)
             return _reply(start_response, "404 Not Found", {"error": f"no endpoint at {path}"})
         if method != "POST":
+            use = "GET, or POST with a JSON body" if path in self.gets else "POST with a JSON body"
             return _reply(
                 start_response,
                 "405 Method Not Allowed",
-                {"error": f"{method} is not allowed on {path}; use POST with a JSON body"},
-                [("Allow", "POST")],
+                {"error": f"{method} is not allowed on {path}; use {use}"},
+                [("Allow", "GET, HEAD, POST" if path in self.gets else "POST")],
             )
 
         body, problem = self.read_body(environ)
@@ -299,7 +312,9 @@ class Guard:
 
         body = b"".join(self.app(environ, capture))
         status: str = captured["status"]
-        if status.startswith("5"):
+        # firefly's own 500 carries the exception's text: replaced. Another 5xx (503: the feedback
+        # store is down) can only come from an HTTPError a function raised, with its own JSON body.
+        if status.startswith("500"):
             log.error("firefly answered %s: %s", status, body[:500].decode("utf-8", "replace"))
             return _reply(start_response, "500 Internal Server Error", {"error": "internal server error"})
         headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-type", "content-length")]
@@ -367,8 +382,13 @@ class _Function(FireflyFunction):
         return payload if payload is not None else super().get_inputs(request)
 
 
-def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, health: Callable[[], dict]) -> Guard:
-    """A WSGI app serving each function at ``POST /<name>``, behind the guard."""
+def create_app(
+    functions: dict[str, Callable[..., Any]],
+    settings: Settings,
+    health: Callable[[], dict],
+    gets: dict[str, Callable[[], dict]] | None = None,
+) -> Guard:
+    """A WSGI app serving each function at ``POST /<name>``, each of ``gets`` at ``GET /<name>``, behind the guard."""
     firefly = Firefly()  # no auth_token: the guard checks the token, in constant time
     for name, function in functions.items():
         # firefly calls inspect.signature on every request; a function that carries its signature
@@ -376,5 +396,5 @@ def create_app(functions: dict[str, Callable[..., Any]], settings: Settings, hea
         function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
         firefly.mapping["/" + name] = _Function(function, name)  # what firefly.add_route does, with our class
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
-    metrics.register_endpoints("/" + name for name in functions)
-    return Guard(firefly, functions, settings, health, openapi)
+    metrics.register_endpoints("/" + name for name in [*functions, *(gets or {})])
+    return Guard(firefly, functions, settings, health, openapi, gets)

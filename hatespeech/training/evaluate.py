@@ -9,7 +9,7 @@ outer training fold (nested cross-validation), never on the rows being scored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -94,9 +94,22 @@ class CrossValidation:
     fold_weights: list[list[float]] = field(default_factory=list)
 
 
-def _fit(build: Callable[[], Pipeline], data: Dataset, rows: np.ndarray) -> Pipeline:
+@dataclass(frozen=True)
+class Extra:
+    """Rows added to every fit but never scored: a board's feedback, with its weight (training/feedback)."""
+
+    texts: list[str]
+    labels: np.ndarray
+    weights: np.ndarray
+
+
+def _fit(build: Callable[[], Pipeline], data: Dataset, rows: np.ndarray, extra: Extra | None = None) -> Pipeline:
+    texts, labels = [data.texts[i] for i in rows], data.labels[rows]
     weights = None if data.agreement is None else data.agreement[rows]
-    return fit(build(), [data.texts[i] for i in rows], data.labels[rows], weights)
+    if extra is not None:
+        weights = np.concatenate([np.ones(len(rows)) if weights is None else weights, extra.weights])
+        texts, labels = texts + extra.texts, np.concatenate([labels, extra.labels])
+    return fit(build(), texts, labels, weights)
 
 
 def _subset(data: Dataset, rows: np.ndarray) -> Dataset:
@@ -105,39 +118,51 @@ def _subset(data: Dataset, rows: np.ndarray) -> Dataset:
 
 
 def out_of_fold(
-    build: Callable[[], Pipeline], data: Dataset, folds: int, seed: int, progress: str | None = None
+    build: Callable[[], Pipeline],
+    data: Dataset,
+    folds: int,
+    seed: int,
+    progress: str | None = None,
+    extra: Extra | None = None,
 ) -> np.ndarray:
-    """Out-of-fold probabilities from a stratified k-fold split (fixed seed)."""
+    """Out-of-fold probabilities from a stratified k-fold split (fixed seed); ``extra`` rows join every fit."""
     result = np.zeros((data.rows, len(LABELS)))
     splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(data.texts, data.labels))
     # disable=None: no bar when stderr is not a terminal (a redirected log gets no progress lines)
     quiet = True if progress is None else None
     for train, test in tqdm(splits, desc=progress, disable=quiet, leave=False, unit="fold"):
-        result[test] = _fit(build, data, train).predict_proba([data.texts[i] for i in test])
+        result[test] = _fit(build, data, train, extra).predict_proba([data.texts[i] for i in test])
     return result
 
 
 def cross_validate(
-    build: Callable[[], Pipeline], data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = 42
+    build: Callable[[], Pipeline],
+    data: Dataset,
+    folds: int = 5,
+    inner_folds: int = 3,
+    seed: int = 42,
+    extra: Extra | None = None,
 ) -> CrossValidation:
     """Nested CV: each outer fold tunes its rule on inner out-of-fold predictions of its training rows."""
     cv = CrossValidation(np.zeros((data.rows, len(LABELS))), np.zeros(data.rows, dtype=int))
     splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(data.texts, data.labels))
     for train, test in tqdm(splits, desc="cross-validation", unit="fold", disable=None):
-        inner = out_of_fold(build, _subset(data, train), inner_folds, seed)
+        inner = out_of_fold(build, _subset(data, train), inner_folds, seed, extra=extra)
         weights = tune_rule(inner, data.labels[train])
-        cv.probabilities[test] = _fit(build, data, train).predict_proba([data.texts[i] for i in test])
+        cv.probabilities[test] = _fit(build, data, train, extra).predict_proba([data.texts[i] for i in test])
         cv.predicted[test] = decide(cv.probabilities[test], weights)
         cv.fold_weights.append(weights)
     return cv
 
 
-def held_out(build: Callable[[], Pipeline], data: Dataset, share: float, inner_folds: int, seed: int) -> dict:
+def held_out(
+    build: Callable[[], Pipeline], data: Dataset, share: float, inner_folds: int, seed: int, extra: Extra | None = None
+) -> dict:
     """Metrics on a stratified held-out share, the rule tuned by inner CV on the rest."""
     train, test = train_test_split(np.arange(data.rows), test_size=share, stratify=data.labels, random_state=seed)
-    inner = out_of_fold(build, _subset(data, train), inner_folds, seed, "held-out split")
+    inner = out_of_fold(build, _subset(data, train), inner_folds, seed, "held-out split", extra)
     weights = tune_rule(inner, data.labels[train])
-    probabilities = _fit(build, data, train).predict_proba([data.texts[i] for i in test])
+    probabilities = _fit(build, data, train, extra).predict_proba([data.texts[i] for i in test])
     return metrics(data.labels[test], decide(probabilities, weights), probabilities) | {"weights": weights}
 
 
@@ -149,14 +174,16 @@ REVIEW_CLEAN_SHARE = 0.05
 BLOCK_CLEAN_SHARE = 0.005
 
 
-def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
-    """Per abusive class, the severity scores (``labels.severity_scores``) that at most 5% (review)
-    and 0.5% (block) of clean posts reach, with the share of the class each one catches."""
+def choose_thresholds(
+    probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str] | None = None
+) -> dict[str, dict]:
+    """Per abusive class (or only ``classes``), the severity scores (``labels.severity_scores``) that
+    at most 5% (review) and 0.5% (block) of clean posts reach, with the share of the class each one catches."""
     clean = labels == LABELS.index("neither")
     severity = severity_scores(probabilities)
     chosen: dict[str, dict] = {}
     for k, label in enumerate(LABELS):
-        if label == "neither":
+        if label == "neither" or (classes is not None and label not in classes):
             continue
         score = severity[label]
         picked = {}

@@ -17,8 +17,9 @@ from sklearn.pipeline import Pipeline
 
 from hatespeech import __version__
 from hatespeech.training import evaluate
+from hatespeech.training import feedback as board
 from hatespeech.training.data import DAVIDSON_SHA256, Dataset
-from hatespeech.training.pipeline import SEED, build_pipeline, fit
+from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once
 
 
 @dataclass
@@ -26,17 +27,37 @@ class Trained:
     model: Pipeline
     card: dict  # what the model card records besides hashes, versions and probes
     cv_probabilities: np.ndarray
+    data: Dataset  # the base rows evaluated (without those the feedback relabels)
+    feedback: board.Feedback | None = None
+    feedback_probabilities: np.ndarray | None = None  # out-of-fold, at the chosen weight
 
 
-def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED) -> Trained:
+def train(
+    data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED, feedback: board.Feedback | None = None
+) -> Trained:
+    """Evaluate, then fit on all rows; with ``feedback`` (a board's labels), see training_feedback."""
+    with normalised_once():
+        return _train(data, folds, inner_folds, seed, feedback)
+
+
+def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: board.Feedback | None) -> Trained:
     started = time.perf_counter()
-    holdout = evaluate.held_out(build_pipeline, data, 0.2, inner_folds, seed)
-    cv = evaluate.cross_validate(build_pipeline, data, folds, inner_folds, seed)
+    extra, fitted, dropped, given = None, None, 0, data
+    if feedback is not None:
+        data, dropped = board.without_feedback_texts(data, feedback)
+        fitted = board.choose_weight(data, feedback, seed)
+        extra = board.extra(feedback, fitted.weight)
+    holdout = evaluate.held_out(build_pipeline, data, 0.2, inner_folds, seed, extra)
+    cv = evaluate.cross_validate(build_pipeline, data, folds, inner_folds, seed, extra)
     cross_validation = evaluate.metrics(data.labels, cv.predicted, cv.probabilities)
     cross_validation["folds"], cross_validation["fold_weights"] = folds, cv.fold_weights
 
     fit_started = time.perf_counter()
-    model = fit(build_pipeline(), data.texts, data.labels, data.agreement)
+    texts, labels, weights = data.texts, data.labels, data.agreement
+    if extra is not None:
+        texts, labels = texts + extra.texts, np.concatenate([labels, extra.labels])
+        weights = np.concatenate([np.ones(data.rows) if weights is None else weights, extra.weights])
+    model = fit(build_pipeline(), texts, labels, weights)
     fit_seconds = time.perf_counter() - fit_started
     card = {
         "version": __version__,
@@ -45,9 +66,9 @@ def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED)
         "fit_seconds": round(fit_seconds, 2),
         "data": {
             "sha256": data.sha256,
-            "rows": data.rows,
+            "rows": given.rows,  # the file's rows (feedback may relabel some: see feedback.base_rows_relabelled)
             "is_davidson_2017": data.sha256 == DAVIDSON_SHA256,
-            "class_counts": np.bincount(data.labels, minlength=3).tolist(),
+            "class_counts": np.bincount(given.labels, minlength=3).tolist(),
             "sample_weights": "annotator agreement" if data.agreement is not None else "none",
         },
         "seed": seed,
@@ -58,4 +79,9 @@ def train(data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED)
         "thresholds": evaluate.choose_thresholds(cv.probabilities, data.labels),
         "metrics": {"holdout": holdout, "cross_validation": cross_validation},
     }
-    return Trained(model, card, cv.probabilities)
+    if feedback is not None and fitted is not None:
+        card["feedback"] = board.card_section(feedback, fitted, card, dropped)
+        card["decision_rule"]["weights"] = card["feedback"].pop("weights")
+        card["thresholds"] = card["feedback"].pop("thresholds")
+        card["training_seconds"] = round(time.perf_counter() - started, 1)
+    return Trained(model, card, cv.probabilities, data, feedback, None if fitted is None else fitted.probabilities)

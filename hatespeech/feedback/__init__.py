@@ -1,0 +1,164 @@
+"""Moderators' decisions, kept to teach the model a board's own standards.
+
+One label per post: ``(text, label, source, id, moderator, created_at)``. The same ``(source,
+id)`` sent again replaces the earlier row (a moderator changed their mind); a row without an
+``id`` is always a new row and cannot be erased by id. Texts are kept until erased: they are the
+training data of the next model (``python train.py --feedback store``).
+
+Two backends, one interface (``FeedbackStore``):
+
+- SQLite (the default), one file at ``FEEDBACK_DB_PATH`` shared by the workers of one machine;
+- PostgreSQL when ``DATABASE_URL`` is set (what Heroku's Postgres add-on sets), shared by
+  several containers.
+
+Each write is one ``INSERT … ON CONFLICT (source, ext_id) DO UPDATE`` statement, atomic on
+both, so concurrent writers lose nothing and the last label for a ``(source, id)`` wins.
+
+>>> import tempfile, pathlib
+>>> store = SQLiteFeedbackStore(pathlib.Path(tempfile.mkdtemp()) / "feedback.sqlite3")
+>>> first = store.add("you people are vermin", "hate speech", source="forum", id="p1")
+>>> store.add("you people are vermin", "offensive language", source="forum", id="p1") == first
+True
+>>> store.counts()["by_label"]
+{'hate speech': 0, 'offensive language': 1, 'neither': 0}
+>>> store.erase("forum", "p1"), store.counts()["total"]
+(True, 0)
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from hatespeech.core.labels import LABELS
+from hatespeech.core.validate import check_text, json_type
+from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore, StoreUnavailable
+
+__all__ = [
+    "FIELDS",
+    "LABELS",
+    "MAX_FIELD_CHARS",
+    "MAX_SOURCE_CHARS",
+    "Feedback",
+    "FeedbackStore",
+    "InvalidFeedback",
+    "SQLiteFeedbackStore",
+    "StoreUnavailable",
+    "check_feedback",
+    "check_key",
+    "check_unknown",
+    "open_store",
+]
+
+FIELDS = ("text", "label", "id", "source", "moderator")  # what POST /feedback accepts
+MAX_SOURCE_CHARS = 64
+MAX_FIELD_CHARS = 200  # id and moderator
+MAX_WHOLE_NUMBER = 10**18  # ids sent as numbers (openapi.yaml says so, as for /moderate's context)
+DEFAULT_SOURCE = "api"
+
+
+class InvalidFeedback(ValueError):
+    """A feedback field is missing, of the wrong type or out of bounds; the message names it."""
+
+
+class Feedback(NamedTuple):
+    """One validated piece of feedback, as ``FeedbackStore.add`` takes it."""
+
+    text: str
+    label: str
+    source: str
+    id: str | None
+    moderator: str | None
+
+
+def _check_text(text: object, max_chars: int) -> str:
+    # The one text rule of the service (the same messages as /predict): type, blank, length.
+    try:
+        checked = check_text(text, max_chars)
+    except ValueError as err:
+        raise InvalidFeedback(str(err)) from None
+    try:
+        checked.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from an in-process caller (HTTP refuses it earlier)
+        raise InvalidFeedback("text is not valid Unicode (it has a lone surrogate)") from None
+    # PostgreSQL cannot store NUL in a text column; both backends store U+FFFD instead, so they agree.
+    return checked.replace("\x00", "\ufffd") if "\x00" in checked else checked
+
+
+def _check_name(name: str, value: object, max_chars: int, numbers: bool) -> str:
+    if isinstance(value, bool) or not (isinstance(value, str) or (numbers and isinstance(value, int))):
+        allowed = "a string or a whole number" if numbers else "a string"
+        raise InvalidFeedback(f"{name} must be {allowed}, not {json_type(value)}")
+    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
+        raise InvalidFeedback(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger one as a string")
+    text = str(value)
+    if not text.strip():
+        raise InvalidFeedback(f"{name} must not be empty")
+    if len(text) > max_chars:
+        raise InvalidFeedback(f"{name} is {len(text)} characters long; the maximum is {max_chars}")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise InvalidFeedback(f"{name} must not contain control characters")
+    return text
+
+
+def check_feedback(
+    text: object,
+    label: object,
+    source: object = None,
+    id: object = None,
+    moderator: object = None,
+    max_text_chars: int = 10_000,
+) -> Feedback:
+    """Every field checked before anything is stored; ``InvalidFeedback`` (a ``ValueError``) names the first bad one.
+
+    >>> check_feedback("fine post", "neither", id=42)
+    Feedback(text='fine post', label='neither', source='api', id='42', moderator=None)
+    >>> check_feedback("fine post", "spam")
+    Traceback (most recent call last):
+    ...
+    hatespeech.feedback.InvalidFeedback: label must be one of 'hate speech', 'offensive language', 'neither', not 'spam'
+    """
+    if text is None:
+        raise InvalidFeedback("text is required")
+    if label is None:
+        raise InvalidFeedback("label is required: one of " + ", ".join(repr(x) for x in LABELS))
+    checked_text = _check_text(text, max_text_chars)
+    if not isinstance(label, str) or label not in LABELS:
+        shown = repr(label[:50]) if isinstance(label, str) else json_type(label)
+        raise InvalidFeedback("label must be one of " + ", ".join(repr(x) for x in LABELS) + f", not {shown}")
+    checked_source = DEFAULT_SOURCE if source is None else _check_name("source", source, MAX_SOURCE_CHARS, False)
+    checked_id = None if id is None else _check_name("id", id, MAX_FIELD_CHARS, True)
+    checked_moderator = None if moderator is None else _check_name("moderator", moderator, MAX_FIELD_CHARS, True)
+    return Feedback(checked_text, label, checked_source, checked_id, checked_moderator)
+
+
+def check_key(source: object, id: object) -> tuple[str, str]:
+    """``(source, id)`` of a row to erase, checked as when it was sent (the source defaults to "api")."""
+    if id is None:
+        raise InvalidFeedback("id is required: the id the post was sent with")
+    checked_source = DEFAULT_SOURCE if source is None else _check_name("source", source, MAX_SOURCE_CHARS, False)
+    return checked_source, _check_name("id", id, MAX_FIELD_CHARS, True)
+
+
+def check_unknown(fields: dict[str, Any], known: tuple[str, ...] = FIELDS) -> None:
+    """Refuse fields an endpoint does not know, by name (a typo must not be silently dropped)."""
+    if fields:
+        names = ", ".join(repr(k) for k in sorted(fields))
+        raise InvalidFeedback(f"unknown field(s) {names}; the fields are " + ", ".join(known))
+
+
+def open_store(settings: Any) -> FeedbackStore:
+    """The store the settings ask for: PostgreSQL when ``DATABASE_URL`` is set, else SQLite.
+
+    ``settings`` is a ``Settings`` (its ``feedback``) or a ``FeedbackSettings``. Opens nothing
+    yet: connections are made on first use, per process and thread (safe across gunicorn's fork).
+    """
+    feedback = getattr(settings, "feedback", settings)
+    max_text_chars = getattr(settings, "max_text_chars", 10_000)  # MAX_TEXT_CHARS, as /predict
+    if feedback.database_url:
+        from hatespeech.feedback.postgres import PostgresFeedbackStore
+
+        return PostgresFeedbackStore(feedback.database_url, max_text_chars)
+    return SQLiteFeedbackStore(Path(feedback.db_path), max_text_chars)

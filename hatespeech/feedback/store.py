@@ -1,0 +1,189 @@
+"""The feedback table and what is done with it, on SQLite; ``postgres.py`` changes only the connection.
+
+Connections are opened on first use, one per process and thread, and never carried across a
+fork (gunicorn forks after the app is imported). SQLite runs in WAL mode with a busy timeout, so
+writers from several workers queue instead of failing, and readers never wait.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypedDict
+
+from hatespeech.core.labels import LABELS
+
+TABLE = "hatespeech_feedback"  # prefixed: on Heroku the database may be shared with other apps
+BUSY_TIMEOUT_MS = 5000
+FETCH_ROWS = 1000  # rows() reads this many at a time: bounded memory whatever the table's size
+
+# One row per decision. (source, ext_id) is unique; NULL ext_ids never collide, so a row sent
+# without an id is always a new row. created_at (seconds since the epoch) is when the row was
+# last written: GET /feedback counts the rows newer than the served model by it.
+UPSERT = f"""
+INSERT INTO {TABLE} (text, label, source, ext_id, moderator, created_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (source, ext_id) DO UPDATE SET
+    text = excluded.text, label = excluded.label, moderator = excluded.moderator, created_at = excluded.created_at
+RETURNING row_id
+"""
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    row_id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, label TEXT NOT NULL, source TEXT NOT NULL,
+    ext_id TEXT, moderator TEXT, created_at REAL NOT NULL, UNIQUE (source, ext_id));
+CREATE INDEX IF NOT EXISTS {TABLE}_created ON {TABLE} (created_at);
+"""
+
+
+class Counts(TypedDict):
+    """What ``counts`` answers (and ``GET /feedback``, with the served model added): never a text."""
+
+    total: int
+    by_label: dict[str, int]  # every label, 0 included
+    by_source: dict[str, int]
+    newer_than_model: int | None  # rows written after the given time; None when none was given
+
+
+class StoreUnavailable(RuntimeError):
+    """The database failed (down, locked past the busy timeout, disk full): the web layer answers 503."""
+
+
+class FeedbackStore:
+    """Moderators' labels; safe to share between threads, and between processes after a fork."""
+
+    placeholder = "?"
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)  # the driver's failures
+
+    def __init__(self, max_text_chars: int = 10_000) -> None:
+        self.max_text_chars = max_text_chars
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._connections: list[Any] = []
+
+    # --- the backend's part
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _usable(self, conn: Any) -> bool:
+        return True
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def _db(self) -> Any:
+        if self._pid != os.getpid():
+            # subtle: a connection must not cross a fork; the parent's are forgotten, not closed
+            with self._lock:
+                self._pid, self._connections, self._local = os.getpid(), [], threading.local()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not self._usable(conn):
+            conn = None  # broken (the server restarted, say): the next call gets a new one
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _execute(self, statement: str, params: tuple = ()) -> Any:
+        try:
+            return self._db().execute(self._sql(statement), params)
+        except self.errors as err:
+            raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
+
+    # --- the interface
+    def add(
+        self,
+        text: str,
+        label: str,
+        *,
+        source: str = "api",
+        id: str | None = None,
+        moderator: str | None = None,
+    ) -> int:
+        """Store one label (validated first: ``InvalidFeedback`` and nothing stored if any field is bad).
+
+        The same ``(source, id)`` replaces the earlier row and keeps its row id, which is returned.
+        """
+        from hatespeech.feedback import check_feedback
+
+        f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
+        row = self._execute(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time())).fetchone()
+        return int(row[0])
+
+    def counts(self, newer_than: float | None = None) -> Counts:
+        """``total``, ``by_label`` (every label, 0 included), ``by_source``, and ``newer_than_model``:
+        the rows written after ``newer_than`` (seconds since the epoch), or None without it."""
+        by_label = dict.fromkeys(LABELS, 0)
+        by_source: dict[str, int] = {}
+        for label, source, n in self._execute(f"SELECT label, source, COUNT(*) FROM {TABLE} GROUP BY label, source"):
+            by_label[label] = by_label.get(label, 0) + int(n)
+            by_source[source] = by_source.get(source, 0) + int(n)
+        newer = None
+        if newer_than is not None:
+            (newer,) = self._execute(f"SELECT COUNT(*) FROM {TABLE} WHERE created_at > ?", (newer_than,)).fetchone()
+            newer = int(newer)
+        return {
+            "total": sum(by_label.values()),
+            "by_label": by_label,
+            "by_source": dict(sorted(by_source.items())),
+            "newer_than_model": newer,
+        }
+
+    def erase(self, source: str, id: str | int) -> bool:
+        """Delete the row sent with this ``(source, id)``; True if there was one."""
+        cursor = self._execute(f"DELETE FROM {TABLE} WHERE source = ? AND ext_id = ?", (str(source), str(id)))
+        return cursor.rowcount > 0
+
+    def rows(self) -> Iterator[tuple[str, str, str, str | None, float]]:
+        """Every row as ``(text, label, source, id, created_at)``, oldest first, read in pages."""
+        last = 0
+        statement = (
+            f"SELECT row_id, text, label, source, ext_id, created_at FROM {TABLE} "
+            f"WHERE row_id > ? ORDER BY row_id LIMIT {FETCH_ROWS}"
+        )
+        while True:
+            cursor = self._execute(statement, (last,))
+            try:
+                page = cursor.fetchall()
+            except self.errors as err:
+                raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
+            for row in page:
+                yield row[1], row[2], row[3], row[4], float(row[5])
+            if len(page) < FETCH_ROWS:
+                return
+            last = page[-1][0]
+
+    def close(self) -> None:
+        """Close this process's connections (a later call opens new ones)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                for conn in self._connections:
+                    conn.close()
+            self._connections, self._local = [], threading.local()
+
+
+class SQLiteFeedbackStore(FeedbackStore):
+    """One SQLite file shared by the workers of one machine (``FEEDBACK_DB_PATH``)."""
+
+    def __init__(self, path: Path | str, max_text_chars: int = 10_000) -> None:
+        super().__init__(max_text_chars)
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # autocommit (isolation_level=None): each statement is its own transaction, and the upsert
+        # is one statement. check_same_thread=False only so close() may run in another thread.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL: a committed row survives the process being killed, not a power cut; FULL would
+        # cost an fsync per request.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(SCHEMA)
+        return conn

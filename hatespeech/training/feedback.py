@@ -1,0 +1,404 @@
+"""Training with a board's own labels: ``python train.py --feedback store|PATH``.
+
+The board's feedback (moderators' labels, from the feedback store or a CSV) joins the base data
+(Davidson et al.), and:
+
+1. where the feedback labels a text the base data has too, the feedback wins: those base rows
+   are dropped (texts compared after normalisation);
+2. the feedback rows' weight in the fit is chosen among ``WEIGHTS`` by ``FOLDS``-fold
+   cross-validation on the feedback: each fold's rows are scored by a model fitted on the base
+   data plus the other folds; the weight whose out-of-fold macro-F1 on the board is best wins
+   (the smaller on a tie: the less the base data is drowned);
+3. the decision rule's weights and the thresholds are recalibrated on those out-of-fold
+   probabilities, i.e. on the board's own labels, for the classes the board uses and when it has
+   at least ``MIN_PER_CLASS`` rows of each; otherwise the base ones are kept, and the card says so.
+
+A board may use only some labels (say "hate speech" and "neither"): its scores are then read in
+its terms (``board_predictions``), and only the weights and thresholds its labels cover change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from tqdm.auto import tqdm
+
+from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE
+from hatespeech.core.text import normalise
+from hatespeech.training import evaluate
+from hatespeech.training.data import Dataset, sha256_of
+from hatespeech.training.pipeline import build_pipeline
+
+MIN_PER_CLASS = 50  # rows of a class the board labelled before its rule and thresholds are recalibrated
+WEIGHTS = (1.0, 2.0, 4.0, 8.0)  # the feedback rows' weights tried (the base rows weigh their annotators' agreement)
+FOLDS = 3
+# While the weight is searched, the base rule is not known yet (its cross-validation needs the
+# weight): the weights of classes a board does not use are the committed model's meanwhile.
+SEARCH_RULE = (4.0, 1.0, 2.0)
+# The rule's grids on a board: wider than the base data's (evaluate.HATE_WEIGHTS, NEITHER_WEIGHTS),
+# since a board's share of clean posts can be anything.
+BOARD_HATE_WEIGHTS = 2.0 ** (np.arange(-2, 9) / 2)  # 0.5 … 16
+BOARD_NEITHER_WEIGHTS = 2.0 ** (np.arange(-4, 7) / 2)  # 0.25 … 8
+
+
+class FeedbackError(ValueError):
+    """The feedback cannot be used; the message says why. Nothing is trained or written."""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A board's labelled posts."""
+
+    texts: list[str]
+    labels: np.ndarray  # class index into LABELS
+    sources: dict[str, int]  # rows per source
+    sha256: str  # of the CSV file, or of the store's rows (text, label, source, id) in order
+    origin: str  # the CSV's path, or "store (sqlite …)" / "store (postgresql)"
+
+    @property
+    def rows(self) -> int:
+        return len(self.texts)
+
+    @property
+    def covered(self) -> tuple[int, ...]:
+        """The classes the board uses (has at least one row of)."""
+        return tuple(sorted({int(k) for k in self.labels}))
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(LABELS))
+        return {LABELS[k]: int(counts[k]) for k in range(len(LABELS))}
+
+
+def _label(value: object) -> int | None:
+    """A class index from a label name or its number (0, 1, 2), or None."""
+    text = str(value).strip()
+    if text in LABELS:
+        return LABELS.index(text)
+    if text in ("0", "1", "2", "0.0", "1.0", "2.0"):
+        return int(float(text))
+    return None
+
+
+def _checked(feedback: Feedback) -> Feedback:
+    if feedback.rows == 0:
+        raise FeedbackError(f"the feedback ({feedback.origin}) has no rows")
+    if len(feedback.covered) < 2:
+        only = LABELS[feedback.covered[0]]
+        raise FeedbackError(
+            f"the feedback ({feedback.origin}) has a single class ({feedback.rows} rows of {only!r}): "
+            "a model cannot learn where a board draws the line from one side of it; add posts of another label"
+        )
+    counts = feedback.class_counts()
+    if min(counts[LABELS[k]] for k in feedback.covered) < 2:
+        raise FeedbackError(
+            f"the feedback ({feedback.origin}) needs at least 2 rows of each label it uses, to be cross-validated; "
+            f"it has {counts}"
+        )
+    return feedback
+
+
+def load_csv(path: Path) -> Feedback:
+    """A CSV with columns ``text`` and ``label`` (names or 0/1/2; other columns ignored, but
+    ``source`` when present is counted per value). ``FeedbackError`` names the bad lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise FeedbackError(f"no feedback file at {path}")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise FeedbackError(f"{path} is not a readable CSV file: {err}") from None
+    missing = [c for c in ("text", "label") if c not in frame.columns]
+    if missing:
+        raise FeedbackError(
+            f"{path} lacks the column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. "
+            "Feedback needs `text` and `label` (" + ", ".join(repr(x) for x in LABELS) + ", or 0, 1, 2)."
+        )
+    labels = frame["label"].map(_label)
+    bad = labels.isna()
+    if bad.any():
+        values = sorted({str(v)[:40] for v in frame["label"][bad]})[:5]
+        raise FeedbackError(
+            f"{path}: {int(bad.sum())} row(s) have a label the model does not know ({', '.join(map(repr, values))}; "
+            f"lines {_lines(bad)}); use " + ", ".join(repr(x) for x in LABELS) + " or 0, 1, 2"
+        )
+    empty = frame["text"].map(lambda t: not t.strip())
+    if empty.any():
+        raise FeedbackError(f"{path}: {int(empty.sum())} row(s) have an empty `text` (lines {_lines(empty)})")
+    sources = (
+        Counter(frame["source"].map(lambda s: s.strip() or "csv")) if "source" in frame.columns else {"csv": len(frame)}
+    )
+    return _checked(
+        Feedback(
+            texts=frame["text"].tolist(),
+            labels=labels.astype(int).to_numpy(),
+            sources=dict(sorted(sources.items())),
+            sha256=sha256_of(path),
+            origin=str(path),
+        )
+    )
+
+
+def _lines(mask: pd.Series, limit: int = 10) -> str:
+    lines = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:limit]]  # the header is line 1
+    more = int(mask.sum()) - len(lines)
+    return ", ".join(lines) + (f" and {more} more" if more > 0 else "")
+
+
+def load_store(settings: Any) -> Feedback:
+    """Every row of the configured feedback store (``FEEDBACK_DB_PATH`` or ``DATABASE_URL``)."""
+    from hatespeech.feedback import open_store
+
+    feedback_settings = getattr(settings, "feedback", settings)
+    where = "postgresql (DATABASE_URL)" if feedback_settings.database_url else f"sqlite {feedback_settings.db_path}"
+    if not feedback_settings.database_url and not Path(feedback_settings.db_path).is_file():
+        raise FeedbackError(f"no feedback store at {feedback_settings.db_path} (FEEDBACK_DB_PATH)")
+    store = open_store(settings)
+    digest = hashlib.sha256()
+    texts, labels, sources = [], [], Counter()
+    try:
+        for text, label, source, id_, _created in store.rows():
+            texts.append(text)
+            labels.append(LABELS.index(label))
+            sources[source] += 1
+            digest.update(json.dumps([text, label, source, id_], ensure_ascii=False).encode("utf-8") + b"\n")
+    except Exception as err:  # noqa: BLE001 (sqlite3's and psycopg's errors share no base class)
+        raise FeedbackError(f"cannot read the feedback store ({where}): {err}") from None
+    finally:
+        store.close()
+    return _checked(
+        Feedback(
+            texts, np.array(labels, dtype=int), dict(sorted(sources.items())), digest.hexdigest(), f"store, {where}"
+        )
+    )
+
+
+def without_feedback_texts(data: Dataset, feedback: Feedback) -> tuple[Dataset, int]:
+    """The base data minus the rows whose text the feedback labels too (the feedback wins)."""
+    labelled = {normalise(t) for t in feedback.texts}
+    keep = np.array([normalise(t) not in labelled for t in data.texts], dtype=bool)
+    dropped = int((~keep).sum())
+    if not dropped:
+        return data, 0
+    rows = np.flatnonzero(keep)
+    agreement = None if data.agreement is None else data.agreement[rows]
+    return replace(data, texts=[data.texts[i] for i in rows], labels=data.labels[rows], agreement=agreement), dropped
+
+
+def extra(feedback: Feedback, weight: float, rows: np.ndarray | None = None) -> evaluate.Extra:
+    rows = np.arange(feedback.rows) if rows is None else rows
+    return evaluate.Extra([feedback.texts[i] for i in rows], feedback.labels[rows], np.full(len(rows), weight))
+
+
+# ---------------------------------------------------------------------------- the board's terms
+
+
+def board_predictions(predicted: np.ndarray, covered: tuple[int, ...]) -> np.ndarray:
+    """Predicted classes in the board's labels: a class it does not use counts as its nearest one.
+
+    Hate speech without a hate label is offensive (or, without that too, not neither); offensive
+    language on a board that labels only hate speech and neither is what that board accepts.
+
+    >>> board_predictions(np.array([0, 1, 2]), (1, 2)).tolist()
+    [1, 1, 2]
+    >>> board_predictions(np.array([0, 1, 2]), (0, 2)).tolist()
+    [0, 2, 2]
+    """
+    nearest = {
+        HATE: OFFENSIVE if OFFENSIVE in covered else NEITHER,
+        OFFENSIVE: NEITHER if NEITHER in covered else HATE,
+        NEITHER: OFFENSIVE if OFFENSIVE in covered else HATE,
+    }
+    mapped = np.asarray(predicted).copy()
+    for k in range(len(LABELS)):
+        if k not in covered:
+            mapped[np.asarray(predicted) == k] = nearest[k]
+    return mapped
+
+
+def board_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray, covered: tuple[int, ...]
+) -> dict:
+    """Predictions (of the rule) in the board's labels: macro-F1 over the classes it uses, per
+    class, recall of abusive posts, ROC AUC of the severity scores, confusion matrix."""
+    predicted = board_predictions(predicted, covered)
+    classes = list(covered)
+    p, r, f, n = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
+    abusive_true, abusive_predicted = labels != NEITHER, predicted != NEITHER
+    result: dict[str, Any] = {
+        "rows": len(labels),
+        "labels": [LABELS[k] for k in classes],
+        "macro_f1": float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)),
+        "per_class": {
+            LABELS[k]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(n[i])}
+            for i, k in enumerate(classes)
+        },
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
+        "roc_auc": {},
+    }
+    if NEITHER in covered and abusive_true.any():
+        result["abusive_recall"] = float(abusive_predicted[abusive_true].mean())
+    # ROC AUC of what the thresholds compare (labels.severity_scores), where the board has both sides
+    scores = {"hate speech": probabilities[:, HATE], "abusive (P(hate) + P(offensive))": 1 - probabilities[:, NEITHER]}
+    truths = {"hate speech": labels == HATE, "abusive (P(hate) + P(offensive))": abusive_true}
+    usable = {"hate speech": HATE in covered, "abusive (P(hate) + P(offensive))": NEITHER in covered}
+    for name, truth in truths.items():
+        if usable[name] and 0 < truth.sum() < len(truth):
+            result["roc_auc"][name] = float(roc_auc_score(truth, scores[name]))
+    return result
+
+
+def tune_board_rule(
+    probabilities: np.ndarray, labels: np.ndarray, covered: tuple[int, ...], base: list[float]
+) -> list[float]:
+    """The rule's weights ``[hate, 1, neither]`` maximising smoothed macro-F1 in the board's labels;
+    a weight whose class the board does not use stays the base one."""
+    hates = BOARD_HATE_WEIGHTS if HATE in covered else np.array([base[HATE]])
+    neithers = BOARD_NEITHER_WEIGHTS if NEITHER in covered else np.array([base[NEITHER]])
+    classes = list(covered)
+
+    def score(h: float, n: float) -> float:
+        predicted = board_predictions(evaluate.decide(probabilities, [h, 1.0, n]), covered)
+        return f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)
+
+    grid = np.array([[score(h, n) for n in neithers] for h in hates])
+    padded = np.pad(grid, 1, mode="edge")  # as evaluate.tune_rule: a plateau, not a lone spike
+    smooth = sum(
+        padded[1 + i : 1 + i + grid.shape[0], 1 + j : 1 + j + grid.shape[1]] for i in (-1, 0, 1) for j in (-1, 0, 1)
+    )
+    h, n = np.unravel_index(np.argmax(smooth), smooth.shape)
+    return [round(float(hates[h]), 4), 1.0, round(float(neithers[n]), 4)]
+
+
+# ------------------------------------------------------------------------------ weight and rule
+
+
+@dataclass
+class FeedbackFit:
+    """What cross-validation on the feedback chose, and its out-of-fold probabilities."""
+
+    weight: float
+    probabilities: np.ndarray  # out-of-fold, at the chosen weight
+    folds: list[np.ndarray]  # each fold's test rows
+    search: dict[str, float] = field(default_factory=dict)  # weight → out-of-fold macro-F1 on the board
+
+
+def choose_weight(base: Dataset, feedback: Feedback, seed: int) -> FeedbackFit:
+    """Each weight in ``WEIGHTS``: out-of-fold probabilities on the feedback (base data + the other
+    folds), scored by macro-F1 in the board's labels with the rule tuned on them."""
+    covered = feedback.covered
+    folds = min(FOLDS, min(feedback.class_counts()[LABELS[k]] for k in covered))  # _checked: at least 2
+    splits = list(
+        StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(feedback.texts, feedback.labels)
+    )
+    best: FeedbackFit | None = None
+    search = {}
+    everything = np.arange(base.rows)
+    for weight in tqdm(WEIGHTS, desc="feedback weight", unit="weight"):
+        probabilities = np.zeros((feedback.rows, len(LABELS)))
+        for train, test in splits:
+            model = evaluate._fit(build_pipeline, base, everything, extra(feedback, weight, train))
+            probabilities[test] = model.predict_proba([feedback.texts[i] for i in test])
+        rule = tune_board_rule(probabilities, feedback.labels, covered, list(SEARCH_RULE))
+        predicted = evaluate.decide(probabilities, rule)
+        search[f"{weight:g}"] = board_metrics(feedback.labels, probabilities, predicted, covered)["macro_f1"]
+        if best is None or search[f"{weight:g}"] > search[f"{best.weight:g}"] + 1e-9:
+            best = FeedbackFit(weight, probabilities, [test for _, test in splits])
+    assert best is not None
+    best.search = search
+    return best
+
+
+def recalibrate(
+    fit: FeedbackFit, feedback: Feedback, base_weights: list[float], base_thresholds: dict[str, dict]
+) -> dict[str, Any]:
+    """The rule and thresholds for the board, from its out-of-fold probabilities, and what was kept and why.
+
+    The feedback's evaluation is nested: each fold is decided by a rule tuned on the other folds only.
+    """
+    counts = feedback.class_counts()
+    covered = feedback.covered
+    enough = all(counts[LABELS[k]] >= MIN_PER_CLASS for k in covered)
+    notes = []
+    if enough:
+        weights = tune_board_rule(fit.probabilities, feedback.labels, covered, base_weights)
+        notes.append(
+            "decision rule recalibrated on the feedback for " + ", ".join(LABELS[k] for k in covered)
+            if len(covered) == 3
+            else "decision rule recalibrated on the feedback for the labels it uses ("
+            + ", ".join(LABELS[k] for k in covered)
+            + "); the others' weights are the base data's"
+        )
+    else:
+        weights = list(base_weights)
+        notes.append(
+            f"decision rule kept from the base data: the feedback has fewer than {MIN_PER_CLASS} rows of some "
+            f"label it uses ({', '.join(f'{LABELS[k]}: {counts[LABELS[k]]}' for k in covered)})"
+        )
+    thresholds = {label: dict(values) for label, values in base_thresholds.items()}
+    recalibrated = []
+    if NEITHER in covered and counts["neither"] >= MIN_PER_CLASS:
+        wanted = [LABELS[k] for k in covered if k != NEITHER and counts[LABELS[k]] >= MIN_PER_CLASS]
+        board = evaluate.choose_thresholds(fit.probabilities, feedback.labels, classes=wanted)
+        for label, values in board.items():
+            values["meaning"] = values["meaning"].replace("on the training data", "on the board's feedback")
+            thresholds[label] = values
+            recalibrated.append(label)
+    kept = [label for label in base_thresholds if label not in recalibrated]
+    if recalibrated:
+        notes.append("thresholds recalibrated on the feedback's clean posts for " + ", ".join(recalibrated))
+    if kept:
+        notes.append(
+            "thresholds kept from the base data for "
+            + ", ".join(kept)
+            + f" (the feedback needs {MIN_PER_CLASS} rows of 'neither' and of the class)"
+        )
+
+    # Out-of-fold metrics, nested: each fold decided by the rule tuned on the other folds.
+    nested = np.zeros(feedback.rows, dtype=int)
+    for test in fit.folds:
+        others = np.setdiff1d(np.arange(feedback.rows), test)
+        rule = (
+            tune_board_rule(fit.probabilities[others], feedback.labels[others], covered, base_weights)
+            if enough
+            else list(base_weights)
+        )
+        nested[test] = evaluate.decide(fit.probabilities[test], rule)
+    base_rule = evaluate.decide(fit.probabilities, base_weights)
+    return {
+        "weights": weights,
+        "thresholds": thresholds,
+        "recalibrated_rule": enough,
+        "recalibrated_thresholds": recalibrated,
+        "notes": notes,
+        "out_of_fold": board_metrics(feedback.labels, fit.probabilities, nested, covered),
+        "out_of_fold_base_rule": board_metrics(feedback.labels, fit.probabilities, base_rule, covered),
+    }
+
+
+def card_section(feedback: Feedback, fit: FeedbackFit, card: dict[str, Any], dropped: int) -> dict[str, Any]:
+    """The card's ``feedback``: what it was, the weight, what was recalibrated, the out-of-fold
+    evaluation; plus ``weights`` and ``thresholds`` for the card's rule (the caller moves them)."""
+    chosen = recalibrate(fit, feedback, card["decision_rule"]["weights"], card["thresholds"])
+    return {
+        "rows": feedback.rows,
+        "origin": feedback.origin,
+        "sha256": feedback.sha256,
+        "sources": feedback.sources,
+        "class_counts": feedback.class_counts(),
+        "labels_used": [LABELS[k] for k in feedback.covered],
+        "base_rows_relabelled": dropped,
+        "weight": fit.weight,
+        "weight_search": {"folds": len(fit.folds), "out_of_fold_macro_f1": fit.search},
+        "min_per_class": MIN_PER_CLASS,
+        "base_decision_rule": card["decision_rule"]["weights"],
+        **chosen,
+    }
