@@ -12,6 +12,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=5000 \
     ALERT_DB_PATH=/var/lib/hatespeech/alerts.sqlite3 \
+    REVIEW_DB_PATH=/var/lib/hatespeech/review.sqlite3 \
     FEEDBACK_DB_PATH=/var/lib/hatespeech/feedback.sqlite3
 
 WORKDIR /app
@@ -20,7 +21,7 @@ RUN pip install --no-cache-dir -r requirements.txt \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
     && mkdir -p /var/lib/hatespeech \
     && chown 10001 /var/lib/hatespeech
-# The alert outbox (SQLite) lives there: mount a volume on it to keep pending alerts across
+# The alert outbox and the review queue (SQLite) live there: mount a volume on it to keep pending alerts across
 # containers, or set REDIS_URL (Heroku's dynos have no lasting disk: use Redis there).
 VOLUME ["/var/lib/hatespeech"]
 

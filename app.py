@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sys
 
-from hatespeech import alerts, config
+from hatespeech import alerts, config, review
 from hatespeech.core.modelfile import ModelError
 from hatespeech.core.policy import PolicyError
+from hatespeech.review.web import ReviewPages
 from hatespeech.service import api, metrics, web
 
 settings = config.settings()
@@ -32,6 +33,7 @@ try:
 except (ModelError, PolicyError) as err:
     sys.exit(f"hatespeech-detect: cannot serve the model: {err}")
 alerts.configure(settings.alerts)  # opens nothing: each worker opens the store after the fork
+review.configure(settings.review)  # likewise
 metrics.model_info(served.policy.model["version"], served.policy.model["sha256"])
 
 predict = served.functions["predict"]
@@ -42,4 +44,5 @@ openai_moderations = served.functions["v1/moderations"]
 perspective_analyze = served.functions["v1alpha1/comments:analyze"]
 classifier, policy = served.classifier, served.policy
 post_feedback, erase_feedback = served.functions["feedback"], served.functions["feedback/erase"]
-application = web.create_app(served.functions, settings, served.health, gets=served.gets)
+pages = ReviewPages(review.reviewer, served.review_model)  # GET /review and its data calls
+application = web.create_app(served.functions, settings, served.health, gets=served.gets, pages=pages)

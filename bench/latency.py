@@ -355,11 +355,64 @@ def machine() -> str:
     )
 
 
+# Timed in a fresh process of a given checkout: app.predict over the texts, cold then after serving others.
+_AB = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np
+    texts, others = json.load(open(sys.argv[1]))
+    import app
+    import gc, os
+    if os.environ.get("AB_NO_GC"): gc.disable()
+    out = {}
+    for name in ("cold", "warm"):
+        if name == "warm":
+            for t in others:
+                app.predict(text=t)
+        times = []
+        for t in texts:
+            a = time.perf_counter_ns(); app.predict(text=t); times.append(time.perf_counter_ns() - a)
+        out[name] = float(np.percentile(np.array(times) / 1e3, 50))
+    print(json.dumps(out))
+    """
+)
+
+
+def side_by_side(n: int, ref: str, rounds: int = 3) -> None:
+    """``app.predict`` p50 for this checkout and for git revision ``ref``, alternating fresh processes."""
+    texts, others = load_texts(n), load_texts(30_000)[n:]
+    folder = Path(tempfile.mkdtemp(prefix="latency-ref-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump([texts, others], f)
+    runs: dict[str, list[dict]] = {"this checkout": [], ref: []}
+    try:
+        for _ in range(rounds):
+            for name, where in (("this checkout", ROOT), (ref, folder)):
+                env = {**os.environ, "PYTHONPATH": str(where), "LOG_LEVEL": "warning"}
+                out = subprocess.run(
+                    [str(PYTHON), "-c", _AB, f.name], cwd=where, env=env, capture_output=True, text=True, check=True
+                )
+                runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    finally:
+        os.unlink(f.name)
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
+    print(f"\n### Single prediction, this checkout vs {ref} ({n} tweets, {rounds} alternating fresh processes each)\n")
+    print("| checkout | p50 µs, fresh process (median of runs) | p50 µs after serving 20k others | runs (fresh) |")
+    print("|---|---:|---:|---|")
+    for name, found in runs.items():
+        cold = float(np.median([r["cold"] for r in found]))
+        warm = float(np.median([r["warm"] for r in found]))
+        each = ", ".join(f"{r['cold']:.1f}" for r in found)
+        print(f"| {name} | {cold:.1f} | {warm:.1f} | {each} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--batch-texts", type=int, default=100_000)
     parser.add_argument("--only", default="single,batch,cold,memory")
+    parser.add_argument("--ref", help="with --only ab: the git revision to compare app.predict with, side by side")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
     os.environ.setdefault("LOG_LEVEL", "warning")
@@ -369,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": lambda: batch(args.batch_texts),
         "cold": cold,
         "memory": memory,
+        "ab": lambda: side_by_side(args.texts, args.ref or "HEAD"),
     }
     for name in args.only.split(","):
         parts[name]()

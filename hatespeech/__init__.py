@@ -9,6 +9,7 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``alerts/``    telling moderators: rules, rendering, signing, delivery, stores (SQLite, Redis)
 - ``archive/``   batch scoring of archives, on every core or on a Dask cluster
 - ``feedback/``  moderators' labels for the next training: validation, stores (SQLite, PostgreSQL)
+- ``review/``    the moderators' page (GET /review, static files) and its queue (SQLite, Redis, PostgreSQL)
 - ``config``     every setting, read once from the environment
 """
 

@@ -21,6 +21,7 @@ MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
 DEFAULT_ALERT_DB_PATH = ROOT / "data" / "alerts.sqlite3"  # data/ is not committed; set ALERT_DB_PATH in a container
+DEFAULT_REVIEW_DB_PATH = ROOT / "data" / "review.sqlite3"  # data/ is not committed; set REVIEW_DB_PATH in a container
 DEFAULT_FEEDBACK_DB_PATH = ROOT / "data" / "feedback.sqlite3"  # the image sets FEEDBACK_DB_PATH
 OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
 
@@ -201,6 +202,33 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """``REVIEW_*`` (and ``REDIS_URL``): the moderators' review queue (see hatespeech/review/).
+
+    >>> ReviewSettings.from_env({"REVIEW_TEXT_RETENTION_HOURS": "24"}).text_retention_seconds
+    86400.0
+    """
+
+    enabled: bool = True  # REVIEW_QUEUE=off: keep no queue (the page then shows it empty)
+    db_path: Path = DEFAULT_REVIEW_DB_PATH  # REVIEW_DB_PATH: the SQLite queue (when REDIS_URL is unset)
+    redis_url: str | None = field(default=None, repr=False)  # REDIS_URL: the Redis queue (several containers)
+    database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (wins over Redis)
+    text_retention_seconds: float = 7 * 86_400.0  # REVIEW_TEXT_RETENTION_HOURS: queued texts erased after this
+    max_posts: int = 100_000  # REVIEW_MAX_POSTS: beyond it the oldest posts are dropped
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ReviewSettings:
+        return cls(
+            enabled=_bool(env, "REVIEW_QUEUE", cls.enabled),
+            db_path=Path(env.get("REVIEW_DB_PATH", "").strip() or DEFAULT_REVIEW_DB_PATH),
+            redis_url=env.get("REDIS_URL", "").strip() or None,
+            database_url=env.get("DATABASE_URL", "").strip() or None,
+            text_retention_seconds=_float(env, "REVIEW_TEXT_RETENTION_HOURS", cls.text_retention_seconds / 3600) * 3600,
+            max_posts=_int(env, "REVIEW_MAX_POSTS", cls.max_posts),
+        )
+
+
+@dataclass(frozen=True)
 class FeedbackSettings:
     """Where moderators' labels are kept (hatespeech/feedback): SQLite, or PostgreSQL when ``DATABASE_URL`` is set.
 
@@ -240,6 +268,7 @@ class Settings:
     thresholds: dict | None = field(default=None, compare=False)  # THRESHOLDS: overrides the card's
     alerts: AlertSettings = field(default_factory=AlertSettings, compare=False)  # ALERT_*, REDIS_URL
     metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: for /metrics instead of FIREFLY_TOKEN
+    review: ReviewSettings = field(default_factory=ReviewSettings, compare=False)  # REVIEW_*, REDIS_URL
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
 
     @classmethod
@@ -263,6 +292,7 @@ class Settings:
             thresholds=_thresholds(env),
             alerts=AlertSettings.from_env(env),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
+            review=ReviewSettings.from_env(env),
             feedback=FeedbackSettings.from_env(env),
         )
 

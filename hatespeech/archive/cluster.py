@@ -72,7 +72,7 @@ MIN_BLOCK_BYTES, MAX_BLOCK_BYTES = 1 << 20, 64 << 20
 CONNECT_SECONDS = 5.0  # how long to wait for the scheduler before saying it cannot be reached
 PART = "part-{:06d}"
 SUMMARY = "_SUMMARY.json"
-SHIPPED = ("__init__.py", "config.py", "core/*.py", "archive/*.py")  # what the workers import: no training, no service
+SHIPPED = ("__init__.py", "config.py", "core", "archive")  # what the workers import (no training, no service)
 
 
 @dataclass(frozen=True)
@@ -427,7 +427,12 @@ def _connect(address: str, seconds: float, workers: int | None) -> Iterator[Any]
 def _package_zip() -> Path:
     """The serving core and the archive code as a zip, named by its contents (what the workers import)."""
     root = Path(hatespeech.__file__).resolve().parent
-    files = sorted({path for pattern in SHIPPED for path in root.glob(pattern)})
+    files = sorted(
+        path
+        for name in SHIPPED
+        for path in ([root / name] if (root / name).is_file() else (root / name).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts  # the code and its data (core/confusables.json)
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in files:

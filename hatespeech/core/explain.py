@@ -9,7 +9,7 @@ rounding, ~1e-15). A feature that occurs more than once has its one TF-IDF value
 between its occurrences.
 
 Offsets are into the text as sent, whatever normalisation did (HTML entities, URLs, mentions,
-repeated letters, case): ``hatespeech.core.text.tokens`` says which characters each normalised word
+repeated letters, case): ``hatespeech.core.text.Reader.tokens`` says which characters each normalised word
 came from. Everything is read from the compiled model (vocabulary, n-gram range, weights), so a
 retrained model needs no change here.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hatespeech.core import text as text_module
 from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
 
@@ -40,7 +39,7 @@ def explain(model: CompiledModel, text: str) -> dict[str, Any]:
 def score_and_explain(model: CompiledModel, text: str) -> tuple[list[float], dict[str, Any]]:
     """The probabilities (exactly ``model.proba_one(text)``) and the explanation, from one pass over the text."""
     weights, intercepts = model.mean_weights()
-    tokens = text_module.tokens(text)
+    tokens = model.reader.tokens(text)
     kept = [(token, i) for i, t in enumerate(tokens) for token in model.analyse((t.text,))]
 
     places: dict[int, list[tuple[int, int]]] = defaultdict(list)  # feature → (start, end) of each occurrence

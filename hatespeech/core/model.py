@@ -84,6 +84,10 @@ class CompiledModel:
         self._sigmoids = list(zip(self.intercept.tolist(), self.slope.tolist(), self.offset.tolist(), strict=True))
         self._slopes = self.slope.tolist()
         self._offsets = [a * b0 + b for b0, a, b in self._sigmoids]  # the intercept folded into the sigmoid
+        # The normaliser's vocabulary (each training word and its count): how disguised words are read.
+        counted = [str(w) for w in arrays.get("counted_words", [])]
+        counts = [int(n) for n in arrays.get("word_counts", [])]
+        self.reader = text_module.Reader(dict(zip(counted, counts, strict=True)))
         self._pieces: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see ``piece``
         self._warm()
 
@@ -101,7 +105,7 @@ class CompiledModel:
             if len(self._pieces) >= CACHE_SIZE:
                 for old in list(islice(self._pieces, CACHE_SIZE // 2)):
                     self._pieces.pop(old, None)  # another thread may have dropped it already
-            words, markers = text_module.chunk(piece)
+            words, markers = self.reader.chunk(piece)
             entry = self._pieces[piece] = (self.analyse(words), self.analyse(markers))
         return entry
 
@@ -123,7 +127,10 @@ class CompiledModel:
         found: list[str] = []
         markers: list[str] = []
         cached = self._pieces.get
-        for piece in text.split():  # the same split as hatespeech.core.text.words
+        pieces = text.split()
+        if self.reader.counts and text_module.maybe_spaced(text):  # rare: letters spaced out, read by the Reader
+            pieces = self.reader.split(text)
+        for piece in pieces:  # the same pieces as Reader.words
             w, m = cached(piece) or self.piece(piece)
             found += w
             if m:

@@ -27,15 +27,24 @@ What it does, and why (each step was measured on held-out folds, see bench/RESUL
 from __future__ import annotations
 
 import html
+import json
+import math
 import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
+from importlib import resources
+from itertools import product
 from typing import NamedTuple
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"  # how the vectorizer splits the normalised text: on the spaces we put
 
 # One alternative per kind of token, tried in this order at each position of the original text.
 _TOKENS = re.compile(
-    r"(?P<url>(?:https?://|www\.)\S+|\b[a-z0-9.-]+\.(?:com|net|org|co|ly)/\S*)"
+    # A bare domain starts only where a run of domain characters starts, and its labels are taken
+    # possessively: each start is tried once and never backtracks (linear in the text's length).
+    r"(?P<url>(?:https?://|www\.)\S+|(?<![a-z0-9.-])\b(?:[a-z0-9-]++\.)++(?:com|net|org|co|ly)/\S*)"
     r"|(?P<mention>(?<!\w)@\w+)"
     r"|(?P<entity>&(?:amp;)*(?:#\d{1,8};?|#[xX][0-9a-fA-F]{1,6};|[a-zA-Z][a-zA-Z0-9]{1,9};))"
     r"|(?P<word>[A-Za-z0-9_$*@]+)"
@@ -51,7 +60,8 @@ _URL_OR_MENTION_ONLY = re.compile(r"(?:https?://|www\.)\S|@\w+[!\"#%'()+,\-./:;<
 _PUNCTUATION = "!\"#%'()+,-./:;<=>?[\\]^`{|}~"
 _PLAIN = re.compile(r"[A-Za-z0-9_$*]+")  # the word alternative of _TOKENS on ASCII text without "@"
 _ASTERISK = re.compile(r"(?<=\w)\*+(?=\w)")
-_LEET_RUN = re.compile(r"[a-z0-9@$*]*[a-z][a-z0-9@$*]*")
+# A whole run with a letter in it, tried only where a run starts, possessively: linear.
+_LEET_RUN = re.compile(r"(?<![a-z0-9@$*])[0-9@$*]*+[a-z][a-z0-9@$*]*+")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _REPEAT = re.compile(r"(\w)\1{2,}")
 _PIECES = re.compile(r"[a-z0-9]+")
@@ -82,13 +92,63 @@ class Token(NamedTuple):
     end: int
 
 
+# --- reading what a person reads: one character at a time ------------------------------------------
+
+# Look-alike letter → the Latin letter a reader sees (Unicode's confusables; built by
+# hatespeech/training/confusables.py from a pinned package, read here with the standard library).
+# Read as a package resource, not as a path beside this file: the core is also imported from a
+# zip (score_archive.py --scheduler ships it to Dask workers that do not have the project).
+CONFUSABLES: dict[str, str] = json.loads(resources.files(__package__).joinpath("confusables.json").read_text("utf-8"))
+_DROPPED = frozenset({"Mn", "Me", "Cf"})  # combining marks (accents, enclosing) and format characters
+
+
+@lru_cache(maxsize=1 << 14)  # keys are single characters: the cache is bounded in bytes too
+def fold_char(char: str) -> str:
+    """What a reader sees of one non-ASCII character, maybe several characters or none.
+
+    Compatibility decomposition (NFKD: fullwidth and mathematical letters, ligatures, superscripts),
+    then combining marks and format characters (zero-width space/joiner/non-joiner, soft hyphen,
+    bidi controls, variation selectors) dropped, then each look-alike letter folded to Latin.
+
+    >>> fold_char("é"), fold_char("Ｆ"), fold_char("𝐛"), fold_char("\\u200b"), fold_char("а")  # Cyrillic а
+    ('e', 'F', 'b', '', 'a')
+    """
+    kept = (c for c in unicodedata.normalize("NFKD", char) if unicodedata.category(c) not in _DROPPED)
+    return "".join(CONFUSABLES.get(c, c) for c in kept)
+
+
+def fold(piece: str) -> tuple[str, list[int] | None]:
+    """``piece`` as a reader sees it, and where each of its characters came from (``None``: the same place).
+
+    ``origin[i]`` is the index in ``piece`` of the character that gave the folded character ``i``.
+    """
+    if piece.isascii():
+        return piece, None
+    parts = [char if char < "\x80" else fold_char(char) for char in piece]
+    folded = "".join(parts)
+    if len(folded) == len(piece) and all(len(part) == 1 for part in parts):
+        return folded, None  # one character for one: the same places
+    origin = [i for i, part in enumerate(parts) for _ in part]
+    return folded, origin
+
+
+# --- the stateless word rules (cached by word) --------------------------------------------------
+
+
 def _leet(match: re.Match[str]) -> str:
     run = match.group()
     return run if run.isalpha() or run[0].isdigit() else run.translate(_LEET)
 
 
 def _word(raw: str) -> tuple[str, ...]:
-    return _lower_word(raw.lower())
+    word = raw.lower()
+    return _lower_word(word) if len(word) <= CACHED_CHARS else _lower_word.__wrapped__(word)
+
+
+# Only words and pieces of at most CACHED_CHARS characters are cached, so the caches hold at most
+# (entries × CACHED_CHARS) characters, whatever people send: a long piece is rare and costs its
+# length either way.
+CACHED_CHARS = 64
 
 
 @lru_cache(maxsize=1 << 16)  # words repeat across texts: five regex passes become one dict lookup
@@ -101,80 +161,403 @@ def _lower_word(word: str) -> tuple[str, ...]:
     return tuple(_PIECES.findall(_REPEAT.sub(r"\1\1", word)))
 
 
+def lexicon(word: str) -> str | None:
+    """The slur lexicon's marker for a normalised word, if it is in the lexicon."""
+    return _lexicon_cached(word) if len(word) <= CACHED_CHARS else _lexicon_cached.__wrapped__(word)
+
+
 @lru_cache(maxsize=1 << 16)
-def _lexicon(word: str) -> str | None:
+def _lexicon_cached(word: str) -> str | None:
     for marker, pattern in _LEXICON:
         if pattern.fullmatch(word):
             return marker
     return None
 
 
-def _scan(text: str, start: int | None = None, end: int | None = None) -> list[Token]:
-    """Tokens of ``text``; with ``start``/``end`` given, every token gets that span instead."""
+def _scan(
+    text: str, origin: list[int] | None = None, offset: int = 0, span: tuple[int, int] | None = None
+) -> list[Token]:
+    """Tokens of ``text`` (already folded): the span of folded characters ``i`` is ``origin[i] + offset``
+    (``origin`` ``None``: ``i + offset``); with ``span`` given, every token gets that span instead."""
     found: list[Token] = []
     for match in _TOKENS.finditer(text):
         kind = match.lastgroup
-        span = (match.start(), match.end()) if start is None else (start, end)
+        if span is not None:
+            start, end = span
+        elif origin is None:
+            start, end = match.start() + offset, match.end() + offset
+        else:
+            start, end = origin[match.start()] + offset, origin[match.end() - 1] + offset + 1
         if kind in ("url", "mention"):
             continue  # matched only so that their text is not read as words
         if kind == "entity":
             decoded = html.unescape(html.unescape(match.group()))
             if decoded != match.group():  # an unknown entity stays as it is, read as words
-                found.extend(_scan(decoded, *span))
+                found.extend(_scan(fold(decoded)[0], span=(start, end)))
                 continue
-            found.extend(Token(w, *span) for w in _word(match.group()))
+            found.extend(Token(w, start, end) for w in _word(match.group()))
         elif kind == "word":
-            found.extend(Token(w, *span) for w in _word(match.group()))
+            found.extend(Token(w, start, end) for w in _word(match.group()))
         elif not match.group().isspace():
-            found.append(Token(f"emo{ord(match.group().lower()[0])}", *span))
+            found.append(Token(f"emo{ord(match.group().lower()[0])}", start, end))
     return found
 
 
-def tokens(text: str) -> list[Token]:
-    """The normalised tokens of ``text`` with their spans in the original, lexicon markers last.
+# --- disguised words, resolved against the model's own vocabulary --------------------------------
 
-    >>> [(t.text, t.start, t.end) for t in tokens("Hiii @bob &amp;amp; y0u")]
-    [('hii', 0, 4), ('you', 20, 23)]
+MAX_DISGUISED = 32  # longer pieces are never read as a disguised word (no vocabulary word is that long)
+MIN_COUNT = 5  # a word seen fewer times in training is not a reading anyone can count on
+AHEAD = 4.0  # the reading chosen is seen at least this many times as often as the next one
+MAX_MASKS = 3  # at most this many masked letters in a word
+MAX_SPELLINGS = 1024  # spellings looked up one by one (two masks: 676); more go to the pattern search
+GLUED_COUNT = 100  # two words glued together are split only if both are this common in training
+_LEET_SLOT = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_ALPHABET = tuple("abcdefghijklmnopqrstuvwxyz")
+_MASKS = frozenset("*@$!|+#%?_")  # a symbol standing for one letter: f*ck, b!tch, n@gger, $hit
+_EDGE = "!\"#%'()+,-./:;<=>?[\\]^`{|}~"  # stripped around a word (as _PUNCTUATION)
+_DISGUISE = re.compile(r"[a-z][a-z0-9*@$!|+#%?_]*+|[*@$!|+#%?_][a-z0-9*@$!|+#%?_]*+")  # whole-core shapes
+_SPACED = re.compile(r"[a-z0-9*@$!|](?:[.\-][a-z0-9*@$!|]){2,}+")  # n.i.g.g.e.r, f-u-c-k, U.S.A.
+_RUN = re.compile(r"(.)\1{2,}")
+_SAME = re.compile(r"(.)\1*")
+_V_FOR_U = re.compile(r"[^aeiouy]v[^aeiouy]")  # a v where a reader expects a vowel: pvssy, fvck
+
+
+class Reader:
+    """The normaliser: tokens of a text as a person reads them, with their spans in the original.
+
+    Stateless rules (above) plus, when it has the model's vocabulary (each normalised word of the
+    training texts and how often it occurs there, from ``Reader.count_words``), the reading of
+    disguised words: a masked, leetspeak, stretched, dotted, hyphenated or spaced spelling becomes the
+    vocabulary word it fits that is clearly the most frequent in training, and stays as it is
+    otherwise. Without a vocabulary (``Reader()``) nothing is resolved.
+
+    >>> reader = Reader({"bitch": 900, "batch": 12, "stupid": 400, "fuck": 2000})
+    >>> reader.words("you b!tch, f u c k this, stuuupid")
+    ['you', 'bitch', 'fuck', 'this', 'stupid']
     """
-    found = _scan(text)
-    markers = [Token(m, t.start, t.end) for t in found if (m := _lexicon(t.text))]
-    return found + markers
+
+    def __init__(self, counts: dict[str, int] | None = None):
+        self.counts: dict[str, int] = dict(counts or {})
+        # Vocabulary words by length and first letter, one per line: a disguise's pattern searches only
+        # the words it could be (a few hundred lines), so resolving costs microseconds, not the vocabulary.
+        index: dict[tuple[int, str], list[str]] = {}
+        for word in sorted(self.counts):
+            index.setdefault((len(word), word[0]), []).append(word)
+            index.setdefault((len(word), ""), []).append(word)
+        self._index = {key: "\n" + "\n".join(found) + "\n" for key, found in index.items()}
+        self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._key: frozenset | None = None
+        # Every start of a head: a glued word's first part is searched only while it is one, so most
+        # unknown words cost a few set lookups.
+        self._heads = {  # what may come first in a glued word (see ``_glued``), and what must follow it
+            w: (MIN_COUNT if len(w) >= 4 and lexicon(w) else GLUED_COUNT)
+            for w, n in self.counts.items()
+            if n >= GLUED_COUNT or (n >= MIN_COUNT and len(w) >= 4 and lexicon(w))
+        }
+        self._starts = frozenset(w[:i] for w in self._heads for i in range(2, len(w) + 1))
+
+    def key(self) -> frozenset:
+        """The vocabulary as one hashable value: two readers with the same key read alike."""
+        if self._key is None:
+            self._key = frozenset(self.counts.items())
+        return self._key
+
+    @staticmethod
+    def count_words(texts: Sequence[str]) -> dict[str, int]:
+        """How often each alphabetic word of two letters or more occurs in ``texts`` read without a
+        vocabulary (the counts ``Reader`` resolves against); words seen once are left out."""
+        counts = Counter(w for text in texts for w in PLAIN.words(text) if len(w) > 1 and w.isalpha())
+        return {w: n for w, n in sorted(counts.items()) if n > 1}
+
+    # --- resolving ---------------------------------------------------------------------------------
+
+    def resolve(self, core: str) -> str | None:
+        """The vocabulary word a reader sees in ``core`` (folded, lower case), or ``None``."""
+        if not self.counts or len(core) > MAX_DISGUISED or len(core) < 3 or core[0] == "@":
+            return None  # "@name" is a mention
+        if core.isalpha():
+            if core in self.counts:
+                return None  # a known word
+            if not (_RUN.search(core) or _V_FOR_U.search(core)):
+                return self._glued(core)
+        elif _SPACED.fullmatch(core):
+            return self.spaced(core.replace(".", "").replace("-", ""))
+        elif not _DISGUISE.fullmatch(core):
+            return None  # digits first ("45s") or other symbols
+        if sum(c.isalpha() for c in core) < 2:
+            return None
+        return self._best(core)
+
+    def spaced(self, letters: str) -> str | None:
+        """The word spelt out letter by letter (``f u c k``, ``n.i.g.g.e.r``), or ``None``."""
+        if len(letters) > MAX_DISGUISED:
+            return None
+        if self.counts.get(letters, 0) >= MIN_COUNT:
+            return letters
+        return self._best(letters) if letters.isalnum() and letters[0].isalpha() else None
+
+    def _glued(self, word: str) -> str | None:
+        """Two words written as one, returned as "bitch ass": both common in training (seen
+        ``GLUED_COUNT`` times: "bitchass"), or the first a word of the slur lexicon (4 letters or more)
+        and both seen ``MIN_COUNT`` times ("niggermusic"; not as the second: "firecrackers"); the split
+        clearly ahead of any other. Words seen in training are never split."""
+        get, heads, starts = self.counts.get, self._heads, self._starts
+        best = second = 0
+        at = 0
+        for i in range(2, len(word) - 1):
+            head = word[:i]
+            if head not in starts:
+                break  # no head starts so: none longer either
+            need = heads.get(head)
+            if need is None or (last := get(word[i:], 0)) < need:
+                continue
+            score = min(self.counts[head], last)
+            if score > best:
+                best, second, at = score, best, i
+            elif score > second:
+                second = score
+        if not best or best < AHEAD * second:
+            return None
+        return f"{word[:at]} {word[at:]}"
+
+    def spelt(self, letters: Sequence[str]) -> tuple[int, str, int] | None:
+        """A word spelt out in ``letters`` (single characters): ``(i, word, j)`` for ``letters[i:j]``,
+        or ``None``. A single letter at either end may be a word of its own ("you are a b i t c h")."""
+        n = len(letters)
+        for i, j in ((0, n), (1, n), (0, n - 1), (1, n - 1)):
+            if j - i < 3:
+                continue
+            if (word := self.spaced(fold("".join(p.strip(_EDGE) for p in letters[i:j]))[0].lower())) is not None:
+                return i, word, j
+        return None
+
+    def _best(self, core: str) -> str | None:
+        """The vocabulary word ``core`` reads as, clearly the most frequent of those it fits, or ``None``.
+
+        Each run of one character is a slot: a letter (``v`` may be ``u``), a stretched letter (3+:
+        one or two of it), a leetspeak digit (its letters), a mask (any letter). Up to
+        ``MAX_SPELLINGS`` spellings are looked up one by one (a pattern costs ~0.3 ms to compile);
+        beyond, one pattern searches the words of the right lengths (and first letter)."""
+        parts: list[str] = []
+        options: list[tuple[str, ...]] = []
+        masks = shortest = longest = 0
+        for match in _SAME.finditer(core):  # runs of one character: linear
+            char, n = match.group(1), len(match.group())
+            shortest += n
+            longest += n
+            if char in _MASKS:
+                masks += n
+                parts.append("[a-z]" * n)
+                options += [_ALPHABET] * n
+            elif char.isdigit():
+                letters = _LEET_SLOT.get(char, char)
+                parts.append(f"[{letters}]" * n)
+                options += [tuple(letters)] * n
+            else:
+                letter = "[vu]" if char == "v" else char
+                spellings = ("v", "u") if char == "v" else (char,)
+                if n >= 3:  # stretched: one or two
+                    parts.append(f"{letter}{{1,2}}")
+                    options.append(tuple(x * k for x in spellings for k in (1, 2)))
+                    shortest, longest = shortest - n + 1, longest - n + 2
+                else:
+                    parts.append(letter * n)
+                    options += [spellings] * n
+        if masks > MAX_MASKS:
+            return None
+        if math.prod(map(len, options)) <= MAX_SPELLINGS:
+            found = {w for w in map("".join, product(*options)) if w in self.counts}
+        else:
+            first = core[0] if core[0].isalpha() and core[0] != "v" else ""
+            pattern = re.compile("^(?:" + "".join(parts) + ")$", re.MULTILINE)
+            found = {w for n in range(shortest, longest + 1) for w in pattern.findall(self._index.get((n, first), ""))}
+        fits = sorted(((self.counts[w], w) for w in found), reverse=True)
+        if not fits or fits[0][0] < MIN_COUNT or (len(fits) > 1 and fits[0][0] < AHEAD * fits[1][0]):
+            return None
+        return fits[0][1]
+
+    # --- pieces --------------------------------------------------------------------------------------
+
+    def split(self, text: str) -> list[str]:
+        """``text.split()``, except that a run of three or more single letters ("f u c k", "#n i g s!"),
+        maybe with punctuation around each, is one piece, joined by single spaces: it may be one
+        spaced-out word."""
+        pieces = text.split()
+        if not self.counts or not maybe_spaced(text):  # most texts have no such run
+            return pieces
+        out: list[str] = []
+        run: list[str] = []
+        for piece in [*pieces, ""]:
+            if (len(piece) == 1 and piece.isalpha()) or (1 < len(piece) <= 3 and _single_letter(piece)):
+                run.append(piece)
+                continue
+            if len(run) >= 3:
+                out.append(" ".join(run))
+            else:
+                out += run
+            run = []
+            if piece:
+                out.append(piece)
+        return out
+
+    def piece_tokens(self, raw: str, offset: int = 0) -> list[Token]:
+        """The tokens of one piece (``split``'s), spans in it plus ``offset``, lexicon markers not included."""
+        if " " in raw:  # single letters, maybe a spaced-out word
+            letters = raw.split(" ")
+            places = [offset]
+            for letter in letters:
+                places.append(places[-1] + len(letter) + 1)
+            i, word, j = self.spelt(letters) or (len(letters), "", len(letters))
+            found: list[Token] = []
+            for k in range(i):
+                found += self.piece_tokens(letters[k], places[k])
+            if word:
+                found.append(Token(word, places[i], places[j] - 1))
+            for k in range(j, len(letters)):
+                found += self.piece_tokens(letters[k], places[k])
+            return found
+        folded, origin = fold(raw)
+        core = folded.strip(_EDGE)
+        if core:
+            word = self.resolve(core.lower())
+            if word is not None:
+                first = folded.index(core)
+                start, end = _span(origin, first, first + len(core) - 1)
+                return [Token(w, start + offset, end + offset) for w in word.split(" ")]
+        return _scan(folded, origin, offset)
+
+    def chunk(self, raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The normalised words of one piece (``split``'s), and their lexicon markers.
+
+        No token pattern matches across white space, and white space is a word boundary exactly as the
+        start or end of the text is, so a text's tokens are its pieces' tokens in order (and pieces
+        repeat across texts: worth caching). tests/test_text.py checks this against ``tokens``.
+        """
+        core = raw.strip(_PUNCTUATION)
+        if core.isalnum() and core.isascii():  # the commonest piece: one plain word, maybe with punctuation
+            lower = core.lower()
+            if not self.counts or lower in self.counts or len(lower) < 3 or (word := self.resolve(lower)) is None:
+                found = _lower_word(lower) if len(lower) <= CACHED_CHARS else _lower_word.__wrapped__(lower)
+            else:
+                found = tuple(word.split(" "))
+        elif raw.isascii() and _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet: dropped whole
+            # (ASCII only: the reader may turn other characters into white space, "HTTP://¨", which ends a URL)
+            return (), ()
+        elif (
+            raw.isascii()
+            and " " not in raw
+            and not _SPECIAL.search(raw)
+            and (not self.counts or self.resolve(core.lower()) is None)
+        ):  # no URL, mention, entity or disguised word: words and ASCII punctuation ("don't", "a-ha")
+            found = tuple(word for run in _PLAIN.findall(raw) for word in _word(run))
+        else:
+            found = tuple(token.text for token in self.piece_tokens(raw))
+        return found, tuple(
+            m for word in found if (m := _lexicon_cached(word) if len(word) <= CACHED_CHARS else lexicon(word))
+        )
+
+    # --- texts ---------------------------------------------------------------------------------------
+
+    def tokens(self, text: str) -> list[Token]:
+        """The normalised tokens of ``text`` with their spans in the original, lexicon markers last.
+
+        >>> [(t.text, t.start, t.end) for t in PLAIN.tokens("Hiii @bob &amp;amp; y0u")]
+        [('hii', 0, 4), ('you', 20, 23)]
+        """
+        found: list[Token] = []
+        places = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
+        at = 0
+        for piece in self.split(text):
+            n = piece.count(" ") + 1  # a run of single letters joined by ``split`` covers n places
+            here = places[at : at + n]
+            at += n
+            parts = piece.split(" ")
+            i, word, j = (n > 1 and self.spelt(parts)) or (n, "", n)
+            for (start, _), part in zip(here[:i], parts[:i], strict=True):
+                found += self.piece_tokens(part, start)
+            if word:
+                found.append(Token(word, here[i][0], here[j - 1][1]))
+            for (start, _), part in zip(here[j:], parts[j:], strict=True):
+                found += self.piece_tokens(part, start)
+        markers = [Token(m, t.start, t.end) for t in found if (m := lexicon(t.text))]
+        return found + markers
+
+    def words(self, text: str) -> list[str]:
+        """The normalised tokens of ``text``, lexicon markers last: what ``tokens`` gives, without spans."""
+        found: list[str] = []
+        markers: list[str] = []
+        chunk = self._chunk
+        for piece in self.split(text):
+            piece_words, piece_markers = chunk(piece)
+            found += piece_words
+            if piece_markers:
+                markers += piece_markers
+        return found + markers if markers else found
+
+    def _chunk(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        cache = self._cache
+        entry = cache.get(piece)
+        if entry is None:
+            entry = self.chunk(piece)
+            if len(piece) <= CACHED_CHARS:
+                if len(cache) >= 1 << 15:
+                    cache.clear()
+                cache[piece] = entry
+        return entry
+
+    def normalise(self, text: str) -> str:
+        """The text as the features see it: normalised tokens joined by single spaces."""
+        return " ".join(self.words(text))
+
+    def __getstate__(self) -> dict[str, object]:  # pickled with the pipeline: the counts, not the caches
+        return {"counts": self.counts}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["counts"])
+
+
+def _single_letter(piece: str) -> bool:
+    """A letter with punctuation around it ("#n", "t.", "s!")."""
+    core = piece.strip(_PUNCTUATION)
+    return len(core) == 1 and core.isalpha()
+
+
+def _span(origin: list[int] | None, first: int, last: int) -> tuple[int, int]:
+    """The span in the original piece of folded characters ``first``..``last`` (inclusive)."""
+    return (first, last + 1) if origin is None else (origin[first], origin[last] + 1)
+
+
+_NON_SPACE = re.compile(r"\S+")
+# Three letters alone in a row, maybe with punctuation around each: what a run for ``Reader.split``
+# needs (bounded or possessive quantifiers: linear).
+_LONE = r"[^\w\s]{0,2}[^\W\d_][^\w\s]{0,2}"
+_MAYBE_SPACED = re.compile(rf"(?<!\S){_LONE}\s++{_LONE}\s++{_LONE}(?!\S)")
+_LONE_FIRST = re.compile(r"\s\S\s+\S\S?\S?\s").search  # a cheaper first look (0.8 µs; true for 1 text in 6)
+
+
+def maybe_spaced(text: str) -> bool:
+    """False: ``Reader.split(text)`` is ``text.split()`` (no run of three lone letters)."""
+    return _LONE_FIRST(f" {text} ") is not None and _MAYBE_SPACED.search(text) is not None
+
+
+PLAIN = Reader()  # no vocabulary: the stateless rules only
+
+
+def tokens(text: str) -> list[Token]:
+    """``PLAIN.tokens``: the tokens of ``text`` without a vocabulary."""
+    return PLAIN.tokens(text)
 
 
 def chunk(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The normalised words of one whitespace-free piece of text, and their lexicon markers.
-
-    No token pattern matches across white space, and white space is a word boundary exactly as the
-    start or end of the text is, so a text's tokens are its pieces' tokens in order (and pieces
-    repeat across texts: worth caching). tests/test_text.py checks this against ``tokens`` on every row of the data.
-    """
-    core = raw.strip(_PUNCTUATION)
-    if core.isalnum() and core.isascii():  # the commonest piece: one plain word, maybe with punctuation
-        found = _word(core)
-    elif _URL_OR_MENTION_ONLY.match(raw):  # unique to almost every tweet, and dropped whole
-        return (), ()
-    elif raw.isascii() and not _SPECIAL.search(raw):  # no URL, mention or entity: words and ASCII punctuation
-        found = tuple(word for run in _PLAIN.findall(raw) for word in _word(run))
-    else:
-        found = tuple(token.text for token in _scan(raw))
-    return found, tuple(m for word in found if (m := _lexicon(word)))
-
-
-_chunk = lru_cache(maxsize=1 << 15)(chunk)  # for ``words``; the served model caches its own per-piece work
+    """``PLAIN.chunk``."""
+    return PLAIN.chunk(raw)
 
 
 def words(text: str) -> list[str]:
-    """The normalised tokens of ``text``, lexicon markers last: what ``tokens`` gives, without spans."""
-    found: list[str] = []
-    markers: list[str] = []
-    for piece in text.split():  # str.split's white space is exactly the regex's \s
-        piece_words, piece_markers = _chunk(piece)
-        found += piece_words
-        if piece_markers:
-            markers += piece_markers
-    return found + markers if markers else found
+    """``PLAIN.words``."""
+    return PLAIN.words(text)
 
 
 def normalise(text: str) -> str:
-    """The text as the features see it: normalised tokens joined by single spaces."""
-    return " ".join(words(text))
+    """``PLAIN.normalise``: the text as the features see it, without a vocabulary."""
+    return PLAIN.normalise(text)

@@ -19,12 +19,15 @@ from typing import Any, NoReturn, TypedDict
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts, feedback
+from hatespeech import alerts, feedback, review
 from hatespeech.config import Settings
+from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
+from hatespeech.core.explain import explain as explanation
 from hatespeech.core.explain import score_and_explain
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_text, check_texts
+from hatespeech.review.web import RETRAIN_COMMAND
 from hatespeech.service import compat, metrics
 from hatespeech.service.context import Context
 from hatespeech.service.web import JSON, bad_input_is_400
@@ -77,17 +80,37 @@ class Api:
         if not isinstance(explain, bool):
             raise ValueError("explain must be true or false")
         if not explain:
-            return [self.policy.moderate(row) for row in self.score(texts)]
-        answers = []
-        for text in texts:  # one pass over each text gives its scores and their explanation
-            probabilities, explanation = score_and_explain(self.classifier.model, text)
-            answers.append({**self.policy.moderate(probabilities), "explanation": explanation})
+            answers = [self.policy.moderate(row) for row in self.score(texts)]
+        else:
+            answers = []
+            for text in texts:  # one pass over each text gives its scores and their explanation
+                probabilities, explanation = score_and_explain(self.classifier.model, text)
+                answers.append({**self.policy.moderate(probabilities), "explanation": explanation})
+        for text, answer in zip(texts, answers, strict=True):  # a threat goes to a person, whatever the scores
+            threats.apply(answer, self.threat(text))  # type: ignore[arg-type]
         return answers
+
+    def threat(self, text: str) -> dict[str, Any] | None:
+        """The threat check (``hatespeech.core.threats``), reading ``text`` as the model reads it."""
+        return threats.check(self.classifier.model.reader, text)
 
     def record(self, answers: list[Moderation], contexts: list[Context], texts: list[str]) -> None:
         for answer, context, text in zip(answers, contexts, texts, strict=True):
             metrics.observe_decision(answer["label"], answer["action"])
             alerts.record(answer, context, text)  # writes the outbox only; delivery is in the background
+            # the review queue: explained here only for a post it keeps (review/block with an id)
+            review.record(answer, context, text, functools.partial(explanation, self.classifier.model, text))
+
+    def review_model(self) -> dict[str, Any]:
+        """``GET /review/model``: what the review page shows of the model, thresholds and settings."""
+        return {
+            "model": {**self.policy.model, "created_at": self.classifier.card.get("created_at")},
+            "thresholds": self.policy.describe(),
+            "threshold_curves": self.classifier.card.get("threshold_curves"),
+            "retention_hours": self.settings.review.text_retention_seconds / 3600,
+            "queue": self.settings.review.enabled,
+            "retrain": RETRAIN_COMMAND,
+        }
 
     def health(self) -> Health:
         return {"status": "ok", "model": self.classifier.card["sha256"][:12]}
@@ -154,7 +177,10 @@ def load(settings: Settings) -> Api:
             api.texts(texts, name="input")
         except ValueError as err:
             raise compat.openai_error(str(err)) from None
-        results = [compat.openai_result(row, api.policy.decide(row)["categories"]) for row in api.score(texts)]
+        results = [
+            compat.openai_result(row, api.policy.decide(row)["categories"], api.threat(text) is not None)
+            for text, row in zip(texts, api.score(texts), strict=True)
+        ]
         return compat.openai_response(api.model_name, results)
 
     @_api_errors
@@ -166,9 +192,16 @@ def load(settings: Settings) -> Api:
         """
         text, attributes, languages = compat.perspective_request(comment, requestedAttributes, options, max_chars)
         spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
-        rows = api.score([text, *(text[begin:end] for begin, end in spans or [])])
+        parts = [text, *(text[begin:end] for begin, end in spans or [])]
+        rows = api.score(parts)
         return compat.perspective_response(
-            attributes, rows[0], spans, rows[1:] if spans is not None else None, languages, options.get("clientToken")
+            attributes,
+            rows[0],
+            spans,
+            rows[1:] if spans is not None else None,
+            languages,
+            options.get("clientToken"),
+            threats=[api.threat(part) is not None for part in parts],
         )
 
     api.functions.update(
@@ -227,6 +260,7 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
             row = store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
+        review.labelled(id, label)  # the review page shows the post's label (if the post is queued)
         _created({"id": row})
 
     def feedback_counts() -> dict[str, Any]:

@@ -6,15 +6,20 @@ requests in, our probabilities and decisions out, and each API's own error shape
 nothing of HTTP servers or scikit-learn. An ``ApiError`` carries the status and the JSON body the
 real API would answer.
 
-**OpenAI**: our classes map to the nearest OpenAI categories; the categories we do not model
-(sexual, violence, self-harm, illicit, the ``/threatening`` variants…) are left out rather than
-reported as 0, which would claim we checked them.
+**OpenAI**: our classes map to the nearest OpenAI categories, and the threat check
+(``hatespeech.core.threats``) to the ``/threatening`` ones; the categories we do not model (sexual,
+violence, self-harm, illicit…) are left out rather than reported as 0, which would claim we checked
+them. The threat check is a pattern, not a probability: its score is 1.0 when it matched, else 0.0.
 
 =====================  ===================  ==========================================
 our class              OpenAI category      ``categories[c]`` is true when
 =====================  ===================  ==========================================
 hate speech            ``hate``             its probability reaches its review threshold
 offensive language     ``harassment``       its probability reaches its review threshold
+threat                 ``harassment/threate the threat check matched (``/moderate``'s
+                       ning``               ``threat`` category)
+threat + hate speech   ``hate/threatening`` the threat check matched and hate speech
+                                            reached its review threshold
 =====================  ===================  ==========================================
 
 **Perspective**: only the attributes we can honestly answer, in English only.
@@ -26,10 +31,12 @@ attribute              score
 ``IDENTITY_ATTACK``    P(hate speech)
 ``PROFANITY``          P(offensive language) (Davidson et al.'s class: vulgar,
                        profane language not aimed at an identity)
+``THREAT``             1.0 if the threat check matched (per span: in that sentence),
+                       else 0.0
 =====================  ==========================================================
 
->>> openai_result([0.1, 0.7, 0.2], {"hate speech": False, "offensive language": True})["categories"]
-{'hate': False, 'harassment': True}
+>>> openai_result([0.1, 0.7, 0.2], {"hate speech": False, "offensive language": True}, True)["categories"]
+{'hate': False, 'harassment': True, 'harassment/threatening': True, 'hate/threatening': False}
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ PERSPECTIVE_ATTRIBUTES: dict[str, str] = {
     "TOXICITY": "1 − P(neither): hate speech or offensive language",
     "IDENTITY_ATTACK": "P(hate speech)",
     "PROFANITY": "P(offensive language)",
+    "THREAT": "1.0 if the threat check matched, else 0.0",
 }
 PERSPECTIVE_LANGUAGES = ("en",)
 _ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
@@ -93,14 +101,23 @@ def openai_inputs(value: object) -> list[str]:
     raise openai_error("input must be a string or an array of strings; this server moderates text only")
 
 
-def openai_result(probabilities: Sequence[float], categories: Mapping[str, bool]) -> dict[str, Any]:
-    """One ``results[i]`` entry: ``flagged``, ``categories``, ``category_scores``."""
+def openai_result(
+    probabilities: Sequence[float], categories: Mapping[str, bool], threat: bool = False
+) -> dict[str, Any]:
+    """One ``results[i]`` entry: ``flagged``, ``categories``, ``category_scores``; ``threat``: the
+    threat check matched."""
     scores = dict(zip(LABELS, probabilities, strict=True))
+    flags = {OPENAI_CATEGORIES[label]: bool(flag) for label, flag in categories.items() if label in OPENAI_CATEGORIES}
+    values = {OPENAI_CATEGORIES[label]: float(scores[label]) for label in categories if label in OPENAI_CATEGORIES}
+    flags["harassment/threatening"] = threat
+    flags["hate/threatening"] = threat and bool(categories.get("hate speech"))
+    for name, flag in list(flags.items())[-2:]:
+        values[name] = 1.0 if flag else 0.0
     return {
-        "flagged": any(categories.values()),
-        "categories": {OPENAI_CATEGORIES[label]: bool(flag) for label, flag in categories.items()},
-        "category_scores": {OPENAI_CATEGORIES[label]: float(scores[label]) for label in categories},
-        "category_applied_input_types": {OPENAI_CATEGORIES[label]: ["text"] for label in categories},
+        "flagged": any(flags.values()),
+        "categories": flags,
+        "category_scores": values,
+        "category_applied_input_types": {name: ["text"] for name in flags},
     }
 
 
@@ -202,8 +219,10 @@ _OPTIONAL_FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
 }
 
 
-def attribute_score(attribute: str, probabilities: Sequence[float]) -> float:
-    """One attribute's probability from our three (see the module docstring for the mapping)."""
+def attribute_score(attribute: str, probabilities: Sequence[float], threat: bool = False) -> float:
+    """One attribute's probability from our three, or the threat check's 0/1 (see the module docstring)."""
+    if attribute == "THREAT":
+        return 1.0 if threat else 0.0
     if attribute == "TOXICITY":
         return float(1.0 - probabilities[NEITHER])
     if attribute == "IDENTITY_ATTACK":
@@ -236,18 +255,26 @@ def perspective_response(
     span_probabilities: Sequence[Sequence[float]] | None,
     languages: list[str],
     client_token: str | None,
+    threats: Sequence[bool] = (),
 ) -> dict[str, Any]:
-    """The AnalyzeComment response; an attribute whose summary is below its ``scoreThreshold`` is left out."""
+    """The AnalyzeComment response; an attribute whose summary is below its ``scoreThreshold`` is left out.
+
+    ``threats``: whether the threat check matched the whole text, then each span."""
+    found = list(threats) or [False] * (1 + len(spans or []))
     scores: dict[str, Any] = {}
     for name, options in attributes.items():
-        value = attribute_score(name, summary)
+        value = attribute_score(name, summary, found[0])
         if value < options["threshold"]:
             continue
         entry: dict[str, Any] = {"summaryScore": {"value": value, "type": "PROBABILITY"}}
         if spans is not None and span_probabilities is not None:
             entry["spanScores"] = [
-                {"begin": begin, "end": end, "score": {"value": attribute_score(name, p), "type": "PROBABILITY"}}
-                for (begin, end), p in zip(spans, span_probabilities, strict=True)
+                {
+                    "begin": begin,
+                    "end": end,
+                    "score": {"value": attribute_score(name, p, threat), "type": "PROBABILITY"},
+                }
+                for (begin, end), p, threat in zip(spans, span_probabilities, found[1:], strict=True)
             ]
         scores[name] = entry
     response: dict[str, Any] = {"attributeScores": scores, "languages": languages}

@@ -98,6 +98,7 @@ class Guard:
         health: Callable[[], dict],
         openapi: bytes | None = None,
         gets: dict[str, Callable[[], dict]] | None = None,
+        pages: Any = None,  # the review page (hatespeech.review.web.ReviewPages): is_public, handles, WSGI
     ):
         self.app = app
         self.functions = {"/" + name for name in functions}
@@ -105,6 +106,7 @@ class Guard:
         self.settings = settings
         self.health = health
         self.openapi = openapi
+        self.pages = pages
         self.token = settings.token.encode() if settings.token else None
         self.metrics_token = (settings.metrics_token or settings.token or "").encode() or None
 
@@ -149,8 +151,12 @@ class Guard:
             body = metrics.render()
             start_response("200 OK", [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(body)))])
             return [b""] if method == "HEAD" else [body]
+        if self.pages is not None and self.pages.is_public(path):
+            return self.pages(environ, start_response)
         if not self.authorised(environ, self.token):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
+        if self.pages is not None and self.pages.handles(path):
+            return self.pages(environ, start_response)
         if path == "/":
             if method not in ("GET", "HEAD"):
                 return _not_allowed(start_response, method, path)
@@ -387,6 +393,7 @@ def create_app(
     settings: Settings,
     health: Callable[[], dict],
     gets: dict[str, Callable[[], dict]] | None = None,
+    pages: Any = None,
 ) -> Guard:
     """A WSGI app serving each function at ``POST /<name>``, each of ``gets`` at ``GET /<name>``, behind the guard."""
     firefly = Firefly()  # no auth_token: the guard checks the token, in constant time
@@ -397,4 +404,4 @@ def create_app(
         firefly.mapping["/" + name] = _Function(function, name)  # what firefly.add_route does, with our class
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
     metrics.register_endpoints("/" + name for name in [*functions, *(gets or {})])
-    return Guard(firefly, functions, settings, health, openapi, gets)
+    return Guard(firefly, functions, settings, health, openapi, gets, pages)

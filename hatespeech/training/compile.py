@@ -75,7 +75,11 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
     table[:-1, :-1] = (coef * idf).T
     table[:-1, -1] = {"l2": idf**2, "l1": idf, None: 0.0}[tfidf.norm]
     stop = vec.get_stop_words()
+    reader = getattr(steps[0], "reader_", None)  # the normaliser's vocabulary: how disguised words are read
+    counts = reader.counts if reader is not None else {}
     return {
+        "counted_words": sorted(counts),
+        "word_counts": np.array([counts[w] for w in sorted(counts)], dtype=np.int64),
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "classes": classes.tolist(),

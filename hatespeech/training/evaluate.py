@@ -9,6 +9,7 @@ outer training fold (nested cross-validation), never on the rows being scored.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -189,7 +190,9 @@ def choose_thresholds(
         picked = {}
         for action, share in (("review", REVIEW_CLEAN_SHARE), ("block", BLOCK_CLEAN_SHARE)):
             t = float(np.quantile(score[clean], 1 - share, method="higher"))
-            t = round(float(np.nextafter(t, 1.0)), 4)  # just above that clean post: at most `share` reach it
+            # just above that clean post, rounded *up* to 4 decimals: rounding to nearest could fall back
+            # below it and let more than `share` of clean posts reach the threshold
+            t = min(1.0, math.ceil(float(np.nextafter(t, 1.0)) * 10_000) / 10_000)
             picked[action] = (t, float((score[clean] >= t).mean()), float((score[labels == k] >= t).mean()))
         chosen[label] = {
             "review": picked["review"][0],
@@ -201,3 +204,45 @@ def choose_thresholds(
             ),
         }
     return chosen
+
+
+# The points of the threshold curves: an even grid, plus the places where the shares move fastest
+# (the clean posts' tail, where the review and block thresholds live, and the class's quantiles).
+CURVE_CLEAN_SHARES = (0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.04, 0.03, 0.02, 0.015, 0.01, 0.007, 0.005, 0.003, 0.002)
+
+
+def threshold_curves(probabilities: np.ndarray, labels: np.ndarray, chosen: dict | None = None) -> dict[str, dict]:
+    """Per abusive class, what each threshold would do, from the out-of-fold probabilities that
+    ``choose_thresholds`` uses: ``thresholds`` (rising), ``clean_reached`` (the share of clean
+    posts whose severity score reaches it) and ``caught`` (the share of that class that does).
+
+    The review page's sliders move over these points; the chosen thresholds are among them.
+    """
+    clean = labels == LABELS.index("neither")
+    severity = severity_scores(probabilities)
+    curves: dict[str, dict] = {}
+    for k, label in enumerate(LABELS):
+        if label == "neither":
+            continue
+        score = np.asarray(severity[label])
+        points = {round(float(t), 4) for t in np.linspace(0.0, 1.0, 101)}
+        if clean.any():  # a board's labels may lack a class: then the even grid only
+            points |= {round(float(np.quantile(score[clean], 1 - s)), 4) for s in CURVE_CLEAN_SHARES}
+        if (labels == k).any():
+            points |= {round(float(t), 4) for t in np.quantile(score[labels == k], np.linspace(0.02, 0.98, 49))}
+        points |= {float(v) for v in (chosen or {}).get(label, {}).values() if isinstance(v, int | float)}
+        thresholds = np.array(sorted(points))
+        clean_sorted, class_sorted = np.sort(score[clean]), np.sort(score[labels == k])
+        # share reaching t = 1 − (how many are below t) / n
+        reached = 1 - np.searchsorted(clean_sorted, thresholds, side="left") / max(len(clean_sorted), 1)
+        caught = 1 - np.searchsorted(class_sorted, thresholds, side="left") / max(len(class_sorted), 1)
+        curves[label] = {
+            "data": "the training data",  # train.py says "the board's feedback" for a recalibrated threshold
+            "score": "P(hate speech)" if label == "hate speech" else "P(hate speech) + P(offensive language)",
+            "clean_posts": int(clean.sum()),
+            "class_posts": int((labels == k).sum()),
+            "thresholds": thresholds.tolist(),
+            "clean_reached": [round(float(v), 6) for v in reached],
+            "caught": [round(float(v), 6) for v in caught],
+        }
+    return curves

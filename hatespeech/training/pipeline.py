@@ -20,13 +20,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from stop_words import get_stop_words
 
-from hatespeech.core.text import TOKEN_PATTERN, normalise
+from hatespeech.core.text import PLAIN, TOKEN_PATTERN, Reader
 
 SEED = 42
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 
-_memo: dict[str, str] | None = None  # set inside normalised_once()
+_memo: dict[frozenset, dict[str, str]] | None = None  # set inside normalised_once(): per vocabulary, text → normalised
 
 
 @contextlib.contextmanager
@@ -42,20 +42,27 @@ def normalised_once() -> Iterator[None]:
 
 
 class Normaliser(TransformerMixin, BaseEstimator):
-    """``normalise`` as a scikit-learn step (nothing to fit)."""
+    """The text as a person reads it (``hatespeech.core.text.Reader``), as a scikit-learn step.
+
+    Fitting counts the training texts' words: disguised spellings are read against that vocabulary
+    (``b*tch`` → ``bitch``, the fitting word clearly the most frequent in training). The counts are
+    saved with the model (``reader_``, and in the compiled form), so serving reads as training did.
+    """
 
     def fit(self, X: Iterable[str], y: object = None) -> Normaliser:  # noqa: N803 (sklearn's name)
+        self.reader_ = Reader(Reader.count_words(list(X)))
         return self
 
     def transform(self, X: Iterable[str]) -> list[str]:  # noqa: N803
-        memo = _memo
-        if memo is None:
-            return [normalise(text) for text in X]
+        reader = getattr(self, "reader_", PLAIN)  # a model saved before it had counts reads without them
+        if _memo is None:
+            return [reader.normalise(text) for text in X]
+        memo = _memo.setdefault(reader.key(), {})  # one memo per vocabulary: each fold reads with its own
         result = []
         for text in X:
             done = memo.get(text)
             if done is None:
-                done = memo[text] = normalise(text)
+                done = memo[text] = reader.normalise(text)
             result.append(done)
         return result
 

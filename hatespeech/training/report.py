@@ -13,12 +13,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
 from hatespeech.core.labels import LABELS
-from hatespeech.training.evaluate import ECE_BINS
+from hatespeech.training.evaluate import ECE_BINS, threshold_curves
 
-FEEDBACK_FILES = ("feedback.json", "feedback_confusion_matrix.png", "feedback_precision_recall.png")
+FEEDBACK_FILES = ("feedback.json", "feedback_confusion_matrix.png", "feedback_thresholds.png")
 
 
 def write_report(
@@ -37,7 +36,7 @@ def write_report(
         (folder / stale).unlink(missing_ok=True)
     cv = evaluation["cross_validation"]
     written.append(_confusion(folder / "confusion_matrix.png", np.array(cv["confusion_matrix"])))
-    written.append(_precision_recall(folder / "precision_recall.png", labels, probabilities, thresholds or {}))
+    written.append(_thresholds(folder / "thresholds.png", labels, probabilities, thresholds or {}))
     written.append(_reliability(folder / "reliability.png", labels, probabilities, cv["ece"]))
     return written
 
@@ -69,33 +68,51 @@ def _confusion(path: Path, matrix: np.ndarray) -> Path:
     return path
 
 
-def _precision_recall(path: Path, labels: np.ndarray, probabilities: np.ndarray, thresholds: dict) -> Path:
-    fig, axes = plt.subplots(1, len(LABELS), figsize=(13, 4.2))
-    for k, (ax, label) in enumerate(zip(axes, LABELS, strict=False)):
-        # the score the thresholds compare: "at least offensive" for offensive language
-        score = probabilities[:, k] if label != "offensive language" else probabilities[:, :2].sum(axis=1)
-        precision, recall, cut = precision_recall_curve(labels == k, score)
-        ax.plot(recall, precision, color="C0")
-        for action, marker in (("review", "o"), ("block", "s")):
-            t = thresholds.get(label, {}).get(action)
-            if t is not None:
-                i = min(np.searchsorted(cut, t), len(cut) - 1)
-                ax.plot(
-                    recall[i],
-                    precision[i],
-                    marker,
-                    color="C3" if action == "block" else "C1",
-                    label=f"{action} ≥ {t:.2f}",
-                )
-        ax.set_title(label if label != "offensive language" else "offensive language (score: P(hate) + P(offensive))")
-        ax.set_xlabel("recall")
-        ax.set_ylabel("precision")
+def _thresholds(
+    path: Path,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    thresholds: dict,
+    title: str = "What a threshold does: posts reaching it are reviewed (or blocked). Out-of-fold "
+    "cross-validation; dashed: the default thresholds",
+) -> Path:
+    """Per abusive class, against the threshold: the share of clean posts that reach it (the cost: posts
+    a moderator looks at, or blocks, for nothing) and the share of that class caught (the gain).
+    Classes without posts (a board's labels may lack one) are left out."""
+    curves = {
+        label: curve
+        for label, curve in threshold_curves(probabilities, labels, thresholds).items()
+        if curve["class_posts"] and curve["clean_posts"]
+    }
+    fig, axes = plt.subplots(1, max(len(curves), 1), figsize=(6.5 * max(len(curves), 1), 4.8), squeeze=False)
+    for ax, (label, curve) in zip(axes[0], curves.items(), strict=False):
+        t = np.array(curve["thresholds"])
+        ax.plot(t, np.array(curve["caught"]) * 100, color="C0", label=f"share of {label} caught")
+        ax.plot(t, np.array(curve["clean_reached"]) * 100, color="C2", label="share of clean posts reaching it")
+        for action, color in (("review", "C1"), ("block", "C3")):
+            value = thresholds.get(label, {}).get(action)
+            if value is None:
+                continue
+            i = int(np.searchsorted(t, value))
+            ax.axvline(value, color=color, linestyle="--", linewidth=1)
+            ax.annotate(
+                f"{action} ≥ {value}\n{curve['clean_reached'][i]:.1%} of clean posts\n"
+                f"{curve['caught'][i]:.0%} of {label} caught",
+                (value, 55 if action == "review" else 20),
+                xytext=(4, 0),
+                textcoords="offset points",
+                color=color,
+                fontsize=8,
+                ha="left" if value < 0.7 else "right",
+            )
+        ax.set_title(f"{label} (score: {curve['score']})", fontsize=10)
+        ax.set_xlabel("threshold on the score")
+        ax.set_ylabel("share of posts (%)")
         ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
+        ax.set_ylim(0, 101)
         ax.grid(alpha=0.3)
-        if thresholds.get(label):
-            ax.legend(loc="lower left")
-    fig.suptitle("Precision–recall per class (cross-validation), with the default thresholds")
+        ax.legend(loc="upper right" if label == "hate speech" else "lower left", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -115,13 +132,14 @@ def _reliability(path: Path, labels: np.ndarray, probabilities: np.ndarray, ece:
             accuracy.append(correct[mask].mean())
             counts.append(mask.sum())
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
-    ax.plot(centres, accuracy, "o-", color="C0", label=f"model (ECE {ece:.3f})")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="a model whose probabilities are exact")
+    ax.plot(centres, accuracy, "o-", color="C0", label=f"this model (off by {ece * 100:.1f} points on average)")
     for x, y, n in zip(centres, accuracy, counts, strict=False):
         ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
-    ax.set_xlabel("confidence (top probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Reliability (cross-validation)")
+    ax.set_xlabel("the probability the model gave its answer")
+    ax.set_ylabel("how often that answer was right")
+    title = "Can the probabilities be taken at their word?\n(cross-validation; grey: posts per point)"
+    ax.set_title(title, fontsize=10)
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -134,7 +152,7 @@ def write_feedback_report(
     folder: Path, section: dict, labels: np.ndarray, probabilities: np.ndarray, thresholds: dict
 ) -> list[Path]:
     """The board's evaluation beside the base one: feedback.json (the card's ``feedback``), its
-    confusion matrix in its own labels and its severity scores' precision–recall, out-of-fold."""
+    confusion matrix in its own labels and what each threshold does on its posts, out-of-fold."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / FEEDBACK_FILES[0]]
@@ -160,34 +178,7 @@ def write_feedback_report(
     fig.savefig(written[-1], dpi=110)
     plt.close(fig)
 
-    # What the thresholds compare, where the board has both sides (as board_metrics' ROC AUC)
-    curves = []
-    if "hate speech" in names and 0 < (labels == 0).sum() < len(labels):
-        curves.append(("hate speech", labels == 0, probabilities[:, 0]))
-    if "neither" in names and 0 < (labels != 2).sum() < len(labels):
-        curves.append(("offensive language", labels != 2, probabilities[:, :2].sum(axis=1)))
-    fig, axes = plt.subplots(1, max(len(curves), 1), figsize=(6.5 * max(len(curves), 1), 4.2), squeeze=False)
-    for ax, (label, truth, score) in zip(axes[0], curves, strict=False):
-        precision, recall, cut = precision_recall_curve(truth, score)
-        ax.plot(recall, precision, color="C0")
-        for action, marker in (("review", "o"), ("block", "s")):
-            t = thresholds.get(label, {}).get(action)
-            if t is not None:
-                i = min(np.searchsorted(cut, t), len(cut) - 1)
-                colour = "C3" if action == "block" else "C1"
-                ax.plot(recall[i], precision[i], marker, color=colour, label=f"{action} ≥ {t:.2f}")
-        what = "hate speech" if label == "hate speech" else "abusive (score: P(hate) + P(offensive))"
-        ax.set_title(what)
-        ax.set_xlabel("recall")
-        ax.set_ylabel("precision")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        if thresholds.get(label):
-            ax.legend(loc="lower left")
-    fig.suptitle("Feedback: precision–recall (out-of-fold), with the thresholds in force")
-    fig.tight_layout()
-    written.append(folder / FEEDBACK_FILES[2])
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    # What the thresholds do on the board's own posts, as thresholds.png does on the base data
+    title = "Feedback: what a threshold does on the board's labelled posts (out-of-fold); dashed: in force"
+    written.append(_thresholds(folder / FEEDBACK_FILES[2], labels, probabilities, thresholds, title))
     return written

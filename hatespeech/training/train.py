@@ -59,6 +59,7 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
         weights = np.concatenate([np.ones(data.rows) if weights is None else weights, extra.weights])
     model = fit(build_pipeline(), texts, labels, weights)
     fit_seconds = time.perf_counter() - fit_started
+    thresholds = evaluate.choose_thresholds(cv.probabilities, data.labels)
     card = {
         "version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -76,12 +77,18 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
             "kind": "argmax of probabilities × per-class weights",
             "weights": evaluate.tune_rule(cv.probabilities, data.labels),
         },
-        "thresholds": evaluate.choose_thresholds(cv.probabilities, data.labels),
+        "thresholds": thresholds,
+        "threshold_curves": evaluate.threshold_curves(cv.probabilities, data.labels, thresholds),
         "metrics": {"holdout": holdout, "cross_validation": cross_validation},
     }
     if feedback is not None and fitted is not None:
         card["feedback"] = board.card_section(feedback, fitted, card, dropped)
         card["decision_rule"]["weights"] = card["feedback"].pop("weights")
         card["thresholds"] = card["feedback"].pop("thresholds")
+        # a threshold recalibrated on the board's labels gets its curve from the same probabilities,
+        # so the review page's sliders describe the thresholds in force
+        board_curves = evaluate.threshold_curves(fitted.probabilities, feedback.labels, card["thresholds"])
+        for label in card["feedback"]["recalibrated_thresholds"]:
+            card["threshold_curves"][label] = {**board_curves[label], "data": "the board's feedback"}
         card["training_seconds"] = round(time.perf_counter() - started, 1)
     return Trained(model, card, cv.probabilities, data, feedback, None if fitted is None else fitted.probabilities)

@@ -63,6 +63,10 @@ ODD = [
     "x" * 10_000,
     "I love you",
     "you are a stupid idiot",
+    # disguised words, read against the model's vocabulary (hatespeech.core.text.Reader)
+    "f*ck you b!tch, $hit n@gger sh1t pvssy fuuuuck stuuupid #f*ck (b*tch)!",
+    "f u c k you, n.i.g.g.e.r f-u-c-k U.S.A. a.m. 45s p*ssword a b c d e",
+    "ｂｉｔｃｈ 𝐟𝐮𝐜𝐤 b\u200bitch b\u00aditch nіgger n\u0456gg\u0435r f\u0301uck \u202ebitch",
 ]
 FRAGMENTS = [
     *ODD[:16],
@@ -72,6 +76,14 @@ FRAGMENTS = [
     "zorgs",
     "idiot",
     "\u00a8",  # NFKD makes it a space and an accent
+    "f",
+    "u",
+    "c",
+    "k",
+    "b*tch",
+    "n.i.g.g.e.r",
+    "\u200b",
+    "і",
     " ",
     "\t",
 ]
@@ -124,22 +136,28 @@ def test_the_caches_change_nothing(committed) -> None:
     cold = compile_pipeline(pipeline)
     cold._pieces.clear()
     text_module._lower_word.cache_clear()
-    text_module._lexicon.cache_clear()
+    text_module._lexicon_cached.cache_clear()
     texts = ["the trash lol", "lol the trash", "brand new zorgwords here", "brand new zorgwords here"]
     assert [cold.proba_one(t) for t in texts] == [lean.proba_one(t) for t in texts]
 
 
-def test_normalise_piece_by_piece_is_normalise_token_by_token(real_data) -> None:
-    """``text.words`` (cached, per whitespace-separated piece) gives what ``text.tokens`` gives."""
+def test_normalise_piece_by_piece_is_normalise_token_by_token(committed, real_data) -> None:
+    """``words`` (cached, per whitespace-separated piece) gives what ``tokens`` gives, with and
+    without the model's vocabulary."""
+    reader = committed[1].reader
+    assert reader.counts, "the committed model reads disguised words against its vocabulary"
     texts = [*load_dataset(real_data).texts, *ODD, *FRAGMENTS]
     for text in texts:
         assert text_module.words(text) == [t.text for t in text_module.tokens(text)], text
+        assert reader.words(text) == [t.text for t in reader.tokens(text)], text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=odd_texts)
-def test_normalise_piece_by_piece_on_generated_texts(text: str) -> None:
+def test_normalise_piece_by_piece_on_generated_texts(committed, text: str) -> None:
     assert text_module.words(text) == [t.text for t in text_module.tokens(text)]
+    reader = committed[1].reader
+    assert reader.words(text) == [t.text for t in reader.tokens(text)]
 
 
 def test_serving_never_imports_scikit_learn() -> None:

@@ -81,6 +81,12 @@ def test_feedback_teaches_the_board_standard(tmp_path: Path, capsys: pytest.Capt
     assert section["recalibrated_thresholds"] == ["offensive language"]
     assert card["thresholds"]["hate speech"] != card["thresholds"]["offensive language"]
     assert "on the board's feedback" in card["thresholds"]["offensive language"]["meaning"]
+    # the review page's sliders: a recalibrated threshold's curve comes from the board's posts too
+    curves = card["threshold_curves"]
+    assert curves["offensive language"]["data"] == "the board's feedback"
+    assert curves["offensive language"]["clean_posts"] == 60
+    assert card["thresholds"]["offensive language"]["review"] in curves["offensive language"]["thresholds"]
+    assert curves["hate speech"]["data"] == "the training data"
     # the rule's hate weight is not the board's to change: it labels no hate speech
     assert card["decision_rule"]["weights"][0] == section["base_decision_rule"][0]
     for part in ("out_of_fold", "out_of_fold_base_rule"):
@@ -89,7 +95,7 @@ def test_feedback_teaches_the_board_standard(tmp_path: Path, capsys: pytest.Capt
     # evaluated separately: the base data as today, the feedback in its report
     assert card["metrics"]["cross_validation"]["rows"] == card["data"]["rows"] - section["base_rows_relabelled"]
     report = out.parent / "report"
-    for name in ("feedback.json", "feedback_confusion_matrix.png", "feedback_precision_recall.png"):
+    for name in ("feedback.json", "feedback_confusion_matrix.png", "feedback_thresholds.png"):
         assert (report / name).stat().st_size > 0
     assert "pineapple" not in (report / "feedback.json").read_text() + out.read_text()  # no text in card or report
 

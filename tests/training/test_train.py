@@ -38,7 +38,7 @@ def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, capsys: py
         assert 0 <= card["metrics"][part]["macro_f1"] <= 1
     assert len(card["decision_rule"]["weights"]) == 3
     report = out.parent / "report"
-    for name in ("evaluation.json", "confusion_matrix.png", "precision_recall.png", "reliability.png"):
+    for name in ("evaluation.json", "confusion_matrix.png", "thresholds.png", "reliability.png"):
         assert (report / name).stat().st_size > 0
     assert "zorg" not in (report / "evaluation.json").read_text()  # no text from the data in the report
 

@@ -1,0 +1,180 @@
+"""The threat check: explainable patterns for a threat of violence against a person or a group.
+
+A threat here is intent (first person, a wish, or a call on others) + a violent act + a person or
+group as its target: "I'll kill you", "we should hang them all", "someone should put a bullet in
+his head", "they should all be shot", "hope you die", "death to all of them". Idioms whose verb is
+violent but whose object is not a person are not threats: "this joke killed me" (no intent),
+"I'd kill for a coffee" (the object is "for a coffee"), "I'm going to kill this exam", "shoot me an
+email", "the game shot up the charts", "hang out with them", "beat you at chess".
+
+It reads the text as the model reads it (``hatespeech.core.text.Reader.tokens``: folded, disguises
+resolved), so ``k!ll y0u`` is read as "kill you", and reports the span of the original text that
+matched. Every pattern has bounded gaps and no nested quantifier: linear in the text's length.
+Measured on tests/data/threats.tsv (threats and near-misses written for it): see bench/RESULTS.md.
+
+>>> from hatespeech.core.text import PLAIN
+>>> check(PLAIN, "ok. I'm going to hurt you, seriously")
+{'start': 4, 'end': 25, 'text': "I'm going to hurt you"}
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from typing import Any
+
+_VERBS = (  # violent acts done to someone, each with the forms the tokens may show
+    "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
+    "|hang|hangs|hanged|hung|hanging|lynch|lynched|hurt|hurts|hurting|rape|rapes|raped|burn|burned|burnt|bomb"
+    "|bombed|slaughter|slaughtered|exterminate|exterminated|gas|gassed|behead|beheaded|strangle|strangled|choke"
+    "|choked|execute|executed|butcher|butchered|torture|tortured|drown|drowned|shank|shanked|punch|punched"
+    "|stone|stoned|cut|slit|knife|knifed|massacre|massacred|lynching|bash|bashed|smash|smashed|murk|murked"
+    "|beaten|slap|slapped"
+)
+_ACT = f"(?:{_VERBS})"
+_GROUPS = (  # people as a group
+    "muslims|jews|blacks|whites|gays|immigrants|mexicans|christians|arabs|asians|women|men|cops|niggers|niggas"
+    "|faggots|fags|queers|refugees|liberals|conservatives|people|kids|everyone|everybody|traitors|lexrace|lexgay"
+)
+_PERSON = (  # who it is done to: a person, people, or a group of people
+    r"(?:you|u|ya|yall|y\s+all|him|her|them|em|(?:ur|your|his|her|their|my)\s+(?:whole\s+)?(?:family|kids|children"
+    r"|mom|mum|mother|dad|father|wife|husband|son|daughter|sister|brother|friends?|boyfriend|girlfriend|baby|boss"
+    r"|ex|teacher|neighbou?rs?|people)|every\s+(?:one|last\s+one|\w+)"
+    r"|(?:all|some|each|every\s+one|one|every\s+last\s+one)\s+of\s+(?:you|them|em|those\s+\w+|these\s+\w+)"
+    r"|these\s+\w+|those\s+\w+|that\s+(?:guy|man|woman|girl|boy|bitch|nigga|fag|\w+er)"
+    r"|anyone|anybody|somebody|someone|(?:all\s+)?(?:the\s+)?(?:" + _GROUPS + r"))"
+)
+_SUBJECT = (  # who should suffer it, in a wish or a call ("they should all be shot")
+    r"(?:they|he|she|you|u|them|all\s+of\s+them|these\s+\w+|those\s+\w+|every\s+\w+|(?:all\s+)?(?:the\s+)?(?:"
+    + _GROUPS
+    + r")|you\s+and\s+your\s+\w+|your\s+\w+|his\s+\w+|their\s+\w+)"
+)
+_NOT_A_THING_AFTER = r"(?!\s+(?:a|an|some)\b)"  # "shoot you an email", "cut you some slack"
+_I = r"(?:i|we|i\s+m|im|we\s+re)(?:\s+(?:really|just|literally|actually|definitely|seriously|totally))?"
+_WILL = (  # intent: future, decision, wish
+    r"(?:ll|will|gonna|going\s+to|gon|finna|want\s+to|wanna|am\s+going\s+to|are\s+going\s+to|shall|m\s+gonna"
+    r"|am\s+gonna|are\s+gonna"
+    r"|m\s+going\s+to|re\s+going\s+to|re\s+gonna|would\s+love\s+to|should|need\s+to|have\s+to|must|got\s+to"
+    r")"
+)
+_INTENT = r"(?:" + _I + r"\s+" + _WILL + r"|ill|ima|imma|i\s+ma|swear\s+(?:to\s+god\s+)?(?:i|we)\s+(?:ll|will))"
+_GAP = r"(?:\s+\w+){0,6}?"  # a few words between intent and act ("I'll come over there and hurt you")
+_HARM = (  # violent acts named by a phrase
+    r"(?:beat\s+" + _PERSON + r"\s+(?:up|to\s+death|to\s+a\s+pulp|senseless)|beat\s+(?:your|ur|his|her|their)\s+ass"
+    r"|(?:beat|slap|kick|knock|choke|punch)\s+the\s+(?:shit|crap|hell|life)\s+out\s+of\s+"
+    + _PERSON
+    + r"|break\s+every\s+bone\s+in\s+(?:your|his|her|their|ur)|end\s+(?:your|his|her|their|ur)\s+life"
+    r"|put\s+(?:you|him|her|them|u)\s+in\s+(?:the|a)\s+(?:ground|grave|hospital|coffin|body\s+bag)"
+    r"|(?:punch|smash|bash|kick|cave)\s+(?:your|his|her|their|ur)\s+(?:face|head|teeth)\s+in"
+    + r"|(?:break|smash|bash|cave|kick)\s+(?:your|his|her|their|ur)\s+(?:neck|legs|face|jaw|skull|bones|head|teeth)"
+    r"|knock\s+(?:your|his|her|their|ur)\s+teeth|put\s+a\s+bullet\s+(?:in|through)\s+(?:your|his|her|their|ur|ya)"
+    r"|(?:slit|cut)\s+(?:your|his|her|their|ur)\s+throat|run\s+(?:you|him|her|them)\s+over|end\s+(?:you|him|her|them)\b"
+    r"|make\s+(?:you|him|her|them)\s+(?:bleed|suffer)|(?:hunt|gun|mow)\s+(?:you|him|her|them|em)\s+down"
+    r"|wipe\s+(?:you|them|em)\s+out|burn\s+(?:your|his|her|their|ur)\s+(?:house|home|car)\s+down|blow\s+up\s+(?:your|his|her|their|ur)\s+\w+"
+    r"|(?:shoot|blow|burn)\s+(?:up|down)\s+(?:the|that|this|your|their|a)\s+(?:school|office|mosque|synagogue|church"
+    r"|temple|place|house|building|clinic|party)|get\s+(?:you|him|her|them)\s*(?:\||$)"
+    r"|see\s+(?:you|him|her|them)\s+(?:all\s+)?(?:dead|hang|hanged|die|burn))"
+)
+_PATTERNS = [
+    # I'll / we're going to / I want to ... kill you; I swear I'll beat you up
+    _INTENT + _GAP + r"\s+(?:" + _ACT + r"(?:\s+\w+)?\s+" + _PERSON + r"\b" + _NOT_A_THING_AFTER + r"|" + _HARM + r")",
+    # let's kill them all, time to kill some of them, bomb the mosque
+    r"(?:let\s+s|lets|let\s+us|time\s+to)\s+(?:go\s+)?(?:" + _ACT + r"\s+" + _PERSON + r"|" + _HARM + r")",
+    # someone should shoot him, somebody should shoot the president, i hope someone kills you
+    r"(?:someone|somebody|anyone|anybody|people)(?:\s+(?:should|needs?\s+to|gotta|has\s+to|ought\s+to|oughta"
+    r"|must|will|would|ll|d))?"
+    + r"(?:\s+\w+){0,2}?\s+(?:"
+    + _ACT
+    + r"\s+(?:"
+    + _PERSON
+    + r"|the\s+\w+)\b"
+    + _NOT_A_THING_AFTER
+    + r"|"
+    + _HARM
+    + r")",
+    # they should all be shot, they are vermin and should be exterminated, he deserves a bullet
+    _SUBJECT + r"(?:\s+\w+){0,3}?\s+(?:should|need\s+to|needs\s+to|deserve\s+to|deserves\s+to|ought\s+to|must"
+    r"|have\s+to|has\s+to|will|are\s+going\s+to|is\s+going\s+to|gonna)(?:\s+all)?\s+(?:(?:be|get|all\s+be)\s+"
+    r"(?:\w+\s+(?:or|and)\s+)?(?:" + _ACT + r"|put\s+down)\b|die\b|(?:hang|burn|rot)\b(?!\s+(?:out|up|on|in|around"
+    r"|the|a|that|this|it|with|some|my|your|our)\b))",
+    _SUBJECT + r"\s+(?:deserve|deserves|need|needs)\s+a\s+bullet",
+    # hope you die, i wish you would die, hope you get shot
+    r"(?:hope|wish|pray)\s+(?:that\s+)?"
+    + _SUBJECT
+    + r"(?:\s+(?:would|will|all|just|both))?\s+(?:die|dies|get\s+"
+    + _ACT
+    + r"|gets\s+"
+    + _ACT
+    + r"|gets?\s+hit\s+by\s+a\s+(?:bus|car|train|truck)|burn|rot)\b(?!\s+laughing)",
+    # I'm coming to your house with a knife, bringing a gun to school
+    _I + r"\s+(?:\w+\s+)?(?:coming|bringing|bring|come|got)\s+(?:\w+\s+){0,4}?(?:a|my)\s+(?:gun|knife|rifle|shotgun"
+    r"|machete|bomb|ak)\b",
+    r"(?:you|u|ya)\s+(?:re|are|r)\s+(?:going\s+to|gonna)\s+die\b|(?:you|u)\s+(?:re|are|r)\s+dead\s+meat\b",
+    r"\bdie\s+in\s+a\s+(?:fire|hole|ditch)\b",
+    r"\bi\s+want\s+(?:you|him|her|them|em|" + _PERSON + r")\s+dead\b",
+    r"\bwatch\s+your\s+back\b|\byour\s+days\s+are\s+numbered\b",
+    # death to all of them, kill all muslims, line them up and shoot them, kill yourself
+    r"\bdeath\s+to\s+(?:all\s+)?" + _PERSON + r"\b",
+    r"(?:^|\|\s+)(?:\w+\s+){0,2}?(?:kill|shoot|hang|gas|exterminate|lynch|burn|bomb)\s+(?:(?:all|every)\s+(?:the\s+)?\w+"
+    r"|them|em|him|her)\b",
+    r"(?:^|\|\s+)(?:bomb|burn\s+down|blow\s+up|shoot\s+up|attack)\s+(?:the|that|this|a)\s+(?:mosque|synagogue|church"
+    r"|temple|school|clinic)",
+    r"(?:line|round)\s+(?:them|em|\w+)\s+up\s+and\s+(?:" + _ACT + r"|gas)",
+    r"\b(?:go\s+)?(?:kill|hang|shoot|drown)\s+(?:yourself|urself|yourselves|ur\s+self|your\s+self)\b|\bkys\b",
+    r"\b(?:i|we)\s+know\s+where\s+(?:you|u|ya|your\s+\w+)\s+(?:live|lives|sleep|work)\b",
+]
+# Each pattern starts at a word's start (or a clause's, after "|").
+_THREAT = re.compile("|".join(f"(?:{p})" if p.startswith("(?:^|") else f"(?:\\b{p})" for p in _PATTERNS))
+_MARKERS = frozenset({"lexrace", "lexgay", "lexdis"})
+# Every pattern needs one of these words: a text without any is not searched (most texts).
+_TRIGGER_WORDS = (
+    "die dies dead death bullet beat break kick knock run end make hunt gun mow wipe blow get see put watch days"
+    " know kys yourself urself yourselves self gun knife rifle shotgun machete bomb ak attack hit rot"
+)
+_TRIGGERS = frozenset(_VERBS.split("|")) | frozenset(_TRIGGER_WORDS.split())
+_CLAUSE = re.compile(r"[.,!?;:]")  # punctuation between two words: a threat does not run across it
+
+
+def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
+    """The first threat among ``tokens`` of ``text`` (``Token``s from ``Reader.tokens``):
+    ``{"start", "end", "text"}`` with offsets into ``text``, or ``None``."""
+    words = [t for t in tokens if t.text not in _MARKERS]
+    if _TRIGGERS.isdisjoint(t.text for t in words):
+        return None
+    parts: list[str] = []
+    starts: list[int] = []
+    at = 0
+    for i, t in enumerate(words):
+        if i and _CLAUSE.search(text, words[i - 1].end, t.start):
+            parts.append("|")
+            at += 2
+        parts.append(t.text)
+        starts.append(at)
+        at += len(t.text) + 1
+    match = _THREAT.search(" ".join(parts))
+    if match is None:
+        return None
+    first = bisect_right(starts, match.start()) - 1
+    first = max(first, 0) if match.start() <= starts[max(first, 0)] else first + 1
+    last = max(first, bisect_left(starts, match.end()) - 1)
+    start, end = words[first].start, words[last].end
+    return {"start": start, "end": end, "text": text[start:end]}
+
+
+def check(reader: Any, text: str) -> dict[str, Any] | None:
+    """The threat in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``."""
+    return find(reader.tokens(text), text)
+
+
+def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
+    """Add the threat check's verdict to a ``/moderate`` answer: ``categories["threat"]``, the matched
+    span as ``threat``, and an action raised to at least ``review`` (a person must look at a threat,
+    whatever the model's scores say)."""
+    answer["categories"]["threat"] = found is not None
+    if found is not None:
+        answer["threat"] = found
+        if answer["action"] == "allow":
+            answer["action"] = "review"
+        answer["flagged"] = True
+    return answer

@@ -1,0 +1,141 @@
+"""The review queue on PostgreSQL (``DATABASE_URL``), shared by several containers.
+
+The same table and queries as ``SQLiteQueue``; what differs: the sequence is PostgreSQL's, and a
+post moderated again is one ``INSERT … ON CONFLICT (post_id) DO UPDATE`` that gives it a new
+sequence number (so two workers queuing the same post at once cannot collide). psycopg (3) is
+imported only when ``DATABASE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+from hatespeech.review.store import _CLASS_COLUMNS, Page, Post, Queue, _limit
+
+CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is an error, not a hung request
+SCHEMA_LOCK = 0x72657669  # advisory lock: two processes creating the table at once would collide
+SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS review_posts_seq;
+CREATE TABLE IF NOT EXISTS review_posts (
+    seq BIGINT PRIMARY KEY DEFAULT nextval('review_posts_seq'), post_id TEXT NOT NULL UNIQUE,
+    action TEXT NOT NULL, hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT,
+    ts DOUBLE PRECISION NOT NULL, texted INTEGER NOT NULL, body TEXT NOT NULL, feedback TEXT);
+CREATE INDEX IF NOT EXISTS review_posts_action ON review_posts (action, seq);
+CREATE INDEX IF NOT EXISTS review_posts_thread ON review_posts (thread, seq);
+CREATE INDEX IF NOT EXISTS review_posts_texted ON review_posts (texted, ts);
+"""
+
+
+class PostgresQueue(Queue):
+    def __init__(self, url: str):
+        self.url = url
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._connections: list[Any] = []
+        self._schema_ready = False
+
+    def _db(self) -> Any:
+        import psycopg
+
+        if self._pid != os.getpid():  # subtle: a connection must not cross a fork
+            with self._lock:
+                self._pid, self._connections, self._local = os.getpid(), [], threading.local()
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+            if not self._schema_ready:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                    conn.execute(SCHEMA)
+                self._schema_ready = True
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def add(self, item: Post) -> int:
+        body = {k: v for k, v in item.items() if k not in ("seq", "feedback")}
+        row = (
+            self._db()
+            .execute(
+                "INSERT INTO review_posts (post_id, action, hate, offensive, thread, ts, texted, body) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (post_id) DO UPDATE SET "
+                "seq = nextval('review_posts_seq'), action = EXCLUDED.action, hate = EXCLUDED.hate, "
+                "offensive = EXCLUDED.offensive, thread = EXCLUDED.thread, ts = EXCLUDED.ts, "
+                "texted = EXCLUDED.texted, body = EXCLUDED.body, feedback = NULL RETURNING seq",
+                (
+                    item["id"],
+                    item["action"],
+                    int("hate speech" in item["categories"]),
+                    int("offensive language" in item["categories"]),
+                    item["thread"],
+                    item["time"],
+                    int(item["text"] is not None),
+                    json.dumps(body),
+                ),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def page(
+        self,
+        action: str | None = None,
+        category: str | None = None,
+        thread: str | None = None,
+        before: int | None = None,
+        limit: int = 20,
+    ) -> Page:
+        where, args = [], []
+        if action is not None:
+            where.append("action = %s")
+            args.append(action)
+        if category is not None:
+            where.append(f"{_CLASS_COLUMNS[category]} = 1")
+        if thread is not None:
+            where.append("thread = %s")
+            args.append(thread)
+        filters = " AND ".join(where) or "TRUE"
+        limit = _limit(limit)
+        db = self._db()
+        total = db.execute(f"SELECT COUNT(*) FROM review_posts WHERE {filters}", args).fetchone()[0]
+        cursor = " AND seq < %s" if before is not None else ""
+        rows = db.execute(
+            f"SELECT seq, body, feedback FROM review_posts WHERE {filters}{cursor} ORDER BY seq DESC LIMIT %s",
+            [*args, *([before] if before is not None else []), limit + 1],
+        ).fetchall()
+        posts = [Post(**json.loads(body), seq=seq, feedback=feedback) for seq, body, feedback in rows[:limit]]
+        return Page(posts=posts, next=posts[-1]["seq"] if len(rows) > limit else None, total=int(total))
+
+    def set_feedback(self, id: str, label: str) -> bool:
+        return self._db().execute("UPDATE review_posts SET feedback = %s WHERE post_id = %s", (label, id)).rowcount > 0
+
+    def maintain(self, now: float, text_retention: float, max_posts: int) -> tuple[int, int]:
+        db = self._db()
+        with db.transaction():
+            old = db.execute(
+                "SELECT seq, body FROM review_posts WHERE texted = 1 AND ts < %s FOR UPDATE", (now - text_retention,)
+            ).fetchall()
+            for seq, body in old:
+                values = json.loads(body)
+                values["text"], values["spans"] = None, []
+                db.execute("UPDATE review_posts SET body = %s, texted = 0 WHERE seq = %s", (json.dumps(values), seq))
+            count = db.execute("SELECT COUNT(*) FROM review_posts").fetchone()[0]
+            dropped = 0
+            if count > max_posts:
+                dropped = db.execute(
+                    "DELETE FROM review_posts WHERE seq IN (SELECT seq FROM review_posts ORDER BY seq LIMIT %s)",
+                    (count - max_posts,),
+                ).rowcount
+        return len(old), dropped
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                for conn in self._connections:
+                    conn.close()
+            self._connections, self._local = [], threading.local()

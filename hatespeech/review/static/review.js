@@ -1,0 +1,574 @@
+// The review page: no build step, no library, nothing from outside (the CSP allows this origin only).
+// Every text from a post goes into the page through textContent / text nodes, never as HTML.
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "hatespeech-review-token";
+  const ABUSIVE = ["hate speech", "offensive language"];
+  const LABELS = ["hate speech", "offensive language", "neither"];
+  const STRENGTH = [0.1, 0.2, 0.4, 0.7]; // contribution to a class's margin: marks s1 … s5
+  const PAGE = 20;
+
+  const $ = (id) => document.getElementById(id);
+  const state = { model: null, next: null, filters: {}, selected: -1, trySeq: 0, feedbackSeq: 0, chosen: {} };
+
+  // ------------------------------------------------------------------ token and calls
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  }
+
+  function takeTokenFromAddress() {
+    // /review?key=TOKEN (links from alerts): keep it like a typed one, and remove it from the address bar
+    const url = new URL(window.location.href);
+    const key = url.searchParams.get("key");
+    if (key !== null) {
+      if (key) sessionStorage.setItem(TOKEN_KEY, key);
+      url.searchParams.delete("key");
+      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+    }
+  }
+
+  class CallError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function call(method, path, body) {
+    const headers = { Authorization: "Token " + token() };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (err) {
+      data = null;
+    }
+    if (!response.ok) {
+      const message = data && typeof data.error === "string" ? data.error : "HTTP " + response.status;
+      throw new CallError(response.status, message);
+    }
+    return data;
+  }
+
+  function showError(err) {
+    $("error").textContent = err ? String(err.message || err) : "";
+  }
+
+  // ------------------------------------------------------------------ small helpers
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function percent(p, digits) {
+    return (100 * p).toFixed(digits === undefined ? 1 : digits) + "%";
+  }
+
+  function when(seconds) {
+    return new Date(seconds * 1000).toLocaleString();
+  }
+
+  // Non-overlapping pieces of `text` from the explanation's spans ([start, end, class, contribution]),
+  // which overlap (a two-word feature covers both words). Each span's contribution is spread over its
+  // non-space characters, so the pieces' figures add up to the spans' exactly.
+  function pieces(text, spans) {
+    const cuts = new Set([0, text.length]);
+    for (const s of spans) {
+      cuts.add(Math.max(0, Math.min(text.length, s[0])));
+      cuts.add(Math.max(0, Math.min(text.length, s[1])));
+    }
+    const points = Array.from(cuts).sort((a, b) => a - b);
+    const index = new Map(points.map((p, i) => [p, i]));
+    const solid = new Int32Array(text.length + 1); // non-space characters before each offset
+    for (let i = 0; i < text.length; i++) solid[i + 1] = solid[i] + (/\s/.test(text[i]) ? 0 : 1);
+    const diff = ABUSIVE.map(() => new Float64Array(points.length));
+    for (const [start, end, cls, contribution] of spans) {
+      const k = ABUSIVE.indexOf(cls);
+      const count = solid[end] - solid[start];
+      if (k < 0 || count <= 0 || !(contribution > 0)) continue;
+      diff[k][index.get(start)] += contribution / count;
+      diff[k][index.get(end)] -= contribution / count;
+    }
+    const out = [];
+    const density = ABUSIVE.map(() => 0);
+    for (let i = 0; i + 1 < points.length; i++) {
+      const a = points[i];
+      const b = points[i + 1];
+      const chars = solid[b] - solid[a];
+      const by = {};
+      let strongest = 0;
+      ABUSIVE.forEach((cls, k) => {
+        density[k] += diff[k][i];
+        const value = density[k] * chars;
+        if (value > 1e-9) {
+          by[cls] = value;
+          strongest = Math.max(strongest, value);
+        }
+      });
+      out.push({ text: text.slice(a, b), strongest, by });
+    }
+    return out;
+  }
+
+  function highlighted(text, spans) {
+    const p = el("p", "text");
+    for (const piece of pieces(text, spans || [])) {
+      if (piece.strongest <= 0) {
+        p.appendChild(document.createTextNode(piece.text));
+        continue;
+      }
+      let level = 1;
+      for (const step of STRENGTH) if (piece.strongest >= step) level += 1;
+      const mark = el("mark", "s" + level, piece.text);
+      const figures = Object.entries(piece.by).map(([cls, v]) => cls + " +" + v.toFixed(3));
+      mark.title = "pushes toward " + figures.join(", ");
+      mark.dataset.contribution = piece.strongest.toFixed(6);
+      p.appendChild(mark);
+    }
+    return p;
+  }
+
+  // The strongest pieces in words, for keyboard and screen-reader users (a mark's title needs a mouse).
+  function why(text, spans) {
+    const strongest = pieces(text, spans || [])
+      .filter((piece) => piece.strongest > 0 && piece.text.trim())
+      .sort((a, b) => b.strongest - a.strongest)
+      .slice(0, 5);
+    if (!strongest.length) return null;
+    const box = el("details", "why");
+    box.appendChild(el("summary", "", "Why (the words that pushed most)"));
+    const list = el("ul");
+    for (const piece of strongest) {
+      const figures = Object.entries(piece.by).map(([cls, v]) => cls + " +" + v.toFixed(3));
+      list.appendChild(el("li", "", "\u201c" + piece.text.trim() + "\u201d: " + figures.join(", ")));
+    }
+    box.appendChild(list);
+    return box;
+  }
+
+  function scoreList(scores) {
+    const list = el("ul", "scores");
+    for (const label of LABELS) {
+      if (!(label in scores)) continue;
+      list.appendChild(el("li", "", label + " " + percent(scores[label])));
+    }
+    return list;
+  }
+
+  // ------------------------------------------------------------------ the queue
+
+  function queuePath(before) {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(state.filters)) if (value) params.set(name, value);
+    params.set("limit", String(PAGE));
+    if (before) params.set("before", String(before));
+    return "/review/queue?" + params.toString();
+  }
+
+  function renderPost(post) {
+    const item = el("li", "post action-" + post.action);
+    item.dataset.postId = post.id;
+    item.tabIndex = -1;
+
+    const head = el("div", "post-head");
+    head.appendChild(el("span", "badge " + post.action, post.action));
+    head.appendChild(el("span", "model-label", "model: " + post.label));
+    head.appendChild(el("time", "muted", when(post.time)));
+    item.appendChild(head);
+
+    if (post.text === null) {
+      item.appendChild(el("p", "text erased", "(text erased after the retention period)"));
+    } else {
+      item.appendChild(highlighted(post.text, post.spans));
+      const reasons = why(post.text, post.spans);
+      if (reasons) item.appendChild(reasons);
+    }
+    item.appendChild(scoreList(post.scores));
+
+    const meta = el("p", "meta muted");
+    if (post.thread) {
+      const thread = el("button", "link thread", "thread " + post.thread);
+      thread.type = "button";
+      thread.title = "Show this thread only";
+      thread.addEventListener("click", () => {
+        $("filter-thread").value = post.thread;
+        applyFilters();
+      });
+      meta.appendChild(thread);
+    }
+    if (post.author) meta.appendChild(el("span", "author", "by " + post.author));
+    if (post.url && /^https?:\/\//i.test(post.url)) {
+      const link = el("a", "", "open the post");
+      link.href = post.url;
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      meta.appendChild(link);
+    }
+    meta.appendChild(el("span", "post-id", "id " + post.id));
+    item.appendChild(meta);
+
+    const buttons = el("div", "labels");
+    buttons.setAttribute("role", "group");
+    buttons.setAttribute("aria-label", "Label this post");
+    LABELS.forEach((label, i) => {
+      const button = el("button", "label", i + 1 + " " + label);
+      button.type = "button";
+      button.dataset.label = label;
+      button.setAttribute("aria-pressed", "false");
+      button.disabled = post.text === null;
+      button.addEventListener("click", () => label_(item, post, label));
+      buttons.appendChild(button);
+    });
+    item.appendChild(buttons);
+    const status = el("p", "label-status");
+    status.setAttribute("aria-live", "polite");
+    item.appendChild(status);
+    if (post.feedback) showLabel(item, post.feedback);
+    item.addEventListener("focusin", () => select(posts().indexOf(item), false));
+    return item;
+  }
+
+  function showLabel(item, label) {
+    item.dataset.labelled = label;
+    for (const button of item.querySelectorAll("button[data-label]")) {
+      button.setAttribute("aria-pressed", button.dataset.label === label ? "true" : "false");
+    }
+    item.querySelector(".label-status").textContent = "Labelled: " + label;
+  }
+
+  async function label_(item, post, label) {
+    const status = item.querySelector(".label-status");
+    status.textContent = "Saving…";
+    try {
+      await call("POST", "/feedback", { text: post.text, label, id: post.id, source: "review-page" });
+      showLabel(item, label);
+      loadFeedback();
+    } catch (err) {
+      status.textContent = "Not saved: " + err.message;
+    }
+  }
+
+  function posts() {
+    return Array.from(document.querySelectorAll("#posts > li.post"));
+  }
+
+  function select(i, focus) {
+    const all = posts();
+    if (!all.length) return;
+    const j = Math.max(0, Math.min(all.length - 1, i));
+    if (all[state.selected]) all[state.selected].classList.remove("selected");
+    state.selected = j;
+    all[j].classList.add("selected");
+    if (focus) {
+      all[j].focus();
+      all[j].scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  async function loadQueue(append) {
+    const before = append ? state.next : null;
+    const page = await call("GET", queuePath(before));
+    const list = $("posts");
+    if (!append) {
+      list.textContent = "";
+      state.selected = -1;
+    }
+    for (const post of page.posts) list.appendChild(renderPost(post));
+    state.next = page.next;
+    $("more").hidden = page.next === null;
+    const shown = posts().length;
+    $("queue-summary").textContent = page.total
+      ? shown + " of " + page.total + " posts, newest first"
+      : "No posts in the queue" + (Object.values(state.filters).some(Boolean) ? " for these filters." : ".");
+  }
+
+  function applyFilters() {
+    state.filters = {
+      action: $("filter-action").value,
+      class: $("filter-class").value,
+      thread: $("filter-thread").value.trim(),
+    };
+    loadQueue(false).catch(showError);
+  }
+
+  // ------------------------------------------------------------------ try a text
+
+  let tryTimer = null;
+
+  function tryText() {
+    clearTimeout(tryTimer);
+    tryTimer = setTimeout(runTry, 250);
+  }
+
+  async function runTry() {
+    const text = $("try-text").value;
+    const seq = ++state.trySeq;
+    const out = $("try-result");
+    if (!text.trim()) {
+      out.textContent = "";
+      return;
+    }
+    try {
+      const answer = await call("POST", "/moderate", { text, explain: true });
+      if (seq !== state.trySeq) return; // a newer text was typed meanwhile
+      out.textContent = "";
+      const head = el("div", "post-head");
+      head.appendChild(el("span", "badge " + answer.action, answer.action));
+      head.appendChild(el("span", "model-label", "model: " + answer.label));
+      out.appendChild(head);
+      const spans = (answer.explanation ? answer.explanation.spans : []).map((s) => [
+        s.start,
+        s.end,
+        s.class,
+        s.contribution,
+      ]);
+      out.appendChild(highlighted(text, spans));
+      const reasons = why(text, spans);
+      if (reasons) out.appendChild(reasons);
+      out.appendChild(scoreList(answer.scores));
+    } catch (err) {
+      if (seq === state.trySeq) out.textContent = "Not scored: " + err.message;
+    }
+  }
+
+  // ------------------------------------------------------------------ thresholds
+
+  function nearest(values, t) {
+    let best = 0;
+    for (let i = 0; i < values.length; i++) if (Math.abs(values[i] - t) < Math.abs(values[best] - t)) best = i;
+    return best;
+  }
+
+  function renderThresholds(model) {
+    const box = $("sliders");
+    box.textContent = "";
+    const curves = model.threshold_curves || {};
+    const inForce = model.thresholds || {};
+    state.chosen = JSON.parse(JSON.stringify(inForce));
+    if (!Object.keys(curves).length) {
+      $("curves-note").textContent =
+        "This model's card has no threshold curves (retrain to add them); the thresholds in force are below.";
+    } else {
+      $("curves-note").textContent =
+        "From the model card's out-of-fold cross-validation: the share of clean posts (annotated neither) " +
+        "that reach each threshold, and the share of the class it catches.";
+    }
+    for (const cls of ABUSIVE) {
+      const curve = curves[cls];
+      if (!curve || !inForce[cls]) continue;
+      const set = el("fieldset", "threshold");
+      set.appendChild(el("legend", "", cls));
+      if (curve.data) set.appendChild(el("p", "muted", "Measured on " + curve.data + "."));
+      set.appendChild(
+        el("p", "muted", "In force: review ≥ " + inForce[cls].review + ", block ≥ " + inForce[cls].block),
+      );
+      const listId = "marks-" + cls.replace(/\W+/g, "-");
+      const marks = el("datalist");
+      marks.id = listId;
+      for (const action of ["review", "block"]) {
+        const option = el("option");
+        option.value = String(nearest(curve.thresholds, inForce[cls][action]));
+        option.label = "current " + action;
+        marks.appendChild(option);
+      }
+      set.appendChild(marks);
+      for (const action of ["review", "block"]) {
+        const row = el("div", "slider");
+        const id = "slider-" + listId + "-" + action;
+        const label = el("label", "", action);
+        label.htmlFor = id;
+        const input = el("input");
+        input.type = "range";
+        input.id = id;
+        input.min = "0";
+        input.max = String(curve.thresholds.length - 1);
+        input.step = "1";
+        input.value = String(nearest(curve.thresholds, inForce[cls][action]));
+        input.setAttribute("list", listId);
+        input.dataset.class = cls;
+        input.dataset.action = action;
+        const output = el("output", "");
+        output.htmlFor = id;
+        const show = (moved) => {
+          const i = Number(input.value);
+          const t = moved ? curve.thresholds[i] : inForce[cls][action];
+          const j = moved ? i : nearest(curve.thresholds, t);
+          output.textContent =
+            "≥ " + t + ": reached by " + percent(curve.clean_reached[j], 2) + " of clean posts, catches " +
+            percent(curve.caught[j], 1) + " of " + cls + (j === nearest(curve.thresholds, inForce[cls][action]) &&
+            !moved ? " (in force)" : "");
+          input.setAttribute("aria-valuetext", output.textContent);
+          if (moved) {
+            state.chosen[cls][action] = t;
+            // review may not be above block: the other slider follows
+            const other = action === "review" ? "block" : "review";
+            const otherInput = set.querySelector('input[data-action="' + other + '"]');
+            const mustFollow = action === "review" ? t > state.chosen[cls].block : t < state.chosen[cls].review;
+            if (mustFollow) {
+              otherInput.value = input.value;
+              otherInput.dispatchEvent(new Event("input"));
+            }
+            writeThresholds();
+          }
+        };
+        input.addEventListener("input", () => show(true));
+        show(false);
+        row.appendChild(label);
+        row.appendChild(input);
+        row.appendChild(output);
+        set.appendChild(row);
+      }
+      box.appendChild(set);
+    }
+    writeThresholds();
+  }
+
+  function writeThresholds() {
+    $("thresholds-json").value = JSON.stringify(state.chosen);
+  }
+
+  function copyThresholds() {
+    const area = $("thresholds-json");
+    area.focus();
+    area.select();
+    const done = () => {
+      $("copy-status").textContent = "Copied.";
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(area.value).then(done, () => {
+        $("copy-status").textContent = "Selected: press Ctrl+C to copy.";
+      });
+    } else {
+      $("copy-status").textContent = "Selected: press Ctrl+C to copy.";
+    }
+  }
+
+  // ------------------------------------------------------------------ feedback counts
+
+  async function loadFeedback() {
+    const box = $("feedback-counts");
+    const seq = ++state.feedbackSeq;
+    try {
+      const counts = await call("GET", "/feedback");
+      if (seq !== state.feedbackSeq) return; // a newer call (after a newer label) answers instead
+      box.textContent = "";
+      const list = el("dl", "counts");
+      const add = (name, value) => {
+        list.appendChild(el("dt", "", name));
+        list.appendChild(el("dd", "", value));
+      };
+      add("labels in all", counts.total);
+      const newer = counts.newer_than_model;
+      add("newer than the served model", newer === null || newer === undefined ? "unknown" : newer);
+      for (const [label, n] of Object.entries(counts.by_label || {})) add("labelled " + label, n);
+      for (const [source, n] of Object.entries(counts.by_source || {})) add("from " + source, n);
+      box.appendChild(list);
+    } catch (err) {
+      if (seq === state.feedbackSeq) box.textContent = "Feedback counts are not available: " + err.message;
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function describeModel(model) {
+    const m = model.model || {};
+    $("model-line").textContent =
+      "Model " + (m.version || "?") + " · " + String(m.sha256 || "").slice(0, 12) + (m.created_at ? " · trained " + m.created_at : "");
+    const hours = model.retention_hours;
+    $("retention").textContent =
+      model.queue === false
+        ? "The queue is off on this server (REVIEW_QUEUE=off)."
+        : "Posts that reached review or block with an id. Their texts are erased " +
+          (hours % 24 === 0 ? hours / 24 + " days" : hours + " hours") +
+          " after they were moderated (REVIEW_TEXT_RETENTION_HOURS).";
+    $("retrain").textContent = model.retrain || "python train.py --feedback store";
+  }
+
+  async function open() {
+    $("login").hidden = true;
+    $("app").hidden = false;
+    $("logout").hidden = false;
+    const [model] = await Promise.all([call("GET", "/review/model"), loadQueue(false)]);
+    state.model = model;
+    describeModel(model);
+    renderThresholds(model);
+    document.body.dataset.ready = "1"; // the first screen is drawn (the browser tests and bench wait for it)
+    window.reviewReadyAt = performance.now();
+    loadFeedback();
+  }
+
+  function showLogin(message) {
+    $("app").hidden = true;
+    $("logout").hidden = true;
+    $("login").hidden = false;
+    $("login-error").textContent = message || "";
+    $("token").focus();
+  }
+
+  function start() {
+    takeTokenFromAddress();
+    $("login").addEventListener("submit", (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, $("token").value);
+      $("token").value = "";
+      open().catch(failed);
+    });
+    $("logout").addEventListener("click", () => {
+      sessionStorage.removeItem(TOKEN_KEY);
+      showLogin("");
+    });
+    $("filters").addEventListener("submit", (event) => {
+      event.preventDefault();
+      applyFilters();
+    });
+    $("more").addEventListener("click", () => loadQueue(true).catch(showError));
+    $("try-text").addEventListener("input", tryText);
+    $("copy").addEventListener("click", copyThresholds);
+    document.addEventListener("keydown", onKey);
+    if (token()) open().catch(failed);
+    else showLogin("");
+  }
+
+  function failed(err) {
+    if (err instanceof CallError && (err.status === 401 || err.status === 403)) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      showLogin("That token was refused.");
+    } else {
+      showError(err);
+    }
+  }
+
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    if ($("app").hidden) return;
+    if (event.key === "j") {
+      select(state.selected + 1, true);
+    } else if (event.key === "k") {
+      select(state.selected - 1, true);
+    } else if (["1", "2", "3"].includes(event.key)) {
+      const item = posts()[state.selected];
+      if (!item) return;
+      const button = item.querySelector('button[data-label="' + LABELS[Number(event.key) - 1] + '"]');
+      if (button && !button.disabled) button.click();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,66 @@
+"""The threat check: its labelled sets, idioms, spans, and disguised threats."""
+
+from __future__ import annotations
+
+import pytest
+from support import ROOT
+
+from hatespeech.core import threats
+from hatespeech.core.text import PLAIN, Reader
+
+SETS = [ROOT / "tests" / "data" / "threats.tsv", ROOT / "tests" / "data" / "threats_heldout.tsv"]
+
+
+def rows(path: object) -> list[tuple[int, str, str]]:
+    found = []
+    for line in path.read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            label, kind, sentence = line.split("\t")
+            found.append((int(label), kind, sentence))
+    return found
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_precision_and_recall_on_the_labelled_sets(path: object) -> None:
+    data = rows(path)
+    assert len({s for _, _, s in data}) == len(data), "no sentence twice"
+    hits = [(label, threats.check(PLAIN, sentence) is not None) for label, _, sentence in data]
+    tp = sum(1 for label, hit in hits if label and hit)
+    precision = tp / sum(1 for _, hit in hits if hit)
+    recall = tp / sum(1 for label, _ in hits if label)
+    assert precision >= 0.9 and recall >= 0.8, (precision, recall)
+
+
+def test_the_sets_are_big_and_half_near_misses() -> None:
+    data = [row for path in SETS for row in rows(path)]
+    assert len(rows(SETS[0])) >= 300
+    near = sum(1 for _, kind, _ in data if kind == "near-miss")
+    assert 0.45 <= near / len(data) <= 0.55
+
+
+@pytest.mark.parametrize(
+    "idiom",
+    ["this joke killed me", "I'd kill for a coffee", "the game shot up the charts", "I'll shoot you an email",
+     "my mom is going to kill me", "I'm going to kill this exam", "hang in there", "I'll beat you at chess"],
+)  # fmt: skip
+def test_idioms_are_not_threats(idiom: str) -> None:
+    assert threats.check(PLAIN, idiom) is None
+
+
+def test_the_span_is_what_was_written() -> None:
+    text = "Honestly... I'm going to HURT you, I swear."
+    found = threats.check(PLAIN, text)
+    assert found == {"start": 12, "end": 33, "text": "I'm going to HURT you"}
+    assert threats.check(PLAIN, "I will hurt. You know") is None  # not across a full stop
+
+
+def test_disguised_threats_are_read_as_the_model_reads_them() -> None:
+    reader = Reader({"kill": 500, "you": 9000, "will": 3000})
+    for text in ("I will k!ll you", "I will kіll yоu", "I will k i l l you", "I will kiiiill you"):
+        assert threats.check(reader, text) is not None, text
+
+
+@pytest.mark.parametrize("text", ["i will kill you " * 700, ("i m going to " + "a" * 50 + " ") * 150, "😀" * 10_000])
+def test_long_hostile_texts_are_checked(text: str) -> None:
+    found = threats.check(PLAIN, text)
+    assert (found is not None) == text.startswith("i will")

@@ -1,0 +1,189 @@
+"""The review queue on its three backends (a file, a real redis-server, a throw-away PostgreSQL), and what fills it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alerting import flush
+from support import ROOT
+
+from hatespeech.config import ReviewSettings
+from hatespeech.review import Reviewer, spans
+from hatespeech.review.postgres import PostgresQueue
+from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, post
+from hatespeech.service.context import Context
+
+HATE, OFFENSIVE = "hate speech", "offensive language"
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
+def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        flush(url)
+        opened: Queue = RedisQueue(url)
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS review_posts")
+        opened = PostgresQueue(url)
+    else:
+        opened = SQLiteQueue(tmp_path / "review.sqlite3")
+    yield opened
+    opened.close()
+
+
+def add(queue: Queue, i: int, action: str = "review", classes: tuple[str, ...] = (HATE,), thread: str = "t1") -> int:
+    return queue.add(
+        post(f"p{i}", f"text {i}", {HATE: 0.5, OFFENSIVE: 0.4, "neither": 0.1}, action, HATE, classes, thread,
+             "author", "https://forum.example/p", ts=float(i), spans=[[0, 4, HATE, 0.25]], model="abc")
+    )  # fmt: skip
+
+
+def ids(page: dict) -> list[str]:
+    return [p["id"] for p in page["posts"]]
+
+
+def test_newest_first_in_pages(queue: Queue) -> None:
+    for i in range(7):
+        add(queue, i)
+    first = queue.page(limit=3)
+    assert ids(first) == ["p6", "p5", "p4"] and first["total"] == 7
+    second = queue.page(limit=3, before=first["next"])
+    assert ids(second) == ["p3", "p2", "p1"]
+    last = queue.page(limit=3, before=second["next"])
+    assert ids(last) == ["p0"] and last["next"] is None
+    got = first["posts"][0]
+    assert got["text"] == "text 6" and got["spans"] == [[0, 4, HATE, 0.25]] and got["feedback"] is None
+    assert got["thread"] == "t1" and got["url"] == "https://forum.example/p" and got["time"] == 6.0
+
+
+def test_filters_combine(queue: Queue) -> None:
+    add(queue, 1, "review", (HATE,), "t1")
+    add(queue, 2, "block", (HATE, OFFENSIVE), "t1")
+    add(queue, 3, "block", (OFFENSIVE,), "t2")
+    add(queue, 4, "review", (OFFENSIVE,), "t2")
+    assert ids(queue.page(action="block")) == ["p3", "p2"]
+    assert ids(queue.page(category=HATE)) == ["p2", "p1"]
+    assert ids(queue.page(thread="t2")) == ["p4", "p3"]
+    both = queue.page(action="block", category=OFFENSIVE, thread="t1")
+    assert ids(both) == ["p2"] and both["total"] == 1
+    assert queue.page(action="review", category=HATE, thread="t2") == {"posts": [], "next": None, "total": 0}
+    paged = queue.page(action="block", category=OFFENSIVE, limit=1)
+    assert ids(paged) == ["p3"] and ids(queue.page(action="block", category=OFFENSIVE, before=paged["next"])) == ["p2"]
+
+
+def test_the_same_post_again_replaces_it_at_the_top(queue: Queue) -> None:
+    add(queue, 1, "review", (HATE,), "t1")
+    add(queue, 2)
+    assert queue.set_feedback("p1", "neither")
+    add(queue, 1, "block", (OFFENSIVE,), "t9")  # edited and moderated again
+    page = queue.page()
+    assert ids(page) == ["p1", "p2"] and page["total"] == 2
+    assert page["posts"][0]["action"] == "block" and page["posts"][0]["feedback"] is None
+    assert ids(queue.page(thread="t1")) == ["p2"]  # no longer indexed under its old thread or class
+    assert ids(queue.page(category=HATE)) == ["p2"]
+
+
+def test_feedback_is_shown_and_unknown_posts_are_refused(queue: Queue) -> None:
+    add(queue, 1)
+    assert queue.set_feedback("p1", OFFENSIVE)
+    assert not queue.set_feedback("nope", OFFENSIVE)
+    assert queue.page()["posts"][0]["feedback"] == OFFENSIVE
+
+
+def test_retention_erases_texts_and_spans_and_bounds_the_queue(queue: Queue) -> None:
+    for i in range(1, 6):
+        add(queue, i)  # times 1 … 5
+    erased, dropped = queue.maintain(now=13.5, text_retention=10, max_posts=4)  # erase times < 3.5
+    assert (erased, dropped) == (3, 1)
+    page = queue.page()
+    assert ids(page) == ["p5", "p4", "p3", "p2"]
+    assert [p["text"] for p in page["posts"]] == ["text 5", "text 4", None, None]
+    assert page["posts"][-1]["spans"] == [] and page["posts"][-1]["scores"][HATE] == 0.5
+    assert queue.maintain(now=13.5, text_retention=10, max_posts=4) == (0, 0)
+
+
+_WRITER = """
+import sys
+from hatespeech.review.postgres import PostgresQueue
+from hatespeech.review.store import SQLiteQueue, post
+queue = SQLiteQueue(sys.argv[1])
+for i in range(int(sys.argv[2]), int(sys.argv[2]) + 50):
+    queue.add(post(f"p{i}", "text", {"hate speech": 0.5}, "review", "hate speech", ["hate speech"], ts=i))
+"""
+
+
+def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "review.sqlite3")
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, path, str(k * 100)], cwd=ROOT) for k in range(3)]
+    assert [w.wait(timeout=60) for w in writers] == [0, 0, 0]
+    page = SQLiteQueue(path).page(limit=100)
+    assert page["total"] == 150 and len({p["seq"] for p in page["posts"]}) == 100
+
+
+def test_open_queue_follows_the_settings(tmp_path: Path, redis_url: str) -> None:
+    assert isinstance(open_queue(tmp_path / "q.sqlite3"), SQLiteQueue)
+    assert isinstance(open_queue(tmp_path / "q.sqlite3", redis_url), RedisQueue)
+    assert isinstance(open_queue(tmp_path / "q.sqlite3", redis_url, "postgresql://u@127.0.0.1/x"), PostgresQueue)
+
+
+ANSWER = {
+    "scores": {HATE: 0.6, OFFENSIVE: 0.35, "neither": 0.05},
+    "label": HATE,
+    "flagged": True,
+    "action": "review",
+    "categories": {HATE: True, OFFENSIVE: False},
+    "model": {"version": "1", "sha256": "ab" * 32},
+}
+EXPLANATION = {
+    "spans": [
+        {"start": 0, "end": 5, "text": "zorgs", "class": HATE, "contribution": 0.8},
+        {"start": 0, "end": 5, "text": "zorgs", "class": "neither", "contribution": 0.3},
+        {"start": 6, "end": 9, "text": "are", "class": OFFENSIVE, "contribution": -0.1},
+    ]
+}
+
+
+def test_the_reviewer_queues_only_flagged_posts_with_an_id(tmp_path: Path) -> None:
+    reviewer = Reviewer(ReviewSettings(db_path=tmp_path / "q.sqlite3"))
+    calls = []
+
+    def explain() -> dict:
+        calls.append(1)
+        return EXPLANATION
+
+    assert not reviewer.record(ANSWER, Context.check(), "zorgs are bad", explain)  # no id
+    assert not reviewer.record({**ANSWER, "action": "allow"}, Context.check(id="a"), "zorgs", explain)
+    assert calls == []  # nothing explained for a post it does not keep
+    assert reviewer.record(ANSWER, Context.check(id=7, thread="t", author="bob"), "zorgs are bad", explain)
+    [queued] = reviewer.queue.page()["posts"]
+    assert queued["id"] == "7" and queued["categories"] == [HATE] and queued["model"] == "abab" * 3
+    assert queued["spans"] == [[0, 5, HATE, 0.8]] == spans(EXPLANATION)
+    reviewer.labelled(7, "neither")
+    assert reviewer.queue.page()["posts"][0]["feedback"] == "neither"
+    off = Reviewer(ReviewSettings(enabled=False, db_path=tmp_path / "off.sqlite3"))
+    assert not off.record(ANSWER, Context.check(id="x"), "zorgs", explain)
+    assert not (tmp_path / "off.sqlite3").exists()
+
+
+def test_the_reviewer_erases_old_texts_at_most_once_a_minute(tmp_path: Path) -> None:
+    reviewer = Reviewer(ReviewSettings(db_path=tmp_path / "q.sqlite3", text_retention_seconds=3600))
+    reviewer.queue.add(post("old", "an old text", {HATE: 0.9}, "block", HATE, [HATE], ts=1000.0))
+    reviewer.maintain(now=1000.0 + 3599)
+    assert reviewer.queue.page()["posts"][0]["text"] == "an old text"
+    reviewer.maintain(now=1000.0 + 3601)  # within a minute of the last pass: not yet
+    assert reviewer.queue.page()["posts"][0]["text"] == "an old text"
+    reviewer.maintain(now=1000.0 + 3660)
+    assert reviewer.queue.page()["posts"][0]["text"] is None
+
+
+def test_a_broken_store_never_fails_the_request(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    reviewer = Reviewer(ReviewSettings(db_path=tmp_path / "dir"))  # a folder: SQLite cannot open it
+    assert reviewer.record(ANSWER, Context.check(id="x"), "zorgs", lambda: EXPLANATION) is False
