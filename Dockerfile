@@ -1,4 +1,4 @@
-# hatespeech-detect: the production server (gunicorn + firefly) with the committed model.
+# hatespeech-detect: the production server (nginx in front of gunicorn + firefly) with the committed model.
 #   docker build . -t hatespeechdetect && docker run -p 3000:5000 -d hatespeechdetect
 # Python 3.11: firefly-python 0.1.15 imports the `cgi` module, removed from the standard library
 # in 3.13 (it only works there through WebOb's legacy-cgi shim); 3.11 is what the model was built
@@ -16,6 +16,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     FEEDBACK_DB_PATH=/var/lib/hatespeech/feedback.sqlite3
 
 WORKDIR /app
+# nginx buffers whole requests in front of gunicorn, so idle and trickling clients cannot hold
+# its threads (hatespeech/service/launch.py). 1.22 is Debian 12's; security updates still apply.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nginx=1.22.* \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
@@ -33,5 +38,6 @@ USER 10001
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '5000'), timeout=4)"]
-# gunicorn reads HOST, PORT (Heroku sets it), WEB_CONCURRENCY and the rest through hatespeech.config.
-CMD ["gunicorn", "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]
+# Two processes under this one: nginx on HOST:$PORT (Heroku sets PORT), gunicorn behind it on a
+# Unix socket; SIGTERM stops nginx gracefully, then gunicorn (see hatespeech/service/launch.py).
+CMD ["python", "-m", "hatespeech.service.launch"]

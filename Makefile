@@ -22,9 +22,9 @@ $(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(B
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.train $(VENV)/.runtime
 
-## serve: the production server (gunicorn + firefly) with the committed model on http://127.0.0.1:$(PORT)
+## serve: the production server (nginx in front of gunicorn + firefly, as the image runs it) on http://127.0.0.1:$(PORT)
 serve: $(VENV)/.runtime
-	PORT=$(PORT) $(BIN)/gunicorn -c python:hatespeech.service.gunicorn_conf app:application
+	PORT=$(PORT) $(BIN)/python -m hatespeech.service.launch
 
 ## test: lint, then every test (the real data must be at ../shared/data/davidson or data/)
 test: $(VENV)/.dev

@@ -43,6 +43,33 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+MIN_TOKEN_CHARS = 16
+
+
+def _token(env: Mapping[str, str], name: str = "FIREFLY_TOKEN") -> str | None:
+    """The API token: unset means no token (the server starts open and says so in its log); set,
+    it must be at least 16 characters without white space. A blank one used to switch auth off
+    silently. The error never repeats the value.
+
+    >>> _token({}) is None, _token({"FIREFLY_TOKEN": "0123456789abcdef"})
+    (True, '0123456789abcdef')
+    """
+    if name not in env:
+        return None
+    raw = env[name]
+    how = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' makes one"
+    if not raw.strip():
+        raise ConfigError(
+            f"{name} is set but blank: set a token of at least {MIN_TOKEN_CHARS} characters, "
+            "or unset it to serve without one"
+        )
+    if any(c.isspace() for c in raw):
+        raise ConfigError(f"{name} contains white space (a copy-paste error?); {how}")
+    if len(raw) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"{name} is {len(raw)} characters long; use at least {MIN_TOKEN_CHARS} ({how})")
+    return raw
+
+
 def _thresholds(env: Mapping[str, str]) -> dict | None:
     """``THRESHOLDS``: a JSON object, or the path of a file holding one (core/policy.py checks its contents)."""
     raw = env.get("THRESHOLDS", "").strip()
@@ -142,6 +169,15 @@ class AlertSettings:
     backoff_max: float = 300.0  # ALERT_BACKOFF_MAX: …up to this (a 429's Retry-After overrides both)
     lease_seconds: float = 60.0  # ALERT_LEASE: a claimed alert is another sender's to retry after this
     poll_seconds: float = 1.0  # ALERT_POLL: how often an idle sender looks for due alerts
+    burst_seconds: float = 120.0  # ALERT_BURST_MINUTES: after a thread's message alert, the rest summed up per this
+    batch_max: int = 5  # ALERT_BATCH_MAX: message alerts one batch request may make; the rest in one summary
+    store_timeout: float = 0.25  # ALERT_STORE_TIMEOUT: seconds per Redis call (one retry)
+    store_retry_seconds: float = 5.0  # ALERT_STORE_RETRY: after a Redis failure, seconds before trying it again
+    spool_path: Path | None = None  # ALERT_SPOOL_PATH: alerts wait there while Redis is away (default: by the DB)
+
+    @property
+    def spool(self) -> Path:
+        return self.spool_path or self.db_path.with_name("alerts-spool.sqlite3")
 
     @property
     def enabled(self) -> bool:
@@ -150,9 +186,12 @@ class AlertSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AlertSettings:
         urls = tuple(u for u in env.get("ALERT_WEBHOOK_URL", "").replace(",", " ").split() if u)
-        for url in urls:
+        for number, url in enumerate(urls, 1):
             if not url.lower().startswith(("https://", "http://")):
-                raise ConfigError(f"ALERT_WEBHOOK_URL: {url.split('?')[0]!r} is not an http(s) URL")
+                # Never the URL itself: a webhook's path (or user:password@) is its secret.
+                raise ConfigError(
+                    f"ALERT_WEBHOOK_URL: URL number {number} of {len(urls)} does not start with https:// or http://"
+                )
         fmt = env.get("ALERT_FORMAT", "").strip().lower() or cls.format
         if fmt not in ALERT_FORMATS:
             raise ConfigError(f"ALERT_FORMAT={fmt!r} must be one of {', '.join(ALERT_FORMATS)}")
@@ -188,6 +227,11 @@ class AlertSettings:
             backoff_max=_float(env, "ALERT_BACKOFF_MAX", cls.backoff_max),
             lease_seconds=_float(env, "ALERT_LEASE", cls.lease_seconds),
             poll_seconds=_float(env, "ALERT_POLL", cls.poll_seconds),
+            burst_seconds=_float(env, "ALERT_BURST_MINUTES", cls.burst_seconds / 60) * 60,
+            batch_max=_int(env, "ALERT_BATCH_MAX", cls.batch_max),
+            store_timeout=_float(env, "ALERT_STORE_TIMEOUT", cls.store_timeout),
+            store_retry_seconds=_float(env, "ALERT_STORE_RETRY", cls.store_retry_seconds),
+            spool_path=Path(raw) if (raw := env.get("ALERT_SPOOL_PATH", "").strip()) else None,
         )
         if settings.min_messages > settings.window_messages:
             raise ConfigError(
@@ -268,13 +312,17 @@ class Settings:
     thresholds: dict | None = field(default=None, compare=False)  # THRESHOLDS: overrides the card's
     alerts: AlertSettings = field(default_factory=AlertSettings, compare=False)  # ALERT_*, REDIS_URL
     metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: for /metrics instead of FIREFLY_TOKEN
+    explain_max_spans: int = 40  # EXPLAIN_MAX_SPANS: spans per explanation (the rest summed in "omitted")
+    max_requests: int = 50_000  # MAX_REQUESTS: a worker is replaced after this many requests (0: never)…
+    max_requests_jitter: int = 5_000  # MAX_REQUESTS_JITTER: …plus up to this many, so workers do not restart together
+    log_hash_key: str | None = field(default=None, repr=False)  # LOG_HASH_KEY: keys the access log's text hash
     review: ReviewSettings = field(default_factory=ReviewSettings, compare=False)  # REVIEW_*, REDIS_URL
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        token = env.get("FIREFLY_TOKEN", "").strip() or None
+        token = _token(env)
         return cls(
             model_path=Path(env.get("MODEL_PATH") or DEFAULT_MODEL_PATH),
             host=env.get("HOST", "").strip() or cls.host,
@@ -292,6 +340,10 @@ class Settings:
             thresholds=_thresholds(env),
             alerts=AlertSettings.from_env(env),
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
+            explain_max_spans=_int(env, "EXPLAIN_MAX_SPANS", cls.explain_max_spans),
+            max_requests=_int(env, "MAX_REQUESTS", cls.max_requests, minimum=0),
+            max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", cls.max_requests_jitter, minimum=0),
+            log_hash_key=env.get("LOG_HASH_KEY", "").strip() or None,
             review=ReviewSettings.from_env(env),
             feedback=FeedbackSettings.from_env(env),
         )

@@ -76,7 +76,8 @@ def store_env(kind: str, tmp_path: Path, redis_url: str | None) -> dict[str, str
     """The environment that makes ``open_store`` open the same store in another process."""
     if kind == "sqlite":
         return {"ALERT_DB_PATH": str(tmp_path / "alerts.sqlite3")}
-    return {"REDIS_URL": redis_url or ""}
+    # the spool (where alerts wait while Redis is away) in this test's directory, not the repository's data/
+    return {"REDIS_URL": redis_url or "", "ALERT_SPOOL_PATH": str(tmp_path / "alerts-spool.sqlite3")}
 
 
 def alert_env(webhook: str, kind: str, tmp_path: Path, redis_url: str | None) -> dict[str, str]:

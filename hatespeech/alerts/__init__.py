@@ -34,7 +34,7 @@ from hatespeech.alerts.signing import InvalidSignature, sign, verify
 from hatespeech.config import AlertSettings
 from hatespeech.service.context import Context
 
-__all__ = ["Alerter", "InvalidSignature", "configure", "record", "sign", "start", "stop", "verify"]
+__all__ = ["Alerter", "InvalidSignature", "configure", "record", "record_many", "sign", "start", "stop", "verify"]
 
 _alerter: Alerter | None = None
 
@@ -51,6 +51,13 @@ def configure(settings: AlertSettings) -> Alerter:
 def record(result: Mapping[str, Any], context: Context | Mapping | None = None, text: str | None = None) -> list[str]:
     """``Alerter.record`` on the configured alerter (nothing if ``configure`` was not called)."""
     return _alerter.record(result, context, text) if _alerter is not None else []
+
+
+def record_many(
+    results: list[Mapping[str, Any]], contexts: list[Context | Mapping | None], texts: list[str | None]
+) -> list[str]:
+    """``Alerter.record_many`` (a batch: at most ``ALERT_BATCH_MAX`` message alerts) on the configured alerter."""
+    return _alerter.record_many(results, contexts, texts) if _alerter is not None else []
 
 
 def start() -> None:

@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+from hatespeech.alerts.overflow import victims
 from hatespeech.alerts.store import Maintenance, Row, Store
 
 _ENQUEUE_IF_COOLED = """
@@ -63,12 +64,21 @@ return 1
 
 
 class RedisStore(Store):
-    def __init__(self, url: str, prefix: str = "hatespeech:"):
+    def __init__(self, url: str, prefix: str = "hatespeech:", timeout: float = 2.0):
         import redis  # only a dependency when REDIS_URL is set
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        # redis-py's pool notices a fork and opens new connections in the child
+        # redis-py's pool notices a fork and opens new connections in the child. Its default retry
+        # (10 times, with backoff) made a stalled Redis hold each request for 20 s and more: one
+        # retry at once (a connection gone stale across a Redis restart), then the breaker decides.
         self.client = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30, decode_responses=True
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), 1),
+            decode_responses=True,
         )
         self.prefix = prefix
         self.keys = {name: prefix + name for name in ("due", "created", "texted")}
@@ -85,6 +95,10 @@ class RedisStore(Store):
             pipe.lrange(key, 0, -1)
             window = pipe.execute()[-1]
         return [e for e in map(json.loads, window) if e["ts"] >= now - max_age]
+
+    def window(self, thread: str, now: float, max_age: float) -> list[dict]:
+        found = self.client.lrange(f"{self.prefix}w:{thread}", 0, -1)
+        return [e for e in map(json.loads, found) if e["ts"] >= now - max_age]
 
     @staticmethod
     def _fields(row: Row) -> dict[str, Any]:
@@ -170,9 +184,14 @@ class RedisStore(Store):
         self._delete(expired)
         count = self.client.zcard(self.keys["created"])
         if count > outbox_max:
-            oldest = self.client.zrange(self.keys["created"], 0, count - outbox_max - 1)
-            done.dropped = self._rows(oldest)
-            self._delete(oldest)
+            ids = self.client.zrange(self.keys["created"], 0, -1, withscores=True)
+            with self.client.pipeline(transaction=False) as pipe:
+                for i, _ in ids:
+                    pipe.hget(f"{self.prefix}o:{i}", "alert")
+                bodies = pipe.execute()
+            chosen = victims([(i, c, b or "{}") for (i, c), b in zip(ids, bodies, strict=True)], count - outbox_max)
+            done.dropped = self._rows(chosen)
+            self._delete(chosen)
         done.pending = self.pending()
         return done
 

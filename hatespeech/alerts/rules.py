@@ -13,11 +13,12 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from hatespeech.alerts import bursts
 from hatespeech.alerts.sender import Sender
-from hatespeech.alerts.store import Row, Store, open_store
+from hatespeech.alerts.store import BURST, Row, Store, open_store
 from hatespeech.config import AlertSettings, alert_format
 from hatespeech.service import metrics
 from hatespeech.service.context import Context
@@ -56,10 +57,35 @@ class Alerter:
         Never raises and never waits for the network: a store that fails is logged and counted
         (``hatespeech_alerts_dropped_total{reason="store_error"}``), and the request goes on.
         """
+        return self._guarded(lambda: self._record(result, context, text, None, time.time()))
+
+    def record_many(
+        self,
+        results: list[Mapping[str, Any]],
+        contexts: list[Context | Mapping | None],
+        texts: list[str | None],
+    ) -> list[str]:
+        """``record`` for a batch: at most ``ALERT_BATCH_MAX`` message alerts, the rest in one summary."""
+
+        def work() -> list[str]:
+            now, batch = time.time(), _Batch(self.settings.batch_max)
+            created = []
+            for result, context, text in zip(results, contexts, texts, strict=True):
+                created += self._record(result, context, text, batch, now)
+            if batch.over:
+                alert = bursts.summarise(self._burst_alert(None, now, None, results[0]), batch.over)
+                self.store.enqueue(self._rows(alert, None, now))
+                metrics.alert_created("burst")
+                created.append(alert["id"])
+            return created
+
+        return self._guarded(work)
+
+    def _guarded(self, work: Callable[[], list[str]]) -> list[str]:
         if not self.settings.enabled:
             return []
         try:
-            created = self._record(result, context, text)
+            created = work()
         except Exception:  # an alert must never fail the request that made it
             log.exception(json.dumps({"alerts": "store_error"}))
             metrics.alerts_dropped("store_error")
@@ -69,9 +95,15 @@ class Alerter:
             self._sender.wake()  # type: ignore[union-attr]
         return created
 
-    def _record(self, result: Mapping[str, Any], context: Context | Mapping | None, text: str | None) -> list[str]:
+    def _record(
+        self,
+        result: Mapping[str, Any],
+        context: Context | Mapping | None,
+        text: str | None,
+        batch: _Batch | None,
+        now: float,
+    ) -> list[str]:
         ctx = context if isinstance(context, Context) else Context.from_mapping(context)
-        now = time.time()
         scores = result["scores"]
         abusive = min(1.0, sum(float(scores.get(label, 0.0)) for label in ABUSIVE))
         created = []
@@ -89,9 +121,27 @@ class Alerter:
                 "model": dict(result.get("model") or {}),
             }
             kept = text if self.settings.include_text else None
-            self.store.enqueue(self._rows(alert, kept, now))
-            metrics.alert_created("message")
-            created.append(alert["id"])
+            post = {
+                "ts": now,
+                "id": ctx.id,
+                "url": ctx.url,
+                "thread": ctx.thread,
+                "label": result["label"],
+                "action": result["action"],
+                "abusive": round(abusive, 4),
+            }
+            rows = self._rows(alert, kept, now)
+            if batch is not None and not batch.take():
+                batch.over.append(post)  # past the batch's cap: in its summary
+            elif ctx.thread is None:
+                self.store.enqueue(rows)
+                metrics.alert_created("message")
+                created.append(alert["id"])
+            elif self.store.enqueue_if_cooled(BURST + ctx.thread, now, self.settings.burst_seconds, 0, 0, 2, rows):
+                metrics.alert_created("message")  # the first of a burst: at once
+                created.append(alert["id"])
+            else:
+                created += self._follow_up(ctx.thread, post, result, now)
         if ctx.thread:
             entry = {
                 "ts": now,
@@ -164,10 +214,34 @@ class Alerter:
             "model": dict(result.get("model") or {}),
         }
 
-    def _rows(self, alert: dict, text: str | None, now: float) -> list[Row]:
+    def _follow_up(self, thread: str, post: dict, result: Mapping[str, Any], now: float) -> list[str]:
+        """A message alert within its thread's burst: into the slot's window; the slot's first
+        post also enqueues the slot's summary, due when the slot ends (see hatespeech/alerts/bursts.py)."""
+        s = self.settings
+        slot = int(now // s.burst_seconds)
+        key = f"{BURST}{thread}#{slot}"
+        window = self.store.append(key, post, now, bursts.KEEP, s.max_age_seconds)
+        if len(window) != 1:
+            return []
+        alert = self._burst_alert(thread, now, key, result)
+        self.store.enqueue(self._rows(alert, None, now, due=(slot + 1) * s.burst_seconds))
+        metrics.alert_created("burst")
+        return [alert["id"]]
+
+    def _burst_alert(self, thread: str | None, now: float, window: str | None, result: Mapping[str, Any]) -> dict:
+        return {
+            "type": "burst",
+            "id": uuid.uuid4().hex,
+            "created": _iso(now),
+            "thread": thread,
+            "window": window,  # where the sender finds the posts (None: they are in the alert already)
+            "model": dict(result.get("model") or {}),
+        }
+
+    def _rows(self, alert: dict, text: str | None, now: float, due: float | None = None) -> list[Row]:
         body = json.dumps(alert, ensure_ascii=False)
         return [
-            Row(alert["id"], url, alert_format(url, self.settings.format), body, now, now, text)
+            Row(alert["id"], url, alert_format(url, self.settings.format), body, now, now if due is None else due, text)
             for url in self.settings.webhook_urls
         ]
 
@@ -191,6 +265,20 @@ class Alerter:
         self._sender = None
         if self._store is not None:
             self._store.close()
+
+
+class _Batch:
+    """One batch request's message alerts: ``take`` says whether another may go out on its own."""
+
+    def __init__(self, cap: int):
+        self.cap, self.taken = cap, 0
+        self.over: list[dict] = []
+
+    def take(self) -> bool:
+        if self.taken >= self.cap:
+            return False
+        self.taken += 1
+        return True
 
 
 def _iso(ts: float) -> str:

@@ -2,7 +2,8 @@
 
 It claims due rows with a lease (so workers and containers never send one at the same time),
 posts them with a timeout, and on failure retries with exponential backoff and jitter, or after a
-429's ``Retry-After``. Delivery is at least once: every request carries ``Idempotency-Key: <alert id>``.
+429's ``Retry-After``. Delivery is at least once: every request carries ``Idempotency-Key: <alert
+id>`` (not signed: receivers of signed json dedupe on the body's ``id``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 import urllib.parse
 
+from hatespeech.alerts import bursts
 from hatespeech.alerts.render import render
 from hatespeech.alerts.signing import SIGNATURE_HEADER, sign
 from hatespeech.alerts.store import Row, Store
@@ -93,6 +95,12 @@ class Sender(threading.Thread):
 
     def deliver(self, row: Row) -> None:
         alert = json.loads(row.alert)
+        if alert.get("type") == "burst" and alert.get("window"):
+            posts = self.store.window(alert["window"], time.time(), self.settings.max_age_seconds)
+            if not posts:  # nothing to tell (the window is gone): nothing to send
+                self.store.delivered(row)
+                return
+            alert = bursts.summarise(alert, posts)
         body = render(row.format, alert, row.text)
         headers = {
             "Content-Type": "application/json",
@@ -104,7 +112,7 @@ class Sender(threading.Thread):
             headers[SIGNATURE_HEADER] = sign(body, self.settings.secret or "")
         outcome = post(row.url, body, headers, self.settings.timeout)
         status, retry_after, error = outcome
-        where = urllib.parse.urlsplit(row.url).netloc  # never the path: webhook URLs hold their secret
+        where = _where(row.url)
         if status is not None and 200 <= status < 300:
             self.store.delivered(row)
             metrics.alert_delivered(row.format)
@@ -131,6 +139,18 @@ class Sender(threading.Thread):
         """Seconds before the next attempt: doubling from ``ALERT_BACKOFF_BASE`` up to ``_MAX``, with jitter."""
         ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** min(attempts, 30))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not a secret
+
+
+def _where(url: str) -> str:
+    """The host (and port) a URL points at, for the log: never its path (webhook URLs hold their
+    secret there) nor its user:password@.
+
+    >>> _where("https://user:pa55@hooks.example.org:8443/services/T/B/secret")
+    'hooks.example.org:8443'
+    """
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, float | None, str]:

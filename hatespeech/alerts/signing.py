@@ -37,7 +37,9 @@ def verify(body: bytes, header: str, secret: str, tolerance: int = REPLAY_TOLERA
     A receiver can copy this function as it is (standard library only). ``body`` must be the raw
     bytes received, before any JSON parsing. Timestamps more than ``tolerance`` seconds from now
     are refused, so a captured request cannot be replayed later; to be safe from replays within
-    those 5 minutes as well, remember the ``Idempotency-Key`` values seen.
+    those 5 minutes as well, and to drop the duplicates at-least-once delivery may send, remember
+    the alert ids seen: the body's ``id``, which the signature covers. (The ``Idempotency-Key``
+    header carries the same id but is not signed: a replay could change it.)
 
     >>> body = b'{"type": "message"}'
     >>> verify(body, sign(body, "s3cret", 1700000000), "s3cret", now=1700000100)
@@ -58,7 +60,9 @@ def verify(body: bytes, header: str, secret: str, tolerance: int = REPLAY_TOLERA
     now = time.time() if now is None else now
     if abs(now - timestamp) > tolerance:
         raise InvalidSignature(f"the timestamp is {int(now - timestamp)} s away from now (more than {tolerance})")
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest().encode()
+    # As bytes: compare_digest raises TypeError on a str that is not ASCII (a forged header can be anything).
+    given = [value.encode("utf-8", "surrogatepass") for value in parts.get("v1", [])]
+    if not any(hmac.compare_digest(expected, g) for g in given):
         raise InvalidSignature("the signature does not match the body")
     return timestamp

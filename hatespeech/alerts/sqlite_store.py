@@ -9,7 +9,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from hatespeech.alerts.store import Maintenance, Row, Store, worse
+from hatespeech.alerts.overflow import victims
+from hatespeech.alerts.store import BURST, Maintenance, Row, Store, worse
 
 BUSY_TIMEOUT_MS = 5000  # a writer waits this long for another before giving up
 
@@ -80,6 +81,12 @@ class SQLiteStore(Store):
                 )
         return [json.loads(r["entry"]) for r in keep]
 
+    def window(self, thread: str, now: float, max_age: float) -> list[dict]:
+        rows = self._db().execute(
+            "SELECT entry FROM windows WHERE thread = ? AND ts >= ? ORDER BY seq DESC", (thread, now - max_age)
+        )
+        return [json.loads(r["entry"]) for r in rows]
+
     @staticmethod
     def _insert(db: sqlite3.Connection, rows: list[Row]) -> None:
         db.executemany(
@@ -147,17 +154,19 @@ class SQLiteStore(Store):
             ]
             count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
             if count > outbox_max:
-                done.dropped = [
-                    Row.from_mapping(dict(r))
-                    for r in db.execute(
-                        f"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY created LIMIT ?) "
-                        f"RETURNING {_COLUMNS}",
-                        (count - outbox_max,),
-                    )
+                everything = [
+                    (r["id"], r["created"], r["alert"]) for r in db.execute("SELECT id, created, alert FROM outbox")
                 ]
+                for row_id in victims(everything, count - outbox_max):
+                    done.dropped += [
+                        Row.from_mapping(dict(r))
+                        for r in db.execute(f"DELETE FROM outbox WHERE id = ? RETURNING {_COLUMNS}", (row_id,))
+                    ]
             done.pending = count - len(done.dropped)
             db.execute("DELETE FROM cooldowns WHERE until < ?", (now,))
-            db.execute("DELETE FROM windows WHERE ts < ?", (now - window_age,))  # threads gone quiet
+            # threads gone quiet; a burst's posts stay as long as its summary may wait for delivery
+            db.execute("DELETE FROM windows WHERE ts < ? AND substr(thread, 1, 6) != ?", (now - window_age, BURST))
+            db.execute("DELETE FROM windows WHERE ts < ?", (now - max(max_age, window_age),))
         return done
 
     def pending(self) -> int:

@@ -15,7 +15,8 @@ One interface (``Store``), two backends:
 The outbox holds one row per alert and webhook URL. A sender *claims* due rows with a lease: the
 row's due time moves to the end of the lease, so if the sender dies mid-delivery the row becomes
 due again for anyone (at-least-once). ``maintain`` keeps the outbox bounded: texts erased after
-their retention, rows given up after ``max_age``, the oldest dropped beyond ``outbox_max``.
+their retention, rows given up after ``max_age``, and beyond ``outbox_max`` the rows that matter
+least (hatespeech/alerts/overflow.py: lowest severity and newest first, a thread's only alert last).
 
 >>> import tempfile, pathlib
 >>> from hatespeech.alerts.sqlite_store import SQLiteStore
@@ -84,12 +85,19 @@ def worse(share: float, mean: float, last_share: float, last_mean: float, step: 
     return share >= last_share + step - 1e-9 or mean >= last_mean + step - 1e-9
 
 
+BURST = "burst\x1f"  # window keys of a thread's burst (thread names cannot hold control characters)
+
+
 class Store(ABC):
     """Discussion windows, cool-downs and the outbox; safe to share between threads and workers."""
 
     @abstractmethod
     def append(self, thread: str, entry: dict, now: float, max_messages: int, max_age: float) -> list[dict]:
         """Add ``entry`` (with ``ts``) to the thread's window; return the window, newest first."""
+
+    @abstractmethod
+    def window(self, thread: str, now: float, max_age: float) -> list[dict]:
+        """The thread's window as ``append`` last returned it (newest first), without adding to it."""
 
     @abstractmethod
     def enqueue(self, rows: list[Row]) -> None:
@@ -134,11 +142,17 @@ class Store(ABC):
 
 
 def open_store(alert_settings: Any) -> Store:
-    """The store that ``AlertSettings`` asks for: Redis when ``REDIS_URL`` is set, else SQLite."""
-    if alert_settings.redis_url:
-        from hatespeech.alerts.redis_store import RedisStore
-
-        return RedisStore(alert_settings.redis_url)
+    """The store that ``AlertSettings`` asks for: Redis when ``REDIS_URL`` is set (behind a circuit
+    breaker, with a local SQLite spool: hatespeech/alerts/resilient.py), else SQLite."""
     from hatespeech.alerts.sqlite_store import SQLiteStore
 
+    if alert_settings.redis_url:
+        from hatespeech.alerts.redis_store import RedisStore
+        from hatespeech.alerts.resilient import Breaker, ResilientStore
+
+        return ResilientStore(
+            RedisStore(alert_settings.redis_url, timeout=alert_settings.store_timeout),
+            SQLiteStore(alert_settings.spool),
+            Breaker(alert_settings.store_retry_seconds),
+        )
     return SQLiteStore(alert_settings.db_path)

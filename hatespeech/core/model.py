@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from itertools import chain, islice, pairwise
@@ -40,7 +41,8 @@ from hatespeech.core import text as text_module
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
-CACHE_SIZE = 1 << 16  # whitespace-separated pieces whose tokens are kept (~250 bytes each: ≤ 16 MB)
+CACHE_BYTES = 24 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
+CACHE_PIECE_CHARS = 64  # longer pieces are analysed each time and never kept: a real word is shorter
 WARM_TERMS = 20_000  # at most this many vocabulary unigrams analysed at load (ours has 8,917: ~0.05 s)
 BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch memory)
 # Token patterns that never match across white space and see a word edge the same way whether
@@ -48,6 +50,15 @@ BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch
 PER_WORD_PATTERNS = frozenset(
     {r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w+\b", r"(?u)\w+", r"\w+", r"(?u)\w\w+", r"\w\w+"}
 )
+_ENTRY_BYTES = 104 + 2 * sys.getsizeof(())  # a dict slot + index, and an entry's three tuples' headers
+
+
+def _entry_bytes(piece: str, entry: tuple[tuple[str, ...], tuple[str, ...]]) -> int:
+    """What one cache entry costs, estimated: the key, the tokens (each a new string), the tuples."""
+    tokens = entry[0] + entry[1]
+    return _ENTRY_BYTES + sys.getsizeof(piece) + sum(sys.getsizeof(t) + 8 for t in tokens)
+
+
 _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 to any tolerance
 
 
@@ -89,6 +100,7 @@ class CompiledModel:
         counts = [int(n) for n in arrays.get("word_counts", [])]
         self.reader = text_module.Reader(dict(zip(counted, counts, strict=True)))
         self._pieces: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see ``piece``
+        self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._warm()
 
     # --- scoring -----------------------------------------------------------------------------------
@@ -96,17 +108,24 @@ class CompiledModel:
     def piece(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The vectorizer's tokens (stop words removed) of one piece's normalised words and markers.
 
-        Cached in a plain dict that, when it holds ``CACHE_SIZE`` pieces, drops the older half (a
-        dict keeps insertion order; a frequent piece dropped comes back at its next use): an LRU's
+        Cached in a plain dict bounded in bytes, not entries (entries of 10,000-character pieces
+        grew a worker to gigabytes): pieces over ``CACHE_PIECE_CHARS`` are never kept, and when the
+        entries' estimated size reaches ``CACHE_BYTES`` the older half is dropped (a dict keeps
+        insertion order; a frequent piece dropped comes back at its next use): an LRU's
         bookkeeping on every hit cost more (30% of ``tokens`` in an A/B).
         """
         entry = self._pieces.get(piece)
         if entry is None:
-            if len(self._pieces) >= CACHE_SIZE:
-                for old in list(islice(self._pieces, CACHE_SIZE // 2)):
-                    self._pieces.pop(old, None)  # another thread may have dropped it already
             words, markers = self.reader.chunk(piece)
-            entry = self._pieces[piece] = (self.analyse(words), self.analyse(markers))
+            entry = (self.analyse(words), self.analyse(markers))
+            if len(piece) <= CACHE_PIECE_CHARS:
+                if self._cache_bytes >= CACHE_BYTES:
+                    for old in list(islice(self._pieces, len(self._pieces) // 2)):
+                        dropped = self._pieces.pop(old, None)  # another thread may have dropped it already
+                        if dropped is not None:
+                            self._cache_bytes -= _entry_bytes(old, dropped)
+                self._pieces[piece] = entry
+                self._cache_bytes += _entry_bytes(piece, entry)
         return entry
 
     def analyse(self, words: Sequence[str]) -> tuple[str, ...]:

@@ -35,6 +35,13 @@ logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 metrics.setup(fresh=True)  # in the master, before the app: the workers inherit PROMETHEUS_MULTIPROC_DIR
 
 
+def when_ready(server: object) -> None:
+    if not _settings.token:
+        server.log.warning(  # type: ignore[attr-defined]
+            json.dumps({"warning": "FIREFLY_TOKEN is not set: anyone who can reach this port can use the API"})
+        )
+
+
 def post_worker_init(worker: object) -> None:
     alerts.start()  # each worker's alert sender, after the fork (threads do not survive one)
 
@@ -147,6 +154,20 @@ class Worker(ThreadWorker):
             self.log.debug("Failed to send error message.")
 
 
+class JsonLines(logging.Formatter):
+    """Every line a JSON object: the app's own lines already are one; gunicorn's ("Booting worker
+    with pid: 7"), firefly's ("Function predict failed ...") and tracebacks are wrapped in one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if not record.exc_info and message.startswith("{") and message.endswith("}"):
+            return message
+        line: dict[str, object] = {"level": record.levelname.lower(), "logger": record.name, "message": message}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
 class _QuietTimeouts:
     """A client that stalls mid-headers is the client's problem: one line, not a traceback."""
 
@@ -170,6 +191,10 @@ preload_app = True  # load and verify the model once, before forking; workers sh
 timeout = _settings.timeout
 graceful_timeout = _settings.timeout  # SIGTERM: finish in-flight requests for up to this long
 keepalive = 5
+# A second line of defence for memory (the caches are bounded in bytes): each worker is replaced,
+# by a fresh fork of the preloaded master, after MAX_REQUESTS + a random share of the jitter.
+max_requests = _settings.max_requests
+max_requests_jitter = _settings.max_requests_jitter
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
@@ -180,13 +205,13 @@ loglevel = _settings.log_level
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(message)s"}},
+    "formatters": {"json": {"()": JsonLines}},
     "filters": {"quiet_timeouts": {"()": _QuietTimeouts}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "plain",
+            "formatter": "json",
             "filters": ["quiet_timeouts"],
         }
     },

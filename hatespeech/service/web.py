@@ -14,8 +14,10 @@ no method, compares tokens with ``==`` and turns exceptions into a 500 that leak
 - answers 400 for anything that is not a JSON object of valid Unicode, before firefly sees it,
 - replaces firefly's 500 body (the exception's text) by a generic message (the traceback goes to
   the log only),
-- writes one JSON log line per request: the path, status, time, and the text's length and hash;
-  never the text, the token or the query string.
+- writes one JSON log line per request: the path, status, time, and the text's length and keyed
+  hash (``text_hmac``: HMAC-SHA256 under ``LOG_HASH_KEY``, or a random key drawn when the server
+  starts, so a known text cannot be tested against the logs); never the text, the token or the
+  query string.
 
 A refused body is left unread, so its connection cannot carry another request: the guard sets
 ``environ[CLOSE]``, and the gunicorn worker (``hatespeech.service.gunicorn_conf``) answers with
@@ -27,12 +29,12 @@ Nothing here knows about scikit-learn.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import inspect
 import io
 import json
 import logging
+import secrets
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -109,6 +111,8 @@ class Guard:
         self.pages = pages
         self.token = settings.token.encode() if settings.token else None
         self.metrics_token = (settings.metrics_token or settings.token or "").encode() or None
+        # Drawn once, before gunicorn forks (preload): every worker's lines agree until a restart.
+        self.hash_key = settings.log_hash_key.encode() if settings.log_hash_key else secrets.token_bytes(32)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -209,7 +213,7 @@ class Guard:
         text = payload.get("text")
         if isinstance(text, str):
             record["text_chars"] = len(text)
-            record["text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+            record["text_hmac"] = hmac.digest(self.hash_key, text.encode("utf-8"), "sha256")[:8].hex()
 
         environ[PAYLOAD] = payload  # parsed once, here: ``_Function`` hands it to the function
         environ["wsgi.input"] = io.BytesIO(body)

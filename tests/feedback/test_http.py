@@ -11,7 +11,7 @@ import pytest
 from postgresql import empty_postgres
 from support import Server, gunicorn, post_json, request
 
-TOKEN = "s3cret-feedback"
+TOKEN = "s3cret-feedback-token"  # 16+ characters: a shorter one refuses to start (issue 13)
 AUTH = {"Authorization": f"Token {TOKEN}"}
 
 

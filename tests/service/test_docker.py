@@ -97,7 +97,7 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
             cmd = json.loads(args)
     assert not (app / "models" / "report").exists() and not (app / "tests").exists()
     assert not list((app / "models").glob("pipeline-*")), "the image must not carry the pickled pipeline"
-    assert cmd and cmd[0] == "gunicorn"
+    assert cmd == ["python", "-m", "hatespeech.service.launch"]  # nginx in front of gunicorn
 
     # The serving environment alone runs the functions and the archive scorer, and imports no training library.
     python = str(env_dir / "bin" / "python")
@@ -127,6 +127,6 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
         server.wait_ready()
         status, scores = post_json(server.url + "/predict", {"text": "Please respect each other."})
         assert status == 200 and list(scores) == list(LABELS)
-        assert f"Listening at: http://127.0.0.1:{port}" in server.output()
+        assert f"listening at http://127.0.0.1:{port} (nginx -> gunicorn)" in server.output()
     finally:
         server.stop()

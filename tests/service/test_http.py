@@ -127,37 +127,56 @@ def test_firefly_command_as_in_the_tutorial(tmp_path: Path) -> None:
 def test_firefly_command_refuses_to_serve_without_the_token_it_would_ignore(tmp_path: Path) -> None:
     argv = [str(BIN / "firefly"), "app.predict", "--bind", f"127.0.0.1:{free_port()}"]
     done = subprocess.run(
-        argv, cwd=ROOT, env=server_env(FIREFLY_TOKEN="s3cret"), capture_output=True, text=True, timeout=60
+        argv, cwd=ROOT, env=server_env(FIREFLY_TOKEN="s3cret-0123456789"), capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0
     assert "FIREFLY_TOKEN is set" in done.stderr
 
 
 def test_token_is_required_when_set(tmp_path: Path) -> None:
-    with gunicorn(tmp_path, FIREFLY_TOKEN="s3cret") as server:
+    with gunicorn(tmp_path, FIREFLY_TOKEN="s3cret-0123456789") as server:
         server.wait_ready()
         assert post_json(server.url + "/predict", {"text": "hi"})[0] == 403
-        for header in ("Token wrong", "Tokens3cret", "token s3cret-and-more", "s3cret"):
+        for header in (
+            "Token wrong",
+            "Tokens3cret-0123456789",
+            "token s3cret-0123456789-and-more",
+            "s3cret-0123456789",
+        ):
             assert post_json(server.url + "/predict", {"text": "hi"}, {"Authorization": header})[0] == 403
-        assert post_json(server.url + "/predict", {"text": "hi"}, {"Authorization": "Token s3cret"})[0] == 200
-        assert post_json(server.url + "/predict", {"text": "hi"}, {"Authorization": "Bearer s3cret"})[0] == 200
+        assert (
+            post_json(server.url + "/predict", {"text": "hi"}, {"Authorization": "Token s3cret-0123456789"})[0] == 200
+        )
+        assert (
+            post_json(server.url + "/predict", {"text": "hi"}, {"Authorization": "Bearer s3cret-0123456789"})[0] == 200
+        )
         assert request(server.url + "/health", method="GET")[0] == 200  # the platform's check stays open
-        assert firefly.Client(server.url, auth_token="s3cret").predict(text="hi")
-        assert "s3cret" not in server.output()
+        assert firefly.Client(server.url, auth_token="s3cret-0123456789").predict(text="hi")
+        assert "s3cret-0123456789" not in server.output()
 
 
 def test_token_in_the_query_string_as_perspective_clients_send_it(tmp_path: Path) -> None:
-    with gunicorn(tmp_path, FIREFLY_TOKEN="s3cr\u00e9t", WEB_CONCURRENCY="1") as server:
+    with gunicorn(tmp_path, FIREFLY_TOKEN="s3cr\u00e9t-0123456789ab", WEB_CONCURRENCY="1") as server:
         server.wait_ready()
         url = server.url + "/predict"
-        assert post_json(url + "?key=s3cr%C3%A9t", {"text": "hi"})[0] == 200
-        assert post_json(url + "?alt=json&key=s3cr%C3%A9t", {"text": "hi"})[0] == 200
-        for query in ("?key=s3cr", "?key=", "?key", "?KEY=s3cr%C3%A9t", "?other=s3cr%C3%A9t", "?key=s3cr%C3%A9t%00"):
+        assert post_json(url + "?key=s3cr%C3%A9t-0123456789ab", {"text": "hi"})[0] == 200
+        assert post_json(url + "?alt=json&key=s3cr%C3%A9t-0123456789ab", {"text": "hi"})[0] == 200
+        for query in (
+            "?key=s3cr",
+            "?key=",
+            "?key",
+            "?KEY=s3cr%C3%A9t-0123456789ab",
+            "?other=s3cr%C3%A9t-0123456789ab",
+            "?key=s3cr%C3%A9t-0123456789ab%00",
+        ):
             assert post_json(url + query, {"text": "hi"})[0] == 403, query
         # A wrong header is not rescued by a right key.
-        assert post_json(url + "?key=s3cr%C3%A9t", {"text": "hi"}, {"Authorization": "Token no"})[0] == 403
+        assert post_json(url + "?key=s3cr%C3%A9t-0123456789ab", {"text": "hi"}, {"Authorization": "Token no"})[0] == 403
         assert (
-            post_json(url, {"text": "hi"}, {"Authorization": "Bearer s3cr\u00e9t".encode().decode("latin-1")})[0] == 200
+            post_json(
+                url, {"text": "hi"}, {"Authorization": "Bearer s3cr\u00e9t-0123456789ab".encode().decode("latin-1")}
+            )[0]
+            == 200
         )
 
 
@@ -184,5 +203,5 @@ def test_the_token_and_the_texts_are_never_logged(tmp_path: Path) -> None:
             assert conn.sock.recv(65536).startswith(b"HTTP/1.1 4")
             conn.close()
         output = server.output()
-    assert '"path": "/predict"' in output and '"text_sha256"' in output  # requests are logged…
+    assert '"path": "/predict"' in output and '"text_hmac"' in output  # requests are logged…
     assert token not in output and "zyzzyva" not in output  # …without the token or the text

@@ -1,0 +1,180 @@
+"""A shared store (Redis) that may stall or die, behind a circuit breaker, with a local spool.
+
+Redis holds the alert state that several containers share. When it stalls (``SIGSTOP``, a
+network partition) or dies, every call used to wait for redis-py's timeout and ten retries, on
+every request thread, and each failure logged a traceback. Now:
+
+- each Redis call has a short timeout (``ALERT_STORE_TIMEOUT``, default 0.25 s) and one retry;
+- the first failure opens the breaker: for ``ALERT_STORE_RETRY`` seconds (default 5) nobody calls
+  Redis; then one caller probes it, and a success closes the breaker. One log line when it opens,
+  one when it closes;
+- while it is open, alerts are written to a local SQLite spool (``ALERT_SPOOL_PATH``) and the
+  discussion rules run on the spool's windows (this container's view only); the sender delivers
+  the spool's rows as it delivers Redis's, so nothing waits for Redis to come back and nothing
+  created meanwhile is lost.
+
+``/predict`` never touches the store; ``/moderate`` pays at most one short timeout (two tries)
+per ``ALERT_STORE_RETRY`` seconds of outage, on one request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from hatespeech.alerts.store import Maintenance, Row, Store
+
+log = logging.getLogger("hatespeech.alerts")
+T = TypeVar("T")
+
+
+class Breaker:
+    """Closed (calls go through) until a failure; then open for ``cooloff`` seconds; then one
+    caller at a time may probe. Thread-safe."""
+
+    def __init__(self, cooloff: float, name: str = "redis", clock: Callable[[], float] = time.monotonic):
+        self.cooloff, self.name, self.clock = cooloff, name, clock
+        self._lock = threading.Lock()
+        self._open_until: float | None = None  # None: closed
+        self._probing = False
+
+    @property
+    def closed(self) -> bool:
+        return self._open_until is None
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self._open_until is None:
+                return True
+            if self.clock() >= self._open_until and not self._probing:
+                self._probing = True  # this caller probes; the others keep away until it is done
+                return True
+            return False
+
+    def success(self) -> None:
+        with self._lock:
+            was_open, self._open_until, self._probing = self._open_until is not None, None, False
+        if was_open:
+            log.warning(json.dumps({"alerts": "store_back", "store": self.name}))
+
+    def failure(self, error: BaseException) -> None:
+        with self._lock:
+            was_closed = self._open_until is None
+            self._open_until, self._probing = self.clock() + self.cooloff, False
+        if was_closed:
+            log.warning(
+                json.dumps(
+                    {
+                        "alerts": "store_unavailable",
+                        "store": self.name,
+                        "error": type(error).__name__,
+                        "spooling_for_s": self.cooloff,
+                    }
+                )
+            )
+
+
+class _Skipped(Exception):
+    """The primary store was not called (breaker open) or failed (breaker now open)."""
+
+
+class ResilientStore(Store):
+    """``primary`` (Redis) while it answers, ``spool`` (local SQLite) while it does not; see above."""
+
+    def __init__(self, primary: Store, spool: Store, breaker: Breaker):
+        self.primary, self.spool, self.breaker = primary, spool, breaker
+        self._spooled: set[str] = set()  # ids of claimed rows that came from the spool
+
+    def _try(self, call: Callable[..., T], *args: Any) -> T:
+        if not self.breaker.allow():
+            raise _Skipped
+        try:
+            result = call(*args)
+        except Exception as err:  # noqa: BLE001 (redis-py's errors, OSError, anything: the spool takes over)
+            self.breaker.failure(err)
+            raise _Skipped from None
+        self.breaker.success()
+        return result
+
+    def append(self, thread: str, entry: dict, now: float, max_messages: int, max_age: float) -> list[dict]:
+        try:
+            return self._try(self.primary.append, thread, entry, now, max_messages, max_age)
+        except _Skipped:
+            return self.spool.append(thread, entry, now, max_messages, max_age)
+
+    def window(self, thread: str, now: float, max_age: float) -> list[dict]:
+        try:
+            found = self._try(self.primary.window, thread, now, max_age)
+        except _Skipped:
+            found = []
+        return found + self.spool.window(thread, now, max_age)
+
+    def enqueue(self, rows: list[Row]) -> None:
+        try:
+            self._try(self.primary.enqueue, rows)
+        except _Skipped:
+            self.spool.enqueue(rows)
+
+    def enqueue_if_cooled(
+        self, thread: str, now: float, cooldown: float, share: float, mean: float, step: float, rows: list[Row]
+    ) -> bool:
+        args = (thread, now, cooldown, share, mean, step, rows)
+        try:
+            return self._try(self.primary.enqueue_if_cooled, *args)
+        except _Skipped:
+            return self.spool.enqueue_if_cooled(*args)
+
+    def claim(self, now: float, lease_seconds: float, limit: int) -> list[Row]:
+        rows = self.spool.claim(now, lease_seconds, limit)
+        self._spooled.update(row.id for row in rows)
+        if len(rows) < limit:
+            with contextlib.suppress(_Skipped):
+                rows += self._try(self.primary.claim, now, lease_seconds, limit - len(rows))
+        return rows
+
+    def _route(self, name: str, row: Row, *args: Any) -> None:
+        if row.id in self._spooled:
+            self._spooled.discard(row.id)
+            getattr(self.spool, name)(row, *args)
+            return
+        # If Redis is away, the row's lease lapses and it is due again there: at least once, as ever.
+        with contextlib.suppress(_Skipped):
+            self._try(getattr(self.primary, name), row, *args)
+
+    def delivered(self, row: Row) -> None:
+        self._route("delivered", row)
+
+    def retry(self, row: Row, due: float, error: str) -> None:
+        self._route("retry", row, due, error)
+
+    def give_up(self, row: Row) -> None:
+        self._route("give_up", row)
+
+    def maintain(
+        self, now: float, text_retention: float, max_age: float, outbox_max: int, window_age: float
+    ) -> Maintenance:
+        done = self.spool.maintain(now, text_retention, max_age, outbox_max, window_age)
+        try:
+            more = self._try(self.primary.maintain, now, text_retention, max_age, outbox_max, window_age)
+        except _Skipped:
+            return done
+        done.texts_erased += more.texts_erased
+        done.expired += more.expired
+        done.dropped += more.dropped
+        done.pending += more.pending
+        return done
+
+    def pending(self) -> int:
+        try:
+            return self.spool.pending() + self._try(self.primary.pending)
+        except _Skipped:
+            return self.spool.pending()
+
+    def close(self) -> None:
+        self.spool.close()
+        self.primary.close()

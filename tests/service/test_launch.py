@@ -1,0 +1,142 @@
+"""The image's entry point (hatespeech/service/launch.py): nginx in front of gunicorn.
+
+Started as the Dockerfile starts it, with PORT set, on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import Server, free_port, request, server_env
+
+TOKEN = "launch-test-token-0123456789"
+AUTH = {"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def launched(tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    # READ_TIMEOUT 60 s: gunicorn alone would hold a thread that long per stalled client.
+    env = server_env(PORT=str(port), FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="1", THREADS="2", READ_TIMEOUT="60")
+    server = Server([sys.executable, "-m", "hatespeech.service.launch"], env, port, tmp_path / "launch.log")
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
+
+
+def _stalled(port: int, idle: int, trickling: int) -> list[socket.socket]:
+    socks = []
+    for i in range(idle + trickling):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if i >= idle:  # headers sent, then 1 byte of a 100-byte body, then nothing
+            s.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Token {TOKEN}\r\nContent-Length: 100\r\n\r\n{{".encode()
+            )
+        socks.append(s)
+    return socks
+
+
+def test_idle_and_stalled_clients_do_not_hold_the_workers(launched: Server) -> None:
+    # 2 threads in all; gunicorn alone would give each of these sockets a thread for READ_TIMEOUT.
+    socks = _stalled(launched.port, idle=20, trickling=8)
+    try:
+        for i in range(5):
+            status, _, body = request(launched.url + "/predict", json.dumps({"text": f"hello {i}"}), AUTH)
+            assert status == 200, body
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_nginx_refusals_are_json_and_every_line_logged_is_json(launched: Server) -> None:
+    status, _, body = request(launched.url + "/predict", b"x" * 70_000, AUTH)
+    assert status == 413 and "error" in json.loads(body)
+    status, _, body = request(launched.url + "/predict", json.dumps({"text": "hi"}), {"Authorization": "Token no"})
+    assert status == 403 and json.loads(body) == {"error": "Invalid auth token"}
+    launched.proc.send_signal(signal.SIGTERM)
+    assert launched.proc.wait(timeout=60) == 0
+    lines = launched.output().splitlines()
+    assert any('"status": 413' in line for line in lines)
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
+
+
+def test_sigterm_finishes_a_request_in_flight(launched: Server) -> None:
+    body = json.dumps({"text": "see you all at the game tonight"}).encode()
+    with socket.create_connection(("127.0.0.1", launched.port), timeout=30) as s:
+        s.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + f"Authorization: Token {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:5]
+        )
+        launched.proc.send_signal(signal.SIGTERM)  # mid-body: nginx must finish this request before going
+        s.sendall(body[5:])
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert launched.proc.wait(timeout=60) == 0
+
+
+_LOG_PROBE = """
+import logging, logging.config, sys
+sys.argv = ["gunicorn"]
+from hatespeech.service import gunicorn_conf
+logging.config.dictConfig(gunicorn_conf.logconfig_dict)
+logging.getLogger("gunicorn.error").info("Booting worker with pid: %s", 7)
+logging.getLogger("firefly").warning("Function %s failed with ValueError: %s.", "predict", "bad")
+try:
+    1 / 0
+except ZeroDivisionError:
+    logging.getLogger("firefly").error("Function %s failed with exception.", "predict", exc_info=True)
+logging.getLogger("hatespeech.access").warning('{"status": 200}')
+"""
+
+
+def test_gunicorns_and_fireflys_own_lines_are_json(tmp_path: Path) -> None:
+    import subprocess
+
+    env = server_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", _LOG_PROBE], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line.get("message") for line in lines[:3]] == [
+        "Booting worker with pid: 7",
+        "Function predict failed with ValueError: bad.",
+        "Function predict failed with exception.",
+    ]
+    assert "ZeroDivisionError" in lines[2]["exception"] and lines[3] == {"status": 200}
+
+
+def test_headers_have_a_total_deadline_even_when_trickled(tmp_path: Path) -> None:
+    """nginx's header timer is set once: a client sending a byte every 0.3 s is cut off anyway."""
+    port = free_port()
+    env = server_env(PORT=str(port), FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="1", READ_TIMEOUT="2")
+    server = Server([sys.executable, "-m", "hatespeech.service.launch"], env, port, tmp_path / "launch.log")
+    try:
+        server.wait_ready()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            cut = False
+            for _ in range(40):  # 12 s of trickling, if it were allowed
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    cut = True
+                    break
+                readable, _, _ = select.select([s], [], [], 0.3)
+                if readable:
+                    cut = True  # an answer (408) or the close
+                    break
+        assert cut, "a trickling client kept its connection past READ_TIMEOUT"
+    finally:
+        server.stop()
