@@ -28,7 +28,12 @@ sys.path.insert(0, str(ROOT))
 from hatespeech.config import DEFAULT_MODEL_PATH  # noqa: E402
 from hatespeech.core.classifier import Classifier  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
+# Where the Davidson et al. CSV is: beside the checkout (CI), beside a worktree's parent, or in data/.
+PLACES = [ROOT.parent / "shared", ROOT.parent.parent / "shared"]
+DATA = next(
+    (p / "data" / "davidson" / "labeled_data.csv" for p in PLACES if (p / "data" / "davidson").is_dir()),
+    ROOT / "data" / "labeled_data.csv",
+)
 
 
 def make_rows(path: Path, rows: int, seed: int = 42) -> None:

@@ -7,7 +7,7 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``training/``  scikit-learn, pandas, plots: data, pipeline, evaluation, compiling and saving
 - ``service/``   HTTP: the served functions over firefly, the WSGI guard, gunicorn, metrics
 - ``alerts/``    telling moderators: rules, rendering, signing, delivery, stores (SQLite, Redis)
-- ``archive/``   batch scoring of archives
+- ``archive/``   batch scoring of archives, on every core or on a Dask cluster
 - ``feedback/``  moderators' labels for the next training: validation, stores (SQLite, PostgreSQL)
 - ``review/``    the moderators' page (GET /review, static files) and its queue (SQLite, Redis, PostgreSQL)
 - ``integrations/``  the boards connected: Discourse, Coral Talk and Mastodon webhooks in, flags

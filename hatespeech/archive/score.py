@@ -4,8 +4,8 @@ Streams: the file is read, scored and written in blocks of whole rows, with a bo
 blocks in flight, so memory stays constant however large the file. Uses every core: blocks go,
 as raw bytes, to a pool of worker processes forked after the model is loaded (they share its
 memory), which parse, score and format them; the results come back in order. The main process
-only cuts the bytes at row ends (for a CSV, a newline after an even number of quotes, as RFC 4180
-quoting guarantees) and writes: parsing there would make it the bottleneck. A row whose text
+only cuts the bytes at row ends (``blocks.row_blocks``) and writes: parsing there would make it
+the bottleneck. ``cluster.score_on_cluster`` runs the same chunks on a Dask cluster. A row whose text
 is empty or missing is written out marked (``skipped``), counted and reported; it never stops
 the run.
 
@@ -30,14 +30,15 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from hatespeech import config
+from hatespeech.archive.blocks import ArchiveError, read_start, row_blocks
 from hatespeech.config import Settings
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.labels import LABELS
@@ -48,10 +49,6 @@ REPORTED_SKIPS = 10  # skipped rows named one by one; the rest are only counted
 SCORE_COLUMNS = [f"p_{label.replace(' ', '_')}" for label in LABELS]
 ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped"]
 csv.field_size_limit(sys.maxsize)  # a post may be long; the default 128 KiB limit would stop the run
-
-
-class ArchiveError(ValueError):
-    """The archive cannot be read as asked (unknown format, no text column…); the message says why."""
 
 
 @dataclass
@@ -87,6 +84,7 @@ class Format:
     column: int = -1
     width: int = 0  # the header's number of columns
     key: str = "text"
+    max_chars: int = Settings.max_text_chars  # MAX_TEXT_CHARS: a longer text is skipped, as the server refuses it
 
 
 # --- the work of one chunk (runs in a worker process) ---------------------------------------------
@@ -94,25 +92,29 @@ class Format:
 _worker: dict[str, Any] = {}  # the classifier and policy of this process (set before forking)
 
 
-def _text_of(value: object) -> tuple[str | None, str | None]:
-    """``(text, None)`` to score, or ``(None, reason)`` to skip."""
+def _text_of(value: object, max_chars: int) -> tuple[str | None, str | None]:
+    """``(text, None)`` to score, or ``(None, reason)`` to skip (the server's limits: ``MAX_TEXT_CHARS``)."""
     if value is None:
         return None, "missing text"
     if not isinstance(value, str):
         return None, "text is not a string"
-    if not value.strip():
+    if not value or value.isspace():
         return None, "empty text"
+    if len(value) > max_chars:
+        return None, f"text longer than {max_chars:,} characters"
     return value, None
 
 
-def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Counter, Counter]:
-    """Score one chunk of parsed CSV rows or raw JSON lines.
+def score_chunk(
+    fmt: Format, rows: list, classifier: Classifier | None = None, policy: Policy | None = None
+) -> tuple[str, list[tuple[int, str]], Counter, Counter]:
+    """Score one chunk of parsed CSV rows or raw JSON lines (with this process's model unless given).
 
     Returns the output text, the ``(index, reason)`` of skipped rows, and the counts of flagged
     classes and actions.
     """
-    classifier: Classifier = _worker["classifier"]
-    policy: Policy = _worker["policy"]
+    classifier = classifier or _worker["classifier"]
+    policy = policy or _worker["policy"]
     records: list[Any] = []
     texts: list[str | None] = []
     skips: list[tuple[int, str]] = []
@@ -126,7 +128,7 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
             try:
                 record = json.loads(row)
             except ValueError as err:
-                record, value = {"line": row.rstrip("\n")}, None
+                record, value = {"line": row.rstrip("\r\n")}, None
                 skips.append((i, f"invalid JSON ({err.msg})"))
             else:
                 if isinstance(record, dict):
@@ -135,7 +137,7 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
                     record, value = {"value": record}, None
                     skips.append((i, "not a JSON object"))
             records.append(record)
-        text, reason = _text_of(value)
+        text, reason = _text_of(value, fmt.max_chars)
         if skips and skips[-1][0] == i:
             text = None  # already skipped for a reason of its own
         elif reason:
@@ -143,14 +145,16 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
         texts.append(text)
 
     wanted = [t for t in texts if t is not None]
-    matrix = classifier.probabilities(wanted) if wanted else np.zeros((0, len(LABELS)))
+    # Always the batch path, even for a few rows: it scores each row alone, the same bits whatever else is in
+    # the chunk, so the output does not depend on how the archive was cut (by this process or a cluster).
+    matrix = classifier.model.predict_proba(wanted) if wanted else np.zeros((0, len(LABELS)))
     labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
     actions = Counter(decided)
     scored = iter(zip(matrix.tolist(), labels, decided, strict=True))
     reasons = dict(skips)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n") if fmt.kind == "csv" else None
+    writer = _CsvRows(out) if fmt.kind == "csv" else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         row, label, action = (None, None, None) if text is None else next(scored)
         if writer is not None:
@@ -168,7 +172,9 @@ def score_chunk(fmt: Format, rows: list) -> tuple[str, list[tuple[int, str]], Co
     return out.getvalue(), skips, flagged, actions
 
 
-def score_block(fmt: Format, block: bytes) -> tuple[str, list[tuple[int, str]], Counter, Counter, int]:
+def score_block(
+    fmt: Format, block: bytes, classifier: Classifier | None = None, policy: Policy | None = None
+) -> tuple[str, list[tuple[int, str]], Counter, Counter, int]:
     """Parse one block of whole rows (raw bytes), then ``score_chunk`` it; also return its row count."""
     try:
         text = block.decode("utf-8")
@@ -179,7 +185,23 @@ def score_block(fmt: Format, block: bytes) -> tuple[str, list[tuple[int, str]], 
         rows = list(csv.reader(lines)) if fmt.kind == "csv" else [line for line in lines if line.strip()]
     except csv.Error as err:
         raise ArchiveError(f"the CSV cannot be parsed ({err}); is a quote inside an unquoted field?") from None
-    return (*score_chunk(fmt, rows), len(rows))
+    return (*score_chunk(fmt, rows, classifier, policy), len(rows))
+
+
+class _CsvRows:
+    """``csv.writer`` with rows ending in LF, and a field holding a lone CR quoted too.
+
+    ``csv.writer`` quotes only the characters of its own line terminator: with LF, a text holding
+    a CR alone came out unquoted, and read back as two rows. Such a row is written with every
+    field quoted (still RFC 4180; a reader gets the same values).
+    """
+
+    def __init__(self, out: IO[str]):
+        self.plain = csv.writer(out, lineterminator="\n")
+        self.quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: list[str]) -> None:
+        (self.quoted if any("\r" in field for field in row) else self.plain).writerow(row)
 
 
 # --- reading, in the main process ------------------------------------------------------------------
@@ -192,51 +214,33 @@ def detect_format(path: Path, given: str | None) -> str:
     return kind
 
 
-def _row_end(block: bytes, kind: str, last: bool = True) -> int:
-    """Just after the last (or first) newline in ``block`` that ends a row; 0 if none does.
-
-    ``block`` starts at a row's start. In a CSV a newline ends a row unless it is inside a quoted
-    field, that is unless an odd number of quotes precede it (RFC 4180 doubles quotes inside
-    quoted fields). A JSON line cannot hold a raw newline: every newline ends one.
-    """
+def open_format(
+    kind: str, first: bytes, column: str | None, name: object, max_chars: int = Settings.max_text_chars
+) -> tuple[Format, str]:
+    """The chunk format and the output's header line (``""`` for JSON Lines), from the CSV's first row."""
     if kind != "csv":
-        return block.rfind(b"\n") + 1 if last else block.find(b"\n") + 1
-    total = block.count(b'"')
-    end = block.rfind(b"\n") if last else block.find(b"\n")
-    while end >= 0:
-        if (total - block.count(b'"', end)) % 2 == 0:
-            return end + 1
-        end = block.rfind(b"\n", 0, end) if last else block.find(b"\n", end + 1)
-    return 0
+        return Format("jsonl", key=column or "text", max_chars=max_chars), ""
+    try:
+        header = next(csv.reader(io.StringIO(first.decode("utf-8"), newline="")), None)
+    except UnicodeDecodeError as err:
+        raise ArchiveError(f"{name} is not UTF-8 ({err.reason} in its header)") from None
+    if header is None:
+        raise ArchiveError(f"{name} is empty: a CSV needs a header row")
+    wanted = column or ("text" if "text" in header or "tweet" not in header else "tweet")
+    if wanted not in header:
+        raise ArchiveError(f"{name} has no column {wanted!r} (its columns: {header}); pass --column NAME")
+    clash = sorted(set(header) & set(ADDED_COLUMNS))
+    if clash:
+        raise ArchiveError(f"{name} already has the columns {clash} that scoring adds; rename them first")
+    line = io.StringIO()
+    _CsvRows(line).writerow([*header, *ADDED_COLUMNS])
+    return Format("csv", column=header.index(wanted), width=len(header), max_chars=max_chars), line.getvalue()
 
 
-def _blocks(raw: IO[bytes], kind: str, size: int, carry: bytes = b"") -> Iterator[bytes]:
-    """The rest of ``raw`` (after ``carry``, already read) in blocks of whole rows, about ``size`` bytes each."""
-    while True:
-        data = raw.read(size)
-        if not data:
-            if carry:
-                yield carry  # the last row, without a newline at its end
-            return
-        block = carry + data
-        cut = _row_end(block, kind)
-        if cut == 0:  # no row ends in it yet (a very long row): read on
-            carry = block
-            continue
-        yield block[:cut]
-        carry = block[cut:]
-
-
-def _header(raw: IO[bytes], size: int) -> tuple[bytes, bytes]:
-    """The CSV's first row (bytes) and what was read after it."""
-    data = b""
-    while True:
-        more = raw.read(size)
-        data += more
-        cut = _row_end(data, "csv", last=False)
-        if cut or not more:
-            cut = cut or len(data)
-            return data[:cut], data[cut:]
+def model_for(settings: Settings) -> tuple[Classifier, Policy]:
+    """The classifier and policy the server would use: the model at ``MODEL_PATH``, ``THRESHOLDS`` over its card's."""
+    classifier = Classifier.load(settings.model_path)
+    return classifier, Policy.from_card(classifier.card, settings.thresholds)
 
 
 def score_archive(
@@ -257,39 +261,29 @@ def score_archive(
 
     ``column`` is the text's CSV column or JSON key (default ``text``, or ``tweet`` for a CSV
     without ``text``, as Davidson et al.'s). ``workers`` defaults to every core; 1 scores in this
-    process. ``progress`` None shows a bar only on a terminal. The model and thresholds are those of
-    ``settings`` (default: the environment's, as for the server: ``MODEL_PATH``, ``THRESHOLDS``).
+    process. ``progress`` None shows a bar only on a terminal. The model and its limits come from
+    ``settings`` (default: the environment, read once: ``MODEL_PATH``, ``MAX_TEXT_CHARS``,
+    ``THRESHOLDS``), unless ``classifier`` and ``policy`` are given. ``target`` is written under a
+    temporary name and renamed when complete; it may not be ``source`` (nor a link to it).
     """
+    from tqdm.auto import tqdm  # the bar is for the command line; workers scoring blocks never need it
+
     source, target = Path(source), Path(target)
     kind = detect_format(source, fmt)
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise ArchiveError(f"the output {target} is the input: give another TARGET (nothing was written)")
     settings = settings or config.settings()
-    classifier = classifier or Classifier.load(settings.model_path)
-    policy = policy or Policy.from_card(classifier.card, settings.thresholds)
+    if classifier is None or policy is None:
+        loaded = model_for(settings)
+        classifier, policy = classifier or loaded[0], policy or loaded[1]
     workers = workers or os.cpu_count() or 1
     report = report or (lambda line: tqdm.write(line, file=sys.stderr))  # above the bar, not in the output
     summary, started = Summary(), time.perf_counter()
 
-    with open(source, "rb") as infile, open(target, "w", encoding="utf-8", newline="") as outfile:
-        carry = b""
-        if kind == "csv":
-            first, carry = _header(infile, chunk_bytes)
-            try:
-                header = next(csv.reader(io.StringIO(first.decode("utf-8"), newline="")), None)
-            except UnicodeDecodeError as err:
-                raise ArchiveError(f"{source} is not UTF-8 ({err.reason} in its header)") from None
-            if header is None:
-                raise ArchiveError(f"{source} is empty: a CSV needs a header row")
-            name = column or ("text" if "text" in header or "tweet" not in header else "tweet")
-            if name not in header:
-                raise ArchiveError(f"{source} has no column {name!r} (its columns: {header}); pass --column NAME")
-            clash = sorted(set(header) & set(ADDED_COLUMNS))
-            if clash:
-                raise ArchiveError(f"{source} already has the columns {clash} that scoring adds; rename them first")
-            csv.writer(outfile, lineterminator="\n").writerow([*header, *ADDED_COLUMNS])
-            spec = Format("csv", column=header.index(name), width=len(header))
-        else:
-            spec = Format("jsonl", key=column or "text")
-
+    with open(source, "rb") as infile, _replaced_when_done(target) as outfile:
+        skipped, first, carry = read_start(infile, kind, chunk_bytes, source)
+        spec, header = open_format(kind, first, column, source, settings.max_text_chars)
+        outfile.write(header)
         bar = tqdm(
             total=os.path.getsize(source),
             unit="B",
@@ -299,6 +293,7 @@ def score_archive(
             disable=None if progress is None else not progress,
             smoothing=0.05,
         )
+        bar.update(skipped + len(first))
 
         def collect(result: tuple[str, list, Counter, Counter, int], size: int) -> None:
             text, skips, flagged, actions, n = result
@@ -319,9 +314,7 @@ def score_archive(
             bar.set_postfix(rows=f"{summary.rows:,}", rate=f"{summary.rows / elapsed:,.0f} rows/s", refresh=False)
 
         _worker.update(classifier=classifier, policy=policy)
-        blocks = _blocks(infile, kind, chunk_bytes, carry)
-        if kind == "csv":
-            bar.update(len(first))
+        blocks = row_blocks(infile, kind, chunk_bytes, carry)
         if workers == 1:
             for block in blocks:
                 collect(score_block(spec, block), len(block))
@@ -342,6 +335,19 @@ def score_archive(
     if sum(summary.skipped.values()) > len(summary.examples):
         report(f"… and {sum(summary.skipped.values()) - len(summary.examples):,} more skipped rows (counted below)")
     return summary
+
+
+@contextmanager
+def _replaced_when_done(target: Path) -> Iterator[IO[str]]:
+    """``target`` opened for writing under a temporary name beside it, renamed over it only when complete:
+    a run that fails half-way leaves no half file (and never touches a file of that name before)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _single_threaded() -> None:

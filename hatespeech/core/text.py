@@ -34,8 +34,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib import resources
 from itertools import product
-from pathlib import Path
 from typing import NamedTuple
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"  # how the vectorizer splits the normalised text: on the spaces we put
@@ -94,10 +94,11 @@ class Token(NamedTuple):
 
 # --- reading what a person reads: one character at a time ------------------------------------------
 
-_CONFUSABLES_FILE = Path(__file__).resolve().parent / "confusables.json"
 # Look-alike letter → the Latin letter a reader sees (Unicode's confusables; built by
 # hatespeech/training/confusables.py from a pinned package, read here with the standard library).
-CONFUSABLES: dict[str, str] = json.loads(_CONFUSABLES_FILE.read_text("utf-8"))
+# Read as a package resource, not as a path beside this file: the core is also imported from a
+# zip (score_archive.py --scheduler ships it to Dask workers that do not have the project).
+CONFUSABLES: dict[str, str] = json.loads(resources.files(__package__).joinpath("confusables.json").read_text("utf-8"))
 _DROPPED = frozenset({"Mn", "Me", "Cf"})  # combining marks (accents, enclosing) and format characters
 
 

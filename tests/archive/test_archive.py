@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import score_archive
-from hatespeech.archive import score as archive
+from hatespeech.archive import blocks as cutter
 from hatespeech.archive.score import ADDED_COLUMNS, SCORE_COLUMNS, Summary
 from hatespeech.archive.score import score_archive as score
 from hatespeech.core.classifier import Classifier
@@ -144,9 +144,9 @@ def test_blocks_are_cut_only_where_rows_end(tmp_path: Path, chunk_bytes: int) ->
     data = (tmp_path / "posts.csv").read_bytes().removesuffix(b"\r\n")  # no newline after the last row
     (tmp_path / "posts.csv").write_bytes(data)
     with open(tmp_path / "posts.csv", "rb") as f:
-        first, carry = archive._header(f, chunk_bytes)
-        blocks = list(archive._blocks(f, "csv", chunk_bytes, carry))
-    assert first + b"".join(blocks) == data
+        skipped, first, carry = cutter.read_start(f, "csv", chunk_bytes)
+        blocks = list(cutter.row_blocks(f, "csv", chunk_bytes, carry))
+    assert skipped == 0 and first + b"".join(blocks) == data
     parsed = [row for block in blocks for row in csv.reader(io.StringIO(block.decode("utf-8"), newline=""))]
     assert next(csv.reader(io.StringIO(first.decode("utf-8"), newline=""))) == rows[0]
     assert parsed == rows[1:]
