@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 import uuid
 from pathlib import Path
 
 from hatespeech.alerts.overflow import victims
 from hatespeech.alerts.store import BURST, Maintenance, Row, Store, worse
-
-BUSY_TIMEOUT_MS = 5000  # a writer waits this long for another before giving up
+from hatespeech.connections import PerThread, open_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -34,33 +31,10 @@ _COLUMNS = "id, alert_id, url, format, alert, text, created, due, attempts, leas
 class SQLiteStore(Store):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA, rows=True))
 
     def _db(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():
-            # subtle: a connection must not cross a fork; the parent's are forgotten, not closed
-            with self._lock:
-                self._pid, self._connections, self._local = os.getpid(), [], threading.local()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # check_same_thread=False only so close() may run in another thread: each thread uses its own
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)  # each statement is idempotent and waits its turn (busy_timeout)
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def _write(self) -> _Transaction:
         return _Transaction(self._db())
@@ -173,11 +147,7 @@ class SQLiteStore(Store):
         return self._db().execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     def close(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                for conn in self._connections:
-                    conn.close()
-            self._connections, self._local = [], threading.local()
+        self._connections.close()
 
 
 class _Transaction:

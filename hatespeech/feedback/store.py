@@ -7,18 +7,16 @@ writers from several workers queue instead of failing, and readers never wait.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
 
+from hatespeech.connections import PerThread, open_sqlite
 from hatespeech.core.labels import LABELS
 
 TABLE = "hatespeech_feedback"  # prefixed: on Heroku the database may be shared with other apps
-BUSY_TIMEOUT_MS = 5000
 FETCH_ROWS = 1000  # rows() reads this many at a time: bounded memory whatever the table's size
 
 # One row per decision. (source, ext_id) is unique; NULL ext_ids never collide, so a row sent
@@ -59,10 +57,7 @@ class FeedbackStore:
 
     def __init__(self, max_text_chars: int = 10_000) -> None:
         self.max_text_chars = max_text_chars
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._connections: list[Any] = []
+        self._connections = PerThread(lambda: self._connect(), lambda conn: self._usable(conn))
 
     # --- the backend's part
     def _connect(self) -> Any:
@@ -75,19 +70,7 @@ class FeedbackStore:
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
     def _db(self) -> Any:
-        if self._pid != os.getpid():
-            # subtle: a connection must not cross a fork; the parent's are forgotten, not closed
-            with self._lock:
-                self._pid, self._connections, self._local = os.getpid(), [], threading.local()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and not self._usable(conn):
-            conn = None  # broken (the server restarted, say): the next call gets a new one
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def _execute(self, statement: str, params: tuple = ()) -> Any:
         try:
@@ -162,11 +145,7 @@ class FeedbackStore:
 
     def close(self) -> None:
         """Close this process's connections (a later call opens new ones)."""
-        with self._lock:
-            if self._pid == os.getpid():
-                for conn in self._connections:
-                    conn.close()
-            self._connections, self._local = [], threading.local()
+        self._connections.close()
 
 
 class SQLiteFeedbackStore(FeedbackStore):
@@ -177,15 +156,4 @@ class SQLiteFeedbackStore(FeedbackStore):
         self.path = Path(path)
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit (isolation_level=None): each statement is its own transaction, and the upsert
-        # is one statement. check_same_thread=False only so close() may run in another thread.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL: a committed row survives the process being killed, not a power cut; FULL would
-        # cost an fsync per request.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(SCHEMA)
-        return conn
+        return open_sqlite(self.path, SCHEMA)

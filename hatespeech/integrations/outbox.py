@@ -21,17 +21,20 @@ later decision on the flag can be turned into the right label.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hatespeech.connections import PerThread, open_sqlite
+
 KEEP_SECONDS = 30 * 86_400.0  # keys and memories older than this are forgotten
-BUSY_TIMEOUT_MS = 5000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS integration_keys (key TEXT PRIMARY KEY, value TEXT, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS integration_keys_at ON integration_keys (at);
+"""
 
 Enqueue = Callable[[str, str, str, str], None]  # (kind, call id, url, JSON body)
 
@@ -42,29 +45,12 @@ class Keys:
     def __init__(self, db_path: Path | str | None = None, redis_url: str | None = None, prefix: str = "hatespeech:"):
         self.path = Path(db_path) if db_path is not None else None
         self.redis_url, self.prefix = redis_url, prefix + "ik:"
-        self._local = threading.local()
-        self._pid = os.getpid()
+        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))  # type: ignore[arg-type]
         self._client: Any = None
 
     # -- backends
     def _db(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # never carry a connection across gunicorn's fork
-            self._pid, self._local = os.getpid(), threading.local()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            assert self.path is not None
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # as the alert outbox: survives a killed process
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS integration_keys (key TEXT PRIMARY KEY, value TEXT, at REAL NOT NULL)"
-            )
-            conn.execute("CREATE INDEX IF NOT EXISTS integration_keys_at ON integration_keys (at)")
-            self._local.conn = conn
-        return conn
+        return self._connections.get()
 
     def _redis(self) -> Any:
         if self._client is None:

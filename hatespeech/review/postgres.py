@@ -9,10 +9,9 @@ imported only when ``DATABASE_URL`` is set.
 from __future__ import annotations
 
 import json
-import os
-import threading
 from typing import Any
 
+from hatespeech.connections import PerThread
 from hatespeech.review.store import _CLASS_COLUMNS, Page, Post, Queue, _limit
 
 CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is an error, not a hung request
@@ -32,30 +31,22 @@ CREATE INDEX IF NOT EXISTS review_posts_texted ON review_posts (texted, ts);
 class PostgresQueue(Queue):
     def __init__(self, url: str):
         self.url = url
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._connections: list[Any] = []
         self._schema_ready = False
+        self._connections = PerThread(self._connect, lambda conn: not (conn.closed or conn.broken))
 
-    def _db(self) -> Any:
+    def _connect(self) -> Any:
         import psycopg
 
-        if self._pid != os.getpid():  # subtle: a connection must not cross a fork
-            with self._lock:
-                self._pid, self._connections, self._local = os.getpid(), [], threading.local()
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-            if not self._schema_ready:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    conn.execute(SCHEMA)
-                self._schema_ready = True
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        if not self._schema_ready:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                conn.execute(SCHEMA)
+            self._schema_ready = True
         return conn
+
+    def _db(self) -> Any:
+        return self._connections.get()
 
     def add(self, item: Post) -> int:
         body = {k: v for k, v in item.items() if k not in ("seq", "feedback")}
@@ -134,8 +125,4 @@ class PostgresQueue(Queue):
         return len(old), dropped
 
     def close(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                for conn in self._connections:
-                    conn.close()
-            self._connections, self._local = [], threading.local()
+        self._connections.close()

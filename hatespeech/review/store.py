@@ -37,7 +37,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
-BUSY_TIMEOUT_MS = 5000
+from hatespeech.connections import PerThread, open_sqlite
+
 MAX_PAGE = 100  # posts per page at most
 
 
@@ -161,30 +162,10 @@ _CLASS_COLUMNS = {"hate speech": "hate", "offensive language": "offensive"}
 class SQLiteQueue(Queue):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))
 
     def _db(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # subtle: a connection must not cross a fork
-            with self._lock:
-                self._pid, self._connections, self._local = os.getpid(), [], threading.local()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def add(self, item: Post) -> int:
         body = {k: v for k, v in item.items() if k not in ("seq", "feedback")}
@@ -268,11 +249,7 @@ class SQLiteQueue(Queue):
         return len(old), dropped
 
     def close(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                for conn in self._connections:
-                    conn.close()
-            self._connections, self._local = [], threading.local()
+        self._connections.close()
 
 
 # ------------------------------------------------------------------------------------------- Redis

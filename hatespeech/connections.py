@@ -1,0 +1,79 @@
+"""Database connections for the stores (alerts, feedback, review queue): one idea, written once.
+
+``PerThread`` keeps one connection per thread and process. gunicorn forks after the app is
+imported, and a connection must never cross a fork: a child forgets its parent's (it does not close
+them, which would close the parent's too) and opens its own on first use. ``open_sqlite`` opens a
+SQLite file the way every store here wants it: WAL (readers never wait for the writer), a busy
+timeout (writers queue instead of failing), ``synchronous=NORMAL`` (a committed row survives the
+process being killed, not a power cut; FULL would cost an fsync per request), autocommit.
+
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> conns = PerThread(lambda: open_sqlite(folder / "x.sqlite3", "CREATE TABLE IF NOT EXISTS t (a);"))
+>>> conns.get() is conns.get()
+True
+>>> conns.close()
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BUSY_TIMEOUT_MS = 5000  # a SQLite writer waits this long for another before giving up
+
+
+def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connection:
+    """A connection to the SQLite file at ``path`` (created with its folder), ``schema`` applied.
+
+    ``rows``: rows as ``sqlite3.Row`` (by column name) instead of tuples.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # check_same_thread=False only so close() may run in another thread: each thread uses its own
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    if rows:
+        conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(schema)  # each statement is idempotent and waits its turn (busy_timeout)
+    return conn
+
+
+class PerThread:
+    """One connection per thread and process, opened by ``connect`` on first use; see the module docstring."""
+
+    def __init__(self, connect: Callable[[], Any], usable: Callable[[Any], bool] = lambda conn: True) -> None:
+        self._connect, self._usable = connect, usable
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._all: list[Any] = []
+
+    def get(self) -> Any:
+        if self._pid != os.getpid():
+            # subtle: a connection must not cross a fork; the parent's are forgotten, not closed
+            with self._lock:
+                self._pid, self._all, self._local = os.getpid(), [], threading.local()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not self._usable(conn):
+            conn = None  # broken (the server restarted, say): this call opens a new one
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close this process's connections (a later ``get`` opens new ones)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                for conn in self._all:
+                    conn.close()
+            self._all, self._local = [], threading.local()
