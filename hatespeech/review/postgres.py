@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from hatespeech.connections import PerThread
-from hatespeech.review.store import _CLASS_COLUMNS, Page, Post, Queue, _limit
+from hatespeech.review.store import Post, Queue, SQLPages
 
 CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is an error, not a hung request
 SCHEMA_LOCK = 0x72657669  # advisory lock: two processes creating the table at once would collide
@@ -28,7 +28,9 @@ CREATE INDEX IF NOT EXISTS review_posts_texted ON review_posts (texted, ts);
 """
 
 
-class PostgresQueue(Queue):
+class PostgresQueue(SQLPages, Queue):
+    table, placeholder, true = "review_posts", "%s", "TRUE"
+
     def __init__(self, url: str):
         self.url = url
         self._schema_ready = False
@@ -72,35 +74,6 @@ class PostgresQueue(Queue):
             .fetchone()
         )
         return int(row[0])
-
-    def page(
-        self,
-        action: str | None = None,
-        category: str | None = None,
-        thread: str | None = None,
-        before: int | None = None,
-        limit: int = 20,
-    ) -> Page:
-        where, args = [], []
-        if action is not None:
-            where.append("action = %s")
-            args.append(action)
-        if category is not None:
-            where.append(f"{_CLASS_COLUMNS[category]} = 1")
-        if thread is not None:
-            where.append("thread = %s")
-            args.append(thread)
-        filters = " AND ".join(where) or "TRUE"
-        limit = _limit(limit)
-        db = self._db()
-        total = db.execute(f"SELECT COUNT(*) FROM review_posts WHERE {filters}", args).fetchone()[0]
-        cursor = " AND seq < %s" if before is not None else ""
-        rows = db.execute(
-            f"SELECT seq, body, feedback FROM review_posts WHERE {filters}{cursor} ORDER BY seq DESC LIMIT %s",
-            [*args, *([before] if before is not None else []), limit + 1],
-        ).fetchall()
-        posts = [Post(**json.loads(body), seq=seq, feedback=feedback) for seq, body, feedback in rows[:limit]]
-        return Page(posts=posts, next=posts[-1]["seq"] if len(rows) > limit else None, total=int(total))
 
     def set_feedback(self, id: str, label: str) -> bool:
         return self._db().execute("UPDATE review_posts SET feedback = %s WHERE post_id = %s", (label, id)).rowcount > 0

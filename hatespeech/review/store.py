@@ -159,7 +159,45 @@ CREATE INDEX IF NOT EXISTS posts_texted ON posts (texted, ts);
 _CLASS_COLUMNS = {"hate speech": "hate", "offensive language": "offensive"}
 
 
-class SQLiteQueue(Queue):
+class SQLPages:
+    """``Queue.page`` for the SQL stores (SQLite and PostgreSQL): one query, their dialects as attributes."""
+
+    table, placeholder, true = "posts", "?", "1"
+
+    def _db(self) -> Any:
+        raise NotImplementedError
+
+    def page(
+        self,
+        action: str | None = None,
+        category: str | None = None,
+        thread: str | None = None,
+        before: int | None = None,
+        limit: int = 20,
+    ) -> Page:
+        where, args, ph = [], [], self.placeholder
+        if action is not None:
+            where.append(f"action = {ph}")
+            args.append(action)
+        if category is not None:
+            where.append(f"{_CLASS_COLUMNS[category]} = 1")
+        if thread is not None:
+            where.append(f"thread = {ph}")
+            args.append(thread)
+        filters = " AND ".join(where) or self.true
+        limit = _limit(limit)
+        db = self._db()
+        total = db.execute(f"SELECT COUNT(*) FROM {self.table} WHERE {filters}", args).fetchone()[0]
+        cursor = f" AND seq < {ph}" if before is not None else ""
+        rows = db.execute(
+            f"SELECT seq, body, feedback FROM {self.table} WHERE {filters}{cursor} ORDER BY seq DESC LIMIT {ph}",
+            [*args, *([before] if before is not None else []), limit + 1],
+        ).fetchall()
+        posts = [Post(**json.loads(body), seq=seq, feedback=feedback) for seq, body, feedback in rows[:limit]]
+        return Page(posts=posts, next=posts[-1]["seq"] if len(rows) > limit else None, total=int(total))
+
+
+class SQLiteQueue(SQLPages, Queue):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))
@@ -192,35 +230,6 @@ class SQLiteQueue(Queue):
             db.execute("ROLLBACK")
             raise
         return int(seq)
-
-    def page(
-        self,
-        action: str | None = None,
-        category: str | None = None,
-        thread: str | None = None,
-        before: int | None = None,
-        limit: int = 20,
-    ) -> Page:
-        where, args = [], []
-        if action is not None:
-            where.append("action = ?")
-            args.append(action)
-        if category is not None:
-            where.append(f"{_CLASS_COLUMNS[category]} = 1")
-        if thread is not None:
-            where.append("thread = ?")
-            args.append(thread)
-        filters = " AND ".join(where) or "1"
-        limit = _limit(limit)
-        db = self._db()
-        total = db.execute(f"SELECT COUNT(*) FROM posts WHERE {filters}", args).fetchone()[0]
-        cursor = " AND seq < ?" if before is not None else ""
-        rows = db.execute(
-            f"SELECT seq, body, feedback FROM posts WHERE {filters}{cursor} ORDER BY seq DESC LIMIT ?",
-            [*args, *([before] if before is not None else []), limit + 1],
-        ).fetchall()
-        posts = [Post(**json.loads(body), seq=seq, feedback=feedback) for seq, body, feedback in rows[:limit]]
-        return Page(posts=posts, next=posts[-1]["seq"] if len(rows) > limit else None, total=total)
 
     def set_feedback(self, id: str, label: str) -> bool:
         return self._db().execute("UPDATE posts SET feedback = ? WHERE post_id = ?", (label, id)).rowcount > 0
