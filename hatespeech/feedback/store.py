@@ -78,6 +78,11 @@ class FeedbackStore:
         except self.errors as err:
             raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
 
+    def _write(self, statement: str, params: tuple = ()) -> tuple[list[Any], int]:
+        """One writing statement, read to its end: its rows (``RETURNING``) and how many rows it changed."""
+        cursor = self._execute(statement, params)
+        return (cursor.fetchall() if cursor.description is not None else []), cursor.rowcount
+
     # --- the interface
     def add(
         self,
@@ -95,9 +100,7 @@ class FeedbackStore:
         from hatespeech.feedback import check_feedback
 
         f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
-        # fetchall, not fetchone: a RETURNING statement holds its write lock until every row is read,
-        # and another writer would wait on it (SQLite: "database is locked" once its busy timeout ends)
-        rows = self._execute(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time())).fetchall()
+        rows, _ = self._write(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time()))
         return int(rows[0][0])
 
     def counts(self, newer_than: float | None = None) -> Counts:
@@ -121,8 +124,8 @@ class FeedbackStore:
 
     def erase(self, source: str, id: str | int) -> bool:
         """Delete the row sent with this ``(source, id)``; True if there was one."""
-        cursor = self._execute(f"DELETE FROM {TABLE} WHERE source = ? AND ext_id = ?", (str(source), str(id)))
-        return cursor.rowcount > 0
+        _, changed = self._write(f"DELETE FROM {TABLE} WHERE source = ? AND ext_id = ?", (str(source), str(id)))
+        return changed > 0
 
     def rows(self) -> Iterator[tuple[str, str, str, str | None, float]]:
         """Every row as ``(text, label, source, id, created_at)``, oldest first, read in pages."""
@@ -157,3 +160,21 @@ class SQLiteFeedbackStore(FeedbackStore):
 
     def _connect(self) -> sqlite3.Connection:
         return open_sqlite(self.path, SCHEMA)
+
+    def _write(self, statement: str, params: tuple = ()) -> tuple[list[Any], int]:
+        # subtle: in WAL mode a statement that reads before it writes (an upsert) and finds that another
+        # writer committed since its read began fails at once with "database is locked", without
+        # waiting: BEGIN IMMEDIATE takes the write lock first, waiting its turn (busy_timeout).
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.execute(statement, params)
+                rows, changed = (cursor.fetchall() if cursor.description is not None else []), cursor.rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except self.errors as err:
+            raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
+        return rows, changed
