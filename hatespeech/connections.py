@@ -18,8 +18,10 @@ True
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,11 +41,22 @@ def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connecti
     if rows:
         conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(schema)  # each statement is idempotent and waits its turn (busy_timeout)
-    return conn
+    # subtle: processes that open a new file at once (gunicorn's workers, say) race to switch it to
+    # WAL, which needs the file to themselves: the loser is told "database is locked" at once, without
+    # the busy timeout. Each step is idempotent, so it is tried again, for at most the busy timeout.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(schema)  # each statement is idempotent and waits its turn (busy_timeout)
+            return conn
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.01 + random.random() * 0.04)  # jitter, not a secret
 
 
 class PerThread:
