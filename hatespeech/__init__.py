@@ -13,6 +13,7 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``integrations/``  the boards connected: Discourse, Coral Talk and Mastodon webhooks in, flags
                  and reports out (through the alert outbox), moderators' decisions back as feedback
 - ``config``     every setting, read once from the environment
+- ``connections``  per-thread, fork-safe database connections and the SQLite opener (the stores')
 """
 
 __version__ = "1.0.0"
