@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 BUSY_TIMEOUT_MS = 5000  # a SQLite writer waits this long for another before giving up
+CONNECT_TIMEOUT = 5  # seconds: a PostgreSQL that does not answer is an error, not a hung request
 
 
 def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connection:
@@ -57,6 +58,23 @@ def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connecti
                 conn.close()
                 raise
             time.sleep(0.01 + random.random() * 0.04)  # jitter, not a secret
+
+
+def open_postgres(url: str, schema: str, lock: int) -> Any:
+    """An autocommit connection to PostgreSQL at ``url``, ``schema`` applied under the advisory lock
+    ``lock`` (processes creating the same tables at once would otherwise collide)."""
+    import psycopg  # a dependency only when DATABASE_URL is set
+
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+        conn.execute(schema)
+    return conn
+
+
+def postgres_usable(conn: Any) -> bool:
+    """False once the server closed or broke the connection: ``PerThread`` then opens a new one."""
+    return not (conn.closed or conn.broken)
 
 
 class PerThread:

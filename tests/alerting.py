@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from support import free_port
+from support import free_port, wait_for
 
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.sqlite_store import SQLiteStore
@@ -181,12 +181,7 @@ class Receiver:
 
     def wait(self, condition: Callable[[Receiver], bool], timeout: float = 20.0) -> None:
         """Wait (bounded) until ``condition(self)`` holds; fail with what arrived if it never does."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition(self):
-                return
-            time.sleep(0.02)
-        pytest.fail(f"gave up waiting; received {[(r.status, r.body[:80]) for r in self.requests]}")
+        wait_for(lambda: condition(self), lambda: [(r.status, r.body[:80]) for r in self.requests], timeout)
 
     def close(self) -> None:
         self.server.shutdown()

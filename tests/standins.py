@@ -52,7 +52,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from support import request
+from support import request, wait_for
 
 DISCOURSE_SECRET = "discourse-secret-0123456789"
 DISCOURSE_KEY = "discourse-api-key-abcdef0123456789"
@@ -158,12 +158,7 @@ class PlatformAPI:
 
     def wait(self, condition: Callable[[PlatformAPI], bool], timeout: float = 20.0) -> None:
         """Wait (bounded) for ``condition``; fail with what arrived if it never holds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition(self):
-                return
-            time.sleep(0.02)
-        pytest.fail(f"gave up waiting; calls: {[(c.path, c.status, c.body[:120]) for c in self.calls]}")
+        wait_for(lambda: condition(self), lambda: [(c.path, c.status, c.body[:120]) for c in self.calls], timeout)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -11,13 +11,25 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
 LOCAL_DATA = ROOT / "data" / "labeled_data.csv"
+
+
+def wait_for(condition: Callable[[], bool], describe: Callable[[], object], timeout: float = 20.0) -> None:
+    """Wait (bounded) until ``condition()`` holds; fail with ``describe()`` (what did arrive) if it never does."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    pytest.fail(f"gave up waiting; got {describe()}")
 
 
 def free_port() -> int:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hatespeech.connections import PerThread
+from hatespeech.connections import PerThread, open_postgres, postgres_usable
 from hatespeech.review.store import Post, Queue, SQLPages
 
-CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is an error, not a hung request
 SCHEMA_LOCK = 0x72657669  # advisory lock: two processes creating the table at once would collide
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS review_posts_seq;
@@ -33,19 +32,7 @@ class PostgresQueue(SQLPages, Queue):
 
     def __init__(self, url: str):
         self.url = url
-        self._schema_ready = False
-        self._connections = PerThread(self._connect, lambda conn: not (conn.closed or conn.broken))
-
-    def _connect(self) -> Any:
-        import psycopg
-
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-        if not self._schema_ready:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                conn.execute(SCHEMA)
-            self._schema_ready = True
-        return conn
+        self._connections = PerThread(lambda: open_postgres(url, SCHEMA, SCHEMA_LOCK), postgres_usable)
 
     def _db(self) -> Any:
         return self._connections.get()
