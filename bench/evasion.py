@@ -32,9 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
-DATA = HERE.parent.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
-if not DATA.exists():
-    DATA = HERE / "data" / "labeled_data.csv"
+# ../shared beside the checkout (a worktree may sit deeper: look up the tree), else data/ in it
+DATA = next(
+    (p / "shared/data/davidson/labeled_data.csv" for p in HERE.parents if (p / "shared/data/davidson").is_dir()),
+    HERE / "data" / "labeled_data.csv",
+)
 ORDINARY = HERE / "tests" / "data" / "ordinary.tsv"
 LABELS = ("hate speech", "offensive language", "neither")
 
