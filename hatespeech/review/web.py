@@ -4,7 +4,8 @@
   style sheet and icon. Public: they hold no data. Served with a ``Content-Security-Policy``
   that allows scripts, styles and calls from this origin only (no inline script, nothing
   from outside), so the page works offline and a post's text can never run as code.
-- ``GET /review/queue?action=&class=&thread=&before=&limit=``: a page of the queue (JSON).
+- ``GET /review/queue?action=&class=&thread=&before=&limit=``: a page of the queue (JSON); each
+  post has the ``feedback_key`` (source and id) its label is stored under (integrations/common.py).
 - ``GET /review/model``: the model, the thresholds in force, the card's out-of-fold threshold
   curves (for the sliders), the text retention and the retrain command.
 
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hatespeech.integrations.common import feedback_key
 from hatespeech.review import ABUSIVE, QUEUED_ACTIONS, Reviewer
 from hatespeech.review.store import MAX_PAGE
 from hatespeech.service.context import Context, InvalidContext
@@ -171,7 +173,11 @@ class ReviewPages:
         if not reviewer.settings.enabled:
             return _json(start_response, "200 OK", {"posts": [], "next": None, "total": 0})
         reviewer.maintain()  # texts past their retention are erased before anyone sees them
-        return _json(start_response, "200 OK", reviewer.queue.page(**filters))
+        page = reviewer.queue.page(**filters)
+        for post in page["posts"]:  # what the page sends POST /feedback: a board's post under its board's name
+            source, post_id = feedback_key(post["id"])
+            post["feedback_key"] = {"source": source, "id": post_id}
+        return _json(start_response, "200 OK", page)
 
     def static(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
         data, kind, etag = self.files[path]
