@@ -22,7 +22,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any
+from weakref import WeakKeyDictionary
+
+from hatespeech.core.policy import ACTIONS
 
 _VERBS = (  # violent acts done to someone, each with the forms the tokens may show
     "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
@@ -133,6 +137,32 @@ _TRIGGER_WORDS = (
     " know kys yourself urself yourselves self gun knife rifle shotgun machete bomb ak attack hit rot"
 )
 _TRIGGERS = frozenset(_VERBS.split("|")) | frozenset(_TRIGGER_WORDS.split())
+# ``check``'s gate: a trigger word from this table starts a threat only beside one of its companions (read off the
+# patterns that have it); "see", "self", "yourself", "urself" and "yourselves" need a violent verb in every pattern
+# that has them, a trigger of its own. A text passing the gate is then searched in full: the gate only skips texts
+# that no pattern can match (tests/core/test_threats.py compares it with searching every text).
+_COMPANIONS = {
+    "get": "you him her them",  # "I'll get you"; "get shot" has its own trigger
+    "know": "where",  # "I know where you live"
+    "make": "bleed suffer",  # "make you bleed"
+    "put": "ground grave hospital coffin bag down",  # "put you in the ground", "be put down" ("put a bullet": bullet)
+    "run": "over",  # "run you over"
+    "end": "you him her them life",  # "end you", "end your life"
+    "watch": "back",  # "watch your back"
+    "days": "numbered",  # "your days are numbered"
+    "hit": "by",  # "get hit by a bus"
+    "see": "",  # "see you dead" / hang / die / burn
+    "self": "",
+    "urself": "",
+    "yourself": "",
+    "yourselves": "",
+}
+_NEEDS = {word: frozenset(companions.split()) for word, companions in _COMPANIONS.items()}
+_GATE_WORDS = _TRIGGERS | frozenset().union(*_NEEDS.values())
+_NONE: frozenset[str] = frozenset()
+CACHE_PIECES = 1 << 16  # pieces whose gate words are remembered, per reader (the older half dropped when full)
+CACHE_PIECE_CHARS = 64  # longer pieces are read each time: a real word is shorter
+_seen: WeakKeyDictionary[Any, dict[str, frozenset[str]]] = WeakKeyDictionary()
 _CLAUSE = re.compile(r"[.,!?;:]")  # punctuation between two words: a threat does not run across it
 
 
@@ -162,19 +192,55 @@ def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
     return {"start": start, "end": end, "text": text[start:end]}
 
 
+def may_threaten(reader: Any, text: str) -> bool:
+    """Whether any pattern could match ``text`` as ``reader`` reads it: a trigger word, with its companion if
+    it needs one. Cheap: the words of each piece (``Reader.split``'s, as ``Reader.words`` reads them) that
+    matter here are remembered, so most texts cost a few dictionary lookups instead of ``tokens``' pass."""
+    seen = _seen.get(reader)
+    if seen is None:
+        seen = _seen.setdefault(reader, {})
+    found: set[str] = set()
+    for piece in reader.split(text):
+        hit = seen.get(piece)
+        if hit is None:
+            hit = _GATE_WORDS.intersection(reader.chunk(piece)[0]) or _NONE
+            if len(piece) <= CACHE_PIECE_CHARS:
+                if len(seen) >= CACHE_PIECES:
+                    for old in list(islice(seen, len(seen) // 2)):
+                        seen.pop(old, None)  # another thread may have dropped it already
+                seen[piece] = hit
+        if hit:
+            found |= hit
+    triggers = _TRIGGERS.intersection(found)
+    return any(word not in _NEEDS or not _NEEDS[word].isdisjoint(found) for word in triggers)
+
+
 def check(reader: Any, text: str) -> dict[str, Any] | None:
     """The threat in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``."""
+    if not may_threaten(reader, text):  # most texts: no spans pass, no search
+        return None
     return find(reader.tokens(text), text)
+
+
+LEAST_ACTION = "review"  # a threat goes to a person, whatever the model's scores say
+
+
+def raise_action(action: str, found: dict[str, Any] | None) -> str:
+    """The decision rule's ``action`` once the threat check has spoken: at least ``review`` on a threat.
+
+    The one place the two combine: ``/moderate`` (``apply``) and the archive scorer both call it.
+    """
+    if found is None:
+        return action
+    return max(action, LEAST_ACTION, key=ACTIONS.index)
 
 
 def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
     """Add the threat check's verdict to a ``/moderate`` answer: ``categories["threat"]``, the matched
-    span as ``threat``, and an action raised to at least ``review`` (a person must look at a threat,
-    whatever the model's scores say)."""
+    span as ``threat``, and the action raised by ``raise_action``."""
     answer["categories"]["threat"] = found is not None
     if found is not None:
         answer["threat"] = found
-        if answer["action"] == "allow":
-            answer["action"] = "review"
-        answer["flagged"] = True
+        answer["action"] = raise_action(answer["action"], found)
+        answer["flagged"] = answer["action"] != "allow"
     return answer
