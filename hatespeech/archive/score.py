@@ -153,8 +153,8 @@ def score_chunk(
     # the chunk, so the output does not depend on how the archive was cut (by this process or a cluster).
     matrix = classifier.model.predict_proba(wanted) if wanted else np.zeros((0, len(LABELS)))
     labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
-    # /moderate's threat check and its rule (hatespeech.core.threats), row by row as the server does.
-    found = [threats.check(classifier.model.reader, text) for text in wanted]
+    # /moderate's threat check and its rule (hatespeech.core.threats), as the server runs them after scoring.
+    found = [threats.check_scored(classifier.model, text) for text in wanted]
     decided = [threats.raise_action(action, threat) for action, threat in zip(decided, found, strict=True)]
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
     if any(found):
@@ -170,7 +170,8 @@ def score_chunk(
             if row is None:
                 writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i], ""])
             else:
-                writer.writerow([*record, *(f"{p:.6g}" for p in row), label, action, "", "0" if threat is None else "1"])
+                flag = "0" if threat is None else "1"
+                writer.writerow([*record, *(f"{p:.6g}" for p in row), label, action, "", flag])
         else:
             if row is None:
                 record.update(scores=None, label=None, action=None, threat=None, skipped=reasons[i])

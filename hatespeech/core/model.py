@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from hatespeech.core import text as text_module
+from hatespeech.core import threats
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
@@ -50,13 +51,16 @@ BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch
 PER_WORD_PATTERNS = frozenset(
     {r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w+\b", r"(?u)\w+", r"\w+", r"(?u)\w\w+", r"\w\w+"}
 )
-_ENTRY_BYTES = 104 + 2 * sys.getsizeof(())  # a dict slot + index, and an entry's three tuples' headers
+_ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, and an entry's three tuples' headers
+Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]  # see ``CompiledModel.piece``
 
 
-def _entry_bytes(piece: str, entry: tuple[tuple[str, ...], tuple[str, ...]]) -> int:
-    """What one cache entry costs, estimated: the key, the tokens (each a new string), the tuples."""
+def _entry_bytes(piece: str, entry: Entry) -> int:
+    """What one cache entry costs, estimated: the key, the tokens (each a new string), the tuples, the
+    threat gate's words (almost always the one shared empty set)."""
     tokens = entry[0] + entry[1]
-    return _ENTRY_BYTES + sys.getsizeof(piece) + sum(sys.getsizeof(t) + 8 for t in tokens)
+    gate = sys.getsizeof(entry[2]) if entry[2] else 0
+    return _ENTRY_BYTES + sys.getsizeof(piece) + sum(sys.getsizeof(t) + 8 for t in tokens) + gate
 
 
 _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 to any tolerance
@@ -99,14 +103,16 @@ class CompiledModel:
         counted = [str(w) for w in arrays.get("counted_words", [])]
         counts = [int(n) for n in arrays.get("word_counts", [])]
         self.reader = text_module.Reader(dict(zip(counted, counts, strict=True)))
-        self._pieces: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see ``piece``
+        self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._warm()
 
     # --- scoring -----------------------------------------------------------------------------------
 
-    def piece(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The vectorizer's tokens (stop words removed) of one piece's normalised words and markers.
+    def piece(self, piece: str) -> Entry:
+        """The vectorizer's tokens (stop words removed) of one piece's normalised words and markers, and the
+        words of the piece that the threat check's gate looks at (``threats.gate_words``: kept here, so that
+        the check after scoring a text does not read it again; see ``threat_words``).
 
         Cached in a plain dict bounded in bytes, not entries (entries of 10,000-character pieces
         grew a worker to gigabytes): pieces over ``CACHE_PIECE_CHARS`` are never kept, and when the
@@ -117,7 +123,7 @@ class CompiledModel:
         entry = self._pieces.get(piece)
         if entry is None:
             words, markers = self.reader.chunk(piece)
-            entry = (self.analyse(words), self.analyse(markers))
+            entry = (self.analyse(words), self.analyse(markers), threats.gate_words(words))
             if len(piece) <= CACHE_PIECE_CHARS:
                 if self._cache_bytes >= CACHE_BYTES:
                     for old in list(islice(self._pieces, len(self._pieces) // 2)):
@@ -150,11 +156,25 @@ class CompiledModel:
         if self.reader.counts and text_module.maybe_spaced(text):  # rare: letters spaced out, read by the Reader
             pieces = self.reader.split(text)
         for piece in pieces:  # the same pieces as Reader.words
-            w, m = cached(piece) or self.piece(piece)
+            w, m, _ = cached(piece) or self.piece(piece)
             found += w
             if m:
                 markers += m
         return found + markers if markers else found
+
+    def threat_words(self, text: str) -> set[str]:
+        """The words of ``text`` the threat check's gate looks at (``threats.may_threaten``), from the
+        per-piece cache: the same pieces and words as ``tokens``, before stop words are removed."""
+        found: set[str] = set()
+        cached = self._pieces.get
+        pieces = text.split()
+        if self.reader.counts and text_module.maybe_spaced(text):
+            pieces = self.reader.split(text)
+        for piece in pieces:
+            gate = (cached(piece) or self.piece(piece))[2]
+            if gate:
+                found |= gate
+        return found
 
     def grams(self, tokens: list[str]) -> list[str]:
         """The word n-grams of ``tokens``, as scikit-learn's ``_word_ngrams`` makes them."""

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
-from itertools import islice
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from hatespeech.core.policy import ACTIONS
 
@@ -151,6 +150,17 @@ _COMPANIONS = {
     "watch": "back",  # "watch your back"
     "days": "numbered",  # "your days are numbered"
     "hit": "by",  # "get hit by a bus"
+    "beat": "up death pulp senseless ass out",  # "beat you up", "beat your ass", "beat the shit out of"
+    "break": "bone bones neck legs face jaw skull head teeth",  # "break every bone in", "break your neck"
+    "kick": "out neck legs face jaw skull bones head teeth",  # "kick the shit out of", "kick your face in"
+    "knock": "out teeth",  # "knock the hell out of", "knock your teeth"
+    "blow": "up down",  # "blow up your car", "blow up the school"
+    "hunt": "down",  # "hunt them down"
+    "mow": "down",
+    "wipe": "out",  # "wipe them out"
+    "attack": "mosque synagogue church temple school clinic",  # "attack the mosque"
+    "death": "to",  # "death to them all", "beat him to death"
+    "dead": "meat want see",  # "you're dead meat", "I want you dead", "see you dead"
     "see": "",  # "see you dead" / hang / die / burn
     "self": "",
     "urself": "",
@@ -160,10 +170,18 @@ _COMPANIONS = {
 _NEEDS = {word: frozenset(companions.split()) for word, companions in _COMPANIONS.items()}
 _GATE_WORDS = _TRIGGERS | frozenset().union(*_NEEDS.values())
 _NONE: frozenset[str] = frozenset()
-CACHE_PIECES = 1 << 16  # pieces whose gate words are remembered, per reader (the older half dropped when full)
-CACHE_PIECE_CHARS = 64  # longer pieces are read each time: a real word is shorter
-_seen: WeakKeyDictionary[Any, dict[str, frozenset[str]]] = WeakKeyDictionary()
 _CLAUSE = re.compile(r"[.,!?;:]")  # punctuation between two words: a threat does not run across it
+
+
+def gate_words(words: Iterable[str]) -> frozenset[str]:
+    """The words among ``words`` (a piece's or a text's, as ``Reader.words`` reads them) that the gate looks at."""
+    return _GATE_WORDS.intersection(words) or _NONE
+
+
+def may_threaten(found: AbstractSet[str]) -> bool:
+    """The gate, from a text's ``gate_words``: whether any pattern could match (a trigger word, with its companion
+    if it needs one). ``False`` for most texts, which are then not searched at all."""
+    return any(word not in _NEEDS or not _NEEDS[word].isdisjoint(found) for word in _TRIGGERS.intersection(found))
 
 
 def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
@@ -192,34 +210,20 @@ def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
     return {"start": start, "end": end, "text": text[start:end]}
 
 
-def may_threaten(reader: Any, text: str) -> bool:
-    """Whether any pattern could match ``text`` as ``reader`` reads it: a trigger word, with its companion if
-    it needs one. Cheap: the words of each piece (``Reader.split``'s, as ``Reader.words`` reads them) that
-    matter here are remembered, so most texts cost a few dictionary lookups instead of ``tokens``' pass."""
-    seen = _seen.get(reader)
-    if seen is None:
-        seen = _seen.setdefault(reader, {})
-    found: set[str] = set()
-    for piece in reader.split(text):
-        hit = seen.get(piece)
-        if hit is None:
-            hit = _GATE_WORDS.intersection(reader.chunk(piece)[0]) or _NONE
-            if len(piece) <= CACHE_PIECE_CHARS:
-                if len(seen) >= CACHE_PIECES:
-                    for old in list(islice(seen, len(seen) // 2)):
-                        seen.pop(old, None)  # another thread may have dropped it already
-                seen[piece] = hit
-        if hit:
-            found |= hit
-    triggers = _TRIGGERS.intersection(found)
-    return any(word not in _NEEDS or not _NEEDS[word].isdisjoint(found) for word in triggers)
-
-
 def check(reader: Any, text: str) -> dict[str, Any] | None:
     """The threat in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``."""
-    if not may_threaten(reader, text):  # most texts: no spans pass, no search
+    if not may_threaten(gate_words(reader.words(text))):  # most texts: no spans pass, no search
         return None
     return find(reader.tokens(text), text)
+
+
+def check_scored(model: Any, text: str) -> dict[str, Any] | None:
+    """``check`` with the compiled model's reader, its gate read from the model's per-piece cache: right after
+    scoring ``text`` (as ``/moderate`` and the archive scorer do), a text that is not searched costs a few
+    dictionary lookups, not a second reading."""
+    if not may_threaten(model.threat_words(text)):
+        return None
+    return find(model.reader.tokens(text), text)
 
 
 LEAST_ACTION = "review"  # a threat goes to a person, whatever the model's scores say
