@@ -151,10 +151,11 @@ def score_chunk(
     wanted = [t for t in texts if t is not None]
     # Always the batch path, even for a few rows: it scores each row alone, the same bits whatever else is in
     # the chunk, so the output does not depend on how the archive was cut (by this process or a cluster).
-    matrix = classifier.model.predict_proba(wanted) if wanted else np.zeros((0, len(LABELS)))
+    gates: list[set[str]] = []  # each text's words for the threat check's gate, from the scoring pass
+    matrix = classifier.model.predict_proba(wanted, gates) if wanted else np.zeros((0, len(LABELS)))
     labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
     # /moderate's threat check and its rule (hatespeech.core.threats), as the server runs them after scoring.
-    found = [threats.check_scored(classifier.model, text) for text in wanted]
+    found = [threats.check_scored(classifier.model, t, gate) for t, gate in zip(wanted, gates, strict=True)]
     decided = [threats.raise_action(action, threat) for action, threat in zip(decided, found, strict=True)]
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
     if any(found):

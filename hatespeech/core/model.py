@@ -147,8 +147,9 @@ class CompiledModel:
         for term in islice(unigrams, WARM_TERMS):
             self.piece(term)
 
-    def tokens(self, text: str) -> list[str]:
-        """The tokens the vectorizer sees for ``text``: normalised, tokenized, stop words removed."""
+    def tokens(self, text: str, gate: set[str] | None = None) -> list[str]:
+        """The tokens the vectorizer sees for ``text``: normalised, tokenized, stop words removed; and, into
+        ``gate`` if given, the words of ``text`` that the threat check's gate looks at (see ``threat_words``)."""
         found: list[str] = []
         markers: list[str] = []
         cached = self._pieces.get
@@ -156,25 +157,20 @@ class CompiledModel:
         if self.reader.counts and text_module.maybe_spaced(text):  # rare: letters spaced out, read by the Reader
             pieces = self.reader.split(text)
         for piece in pieces:  # the same pieces as Reader.words
-            w, m, _ = cached(piece) or self.piece(piece)
+            w, m, g = cached(piece) or self.piece(piece)
             found += w
             if m:
                 markers += m
+            if g and gate is not None:  # g: almost always the empty set
+                gate |= g
         return found + markers if markers else found
 
     def threat_words(self, text: str) -> set[str]:
         """The words of ``text`` the threat check's gate looks at (``threats.may_threaten``), from the
         per-piece cache: the same pieces and words as ``tokens``, before stop words are removed."""
-        found: set[str] = set()
-        cached = self._pieces.get
-        pieces = text.split()
-        if self.reader.counts and text_module.maybe_spaced(text):
-            pieces = self.reader.split(text)
-        for piece in pieces:
-            gate = (cached(piece) or self.piece(piece))[2]
-            if gate:
-                found |= gate
-        return found
+        gate: set[str] = set()
+        self.tokens(text, gate)
+        return gate
 
     def grams(self, tokens: list[str]) -> list[str]:
         """The word n-grams of ``tokens``, as scikit-learn's ``_word_ngrams`` makes them."""
@@ -184,9 +180,9 @@ class CompiledModel:
             grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
         return grams
 
-    def ids(self, text: str) -> list[int]:
-        """Table rows of the text's n-grams that are in the vocabulary, one per occurrence."""
-        get, tokens = self.vocab.get, self.tokens(text)
+    def ids(self, text: str, gate: set[str] | None = None) -> list[int]:
+        """Table rows of the text's n-grams in the vocabulary, one per occurrence (``gate``: see ``tokens``)."""
+        get, tokens = self.vocab.get, self.tokens(text, gate)
         if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
             ids = [j for g in tokens if (j := get(g)) is not None]
             ids += [j for a, b in pairwise(tokens) if (j := get(a + " " + b)) is not None]
@@ -271,13 +267,21 @@ class CompiledModel:
             return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
         return [sum(map(truediv, p[i::k], sums)) / folds for i in range(k)]
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts."""
-        out = [self._batch(list(texts[i : i + BATCH_SLICE])) for i in range(0, len(texts), BATCH_SLICE)]
+    def predict_proba(self, texts: Sequence[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+        """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts.
+
+        ``threat_words``, a list, gets each text's ``threat_words`` from the same pass (the archive scorer's
+        threat check then reads no text twice)."""
+        out = [self._batch(list(texts[i : i + BATCH_SLICE]), threat_words) for i in range(0, len(texts), BATCH_SLICE)]
         return np.vstack(out) if out else np.zeros((0, self.n_classes))
 
-    def _batch(self, texts: list[str]) -> np.ndarray:
-        per_text = [self.ids(t) for t in texts]
+    def _batch(self, texts: list[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+        if threat_words is None:
+            per_text = [self.ids(t) for t in texts]
+        else:
+            gates: list[set[str]] = [set() for _ in texts]
+            per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+            threat_words += gates
         width = self.missing + 1
         sizes = list(map(len, per_text))
         features = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=sum(sizes))

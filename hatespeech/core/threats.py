@@ -130,6 +130,26 @@ _PATTERNS = [
 # Each pattern starts at a word's start (or a clause's, after "|").
 _THREAT = re.compile("|".join(f"(?:{p})" if p.startswith("(?:^|") else f"(?:\\b{p})" for p in _PATTERNS))
 _MARKERS = frozenset({"lexrace", "lexgay", "lexdis"})
+
+
+def _loosened(pattern: str) -> str:
+    """``pattern`` without its clause marks and negative lookaheads: it matches the text's words joined without
+    clause marks wherever the pattern matches them joined with (and in more places). Cheaper to get than spans."""
+    pattern = pattern.replace(r"(?:^|\|\s+)", r"\b").replace(r"\s*(?:\||$)", "")
+    while (start := pattern.find("(?!")) >= 0:
+        depth, end = 0, start
+        for end in range(start, len(pattern)):
+            if pattern[end] == "(" and pattern[end - 1] != "\\":
+                depth += 1
+            elif pattern[end] == ")" and pattern[end - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    break
+        pattern = pattern[:start] + pattern[end + 1 :]
+    return pattern
+
+
+_LOOSE = re.compile(_loosened(_THREAT.pattern))
 # Every pattern needs one of these words: a text without any is not searched (most texts).
 _TRIGGER_WORDS = (
     "die dies dead death bullet beat break kick knock run end make hunt gun mow wipe blow get see put watch days"
@@ -212,18 +232,28 @@ def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
 
 def check(reader: Any, text: str) -> dict[str, Any] | None:
     """The threat in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``."""
-    if not may_threaten(gate_words(reader.words(text))):  # most texts: no spans pass, no search
+    words = reader.words(text)
+    if not may_threaten(gate_words(words)):  # most texts: no spans pass, no search
+        return None
+    return _search(reader, text, words)
+
+
+def _search(reader: Any, text: str, words: list[str]) -> dict[str, Any] | None:
+    """``find`` for a text that passed the gate: first its words (``words``) searched without spans, loosely
+    (``_LOOSE`` matches wherever ``_THREAT`` could); the spans pass only if that finds something."""
+    if _LOOSE.search(" ".join(w for w in words if w not in _MARKERS)) is None:
         return None
     return find(reader.tokens(text), text)
 
 
-def check_scored(model: Any, text: str) -> dict[str, Any] | None:
+def check_scored(model: Any, text: str, words: AbstractSet[str] | None = None) -> dict[str, Any] | None:
     """``check`` with the compiled model's reader, its gate read from the model's per-piece cache: right after
     scoring ``text`` (as ``/moderate`` and the archive scorer do), a text that is not searched costs a few
-    dictionary lookups, not a second reading."""
-    if not may_threaten(model.threat_words(text)):
+    dictionary lookups, not a second reading. ``words``: the text's ``threat_words`` if the scoring pass gave
+    them (``CompiledModel.predict_proba(texts, threat_words=[])``)."""
+    if not may_threaten(model.threat_words(text) if words is None else words):
         return None
-    return find(model.reader.tokens(text), text)
+    return _search(model.reader, text, model.reader.words(text))
 
 
 LEAST_ACTION = "review"  # a threat goes to a person, whatever the model's scores say

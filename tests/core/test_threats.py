@@ -80,5 +80,8 @@ def test_the_gate_skips_only_texts_no_pattern_matches(classifier: object) -> Non
         every = threats.find(model.reader.tokens(text), text)
         assert threats.check(model.reader, text) == every, text
         assert threats.check_scored(model, text) == every, text
+    gates: list[set[str]] = []  # the archive's way: the gate's words from the scoring pass
+    model.predict_proba(texts, gates)
+    assert gates == [model.threat_words(t) for t in texts]
     skipped = sum(not threats.may_threaten(model.threat_words(t)) for t in texts)
     assert skipped > len(texts) / 3, "the gate skips the searches it can"
