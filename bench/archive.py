@@ -20,6 +20,7 @@ import argparse
 import csv
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,8 +82,10 @@ def per_core_rate(path: Path, rows: int, sample: int = 20_000, chunk: int = 2500
     return len(texts) / (time.perf_counter() - started)
 
 
-def run_scorer(where: Path, path: Path, workers: int) -> tuple[int, float, str]:
-    """``score_archive.py`` of the checkout at ``where`` on ``path``: rows written, wall seconds, its summary."""
+def run_scorer(where: Path, path: Path, workers: int) -> tuple[int, float, str, float]:
+    """``score_archive.py`` of the checkout at ``where`` on ``path``: rows written, wall seconds, its summary, and
+    the CPU seconds it and its workers used (less sensitive than wall time to other jobs on the machine)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = path.with_suffix(".scored.csv")
     command = [sys.executable, str(where / "score_archive.py"), str(path), str(out), "--no-progress"]
     command += ["--workers", str(workers)]
@@ -92,10 +95,12 @@ def run_scorer(where: Path, path: Path, workers: int) -> tuple[int, float, str]:
     if done.returncode:
         sys.exit(f"{command} failed:\n{done.stderr}")
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(out, encoding="utf-8", newline="") as f:
         rows = sum(1 for _ in csv.reader(f)) - 1
     out.unlink()
-    return rows, seconds, done.stdout + done.stderr
+    return rows, seconds, done.stdout + done.stderr, cpu
 
 
 def side_by_side(path: Path, workers: int, ref: str, rounds: int) -> None:
@@ -103,21 +108,25 @@ def side_by_side(path: Path, workers: int, ref: str, rounds: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="archive-ref-"))
     subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True)
     rates: dict[str, list[float]] = {"this checkout": [], ref: []}
+    cpu: dict[str, list[float]] = {"this checkout": [], ref: []}  # CPU µs per row, model load included
     try:
         for _ in range(rounds):
             for name, where in (("this checkout", ROOT), (ref, folder)):
-                rows, seconds, summary = run_scorer(where, path, workers)
+                rows, seconds, summary, used = run_scorer(where, path, workers)
                 print(summary, flush=True)
                 rates[name].append(rows / seconds)
+                cpu[name].append(used / rows * 1e6)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
     print(f"\n{path.name}, {workers} workers, {rounds} alternating runs each (wall time, model load included)\n")
-    print("| checkout | rows/s (median) | runs |")
-    print("|---|---:|---|")
+    print("| checkout | rows/s, wall (median) | runs | CPU µs per row (median) | runs |")
+    print("|---|---:|---|---:|---|")
     for name, found in rates.items():
-        print(f"| {name} | {statistics.median(found):,.0f} | {', '.join(f'{r:,.0f}' for r in found)} |")
+        each, used = ", ".join(f"{r:,.0f}" for r in found), ", ".join(f"{u:.1f}" for u in cpu[name])
+        print(f"| {name} | {statistics.median(found):,.0f} | {each} | {statistics.median(cpu[name]):.1f} | {used} |")
     ratio = statistics.median(rates["this checkout"]) / statistics.median(rates[ref])
-    print(f"\nthis checkout / {ref}: {ratio:.1%}")
+    cost = statistics.median(cpu["this checkout"]) / statistics.median(cpu[ref])
+    print(f"\nthis checkout / {ref}: rows/s {ratio:.1%}; CPU per row {cost:.1%}")
 
 
 def main() -> int:
@@ -139,7 +148,7 @@ def main() -> int:
     rate = per_core_rate(args.file, args.rows)
     print(f"batch path, one core: {rate:,.0f} rows/s", flush=True)
 
-    rows, seconds, summary = run_scorer(ROOT, args.file, args.workers)
+    rows, seconds, summary, _ = run_scorer(ROOT, args.file, args.workers)
     print(summary, flush=True)
     achieved = rows / seconds
     print(

@@ -51,16 +51,15 @@ BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch
 PER_WORD_PATTERNS = frozenset(
     {r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w+\b", r"(?u)\w+", r"\w+", r"(?u)\w\w+", r"\w\w+"}
 )
-_ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, and an entry's three tuples' headers
+_ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, an entry's three tuples' headers, its gate
 Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]  # see ``CompiledModel.piece``
 
 
 def _entry_bytes(piece: str, entry: Entry) -> int:
-    """What one cache entry costs, estimated: the key, the tokens (each a new string), the tuples, the
-    threat gate's words (almost always the one shared empty set)."""
+    """What one cache entry costs, estimated: the key, the tokens (each a new string), the tuples (the threat
+    gate's words are a pointer to a set shared by every piece with the same ones: ``threats.gate_words``)."""
     tokens = entry[0] + entry[1]
-    gate = sys.getsizeof(entry[2]) if entry[2] else 0
-    return _ENTRY_BYTES + sys.getsizeof(piece) + sum(sys.getsizeof(t) + 8 for t in tokens) + gate
+    return _ENTRY_BYTES + sys.getsizeof(piece) + sum(sys.getsizeof(t) + 8 for t in tokens)
 
 
 _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 to any tolerance
@@ -156,13 +155,20 @@ class CompiledModel:
         pieces = text.split()
         if self.reader.counts and text_module.maybe_spaced(text):  # rare: letters spaced out, read by the Reader
             pieces = self.reader.split(text)
-        for piece in pieces:  # the same pieces as Reader.words
-            w, m, g = cached(piece) or self.piece(piece)
-            found += w
-            if m:
-                markers += m
-            if g and gate is not None:  # g: almost always the empty set
-                gate |= g
+        if gate is None:  # scoring alone: the loop every text goes through, kept as lean as it can be
+            for piece in pieces:  # the same pieces as Reader.words
+                w, m, _ = cached(piece) or self.piece(piece)
+                found += w
+                if m:
+                    markers += m
+        else:
+            for piece in pieces:
+                w, m, g = cached(piece) or self.piece(piece)
+                found += w
+                if m:
+                    markers += m
+                if g:  # almost always the empty set
+                    gate |= g
         return found + markers if markers else found
 
     def threat_words(self, text: str) -> set[str]:
