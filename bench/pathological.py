@@ -42,6 +42,10 @@ def texts(n: int) -> dict[str, str]:
         "zero-width": ("a\u200b" * n)[:n],
         "spaced letters": ("f " * n)[:n],
         "mixed": ("a.1$*é\u200b😀-" * n)[:n],
+        "glued words": ("whitetrash" * n)[:n],
+        "glued, apostrophes": ("whitetrash'" * n)[:n],
+        "words and mentions": ("bitch@user" * n)[:n],
+        "words and links": ("bitchhttp://" * n)[:n],
         "threat words": ("i will kill " * n)[:n],
         "threat gaps": ("i m going to " + "a" * 50 + " ") * (n // 64),
     }

@@ -44,22 +44,27 @@ FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
 CACHE_BYTES = 24 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
 CACHE_PIECE_CHARS = 64  # longer pieces are analysed each time and never kept: a real word is shorter
-WARM_TERMS = 20_000  # at most this many vocabulary unigrams analysed at load (ours has 8,917: ~0.05 s)
+WARM_TERMS = 30_000  # at most this many pieces analysed at load (``_warm``; ours: 13,000 in ~0.08 s)
+WARM_COMMON = 20  # words counted this often in training are also warmed capitalised and in capitals
 BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch memory)
 # Token patterns that never match across white space and see a word edge the same way whether
 # the neighbour is a space or the end of the text: tokenising piece by piece is then exact.
 PER_WORD_PATTERNS = frozenset(
     {r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w+\b", r"(?u)\w+", r"\w+", r"(?u)\w\w+", r"\w\w+"}
 )
-_ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, an entry's three tuples' headers, its gate
+_ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, an entry's tuples' headers, its gate pointer
+_TOKEN_BYTES = sys.getsizeof("") + 8  # a token: an ASCII string's header (every token is ASCII), a tuple slot
 Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]  # see ``CompiledModel.piece``
 
 
 def _entry_bytes(piece: str, entry: Entry) -> int:
-    """What one cache entry costs, estimated: the key, the tokens (each a new string), the tuples (the threat
-    gate's words are a pointer to a set shared by every piece with the same ones: ``threats.gate_words``)."""
-    tokens = entry[0] + entry[1]
-    return _ENTRY_BYTES + sys.getsizeof(piece) + sum(sys.getsizeof(t) + 8 for t in tokens)
+    """What one cache entry costs: the key, the tokens (each a new ASCII string: the reader's tokens
+    are vocabulary words, ASCII words and ``emo<code point>``), the tuples (the threat gate's words are a
+    pointer to a set shared by every piece with the same ones: ``threats.gate_words``). Arithmetic on
+    lengths, not ``sys.getsizeof`` per token: it is paid for every new piece."""
+    words, markers, _ = entry
+    chars = sum(map(len, words)) + (sum(map(len, markers)) if markers else 0)
+    return _ENTRY_BYTES + sys.getsizeof(piece) + _TOKEN_BYTES * (len(words) + len(markers)) + chars
 
 
 _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 to any tolerance
@@ -101,7 +106,8 @@ class CompiledModel:
         # The normaliser's vocabulary (each training word and its count): how disguised words are read.
         counted = [str(w) for w in arrays.get("counted_words", [])]
         counts = [int(n) for n in arrays.get("word_counts", [])]
-        self.reader = text_module.Reader(dict(zip(counted, counts, strict=True)))
+        whole = [str(w) for w in arrays.get("unsplit_words", [])]  # real words the reader never splits
+        self.reader = text_module.Reader(dict(zip(counted, counts, strict=True)), whole)
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._warm()
@@ -122,7 +128,11 @@ class CompiledModel:
         entry = self._pieces.get(piece)
         if entry is None:
             words, markers = self.reader.chunk(piece)
-            entry = (self.analyse(words), self.analyse(markers), threats.gate_words(words))
+            gate = threats.gate_words(words)
+            if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
+                entry = (() if words[0] in self.stop else words, self.analyse(markers) if markers else (), gate)
+            else:
+                entry = (self.analyse(words), self.analyse(markers) if markers else (), gate)
             if len(piece) <= CACHE_PIECE_CHARS:
                 if self._cache_bytes >= CACHE_BYTES:
                     for old in list(islice(self._pieces, len(self._pieces) // 2)):
@@ -141,10 +151,23 @@ class CompiledModel:
         return tuple(t for w in words for t in findall(w.lower() if lower else w) if t not in stop)
 
     def _warm(self) -> None:
-        """Analyse the vocabulary's single words before the first call, so that first calls hit the cache."""
-        unigrams = (t for t in self.vocab if " " not in t)
-        for term in islice(unigrams, WARM_TERMS):
-            self.piece(term)
+        """Analyse, before the first call, the pieces first calls meet most, so that they hit the cache:
+        the vocabulary's single words, every word the reader counted in training (stop words too),
+        the commoner ones capitalised and in capitals, and "RT" and "I". A fresh worker needs this:
+        gunicorn's workers are forked from the loaded master (sharing these entries) and replaced
+        after ``MAX_REQUESTS``, losing whatever they cached since (bench/RESULTS.md, issue 14)."""
+        counts = self.reader.counts
+        common = [w for w, n in counts.items() if n >= WARM_COMMON]
+        pieces = chain(
+            (t for t in self.vocab if " " not in t),
+            counts,
+            (w.capitalize() for w in common),
+            (w.upper() for w in common),
+            ("RT", "I"),
+        )
+        for piece in islice(pieces, WARM_TERMS):
+            if piece not in self._pieces:
+                self.piece(piece)
 
     def tokens(self, text: str, gate: set[str] | None = None) -> list[str]:
         """The tokens the vectorizer sees for ``text``: normalised, tokenized, stop words removed; and, into

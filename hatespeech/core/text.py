@@ -32,7 +32,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 from itertools import product
@@ -47,7 +47,8 @@ _TOKENS = re.compile(
     r"(?P<url>(?:https?://|www\.)\S+|(?<![a-z0-9.-])\b(?:[a-z0-9-]++\.)++(?:com|net|org|co|ly)/\S*)"
     r"|(?P<mention>(?<!\w)@\w+)"
     r"|(?P<entity>&(?:amp;)*(?:#\d{1,8};?|#[xX][0-9a-fA-F]{1,6};|[a-zA-Z][a-zA-Z0-9]{1,9};))"
-    r"|(?P<word>[A-Za-z0-9_$*@]+)"
+    # A word stops where a link starts ("bitchhttp://t.co/x": a word, then a link), a bounded look ahead.
+    r"|(?P<word>[A-Za-z0-9_$*@](?:(?!https?://)[A-Za-z0-9_$*@])*+)"
     r"|(?P<symbol>[^\x00-\x7f])",
     re.IGNORECASE,
 )
@@ -175,10 +176,15 @@ def _lexicon_cached(word: str) -> str | None:
 
 
 def _scan(
-    text: str, origin: list[int] | None = None, offset: int = 0, span: tuple[int, int] | None = None
+    text: str,
+    origin: list[int] | None = None,
+    offset: int = 0,
+    span: tuple[int, int] | None = None,
+    word: Callable[[str], tuple[str, ...]] = _word,
 ) -> list[Token]:
     """Tokens of ``text`` (already folded): the span of folded characters ``i`` is ``origin[i] + offset``
-    (``origin`` ``None``: ``i + offset``); with ``span`` given, every token gets that span instead."""
+    (``origin`` ``None``: ``i + offset``); with ``span`` given, every token gets that span instead.
+    ``word`` reads one word match (a Reader's reads glued words too)."""
     found: list[Token] = []
     for match in _TOKENS.finditer(text):
         kind = match.lastgroup
@@ -193,11 +199,11 @@ def _scan(
         if kind == "entity":
             decoded = html.unescape(html.unescape(match.group()))
             if decoded != match.group():  # an unknown entity stays as it is, read as words
-                found.extend(_scan(fold(decoded)[0], span=(start, end)))
+                found.extend(_scan(fold(decoded)[0], span=(start, end), word=word))
                 continue
-            found.extend(Token(w, start, end) for w in _word(match.group()))
+            found.extend(Token(w, start, end) for w in word(match.group()))
         elif kind == "word":
-            found.extend(Token(w, start, end) for w in _word(match.group()))
+            found.extend(Token(w, start, end) for w in word(match.group()))
         elif not match.group().isspace():
             found.append(Token(f"emo{ord(match.group().lower()[0])}", start, end))
     return found
@@ -210,7 +216,7 @@ MIN_COUNT = 5  # a word seen fewer times in training is not a reading anyone can
 AHEAD = 4.0  # the reading chosen is seen at least this many times as often as the next one
 MAX_MASKS = 3  # at most this many masked letters in a word
 MAX_SPELLINGS = 1024  # spellings looked up one by one (two masks: 676); more go to the pattern search
-GLUED_COUNT = 100  # two words glued together are split only if both are this common in training
+MIN_MENTION = 3  # "bitch@user": a word of 3 letters or more, then a mention of at least 3 characters
 _LEET_SLOT = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
 _ALPHABET = tuple("abcdefghijklmnopqrstuvwxyz")
 _MASKS = frozenset("*@$!|+#%?_")  # a symbol standing for one letter: f*ck, b!tch, n@gger, $hit
@@ -229,15 +235,24 @@ class Reader:
     training texts and how often it occurs there, from ``Reader.count_words``), the reading of
     disguised words: a masked, leetspeak, stretched, dotted, hyphenated or spaced spelling becomes the
     vocabulary word it fits that is clearly the most frequent in training, and stays as it is
-    otherwise. Without a vocabulary (``Reader()``) nothing is resolved.
+    otherwise; two words glued together ("whitetrash", "bitchI") are read as two, unless the glued
+    form is one of ``whole``: real words that would otherwise split ("cockpit", "Middlesex", chosen
+    at training from a general English word list, ``hatespeech.training.words``). Without a
+    vocabulary (``Reader()``) nothing is resolved.
 
     >>> reader = Reader({"bitch": 900, "batch": 12, "stupid": 400, "fuck": 2000})
     >>> reader.words("you b!tch, f u c k this, stuuupid")
     ['you', 'bitch', 'fuck', 'this', 'stupid']
     """
 
-    def __init__(self, counts: dict[str, int] | None = None):
+    def __init__(self, counts: dict[str, int] | None = None, whole: Iterable[str] = ()):
         self.counts: dict[str, int] = dict(counts or {})
+        # (A word with a letter 3 times in a row is read as stretched, never as glued: not kept.)
+        self.whole = frozenset(w for w in whole if not _RUN.search(w))
+        # Words read as they are: seen often enough in training to count on, or real words. A word seen
+        # less often may still be two glued words ("whitetrash", seen twice, is read as "white trash").
+        # Each is its own normal form (counted words are normalised; no letter 3 times in a row).
+        self._known = frozenset(w for w, n in self.counts.items() if n >= MIN_COUNT) | self.whole
         # Vocabulary words by length and first letter, one per line: a disguise's pattern searches only
         # the words it could be (a few hundred lines), so resolving costs microseconds, not the vocabulary.
         index: dict[tuple[int, str], list[str]] = {}
@@ -247,19 +262,16 @@ class Reader:
         self._index = {key: "\n" + "\n".join(found) + "\n" for key, found in index.items()}
         self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._key: frozenset | None = None
-        # Every start of a head: a glued word's first part is searched only while it is one, so most
+        # Every start of a word that may come first in a glued word (3 letters or more, seen
+        # ``MIN_COUNT`` times): its first part is searched only while it is one of these, so most
         # unknown words cost a few set lookups.
-        self._heads = {  # what may come first in a glued word (see ``_glued``), and what must follow it
-            w: (MIN_COUNT if len(w) >= 4 and lexicon(w) else GLUED_COUNT)
-            for w, n in self.counts.items()
-            if n >= GLUED_COUNT or (n >= MIN_COUNT and len(w) >= 4 and lexicon(w))
-        }
-        self._starts = frozenset(w[:i] for w in self._heads for i in range(2, len(w) + 1))
+        heads = (w for w, n in self.counts.items() if n >= MIN_COUNT and len(w) >= 3)
+        self._starts = frozenset(w[:i] for w in heads for i in range(3, len(w) + 1))
 
     def key(self) -> frozenset:
         """The vocabulary as one hashable value: two readers with the same key read alike."""
         if self._key is None:
-            self._key = frozenset(self.counts.items())
+            self._key = frozenset([*self.counts.items(), *self.whole])
         return self._key
 
     @staticmethod
@@ -276,10 +288,12 @@ class Reader:
         if not self.counts or len(core) > MAX_DISGUISED or len(core) < 3 or core[0] == "@":
             return None  # "@name" is a mention
         if core.isalpha():
-            if core in self.counts:
+            if core in self._known:
                 return None  # a known word
             if not (_RUN.search(core) or _V_FOR_U.search(core)):
-                return self._glued(core)
+                return self.glued(core)
+        elif "'" in core:
+            return None  # no disguise has an apostrophe (contractions, the commonest such piece)
         elif _SPACED.fullmatch(core):
             return self.spaced(core.replace(".", "").replace("-", ""))
         elif not _DISGUISE.fullmatch(core):
@@ -296,29 +310,47 @@ class Reader:
             return letters
         return self._best(letters) if letters.isalnum() and letters[0].isalpha() else None
 
-    def _glued(self, word: str) -> str | None:
-        """Two words written as one, returned as "bitch ass": both common in training (seen
-        ``GLUED_COUNT`` times: "bitchass"), or the first a word of the slur lexicon (4 letters or more)
-        and both seen ``MIN_COUNT`` times ("niggermusic"; not as the second: "firecrackers"); the split
-        clearly ahead of any other. Words seen in training are never split."""
-        get, heads, starts = self.counts.get, self._heads, self._starts
-        best = second = 0
-        at = 0
-        for i in range(2, len(word) - 1):
+    def glued(self, word: str) -> str | None:
+        """Two words written as one, returned as "white trash": the first of 3 letters or more and seen
+        ``MIN_COUNT`` times in training, the second seen in training or the word "i" or "a"
+        ("bitchI"); of several splits, the one whose rarer half is the most frequent ("faggotson":
+        "faggots on" over "faggot son": either way what a reader sees). ``resolve`` decides whether
+        the word may be split at all (not a known word, not a ``whole`` one)."""
+        get, starts = self.counts.get, self._starts
+        best = at = 0
+        for i in range(3, len(word)):
             head = word[:i]
             if head not in starts:
                 break  # no head starts so: none longer either
-            need = heads.get(head)
-            if need is None or (last := get(word[i:], 0)) < need:
+            first = get(head, 0)
+            if first < MIN_COUNT:
                 continue
-            score = min(self.counts[head], last)
+            tail = word[i:]
+            score = first if tail in ("i", "a") else min(first, get(tail, 0))
             if score > best:
-                best, second, at = score, best, i
-            elif score > second:
-                second = score
-        if not best or best < AHEAD * second:
-            return None
-        return f"{word[:at]} {word[at:]}"
+                best, at = score, i
+        return f"{word[:at]} {word[at:]}" if best else None
+
+    def read(self, raw: str) -> tuple[str, ...]:
+        """The normalised words of one word as the token pattern matched it (``_word``), glued words
+        split, and a mention glued to a word dropped ("bitch@user": "bitch")."""
+        if not self.counts:
+            return _word(raw)
+        lower = raw.lower()
+        if lower in self._known:  # the commonest: a word the model knows
+            return (lower,)
+        if raw.isalpha():
+            # As ``resolve`` reads a whole piece: only a word written plainly may be two glued words
+            # (not a stretched "eaterrrr", nor one with v for u: "pvssyhole").
+            if 4 <= len(raw) <= MAX_DISGUISED and not (_RUN.search(lower) or _V_FOR_U.search(lower)):
+                split = self.glued(lower)
+                if split is not None:
+                    return tuple(split.split(" "))
+            return _word(raw)
+        at = raw.find("@")  # not a disguise ("n@gger" is read before): a word, then a mention
+        if at >= 3 and raw[:at].isalpha() and len(raw) - at > MIN_MENTION and raw[at + 1 :].replace("_", "a").isalnum():
+            return self.read(raw[:at])
+        return _word(raw)
 
     def spelt(self, letters: Sequence[str]) -> tuple[int, str, int] | None:
         """A word spelt out in ``letters`` (single characters): ``(i, word, j)`` for ``letters[i:j]``,
@@ -424,7 +456,7 @@ class Reader:
                 first = folded.index(core)
                 start, end = _span(origin, first, first + len(core) - 1)
                 return [Token(w, start + offset, end + offset) for w in word.split(" ")]
-        return _scan(folded, origin, offset)
+        return _scan(folded, origin, offset, word=self.read)
 
     def chunk(self, raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The normalised words of one piece (``split``'s), and their lexicon markers.
@@ -434,9 +466,14 @@ class Reader:
         repeat across texts: worth caching). tests/test_text.py checks this against ``tokens``.
         """
         core = raw.strip(_PUNCTUATION)
-        if core.isalnum() and core.isascii():  # the commonest piece: one plain word, maybe with punctuation
+        # The commonest piece: one plain word, maybe with punctuation (not before "://": "bitchhttp://"
+        # is a word and a link).
+        if core.isalnum() and core.isascii() and "://" not in raw:
             lower = core.lower()
-            if not self.counts or lower in self.counts or len(lower) < 3 or (word := self.resolve(lower)) is None:
+            if lower in self._known:  # the commonest of all: a word the model knows, read as it is
+                marker = lexicon(lower)
+                return (lower,), ((marker,) if marker else ())
+            if not self.counts or len(lower) < 3 or (word := self.resolve(lower)) is None:
                 found = _lower_word(lower) if len(lower) <= CACHED_CHARS else _lower_word.__wrapped__(lower)
             else:
                 found = tuple(word.split(" "))
@@ -449,7 +486,7 @@ class Reader:
             and not _SPECIAL.search(raw)
             and (not self.counts or self.resolve(core.lower()) is None)
         ):  # no URL, mention, entity or disguised word: words and ASCII punctuation ("don't", "a-ha")
-            found = tuple(word for run in _PLAIN.findall(raw) for word in _word(run))
+            found = tuple(word for run in _PLAIN.findall(raw) for word in self.read(run))
         else:
             found = tuple(token.text for token in self.piece_tokens(raw))
         return found, tuple(
@@ -510,10 +547,10 @@ class Reader:
         return " ".join(self.words(text))
 
     def __getstate__(self) -> dict[str, object]:  # pickled with the pipeline: the counts, not the caches
-        return {"counts": self.counts}
+        return {"counts": self.counts, "whole": sorted(self.whole)}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["counts"])
+        self.__init__(state["counts"], state.get("whole", ()))
 
 
 def _single_letter(piece: str) -> bool:

@@ -26,14 +26,26 @@ import logging
 from collections.abc import Callable
 
 from hatespeech.config import IntegrationSettings
-from hatespeech.integrations.common import Header, Reply, error
+from hatespeech.integrations.common import Header, Reply, error, feedback_key, queued_id
 from hatespeech.integrations.coral import Coral, suggest_score
 from hatespeech.integrations.discourse import Discourse
 from hatespeech.integrations.mastodon import Mastodon
 from hatespeech.integrations.outbox import Keys, Outbox
 from hatespeech.integrations.service import Service
 
-__all__ = ["PATHS", "Handler", "Keys", "Outbox", "Reply", "Service", "call_headers", "routes", "suggest_score"]
+__all__ = [
+    "PATHS",
+    "Handler",
+    "Keys",
+    "Outbox",
+    "Reply",
+    "Service",
+    "call_headers",
+    "feedback_key",
+    "queued_id",
+    "routes",
+    "suggest_score",
+]
 
 log = logging.getLogger("hatespeech.integrations")
 Handler = Callable[[bytes, Header], Reply]

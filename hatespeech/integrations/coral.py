@@ -17,8 +17,9 @@ rejects a comment Coral sends Perspective ``{"comment": {"text"}, "attributeScor
 {"summaryScore": {"value": 0 | 1}}}, "languages", "communityId": "Coral:<tenant URL>",
 "clientToken": "comment:<id>", "context": ...}`` (1 = rejected). We store it as feedback:
 a score ≥ 0.5 is "offensive language", or "hate speech" when ``IDENTITY_ATTACK`` ≥ 0.5 is sent
-too; below, "neither"; ``clientToken`` is the id, so a moderator who changes their mind
-replaces their earlier label.
+too; below, "neither"; the comment's id (``clientToken`` without ``comment:``) is the
+feedback's id, so a moderator who changes their mind replaces their earlier label (the naming
+rule of all three boards: common.py, ``BOARDS``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
-from hatespeech.integrations.common import Header, Reply, error, parse, signed, strip_html
+from hatespeech.integrations.common import Header, Reply, board_id, error, parse, signed, strip_html
 from hatespeech.integrations.service import Service
 
+KIND = "coral"
+TOKEN_PREFIX = "comment:"  # Coral's clientToken is "comment:<the comment's id>"
 FLAG = {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}
 # SuggestCommentScore's other fields, and their JSON types (Google's APIs refuse unknown ones)
 SUGGEST_OPTIONS: dict[str, type] = {
@@ -67,7 +70,7 @@ class Coral:
         author = payload.get("author") if isinstance(payload.get("author"), dict) else {}
         answer = self.service.score(
             strip_html(comment["body"]),
-            thread=f"coral:{story['id']}" if isinstance(story.get("id"), str) else None,
+            thread=board_id(KIND, story["id"]) if isinstance(story.get("id"), str) else None,
             author=author.get("id"),
             url=story.get("url"),
         )
@@ -132,9 +135,12 @@ def suggest_score(
         raise ValueError("languages must be an array of language codes")
     label = feedback_label(attribute_scores)
     community = options.get("communityId")
-    source = "coral" if isinstance(community, str) and community.startswith("Coral:") else "perspective"
+    source = KIND if isinstance(community, str) and community.startswith("Coral:") else "perspective"
+    post_id = token
+    if source == KIND and token is not None and token.startswith(TOKEN_PREFIX) and len(token) > len(TOKEN_PREFIX):
+        post_id = token[len(TOKEN_PREFIX) :]  # the comment's own id, as the other boards' (common.py)
     text = strip_html(comment["text"]) if "<" in comment["text"] else comment["text"]
-    if not service.add_feedback(text, label, source=source, id=token):
+    if not service.add_feedback(text, label, source=source, id=post_id):
         raise ValueError("comment.text cannot be stored as feedback")
     languages = options.get("languages")
     answer: dict[str, Any] = {"detectedLanguages": ["en"]}

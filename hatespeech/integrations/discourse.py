@@ -36,6 +36,7 @@ from hatespeech.integrations.common import (
     Header,
     Reply,
     abusive_label,
+    board_id,
     error,
     parse,
     signed,
@@ -103,8 +104,8 @@ class Discourse:
                 return Reply(200, {"ignored": "already handled (the same post and text)"})
             answer = self.service.score(
                 text,
-                id=f"discourse:{post_id}",
-                thread=f"discourse:{topic_id}" if topic_id is not None else None,
+                id=board_id(KIND, post_id),  # its feedback is (KIND, post_id): common.py's naming rule
+                thread=board_id(KIND, topic_id) if topic_id is not None else None,
                 author=post.get("username"),
                 url=url,
             )

@@ -25,7 +25,16 @@ import json
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
-from hatespeech.integrations.common import Header, Reply, abusive_label, error, parse, signed, strip_html
+from hatespeech.integrations.common import (
+    Header,
+    Reply,
+    abusive_label,
+    board_id,
+    error,
+    parse,
+    signed,
+    strip_html,
+)
 from hatespeech.integrations.service import Service, digest, flag_message
 
 KIND = "mastodon"
@@ -66,8 +75,8 @@ class Mastodon:
                 return Reply(200, {"ignored": "already handled (the same status and text)"})
             answer = self.service.score(
                 text,
-                id=f"mastodon:{status_id}",
-                thread=f"mastodon:{status.get('in_reply_to_id') or status_id}",
+                id=board_id(KIND, status_id),  # its feedback is (KIND, status_id): common.py's naming rule
+                thread=board_id(KIND, status.get("in_reply_to_id") or status_id),
                 author=account.get("acct") or account.get("username") or account.get("id"),
                 url=status.get("url") or status.get("uri"),
             )

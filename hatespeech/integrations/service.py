@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hatespeech.integrations.common import clean_field, clean_url
+from hatespeech.integrations.common import clean_field, clean_url, queued_id
 from hatespeech.integrations.outbox import Outbox
 
 log = logging.getLogger("hatespeech.integrations")
@@ -29,6 +29,8 @@ class Service:
     outbox: Outbox
     feedback: Callable[[], Any]  # the FeedbackStore, opened on first use
     max_text_chars: int
+    # (queued post's id, label): a stored decision, shown on the review page (review.labelled)
+    labelled: Callable[[str, str], None] = lambda post_id, label: None
 
     def score(
         self, text: str, *, id: object = None, thread: object = None, author: object = None, url: object = None
@@ -93,14 +95,22 @@ class Service:
         return words
 
     def add_feedback(self, text: str, label: str, *, source: str, id: object, moderator: object = None) -> bool:
-        """Store a moderator's decision (the same ``source``/``id`` again replaces it); False if refused."""
+        """Store a moderator's decision (the same ``source``/``id`` again replaces it); False if refused.
+
+        ``source`` is the board and ``id`` the post's id on it (common.py's naming rule), so a label
+        given on the review page to the same post replaces this one, and this one shows there.
+        """
+        post_id = clean_field(id)
         try:
             self.feedback().add(
-                text[: self.max_text_chars], label, source=source, id=clean_field(id), moderator=clean_field(moderator)
+                text[: self.max_text_chars], label, source=source, id=post_id, moderator=clean_field(moderator)
             )
         except ValueError as err:  # InvalidFeedback: an empty text, say
             log.warning(json.dumps({"integrations": "feedback_refused", "source": source, "error": str(err)[:200]}))
             return False
+        queued = queued_id(source, post_id)
+        if queued is not None:
+            self.labelled(queued, label)
         return True
 
 

@@ -146,6 +146,7 @@ def record(
 
 
 def labelled(post_id: object, label: object) -> None:
-    """``Reviewer.labelled`` on the configured reviewer (``POST /feedback``, once the label is stored)."""
+    """``Reviewer.labelled`` on the configured reviewer, once a label is stored (``POST /feedback``, or a
+    board's decision: ``post_id`` is the queue's id, ``integrations.common.queued_id``)."""
     if _reviewer is not None and isinstance(label, str):
         _reviewer.labelled(post_id, label)

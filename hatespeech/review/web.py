@@ -4,7 +4,8 @@
   style sheet and icon. Public: they hold no data. Served with a ``Content-Security-Policy``
   that allows scripts, styles and calls from this origin only (no inline script, nothing
   from outside), so the page works offline and a post's text can never run as code.
-- ``GET /review/queue?action=&class=&thread=&before=&limit=``: a page of the queue (JSON).
+- ``GET /review/queue?action=&class=&thread=&before=&limit=``: a page of the queue (JSON); each
+  post has the ``feedback_key`` (source and id) its label is stored under (integrations/common.py).
 - ``GET /review/model``: the model, the thresholds in force, the card's out-of-fold threshold
   curves (for the sliders), the text retention and the retrain command.
 
@@ -21,8 +22,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hatespeech.integrations.common import feedback_key
 from hatespeech.review import ABUSIVE, QUEUED_ACTIONS, Reviewer
 from hatespeech.review.store import MAX_PAGE
+from hatespeech.service.context import Context, InvalidContext
 
 STATIC = Path(__file__).resolve().parent / "static"
 FILES = {  # path → (file in static/, content type)
@@ -42,7 +45,6 @@ SECURITY_HEADERS = [
     ("X-Frame-Options", "DENY"),
 ]
 RETRAIN_COMMAND = "python train.py --feedback store"  # the moderators' labels join the training data
-MAX_THREAD_CHARS = 200
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
@@ -68,46 +70,69 @@ def _json(start_response: StartResponse, status: str, body: object) -> list[byte
     return [data]
 
 
+# The queue's query parameters, the one definition that ``query`` checks and openapi.yaml's
+# GET /review/queue states (tests/review/test_query.py compares the two): name → what it takes.
+PARAMETERS: dict[str, Any] = {
+    "action": {"enum": QUEUED_ACTIONS},
+    "class": {"enum": ABUSIVE},
+    "thread": {"context": "thread"},  # exactly what /moderate takes as a thread (service/context.py)
+    "before": {"minimum": 1, "maximum": 2**62},
+    "limit": {"minimum": 1, "maximum": MAX_PAGE, "default": 20},
+}
+MAX_NUMBER_CHARS = 25  # a whole number's digits, leading zeros included: int() of a huge string is slow
+
+
 def query(raw: str) -> dict[str, Any]:
     """The queue's filters from a query string; ``BadQuery`` for anything else.
 
+    A value is read as UTF-8 after percent-decoding; one that is not (``%FF``, an encoded
+    surrogate) is refused rather than matched with its bytes replaced by U+FFFD. A thread is
+    checked as ``/moderate`` checks one: a thread it would refuse can never be in the queue.
+
     >>> query("action=block&class=hate+speech&limit=5")
     {'action': 'block', 'category': 'hate speech', 'thread': None, 'before': None, 'limit': 5}
+    >>> query("thread=%FF")
+    Traceback (most recent call last):
+    ...
+    hatespeech.review.web.BadQuery: the query string is not UTF-8 once percent-decoded
     """
     try:
-        pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=20)
+        pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True, errors="strict", max_num_fields=20)
+    except UnicodeDecodeError:
+        raise BadQuery("the query string is not UTF-8 once percent-decoded") from None
     except ValueError as err:
         raise BadQuery(f"the query string is not usable: {err}") from None
     given: dict[str, str] = {}
     for name, value in pairs:
         if name == "key":  # the token, checked by the guard
             continue
-        if name not in ("action", "class", "thread", "before", "limit"):
-            raise BadQuery(f"unknown query parameter {name!r}; use action, class, thread, before, limit")
+        if name not in PARAMETERS:
+            raise BadQuery(f"unknown query parameter {name[:50]!r}; use {', '.join(PARAMETERS)}")
         if name in given:
             raise BadQuery(f"{name} is given twice")
         if not value:
             raise BadQuery(f"{name} is empty; leave it out instead")
         given[name] = value
-    action = given.get("action")
-    if action is not None and action not in QUEUED_ACTIONS:
-        raise BadQuery(f"action must be one of {list(QUEUED_ACTIONS)}, not {action!r}")
-    category = given.get("class")
-    if category is not None and category not in ABUSIVE:
-        raise BadQuery(f"class must be one of {list(ABUSIVE)}, not {category!r}")
-    thread = given.get("thread")
-    if thread is not None and len(thread) > MAX_THREAD_CHARS:
-        raise BadQuery(f"thread is longer than {MAX_THREAD_CHARS} characters")
+    for name in ("action", "class"):
+        allowed = PARAMETERS[name]["enum"]
+        if name in given and given[name] not in allowed:
+            raise BadQuery(f"{name} must be one of {list(allowed)}, not {given[name][:50]!r}")
+    try:
+        thread = Context.check(thread=given.get("thread")).thread
+    except InvalidContext as err:
+        raise BadQuery(str(err)) from None
     numbers = {}
-    for name, default, low, high in (("before", None, 1, 2**62), ("limit", 20, 1, MAX_PAGE)):
-        raw_value = given.get(name, "")
-        if not raw_value:
-            numbers[name] = default
+    for name in ("before", "limit"):
+        spec, raw_value = PARAMETERS[name], given.get(name)
+        if raw_value is None:
+            numbers[name] = spec.get("default")
             continue
-        if not raw_value.isascii() or not raw_value.isdigit() or not low <= int(raw_value) <= high:
+        low, high = spec["minimum"], spec["maximum"]
+        digits = raw_value.isascii() and raw_value.isdigit() and len(raw_value) <= MAX_NUMBER_CHARS
+        if not digits or not low <= int(raw_value) <= high:
             raise BadQuery(f"{name} must be a whole number from {low} to {high}")
         numbers[name] = int(raw_value)
-    return {"action": action, "category": category, "thread": thread, **numbers}
+    return {"action": given.get("action"), "category": given.get("class"), "thread": thread, **numbers}
 
 
 class ReviewPages:
@@ -148,7 +173,11 @@ class ReviewPages:
         if not reviewer.settings.enabled:
             return _json(start_response, "200 OK", {"posts": [], "next": None, "total": 0})
         reviewer.maintain()  # texts past their retention are erased before anyone sees them
-        return _json(start_response, "200 OK", reviewer.queue.page(**filters))
+        page = reviewer.queue.page(**filters)
+        for post in page["posts"]:  # what the page sends POST /feedback: a board's post under its board's name
+            source, post_id = feedback_key(post["id"])
+            post["feedback_key"] = {"source": source, "id": post_id}
+        return _json(start_response, "200 OK", page)
 
     def static(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
         data, kind, etag = self.files[path]

@@ -303,7 +303,8 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
             row = store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
-        review.labelled(id, label)  # the review page shows the post's label (if the post is queued)
+        # the review page shows the post's label (if it is queued: a board's post under "<board>:<id>")
+        review.labelled(integrations.queued_id(source, id), label)
         _created({"id": row})
 
     def feedback_counts() -> dict[str, Any]:
@@ -343,6 +344,7 @@ def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.Feed
         ),
         feedback=lambda: store,
         max_text_chars=settings.max_text_chars,
+        labelled=review.labelled,
     )
 
     @_api_errors

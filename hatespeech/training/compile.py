@@ -80,6 +80,7 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
     return {
         "counted_words": sorted(counts),
         "word_counts": np.array([counts[w] for w in sorted(counts)], dtype=np.int64),
+        "unsplit_words": sorted(reader.whole) if reader is not None else [],  # real words never split
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "classes": classes.tolist(),

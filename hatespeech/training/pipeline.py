@@ -21,6 +21,7 @@ from sklearn.svm import LinearSVC
 from stop_words import get_stop_words
 
 from hatespeech.core.text import PLAIN, TOKEN_PATTERN, Reader
+from hatespeech.training.words import whole_words
 
 SEED = 42
 _TOKEN = re.compile(TOKEN_PATTERN)
@@ -45,12 +46,14 @@ class Normaliser(TransformerMixin, BaseEstimator):
     """The text as a person reads it (``hatespeech.core.text.Reader``), as a scikit-learn step.
 
     Fitting counts the training texts' words: disguised spellings are read against that vocabulary
-    (``b*tch`` → ``bitch``, the fitting word clearly the most frequent in training). The counts are
-    saved with the model (``reader_``, and in the compiled form), so serving reads as training did.
+    (``b*tch`` → ``bitch``, the fitting word clearly the most frequent in training), and glued words
+    are split unless they are real words (``hatespeech.training.words``). The counts and those words
+    are saved with the model (``reader_``, and in the compiled form), so serving reads as training did.
     """
 
     def fit(self, X: Iterable[str], y: object = None) -> Normaliser:  # noqa: N803 (sklearn's name)
-        self.reader_ = Reader(Reader.count_words(list(X)))
+        counts = Reader.count_words(list(X))
+        self.reader_ = Reader(counts, whole_words(counts))
         return self
 
     def transform(self, X: Iterable[str]) -> list[str]:  # noqa: N803

@@ -154,10 +154,40 @@ def test_a_disguise_points_at_what_was_written() -> None:
     ]
 
 
-def test_glued_words_are_split_only_when_clearly_two() -> None:
-    reader = Reader(
-        {"bitch": 900, "ass": 500, "music": 40, "nigger": 300, "fire": 40, "crackers": 60, "cock": 30, "pit": 10}
-    )
-    assert reader.normalise("bitchass niggermusic") == "bitch ass nigger music lexrace"
-    # a lexicon word as the second half, or two halves not both common: left as written
-    assert reader.normalise("firecrackers cockpit") == "firecrackers cockpit"
+GLUED = Reader(
+    {
+        "bitch": 900, "ass": 500, "music": 40, "nigger": 300, "fire": 40, "crackers": 60, "cock": 30, "pit": 10,
+        "white": 400, "trash": 60, "whitetrash": 2, "won": 50, "the": 9000, "rapist": 6, "middle": 80, "sex": 90,
+    },
+    whole=["cockpit", "firecrackers", "therapist", "middlesex"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("bitchass niggermusic", "bitch ass nigger music lexrace"),
+        ("whitetrash", "white trash"),  # seen twice in training: not a word to count on; its halves are
+        ("WhiteTrash!", "white trash"),
+        ("bitchI", "bitch i"),  # the pronoun
+        ("bitchwon't", "bitch won t"),  # a glued word before an apostrophe
+        ("bitch@someone", "bitch"),  # a word, then a mention
+        ("bitchhttp://t.co/x1", "bitch"),  # a word, then a link
+        # real words (``whole``, from a general English word list at training time) stay whole
+        ("firecrackers cockpit therapist Middlesex", "firecrackers cockpit therapist middlesex"),
+        ("bitchzzqx", "bitchzzqx"),  # the rest is no word seen in training
+    ],
+)
+def test_glued_words_are_read_as_two_unless_a_real_word(raw: str, expected: str) -> None:
+    assert GLUED.normalise(raw) == expected
+    assert [t.text for t in GLUED.tokens(raw)] == expected.split()
+
+
+def test_glued_words_point_at_what_was_written() -> None:
+    text = "you whitetrash, bitch@someone"
+    assert [(t.text, text[t.start : t.end]) for t in GLUED.tokens(text)] == [
+        ("you", "you"),
+        ("white", "whitetrash"),
+        ("trash", "whitetrash"),
+        ("bitch", "bitch@someone"),
+    ]

@@ -19,13 +19,14 @@ from standins import (
     DISCOURSE_KEY,
     REVIEW,
     SECRETS,
+    TOKEN,
     Discourse,
     discourse_post,
     discourse_reviewable,
     feedback_rows,
     wait_outbox_empty,
 )
-from support import Server, request
+from support import Server, post_json, request
 
 
 def url(server: Server) -> str:
@@ -165,3 +166,52 @@ def test_no_secret_reaches_the_log(boards: Server) -> None:
     log = boards.output()
     assert "/integrations/discourse" in log  # the requests were logged…
     assert not [s for s in SECRETS if s in log]  # …without a secret, key or token
+
+
+def _queued(server: Server, thread: str) -> list[dict]:
+    status, _, body = request(
+        server.url + "/review/queue?thread=" + thread, headers={"Authorization": f"Token {TOKEN}"}, method="GET"
+    )
+    assert status == 200, body
+    return json.loads(body)["posts"]
+
+
+def _label_on_the_page(server: Server, post: dict, label: str) -> None:
+    """What review.js sends when a moderator labels ``post``: its feedback_key, as the server named it."""
+    key = post["feedback_key"]
+    status, _ = post_json(
+        server.url + "/feedback",
+        {"text": post["text"], "label": label, "id": key["id"], "source": key["source"]},
+        {"Authorization": f"Token {TOKEN}"},
+    )
+    assert status == 201
+
+
+def test_the_review_page_and_discourse_label_a_post_as_one_feedback_row(boards: Server, discourse: Discourse) -> None:
+    """A post's label from the review page and its Discourse reviewable are one (source, id): the last one wins."""
+    hook, db = url(boards), boards.tmp / "feedback.sqlite3"  # type: ignore[attr-defined]
+    for post_id in (601, 602):
+        discourse.webhook(hook, "post_created", discourse_post(post_id, ABUSIVE, topic_id=60))
+        discourse.wait(lambda d, p=post_id: len(d.flags_of(p)) == 1)
+    queued = {p["id"]: p for p in _queued(boards, "discourse:60")}
+    assert set(queued) == {"discourse:601", "discourse:602"}
+    assert queued["discourse:601"]["feedback_key"] == {"source": "discourse", "id": "601"}
+
+    # 601: the page first, then Discourse's moderators disagree: one row, theirs
+    _label_on_the_page(boards, queued["discourse:601"], "hate speech")
+    assert {p["id"]: p["feedback"] for p in _queued(boards, "discourse:60")}["discourse:601"] == "hate speech"
+    disagreed = discourse_reviewable(601, ABUSIVE, "rejected", reviewable_id=93)
+    assert discourse.webhook(hook, "reviewable_transitioned_to", disagreed) == (200, {"feedback": "neither"})
+    # 602: Discourse first (agreed: the flag's label), then the page: one row, the page's
+    agreed = discourse_reviewable(602, ABUSIVE, "approved", reviewable_id=94)
+    assert discourse.webhook(hook, "reviewable_transitioned_to", agreed) == (200, {"feedback": "offensive language"})
+    labels = {p["id"]: p["feedback"] for p in _queued(boards, "discourse:60")}
+    assert labels == {"discourse:601": "neither", "discourse:602": "offensive language"}  # the board's, shown
+    _label_on_the_page(boards, queued["discourse:602"], "hate speech")
+
+    rows = sorted(
+        (r for r in feedback_rows(db) if r[3] in ("601", "602", "discourse:601", "discourse:602")), key=lambda r: r[3]
+    )
+    assert rows == [(ABUSIVE, "neither", "discourse", "601"), (ABUSIVE, "hate speech", "discourse", "602")]
+    labels = {p["id"]: p["feedback"] for p in _queued(boards, "discourse:60")}
+    assert labels == {"discourse:601": "neither", "discourse:602": "hate speech"}

@@ -121,4 +121,4 @@ def test_a_suggestscore_changes_get_feedback(container: tuple) -> None:
     assert after["by_label"]["offensive language"] == before["by_label"]["offensive language"] + 1
     assert after["by_source"].get("coral", 0) == before["by_source"].get("coral", 0) + 1
     rows = feedback_rows(tmp / "feedback.sqlite3")
-    assert (ABUSIVE, "offensive language", "coral", "comment:c-77") in rows
+    assert (ABUSIVE, "offensive language", "coral", "c-77") in rows  # the comment's own id (common.py)

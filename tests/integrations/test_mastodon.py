@@ -9,16 +9,19 @@ app/controllers/api/v1/reports_controller.rb (``account_id``, ``status_ids[]``, 
 
 from __future__ import annotations
 
+import json
+
 from standins import (
     ABUSIVE,
     CLEAN,
     MASTODON_TOKEN,
     SECRETS,
+    TOKEN,
     Mastodon,
     mastodon_status,
     wait_outbox_empty,
 )
-from support import Server
+from support import Server, request
 
 
 def url(server: Server) -> str:
@@ -83,3 +86,14 @@ def test_the_api_down_then_back_is_retried(boards: Server, mastodon: Mastodon) -
 def test_no_secret_reaches_the_log(boards: Server) -> None:
     log = boards.output()
     assert "/integrations/mastodon" in log and not [s for s in SECRETS if s in log]
+
+
+def test_a_queued_status_is_labelled_under_mastodons_name(boards: Server, mastodon: Mastodon) -> None:
+    """The review queue has it as ``mastodon:<status id>``; the page labels it (mastodon, <status id>)."""
+    assert mastodon.webhook(url(boards), "status.created", mastodon_status("1501", f"<p>{ABUSIVE}</p>"))[0] == 200
+    status, _, body = request(
+        boards.url + "/review/queue?thread=mastodon:1501", headers={"Authorization": f"Token {TOKEN}"}, method="GET"
+    )
+    assert status == 200, body
+    (post,) = json.loads(body)["posts"]
+    assert post["id"] == "mastodon:1501" and post["feedback_key"] == {"source": "mastodon", "id": "1501"}

@@ -211,3 +211,31 @@ def test_narrow_screen_and_screenshot(page: object, tmp_path: Path) -> None:
     target = Path(os.environ.get("REVIEW_SCREENSHOT") or tmp_path / "review.png")
     assert page.save_screenshot(str(target))
     assert target.stat().st_size > 10_000
+
+
+def test_a_boards_post_is_labelled_under_its_boards_name(page: object, queued: Server) -> None:
+    """A post queued by the Discourse integration (id ``discourse:<post id>``) is labelled as source
+    ``discourse``, id ``<post id>``: the row the board's own decision on it replaces (and shows)."""
+    post = {
+        "text": "those zorgs are vermin, kill them all you faggots",
+        "id": "discourse:8001",
+        "thread": "discourse:80",
+    }
+    status, answer = post_json(queued.url + "/moderate", post, AUTH)
+    assert status == 200 and answer["action"] in ("review", "block")
+    page.refresh()
+    wait(page, ready)
+    before = feedback_counts(queued)
+    post_element(page, "discourse:8001").find_element(By.CSS_SELECTOR, 'button[data-label="hate speech"]').click()
+    wait(page, lambda d: post_element(d, "discourse:8001").get_attribute("data-labelled") == "hate speech")
+    after = wait(page, lambda d: (c := feedback_counts(queued))["total"] > before["total"] and c)
+    assert after["total"] == before["total"] + 1
+    assert after["by_source"].get("discourse", 0) == before["by_source"].get("discourse", 0) + 1
+    assert after["by_source"].get("review-page", 0) == before["by_source"].get("review-page", 0)
+    # Discourse's moderators decide on the same post (as integrations/discourse.py stores it): one row
+    decided = {"text": post["text"], "label": "neither", "source": "discourse", "id": "8001"}
+    assert post_json(queued.url + "/feedback", decided, AUTH)[0] == 201
+    assert feedback_counts(queued)["total"] == after["total"]
+    page.refresh()
+    wait(page, ready)
+    assert post_element(page, "discourse:8001").get_attribute("data-labelled") == "neither"

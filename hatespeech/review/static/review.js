@@ -252,7 +252,10 @@
     const status = item.querySelector(".label-status");
     status.textContent = "Saving…";
     try {
-      await call("POST", "/feedback", { text: post.text, label, id: post.id, source: "review-page" });
+      // the key the server names (a board's post: its board and its id there, so the board's own
+      // decision on it and this label are one feedback row)
+      const key = post.feedback_key || { source: "review-page", id: post.id };
+      await call("POST", "/feedback", { text: post.text, label, id: key.id, source: key.source });
       showLabel(item, label);
       loadFeedback();
     } catch (err) {
