@@ -155,7 +155,7 @@ def score_chunk(
     matrix = classifier.model.predict_proba(wanted, gates) if wanted else np.zeros((0, len(LABELS)))
     labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
     # /moderate's threat check and its rule (hatespeech.core.threats), as the server runs them after scoring.
-    found = [threats.check_scored(classifier.model, t, gate) for t, gate in zip(wanted, gates, strict=True)]
+    found = threats.check_many(classifier.model, wanted, gates)
     decided = [threats.raise_action(action, threat) for action, threat in zip(decided, found, strict=True)]
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
     if any(found):

@@ -267,6 +267,11 @@ def check_scored(model: Any, text: str, words: AbstractSet[str] | None = None) -
     return _search(model.reader, text, model.reader.words(text))
 
 
+def check_many(model: Any, texts: Sequence[str], words: Sequence[AbstractSet[str]]) -> list[dict[str, Any] | None]:
+    """``check_scored`` for each of ``texts``, with the gate words ``predict_proba(texts, words)`` collected."""
+    return [check_scored(model, text, found) if found else None for text, found in zip(texts, words, strict=True)]
+
+
 LEAST_ACTION = "review"  # a threat goes to a person, whatever the model's scores say
 
 
