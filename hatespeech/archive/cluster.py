@@ -291,6 +291,10 @@ def score_on_cluster(
         bar.close()
         summary.seconds = time.perf_counter() - started
         if not single_file:
+            # A task killed while writing its part leaves its temporary behind (the retry wrote the part
+            # again, whole): removed before the summary says the run is complete.
+            for stale in fs_out.glob(f"{path_out.rstrip('/')}/part-*.tmp"):
+                fs_out.rm(stale)
             text = _summary_json(summary, source, kind, len(parts))
             fs_out.pipe_file(f"{path_out.rstrip('/')}/{SUMMARY}", text.encode("utf-8"))
     if sum(summary.skipped.values()) > len(summary.examples):
