@@ -4,7 +4,7 @@
     python score_archive.py posts.jsonl scored.jsonl --column body --workers 4
     python score_archive.py s3://bucket/posts.csv s3://bucket/scored --scheduler tcp://10.0.0.5:8786
 
-Writes the same rows with the scores, label and action added (see hatespeech/archive/), shows a
+Writes the same rows with the scores, label, action and threat added (see hatespeech/archive/), shows a
 progress bar on a terminal, and prints a summary: rows, flagged per class, rows skipped and why.
 The model, thresholds and text limit come from ``MODEL_PATH``, ``THRESHOLDS`` and
 ``MAX_TEXT_CHARS``, as for the server. With ``--scheduler``, TARGET is a folder of part files
@@ -28,8 +28,9 @@ from hatespeech.core.policy import PolicyError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Add p_hate_speech, p_offensive_language, p_neither, label and action to every row of a "
-        "CSV or JSON Lines file. Rows with an empty or missing text are kept, marked in `skipped`, and counted."
+        description="Add p_hate_speech, p_offensive_language, p_neither, label, action (as /moderate's, a threat "
+        "at least review) and threat to every row of a CSV or JSON Lines file. Rows with an empty or missing text "
+        "are kept, marked in `skipped`, and counted."
     )
     parser.add_argument("source", help="the archive: .csv (with a header row) or .jsonl; a URL with --scheduler")
     parser.add_argument("target", help="where to write the scored rows (same format); a folder with --scheduler")

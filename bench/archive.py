@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/archive.py                      # 1M rows in /tmp, every core
     .venv/bin/python bench/archive.py --rows 100000 --workers 2
+    .venv/bin/python bench/archive.py --rows 200000 --ref main --rounds 3   # this checkout vs main, alternating
 
 1. Makes ``--rows`` rows (CSV) under /tmp by repeating the Davidson et al. tweets, each copy
    perturbed (a counter word, case, a repeated letter) so that caches see mostly new texts.
@@ -9,6 +10,8 @@
 2. Measures the batch path on one core: ``Classifier.probabilities`` on chunks of 2,500 rows
    (about what one block of the archive scorer holds), over an even sample of those rows.
 3. Runs ``score_archive.py`` on the whole file and compares rows/s with rate × workers.
+   With ``--ref REV``, runs it ``--rounds`` times from this checkout and from REV (a temporary git
+   worktree) alternately on the same file, and reports each one's rows/s side by side.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import argparse
 import csv
 import os
 import random
+import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,37 +82,80 @@ def per_core_rate(path: Path, rows: int, sample: int = 20_000, chunk: int = 2500
     return len(texts) / (time.perf_counter() - started)
 
 
+def run_scorer(where: Path, path: Path, workers: int) -> tuple[int, float, str, float]:
+    """``score_archive.py`` of the checkout at ``where`` on ``path``: rows written, wall seconds, its summary, and
+    the CPU seconds it and its workers used (less sensitive than wall time to other jobs on the machine)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = path.with_suffix(".scored.csv")
+    command = [sys.executable, str(where / "score_archive.py"), str(path), str(out), "--no-progress"]
+    command += ["--workers", str(workers)]
+    print("$ " + " ".join(command), flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=where, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{command} failed:\n{done.stderr}")
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(out, encoding="utf-8", newline="") as f:
+        rows = sum(1 for _ in csv.reader(f)) - 1
+    out.unlink()
+    return rows, seconds, done.stdout + done.stderr, cpu
+
+
+def side_by_side(path: Path, workers: int, ref: str, rounds: int) -> None:
+    """rows/s of this checkout's scorer and of git revision ``ref``'s, alternating runs on the same file."""
+    folder = Path(tempfile.mkdtemp(prefix="archive-ref-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True)
+    rates: dict[str, list[float]] = {"this checkout": [], ref: []}
+    cpu: dict[str, list[float]] = {"this checkout": [], ref: []}  # CPU µs per row, model load included
+    try:
+        for _ in range(rounds):
+            for name, where in (("this checkout", ROOT), (ref, folder)):
+                rows, seconds, summary, used = run_scorer(where, path, workers)
+                print(summary, flush=True)
+                rates[name].append(rows / seconds)
+                cpu[name].append(used / rows * 1e6)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
+    print(f"\n{path.name}, {workers} workers, {rounds} alternating runs each (wall time, model load included)\n")
+    print("| checkout | rows/s, wall (median) | runs | CPU µs per row (median) | runs |")
+    print("|---|---:|---|---:|---|")
+    for name, found in rates.items():
+        each, used = ", ".join(f"{r:,.0f}" for r in found), ", ".join(f"{u:.1f}" for u in cpu[name])
+        print(f"| {name} | {statistics.median(found):,.0f} | {each} | {statistics.median(cpu[name]):.1f} | {used} |")
+    ratio = statistics.median(rates["this checkout"]) / statistics.median(rates[ref])
+    cost = statistics.median(cpu["this checkout"]) / statistics.median(cpu[ref])
+    print(f"\nthis checkout / {ref}: rows/s {ratio:.1%}; CPU per row {cost:.1%}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--file", type=Path, help="default: /tmp/hatespeech-archive-bench-ROWS.csv")
+    parser.add_argument("--ref", help="also run the scorer of this git revision, alternating, and compare rows/s")
+    parser.add_argument("--rounds", type=int, default=3, help="with --ref: runs of each checkout (default 3)")
     args = parser.parse_args()
 
     args.file = args.file or Path(f"/tmp/hatespeech-archive-bench-{args.rows}.csv")
     if not args.file.exists():
         print(f"making {args.rows:,} rows in {args.file}", flush=True)
         make_rows(args.file, args.rows)
+    if args.ref:
+        side_by_side(args.file, args.workers, args.ref, args.rounds)
+        return 0
     rate = per_core_rate(args.file, args.rows)
     print(f"batch path, one core: {rate:,.0f} rows/s", flush=True)
 
-    out = args.file.with_suffix(".scored.csv")
-    command = [sys.executable, str(ROOT / "score_archive.py"), str(args.file), str(out), "--no-progress"]
-    command += ["--workers", str(args.workers)]
-    print("$ " + " ".join(command), flush=True)
-    started = time.perf_counter()
-    done = subprocess.run(command, check=True, cwd=ROOT, capture_output=True, text=True)
-    print(done.stdout + done.stderr, flush=True)
-    seconds = time.perf_counter() - started
-    with open(out, encoding="utf-8", newline="") as f:
-        rows = sum(1 for _ in csv.reader(f)) - 1
+    rows, seconds, summary, _ = run_scorer(ROOT, args.file, args.workers)
+    print(summary, flush=True)
     achieved = rows / seconds
     print(
         f"archive: {rows:,} rows in {seconds:.1f} s = {achieved:,.0f} rows/s with {args.workers} workers; "
         f"target 80% × {rate:,.0f} × {args.workers} = {0.8 * rate * args.workers:,.0f} rows/s "
         f"→ {achieved / (rate * args.workers):.0%} of rate × workers (wall time, model load included)"
     )
-    out.unlink()
     return 0
 
 

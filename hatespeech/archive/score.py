@@ -14,9 +14,12 @@ the run.
 (1000000, 31234, {'empty text': 12})
 
 Columns added to a CSV: ``p_hate_speech``, ``p_offensive_language``, ``p_neither`` (the
-probabilities), ``label``, ``action`` and ``skipped`` (empty, or why the row was not scored).
-Keys added to a JSON object: ``scores`` (``{label: probability}``), ``label``, ``action`` and,
-on a row not scored, ``skipped``.
+probabilities), ``label``, ``action``, ``skipped`` (empty, or why the row was not scored) and
+``threat`` (1 or 0: the threat check of ``/moderate``; empty on a row not scored). Keys added to a
+JSON object: ``scores`` (``{label: probability}``), ``label``, ``action``, ``threat`` (the matched
+span ``{"start", "end", "text"}`` as ``/moderate`` reports it, or ``null``) and, on a row not
+scored, ``skipped``. ``action`` is ``/moderate``'s: the decision rule's, raised to at least
+``review`` on a threat (``threats.raise_action``, the one rule both call).
 """
 
 from __future__ import annotations
@@ -40,14 +43,15 @@ import numpy as np
 from hatespeech import config
 from hatespeech.archive.blocks import ArchiveError, read_start, row_blocks
 from hatespeech.config import Settings
+from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
-from hatespeech.core.labels import LABELS
+from hatespeech.core.labels import ABUSIVE, LABELS
 from hatespeech.core.policy import Policy
 
 CHUNK_BYTES = 1 << 18  # bytes per task (~2,500 tweets): big enough to amortise the batch path and the IPC
 REPORTED_SKIPS = 10  # skipped rows named one by one; the rest are only counted
 SCORE_COLUMNS = [f"p_{label.replace(' ', '_')}" for label in LABELS]
-ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped"]
+ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped", "threat"]  # new ones at the end: stable order
 csv.field_size_limit(sys.maxsize)  # a post may be long; the default 128 KiB limit would stop the run
 
 
@@ -57,7 +61,7 @@ class Summary:
 
     rows: int = 0
     scored: int = 0
-    flagged: Counter = field(default_factory=Counter)  # per class: reached its review threshold
+    flagged: Counter = field(default_factory=Counter)  # per class: reached its review threshold; and threats
     actions: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)  # per reason
     seconds: float = 0.0
@@ -68,7 +72,7 @@ class Summary:
         lines = [
             f"rows: {self.rows:,} in {self.seconds:.1f} s ({rate:,.0f} rows/s); scored {self.scored:,}, "
             f"skipped {sum(self.skipped.values()):,}",
-            "flagged: " + ", ".join(f"{label} {self.flagged[label]:,}" for label in LABELS if label != "neither"),
+            "flagged: " + ", ".join(f"{name} {self.flagged[name]:,}" for name in (*ABUSIVE, "threat")),
             "actions: " + ", ".join(f"{action} {self.actions[action]:,}" for action in ("allow", "review", "block")),
         ]
         if self.skipped:
@@ -147,26 +151,33 @@ def score_chunk(
     wanted = [t for t in texts if t is not None]
     # Always the batch path, even for a few rows: it scores each row alone, the same bits whatever else is in
     # the chunk, so the output does not depend on how the archive was cut (by this process or a cluster).
-    matrix = classifier.model.predict_proba(wanted) if wanted else np.zeros((0, len(LABELS)))
+    gates: list[set[str]] = []  # each text's words for the threat check's gate, from the scoring pass
+    matrix = classifier.model.predict_proba(wanted, gates) if wanted else np.zeros((0, len(LABELS)))
     labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
+    # /moderate's threat check and its rule (hatespeech.core.threats), as the server runs them after scoring.
+    found = threats.check_many(classifier.model, wanted, gates)
+    decided = [threats.raise_action(action, threat) for action, threat in zip(decided, found, strict=True)]
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
+    if any(found):
+        flagged["threat"] = sum(threat is not None for threat in found)
     actions = Counter(decided)
-    scored = iter(zip(matrix.tolist(), labels, decided, strict=True))
+    scored = iter(zip(matrix.tolist(), labels, decided, found, strict=True))
     reasons = dict(skips)
     out = io.StringIO()
     writer = _CsvRows(out) if fmt.kind == "csv" else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
-        row, label, action = (None, None, None) if text is None else next(scored)
+        row, label, action, threat = (None, None, None, None) if text is None else next(scored)
         if writer is not None:
             if row is None:
-                writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i]])
+                writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i], ""])
             else:
-                writer.writerow([*record, *(f"{p:.6g}" for p in row), label, action, ""])
+                flag = "0" if threat is None else "1"
+                writer.writerow([*record, *(f"{p:.6g}" for p in row), label, action, "", flag])
         else:
             if row is None:
-                record.update(scores=None, label=None, action=None, skipped=reasons[i])
+                record.update(scores=None, label=None, action=None, threat=None, skipped=reasons[i])
             else:
-                record.update(scores=dict(zip(LABELS, row, strict=True)), label=label, action=action)
+                record.update(scores=dict(zip(LABELS, row, strict=True)), label=label, action=action, threat=threat)
             out.write(json.dumps(record, ensure_ascii=False))
             out.write("\n")
     return out.getvalue(), skips, flagged, actions

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from hatespeech.core import text as text_module
+from hatespeech.core import threats
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
@@ -51,15 +52,17 @@ BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch
 PER_WORD_PATTERNS = frozenset(
     {r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w+\b", r"(?u)\w+", r"\w+", r"(?u)\w\w+", r"\w\w+"}
 )
-_ENTRY_BYTES = 104 + 2 * sys.getsizeof(())  # a dict slot + index, and an entry's tuples' headers
+_ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, an entry's tuples' headers, its gate pointer
 _TOKEN_BYTES = sys.getsizeof("") + 8  # a token: an ASCII string's header (every token is ASCII), a tuple slot
+Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]  # see ``CompiledModel.piece``
 
 
-def _entry_bytes(piece: str, entry: tuple[tuple[str, ...], tuple[str, ...]]) -> int:
+def _entry_bytes(piece: str, entry: Entry) -> int:
     """What one cache entry costs: the key, the tokens (each a new ASCII string: the reader's tokens
-    are vocabulary words, ASCII words and ``emo<code point>``), the tuples. Arithmetic on lengths,
-    not ``sys.getsizeof`` per token: it is paid for every new piece."""
-    words, markers = entry
+    are vocabulary words, ASCII words and ``emo<code point>``), the tuples (the threat gate's words are a
+    pointer to a set shared by every piece with the same ones: ``threats.gate_words``). Arithmetic on
+    lengths, not ``sys.getsizeof`` per token: it is paid for every new piece."""
+    words, markers, _ = entry
     chars = sum(map(len, words)) + (sum(map(len, markers)) if markers else 0)
     return _ENTRY_BYTES + sys.getsizeof(piece) + _TOKEN_BYTES * (len(words) + len(markers)) + chars
 
@@ -105,14 +108,16 @@ class CompiledModel:
         counts = [int(n) for n in arrays.get("word_counts", [])]
         whole = [str(w) for w in arrays.get("unsplit_words", [])]  # real words the reader never splits
         self.reader = text_module.Reader(dict(zip(counted, counts, strict=True)), whole)
-        self._pieces: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see ``piece``
+        self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._warm()
 
     # --- scoring -----------------------------------------------------------------------------------
 
-    def piece(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The vectorizer's tokens (stop words removed) of one piece's normalised words and markers.
+    def piece(self, piece: str) -> Entry:
+        """The vectorizer's tokens (stop words removed) of one piece's normalised words and markers, and the
+        words of the piece that the threat check's gate looks at (``threats.gate_words``: kept here, so that
+        the check after scoring a text does not read it again; see ``threat_words``).
 
         Cached in a plain dict bounded in bytes, not entries (entries of 10,000-character pieces
         grew a worker to gigabytes): pieces over ``CACHE_PIECE_CHARS`` are never kept, and when the
@@ -123,10 +128,11 @@ class CompiledModel:
         entry = self._pieces.get(piece)
         if entry is None:
             words, markers = self.reader.chunk(piece)
+            gate = threats.gate_words(words)
             if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
-                entry = (() if words[0] in self.stop else words, self.analyse(markers) if markers else ())
+                entry = (() if words[0] in self.stop else words, self.analyse(markers) if markers else (), gate)
             else:
-                entry = (self.analyse(words), self.analyse(markers) if markers else ())
+                entry = (self.analyse(words), self.analyse(markers) if markers else (), gate)
             if len(piece) <= CACHE_PIECE_CHARS:
                 if self._cache_bytes >= CACHE_BYTES:
                     for old in list(islice(self._pieces, len(self._pieces) // 2)):
@@ -163,20 +169,37 @@ class CompiledModel:
             if piece not in self._pieces:
                 self.piece(piece)
 
-    def tokens(self, text: str) -> list[str]:
-        """The tokens the vectorizer sees for ``text``: normalised, tokenized, stop words removed."""
+    def tokens(self, text: str, gate: set[str] | None = None) -> list[str]:
+        """The tokens the vectorizer sees for ``text``: normalised, tokenized, stop words removed; and, into
+        ``gate`` if given, the words of ``text`` that the threat check's gate looks at (see ``threat_words``)."""
         found: list[str] = []
         markers: list[str] = []
         cached = self._pieces.get
         pieces = text.split()
         if self.reader.counts and text_module.maybe_spaced(text):  # rare: letters spaced out, read by the Reader
             pieces = self.reader.split(text)
-        for piece in pieces:  # the same pieces as Reader.words
-            w, m = cached(piece) or self.piece(piece)
-            found += w
-            if m:
-                markers += m
+        if gate is None:  # scoring alone: the loop every text goes through, kept as lean as it can be
+            for piece in pieces:  # the same pieces as Reader.words
+                w, m, _ = cached(piece) or self.piece(piece)
+                found += w
+                if m:
+                    markers += m
+        else:
+            for piece in pieces:
+                w, m, g = cached(piece) or self.piece(piece)
+                found += w
+                if m:
+                    markers += m
+                if g:  # almost always the empty set
+                    gate |= g
         return found + markers if markers else found
+
+    def threat_words(self, text: str) -> set[str]:
+        """The words of ``text`` the threat check's gate looks at (``threats.may_threaten``), from the
+        per-piece cache: the same pieces and words as ``tokens``, before stop words are removed."""
+        gate: set[str] = set()
+        self.tokens(text, gate)
+        return gate
 
     def grams(self, tokens: list[str]) -> list[str]:
         """The word n-grams of ``tokens``, as scikit-learn's ``_word_ngrams`` makes them."""
@@ -186,9 +209,9 @@ class CompiledModel:
             grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
         return grams
 
-    def ids(self, text: str) -> list[int]:
-        """Table rows of the text's n-grams that are in the vocabulary, one per occurrence."""
-        get, tokens = self.vocab.get, self.tokens(text)
+    def ids(self, text: str, gate: set[str] | None = None) -> list[int]:
+        """Table rows of the text's n-grams in the vocabulary, one per occurrence (``gate``: see ``tokens``)."""
+        get, tokens = self.vocab.get, self.tokens(text, gate)
         if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
             ids = [j for g in tokens if (j := get(g)) is not None]
             ids += [j for a, b in pairwise(tokens) if (j := get(a + " " + b)) is not None]
@@ -273,13 +296,21 @@ class CompiledModel:
             return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
         return [sum(map(truediv, p[i::k], sums)) / folds for i in range(k)]
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts."""
-        out = [self._batch(list(texts[i : i + BATCH_SLICE])) for i in range(0, len(texts), BATCH_SLICE)]
+    def predict_proba(self, texts: Sequence[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+        """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts.
+
+        ``threat_words``, a list, gets each text's ``threat_words`` from the same pass (the archive scorer's
+        threat check then reads no text twice)."""
+        out = [self._batch(list(texts[i : i + BATCH_SLICE]), threat_words) for i in range(0, len(texts), BATCH_SLICE)]
         return np.vstack(out) if out else np.zeros((0, self.n_classes))
 
-    def _batch(self, texts: list[str]) -> np.ndarray:
-        per_text = [self.ids(t) for t in texts]
+    def _batch(self, texts: list[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+        if threat_words is None:
+            per_text = [self.ids(t) for t in texts]
+        else:
+            gates: list[set[str]] = [set() for _ in texts]
+            per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+            threat_words += gates
         width = self.missing + 1
         sizes = list(map(len, per_text))
         features = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=sum(sizes))

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
+
+from hatespeech.core.policy import ACTIONS
 
 _VERBS = (  # violent acts done to someone, each with the forms the tokens may show
     "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
@@ -127,13 +130,89 @@ _PATTERNS = [
 # Each pattern starts at a word's start (or a clause's, after "|").
 _THREAT = re.compile("|".join(f"(?:{p})" if p.startswith("(?:^|") else f"(?:\\b{p})" for p in _PATTERNS))
 _MARKERS = frozenset({"lexrace", "lexgay", "lexdis"})
+
+
+def _loosened(pattern: str) -> str:
+    """``pattern`` without its clause marks and negative lookaheads: it matches the text's words joined without
+    clause marks wherever the pattern matches them joined with (and in more places). Cheaper to get than spans."""
+    pattern = pattern.replace(r"(?:^|\|\s+)", r"\b").replace(r"\s*(?:\||$)", "")
+    while (start := pattern.find("(?!")) >= 0:
+        depth, end = 0, start
+        for end in range(start, len(pattern)):
+            if pattern[end] == "(" and pattern[end - 1] != "\\":
+                depth += 1
+            elif pattern[end] == ")" and pattern[end - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    break
+        pattern = pattern[:start] + pattern[end + 1 :]
+    return pattern
+
+
+# Every loosened pattern starts at a word's start: one \b before the alternatives, not one in each, makes the
+# search a third cheaper (the engine tries the alternatives only where a word starts).
+_LOOSE = re.compile(r"\b(?:" + "|".join(_loosened(p) for p in _PATTERNS) + ")")
 # Every pattern needs one of these words: a text without any is not searched (most texts).
 _TRIGGER_WORDS = (
     "die dies dead death bullet beat break kick knock run end make hunt gun mow wipe blow get see put watch days"
     " know kys yourself urself yourselves self gun knife rifle shotgun machete bomb ak attack hit rot"
 )
 _TRIGGERS = frozenset(_VERBS.split("|")) | frozenset(_TRIGGER_WORDS.split())
+# ``check``'s gate: a trigger word from this table starts a threat only beside one of its companions (read off the
+# patterns that have it); "see", "self", "yourself", "urself" and "yourselves" need a violent verb in every pattern
+# that has them, a trigger of its own. A text passing the gate is then searched in full: the gate only skips texts
+# that no pattern can match (tests/core/test_threats.py compares it with searching every text).
+_COMPANIONS = {
+    "get": "you him her them",  # "I'll get you"; "get shot" has its own trigger
+    "know": "where",  # "I know where you live"
+    "make": "bleed suffer",  # "make you bleed"
+    "put": "ground grave hospital coffin bag down",  # "put you in the ground", "be put down" ("put a bullet": bullet)
+    "run": "over",  # "run you over"
+    "end": "you him her them life",  # "end you", "end your life"
+    "watch": "back",  # "watch your back"
+    "days": "numbered",  # "your days are numbered"
+    "hit": "by",  # "get hit by a bus"
+    "beat": "up death pulp senseless ass out",  # "beat you up", "beat your ass", "beat the shit out of"
+    "break": "bone bones neck legs face jaw skull head teeth",  # "break every bone in", "break your neck"
+    "kick": "out neck legs face jaw skull bones head teeth",  # "kick the shit out of", "kick your face in"
+    "knock": "out teeth",  # "knock the hell out of", "knock your teeth"
+    "blow": "up down",  # "blow up your car", "blow up the school"
+    "hunt": "down",  # "hunt them down"
+    "mow": "down",
+    "wipe": "out",  # "wipe them out"
+    "attack": "mosque synagogue church temple school clinic",  # "attack the mosque"
+    "death": "to",  # "death to them all", "beat him to death"
+    "dead": "meat want see",  # "you're dead meat", "I want you dead", "see you dead"
+    "see": "",  # "see you dead" / hang / die / burn
+    "self": "",
+    "urself": "",
+    "yourself": "",
+    "yourselves": "",
+}
+_NEEDS = {word: frozenset(companions.split()) for word, companions in _COMPANIONS.items()}
+_GATE_WORDS = _TRIGGERS | frozenset().union(*_NEEDS.values())
+_NONE: frozenset[str] = frozenset()
 _CLAUSE = re.compile(r"[.,!?;:]")  # punctuation between two words: a threat does not run across it
+
+
+_SHARED: dict[frozenset[str], frozenset[str]] = {}  # one object per set of gate words ("you", "You!", "YOU" share)
+
+
+def gate_words(words: Iterable[str]) -> frozenset[str]:
+    """The words among ``words`` (a piece's or a text's, as ``Reader.words`` reads them) that the gate looks at:
+    one shared set per distinct value (the compiled model keeps one per piece: shared, they cost a pointer)."""
+    found = _GATE_WORDS.intersection(words)
+    if not found:
+        return _NONE
+    if len(_SHARED) < 1 << 12:  # a few hundred in practice (a piece has a word or three); bounded whatever comes
+        return _SHARED.setdefault(found, found)
+    return _SHARED.get(found, found)
+
+
+def may_threaten(found: AbstractSet[str]) -> bool:
+    """The gate, from a text's ``gate_words``: whether any pattern could match (a trigger word, with its companion
+    if it needs one). ``False`` for most texts, which are then not searched at all."""
+    return any(word not in _NEEDS or not _NEEDS[word].isdisjoint(found) for word in _TRIGGERS.intersection(found))
 
 
 def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
@@ -164,17 +243,54 @@ def find(tokens: Sequence[Any], text: str) -> dict[str, Any] | None:
 
 def check(reader: Any, text: str) -> dict[str, Any] | None:
     """The threat in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``."""
+    words = reader.words(text)
+    if not may_threaten(gate_words(words)):  # most texts: no spans pass, no search
+        return None
+    return _search(reader, text, words)
+
+
+def _search(reader: Any, text: str, words: list[str]) -> dict[str, Any] | None:
+    """``find`` for a text that passed the gate: first its words (``words``) searched without spans, loosely
+    (``_LOOSE`` matches wherever ``_THREAT`` could); the spans pass only if that finds something."""
+    if _LOOSE.search(" ".join(w for w in words if w not in _MARKERS)) is None:
+        return None
     return find(reader.tokens(text), text)
+
+
+def check_scored(model: Any, text: str, words: AbstractSet[str] | None = None) -> dict[str, Any] | None:
+    """``check`` with the compiled model's reader, its gate read from the model's per-piece cache: right after
+    scoring ``text`` (as ``/moderate`` and the archive scorer do), a text that is not searched costs a few
+    dictionary lookups, not a second reading. ``words``: the text's ``threat_words`` if the scoring pass gave
+    them (``CompiledModel.predict_proba(texts, threat_words=[])``)."""
+    if not may_threaten(model.threat_words(text) if words is None else words):
+        return None
+    return _search(model.reader, text, model.reader.words(text))
+
+
+def check_many(model: Any, texts: Sequence[str], words: Sequence[AbstractSet[str]]) -> list[dict[str, Any] | None]:
+    """``check_scored`` for each of ``texts``, with the gate words ``predict_proba(texts, words)`` collected."""
+    return [check_scored(model, text, found) if found else None for text, found in zip(texts, words, strict=True)]
+
+
+LEAST_ACTION = "review"  # a threat goes to a person, whatever the model's scores say
+
+
+def raise_action(action: str, found: dict[str, Any] | None) -> str:
+    """The decision rule's ``action`` once the threat check has spoken: at least ``review`` on a threat.
+
+    The one place the two combine: ``/moderate`` (``apply``) and the archive scorer both call it.
+    """
+    if found is None:
+        return action
+    return max(action, LEAST_ACTION, key=ACTIONS.index)
 
 
 def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
     """Add the threat check's verdict to a ``/moderate`` answer: ``categories["threat"]``, the matched
-    span as ``threat``, and an action raised to at least ``review`` (a person must look at a threat,
-    whatever the model's scores say)."""
+    span as ``threat``, and the action raised by ``raise_action``."""
     answer["categories"]["threat"] = found is not None
     if found is not None:
         answer["threat"] = found
-        if answer["action"] == "allow":
-            answer["action"] = "review"
-        answer["flagged"] = True
+        answer["action"] = raise_action(answer["action"], found)
+        answer["flagged"] = answer["action"] != "allow"
     return answer

@@ -93,8 +93,9 @@ class Api:
         return answers
 
     def threat(self, text: str) -> dict[str, Any] | None:
-        """The threat check (``hatespeech.core.threats``), reading ``text`` as the model reads it."""
-        return threats.check(self.classifier.model.reader, text)
+        """The threat check (``hatespeech.core.threats``), reading ``text`` as the model reads it (its gate from
+        the model's per-piece cache, warm once the text is scored)."""
+        return threats.check_scored(self.classifier.model, text)
 
     def record(self, answers: list[Moderation], contexts: list[Context], texts: list[str]) -> None:
         for answer, context, text in zip(answers, contexts, texts, strict=True):

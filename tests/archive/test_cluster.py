@@ -192,3 +192,18 @@ def test_the_workers_got_the_serving_core_and_the_archive_code_only(cluster: Clu
     for answer in answers.values():
         assert ".zip" in str(answer.pop("from"))
         assert answer == {"core": True, "archive": True, "training": False, "service": False}
+
+
+def test_threats_are_flagged_on_the_cluster_as_locally(cluster: Cluster, outside: Path) -> None:
+    """The workers run /moderate's threat check (shipped with the serving core): same threat column and actions."""
+    texts = ["I am going to kill you", "this joke killed me", "have a lovely day", "I will k!ll you"] * 20
+    source = outside / "threats.csv"
+    source.write_text("id,text\n" + "".join(f"{i},{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
+    local(source, outside / "local.csv")
+    done = run([str(source), "one.csv", "--scheduler", cluster.address, "--single-file", *SMALL], outside)
+    assert done.returncode == 0, done.stderr
+    assert (outside / "one.csv").read_bytes() == (outside / "local.csv").read_bytes()
+    rows = read_rows(outside / "one.csv", "csv")
+    assert rows[0][-1] == "threat" and [r[-1] for r in rows[1:5]] == ["1", "0", "0", "1"]
+    assert rows[1][ADDED_COLUMNS.index("action") + 2] in ("review", "block")
+    assert "threat 40" in done.stderr

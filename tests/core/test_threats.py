@@ -64,3 +64,24 @@ def test_disguised_threats_are_read_as_the_model_reads_them() -> None:
 def test_long_hostile_texts_are_checked(text: str) -> None:
     found = threats.check(PLAIN, text)
     assert (found is not None) == text.startswith("i will")
+
+
+def test_the_gate_skips_only_texts_no_pattern_matches(classifier: object) -> None:
+    """``check`` searches only texts with a trigger word (and its companion, for a generic one): it must find
+    exactly what searching every text finds, with the plain reader and with the served model's cache."""
+    model = classifier.model  # type: ignore[attr-defined]
+    texts = [s for path in SETS for _, _, s in rows(path)]
+    ordinary = (ROOT / "tests" / "data" / "ordinary.tsv").read_text("utf-8").splitlines()
+    texts += [line.split("\t")[-1] for line in ordinary if line and not line.startswith("#")]
+    texts += ["you're dead meat", "I want him dead", "see you dead", "beat you up", "break your neck", "I'll get you"]
+    texts += ["time to get you home", "dead tired", "we beat them 3-0", "I know where you are", "the days are long"]
+    for text in texts:
+        assert threats.check(PLAIN, text) == threats.find(PLAIN.tokens(text), text), text
+        every = threats.find(model.reader.tokens(text), text)
+        assert threats.check(model.reader, text) == every, text
+        assert threats.check_scored(model, text) == every, text
+    gates: list[set[str]] = []  # the archive's way: the gate's words from the scoring pass
+    model.predict_proba(texts, gates)
+    assert gates == [model.threat_words(t) for t in texts]
+    skipped = sum(not threats.may_threaten(model.threat_words(t)) for t in texts)
+    assert skipped > len(texts) / 3, "the gate skips the searches it can"
