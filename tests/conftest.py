@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,20 @@ import pytest
 from alerting import STORES, Receiver, open_test_store, redis_server
 from support import LOCAL_DATA, SHARED_DATA, Server, gunicorn
 
+from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import Store
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core.classifier import Classifier
+
+
+@pytest.fixture(autouse=True)
+def no_alert_sender_left_running() -> Iterator[None]:
+    """Fail a test that leaves an alert sender thread running: it would go on claiming rows from the
+    stores of the tests after it (the redis-server is shared), and on posting them."""
+    before = {t for t in threading.enumerate() if isinstance(t, Sender)}
+    yield
+    left = [t for t in threading.enumerate() if isinstance(t, Sender) and t not in before]
+    assert not left, f"{len(left)} alert sender(s) still running: stop the Alerter that started them"
 
 
 @pytest.fixture(scope="session")

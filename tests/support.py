@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,14 +39,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` still running (zombies aside), from Linux's /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]  # after "pid (comm)", which may hold spaces
+            if state != "Z" and int(pgrp) == pgid:
+                members.append(int(entry))
+    return members
+
+
 class Server:
-    """A server process started from a command line, with its output kept for the test to read."""
+    """A server process started from a command line, with its output kept for the test to read.
+
+    It starts in a process group of its own, so that ``stop`` also ends what it forked (gunicorn's
+    workers, nginx) when the test has killed the master: a worker left behind keeps its alert
+    sender running, which claims other tests' rows on the shared redis-server.
+    """
 
     def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path, cwd: Path = ROOT):
         self.port, self.log = port, log
         self.url = f"http://127.0.0.1:{port}"
         self._out = open(log, "wb")  # noqa: SIM115 (closed in stop())
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_ready(self, path: str = "/health", timeout: float = 60) -> Server:
         deadline = time.monotonic() + timeout
@@ -61,7 +84,12 @@ class Server:
         self._out.flush()
         return self.log.read_text(errors="replace")
 
+    def processes(self) -> list[int]:
+        """The server's processes still running: its master and whatever it forked (its process group)."""
+        return group_members(self.proc.pid)
+
     def stop(self) -> int:
+        """Stop the master (it stops its workers), then end any process of its group still running."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -69,6 +97,17 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # left behind by a master killed -9 (or that failed to stop them): SIGTERM, so that a gunicorn
+        # worker stops its alert sender on the way out; SIGKILL if they outlast 30 s. Bounded waits:
+        # they are not our children, so all we can do is look.
+        for sig, patience in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
+            if not self.processes():
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            deadline = time.monotonic() + patience
+            while self.processes() and time.monotonic() < deadline:
+                time.sleep(0.05)
         self._out.close()
         return self.proc.returncode
 

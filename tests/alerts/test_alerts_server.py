@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from alerting import SECRET, STORES, Receiver, alert_env
-from support import gunicorn, post_json
+from support import gunicorn, post_json, wait_for
 from support import request as http_request
 
 from hatespeech.alerts import verify
@@ -46,6 +46,9 @@ def test_a_blocked_message_alerts_once_even_across_a_kill_9(
         _, _, metrics = http_request(server.url + "/metrics", method="GET")
         assert 'hatespeech_decisions_total{action="block",label="offensive language"} 1.0' in metrics
         server.proc.kill()  # kill -9 of the master; its workers follow (gunicorn watches its parent)
+        # ...before the restart: else their senders, still running, could deliver the alert themselves (and,
+        # once this test is over, claim the next test's rows on the shared redis-server)
+        wait_for(lambda: not server.processes(), server.processes, timeout=30)
         for line in server.output().splitlines():
             assert BLOCKED not in line  # the text never reaches the log
     receiver.plan.clear()  # the receiver is up again

@@ -57,6 +57,7 @@ def test_the_store_drops_by_that_rule(store: Store, kind: str, request: pytest.F
         # keys of its own: on the shared redis-server, a sender another test left running would claim the
         # row due first (g0, due at t=100) and take it out of this count
         store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"floods-{uuid.uuid4().hex}:")
+        request.addfinalizer(store.close)
     store.enqueue([_alert_row(f"g{i}", 100.0 + i, f"t{i}") for i in range(5)])
     store.enqueue([_alert_row(f"f{i}", 200.0 + i, "raid") for i in range(40)])
     done = store.maintain(300.0, 86_400, 86_400, outbox_max=10, window_age=3600)
