@@ -20,12 +20,12 @@ from hatespeech.alerts import bursts
 from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import BURST, Row, Store, open_store
 from hatespeech.config import AlertSettings, alert_format
+from hatespeech.core.policy import ACTION_RANK
 from hatespeech.service import metrics
 from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.alerts")
 
-ACTION_RANK = {"allow": 0, "review": 1, "block": 2}
 ABUSIVE = ("hate speech", "offensive language")
 WORST_POSTS = 3  # posts named in a discussion alert
 

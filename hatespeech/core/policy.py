@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike
 from hatespeech.core.labels import LABELS, severity_scores
 
 ACTIONS: tuple[str, ...] = ("allow", "review", "block")
+ACTION_RANK = {action: rank for rank, action in enumerate(ACTIONS)}  # how severe: "a review or worse" is rank >= 1
 
 
 class PolicyError(ValueError):

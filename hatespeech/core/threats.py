@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from hatespeech.core.policy import ACTIONS
+from hatespeech.core.policy import ACTION_RANK
 
 _VERBS = (  # violent acts done to someone, each with the forms the tokens may show
     "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
@@ -282,7 +282,7 @@ def raise_action(action: str, found: dict[str, Any] | None) -> str:
     """
     if found is None:
         return action
-    return max(action, LEAST_ACTION, key=ACTIONS.index)
+    return max(action, LEAST_ACTION, key=ACTION_RANK.__getitem__)
 
 
 def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:

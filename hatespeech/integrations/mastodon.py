@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
+from hatespeech.core.policy import ACTION_RANK
 from hatespeech.integrations.common import (
     Header,
     Reply,
@@ -39,7 +40,6 @@ from hatespeech.integrations.service import Service, digest, flag_message
 
 KIND = "mastodon"
 EVENTS = ("status.created", "status.updated")
-RANK = {"allow": 0, "review": 1, "block": 2}
 MAX_COMMENT_CHARS = 1000
 
 
@@ -88,7 +88,7 @@ class Mastodon:
                 "action": answer["action"],
                 "report": None,
             }
-            if RANK.get(answer["action"], 0) >= RANK[self.settings.mastodon_action]:
+            if ACTION_RANK.get(answer["action"], 0) >= ACTION_RANK[self.settings.mastodon_action]:
                 label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
                 call: dict[str, Any] = {
                     "account_id": str(account["id"]),
