@@ -75,6 +75,13 @@ class Keys:
         )
         return cursor.rowcount == 1
 
+    def close(self) -> None:
+        """Close the Redis client and the SQLite connections (a later call opens new ones)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._connections.close()
+
     def release(self, key: str) -> None:
         if self.redis_url:
             self._redis().delete(self.prefix + key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,15 @@ from hatespeech.integrations.outbox import Keys, Outbox, call_id
 
 
 @pytest.fixture
-def keys(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Keys:
+def keys(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Keys]:
     if kind == "sqlite":
-        return Keys(tmp_path / "alerts.sqlite3")
-    url = request.getfixturevalue("redis_url")
-    flush(url)
-    return Keys(redis_url=url)
+        table = Keys(tmp_path / "alerts.sqlite3")
+    else:
+        url = request.getfixturevalue("redis_url")
+        flush(url)
+        table = Keys(redis_url=url)
+    yield table
+    table.close()
 
 
 def test_a_key_is_claimed_once_and_can_be_released(keys: Keys) -> None:
