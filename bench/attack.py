@@ -318,7 +318,7 @@ SECRET = "bench-attack-alert-secret"
 
 class Redis:
     """redis-server on a free loopback port, with every write on disk (appendfsync always) so that a
-    kill -9 loses nothing that was acknowledged: the configuration the README asks for."""
+    kill -9 loses nothing that was acknowledged: the configuration docs/alerts.md asks for."""
 
     def __init__(self, directory: Path):
         self.port, self.dir = free_port(), directory

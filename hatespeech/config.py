@@ -139,7 +139,7 @@ def alert_format(url: str, configured: str) -> str:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """``ALERT_*`` and ``REDIS_URL``: when and where alerts go (see hatespeech/alerts.py and the README).
+    """``ALERT_*`` and ``REDIS_URL``: when and where alerts go (see hatespeech/alerts/ and docs/alerts.md).
 
     >>> AlertSettings.from_env({}).enabled
     False

@@ -42,7 +42,7 @@ PROBES: tuple[str, ...] = (  # scored at training time; every load must score th
 )
 # Also checked between the pipeline and its compiled form before saving: odd texts too.
 CHECKS = (*PROBES, "", "!!!", "\x00 \ud800 😀 &amp; @user https://t.co/x #tag", "ha " * 2000, "ha ha HA hahaha ha")
-RETRAIN = "Retrain it with `python train.py` (README, 'Retrain')."
+RETRAIN = "Retrain it with `python train.py` (docs/model.md, 'Retrain')."
 _FILE_NAME = re.compile(r"model-[0-9a-f]{12}\.npz")  # a bare name in the card's folder: no path in it
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 

@@ -19,8 +19,8 @@ What it does, and why (each step was measured on held-out folds, see bench/RESUL
 - every other non-ASCII character (emoji, mostly) becomes its own token ``emo<code point>``;
 - with the model's vocabulary (``Reader``), what a person reads: look-alike and decorated letters
   folded, masked, spaced or dotted spellings resolved to the vocabulary word they fit, and two
-  words glued together read as two unless the glued form is a real word (README, "What the
-  normaliser reads");
+  words glued together read as two unless the glued form is a real word (docs/model.md, "What
+  the normaliser reads");
 - a word in a small slur lexicon adds a marker token (``lexrace``, ``lexgay``, ``lexdis``),
   so that rare spellings of a slur share what the model learnt from the common ones.
 

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from support import ROOT
+import userdocs
 
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core.classifier import Classifier
@@ -47,9 +47,7 @@ def test_probabilities_are_well_formed(classifier: Classifier) -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-12)
 
 
-README_PREDICT = re.findall(
-    r'^curl -d .\{"text": "([^"]+)"\}. http://127.0.0.1:5000/predict$', (ROOT / "README.md").read_text(), re.M
-)
+README_PREDICT = re.findall(r'^curl -d .\{"text": "([^"]+)"\}. http://127.0.0.1:5000/predict$', userdocs.text(), re.M)
 
 
 def test_the_readme_shows_a_polite_example() -> None:

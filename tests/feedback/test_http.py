@@ -137,15 +137,14 @@ def test_an_unreachable_database_is_503_and_the_rest_serves(tmp_path: Path) -> N
 
 
 def test_the_readme_curls(server: Server) -> None:
-    """Teach it your board's commands, as written (the token and port substituted): send, count, erase."""
+    """docs/feedback.md's commands, as written (the token and port substituted): send, count, erase."""
     import re
     import shlex
     import subprocess
 
-    from support import ROOT
+    import userdocs
 
-    readme = (ROOT / "README.md").read_text()
-    commands = re.findall(r"^curl [^\n]*127\.0\.0\.1:5000/feedback[^\n]*$", readme, re.MULTILINE)
+    commands = re.findall(r"^curl [^\n]*127\.0\.0\.1:5000/feedback[^\n]*$", userdocs.text(), re.MULTILINE)
     assert len(commands) == 3, commands  # send, count, erase: in that order
     answers = []
     for command in commands:

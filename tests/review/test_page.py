@@ -3,7 +3,7 @@
 A moderator logs in, sees flagged posts with the words that pushed them highlighted, labels them
 with a click and with the keyboard (and ``GET /feedback`` counts them), tries a text, moves a
 threshold slider and reads the JSON it makes; a post made of markup stays text; the console
-stays clean. ``REVIEW_SCREENSHOT=docs/review.png`` makes the test save the README's screenshot.
+stays clean. ``REVIEW_SCREENSHOT=docs/review.png`` makes the test save docs/review.md's screenshot.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import userdocs
 from alerting import flush
-from support import ROOT, Server, gunicorn, post_json, request
+from support import Server, gunicorn, post_json, request
 
 from hatespeech.review.web import CSP, FILES
 
@@ -102,9 +103,8 @@ def test_the_model_call_has_what_the_sliders_need(review_server: Server) -> None
 
 
 def test_the_readme_curls(review_server: Server) -> None:
-    """The review section's commands, as written (the token and port substituted)."""
-    readme = (ROOT / "README.md").read_text()
-    commands = re.findall(r"^curl [^\n]*127\.0\.0\.1:5000/review/[^\n]*$", readme, re.MULTILINE)
+    """docs/review.md's commands, as written (the token and port substituted)."""
+    commands = re.findall(r"^curl [^\n]*127\.0\.0\.1:5000/review/[^\n]*$", userdocs.text(), re.MULTILINE)
     assert len(commands) == 2, commands  # the queue, the model
     answers = []
     for command in commands:
