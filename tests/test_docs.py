@@ -184,6 +184,26 @@ def test_the_prose_figures_are_the_cards() -> None:
     assert shares == [printed(100 * n / rows, share) for n, share in zip(counts, shares, strict=True)]
 
 
+def test_the_shares_of_clean_posts_flagged_add_up_from_the_card() -> None:
+    said = re.search(
+        r"up to about (\d+)% of clean posts go to review\s+and (\d+(?:\.\d)?)% are blocked", MODEL_PAGE.read_text()
+    )
+    assert said, "docs/model.md says how many clean posts the two classes' thresholds flag at most"
+    curves = CARD["threshold_curves"]
+    for threshold, share in zip(("review", "block"), said.groups(), strict=True):
+        total = sum(
+            curves[label]["clean_reached"][curves[label]["thresholds"].index(values[threshold])]
+            for label, values in CARD["thresholds"].items()
+        )
+        assert share == printed(100 * total, share), (threshold, total)
+
+
+def test_the_real_words_count_is_the_served_models(classifier: Classifier) -> None:
+    said = re.search(r"this rule would split \(([\d,]+) of them", MODEL_PAGE.read_text())
+    assert said, "docs/model.md says how many real words the model file keeps whole"
+    assert int(said.group(1).replace(",", "")) == len(classifier.model.reader.whole)
+
+
 def test_the_decision_rule_weights_are_the_cards() -> None:
     weights = ":".join(f"{w:g}" for w in CARD["decision_rule"]["weights"])
     for page in userdocs.pages():
