@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
 import userdocs
-from support import ROOT
+from support import ROOT, gunicorn
 
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core import threats
@@ -264,3 +267,30 @@ def test_the_discourse_flag_message_is_what_the_service_sends(classifier: Classi
     # what hatespeech/integrations/discourse.py flags: the label, or the abusive class the scores lean to
     label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
     assert shown == flag_message(answer, boards.why(text, label))
+
+
+def curl(args: list[str]) -> tuple[int, str]:
+    """Run a curl command's arguments; its status and body."""
+    argv = ["curl", "-sS", "-w", "\n%{http_code}", *args]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30).stdout
+    body, status = out.rsplit("\n", 1)
+    return int(status), body
+
+
+def test_the_readme_token_example_serves_with_that_token_only(tmp_path: Path) -> None:
+    """The README's way to make a token starts a server, its curl with the token is answered; without, 403."""
+    readme = userdocs.README.read_text()
+    make = re.search(r"^export FIREFLY_TOKEN=\$\((python3 -c '[^']+')\)", readme, re.M)
+    assert make, "README.md shows how to make a token"
+    code = shlex.split(make.group(1))[2]
+    token = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    commands = re.findall(r"^curl [^\n]*\$FIREFLY_TOKEN[^\n]*127\.0\.0\.1:5000/predict$", readme, re.M)
+    assert commands, "README.md shows a curl with the token"
+    with gunicorn(tmp_path, FIREFLY_TOKEN=token) as server:
+        server.wait_ready()
+        for command in commands:
+            argv = shlex.split(command.replace("$FIREFLY_TOKEN", token).replace(":5000/", f":{server.port}/"))[1:]
+            status, body = curl(argv)
+            assert status == 200 and list(json.loads(body)) == list(LABELS), body
+            header = argv.index("-H")
+            assert curl(argv[:header] + argv[header + 2 :])[0] == 403
