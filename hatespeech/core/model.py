@@ -155,7 +155,7 @@ class CompiledModel:
         the vocabulary's single words, every word the reader counted in training (stop words too),
         the commoner ones capitalised and in capitals, and "RT" and "I". A fresh worker needs this:
         gunicorn's workers are forked from the loaded master (sharing these entries) and replaced
-        after ``MAX_REQUESTS``, losing whatever they cached since (bench/RESULTS.md, issue 14)."""
+        after ``MAX_REQUESTS``, losing whatever they cached since (bench/LOG-2026.md, issue 14)."""
         counts = self.reader.counts
         common = [w for w, n in counts.items() if n >= WARM_COMMON]
         pieces = chain(

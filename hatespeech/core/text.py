@@ -6,7 +6,7 @@ It is stateless and deterministic, and it works token by token: every normalised
 one span of the original text, so an explanation can point at the characters a person wrote,
 whatever normalisation did to them (``tokens``).
 
-What it does, and why (each step was measured on held-out folds, see bench/RESULTS.md):
+What it does, and why (each step was measured on held-out folds, see bench/LOG-2026.md):
 
 - URLs and @mentions are dropped: in this data a link mostly means a news tweet, and a model
   that learnt that would call an insult with a link less offensive (measured: dropping them

@@ -2,7 +2,7 @@
 
 normalise → word TF-IDF (1–2-grams) → one-vs-rest LinearSVC, calibrated by 5-fold
 cross-validation (sigmoid, the five folds' models averaged) so that its scores are probabilities a
-moderator can threshold. Why these settings, and what else was tried: bench/RESULTS.md.
+moderator can threshold. Why these settings, and what else was tried: bench/LOG-2026.md (Accuracy).
 """
 
 from __future__ import annotations
