@@ -48,7 +48,7 @@ from typing import Any
 
 import hatespeech
 from hatespeech import config
-from hatespeech.archive.blocks import ArchiveError, read_start, row_blocks
+from hatespeech.archive.blocks import ArchiveError, read_start, refuse_existing, row_blocks
 from hatespeech.archive.score import (
     CHUNK_BYTES,
     REPORTED_SKIPS,
@@ -356,8 +356,7 @@ def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overw
         same = type(fs_in) is type(fs_out) and path_in.rstrip("/") == path_out.rstrip("/")
     if same:
         raise ArchiveError(f"the output {path_out} is the input: give another TARGET (nothing was written)")
-    if not overwrite:
-        raise ArchiveError(f"{path_out} exists: pass --overwrite to replace it, or give another TARGET")
+    refuse_existing(path_out, exists=True, overwrite=overwrite)
     if fs_out.isdir(path_out):
         if single_file:
             raise ArchiveError(f"{path_out} is a folder: --single-file writes one file; give another TARGET")

@@ -41,7 +41,7 @@ from typing import IO, Any
 import numpy as np
 
 from hatespeech import config
-from hatespeech.archive.blocks import ArchiveError, read_start, row_blocks
+from hatespeech.archive.blocks import ArchiveError, read_start, refuse_existing, row_blocks
 from hatespeech.config import Settings
 from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
@@ -267,6 +267,7 @@ def score_archive(
     policy: Policy | None = None,
     progress: bool | None = None,
     report: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> Summary:
     """Score ``source`` into ``target`` (same format); return the summary.
 
@@ -275,7 +276,8 @@ def score_archive(
     process. ``progress`` None shows a bar only on a terminal. The model and its limits come from
     ``settings`` (default: the environment, read once: ``MODEL_PATH``, ``MAX_TEXT_CHARS``,
     ``THRESHOLDS``), unless ``classifier`` and ``policy`` are given. ``target`` is written under a
-    temporary name and renamed when complete; it may not be ``source`` (nor a link to it).
+    temporary name and renamed when complete; it may not be ``source`` (nor a link to it), and an
+    existing one is replaced only with ``overwrite`` (as on a cluster).
     """
     from tqdm.auto import tqdm  # the bar is for the command line; workers scoring blocks never need it
 
@@ -283,6 +285,7 @@ def score_archive(
     kind = detect_format(source, fmt)
     if target.exists() and source.exists() and os.path.samefile(source, target):
         raise ArchiveError(f"the output {target} is the input: give another TARGET (nothing was written)")
+    refuse_existing(target, exists=target.exists() or target.is_symlink(), overwrite=overwrite)
     settings = settings or config.settings()
     if classifier is None or policy is None:
         loaded = model_for(settings)
