@@ -20,10 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
+SHARED_DATA_PATH = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"  # a team's copy, beside it
+DATA_PATHS = (DEFAULT_DATA_PATH, SHARED_DATA_PATH)  # where train.py and the tests look, in this order
 DEFAULT_ALERT_DB_PATH = ROOT / "data" / "alerts.sqlite3"  # data/ is not committed; set ALERT_DB_PATH in a container
 DEFAULT_REVIEW_DB_PATH = ROOT / "data" / "review.sqlite3"  # data/ is not committed; set REVIEW_DB_PATH in a container
 DEFAULT_FEEDBACK_DB_PATH = ROOT / "data" / "feedback.sqlite3"  # the image sets FEEDBACK_DB_PATH
 OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
+
+
+def training_data_path() -> Path | None:
+    """The Davidson et al. CSV that ``train.py``, ``make train`` and the tests use when none is given:
+    the first of ``DATA_PATHS`` that is a file (``data/`` first), or None if neither is."""
+    return next((path for path in DATA_PATHS if path.is_file()), None)
 
 
 class ConfigError(ValueError):
