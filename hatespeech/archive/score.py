@@ -239,6 +239,11 @@ def open_format(
         raise ArchiveError(f"{name} is empty: a CSV needs a header row")
     wanted = column or ("text" if "text" in header or "tweet" not in header else "tweet")
     if wanted not in header:
+        if len(header) == 1 and (separator := _other_separator(header[0])):
+            raise ArchiveError(
+                f"{name} seems separated by {separator!r}, not commas (its header is one column, {header[0]!r:.80}): "
+                'save it as comma-separated CSV (a spreadsheet\'s "CSV UTF-8 (comma delimited)") or as JSON Lines'
+            )
         raise ArchiveError(f"{name} has no column {wanted!r} (its columns: {header}); pass --column NAME")
     clash = sorted(set(header) & set(ADDED_COLUMNS))
     if clash:
@@ -246,6 +251,18 @@ def open_format(
     line = io.StringIO()
     _CsvRows(line).writerow([*header, *ADDED_COLUMNS])
     return Format("csv", column=header.index(wanted), width=len(header), max_chars=max_chars), line.getvalue()
+
+
+def _other_separator(header: str) -> str | None:
+    """The separator a one-column CSV header seems to use instead of commas (Excel in many locales
+    writes ``;``), or None.
+
+    >>> _other_separator("id;text;author"), _other_separator("text")
+    (';', None)
+    """
+    counts = {sep: header.count(sep) for sep in (";", "\t", "|")}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else None
 
 
 def model_for(settings: Settings) -> tuple[Classifier, Policy]:

@@ -166,3 +166,13 @@ def test_an_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
         assert [r["id"] for r in csv.DictReader(f)] == ["1", "2", "3"]
+
+
+def test_a_semicolon_separated_csv_is_named_as_such(tmp_path: Path) -> None:
+    """Excel in many locales saves `;`-separated "CSV": the header reads as one column, and "pass --column
+    NAME" sent the user looking for a column that is there."""
+    (tmp_path / "posts.csv").write_text("id;text\n1;have a lovely day\n", encoding="utf-8")
+    done = run("posts.csv", "out.csv", "--workers", "1", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "seems separated by ';', not commas" in done.stderr and "--column" not in done.stderr, done.stderr
+    assert not (tmp_path / "out.csv").exists()
