@@ -140,3 +140,36 @@ def test_headers_have_a_total_deadline_even_when_trickled(tmp_path: Path) -> Non
         assert cut, "a trickling client kept its connection past READ_TIMEOUT"
     finally:
         server.stop()
+
+
+def test_a_second_server_on_a_busy_port_says_so(launched: Server, tmp_path: Path) -> None:
+    """The first server answered the second's readiness check: it said `listening at`, then "nginx exited"."""
+    env = server_env(PORT=str(launched.port), FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="1")
+    second = Server([sys.executable, "-m", "hatespeech.service.launch"], env, launched.port, tmp_path / "second.log")
+    try:
+        assert second.proc.wait(timeout=120) != 0
+    finally:
+        second.stop()
+    lines = [json.loads(line) for line in second.log.read_text().splitlines()]
+    assert not any("listening at" in line.get("message", "") for line in lines), lines
+    [refusal] = [line for line in lines if line.get("level") == "error"]
+    assert f"port {launched.port} on 127.0.0.1 is not free" in refusal["message"]
+    status, _, _ = request(launched.url + "/health", method="GET")  # the first one is untouched
+    assert status == 200
+
+
+def test_a_model_it_cannot_serve_is_an_error_that_names_the_fix(tmp_path: Path) -> None:
+    """MODEL_PATH at the .npz: the fix is the card beside it, not retraining; and the line is not a warning."""
+    [npz] = (Path(__file__).resolve().parents[2] / "models").glob("model-*.npz")
+    env = server_env(PORT=str(free_port()), MODEL_PATH=str(npz), WEB_CONCURRENCY="1")
+    server = Server([sys.executable, "-m", "hatespeech.service.launch"], env, 0, tmp_path / "launch.log")
+    try:
+        assert server.proc.wait(timeout=120) != 0
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.log.read_text().splitlines()]
+    [fatal] = [line for line in lines if "cannot serve the model" in line.get("message", "")]
+    assert fatal["level"] in ("error", "critical"), fatal
+    assert f"point MODEL_PATH at the card beside it, {npz.parent / 'model.json'}" in fatal["message"]
+    assert "Retrain" not in fatal["message"]
+    assert all(line.get("level") != "warning" for line in lines if "gunicorn" in line.get("message", "")), lines
