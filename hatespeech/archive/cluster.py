@@ -396,15 +396,21 @@ def _model_files(card: dict[str, Any]) -> list[str]:
 @contextmanager
 def _connect(address: str, seconds: float, workers: int | None) -> Iterator[Any]:
     """A client of the scheduler at ``address`` (``local``: of a LocalCluster started here, one thread per process)."""
+    import dask
     from distributed import Client, LocalCluster
 
     if address == "local":
         with (
+            # The scheduler's and workers' scratch space (Dask's default: dask-scratch-space/ in the temporary
+            # folder, left behind), in a folder of this run, removed with it.
+            tempfile.TemporaryDirectory(prefix="hatespeech-dask-", ignore_cleanup_errors=True) as scratch,
+            dask.config.set({"temporary-directory": scratch}),
             LocalCluster(
                 n_workers=workers or os.cpu_count() or 1,
                 threads_per_worker=1,  # one process per core: the scorer is Python, bound by the GIL
                 host="127.0.0.1",
                 dashboard_address="127.0.0.1:0",
+                local_directory=scratch,
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -427,8 +433,8 @@ def _connect(address: str, seconds: float, workers: int | None) -> Iterator[Any]
         yield client
 
 
-def _package_zip() -> Path:
-    """The serving core and the archive code as a zip, named by its contents (what the workers import)."""
+def _package_zip(folder: Path) -> Path:
+    """The serving core and the archive code as a zip in ``folder``, named by its contents (what the workers import)."""
     root = Path(hatespeech.__file__).resolve().parent
     files = sorted(
         path
@@ -442,14 +448,13 @@ def _package_zip() -> Path:
             info = zipfile.ZipInfo(str(path.relative_to(root.parent)), date_time=(1980, 1, 1, 0, 0, 0))
             zf.writestr(info, path.read_bytes())  # fixed dates: the same code gives the same name
     data = buffer.getvalue()
-    path = Path(tempfile.gettempdir()) / f"hatespeech-{hashlib.sha256(data).hexdigest()[:12]}.zip"
+    path = folder / f"hatespeech-{hashlib.sha256(data).hexdigest()[:12]}.zip"
     path.write_bytes(data)
     return path
 
 
 def _ship(client: Any) -> None:
     """Send the code to every worker (and to any that joins later): workers need NumPy and Dask, not the project."""
-    package = _package_zip()
 
     def forget(name: str) -> None:  # runs on the workers: drop another version of the code loaded before
         if any(name in entry for entry in sys.path):
@@ -458,8 +463,11 @@ def _ship(client: Any) -> None:
             del sys.modules[module]
         sys.path[:] = [entry for entry in sys.path if not Path(entry).name.startswith("hatespeech-")]
 
-    client.run(forget, package.name)
-    client.upload_file(str(package))
+    # upload_file sends the bytes (and keeps them for workers that join later): the file is not needed after.
+    with tempfile.TemporaryDirectory(prefix="hatespeech-ship-") as folder:
+        package = _package_zip(Path(folder))
+        client.run(forget, package.name)
+        client.upload_file(str(package))
 
 
 @contextmanager
