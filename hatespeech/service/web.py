@@ -243,6 +243,8 @@ class Guard:
 
         body = b"".join(self.route(environ, capture, record))
         status, headers = captured["status"], captured["headers"]
+        if status.startswith("403"):  # a missing or wrong token: OpenAI answers 401, which its client names
+            status, headers = "401 Unauthorized", [*headers, ("WWW-Authenticate", 'Bearer realm="hatespeech-detect"')]
         if int(status[:3]) >= 400:
             try:
                 error = json.loads(body).get("error")
