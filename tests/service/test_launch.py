@@ -173,3 +173,50 @@ def test_a_model_it_cannot_serve_is_an_error_that_names_the_fix(tmp_path: Path) 
     assert f"point MODEL_PATH at the card beside it, {npz.parent / 'model.json'}" in fatal["message"]
     assert "Retrain" not in fatal["message"]
     assert all(line.get("level") != "warning" for line in lines if "gunicorn" in line.get("message", "")), lines
+
+
+def test_nginxs_own_refusals_under_v1_are_openai_shaped(launched: Server) -> None:
+    """nginx answers a body over MAX_BODY_BYTES itself: the openai client showed only "Error code: 413"."""
+    import openai
+
+    client = openai.OpenAI(base_url=launched.url + "/v1", api_key=TOKEN, max_retries=0, timeout=30)
+    with client, pytest.raises(openai.APIStatusError) as caught:
+        client.moderations.create(input="x" * 70_000)
+    assert caught.value.status_code == 413
+    assert caught.value.body == {  # what the client reads the message from
+        "message": "the body is larger than 65536 bytes",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    assert "the body is larger than 65536 bytes" in str(caught.value)
+    wrong = openai.OpenAI(base_url=launched.url + "/v1", api_key="wrong", max_retries=0, timeout=30)
+    with wrong, pytest.raises(openai.AuthenticationError, match="Invalid auth token"):  # OpenAI's 401, via nginx
+        wrong.moderations.create(input="hi")
+    status, _, body = request(launched.url + "/predict", b"x" * 70_000, AUTH)  # elsewhere, the service's own shape
+    assert status == 413 and json.loads(body) == {"error": "the body is larger than 65536 bytes"}
+
+
+def test_a_nul_in_the_path_is_a_json_400(launched: Server) -> None:
+    """nginx refuses %00 in a path; redirecting that to a named error location failed, and it answered HTML 500."""
+    for path in ("/predict%00", "/health%00x", "/%00"):
+        status, headers, body = request(launched.url + path, method="GET")
+        assert (status, headers["Content-Type"]) == (400, "application/json"), body
+        assert json.loads(body) == {"error": "the request is not valid HTTP"}
+    status, _, body = request(launched.url + "/v1/moderations%00", json.dumps({"input": "hi"}), AUTH)
+    assert status == 400 and json.loads(body)["error"]["message"] == "the request is not valid HTTP"
+    status, headers, body = request(launched.url + "/.errors/400", method="GET")  # the error page is not a page
+    assert (status, headers["Content-Type"]) == (404, "application/json"), body
+
+
+def test_a_flood_of_big_webhook_bodies_is_not_logged_line_by_line(launched: Server) -> None:
+    """Each webhook body over the in-memory buffer (MAX_BODY_BYTES) goes to a temporary file, which nginx
+    said at [warn], once per request: an unsigned flood wrote thousands of lines."""
+    flood = 40
+    for _ in range(flood):
+        status, _, _ = request(launched.url + "/integrations/discourse", b"x" * 200_000, {"Content-Type": "text/plain"})
+        assert status == 404  # the integration is off: the app answers, after nginx buffered the whole body
+    launched.proc.send_signal(signal.SIGTERM)
+    assert launched.proc.wait(timeout=60) == 0
+    nginx = [line for line in launched.output().splitlines() if '"source": "nginx"' in line]
+    assert nginx == [], f"{len(nginx)} nginx lines for {flood} requests: {nginx[:2]}"
