@@ -220,3 +220,26 @@ def test_a_flood_of_big_webhook_bodies_is_not_logged_line_by_line(launched: Serv
     assert launched.proc.wait(timeout=60) == 0
     nginx = [line for line in launched.output().splitlines() if '"source": "nginx"' in line]
     assert nginx == [], f"{len(nginx)} nginx lines for {flood} requests: {nginx[:2]}"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DISCOURSE_URL": "https://forum.example", "DISCOURSE_API_KEY": "k" * 20, "DISCOURSE_WEBHOOK_SECRET": "s3cr"},
+        {"CORAL_WEBHOOK_SECRET": "ems_long-enough-secret-0123, s3cr"},  # every secret while rotating
+        {"MASTODON_URL": "https://social.example", "MASTODON_TOKEN": "t" * 20, "MASTODON_WEBHOOK_SECRET": "s3cr"},
+    ],
+    ids=["discourse", "coral", "mastodon"],
+)
+def test_a_short_webhook_secret_stops_start_up(tmp_path: Path, env: dict[str, str]) -> None:
+    """A one-character secret was accepted: anyone who guesses it signs posts. Discourse asks for 12 at least."""
+    [name] = [n for n in env if n.endswith("_WEBHOOK_SECRET")]
+    server_settings = server_env(PORT=str(free_port()), **env)
+    server = Server([sys.executable, "-m", "hatespeech.service.launch"], server_settings, 0, tmp_path / "launch.log")
+    try:
+        assert server.proc.wait(timeout=120) == 2
+    finally:
+        server.stop()
+    [line] = [json.loads(line) for line in server.log.read_text().splitlines()]
+    assert line["level"] == "error" and f"{name} is 4 characters long" in line["message"], line
+    assert "at least 12" in line["message"] and "s3cr" not in line["message"]
