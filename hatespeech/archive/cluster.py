@@ -108,7 +108,9 @@ def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
     """The classifier and policy of ``payload`` (scattered model files and settings), verified once per process."""
     key = payload["key"]
     if key not in _loaded:
-        with tempfile.TemporaryDirectory(prefix="hatespeech-model-") as folder:  # loading reads it all
+        # In the worker's own scratch folder: a worker killed mid-load leaves it where Dask clears dead workers'
+        # folders, not in /tmp for good. Loading reads it all.
+        with tempfile.TemporaryDirectory(prefix="hatespeech-model-", dir=_scratch()) as folder:
             for name, data in payload["files"].items():
                 (Path(folder) / name).write_bytes(data)
             classifier = Classifier.load(Path(folder) / payload["card"])  # checks hashes, versions, probes
@@ -117,6 +119,16 @@ def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
         # In the worker's log (Dask's logger is the one a worker prints): once per process and run.
         logging.getLogger("distributed.worker").info("hatespeech: model %s loaded and verified", key[:12])
     return _loaded[key]
+
+
+def _scratch() -> str | None:
+    """This Dask worker's scratch folder, or None (the system's temporary folder) outside a worker."""
+    from distributed import get_worker
+
+    try:
+        return get_worker().local_directory
+    except ValueError:  # not in a worker
+        return None
 
 
 def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, length: int) -> BlockResult:
