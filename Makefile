@@ -26,13 +26,13 @@ $(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(B
 serve: $(VENV)/.runtime
 	PORT=$(PORT) $(BIN)/python -m hatespeech.service.launch
 
-## test: lint, then every test (the real data must be at ../shared/data/davidson or data/)
+## test: lint, then every test (the real data must be at data/ or ../shared/data/davidson/, as for train)
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-## train: retrain from data/labeled_data.csv and replace the served model
+## train: retrain from data/labeled_data.csv (else ../shared/data/davidson/) and replace the served model
 train: $(VENV)/.train
 	$(BIN)/python train.py
 

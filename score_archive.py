@@ -43,6 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--chunk-bytes", type=int, default=CHUNK_BYTES, help="bytes per batch (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    parser.add_argument("--overwrite", action="store_true", help="replace TARGET if it exists (else: refused)")
     cluster = parser.add_argument_group("on a Dask cluster")
     cluster.add_argument(
         "--scheduler",
@@ -52,7 +53,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cluster.add_argument(
         "--single-file", action="store_true", help="TARGET is one file in input order, as a local run writes it"
     )
-    cluster.add_argument("--overwrite", action="store_true", help="replace TARGET if it exists")
     cluster.add_argument(
         "--block-bytes",
         type=int,
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress=progress,
             )
         else:
-            if args.single_file or args.overwrite or "://" in args.source + args.target:
-                raise ArchiveError("--single-file, --overwrite and URLs are for a cluster run: add --scheduler")
+            if args.single_file or "://" in args.source + args.target:
+                raise ArchiveError("--single-file and URLs are for a cluster run: add --scheduler")
             summary = score_archive(
                 Path(args.source),
                 Path(args.target),
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 chunk_bytes=args.chunk_bytes,
                 settings=settings,
                 progress=progress,
+                overwrite=args.overwrite,
             )
     except (ArchiveError, ConfigError, ModelError, PolicyError, OSError, UnicodeDecodeError) as err:
         print(f"score_archive: {err}", file=sys.stderr)

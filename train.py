@@ -5,7 +5,9 @@
     python train.py --feedback store                  # + the moderators' labels in the feedback store
     python train.py --feedback board.csv              # + a CSV of a board's labels (`text`, `label`)
 
-Prints the evaluation and writes the model, its card and an evaluation report (plots) in models/.
+Without ``--data`` it reads data/labeled_data.csv, else ../shared/data/davidson/labeled_data.csv
+(``hatespeech.config.training_data_path``, the rule the tests follow too). Prints the evaluation
+and writes the model, its card and an evaluation report (plots) in models/.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from hatespeech.config import DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, ConfigError, Settings
+from hatespeech import config
+from hatespeech.config import DEFAULT_MODEL_PATH, ConfigError, Settings
 from hatespeech.core.labels import LABELS
-from hatespeech.training.data import DAVIDSON_SHA256, DataError, check_trainable, load_dataset
-from hatespeech.training.feedback import Feedback, FeedbackError, load_csv, load_store
-from hatespeech.training.report import write_feedback_report, write_report
-from hatespeech.training.save import save_model
-from hatespeech.training.train import train
+
+try:  # requirements-train.txt: the serving environment (requirements.txt) has no pandas nor scikit-learn
+    from hatespeech.training.data import DAVIDSON_SHA256, HOW_TO_GET, DataError, check_trainable, load_dataset
+    from hatespeech.training.feedback import Feedback, FeedbackError, load_csv, load_store
+    from hatespeech.training.report import write_feedback_report, write_report
+    from hatespeech.training.save import save_model
+    from hatespeech.training.train import train
+except ModuleNotFoundError as err:
+    if (err.name or "").startswith("hatespeech"):
+        raise
+    MISSING: str | None = err.name
+else:
+    MISSING = None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,9 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data",
         type=Path,
-        default=DEFAULT_DATA_PATH,
         help="CSV with columns `class` (0 hate speech, 1 offensive language, 2 neither) "
-        "and `tweet`, as in Davidson et al. 2017 (default: %(default)s)",
+        "and `tweet`, as in Davidson et al. 2017 (default: data/labeled_data.csv, else "
+        "../shared/data/davidson/labeled_data.csv beside the checkout)",
     )
     parser.add_argument(
         "--out",
@@ -91,9 +102,23 @@ def read_feedback(source: str) -> Feedback:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.data != DEFAULT_DATA_PATH and not args.data.is_file():
+    if MISSING is not None:
+        print(
+            f"train.py: training needs {MISSING}, which is not installed here (the serving environment has only "
+            "requirements.txt). Install the training requirements: `pip install -r requirements-train.txt`, "
+            "or run `make train`, which does it.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.data is not None and not args.data.is_file():
         print(f"train.py: no file at {args.data} (given with --data)", file=sys.stderr)
         return 2
+    if args.data is None:
+        args.data = config.training_data_path()
+        if args.data is None:
+            places = " nor ".join(str(path) for path in config.DATA_PATHS)
+            print(f"train.py: no training data at {places}.\n\n{HOW_TO_GET}", file=sys.stderr)
+            return 2
     feedback = None
     try:
         data = load_dataset(args.data)

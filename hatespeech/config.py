@@ -20,10 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
+SHARED_DATA_PATH = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"  # a team's copy, beside it
+DATA_PATHS = (DEFAULT_DATA_PATH, SHARED_DATA_PATH)  # where train.py and the tests look, in this order
 DEFAULT_ALERT_DB_PATH = ROOT / "data" / "alerts.sqlite3"  # data/ is not committed; set ALERT_DB_PATH in a container
 DEFAULT_REVIEW_DB_PATH = ROOT / "data" / "review.sqlite3"  # data/ is not committed; set REVIEW_DB_PATH in a container
 DEFAULT_FEEDBACK_DB_PATH = ROOT / "data" / "feedback.sqlite3"  # the image sets FEEDBACK_DB_PATH
 OPENAPI_PATH = ROOT / "openapi.yaml"  # the API's description, served at GET /openapi.yaml
+
+
+def training_data_path() -> Path | None:
+    """The Davidson et al. CSV that ``train.py``, ``make train`` and the tests use when none is given:
+    the first of ``DATA_PATHS`` that is a file (``data/`` first), or None if neither is."""
+    return next((path for path in DATA_PATHS if path.is_file()), None)
 
 
 class ConfigError(ValueError):
@@ -310,6 +318,32 @@ def _all_or_none(env: Mapping[str, str], names: tuple[str, ...], what: str) -> b
     return bool(given)
 
 
+MIN_WEBHOOK_SECRET_CHARS = 12  # Discourse's own minimum for a webhook secret; Coral's and Mastodon's are longer
+
+
+def _webhook_secrets(env: Mapping[str, str], name: str, several: bool = False) -> tuple[str, ...]:
+    """The webhook secret(s) in ``name`` (``several``: comma- or space-separated, while rotating), each at least
+    ``MIN_WEBHOOK_SECRET_CHARS`` long: a short one is guessed, and then anyone can sign posts. Never repeated.
+
+    >>> _webhook_secrets({"CORAL_WEBHOOK_SECRET": "ems_0123456789ab, ems_ba9876543210"}, "CORAL_WEBHOOK_SECRET", True)
+    ('ems_0123456789ab', 'ems_ba9876543210')
+    >>> _webhook_secrets({"MASTODON_WEBHOOK_SECRET": "x"}, "MASTODON_WEBHOOK_SECRET")
+    Traceback (most recent call last):
+    ...
+    hatespeech.config.ConfigError: MASTODON_WEBHOOK_SECRET is 1 characters long: a webhook secret needs at least 12 ...
+    """
+    raw = env.get(name, "")
+    secrets = tuple(s for s in raw.replace(",", " ").split() if s) if several else tuple(filter(None, [raw.strip()]))
+    for secret in secrets:
+        if len(secret) < MIN_WEBHOOK_SECRET_CHARS:
+            raise ConfigError(
+                f"{name} is {len(secret)} characters long: a webhook secret needs at least {MIN_WEBHOOK_SECRET_CHARS} "
+                "(Discourse's minimum); python3 -c 'import secrets; print(secrets.token_urlsafe(32))' makes one, "
+                "to set on both sides"
+            )
+    return secrets
+
+
 DISCOURSE_FLAGS = {"notify_moderators": 7, "inappropriate": 4, "off": 0}  # Discourse's post_action_type ids
 CORAL_STATUSES = ("SYSTEM_WITHHELD", "PREMOD", "REJECTED", "NONE")  # Coral's comment statuses we may ask for
 MASTODON_CATEGORIES = ("other", "violation", "spam", "legal")
@@ -323,9 +357,9 @@ class IntegrationSettings:
 
     >>> IntegrationSettings.from_env({}).discourse
     False
-    >>> s = IntegrationSettings.from_env({"CORAL_WEBHOOK_SECRET": "ems_1, ems_2"})
+    >>> s = IntegrationSettings.from_env({"CORAL_WEBHOOK_SECRET": "ems_old-secret-1, ems_new-secret-2"})
     >>> s.coral, s.coral_secrets
-    (True, ('ems_1', 'ems_2'))
+    (True, ('ems_old-secret-1', 'ems_new-secret-2'))
     """
 
     discourse_url: str | None = None  # DISCOURSE_URL: https://forum.example.org
@@ -385,14 +419,14 @@ class IntegrationSettings:
             discourse_url=_url(env, "DISCOURSE_URL") if discourse else None,
             discourse_api_key=env.get("DISCOURSE_API_KEY", "").strip() or None,
             discourse_api_username=env.get("DISCOURSE_API_USERNAME", "").strip() or cls.discourse_api_username,
-            discourse_secret=env.get("DISCOURSE_WEBHOOK_SECRET", "").strip() or None,
+            discourse_secret=next(iter(_webhook_secrets(env, "DISCOURSE_WEBHOOK_SECRET")), None),
             discourse_review_flag=flags["DISCOURSE_REVIEW_FLAG"],
             discourse_block_flag=flags["DISCOURSE_BLOCK_FLAG"],
-            coral_secrets=tuple(s for s in env.get("CORAL_WEBHOOK_SECRET", "").replace(",", " ").split() if s),
+            coral_secrets=_webhook_secrets(env, "CORAL_WEBHOOK_SECRET", several=True),
             coral_block_status=status,
             mastodon_url=_url(env, "MASTODON_URL") if mastodon else None,
             mastodon_token=env.get("MASTODON_TOKEN", "").strip() or None,
-            mastodon_secret=env.get("MASTODON_WEBHOOK_SECRET", "").strip() or None,
+            mastodon_secret=next(iter(_webhook_secrets(env, "MASTODON_WEBHOOK_SECRET")), None),
             mastodon_category=category,
             mastodon_rule_ids=rules,
             mastodon_action=action,

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from alerting import STORES, Receiver, open_test_store, redis_server
-from support import LOCAL_DATA, SHARED_DATA, Server, gunicorn
+from support import Server, gunicorn
 
+from hatespeech import config
 from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import Store
 from hatespeech.config import DEFAULT_MODEL_PATH
@@ -29,12 +30,12 @@ def no_alert_sender_left_running() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
-    """The Davidson et al. CSV: from ../shared (CI) or data/ (a user who downloaded it)."""
-    for path in (SHARED_DATA, LOCAL_DATA):
-        if path.is_file():
-            return path
+    """The Davidson et al. CSV where train.py finds it: data/ (a user who downloaded it), else ../shared (CI)."""
+    path = config.training_data_path()
+    if path is not None:
+        return path
     if os.environ.get("CI"):
-        pytest.fail(f"CI must have the Davidson et al. CSV at {SHARED_DATA}")
+        pytest.fail(f"CI must have the Davidson et al. CSV at {config.SHARED_DATA_PATH}")
     pytest.skip("the Davidson et al. CSV is not at ../shared/data/davidson/ nor data/ (see data/README.md)")
 
 

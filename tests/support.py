@@ -17,8 +17,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
-LOCAL_DATA = ROOT / "data" / "labeled_data.csv"
 
 
 def wait_for(condition: Callable[[], bool], describe: Callable[[], object], timeout: float = 20.0) -> None:

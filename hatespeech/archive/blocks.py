@@ -21,6 +21,17 @@ class ArchiveError(ValueError):
     """The archive cannot be read as asked (unknown format, no text column…); the message says why."""
 
 
+def refuse_existing(target: object, exists: bool, overwrite: bool) -> None:
+    """The one rule for a TARGET that exists, local run or cluster: refused unless ``overwrite``.
+
+    >>> refuse_existing("scored.csv", exists=True, overwrite=False)
+    Traceback (most recent call last):
+    hatespeech.archive.blocks.ArchiveError: scored.csv exists: pass --overwrite to replace it, or give another TARGET
+    """
+    if exists and not overwrite:
+        raise ArchiveError(f"{target} exists: pass --overwrite to replace it, or give another TARGET")
+
+
 def _row_end(block: bytes, kind: str, last: bool = True) -> int:
     """Just after the last (or first) newline in ``block`` that ends a row; 0 if none does.
 

@@ -48,7 +48,7 @@ from typing import Any
 
 import hatespeech
 from hatespeech import config
-from hatespeech.archive.blocks import ArchiveError, read_start, row_blocks
+from hatespeech.archive.blocks import ArchiveError, read_start, refuse_existing, row_blocks
 from hatespeech.archive.score import (
     CHUNK_BYTES,
     REPORTED_SKIPS,
@@ -108,7 +108,9 @@ def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
     """The classifier and policy of ``payload`` (scattered model files and settings), verified once per process."""
     key = payload["key"]
     if key not in _loaded:
-        with tempfile.TemporaryDirectory(prefix="hatespeech-model-") as folder:  # loading reads it all
+        # In the worker's own scratch folder: a worker killed mid-load leaves it where Dask clears dead workers'
+        # folders, not in /tmp for good. Loading reads it all.
+        with tempfile.TemporaryDirectory(prefix="hatespeech-model-", dir=_scratch()) as folder:
             for name, data in payload["files"].items():
                 (Path(folder) / name).write_bytes(data)
             classifier = Classifier.load(Path(folder) / payload["card"])  # checks hashes, versions, probes
@@ -117,6 +119,16 @@ def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
         # In the worker's log (Dask's logger is the one a worker prints): once per process and run.
         logging.getLogger("distributed.worker").info("hatespeech: model %s loaded and verified", key[:12])
     return _loaded[key]
+
+
+def _scratch() -> str | None:
+    """This Dask worker's scratch folder, or None (the system's temporary folder) outside a worker."""
+    from distributed import get_worker
+
+    try:
+        return get_worker().local_directory
+    except ValueError:  # not in a worker
+        return None
 
 
 def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, length: int) -> BlockResult:
@@ -356,8 +368,7 @@ def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overw
         same = type(fs_in) is type(fs_out) and path_in.rstrip("/") == path_out.rstrip("/")
     if same:
         raise ArchiveError(f"the output {path_out} is the input: give another TARGET (nothing was written)")
-    if not overwrite:
-        raise ArchiveError(f"{path_out} exists: pass --overwrite to replace it, or give another TARGET")
+    refuse_existing(path_out, exists=True, overwrite=overwrite)
     if fs_out.isdir(path_out):
         if single_file:
             raise ArchiveError(f"{path_out} is a folder: --single-file writes one file; give another TARGET")
@@ -397,15 +408,21 @@ def _model_files(card: dict[str, Any]) -> list[str]:
 @contextmanager
 def _connect(address: str, seconds: float, workers: int | None) -> Iterator[Any]:
     """A client of the scheduler at ``address`` (``local``: of a LocalCluster started here, one thread per process)."""
+    import dask
     from distributed import Client, LocalCluster
 
     if address == "local":
         with (
+            # The scheduler's and workers' scratch space (Dask's default: dask-scratch-space/ in the temporary
+            # folder, left behind), in a folder of this run, removed with it.
+            tempfile.TemporaryDirectory(prefix="hatespeech-dask-", ignore_cleanup_errors=True) as scratch,
+            dask.config.set({"temporary-directory": scratch}),
             LocalCluster(
                 n_workers=workers or os.cpu_count() or 1,
                 threads_per_worker=1,  # one process per core: the scorer is Python, bound by the GIL
                 host="127.0.0.1",
                 dashboard_address="127.0.0.1:0",
+                local_directory=scratch,
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -428,8 +445,8 @@ def _connect(address: str, seconds: float, workers: int | None) -> Iterator[Any]
         yield client
 
 
-def _package_zip() -> Path:
-    """The serving core and the archive code as a zip, named by its contents (what the workers import)."""
+def _package_zip(folder: Path) -> Path:
+    """The serving core and the archive code as a zip in ``folder``, named by its contents (what the workers import)."""
     root = Path(hatespeech.__file__).resolve().parent
     files = sorted(
         path
@@ -443,14 +460,13 @@ def _package_zip() -> Path:
             info = zipfile.ZipInfo(str(path.relative_to(root.parent)), date_time=(1980, 1, 1, 0, 0, 0))
             zf.writestr(info, path.read_bytes())  # fixed dates: the same code gives the same name
     data = buffer.getvalue()
-    path = Path(tempfile.gettempdir()) / f"hatespeech-{hashlib.sha256(data).hexdigest()[:12]}.zip"
+    path = folder / f"hatespeech-{hashlib.sha256(data).hexdigest()[:12]}.zip"
     path.write_bytes(data)
     return path
 
 
 def _ship(client: Any) -> None:
     """Send the code to every worker (and to any that joins later): workers need NumPy and Dask, not the project."""
-    package = _package_zip()
 
     def forget(name: str) -> None:  # runs on the workers: drop another version of the code loaded before
         if any(name in entry for entry in sys.path):
@@ -459,8 +475,11 @@ def _ship(client: Any) -> None:
             del sys.modules[module]
         sys.path[:] = [entry for entry in sys.path if not Path(entry).name.startswith("hatespeech-")]
 
-    client.run(forget, package.name)
-    client.upload_file(str(package))
+    # upload_file sends the bytes (and keeps them for workers that join later): the file is not needed after.
+    with tempfile.TemporaryDirectory(prefix="hatespeech-ship-") as folder:
+        package = _package_zip(Path(folder))
+        client.run(forget, package.name)
+        client.upload_file(str(package))
 
 
 @contextmanager

@@ -41,7 +41,7 @@ from typing import IO, Any
 import numpy as np
 
 from hatespeech import config
-from hatespeech.archive.blocks import ArchiveError, read_start, row_blocks
+from hatespeech.archive.blocks import ArchiveError, read_start, refuse_existing, row_blocks
 from hatespeech.config import Settings
 from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
@@ -239,6 +239,11 @@ def open_format(
         raise ArchiveError(f"{name} is empty: a CSV needs a header row")
     wanted = column or ("text" if "text" in header or "tweet" not in header else "tweet")
     if wanted not in header:
+        if len(header) == 1 and (separator := _other_separator(header[0])):
+            raise ArchiveError(
+                f"{name} seems separated by {separator!r}, not commas (its header is one column, {header[0]!r:.80}): "
+                'save it as comma-separated CSV (a spreadsheet\'s "CSV UTF-8 (comma delimited)") or as JSON Lines'
+            )
         raise ArchiveError(f"{name} has no column {wanted!r} (its columns: {header}); pass --column NAME")
     clash = sorted(set(header) & set(ADDED_COLUMNS))
     if clash:
@@ -246,6 +251,18 @@ def open_format(
     line = io.StringIO()
     _CsvRows(line).writerow([*header, *ADDED_COLUMNS])
     return Format("csv", column=header.index(wanted), width=len(header), max_chars=max_chars), line.getvalue()
+
+
+def _other_separator(header: str) -> str | None:
+    """The separator a one-column CSV header seems to use instead of commas (Excel in many locales
+    writes ``;``), or None.
+
+    >>> _other_separator("id;text;author"), _other_separator("text")
+    (';', None)
+    """
+    counts = {sep: header.count(sep) for sep in (";", "\t", "|")}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else None
 
 
 def model_for(settings: Settings) -> tuple[Classifier, Policy]:
@@ -267,6 +284,7 @@ def score_archive(
     policy: Policy | None = None,
     progress: bool | None = None,
     report: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> Summary:
     """Score ``source`` into ``target`` (same format); return the summary.
 
@@ -275,7 +293,8 @@ def score_archive(
     process. ``progress`` None shows a bar only on a terminal. The model and its limits come from
     ``settings`` (default: the environment, read once: ``MODEL_PATH``, ``MAX_TEXT_CHARS``,
     ``THRESHOLDS``), unless ``classifier`` and ``policy`` are given. ``target`` is written under a
-    temporary name and renamed when complete; it may not be ``source`` (nor a link to it).
+    temporary name and renamed when complete; it may not be ``source`` (nor a link to it), and an
+    existing one is replaced only with ``overwrite`` (as on a cluster).
     """
     from tqdm.auto import tqdm  # the bar is for the command line; workers scoring blocks never need it
 
@@ -283,6 +302,7 @@ def score_archive(
     kind = detect_format(source, fmt)
     if target.exists() and source.exists() and os.path.samefile(source, target):
         raise ArchiveError(f"the output {target} is the input: give another TARGET (nothing was written)")
+    refuse_existing(target, exists=target.exists() or target.is_symlink(), overwrite=overwrite)
     settings = settings or config.settings()
     if classifier is None or policy is None:
         loaded = model_for(settings)

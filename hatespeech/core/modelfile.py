@@ -144,6 +144,13 @@ def card_path_of(path: Path) -> Path:
 def read_card(path: Path) -> dict[str, Any]:
     """The checked card at ``path`` (the card or its folder), or ``ModelError`` saying what is wrong."""
     card_path = card_path_of(path)
+    if card_path.suffix in (".npz", ".joblib"):  # the model's own file: the card beside it vouches for it
+        cards = sorted(card_path.parent.glob("*.json"))
+        beside = f"the card beside it, {cards[0]}" if len(cards) == 1 else "its card (the .json file beside it)"
+        raise ModelError(
+            f"{card_path} is a model file, not a model card: point MODEL_PATH at {beside}, or at its folder. "
+            "Nothing needs retraining."
+        )
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -30,6 +30,10 @@ class InvalidText(ValueError):
     """The text cannot be scored; the message says why, in words a caller can act on."""
 
 
+class UnknownFields(ValueError):
+    """Fields an endpoint does not take, named: answered 422, as every endpoint answers an unexpected field."""
+
+
 def json_type(value: object) -> str:
     """What ``value`` is called in JSON: ``a number``, ``an array``, ``null``…"""
     return _JSON_TYPES.get(type(value), type(value).__name__)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hatespeech.core.labels import LABELS
-from hatespeech.core.validate import check_text, json_type
+from hatespeech.core.validate import UnknownFields, check_text, json_type
 from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore, StoreUnavailable
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "InvalidFeedback",
     "SQLiteFeedbackStore",
     "StoreUnavailable",
+    "UnknownFeedbackFields",
     "check_feedback",
     "check_key",
     "check_unknown",
@@ -61,6 +62,10 @@ DEFAULT_SOURCE = "api"
 
 class InvalidFeedback(ValueError):
     """A feedback field is missing, of the wrong type or out of bounds; the message names it."""
+
+
+class UnknownFeedbackFields(InvalidFeedback, UnknownFields):
+    """Fields feedback does not take (a typo must not be silently dropped); the message names them."""
 
 
 class Feedback(NamedTuple):
@@ -146,7 +151,7 @@ def check_unknown(fields: dict[str, Any], known: tuple[str, ...] = FIELDS) -> No
     """Refuse fields an endpoint does not know, by name (a typo must not be silently dropped)."""
     if fields:
         names = ", ".join(repr(k) for k in sorted(fields))
-        raise InvalidFeedback(f"unknown field(s) {names}; the fields are " + ", ".join(known))
+        raise UnknownFeedbackFields(f"unknown field(s) {names}; the fields are " + ", ".join(known))
 
 
 def open_store(settings: Any) -> FeedbackStore:

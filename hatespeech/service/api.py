@@ -295,7 +295,7 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
         id: object = None,  # the post's id in its source, as the API names it
         source: object = None,
         moderator: object = None,
-        **unknown: object,  # refused by name with a 400 (firefly would answer 422 without naming the field)
+        **unknown: object,  # refused by name with a 422, the status firefly gives the other endpoints' unknown fields
     ) -> NoReturn:
         """Store a moderator's label for a post (201 ``{"id": row id}``); the same ``(source, id)`` replaces it."""
         feedback.check_unknown(unknown)

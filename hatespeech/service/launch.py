@@ -11,8 +11,11 @@ What this process does, and nothing else:
 - writes nginx's configuration (``nginx.conf`` beside this file, with ``HOST``, ``PORT``,
   ``READ_TIMEOUT``, ``MAX_BODY_BYTES`` and ``TIMEOUT`` filled in) into a fresh private directory,
   where gunicorn's Unix socket lives too;
+- refuses to start (exit 2, naming it) when ``HOST:PORT`` is already taken: another server there
+  would answer the readiness check in its place;
 - starts gunicorn (``hatespeech.service.gunicorn_conf``, bound to that socket), waits until it answers,
-  then starts nginx on ``HOST:PORT``: so ``/health`` on ``$PORT`` answers only when both do;
+  then starts nginx on ``HOST:PORT`` and says ``listening at`` only once nginx has bound it (its pid
+  file exists): so ``/health`` on ``$PORT`` answers only when both do;
 - turns each line nginx writes on stderr into a JSON object on stdout, like every other line;
 - on SIGTERM or SIGINT (``docker stop``, Heroku): stops nginx gracefully (SIGQUIT: it stops
   accepting and finishes the requests it holds), then gunicorn (SIGTERM: it finishes its own),
@@ -67,6 +70,37 @@ def nginx_config(settings: Settings, run: Path) -> str:
     return text
 
 
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (another server holds it?), or None if it can.
+
+    Binds it as nginx and gunicorn will (``SO_REUSEADDR``: a port left in TIME_WAIT is free), then lets go.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as err:
+        return f"HOST={host!r} cannot be resolved ({err.strerror or err})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            return f"port {port} on {host} is not free ({err.strerror or err}): is another server running there?"
+    return None
+
+
+def _nginx_listening(run: Path, proc: subprocess.Popen, timeout: float) -> bool:
+    """Wait until nginx has bound its port (it writes its pid file after opening its sockets); False if it exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if (run / "nginx.pid").is_file():
+            return True
+        time.sleep(0.05)
+    return proc.poll() is None
+
+
 def _ready(sock_path: Path, proc: subprocess.Popen, timeout: float) -> None:
     """Wait until gunicorn answers ``/health`` on its socket."""
     deadline = time.monotonic() + timeout
@@ -89,12 +123,18 @@ def _ready(sock_path: Path, proc: subprocess.Popen, timeout: float) -> None:
 def as_json_line(source: str, raw: bytes) -> str | None:
     """One line a child wrote on stderr, as a JSON object (a line that is one already is kept).
 
+    nginx's lines carry their level (``[warn]``, ``[error]``…). gunicorn's process logs through
+    its JSON handler on stdout: what reaches its stderr bypassed logging, a dying process's last
+    words (a model it cannot serve, a traceback), so it is an error.
+
     >>> as_json_line("nginx", b"2026/11/27 [warn] 1#1: something\\n")
     '{"source": "nginx", "level": "warning", "message": "2026/11/27 [warn] 1#1: something"}'
     >>> json.loads(as_json_line("nginx", b'[error] request: "POST /predict?key=s3cret HTTP/1.1"'))["message"]
     '[error] request: "POST /predict?… HTTP/1.1"'
     >>> as_json_line("gunicorn", b'{"status": 408}\\n')
     '{"status": 408}'
+    >>> json.loads(as_json_line("gunicorn", b"hatespeech-detect: cannot serve the model: ..."))["level"]
+    'error'
     """
     line = raw.decode("utf-8", "replace").rstrip()
     if not line:
@@ -107,7 +147,7 @@ def as_json_line(source: str, raw: bytes) -> str | None:
                 return line
         except ValueError:
             pass
-    level = "warning"
+    level = "warning" if source == "nginx" else "error"
     for word, name in (("[emerg]", "critical"), ("[alert]", "critical"), ("[crit]", "critical"), ("[error]", "error")):
         if word in line:
             level = name
@@ -128,6 +168,10 @@ def main() -> int:
         settings = Settings.from_env()
     except ConfigError as err:
         _say(level="error", message=f"hatespeech-detect: {err}")
+        return 2
+    taken = port_taken(settings.host, settings.port)
+    if taken:
+        _say(level="error", message=f"hatespeech-detect: cannot listen: {taken} Stop it, or set PORT to another.")
         return 2
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).is_file():  # a laptop without nginx (`make serve`): gunicorn alone, and say so
@@ -175,15 +219,28 @@ def main() -> int:
     children.append(gunicorn)
     threading.Thread(target=_relay, args=("gunicorn", gunicorn.stderr), daemon=True).start()
     try:
-        _ready(sock_path, gunicorn, timeout=120)
+        try:
+            _ready(sock_path, gunicorn, timeout=120)
+        except SystemExit as err:  # said as a JSON line, like every other
+            _say(level="error", message=str(err.code))
+            return 1
         if stopping.is_set():
-            raise SystemExit(0)
+            return 0
         web = subprocess.Popen(
             [nginx, "-e", "stderr", "-p", str(run), "-c", str(run / "nginx.conf"), "-g", "daemon off;"],
             stderr=subprocess.PIPE,
         )
         children.append(web)
         threading.Thread(target=_relay, args=("nginx", web.stderr), daemon=True).start()
+        if not _nginx_listening(run, web, timeout=30):  # nginx retries a busy port for 2.5 s, then exits
+            web.wait()
+            taken = port_taken(settings.host, settings.port)
+            _say(
+                level="error",
+                message=f"hatespeech-detect: nginx could not start (exit {web.returncode})"
+                + (f": {taken}" if taken else "; its lines above say why"),
+            )
+            return 1
         _say(level="info", message=f"listening at http://{settings.host}:{settings.port} (nginx -> gunicorn)")
         while not stopping.is_set():
             if any(child.poll() is not None for child in children):

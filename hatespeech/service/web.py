@@ -46,6 +46,7 @@ from typing import Any
 from firefly.app import Firefly, FireflyFunction, HTTPError
 
 from hatespeech.config import OPENAPI_PATH, Settings
+from hatespeech.core.validate import UnknownFields
 from hatespeech.service import compat, metrics
 
 log = logging.getLogger("hatespeech.access")
@@ -59,7 +60,8 @@ Problem = tuple[str, dict, list]  # status, JSON body, extra headers
 
 
 def bad_input_is_400(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a ``ValueError`` raised by the function into a JSON 400 (firefly would answer 500).
+    """Turn a ``ValueError`` raised by the function into a JSON 400 (firefly would answer 500), and
+    ``UnknownFields`` into the 422 firefly answers for an unexpected argument (one status for it everywhere).
 
     ``functools.wraps`` keeps the signature, which firefly checks (422 for a missing argument)
     and lists on ``GET /``.
@@ -69,6 +71,8 @@ def bad_input_is_400(function: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except UnknownFields as err:
+            raise HTTPError("422 Unprocessable Entity", json.dumps({"error": str(err)}), dict(JSON)) from None
         except ValueError as err:
             raise HTTPError("400 Bad Request", json.dumps({"error": str(err)}), dict(JSON)) from None
 
@@ -239,6 +243,8 @@ class Guard:
 
         body = b"".join(self.route(environ, capture, record))
         status, headers = captured["status"], captured["headers"]
+        if status.startswith("403"):  # a missing or wrong token: OpenAI answers 401, which its client names
+            status, headers = "401 Unauthorized", [*headers, ("WWW-Authenticate", 'Bearer realm="hatespeech-detect"')]
         if int(status[:3]) >= 400:
             try:
                 error = json.loads(body).get("error")

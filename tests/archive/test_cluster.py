@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,3 +208,20 @@ def test_threats_are_flagged_on_the_cluster_as_locally(cluster: Cluster, outside
     assert rows[0][-1] == "threat" and [r[-1] for r in rows[1:5]] == ["1", "0", "0", "1"]
     assert rows[1][ADDED_COLUMNS.index("action") + 2] in ("review", "block")
     assert "threat 40" in done.stderr
+
+
+def test_a_local_cluster_leaves_nothing_in_the_temporary_folder(tmp_path: Path) -> None:
+    """``--scheduler local`` left ``hatespeech-<hash>.zip`` and ``dask-scratch-space/`` in /tmp after every run.
+
+    Its own TMPDIR (what tempfile and Dask read), so the listing is this run's alone on a shared machine."""
+    source = csv_archive(tmp_path / "posts.csv", 40)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    argv = [sys.executable, str(SCRIPT), str(source), "scored.csv", "--scheduler", "local", "--workers", "1"]
+    env = outside_env() | {"TMPDIR": str(temporary)}
+    done = subprocess.run(
+        [*argv, "--single-file", "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "scored.csv").stat().st_size > 0
+    assert sorted(p.name for p in temporary.iterdir()) == []

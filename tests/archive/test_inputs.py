@@ -118,6 +118,7 @@ def test_as_a_library_it_takes_the_servers_settings(tmp_path: Path) -> None:
     assert [r["action"] for r in out] == ["block", "block", "block", ""]
     assert out[3]["skipped"] == "text longer than 30 characters"
 
+    (tmp_path / "out.csv").unlink()  # else refused before the model is read: it exists
     env["MODEL_PATH"] = str(tmp_path / "nowhere" / "model.json")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 1 and "nowhere" in done.stderr
@@ -151,3 +152,27 @@ def test_scheduler_without_dask_installed_says_what_to_install(tmp_path: Path) -
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--scheduler needs Dask here (No module named 'distributed'" in done.stderr
     assert "pip install -r requirements-train.txt" in done.stderr
+
+
+def test_an_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
+    """The local run follows the cluster's rule: an existing TARGET is kept (exit 2, named) unless --overwrite."""
+    (tmp_path / "posts.csv").write_bytes(csv_bytes(ROWS))
+    (tmp_path / "out.csv").write_text("yesterday's results\n")
+    done = run("posts.csv", "out.csv", "--workers", "1", cwd=tmp_path)
+    assert done.returncode == 2 and "out.csv exists: pass --overwrite" in done.stderr, done.stderr
+    assert (tmp_path / "out.csv").read_text() == "yesterday's results\n"
+
+    done = run("posts.csv", "out.csv", "--workers", "1", "--overwrite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
+        assert [r["id"] for r in csv.DictReader(f)] == ["1", "2", "3"]
+
+
+def test_a_semicolon_separated_csv_is_named_as_such(tmp_path: Path) -> None:
+    """Excel in many locales saves `;`-separated "CSV": the header reads as one column, and "pass --column
+    NAME" sent the user looking for a column that is there."""
+    (tmp_path / "posts.csv").write_text("id;text\n1;have a lovely day\n", encoding="utf-8")
+    done = run("posts.csv", "out.csv", "--workers", "1", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "seems separated by ';', not commas" in done.stderr and "--column" not in done.stderr, done.stderr
+    assert not (tmp_path / "out.csv").exists()

@@ -20,6 +20,7 @@ from hatespeech.service.compat import OPENAI_CATEGORIES
 
 TOKEN = "compat-test-token"
 ANALYZE = "/v1alpha1/comments:analyze"
+WRONG = {"Authorization": "Bearer wrong", "Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +80,9 @@ def test_openai_client_errors(production: Server) -> None:
 def test_openai_client_sends_its_key_as_the_bearer_token(with_token: Server) -> None:
     response = openai_client(with_token, TOKEN).moderations.create(input="have a nice day")
     assert len(response.results) == 1
-    with pytest.raises(openai.PermissionDeniedError, match="Invalid auth token") as caught:
+    with pytest.raises(openai.AuthenticationError, match="Invalid auth token") as caught:  # 401, as OpenAI's
         openai_client(with_token, "wrong").moderations.create(input="have a nice day")
+    assert caught.value.status_code == 401
     assert caught.value.body == {
         "message": "Invalid auth token",
         "type": "authentication_error",
@@ -258,3 +260,21 @@ def test_perspective_key_in_the_query_string(with_token: Server) -> None:
         perspective_client(with_token, "wrong").score("have a nice day")
     caught.value.close()
     assert caught.value.code == 403
+
+
+def test_openai_client_shows_why_a_body_is_too_large(production: Server) -> None:
+    """The guard's 413 (gunicorn alone; nginx's own is tested in test_launch.py) in OpenAI's shape: its client
+    showed only "Error code: 413"."""
+    with openai_client(production) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.moderations.create(input="x" * 70_000)
+    assert caught.value.status_code == 413 and caught.value.body["type"] == "invalid_request_error"
+    assert caught.value.body["message"] == "the body is larger than 65536 bytes"
+    assert "the body is larger than 65536 bytes" in str(caught.value)
+
+
+def test_a_wrong_token_under_v1_is_401_and_elsewhere_403(with_token: Server) -> None:
+    status, headers, body = request(with_token.url + "/v1/moderations", json.dumps({"input": "hi"}), WRONG)
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+    assert json.loads(body)["error"]["code"] == "invalid_api_key"
+    status, _, body = request(with_token.url + "/moderate", json.dumps({"text": "hi"}), WRONG)
+    assert status == 403 and json.loads(body) == {"error": "Invalid auth token"}

@@ -140,3 +140,106 @@ def test_headers_have_a_total_deadline_even_when_trickled(tmp_path: Path) -> Non
         assert cut, "a trickling client kept its connection past READ_TIMEOUT"
     finally:
         server.stop()
+
+
+def test_a_second_server_on_a_busy_port_says_so(launched: Server, tmp_path: Path) -> None:
+    """The first server answered the second's readiness check: it said `listening at`, then "nginx exited"."""
+    env = server_env(PORT=str(launched.port), FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="1")
+    second = Server([sys.executable, "-m", "hatespeech.service.launch"], env, launched.port, tmp_path / "second.log")
+    try:
+        assert second.proc.wait(timeout=120) != 0
+    finally:
+        second.stop()
+    lines = [json.loads(line) for line in second.log.read_text().splitlines()]
+    assert not any("listening at" in line.get("message", "") for line in lines), lines
+    [refusal] = [line for line in lines if line.get("level") == "error"]
+    assert f"port {launched.port} on 127.0.0.1 is not free" in refusal["message"]
+    status, _, _ = request(launched.url + "/health", method="GET")  # the first one is untouched
+    assert status == 200
+
+
+def test_a_model_it_cannot_serve_is_an_error_that_names_the_fix(tmp_path: Path) -> None:
+    """MODEL_PATH at the .npz: the fix is the card beside it, not retraining; and the line is not a warning."""
+    [npz] = (Path(__file__).resolve().parents[2] / "models").glob("model-*.npz")
+    env = server_env(PORT=str(free_port()), MODEL_PATH=str(npz), WEB_CONCURRENCY="1")
+    server = Server([sys.executable, "-m", "hatespeech.service.launch"], env, 0, tmp_path / "launch.log")
+    try:
+        assert server.proc.wait(timeout=120) != 0
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.log.read_text().splitlines()]
+    [fatal] = [line for line in lines if "cannot serve the model" in line.get("message", "")]
+    assert fatal["level"] in ("error", "critical"), fatal
+    assert f"point MODEL_PATH at the card beside it, {npz.parent / 'model.json'}" in fatal["message"]
+    assert "Retrain" not in fatal["message"]
+    assert all(line.get("level") != "warning" for line in lines if "gunicorn" in line.get("message", "")), lines
+
+
+def test_nginxs_own_refusals_under_v1_are_openai_shaped(launched: Server) -> None:
+    """nginx answers a body over MAX_BODY_BYTES itself: the openai client showed only "Error code: 413"."""
+    import openai
+
+    client = openai.OpenAI(base_url=launched.url + "/v1", api_key=TOKEN, max_retries=0, timeout=30)
+    with client, pytest.raises(openai.APIStatusError) as caught:
+        client.moderations.create(input="x" * 70_000)
+    assert caught.value.status_code == 413
+    assert caught.value.body == {  # what the client reads the message from
+        "message": "the body is larger than 65536 bytes",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    assert "the body is larger than 65536 bytes" in str(caught.value)
+    wrong = openai.OpenAI(base_url=launched.url + "/v1", api_key="wrong", max_retries=0, timeout=30)
+    with wrong, pytest.raises(openai.AuthenticationError, match="Invalid auth token"):  # OpenAI's 401, via nginx
+        wrong.moderations.create(input="hi")
+    status, _, body = request(launched.url + "/predict", b"x" * 70_000, AUTH)  # elsewhere, the service's own shape
+    assert status == 413 and json.loads(body) == {"error": "the body is larger than 65536 bytes"}
+
+
+def test_a_nul_in_the_path_is_a_json_400(launched: Server) -> None:
+    """nginx refuses %00 in a path; redirecting that to a named error location failed, and it answered HTML 500."""
+    for path in ("/predict%00", "/health%00x", "/%00"):
+        status, headers, body = request(launched.url + path, method="GET")
+        assert (status, headers["Content-Type"]) == (400, "application/json"), body
+        assert json.loads(body) == {"error": "the request is not valid HTTP"}
+    status, _, body = request(launched.url + "/v1/moderations%00", json.dumps({"input": "hi"}), AUTH)
+    assert status == 400 and json.loads(body)["error"]["message"] == "the request is not valid HTTP"
+    status, headers, body = request(launched.url + "/.errors/400", method="GET")  # the error page is not a page
+    assert (status, headers["Content-Type"]) == (404, "application/json"), body
+
+
+def test_a_flood_of_big_webhook_bodies_is_not_logged_line_by_line(launched: Server) -> None:
+    """Each webhook body over the in-memory buffer (MAX_BODY_BYTES) goes to a temporary file, which nginx
+    said at [warn], once per request: an unsigned flood wrote thousands of lines."""
+    flood = 40
+    for _ in range(flood):
+        status, _, _ = request(launched.url + "/integrations/discourse", b"x" * 200_000, {"Content-Type": "text/plain"})
+        assert status == 404  # the integration is off: the app answers, after nginx buffered the whole body
+    launched.proc.send_signal(signal.SIGTERM)
+    assert launched.proc.wait(timeout=60) == 0
+    nginx = [line for line in launched.output().splitlines() if '"source": "nginx"' in line]
+    assert nginx == [], f"{len(nginx)} nginx lines for {flood} requests: {nginx[:2]}"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DISCOURSE_URL": "https://forum.example", "DISCOURSE_API_KEY": "k" * 20, "DISCOURSE_WEBHOOK_SECRET": "s3cr"},
+        {"CORAL_WEBHOOK_SECRET": "ems_long-enough-secret-0123, s3cr"},  # every secret while rotating
+        {"MASTODON_URL": "https://social.example", "MASTODON_TOKEN": "t" * 20, "MASTODON_WEBHOOK_SECRET": "s3cr"},
+    ],
+    ids=["discourse", "coral", "mastodon"],
+)
+def test_a_short_webhook_secret_stops_start_up(tmp_path: Path, env: dict[str, str]) -> None:
+    """A one-character secret was accepted: anyone who guesses it signs posts. Discourse asks for 12 at least."""
+    [name] = [n for n in env if n.endswith("_WEBHOOK_SECRET")]
+    server_settings = server_env(PORT=str(free_port()), **env)
+    server = Server([sys.executable, "-m", "hatespeech.service.launch"], server_settings, 0, tmp_path / "launch.log")
+    try:
+        assert server.proc.wait(timeout=120) == 2
+    finally:
+        server.stop()
+    [line] = [json.loads(line) for line in server.log.read_text().splitlines()]
+    assert line["level"] == "error" and f"{name} is 4 characters long" in line["message"], line
+    assert "at least 12" in line["message"] and "s3cr" not in line["message"]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from support import tiny_csv
+from dask_cluster import requirements_only_env
+from support import ROOT, tiny_csv
 
 import train
+from hatespeech import config
 from hatespeech.core.classifier import Classifier
 from hatespeech.training.data import DAVIDSON_SHA256
 
@@ -49,9 +53,11 @@ def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, capsys: py
 def test_missing_default_data_says_how_to_get_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(train, "DEFAULT_DATA_PATH", tmp_path / "labeled_data.csv")
+    places = (tmp_path / "data" / "labeled_data.csv", tmp_path / "shared" / "labeled_data.csv")
+    monkeypatch.setattr(config, "DATA_PATHS", places)
     assert train.main(["--out", str(tmp_path / "m.json")]) == 2
     err = capsys.readouterr().err
+    assert f"no training data at {places[0]} nor {places[1]}" in err
     assert "curl -L -o data/labeled_data.csv" in err and DAVIDSON_SHA256 in err
     assert not list(tmp_path.iterdir())
 
@@ -99,3 +105,36 @@ def test_retraining_on_the_real_data_stays_above_the_floor(real_data: Path, tmp_
     assert cv["weighted_f1"] >= 0.88, cv
     assert cv["ece"] <= 0.03, cv
     Classifier.load(out)
+
+
+def test_the_default_data_is_data_then_the_shared_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One rule for train.py, `make train` and the tests: data/ first, then ../shared/data/davidson/."""
+    local, shared = tmp_path / "data" / "labeled_data.csv", tmp_path / "shared" / "labeled_data.csv"
+    monkeypatch.setattr(config, "DATA_PATHS", (local, shared))
+    assert config.training_data_path() is None
+    shared.parent.mkdir()
+    local.parent.mkdir()
+    tiny_csv(shared)
+    assert config.training_data_path() == shared
+    tiny_csv(local)
+    assert config.training_data_path() == local
+    monkeypatch.undo()
+    shared_copy = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
+    assert (ROOT / "data" / "labeled_data.csv", shared_copy) == config.DATA_PATHS
+
+
+def test_in_the_serving_environment_it_says_what_to_install(tmp_path: Path) -> None:
+    """After `make serve` (requirements.txt only) there is no pandas: a sentence, not a traceback."""
+    env = requirements_only_env(tmp_path)
+    env["PYTHONPATH"] += f":{ROOT}"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--out", str(tmp_path / "m.json")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install -r requirements-train.txt" in done.stderr and "make train" in done.stderr
+    assert "Traceback" not in done.stderr and not list(tmp_path.glob("m*"))
