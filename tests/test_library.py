@@ -1,4 +1,11 @@
-"""The package as a library: ``hatespeech.load()`` answers what the service answers and imports nothing of HTTP."""
+"""The package as a library: ``hatespeech.load()`` answers what the service answers, imports nothing of
+HTTP, and ``pip install`` of the wheel, in a fresh environment outside the checkout, carries the model.
+
+The slow test builds the wheel and installs it with no package index: the wheel is built with the
+setuptools of this environment (requirements-dev.txt pins one that reads pyproject.toml's SPDX
+``license``), and NumPy, the one dependency, is this environment's copy linked into the new one's
+site-packages, where pip finds it installed (so the dependency is resolved, not skipped).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
+import venv
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -27,8 +38,25 @@ TEXTS = [
     "🙂 https://example.org/a?b=c @someone &amp; more",
     " ".join(f"word{i} stupid idiot trash" for i in range(60)),  # more spans than EXPLAIN_MAX_SPANS
 ]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 HTTP_AND_TRAINING = {"firefly", "webob", "gunicorn", "requests", "urllib3", "redis", "psycopg", "prometheus_client"}
 HTTP_AND_TRAINING |= {"sklearn", "scipy", "pandas", "joblib", "matplotlib"}
+
+# What each of TEXTS gets from the library: run in the test process, or as a script in another environment.
+ANSWERS = """
+import json, sys
+import hatespeech, hatespeech.config
+model = hatespeech.load()
+texts = json.load(sys.stdin)
+print(json.dumps({
+    "predict": [model.predict(t) for t in texts],
+    "moderate": [model.moderate(t) for t in texts],
+    "explained": [model.moderate(t, explain=True) for t in texts],
+    "where": hatespeech.__file__,
+    "card": str(hatespeech.config.DEFAULT_MODEL_PATH),
+    "loaded": sorted({name.split(".")[0] for name in sys.modules}),
+}))
+"""
 
 
 def app_answers(tmp_path: Path, texts: list[str]) -> dict[str, list]:
@@ -119,3 +147,150 @@ print(json.dumps({"imported": imported, "after": sorted({n.split(".")[0] for n i
     assert not set(found["after"]) & HTTP_AND_TRAINING and found["service"] == []
     assert found["environ"], "loading must not write the environment"
     assert list(tmp_path.iterdir()) == [], "nor write files where it runs"
+
+
+def test_the_checkout_serves_models_and_declares_numpy_as_requirements_txt_pins_it() -> None:
+    assert DEFAULT_MODEL_PATH == ROOT / "models" / "model.json"  # where train.py writes and the service reads
+    pin = next(
+        line.split("==")[1].strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("numpy==")
+    )
+    # from the tested pin up to the next major version, which loading refuses (core/modelfile.py)
+    assert PYPROJECT["project"]["dependencies"] == [f"numpy>={pin},<{int(pin.split('.')[0]) + 1}"]
+
+
+def test_pyproject_names_every_package_and_every_data_file() -> None:
+    """A new subpackage or data file of hatespeech/ must be named in pyproject.toml, or the wheel would lack it."""
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    packages = {".".join(p.relative_to(ROOT).parent.parts) for p in (ROOT / "hatespeech").rglob("__init__.py")}
+    assert set(setuptools["packages"]) == packages | {"hatespeech.models"}
+    assert setuptools["package-dir"] == {"hatespeech.models": "models"}
+    data = setuptools["package-data"]
+    for path in (ROOT / "hatespeech").rglob("*"):
+        if path.is_file() and path.suffix not in (".py", ".pyc"):
+            folder = path.parent
+            while not (folder / "__init__.py").is_file():
+                folder = folder.parent
+            package = ".".join(folder.relative_to(ROOT).parts)
+            relative = path.relative_to(folder)
+            assert any(relative.match(pattern) for pattern in data.get(package, [])), f"{path} is not package data"
+
+
+# ---------------------------------------------------------------------------------------- the wheel
+
+
+def _build_wheel(tmp_path: Path) -> Path:
+    """The wheel of a copy of the checkout (a build writes build/ and *.egg-info/ into its source)."""
+    import setuptools
+
+    major = int(setuptools.__version__.split(".")[0])
+    assert major >= 77, (
+        f"setuptools {setuptools.__version__} cannot read pyproject.toml's `license`; "
+        "`make test` installs the one requirements-dev.txt pins"
+    )
+    source = tmp_path / "checkout"
+    skip = shutil.ignore_patterns(
+        ".git", ".venv", "__pycache__", "build", "dist", "*.egg-info", ".*_cache", ".hypothesis"
+    )
+    shutil.copytree(ROOT, source, symlinks=True, ignore=skip)
+    dist = tmp_path / "dist"
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(dist),
+            source,
+        ],
+        env=_pip_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = dist.glob("hatespeech_detect-*.whl")
+    return wheel
+
+
+def _pip_env() -> dict[str, str]:
+    """No configuration file (the machine's may name other indexes), nothing of this checkout on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    return env | {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def _fresh_venv(folder: Path) -> Path:
+    """A virtual environment with pip (Python's own, offline) and this environment's NumPy linked in."""
+    venv.create(folder, with_pip=True)
+    python = folder / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    numpy = metadata.distribution("numpy")
+    top = {Path(str(f)).parts[0] for f in numpy.files or [] if not str(f).startswith("..")}
+    for name in top:  # numpy/, numpy.libs/ (its OpenBLAS) and numpy-<version>.dist-info/
+        (site / name).symlink_to(Path(str(numpy.locate_file(name))))
+    return python
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        requires = [
+            line
+            for line in zf.read(next(n for n in names if n.endswith("METADATA"))).decode().splitlines()
+            if line.startswith("Requires-Dist:")
+        ]
+    card = json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))
+    code = {p.relative_to(ROOT).as_posix() for p in (ROOT / "hatespeech").rglob("*.py") if "__pycache__" not in p.parts}
+    data = {
+        "hatespeech/models/model.json",
+        f"hatespeech/models/{card['model_file']}",
+        "hatespeech/core/confusables.json",
+        "hatespeech/service/nginx.conf",
+        *(f"hatespeech/review/static/{p.name}" for p in (ROOT / "hatespeech" / "review" / "static").iterdir()),
+    }
+    package = {n for n in names if not n.startswith("hatespeech_detect-")}
+    assert package == code | data, "the wheel holds the package's code and what it reads, nothing else"
+    assert not [
+        n for n in names if n.startswith(("tests/", "bench/", "data/", "docs/")) or n.endswith((".csv", ".joblib"))
+    ]
+    (declared,) = PYPROJECT["project"]["dependencies"]
+    assert len(requires) == 1 and requires[0].startswith("Requires-Dist: numpy")
+    assert sorted(requires[0].removeprefix("Requires-Dist: numpy").split(",")) == sorted(declared[5:].split(","))
+
+    python = _fresh_venv(tmp_path / "venv")
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "--no-index", str(wheel)], env=_pip_env(), capture_output=True, text=True
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "Requirement already satisfied: numpy" in installed.stdout  # resolved against the linked NumPy
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # -I: no PYTHONPATH, no user site, not the current folder: only what the new environment holds
+    done = subprocess.run(
+        [python, "-I", "-c", ANSWERS],
+        input=json.dumps(TEXTS),
+        cwd=elsewhere,
+        env=_pip_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert Path(found["where"]).is_relative_to(tmp_path / "venv"), found["where"]
+    assert Path(found["card"]) == Path(found["where"]).parent / "models" / "model.json"
+    assert not set(found["loaded"]) & HTTP_AND_TRAINING
+    served = app_answers(tmp_path, TEXTS)
+    assert {k: found[k] for k in ("predict", "moderate", "explained")} == served
