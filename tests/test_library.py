@@ -164,17 +164,17 @@ def test_pyproject_names_every_package_and_every_data_file() -> None:
     """A new subpackage or data file of hatespeech/ must be named in pyproject.toml, or the wheel would lack it."""
     setuptools = PYPROJECT["tool"]["setuptools"]
     packages = {".".join(p.relative_to(ROOT).parent.parts) for p in (ROOT / "hatespeech").rglob("__init__.py")}
-    assert set(setuptools["packages"]) == packages | {"hatespeech.models"}
+    assert set(setuptools["packages"]) == packages | {"hatespeech.models", "hatespeech.review.static"}
     assert setuptools["package-dir"] == {"hatespeech.models": "models"}
     data = setuptools["package-data"]
     for path in (ROOT / "hatespeech").rglob("*"):
         if path.is_file() and path.suffix not in (".py", ".pyc"):
-            folder = path.parent
-            while not (folder / "__init__.py").is_file():
+            folder = path.parent  # the file's package: its folder's, or the nearest above that is one
+            while ".".join(folder.relative_to(ROOT).parts) not in setuptools["packages"]:
                 folder = folder.parent
-            package = ".".join(folder.relative_to(ROOT).parts)
             relative = path.relative_to(folder)
-            assert any(relative.match(pattern) for pattern in data.get(package, [])), f"{path} is not package data"
+            patterns = data.get(".".join(folder.relative_to(ROOT).parts), [])
+            assert any(relative.match(pattern) for pattern in patterns), f"{path} is not package data"
 
 
 # ---------------------------------------------------------------------------------------- the wheel
