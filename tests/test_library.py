@@ -25,6 +25,7 @@ from support import ROOT, server_env
 
 import hatespeech
 from hatespeech.config import DEFAULT_MODEL_PATH
+from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import PolicyError
 from hatespeech.core.validate import InvalidText
 
@@ -38,11 +39,12 @@ TEXTS = [
     "🙂 https://example.org/a?b=c @someone &amp; more",
     " ".join(f"word{i} stupid idiot trash" for i in range(60)),  # more spans than EXPLAIN_MAX_SPANS
 ]
+IS_THREAT = [False, False, True, False, True, True, False, False]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 HTTP_AND_TRAINING = {"firefly", "webob", "gunicorn", "requests", "urllib3", "redis", "psycopg", "prometheus_client"}
 HTTP_AND_TRAINING |= {"sklearn", "scipy", "pandas", "joblib", "matplotlib"}
 
-# What each of TEXTS gets from the library: run in the test process, or as a script in another environment.
+# The library's answers to TEXTS (on standard input), where it is imported from, and what it imported.
 ANSWERS = """
 import json, sys
 import hatespeech, hatespeech.config
@@ -76,11 +78,11 @@ def app_answers(tmp_path: Path, texts: list[str]) -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
-def model() -> object:
+def model() -> Moderator:
     return hatespeech.load()
 
 
-def test_load_answers_what_the_service_answers(tmp_path: Path, model: object) -> None:
+def test_load_answers_what_the_service_answers(tmp_path: Path, model: Moderator) -> None:
     served = app_answers(tmp_path, TEXTS)
     ours = {
         "predict": [model.predict(t) for t in TEXTS],
@@ -89,21 +91,12 @@ def test_load_answers_what_the_service_answers(tmp_path: Path, model: object) ->
     }
     assert json.loads(json.dumps(ours)) == served  # exactly: JSON keeps every bit of a float
     # the texts reach each part of the answer: a threat, a block, an allow, a capped explanation
-    assert [a["categories"]["threat"] for a in ours["moderate"]] == [
-        False,
-        False,
-        True,
-        False,
-        True,
-        True,
-        False,
-        False,
-    ]
+    assert [a["categories"]["threat"] for a in ours["moderate"]] == IS_THREAT
     assert {a["action"] for a in ours["moderate"]} == {"allow", "review", "block"}
     assert "omitted" in ours["explained"][-1]["explanation"]
 
 
-def test_load_refuses_what_the_service_refuses(model: object) -> None:
+def test_load_refuses_what_the_service_refuses(model: Moderator) -> None:
     for bad in ("", "   ", None, 5, "x" * 10_001):
         with pytest.raises(InvalidText):
             model.predict(bad)
@@ -114,7 +107,7 @@ def test_load_refuses_what_the_service_refuses(model: object) -> None:
     assert model.predict("x" * 10_000)  # MAX_TEXT_CHARS's default
 
 
-def test_load_takes_a_card_path_and_thresholds(tmp_path: Path, model: object) -> None:
+def test_load_takes_a_card_path_and_thresholds(tmp_path: Path, model: Moderator) -> None:
     card = json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))
     for name in ("model.json", card["model_file"]):
         shutil.copy(DEFAULT_MODEL_PATH.parent / name, tmp_path / name)
@@ -195,19 +188,9 @@ def _build_wheel(tmp_path: Path) -> Path:
     )
     shutil.copytree(ROOT, source, symlinks=True, ignore=skip)
     dist = tmp_path / "dist"
+    offline = ["--no-deps", "--no-build-isolation", "--no-index"]  # this environment's setuptools, nothing fetched
     built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-w",
-            str(dist),
-            source,
-        ],
+        [sys.executable, "-m", "pip", "wheel", *offline, "--wheel-dir", dist, source],
         env=_pip_env(),
         capture_output=True,
         text=True,
