@@ -48,6 +48,8 @@ def load(card_path: str | PathLike[str] | None = None, *, thresholds: Mapping[st
     ``hatespeech.core.modelfile.ModelError`` saying why.
 
     >>> model = load()
+    >>> model                                  # doctest: +ELLIPSIS
+    <Moderator: model ...>
     >>> model.moderate("have a lovely day, everyone")["action"]
     'allow'
     >>> model.moderate("I am going to kill you")["categories"]["threat"]

@@ -46,6 +46,9 @@ class Moderator:
         policy = Policy.from_card(classifier.card, thresholds)
         return cls(classifier, policy, max_text_chars=max_text_chars, explain_max_spans=explain_max_spans)
 
+    def __repr__(self) -> str:
+        return f"<Moderator: model {self.policy.model['version']} {self.policy.model['sha256'][:12]}>"
+
     @property
     def card(self) -> dict[str, Any]:
         """The model card: metrics, thresholds, data hash, library versions."""
