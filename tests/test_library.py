@@ -111,12 +111,11 @@ def test_load_takes_a_card_path_and_thresholds(tmp_path: Path, model: Moderator)
     card = json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))
     for name in ("model.json", card["model_file"]):
         shutil.copy(DEFAULT_MODEL_PATH.parent / name, tmp_path / name)
-    elsewhere = hatespeech.load(str(tmp_path / "model.json"))
-    assert elsewhere.predict(TEXTS[1]) == model.predict(TEXTS[1])
-    strict = hatespeech.load(tmp_path, thresholds={"hate speech": {"review": 0.0, "block": 0.0}})  # its folder
+    strict = hatespeech.load(str(tmp_path / "model.json"), thresholds={"hate speech": {"review": 0.0, "block": 0.0}})
+    assert strict.predict(TEXTS[1]) == model.predict(TEXTS[1])
     assert strict.moderate(TEXTS[0])["action"] == "block" and model.moderate(TEXTS[0])["action"] == "allow"
-    with pytest.raises(PolicyError):
-        hatespeech.load(thresholds={"hate speech": {"review": 0.9, "block": 0.1}})
+    with pytest.raises(PolicyError):  # the card's folder will do too
+        hatespeech.load(tmp_path, thresholds={"hate speech": {"review": 0.9, "block": 0.1}})
 
 
 def test_importing_the_package_loads_nothing_and_load_needs_no_http(tmp_path: Path) -> None:
