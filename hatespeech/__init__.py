@@ -1,5 +1,15 @@
 """hatespeech-detect: score texts as hate speech, offensive language or neither.
 
+As a library (``pip install .`` puts the package and the committed model in an environment)::
+
+    import hatespeech
+    model = hatespeech.load()                  # the committed model, verified; or load("my/model.json")
+    model.predict("have a lovely day")         # what POST /predict answers: a probability per class
+    model.moderate("I will hurt you")          # what POST /moderate answers: scores, label, action…
+
+Importing the package loads nothing and reads no setting: the model is read by ``load()``, and the
+service's environment (``MODEL_PATH``, ``THRESHOLDS``…) is never read by it.
+
 One folder per layer, each a deployable unit (see each folder's ``__init__``):
 
 - ``core/``      the serving core, standard library + NumPy only: labels, normalisation, the
@@ -16,4 +26,44 @@ One folder per layer, each a deployable unit (see each folder's ``__init__``):
 - ``connections``  per-thread, fork-safe database connections and the SQLite opener (the stores')
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the annotation: importing the package must not import NumPy or read the model
+    from hatespeech.core.moderator import Moderator
+
 __version__ = "1.0.0"
+__all__ = ["load"]
+
+
+def load(card_path: str | PathLike[str] | None = None, *, thresholds: Mapping[str, Any] | None = None) -> Moderator:
+    """The committed model, or the one whose card is at ``card_path``, loaded and verified as the service loads it.
+
+    Its ``predict(text)`` and ``moderate(text, explain=False)`` answer what ``/predict`` and ``/moderate``
+    answer (the same code), with the service's default limits (``MAX_TEXT_CHARS``, ``EXPLAIN_MAX_SPANS``);
+    ``thresholds`` overrides the card's, as ``THRESHOLDS`` does. A model that fails verification raises
+    ``hatespeech.core.modelfile.ModelError`` saying why.
+
+    >>> model = load()
+    >>> model                                  # doctest: +ELLIPSIS
+    <Moderator: model ...>
+    >>> model.moderate("have a lovely day, everyone")["action"]
+    'allow'
+    >>> model.moderate("I am going to kill you")["categories"]["threat"]
+    True
+    """
+    from pathlib import Path
+
+    from hatespeech.config import DEFAULT_MODEL_PATH, Settings
+    from hatespeech.core.moderator import Moderator
+
+    defaults = Settings()  # the dataclass's defaults, not the environment
+    return Moderator.load(
+        DEFAULT_MODEL_PATH if card_path is None else Path(card_path),
+        thresholds,
+        max_text_chars=defaults.max_text_chars,
+        explain_max_spans=defaults.explain_max_spans,
+    )

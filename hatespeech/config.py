@@ -16,8 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = ROOT / "models"
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+# The committed model is models/ in a checkout (train.py replaces it there); an installed wheel carries
+# the same files as the package's own models/ folder (pyproject.toml maps one onto the other).
+MODELS_DIR = PACKAGE / "models" if (PACKAGE / "models").is_dir() else ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
 SHARED_DATA_PATH = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"  # a team's copy, beside it

@@ -3,5 +3,6 @@
 ``labels`` the classes and the severity rule · ``text`` normalisation with spans · ``model`` the
 compiled model, scored from plain arrays · ``modelfile`` reading a model and its card, verified ·
 ``policy`` the decision rule and thresholds · ``explain`` exact per-span contributions ·
-``validate`` checking input · ``classifier`` a loaded model · ``files`` the atomic write.
+``validate`` checking input · ``classifier`` a loaded model · ``moderator`` a model and its policy
+answering as ``/predict`` and ``/moderate`` do · ``files`` the atomic write.
 """

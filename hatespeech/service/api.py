@@ -1,10 +1,11 @@
 """The served functions: what each endpoint does, over one loaded model and the settings.
 
 ``load(settings)`` loads and verifies the model once and returns an ``Api`` whose functions firefly
-serves (``app.py`` re-exports them, so ``app.predict(text=...)`` works as in the tutorial). Every
-input is checked here, once (``hatespeech.core.validate``), before anything is scored; a bad one
-raises ``ValueError``, which ``web.bad_input_is_400`` answers with a 400. Nothing here knows
-about scikit-learn.
+serves (``app.py`` re-exports them, so ``app.predict(text=...)`` works as in the tutorial). What
+``/predict`` and ``/moderate`` answer is ``hatespeech.core.moderator``'s (what ``hatespeech.load()``
+gives a program); here it is recorded (metrics, review queue, alerts). Every input is checked once
+(``hatespeech.core.validate``) before anything is scored; a bad one raises ``ValueError``, which
+``web.bad_input_is_400`` answers with a 400. Nothing here knows about scikit-learn.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from firefly.app import HTTPError
 
 from hatespeech import alerts, feedback, integrations, review
 from hatespeech.config import Settings
-from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import explain as explanation
-from hatespeech.core.explain import score_and_explain
+from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import Moderation, Policy
-from hatespeech.core.validate import check_text, check_texts
+from hatespeech.core.validate import check_texts
 from hatespeech.review.web import RETRAIN_COMMAND
 from hatespeech.service import compat, metrics
 from hatespeech.service.context import Context
@@ -56,14 +56,21 @@ def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:
 
 @dataclass
 class Api:
-    """The model, its policy and the settings, and the functions served over them."""
+    """The model (with its policy: the ``moderator``) and the settings, and the functions served over them."""
 
     settings: Settings
-    classifier: Classifier
-    policy: Policy
+    moderator: Moderator
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     gets: dict[str, Callable[[], Any]] = field(default_factory=dict)  # served at GET /<name> (GET /feedback)
     integrations: dict[str, Callable[..., Any]] = field(default_factory=dict)  # path → a board's webhook handler
+
+    @property
+    def classifier(self) -> Classifier:
+        return self.moderator.classifier
+
+    @property
+    def policy(self) -> Policy:
+        return self.moderator.policy
 
     @property
     def model_name(self) -> str:
@@ -72,30 +79,6 @@ class Api:
     def texts(self, texts: object, name: str = "texts") -> list[str]:
         s = self.settings
         return check_texts(texts, s.max_batch_texts, s.max_batch_chars, s.max_text_chars, name=name)
-
-    def score(self, texts: list[str]) -> list[list[float]]:
-        # One call for the whole batch: the vectorised path is far faster than one text at a time.
-        return self.classifier.probabilities(texts).tolist() if texts else []
-
-    def moderate_many(self, texts: list[str], explain: object) -> list[Moderation]:
-        if not isinstance(explain, bool):
-            raise ValueError("explain must be true or false")
-        if not explain:
-            answers = [self.policy.moderate(row) for row in self.score(texts)]
-        else:
-            answers = []
-            for text in texts:  # one pass over each text gives its scores and their explanation
-                probabilities, explanation = score_and_explain(self.classifier.model, text)
-                explanation = cap_explanation(explanation, self.settings.explain_max_spans)
-                answers.append({**self.policy.moderate(probabilities), "explanation": explanation})
-        for text, answer in zip(texts, answers, strict=True):  # a threat goes to a person, whatever the scores
-            threats.apply(answer, self.threat(text))  # type: ignore[arg-type]
-        return answers
-
-    def threat(self, text: str) -> dict[str, Any] | None:
-        """The threat check (``hatespeech.core.threats``), reading ``text`` as the model reads it (its gate from
-        the model's per-piece cache, warm once the text is scored)."""
-        return threats.check_scored(self.classifier.model, text)
 
     def record(self, answers: list[Moderation], contexts: list[Context], texts: list[str]) -> None:
         for answer, context, text in zip(answers, contexts, texts, strict=True):
@@ -124,54 +107,26 @@ class Api:
         return {"status": "ok", "model": self.classifier.card["sha256"][:12]}
 
 
-SPAN_TEXT_CHARS = 100  # a span's "text" in an explanation is cut to this (its start and end stay exact)
-
-
-def cap_explanation(explanation: dict[str, Any], max_spans: int) -> dict[str, Any]:
-    """At most ``max_spans`` spans per answer (``EXPLAIN_MAX_SPANS``), so an answer's size is bounded
-    whatever the text: the spans with the largest contributions, in text order; the others summed
-    per class in ``omitted``, so that for every class intercept + Σ spans + omitted == margin still
-    holds. A span's ``text`` is cut to ``SPAN_TEXT_CHARS`` (a normalised word can stand for 10,000
-    characters). A 50 KB batch used to answer 4.8 MB.
-
-    >>> e = {"classes": {}, "spans": [{"text": "a", "class": "neither", "contribution": c} for c in (0.1, -0.5, 0.2)]}
-    >>> capped = cap_explanation(e, 2)
-    >>> [s["contribution"] for s in capped["spans"]], capped["omitted"]
-    ([-0.5, 0.2], {'spans': 1, 'contribution': {'neither': 0.1}})
-    """
-    spans = explanation["spans"]
-    long = any(len(s["text"]) > SPAN_TEXT_CHARS for s in spans)
-    if len(spans) <= max_spans and not long:
-        return explanation
-    ranked = sorted(range(len(spans)), key=lambda i: -abs(spans[i]["contribution"]))
-    omitted: dict[str, float] = {}
-    for i in ranked[max_spans:]:
-        omitted[spans[i]["class"]] = omitted.get(spans[i]["class"], 0.0) + spans[i]["contribution"]
-    kept = [dict(spans[i]) for i in sorted(ranked[:max_spans])]
-    for span in kept:
-        if len(span["text"]) > SPAN_TEXT_CHARS:
-            span["text"] = span["text"][: SPAN_TEXT_CHARS - 1] + "…"
-    capped = {**explanation, "spans": kept}
-    if len(spans) > max_spans:
-        capped["omitted"] = {"spans": len(spans) - max_spans, "contribution": omitted}
-    return capped
-
-
 def load(settings: Settings) -> Api:
     """Load and verify the model (``ModelError``/``PolicyError`` say why not) and build the served functions."""
-    classifier = Classifier.load(settings.model_path)
-    api = Api(settings, classifier, Policy.from_card(classifier.card, settings.thresholds))
+    moderator = Moderator.load(
+        settings.model_path,
+        settings.thresholds,
+        max_text_chars=settings.max_text_chars,
+        explain_max_spans=settings.explain_max_spans,
+    )
+    api = Api(settings, moderator)
     max_chars = settings.max_text_chars
 
     @bad_input_is_400
     def predict(text: str) -> Scores:
         """Probabilities that ``text`` is hate speech, offensive language or neither (they sum to 1)."""
-        return classifier.scores(check_text(text, max_chars))  # type: ignore[return-value]
+        return moderator.predict(text)  # type: ignore[return-value]
 
     @bad_input_is_400
     def predict_batch(texts: list[str]) -> list[Scores]:
         """``/predict`` for each text, in order. All are checked before any is scored."""
-        return [api.policy.moderate(row)["scores"] for row in api.score(api.texts(texts))]  # type: ignore[misc]
+        return [api.policy.moderate(row)["scores"] for row in moderator.scores(api.texts(texts))]  # type: ignore[misc]
 
     @bad_input_is_400
     def moderate(
@@ -188,7 +143,7 @@ def load(settings: Settings) -> Api:
         the alerts: a blocked message, or a discussion turning sour, is sent to the moderators.
         """
         context = Context.check(id=id, thread=thread, author=author, url=url)
-        answer = api.moderate_many([check_text(text, max_chars)], explain)[0]
+        answer = moderator.moderate(text, explain)
         api.record([answer], [context], [text])
         return answer
 
@@ -204,7 +159,7 @@ def load(settings: Settings) -> Api:
         if not isinstance(contexts, list) or len(contexts) != len(checked):
             raise ValueError("contexts must be a list with one object (or null) per text")
         found = [Context.from_mapping(c, name=f"contexts[{i}]") for i, c in enumerate(contexts)]
-        answers = api.moderate_many(checked, explain)
+        answers = moderator.moderate_many(checked, explain)
         api.record(answers, found, checked)
         return answers
 
@@ -219,8 +174,8 @@ def load(settings: Settings) -> Api:
         except ValueError as err:
             raise compat.openai_error(str(err)) from None
         results = [
-            compat.openai_result(row, api.policy.decide(row)["categories"], api.threat(text) is not None)
-            for text, row in zip(texts, api.score(texts), strict=True)
+            compat.openai_result(row, api.policy.decide(row)["categories"], moderator.threat(text) is not None)
+            for text, row in zip(texts, moderator.scores(texts), strict=True)
         ]
         return compat.openai_response(api.model_name, results)
 
@@ -234,7 +189,7 @@ def load(settings: Settings) -> Api:
         text, attributes, languages = compat.perspective_request(comment, requestedAttributes, options, max_chars)
         spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
         parts = [text, *(text[begin:end] for begin, end in spans or [])]
-        rows = api.score(parts)
+        rows = moderator.scores(parts)
         return compat.perspective_response(
             attributes,
             rows[0],
@@ -242,7 +197,7 @@ def load(settings: Settings) -> Api:
             rows[1:] if spans is not None else None,
             languages,
             options.get("clientToken"),
-            threats=[api.threat(part) is not None for part in parts],
+            threats=[moderator.threat(part) is not None for part in parts],
         )
 
     api.functions.update(
