@@ -29,6 +29,7 @@ CREATE INDEX IF NOT EXISTS review_posts_texted ON review_posts (texted, ts);
 
 class PostgresQueue(SQLPages, Queue):
     table, placeholder, true = "review_posts", "%s", "TRUE"
+    threat_filter = """(body::jsonb -> 'categories') @> '["threat"]'::jsonb"""
 
     def __init__(self, url: str):
         self.url = url
@@ -73,7 +74,7 @@ class PostgresQueue(SQLPages, Queue):
             ).fetchall()
             for seq, body in old:
                 values = json.loads(body)
-                values["text"], values["spans"] = None, []
+                values["text"], values["spans"], values["threat"] = None, [], None
                 db.execute("UPDATE review_posts SET body = %s, texted = 0 WHERE seq = %s", (json.dumps(values), seq))
             count = db.execute("SELECT COUNT(*) FROM review_posts").fetchone()[0]
             dropped = 0

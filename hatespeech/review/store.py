@@ -13,9 +13,10 @@ One interface (``Queue``), three backends (``open_queue``):
 
 A post is keyed by its id: moderating the same post again replaces it and moves it to the top.
 Posts come back newest first, filtered by action, class (an abusive class whose ``review``
-threshold the post reached) and thread, a page at a time (``before``: the ``seq`` of the last
-post of the previous page). ``maintain`` erases texts (and the spans that point into them) older
-than the retention, and drops the oldest posts beyond ``max_posts``.
+threshold the post reached), threat (the threat check found one) and thread, a page at a time
+(``before``: the ``seq`` of the last post of the previous page). ``maintain`` erases texts (and the
+spans and threat span that point into them) older than the retention, and drops the oldest posts
+beyond ``max_posts``.
 
 >>> import tempfile, pathlib
 >>> queue = SQLiteQueue(pathlib.Path(tempfile.mkdtemp()) / "review.sqlite3")
@@ -35,7 +36,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from hatespeech.connections import PerThread, open_sqlite
 
@@ -57,6 +58,7 @@ class Post(TypedDict):
     url: str | None
     time: float  # unix time it was moderated
     spans: list[list[Any]]  # [start, end, class, contribution]: the parts that pushed toward an abusive class
+    threat: NotRequired[list[int] | None]  # [start, end] of the threat the threat check found (absent: queued before)
     model: str  # the model's sha256, first 12 characters
     feedback: str | None  # the label a moderator gave it on the page, if any
 
@@ -80,6 +82,7 @@ def post(
     ts: float = 0.0,
     spans: Sequence[Sequence[Any]] = (),
     model: str = "",
+    threat: Sequence[int] | None = None,
 ) -> Post:
     """A ``Post`` to add (its ``seq`` is given by the queue)."""
     return Post(
@@ -95,6 +98,7 @@ def post(
         url=url,
         time=float(ts),
         spans=[list(s) for s in spans],
+        threat=[int(threat[0]), int(threat[1])] if threat is not None else None,
         model=model,
         feedback=None,
     )
@@ -115,8 +119,10 @@ class Queue(ABC):
         thread: str | None = None,
         before: int | None = None,
         limit: int = 20,
+        threat: bool | None = None,
     ) -> Page:
-        """Newest first: the posts matching every filter given, with ``seq`` below ``before``."""
+        """Newest first: the posts matching every filter given, with ``seq`` below ``before``
+        (``threat=True``: those in which the threat check found a threat)."""
 
     @abstractmethod
     def set_feedback(self, id: str, label: str) -> bool:
@@ -163,6 +169,8 @@ class SQLPages:
     """``Queue.page`` for the SQL stores (SQLite and PostgreSQL): one query, their dialects as attributes."""
 
     table, placeholder, true = "posts", "?", "1"
+    # a threat is one of the post's categories in its JSON body (no column of its own: no migration)
+    threat_filter = "EXISTS (SELECT 1 FROM json_each(body, '$.categories') WHERE value = 'threat')"
 
     def _db(self) -> Any:
         raise NotImplementedError
@@ -174,6 +182,7 @@ class SQLPages:
         thread: str | None = None,
         before: int | None = None,
         limit: int = 20,
+        threat: bool | None = None,
     ) -> Page:
         where, args, ph = [], [], self.placeholder
         if action is not None:
@@ -181,6 +190,8 @@ class SQLPages:
             args.append(action)
         if category is not None:
             where.append(f"{_CLASS_COLUMNS[category]} = 1")
+        if threat:
+            where.append(self.threat_filter)
         if thread is not None:
             where.append(f"thread = {ph}")
             args.append(thread)
@@ -243,7 +254,7 @@ class SQLiteQueue(SQLPages, Queue):
             ).fetchall()
             for seq, body in old:
                 values = json.loads(body)
-                values["text"], values["spans"] = None, []
+                values["text"], values["spans"], values["threat"] = None, [], None
                 db.execute("UPDATE posts SET body = ?, texted = 0 WHERE seq = ?", (json.dumps(values), seq))
             count = db.execute("SELECT COUNT(*) FROM posts").fetchone()[0]
             dropped = 0
@@ -356,10 +367,12 @@ class RedisQueue(Queue):
         thread: str | None = None,
         before: int | None = None,
         limit: int = 20,
+        threat: bool | None = None,
     ) -> Page:
         p = self.prefix
         keys = [p + "a:" + action] if action is not None else []
         keys += [p + "c:" + category] if category is not None else []
+        keys += [p + "c:threat"] if threat else []  # every category has its index, the threat check's too
         keys += [p + "t:" + thread] if thread is not None else []
         limit = _limit(limit)
         top = f"({before}" if before is not None else "+inf"
@@ -401,7 +414,7 @@ class RedisQueue(Queue):
                     self.client.zrem(p + "texted", post_id)
                     continue
                 values = json.loads(body)
-                values["text"], values["spans"] = None, []
+                values["text"], values["spans"], values["threat"] = None, [], None
                 args += [post_id, body, json.dumps(values)]
             erased = int(self._erase(args=args)) if len(args) > 1 else 0
         count = self.client.zcard(p + "all")
