@@ -625,17 +625,26 @@
     $("try-text").addEventListener("input", tryText);
     $("copy").addEventListener("click", copyThresholds);
     document.addEventListener("keydown", onKey);
-    let access;
+    // public: does this server have a token? (never what it is)
+    const access = send("GET", "/review/access").then((answer) => {
+      state.tokenRequired = answer.token_required !== false;
+      $("logout").hidden = $("app").hidden || !state.tokenRequired;
+    });
+    const stored = token();
+    if (stored) {
+      // a token from this tab (or a link's ?key=) opens the page at once, without waiting for the answer
+      access.catch(showError);
+      open(stored).catch(failed);
+      return;
+    }
     try {
-      access = await send("GET", "/review/access"); // public: does this server have a token?
+      await access;
     } catch (err) {
       showError(err);
       return;
     }
-    state.tokenRequired = access.token_required !== false;
-    if (!state.tokenRequired) open("").catch(failed);
-    else if (token()) open(token()).catch(failed);
-    else showLogin("");
+    if (state.tokenRequired) showLogin("");
+    else open("").catch(failed);
   }
 
   function failed(err) {
