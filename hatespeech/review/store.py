@@ -158,19 +158,43 @@ CREATE TABLE IF NOT EXISTS posts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, post_id TEXT NOT NULL UNIQUE, action TEXT NOT NULL,
     hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT, ts REAL NOT NULL,
     texted INTEGER NOT NULL, body TEXT NOT NULL, feedback TEXT);
+-- and threat INTEGER NOT NULL (the threat check found one), added by _with_threat_column
 CREATE INDEX IF NOT EXISTS posts_action ON posts (action, seq);
 CREATE INDEX IF NOT EXISTS posts_thread ON posts (thread, seq);
 CREATE INDEX IF NOT EXISTS posts_texted ON posts (texted, ts);
 """
 _CLASS_COLUMNS = {"hate speech": "hate", "offensive language": "offensive"}
+# A file made before the threat filter gets its column, filled from the posts' categories (their JSON):
+# once, by the first connection that finds it missing; another process may have added it meanwhile.
+_THREAT_COLUMN = [
+    "ALTER TABLE posts ADD COLUMN threat INTEGER NOT NULL DEFAULT 0",
+    "UPDATE posts SET threat = 1 WHERE EXISTS (SELECT 1 FROM json_each(body, '$.categories') WHERE value = 'threat')",
+]
+_THREAT_INDEX = "CREATE INDEX IF NOT EXISTS posts_threat ON posts (threat, seq)"
+
+
+def _with_threat_column(db: sqlite3.Connection) -> sqlite3.Connection:
+    def missing() -> bool:
+        return "threat" not in {row[1] for row in db.execute("PRAGMA table_info(posts)")}
+
+    if missing():
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if missing():
+                for statement in _THREAT_COLUMN:
+                    db.execute(statement)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    db.execute(_THREAT_INDEX)
+    return db
 
 
 class SQLPages:
     """``Queue.page`` for the SQL stores (SQLite and PostgreSQL): one query, their dialects as attributes."""
 
     table, placeholder, true = "posts", "?", "1"
-    # a threat is one of the post's categories in its JSON body (no column of its own: no migration)
-    threat_filter = "EXISTS (SELECT 1 FROM json_each(body, '$.categories') WHERE value = 'threat')"
 
     def _db(self) -> Any:
         raise NotImplementedError
@@ -191,7 +215,7 @@ class SQLPages:
         if category is not None:
             where.append(f"{_CLASS_COLUMNS[category]} = 1")
         if threat:
-            where.append(self.threat_filter)
+            where.append("threat = 1")
         if thread is not None:
             where.append(f"thread = {ph}")
             args.append(thread)
@@ -211,7 +235,7 @@ class SQLPages:
 class SQLiteQueue(SQLPages, Queue):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))
+        self._connections = PerThread(lambda: _with_threat_column(open_sqlite(self.path, _SCHEMA)))
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()
@@ -223,13 +247,14 @@ class SQLiteQueue(SQLPages, Queue):
         try:
             db.execute("DELETE FROM posts WHERE post_id = ?", (item["id"],))
             seq = db.execute(
-                "INSERT INTO posts (post_id, action, hate, offensive, thread, ts, texted, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                "INSERT INTO posts (post_id, action, hate, offensive, threat, thread, ts, texted, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 (
                     item["id"],
                     item["action"],
                     "hate speech" in item["categories"],
                     "offensive language" in item["categories"],
+                    "threat" in item["categories"],
                     item["thread"],
                     item["time"],
                     item["text"] is not None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -98,6 +100,41 @@ def test_the_threat_filter_and_the_threat_span(queue: Queue) -> None:
     queue.maintain(now=12.5, text_retention=10, max_posts=10)  # erases the texts of times < 2.5
     erased = {p["id"]: p for p in queue.page()["posts"]}
     assert erased["p2"]["text"] is None and erased["p2"]["threat"] is None and erased["p3"]["threat"] == [0, 9]
+
+
+OLD_POSTS = (  # the table as it was before the threat filter, with a threat post and another
+    "CREATE TABLE {table} (seq {seq} PRIMARY KEY, post_id TEXT NOT NULL UNIQUE, action TEXT NOT NULL, "
+    "hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT, ts {real} NOT NULL, texted INTEGER NOT NULL, "
+    "body TEXT NOT NULL, feedback TEXT)"
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_queue_made_before_the_threat_filter_gets_it(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    rows = [
+        (1, "old-threat", "review", 0, 0, "t", 1.0, 1, json.dumps({"id": "old-threat", "categories": ["threat"]})),
+        (2, "old-plain", "block", 1, 0, "t", 2.0, 1, json.dumps({"id": "old-plain", "categories": [HATE]})),
+    ]
+    if kind == "sqlite":
+        with sqlite3.connect(tmp_path / "old.sqlite3") as db:
+            db.execute(OLD_POSTS.format(table="posts", seq="INTEGER", real="REAL"))
+            db.executemany("INSERT INTO posts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", rows)
+        queue: Queue = SQLiteQueue(tmp_path / "old.sqlite3")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS review_posts")
+            conn.execute(OLD_POSTS.format(table="review_posts", seq="BIGINT", real="DOUBLE PRECISION"))
+            with conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO review_posts VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)", rows)
+        queue = PostgresQueue(url)
+    try:
+        assert [p["id"] for p in queue.page(threat=True)["posts"]] == ["old-threat"]
+        assert queue.page()["total"] == 2
+    finally:
+        queue.close()
 
 
 def test_the_same_post_again_replaces_it_at_the_top(queue: Queue) -> None:
