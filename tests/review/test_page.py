@@ -336,12 +336,17 @@ def open_page(browser: object, open_server: Server) -> Iterator[object]:
     assert leave(browser) == []
 
 
-def test_a_server_without_a_token_is_opened_without_asking(open_page: object) -> None:
+def test_a_server_without_a_token_is_opened_without_asking(open_page: object, open_server: Server) -> None:
     assert not open_page.find_element(By.ID, "login").is_displayed()
     assert not open_page.find_element(By.ID, "logout").is_displayed()
     assert open_page.find_element(By.ID, "app").is_displayed()
     assert open_page.execute_script("return sessionStorage.getItem('hatespeech-review-token')") is None
     assert open_page.find_element(By.ID, "queue-summary").text == "No posts in the queue."
+    # a link with a key (any: the server has no token) opens it too, and there is no token to forget
+    open_page.get(open_server.url + "/review?key=left-over-from-a-link")
+    wait(open_page, ready)
+    wait(open_page, lambda d: not d.find_element(By.ID, "logout").is_displayed())
+    assert not open_page.find_element(By.ID, "login").is_displayed()
 
 
 def test_try_a_text_alerts_no_one_and_stores_nothing(

@@ -626,19 +626,20 @@
     $("copy").addEventListener("click", copyThresholds);
     document.addEventListener("keydown", onKey);
     // public: does this server have a token? (never what it is)
-    const access = send("GET", "/review/access").then((answer) => {
-      state.tokenRequired = answer.token_required !== false;
-      $("logout").hidden = $("app").hidden || !state.tokenRequired;
-    });
+    const access = () =>
+      send("GET", "/review/access").then((answer) => {
+        state.tokenRequired = answer.token_required !== false;
+        $("logout").hidden = $("app").hidden || !state.tokenRequired;
+      });
     const stored = token();
     if (stored) {
-      // a token from this tab (or a link's ?key=) opens the page at once, without waiting for the answer
-      access.catch(showError);
-      open(stored).catch(failed);
+      // a token from this tab (or a link's ?key=) opens the page at once; the answer, asked once the
+      // first screen is drawn, only hides "Forget the token" on a server that has none
+      open(stored).then(access, failed).catch(showError);
       return;
     }
     try {
-      await access;
+      await access();
     } catch (err) {
       showError(err);
       return;
