@@ -46,7 +46,7 @@ openai_moderations = served.functions["v1/moderations"]
 perspective_analyze = served.functions["v1alpha1/comments:analyze"]
 classifier, policy = served.classifier, served.policy
 post_feedback, erase_feedback = served.functions["feedback"], served.functions["feedback/erase"]
-pages = ReviewPages(review.reviewer, served.review_model)  # GET /review and its data calls
+pages = ReviewPages(review.reviewer, served.review_model, settings.token is not None)  # GET /review and its data calls
 application = web.create_app(
     served.functions, settings, served.health, gets=served.gets, pages=pages, integrations=served.integrations
 )

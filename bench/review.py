@@ -47,7 +47,7 @@ from support import gunicorn  # noqa: E402
 from hatespeech.review.postgres import PostgresQueue  # noqa: E402
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, post  # noqa: E402
 
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"  # FIREFLY_TOKEN needs at least 16 characters
 ABUSIVE_WORDS = ("zorg", "blarf", "vermin", "idiot", "moron", "crap")  # made up, or mild: no text from the data
 WORDS = (*ABUSIVE_WORDS, "loud", "slow", "game", "recipe", "thanks", "lovely", "day", "park", "walk", "the", "you")
 

@@ -46,6 +46,11 @@ def spans(explanation: Mapping[str, Any]) -> list[list[Any]]:
     ]
 
 
+def _threat_span(found: Mapping[str, Any] | None) -> list[int] | None:
+    """``[start, end]`` of the threat check's match (``/moderate``'s ``threat``): the text is the post's own."""
+    return [found["start"], found["end"]] if found else None
+
+
 class Reviewer:
     """This process's access to the queue, opened on first use (after gunicorn's fork)."""
 
@@ -90,6 +95,7 @@ class Reviewer:
                     now,
                     spans(explanation),
                     str(answer.get("model", {}).get("sha256", ""))[:12],
+                    _threat_span(answer.get("threat")),
                 )
             )
             self.maintain(now)

@@ -24,6 +24,14 @@ CREATE TABLE IF NOT EXISTS review_posts (
 CREATE INDEX IF NOT EXISTS review_posts_action ON review_posts (action, seq);
 CREATE INDEX IF NOT EXISTS review_posts_thread ON review_posts (thread, seq);
 CREATE INDEX IF NOT EXISTS review_posts_texted ON review_posts (texted, ts);
+DO $$ BEGIN  -- a table made before the threat filter: its column, filled from the posts' categories, once
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = 'review_posts' AND column_name = 'threat') THEN
+    ALTER TABLE review_posts ADD COLUMN threat INTEGER NOT NULL DEFAULT 0;
+    UPDATE review_posts SET threat = 1 WHERE (body::jsonb -> 'categories') @> '["threat"]'::jsonb;
+  END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS review_posts_threat ON review_posts (threat, seq);
 """
 
 
@@ -42,16 +50,17 @@ class PostgresQueue(SQLPages, Queue):
         row = (
             self._db()
             .execute(
-                "INSERT INTO review_posts (post_id, action, hate, offensive, thread, ts, texted, body) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (post_id) DO UPDATE SET "
+                "INSERT INTO review_posts (post_id, action, hate, offensive, threat, thread, ts, texted, body) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (post_id) DO UPDATE SET "
                 "seq = nextval('review_posts_seq'), action = EXCLUDED.action, hate = EXCLUDED.hate, "
-                "offensive = EXCLUDED.offensive, thread = EXCLUDED.thread, ts = EXCLUDED.ts, "
+                "offensive = EXCLUDED.offensive, threat = EXCLUDED.threat, thread = EXCLUDED.thread, ts = EXCLUDED.ts, "
                 "texted = EXCLUDED.texted, body = EXCLUDED.body, feedback = NULL RETURNING seq",
                 (
                     item["id"],
                     item["action"],
                     int("hate speech" in item["categories"]),
                     int("offensive language" in item["categories"]),
+                    int("threat" in item["categories"]),
                     item["thread"],
                     item["time"],
                     int(item["text"] is not None),
@@ -73,7 +82,7 @@ class PostgresQueue(SQLPages, Queue):
             ).fetchall()
             for seq, body in old:
                 values = json.loads(body)
-                values["text"], values["spans"] = None, []
+                values["text"], values["spans"], values["threat"] = None, [], None
                 db.execute("UPDATE review_posts SET body = %s, texted = 0 WHERE seq = %s", (json.dumps(values), seq))
             count = db.execute("SELECT COUNT(*) FROM review_posts").fetchone()[0]
             dropped = 0

@@ -13,9 +13,10 @@ One interface (``Queue``), three backends (``open_queue``):
 
 A post is keyed by its id: moderating the same post again replaces it and moves it to the top.
 Posts come back newest first, filtered by action, class (an abusive class whose ``review``
-threshold the post reached) and thread, a page at a time (``before``: the ``seq`` of the last
-post of the previous page). ``maintain`` erases texts (and the spans that point into them) older
-than the retention, and drops the oldest posts beyond ``max_posts``.
+threshold the post reached), threat (the threat check found one) and thread, a page at a time
+(``before``: the ``seq`` of the last post of the previous page). ``maintain`` erases texts (and the
+spans and threat span that point into them) older than the retention, and drops the oldest posts
+beyond ``max_posts``.
 
 >>> import tempfile, pathlib
 >>> queue = SQLiteQueue(pathlib.Path(tempfile.mkdtemp()) / "review.sqlite3")
@@ -35,7 +36,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from hatespeech.connections import PerThread, open_sqlite
 
@@ -57,6 +58,7 @@ class Post(TypedDict):
     url: str | None
     time: float  # unix time it was moderated
     spans: list[list[Any]]  # [start, end, class, contribution]: the parts that pushed toward an abusive class
+    threat: NotRequired[list[int] | None]  # [start, end] of the threat the threat check found (absent: queued before)
     model: str  # the model's sha256, first 12 characters
     feedback: str | None  # the label a moderator gave it on the page, if any
 
@@ -80,6 +82,7 @@ def post(
     ts: float = 0.0,
     spans: Sequence[Sequence[Any]] = (),
     model: str = "",
+    threat: Sequence[int] | None = None,
 ) -> Post:
     """A ``Post`` to add (its ``seq`` is given by the queue)."""
     return Post(
@@ -95,6 +98,7 @@ def post(
         url=url,
         time=float(ts),
         spans=[list(s) for s in spans],
+        threat=[int(threat[0]), int(threat[1])] if threat is not None else None,
         model=model,
         feedback=None,
     )
@@ -115,8 +119,10 @@ class Queue(ABC):
         thread: str | None = None,
         before: int | None = None,
         limit: int = 20,
+        threat: bool | None = None,
     ) -> Page:
-        """Newest first: the posts matching every filter given, with ``seq`` below ``before``."""
+        """Newest first: the posts matching every filter given, with ``seq`` below ``before``
+        (``threat=True``: those in which the threat check found a threat)."""
 
     @abstractmethod
     def set_feedback(self, id: str, label: str) -> bool:
@@ -152,11 +158,37 @@ CREATE TABLE IF NOT EXISTS posts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, post_id TEXT NOT NULL UNIQUE, action TEXT NOT NULL,
     hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT, ts REAL NOT NULL,
     texted INTEGER NOT NULL, body TEXT NOT NULL, feedback TEXT);
+-- and threat INTEGER NOT NULL (the threat check found one), added by _with_threat_column
 CREATE INDEX IF NOT EXISTS posts_action ON posts (action, seq);
 CREATE INDEX IF NOT EXISTS posts_thread ON posts (thread, seq);
 CREATE INDEX IF NOT EXISTS posts_texted ON posts (texted, ts);
 """
 _CLASS_COLUMNS = {"hate speech": "hate", "offensive language": "offensive"}
+# A file made before the threat filter gets its column, filled from the posts' categories (their JSON):
+# once, by the first connection that finds it missing; another process may have added it meanwhile.
+_THREAT_COLUMN = [
+    "ALTER TABLE posts ADD COLUMN threat INTEGER NOT NULL DEFAULT 0",
+    "UPDATE posts SET threat = 1 WHERE EXISTS (SELECT 1 FROM json_each(body, '$.categories') WHERE value = 'threat')",
+]
+_THREAT_INDEX = "CREATE INDEX IF NOT EXISTS posts_threat ON posts (threat, seq)"
+
+
+def _with_threat_column(db: sqlite3.Connection) -> sqlite3.Connection:
+    def missing() -> bool:
+        return "threat" not in {row[1] for row in db.execute("PRAGMA table_info(posts)")}
+
+    if missing():
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if missing():
+                for statement in _THREAT_COLUMN:
+                    db.execute(statement)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    db.execute(_THREAT_INDEX)
+    return db
 
 
 class SQLPages:
@@ -174,6 +206,7 @@ class SQLPages:
         thread: str | None = None,
         before: int | None = None,
         limit: int = 20,
+        threat: bool | None = None,
     ) -> Page:
         where, args, ph = [], [], self.placeholder
         if action is not None:
@@ -181,6 +214,8 @@ class SQLPages:
             args.append(action)
         if category is not None:
             where.append(f"{_CLASS_COLUMNS[category]} = 1")
+        if threat:
+            where.append("threat = 1")
         if thread is not None:
             where.append(f"thread = {ph}")
             args.append(thread)
@@ -200,7 +235,7 @@ class SQLPages:
 class SQLiteQueue(SQLPages, Queue):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))
+        self._connections = PerThread(lambda: _with_threat_column(open_sqlite(self.path, _SCHEMA)))
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()
@@ -212,13 +247,14 @@ class SQLiteQueue(SQLPages, Queue):
         try:
             db.execute("DELETE FROM posts WHERE post_id = ?", (item["id"],))
             seq = db.execute(
-                "INSERT INTO posts (post_id, action, hate, offensive, thread, ts, texted, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                "INSERT INTO posts (post_id, action, hate, offensive, threat, thread, ts, texted, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 (
                     item["id"],
                     item["action"],
                     "hate speech" in item["categories"],
                     "offensive language" in item["categories"],
+                    "threat" in item["categories"],
                     item["thread"],
                     item["time"],
                     item["text"] is not None,
@@ -243,7 +279,7 @@ class SQLiteQueue(SQLPages, Queue):
             ).fetchall()
             for seq, body in old:
                 values = json.loads(body)
-                values["text"], values["spans"] = None, []
+                values["text"], values["spans"], values["threat"] = None, [], None
                 db.execute("UPDATE posts SET body = ?, texted = 0 WHERE seq = ?", (json.dumps(values), seq))
             count = db.execute("SELECT COUNT(*) FROM posts").fetchone()[0]
             dropped = 0
@@ -356,10 +392,12 @@ class RedisQueue(Queue):
         thread: str | None = None,
         before: int | None = None,
         limit: int = 20,
+        threat: bool | None = None,
     ) -> Page:
         p = self.prefix
         keys = [p + "a:" + action] if action is not None else []
         keys += [p + "c:" + category] if category is not None else []
+        keys += [p + "c:threat"] if threat else []  # every category has its index, the threat check's too
         keys += [p + "t:" + thread] if thread is not None else []
         limit = _limit(limit)
         top = f"({before}" if before is not None else "+inf"
@@ -401,7 +439,7 @@ class RedisQueue(Queue):
                     self.client.zrem(p + "texted", post_id)
                     continue
                 values = json.loads(body)
-                values["text"], values["spans"] = None, []
+                values["text"], values["spans"], values["threat"] = None, [], None
                 args += [post_id, body, json.dumps(values)]
             erased = int(self._erase(args=args)) if len(args) > 1 else 0
         count = self.client.zcard(p + "all")

@@ -4,8 +4,10 @@
   style sheet and icon. Public: they hold no data. Served with a ``Content-Security-Policy``
   that allows scripts, styles and calls from this origin only (no inline script, nothing
   from outside), so the page works offline and a post's text can never run as code.
-- ``GET /review/queue?action=&class=&thread=&before=&limit=``: a page of the queue (JSON); each
-  post has the ``feedback_key`` (source and id) its label is stored under (integrations/common.py).
+- ``GET /review/access``: ``{"token_required": bool}``, public: whether the data calls need the
+  token, so the page asks for one only when the server has one (never the token itself).
+- ``GET /review/queue?action=&class=&threat=&thread=&before=&limit=``: a page of the queue (JSON);
+  each post has the ``feedback_key`` (source and id) its label is stored under (integrations/common.py).
 - ``GET /review/model``: the model, the thresholds in force, the card's out-of-fold threshold
   curves (for the sliders), the text retention and the retrain command.
 
@@ -49,9 +51,12 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 
+ACCESS = "/review/access"
+
+
 def is_public(path: str) -> bool:
-    """The page's shell and static files: served without the token."""
-    return path in FILES
+    """The page's shell, its static files and whether a token is needed: served without the token."""
+    return path in FILES or path == ACCESS
 
 
 def handles(path: str) -> bool:
@@ -75,6 +80,7 @@ def _json(start_response: StartResponse, status: str, body: object) -> list[byte
 PARAMETERS: dict[str, Any] = {
     "action": {"enum": QUEUED_ACTIONS},
     "class": {"enum": ABUSIVE},
+    "threat": {"enum": ("true",)},  # only the posts in which the threat check found a threat
     "thread": {"context": "thread"},  # exactly what /moderate takes as a thread (service/context.py)
     "before": {"minimum": 1, "maximum": 2**62},
     "limit": {"minimum": 1, "maximum": MAX_PAGE, "default": 20},
@@ -89,8 +95,8 @@ def query(raw: str) -> dict[str, Any]:
     surrogate) is refused rather than matched with its bytes replaced by U+FFFD. A thread is
     checked as ``/moderate`` checks one: a thread it would refuse can never be in the queue.
 
-    >>> query("action=block&class=hate+speech&limit=5")
-    {'action': 'block', 'category': 'hate speech', 'thread': None, 'before': None, 'limit': 5}
+    >>> query("action=block&class=hate+speech&threat=true&limit=5")
+    {'action': 'block', 'category': 'hate speech', 'threat': True, 'thread': None, 'before': None, 'limit': 5}
     >>> query("thread=%FF")
     Traceback (most recent call last):
     ...
@@ -113,7 +119,7 @@ def query(raw: str) -> dict[str, Any]:
         if not value:
             raise BadQuery(f"{name} is empty; leave it out instead")
         given[name] = value
-    for name in ("action", "class"):
+    for name in ("action", "class", "threat"):
         allowed = PARAMETERS[name]["enum"]
         if name in given and given[name] not in allowed:
             raise BadQuery(f"{name} must be one of {list(allowed)}, not {given[name][:50]!r}")
@@ -132,15 +138,19 @@ def query(raw: str) -> dict[str, Any]:
         if not digits or not low <= int(raw_value) <= high:
             raise BadQuery(f"{name} must be a whole number from {low} to {high}")
         numbers[name] = int(raw_value)
-    return {"action": given.get("action"), "category": given.get("class"), "thread": thread, **numbers}
+    threat = True if "threat" in given else None
+    return {"action": given.get("action"), "category": given.get("class"), "threat": threat, "thread": thread} | numbers
 
 
 class ReviewPages:
     """Answers the paths under ``/review`` (the guard has checked the token where needed)."""
 
-    def __init__(self, reviewer: Callable[[], Reviewer], model: Callable[[], Mapping[str, Any]]):
+    def __init__(
+        self, reviewer: Callable[[], Reviewer], model: Callable[[], Mapping[str, Any]], token_required: bool = True
+    ):
         self.reviewer = reviewer
         self.model = model  # what GET /review/model answers, built by the service
+        self.token_required = token_required  # FIREFLY_TOKEN is set: the guard checks the data calls
         self.files: dict[str, tuple[bytes, str, str]] = {}
         for path, (name, kind) in FILES.items():
             data = (STATIC / name).read_bytes()
@@ -151,7 +161,7 @@ class ReviewPages:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        known = path in self.files or path in ("/review/queue", "/review/model")
+        known = path in self.files or path in ("/review/queue", "/review/model", ACCESS)
         if not known:
             return _json(start_response, "404 Not Found", {"error": f"no page at {path}"})
         if method not in ("GET", "HEAD"):
@@ -163,6 +173,8 @@ class ReviewPages:
             return [data]
         if path in self.files:
             return self.static(environ, start_response, path)
+        if path == ACCESS:
+            return _json(start_response, "200 OK", {"token_required": self.token_required})
         if path == "/review/model":
             return _json(start_response, "200 OK", self.model())
         try:

@@ -136,15 +136,21 @@ def load(settings: Settings) -> Api:
         thread: object = None,
         author: object = None,
         url: object = None,
+        record: bool = True,
     ) -> Moderation:
         """Scores, the decision (label, flagged, action, categories), the model, and on request why.
 
         The optional context (the post's ``id``, its discussion ``thread``, ``author``, ``url``) feeds
         the alerts: a blocked message, or a discussion turning sour, is sent to the moderators.
+        ``record=False`` only answers: the text reaches no alert, no review queue and no metric (the
+        review page's "Try a text", where a moderator's half-typed words are not a post).
         """
+        if not isinstance(record, bool):
+            raise ValueError("record must be true or false")
         context = Context.check(id=id, thread=thread, author=author, url=url)
         answer = moderator.moderate(text, explain)
-        api.record([answer], [context], [text])
+        if record:
+            api.record([answer], [context], [text])
         return answer
 
     @bad_input_is_400

@@ -1,9 +1,12 @@
 """The review page in a real browser (Debian's chromium, driven by Selenium) against a real server.
 
-A moderator logs in, sees flagged posts with the words that pushed them highlighted, labels them
-with a click and with the keyboard (and ``GET /feedback`` counts them), tries a text, moves a
-threshold slider and reads the JSON it makes; a post made of markup stays text; the console
-stays clean. ``REVIEW_SCREENSHOT=docs/review.png`` makes the test save docs/review.md's screenshot.
+A moderator logs in, sees flagged posts with the words that pushed them highlighted (and the
+threat check's verdict), filters them, labels them with a click and with the keyboard (and
+``GET /feedback`` counts them), tries a text (which alerts no one and stores nothing), moves a
+threshold slider and reads the JSON it makes; a post made of markup stays text; a server without
+a token is opened without asking for one; the console stays clean. Every test ends once the
+page's calls have answered (``idle``), so what they log is that test's own.
+``REVIEW_SCREENSHOT=docs/review.png`` makes the test save docs/review.md's screenshot.
 """
 
 from __future__ import annotations
@@ -11,19 +14,23 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alerting import Receiver, alert_env
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-from support import Server, post_json, request
+from support import Server, gunicorn, post_json, request
 
 TOKEN = "review-test-token"  # the review_server fixture's FIREFLY_TOKEN
 AUTH = {"Authorization": f"Token {TOKEN}"}
 XSS = 'you stupid idiot faggot <script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 POSTS = [  # oldest first; the page shows the newest first
+    # the model says neither; the threat check sends it to review
+    {"id": "p-threat", "text": "we should hang every one of those zorgs", "thread": "t-3", "author": "dave"},
     {"id": "p-xss", "text": XSS, "thread": "t-2", "author": "mallory", "url": "https://forum.example/t/2#p1"},
     {"id": "p-clean", "text": "I love this recipe, thanks", "thread": "t-1", "author": "carol"},
     {"id": "p-hate", "text": "those zorgs are vermin, kill them all you faggots", "thread": "t-1", "author": "bob"},
@@ -56,6 +63,30 @@ def ready(driver: object) -> bool:
     return driver.execute_script("return document.body.dataset.ready === '1'")
 
 
+def idle(driver: object) -> bool:
+    """No call or timer of the page is running (its ``data-busy``): it has logged all it will."""
+    return driver.execute_script("return (document.body.dataset.busy || '0') === '0'")
+
+
+def leave(driver: object) -> list[dict]:
+    """End a test on the page: wait until its calls have answered, so that what they log is this test's
+    (a call still running was once logged under the next test), then forget the token of the tab, so
+    that the next test opens the page with none. Returns the console's errors.
+
+    The token is forgotten here, on a page at rest, rather than before the next test: cleared by a test
+    and reloaded at once, a page still running calls sent them without it (403).
+    """
+    wait(driver, idle)
+    errors = console_errors(driver)
+    driver.execute_script("sessionStorage.clear()")
+    return errors
+
+
+def shown_ids(driver: object) -> list[str]:
+    """The posts shown, newest first (read in one script: the list may be redrawn meanwhile)."""
+    return driver.execute_script("return Array.from(document.querySelectorAll('#posts > li'), li => li.dataset.postId)")
+
+
 def post_element(driver: object, post_id: str) -> object:
     return driver.find_element(By.CSS_SELECTOR, f'li[data-post-id="{post_id}"]')
 
@@ -72,21 +103,18 @@ def queued(review_server: Server) -> Server:
 def page(browser: object, queued: Server) -> object:
     """The page, logged in through the form, first screen drawn."""
     browser.set_window_size(1200, 900)
-    browser.get(queued.url + "/review")
-    browser.execute_script("sessionStorage.clear()")
-    browser.get(queued.url + "/review")
+    browser.get(queued.url + "/review")  # no token stored (``leave``): the page asks for one
     token = wait(browser, lambda d: d.find_element(By.ID, "token").is_displayed() and d.find_element(By.ID, "token"))
     token.send_keys(TOKEN)
     token.send_keys(Keys.ENTER)
     wait(browser, ready)
     assert browser.execute_script("return sessionStorage.getItem('hatespeech-review-token')") == TOKEN
     yield browser
-    assert console_errors(browser) == []
+    assert leave(browser) == []
 
 
 def test_the_queue_shows_flagged_posts_newest_first_with_highlighted_words(page: object, queued: Server) -> None:
-    ids = [li.get_attribute("data-post-id") for li in page.find_elements(By.CSS_SELECTOR, "#posts > li")]
-    assert ids == ["p-offensive", "p-hate", "p-xss"]  # p-clean was allowed: not queued
+    assert shown_ids(page) == ["p-offensive", "p-hate", "p-xss", "p-threat"]  # p-clean was allowed: not queued
     hate = post_element(page, "p-hate")
     marks = hate.find_elements(By.CSS_SELECTOR, "p.text mark")
     assert marks, "no highlighted words"
@@ -111,6 +139,24 @@ def test_a_post_made_of_markup_is_shown_as_text(page: object) -> None:
     assert post.find_elements(By.TAG_NAME, "img") == []
     assert post.find_elements(By.TAG_NAME, "script") == []
     assert page.execute_script("return window.pwned === undefined")
+
+
+def test_the_threat_check_is_shown_and_filtered(page: object) -> None:
+    hate = post_element(page, "p-hate")
+    assert [b.text.lower() for b in hate.find_elements(By.CSS_SELECTOR, ".post-head .badge")] == ["block", "threat"]
+    assert hate.find_element(By.CSS_SELECTOR, ".threat-line .threat-span").text == "kill them"
+    threat = post_element(page, "p-threat")
+    assert "model: neither" in threat.text and threat.find_elements(By.CSS_SELECTOR, ".badge.threat")
+    span = threat.find_element(By.CSS_SELECTOR, ".threat-line .threat-span").text
+    assert span == "we should hang every one of those zorgs"
+    assert post_element(page, "p-offensive").find_elements(By.CSS_SELECTOR, ".badge.threat, .threat-line") == []
+    page.find_element(By.ID, "filter-threat").click()
+    page.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait(page, lambda d: shown_ids(d) == ["p-hate", "p-threat"])
+    assert page.find_element(By.ID, "queue-summary").text.startswith("2 of 2 posts")
+    page.find_element(By.ID, "filter-action").send_keys("review")
+    page.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait(page, lambda d: shown_ids(d) == ["p-threat"])  # the threat filter combines with the others
 
 
 def test_labels_by_click_and_by_key_reach_feedback(page: object, queued: Server) -> None:
@@ -191,13 +237,28 @@ def test_try_a_text_scores_as_you_type(page: object) -> None:
 
 
 def test_key_in_the_address_is_kept_and_removed_from_it(browser: object, queued: Server) -> None:
-    browser.get(queued.url + "/review")
-    browser.execute_script("sessionStorage.clear()")
     browser.get(queued.url + "/review?" + urllib.parse.urlencode({"key": TOKEN}))
-    wait(browser, ready)
-    assert "key=" not in browser.current_url
-    assert browser.execute_script("return sessionStorage.getItem('hatespeech-review-token')") == TOKEN
-    assert console_errors(browser) == []
+    try:
+        wait(browser, ready)
+        assert "key=" not in browser.current_url
+        assert browser.execute_script("return sessionStorage.getItem('hatespeech-review-token')") == TOKEN
+    finally:
+        errors = leave(browser)
+    assert errors == []
+
+
+def test_forgetting_the_token_sends_nothing_more(page: object) -> None:
+    """A text typed just before "Forget the token" is not scored afterwards (it would go out with no token: 403)."""
+    page.execute_script(
+        "const box = document.getElementById('try-text');"
+        "box.value = 'shut up you stupid idiot';"
+        "box.dispatchEvent(new Event('input'));"  # scored once typing pauses: after the click below
+        "document.getElementById('logout').click();"
+    )
+    wait(page, lambda d: d.find_element(By.ID, "token").is_displayed())
+    wait(page, idle)
+    assert page.execute_script("return sessionStorage.getItem('hatespeech-review-token')") is None
+    assert page.find_element(By.ID, "try-result").get_attribute("textContent") == ""
 
 
 def test_narrow_screen_and_screenshot(page: object, tmp_path: Path) -> None:
@@ -239,3 +300,85 @@ def test_a_boards_post_is_labelled_under_its_boards_name(page: object, queued: S
     page.refresh()
     wait(page, ready)
     assert post_element(page, "discourse:8001").get_attribute("data-labelled") == "neither"
+
+
+# ---------------------------------------------------------------- a server without a token, with alerts
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Server]:
+    """The production server without FIREFLY_TOKEN, sending every blocked message to ``receiver`` (one
+    worker: one sender, which delivers alerts in the order they were made)."""
+    tmp = tmp_path_factory.mktemp("open")
+    env = {
+        **alert_env(receiver.url + "/hook", "sqlite", tmp, None),
+        "REVIEW_DB_PATH": str(tmp / "review.sqlite3"),
+        "FEEDBACK_DB_PATH": str(tmp / "feedback.sqlite3"),
+        "WEB_CONCURRENCY": "1",
+    }
+    with gunicorn(tmp, **env) as server:
+        yield server.wait_ready()
+
+
+@pytest.fixture
+def open_page(browser: object, open_server: Server) -> Iterator[object]:
+    browser.set_window_size(1200, 900)
+    browser.get(open_server.url + "/review")
+    wait(browser, ready)
+    yield browser
+    assert leave(browser) == []
+
+
+def test_a_server_without_a_token_is_opened_without_asking(open_page: object, open_server: Server) -> None:
+    assert not open_page.find_element(By.ID, "login").is_displayed()
+    assert not open_page.find_element(By.ID, "logout").is_displayed()
+    assert open_page.find_element(By.ID, "app").is_displayed()
+    assert open_page.execute_script("return sessionStorage.getItem('hatespeech-review-token')") is None
+    assert open_page.find_element(By.ID, "queue-summary").text == "No posts in the queue."
+    # a link with a key (any: the server has no token) opens it too, and there is no token to forget
+    open_page.get(open_server.url + "/review?key=left-over-from-a-link")
+    wait(open_page, ready)
+    wait(open_page, lambda d: not d.find_element(By.ID, "logout").is_displayed())
+    assert not open_page.find_element(By.ID, "login").is_displayed()
+
+
+def test_try_a_text_alerts_no_one_and_stores_nothing(
+    open_page: object, open_server: Server, receiver: Receiver
+) -> None:
+    """Half-typed, then whole, a blocked text and a threat are scored on the page: no alert reaches the
+    receiver, the queue and feedback stay as they were. A real /moderate of a blocked post, sent after
+    them, does alert (delivered in order: had the page made alerts, they would have come first)."""
+
+    def queue_total() -> int:
+        return json.loads(request(open_server.url + "/review/queue", method="GET")[2])["total"]
+
+    before = (queue_total(), feedback_counts(open_server)["total"])
+    box = open_page.find_element(By.ID, "try-text")
+    result = open_page.find_element(By.ID, "try-result")
+    typed = ""
+    for part in ("shut up you stupid bitch", ", fuck you"):
+        box.send_keys(part)
+        typed += part
+        wait(open_page, lambda d, t=typed: [p.text for p in result.find_elements(By.CSS_SELECTOR, "p.text")] == [t])
+        assert result.find_element(By.CSS_SELECTOR, ".badge").text.lower() == "block"
+    box.clear()
+    box.send_keys("i'm going to shoot you tomorrow")
+    wait(open_page, lambda d: result.find_elements(By.CSS_SELECTOR, ".threat-line .threat-span"))
+    assert result.find_element(By.CSS_SELECTOR, ".threat-span").text == "i'm going to shoot you"
+    assert result.find_elements(By.CSS_SELECTOR, ".badge.threat")
+    wait(open_page, idle)
+    assert (queue_total(), feedback_counts(open_server)["total"]) == before
+
+    status, answer = post_json(open_server.url + "/moderate", {"text": "what a bitch", "id": "control-1"})
+    assert status == 200 and answer["action"] == "block"
+    receiver.wait(lambda r: len(r.accepted()) >= 1)
+    assert [json.loads(r.body)["post"]["id"] for r in receiver.requests] == ["control-1"]
+    assert not any(b"stupid" in r.body or b"shoot" in r.body for r in receiver.requests)
+    assert queue_total() == before[0] + 1  # the control post, queued: the queue was on all along

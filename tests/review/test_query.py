@@ -101,9 +101,17 @@ def test_query_reads_what_it_documents() -> None:
     assert query("thread=%E2%80%94t+1&limit=007") == {
         "action": None,
         "category": None,
+        "threat": None,
         "thread": "—t 1",
         "before": None,
         "limit": 7,
     }
     with pytest.raises(ValueError, match="whole number"):
         query("limit=" + "0" * 30 + "1")
+
+
+def test_the_threat_filter() -> None:
+    assert query("threat=true")["threat"] is True and query("")["threat"] is None
+    for bad in ("threat=false", "threat=1", "threat=TRUE", "threat=", "threat=true&threat=true"):
+        with pytest.raises(ValueError, match="threat"):
+            query(bad)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -76,6 +78,63 @@ def test_filters_combine(queue: Queue) -> None:
     assert queue.page(action="review", category=HATE, thread="t2") == {"posts": [], "next": None, "total": 0}
     paged = queue.page(action="block", category=OFFENSIVE, limit=1)
     assert ids(paged) == ["p3"] and ids(queue.page(action="block", category=OFFENSIVE, before=paged["next"])) == ["p2"]
+
+
+def test_the_threat_filter_and_the_threat_span(queue: Queue) -> None:
+    """``threat=True``: the posts whose categories hold the threat check's ``threat`` (its span kept until
+    the text is erased), combined with the other filters."""
+    add(queue, 1, "review", (HATE,), "t1")
+    queue.add(post("p2", "i will hurt you", {HATE: 0.1}, "review", "neither", ["threat"], "t1", ts=2.0, threat=[0, 15]))
+    queue.add(post("p3", "kill them all, zorgs", {HATE: 0.9}, "block", HATE, [HATE, "threat"], "t2", ts=3.0,
+                   threat=(0, 9)))  # fmt: skip
+    add(queue, 4, "block", (HATE,), "t2")
+    threats = queue.page(threat=True)
+    assert ids(threats) == ["p3", "p2"] and threats["total"] == 2
+    assert [p["threat"] for p in threats["posts"]] == [[0, 9], [0, 15]]
+    assert ids(queue.page(threat=True, category=HATE)) == ["p3"]
+    assert ids(queue.page(threat=True, action="review", thread="t1")) == ["p2"]
+    assert ids(queue.page(threat=True, limit=1, before=threats["posts"][0]["seq"])) == ["p2"]
+    assert queue.page(threat=True, thread="nope")["total"] == 0
+    assert queue.page()["total"] == 4 and queue.page(threat=None)["total"] == 4
+    assert queue.page()["posts"][0]["threat"] is None  # none found
+    queue.maintain(now=12.5, text_retention=10, max_posts=10)  # erases the texts of times < 2.5
+    erased = {p["id"]: p for p in queue.page()["posts"]}
+    assert erased["p2"]["text"] is None and erased["p2"]["threat"] is None and erased["p3"]["threat"] == [0, 9]
+
+
+OLD_POSTS = (  # the table as it was before the threat filter, with a threat post and another
+    "CREATE TABLE {table} (seq {seq} PRIMARY KEY, post_id TEXT NOT NULL UNIQUE, action TEXT NOT NULL, "
+    "hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT, ts {real} NOT NULL, texted INTEGER NOT NULL, "
+    "body TEXT NOT NULL, feedback TEXT)"
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_queue_made_before_the_threat_filter_gets_it(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    rows = [
+        (1, "old-threat", "review", 0, 0, "t", 1.0, 1, json.dumps({"id": "old-threat", "categories": ["threat"]})),
+        (2, "old-plain", "block", 1, 0, "t", 2.0, 1, json.dumps({"id": "old-plain", "categories": [HATE]})),
+    ]
+    if kind == "sqlite":
+        with sqlite3.connect(tmp_path / "old.sqlite3") as db:
+            db.execute(OLD_POSTS.format(table="posts", seq="INTEGER", real="REAL"))
+            db.executemany("INSERT INTO posts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", rows)
+        queue: Queue = SQLiteQueue(tmp_path / "old.sqlite3")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS review_posts")
+            conn.execute(OLD_POSTS.format(table="review_posts", seq="BIGINT", real="DOUBLE PRECISION"))
+            with conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO review_posts VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)", rows)
+        queue = PostgresQueue(url)
+    try:
+        assert [p["id"] for p in queue.page(threat=True)["posts"]] == ["old-threat"]
+        assert queue.page()["total"] == 2
+    finally:
+        queue.close()
 
 
 def test_the_same_post_again_replaces_it_at_the_top(queue: Queue) -> None:
@@ -167,6 +226,13 @@ def test_the_reviewer_queues_only_flagged_posts_with_an_id(tmp_path: Path) -> No
     assert queued["spans"] == [[0, 5, HATE, 0.8]] == spans(EXPLANATION)
     reviewer.labelled(7, "neither")
     assert reviewer.queue.page()["posts"][0]["feedback"] == "neither"
+    assert queued["threat"] is None
+    threat = {"start": 0, "end": 14, "text": "kill the zorgs"}
+    categories = {**ANSWER["categories"], "threat": True}
+    answer = {**ANSWER, "categories": categories, "threat": threat}
+    assert reviewer.record(answer, Context.check(id=8), "kill the zorgs")
+    queued = reviewer.queue.page(threat=True)["posts"]
+    assert [(p["id"], p["categories"], p["threat"]) for p in queued] == [("8", [HATE, "threat"], [0, 14])]
     off = Reviewer(ReviewSettings(enabled=False, db_path=tmp_path / "off.sqlite3"))
     assert not off.record(ANSWER, Context.check(id="x"), "zorgs", explain)
     assert not (tmp_path / "off.sqlite3").exists()

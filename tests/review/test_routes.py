@@ -60,6 +60,35 @@ def test_bad_filters_are_400(review_server: Server, query: str) -> None:
     assert status == 400 and "error" in json.loads(body)
 
 
+def test_whether_a_token_is_needed_is_public(review_server: Server, tmp_path: Path) -> None:
+    """``GET /review/access`` says whether the data calls need the token (never the token itself)."""
+    status, headers, body = get(review_server, "/review/access")
+    assert status == 200 and json.loads(body) == {"token_required": True}
+    assert headers["Cache-Control"] == "no-store" and TOKEN not in body
+    assert get(review_server, "/review/queue")[0] == 403  # and they do
+    assert request(review_server.url + "/review/access", b"{}", method="POST")[0] == 405
+    with gunicorn(tmp_path, WEB_CONCURRENCY="1") as server:  # no FIREFLY_TOKEN
+        server.wait_ready()
+        assert json.loads(get(server, "/review/access")[2]) == {"token_required": False}
+        assert get(server, "/review/queue")[0] == 200
+
+
+def test_the_threat_filter_over_http(review_server: Server) -> None:
+    posts = {"h-threat": "i'm going to shoot you tomorrow", "h-plain": "what a bitch"}
+    for post_id, text in posts.items():
+        status, answer = post_json(review_server.url + "/moderate", {"text": text, "id": post_id, "thread": "h"}, AUTH)
+        assert status == 200 and answer["action"] in ("review", "block")
+        assert answer["categories"]["threat"] is (post_id == "h-threat")
+    status, _, body = get(review_server, "/review/queue?thread=h&threat=true", AUTH)
+    [queued] = json.loads(body)["posts"]
+    assert status == 200 and queued["id"] == "h-threat" and "threat" in queued["categories"]
+    start, end = queued["threat"]
+    assert queued["text"][start:end] == "i'm going to shoot you"
+    _, _, body = get(review_server, "/review/queue?thread=h", AUTH)
+    assert [p["id"] for p in json.loads(body)["posts"]] == ["h-plain", "h-threat"]
+    assert get(review_server, "/review/queue?threat=false", AUTH)[0] == 400
+
+
 def test_unknown_paths_and_methods(review_server: Server) -> None:
     assert get(review_server, "/review/static/nope.js", AUTH)[0] == 404
     assert get(review_server, "/review/static/../../app.py", AUTH)[0] == 404
@@ -89,6 +118,21 @@ def test_moderate_with_an_id_fills_the_queue(review_server: Server) -> None:
     _, _, body = get(review_server, "/review/queue?thread=routes", AUTH)
     flagged = [c["id"] for c, a in zip(contexts, answers, strict=True) if a["action"] != "allow"]
     assert [p["id"] for p in json.loads(body)["posts"]] == [*reversed(flagged), "r-1"]
+
+
+def test_record_false_only_answers(review_server: Server) -> None:
+    """``record: false`` (the page's "Try a text"): the same answer, and the post is not queued even with an id."""
+    post = {"text": "those zorgs are vermin, kill them all you faggots", "id": "rec-1", "thread": "rec"}
+    status, answer = post_json(review_server.url + "/moderate", {**post, "record": False}, AUTH)
+    assert status == 200 and answer["action"] in ("review", "block") and answer["categories"]["threat"]
+    _, _, body = get(review_server, "/review/queue?thread=rec", AUTH)
+    assert json.loads(body)["total"] == 0
+    status, recorded = post_json(review_server.url + "/moderate", post, AUTH)
+    assert status == 200 and recorded == answer
+    _, _, body = get(review_server, "/review/queue?thread=rec", AUTH)
+    assert json.loads(body)["total"] == 1
+    status, refused = post_json(review_server.url + "/moderate", {**post, "record": "no"}, AUTH)
+    assert status == 400 and "record" in refused["error"]
 
 
 def test_the_model_call_has_what_the_sliders_need(review_server: Server) -> None:

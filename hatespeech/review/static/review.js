@@ -10,7 +10,20 @@
   const PAGE = 20;
 
   const $ = (id) => document.getElementById(id);
-  const state = { model: null, next: null, filters: {}, selected: -1, trySeq: 0, feedbackSeq: 0, chosen: {} };
+  const state = {
+    model: null,
+    next: null,
+    filters: {},
+    selected: -1,
+    trySeq: 0,
+    feedbackSeq: 0,
+    chosen: {},
+    busy: 0, // calls and timers running (data-busy)
+    tokenRequired: true, // GET /review/access says
+  };
+  // The session: the token the page was opened with (kept here, so a call never goes out with a token
+  // changed or cleared meanwhile) and the controller that aborts its calls when it ends.
+  let session = null;
 
   // ------------------------------------------------------------------ token and calls
 
@@ -36,30 +49,70 @@
     }
   }
 
-  async function call(method, path, body) {
-    const headers = { Authorization: "Token " + token() };
+  // A call of a session that has ended (signed out): nothing to show, nothing to retry.
+  class Ended extends Error {}
+
+  // Calls and timers still running: data-busy on <body> (the browser tests wait for "0").
+  function busy(delta) {
+    state.busy += delta;
+    document.body.dataset.busy = String(state.busy);
+  }
+
+  async function send(method, path, body, auth, signal) {
+    const headers = {};
+    if (auth) headers.Authorization = "Token " + auth; // none when the server has no token
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit",
-      cache: "no-store",
-    });
-    let data = null;
+    busy(1);
     try {
-      data = await response.json();
+      const response = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+        signal,
+      });
+      let data = null;
+      try {
+        data = await response.json();
+      } catch (err) {
+        data = null;
+      }
+      if (!response.ok) {
+        const message = data && typeof data.error === "string" ? data.error : "HTTP " + response.status;
+        throw new CallError(response.status, message);
+      }
+      return data;
+    } finally {
+      busy(-1);
+    }
+  }
+
+  function begin(auth) {
+    end();
+    session = { token: auth, controller: new AbortController() };
+  }
+
+  function end() {
+    if (session) session.controller.abort();
+    session = null;
+  }
+
+  async function call(method, path, body) {
+    const current = session;
+    if (!current) throw new Ended("signed out");
+    try {
+      const data = await send(method, path, body, current.token, current.controller.signal);
+      if (current !== session) throw new Ended("signed out");
+      return data;
     } catch (err) {
-      data = null;
+      if (current !== session || (err && err.name === "AbortError")) throw new Ended("signed out");
+      throw err;
     }
-    if (!response.ok) {
-      const message = data && typeof data.error === "string" ? data.error : "HTTP " + response.status;
-      throw new CallError(response.status, message);
-    }
-    return data;
   }
 
   function showError(err) {
+    if (err instanceof Ended) return;
     $("error").textContent = err ? String(err.message || err) : "";
   }
 
@@ -185,6 +238,8 @@
     const head = el("div", "post-head");
     head.appendChild(el("span", "badge " + post.action, post.action));
     head.appendChild(el("span", "model-label", "model: " + post.label));
+    const threat = (post.categories || []).includes("threat");
+    if (threat) head.appendChild(el("span", "badge threat", "threat"));
     head.appendChild(el("time", "muted", when(post.time)));
     item.appendChild(head);
 
@@ -195,6 +250,7 @@
       const reasons = why(post.text, post.spans);
       if (reasons) item.appendChild(reasons);
     }
+    if (threat) item.appendChild(threatLine(post.text, post.threat));
     item.appendChild(scoreList(post.scores));
 
     const meta = el("p", "meta muted");
@@ -240,6 +296,20 @@
     return item;
   }
 
+  // The threat check's verdict in words: it sends a post to a person whatever the model's scores.
+  function threatLine(text, span) {
+    const line = el("p", "threat-line");
+    line.appendChild(el("strong", "", "Threat check: "));
+    if (text !== null && span && span[1] > span[0]) {
+      line.appendChild(el("q", "threat-span", text.slice(span[0], span[1])));
+      line.appendChild(document.createTextNode(" reads as a threat of violence"));
+    } else {
+      line.appendChild(document.createTextNode("the text reads as a threat of violence"));
+    }
+    line.appendChild(document.createTextNode(" (at least review, whatever the scores)."));
+    return line;
+  }
+
   function showLabel(item, label) {
     item.dataset.labelled = label;
     for (const button of item.querySelectorAll("button[data-label]")) {
@@ -259,7 +329,7 @@
       showLabel(item, label);
       loadFeedback();
     } catch (err) {
-      status.textContent = "Not saved: " + err.message;
+      if (!(err instanceof Ended)) status.textContent = "Not saved: " + err.message;
     }
   }
 
@@ -301,6 +371,7 @@
     state.filters = {
       action: $("filter-action").value,
       class: $("filter-class").value,
+      threat: $("filter-threat").checked ? "true" : "",
       thread: $("filter-thread").value.trim(),
     };
     loadQueue(false).catch(showError);
@@ -308,11 +379,16 @@
 
   // ------------------------------------------------------------------ try a text
 
-  let tryTimer = null;
+  let tryTimer = null; // the text is scored once typing pauses
 
   function tryText() {
+    if (tryTimer === null) busy(1);
     clearTimeout(tryTimer);
-    tryTimer = setTimeout(runTry, 250);
+    tryTimer = setTimeout(() => {
+      tryTimer = null;
+      busy(-1);
+      runTry();
+    }, 250);
   }
 
   async function runTry() {
@@ -324,12 +400,15 @@
       return;
     }
     try {
-      const answer = await call("POST", "/moderate", { text, explain: true });
+      // record: false, so the text reaches no alert, no queue and no metric: it is not a post
+      const answer = await call("POST", "/moderate", { text, explain: true, record: false });
       if (seq !== state.trySeq) return; // a newer text was typed meanwhile
       out.textContent = "";
       const head = el("div", "post-head");
       head.appendChild(el("span", "badge " + answer.action, answer.action));
       head.appendChild(el("span", "model-label", "model: " + answer.label));
+      const threat = Boolean(answer.categories && answer.categories.threat);
+      if (threat) head.appendChild(el("span", "badge threat", "threat"));
       out.appendChild(head);
       const spans = (answer.explanation ? answer.explanation.spans : []).map((s) => [
         s.start,
@@ -340,9 +419,10 @@
       out.appendChild(highlighted(text, spans));
       const reasons = why(text, spans);
       if (reasons) out.appendChild(reasons);
+      if (threat) out.appendChild(threatLine(text, answer.threat ? [answer.threat.start, answer.threat.end] : null));
       out.appendChild(scoreList(answer.scores));
     } catch (err) {
-      if (seq === state.trySeq) out.textContent = "Not scored: " + err.message;
+      if (seq === state.trySeq && !(err instanceof Ended)) out.textContent = "Not scored: " + err.message;
     }
   }
 
@@ -479,7 +559,9 @@
       for (const [source, n] of Object.entries(counts.by_source || {})) add("from " + source, n);
       box.appendChild(list);
     } catch (err) {
-      if (seq === state.feedbackSeq) box.textContent = "Feedback counts are not available: " + err.message;
+      if (seq === state.feedbackSeq && !(err instanceof Ended)) {
+        box.textContent = "Feedback counts are not available: " + err.message;
+      }
     }
   }
 
@@ -499,10 +581,11 @@
     $("retrain").textContent = model.retrain || "python train.py --feedback store";
   }
 
-  async function open() {
+  async function open(auth) {
+    begin(auth);
     $("login").hidden = true;
     $("app").hidden = false;
-    $("logout").hidden = false;
+    $("logout").hidden = !state.tokenRequired;
     const [model] = await Promise.all([call("GET", "/review/model"), loadQueue(false)]);
     state.model = model;
     describeModel(model);
@@ -520,16 +603,18 @@
     $("token").focus();
   }
 
-  function start() {
+  async function start() {
     takeTokenFromAddress();
     $("login").addEventListener("submit", (event) => {
       event.preventDefault();
-      sessionStorage.setItem(TOKEN_KEY, $("token").value);
+      const typed = $("token").value;
+      sessionStorage.setItem(TOKEN_KEY, typed);
       $("token").value = "";
-      open().catch(failed);
+      open(typed).catch(failed);
     });
     $("logout").addEventListener("click", () => {
       sessionStorage.removeItem(TOKEN_KEY);
+      end();
       showLogin("");
     });
     $("filters").addEventListener("submit", (event) => {
@@ -540,13 +625,34 @@
     $("try-text").addEventListener("input", tryText);
     $("copy").addEventListener("click", copyThresholds);
     document.addEventListener("keydown", onKey);
-    if (token()) open().catch(failed);
-    else showLogin("");
+    // public: does this server have a token? (never what it is)
+    const access = () =>
+      send("GET", "/review/access").then((answer) => {
+        state.tokenRequired = answer.token_required !== false;
+        $("logout").hidden = $("app").hidden || !state.tokenRequired;
+      });
+    const stored = token();
+    if (stored) {
+      // a token from this tab (or a link's ?key=) opens the page at once; the answer, asked once the
+      // first screen is drawn, only hides "Forget the token" on a server that has none
+      open(stored).then(access, failed).catch(showError);
+      return;
+    }
+    try {
+      await access();
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    if (state.tokenRequired) showLogin("");
+    else open("").catch(failed);
   }
 
   function failed(err) {
+    if (err instanceof Ended) return;
     if (err instanceof CallError && (err.status === 401 || err.status === 403)) {
       sessionStorage.removeItem(TOKEN_KEY);
+      end();
       showLogin("That token was refused.");
     } else {
       showError(err);
