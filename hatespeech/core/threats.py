@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from hatespeech.core.policy import ACTION_RANK
+from hatespeech.core.policy import ACTION_RANK, ThreatReason
 
 _VERBS = (  # violent acts done to someone, each with the forms the tokens may show
     "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
@@ -287,10 +287,12 @@ def raise_action(action: str, found: dict[str, Any] | None) -> str:
 
 def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
     """Add the threat check's verdict to a ``/moderate`` answer: ``categories["threat"]``, the matched
-    span as ``threat``, and the action raised by ``raise_action``."""
+    span as ``threat`` and as the last of its ``reasons``, and the action raised by ``raise_action``."""
     answer["categories"]["threat"] = found is not None
     if found is not None:
         answer["threat"] = found
+        reason: ThreatReason = {"category": "threat", **found}  # type: ignore[typeddict-item]
+        answer["reasons"] = [*answer.get("reasons", ()), reason]  # review: after every class's, block or review
         answer["action"] = raise_action(answer["action"], found)
         answer["flagged"] = answer["action"] != "allow"
     return answer
