@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from hatespeech.core import idioms, threats
 from hatespeech.core import text as text_module
-from hatespeech.core import threats
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
@@ -192,6 +192,8 @@ class CompiledModel:
                     markers += m
                 if g:  # almost always the empty set
                     gate |= g
+        if not idioms.WORDS.isdisjoint(found):  # rare: a violent word, maybe in an idiom, which spans pieces
+            return self.analyse(self.reader.words(text))  # the reader marks it (never a stop word: ``to_arrays``)
         return found + markers if markers else found
 
     def threat_words(self, text: str) -> set[str]:

@@ -8,8 +8,9 @@ violent but whose object is not a person are not threats: "this joke killed me" 
 email", "the game shot up the charts", "hang out with them", "beat you at chess".
 
 It reads the text as the model reads it (``hatespeech.core.text.Reader.tokens``: folded, disguises
-resolved), so ``k!ll y0u`` is read as "kill you", and reports the span of the original text that
-matched. Every pattern has bounded gaps and no nested quantifier: linear in the text's length.
+resolved, the violent word of a known idiom read as no verb: ``hatespeech.core.idioms``, the one list
+the model's reading uses too), so ``k!ll y0u`` is read as "kill you", and reports the span of the
+original text that matched. Every pattern has bounded gaps and no nested quantifier: linear in the text's length.
 Measured on tests/data/threats.tsv (threats and near-misses written for it): see bench/RESULTS.md.
 
 >>> from hatespeech.core.text import PLAIN

@@ -1,0 +1,104 @@
+"""Idioms whose violent word is no violence: "I'd kill for a coffee", "this joke killed me", "shoot me an email".
+
+One list, read by the normaliser (``hatespeech.core.text.Reader``): in a known idiom, the violent word is
+read as ``idiom_<word>`` ("i d idiom_kill for a coffee"), a token no one can type (the reader splits
+words at "_") and no feature of the model, so neither the model nor the threat check
+(``hatespeech.core.threats``, which reads through the same reader) counts it as the verb. The rest of
+the text is read as before: "I would kill for a chance to kill you" keeps its second "kill".
+
+Each idiom is a pattern over the normalised words (lower case, apostrophes split: "I'd" is "i d")
+with the violent word as the group ``word``, and what must come before it, not part of the idiom, as
+the group ``before``. They are narrow on purpose: a violent word said of
+people stays violent ("they kill for fun", "I'm gonna kill me some ...", "kill it" of a person).
+
+>>> mark(["i", "d", "kill", "for", "a", "coffee"])
+['i', 'd', 'idiom_kill', 'for', 'a', 'coffee']
+>>> mark(["i", "will", "kill", "you"])
+['i', 'will', 'kill', 'you']
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+
+MARK = "idiom_"  # the reader splits a typed "idiom_kill" at "_": only this module makes such a token
+
+_KILL = r"kill|kills|killed|killing"
+_SHOOT = r"shoot|shoots|shot|shooting"
+_THINGS = (  # what one kills that is not alive: a task to do well, a machine, a mood
+    r"(?:lights?|process(?:es)?|server|job|app|tab|task|program|engine|music|mood|vibe|battery|exam|test|quiz"
+    r"|interview|presentation|audition|show|set|game|workout|deadline)"
+)
+_WOULD = r"(?:d|would|could)(?: (?:literally|honestly|seriously|totally|absolutely|just|so|really))?"
+IDIOMS: tuple[str, ...] = (
+    # wanting something badly: "I'd kill for a coffee", "she would kill for those shoes", "I could murder a pint"
+    rf"(?P<before>{_WOULD}) (?P<word>kill|murder) for (?:a|an|some|one|another|that|this|those|these|the|my|your"
+    r"|you|u)(?: \w+)?\b",
+    rf"(?P<before>{_WOULD}) (?P<word>murder) (?:a|an|some|that|this) \w+",
+    # said of oneself: "this joke killed me", "my feet are killing me", "my mom is going to kill me"
+    # (not "kill me some ...": a dialect's "for myself", as in "gonna kill me some of them")
+    rf"(?P<word>{_KILL}) me\b(?! (?:some|a|an|one|a few|all|every|more|them|those|these|another)\b)",
+    # doing something well, passing time: "she killed it on stage", "killing time", "dressed to kill"
+    r"(?P<word>killed|killing|kills) it\b",
+    rf"(?P<word>{_KILL}) (?:some )?time\b",
+    r"dressed to (?P<word>kill)\b",
+    rf"(?P<word>{_KILL}) two birds\b",
+    # a thing, not a person: "I'm going to kill this exam", "kill the lights", "killed the process"
+    rf"(?P<word>{_KILL}) (?:the|that|this|my|your|our|a|an|every) {_THINGS}\b",
+    # sending a message: "shoot me an email", "I'll shoot you a text"
+    rf"(?P<word>{_SHOOT}) (?:me|you|u|ya|him|her|us|them) (?:a|an)(?: quick)?"
+    r" (?:e ?mail|mail|message|msg|text|txt|dm|pm|line|note|invite|link|reply|call)s?\b",
+    # rising, aiming: "the song shot up the charts", "shoot for the stars", "shoot your shot"
+    rf"(?P<word>{_SHOOT}) up the (?:charts|rankings|ranks|leaderboard|list|table)\b",
+    rf"(?P<word>{_SHOOT}) for the (?:stars|moon)\b",
+    rf"(?P<word>{_SHOOT}) (?:your|my|his|her|their|our) shot\b",
+    # laughing, wanting: "I nearly died laughing", "this cake is to die for"
+    r"(?P<word>die|dies|died|dying) (?:laughing|of laughter|of embarrassment)\b",
+    r"to (?P<word>die) for\b",
+    # "burn some calories", "hang in there", "hang out with them"
+    r"(?P<word>burn|burns|burned|burnt|burning) (?:off )?(?:some |more |a few |the |those |extra )?calories\b",
+    r"(?P<word>hang|hanging|hangs) (?:in there|out)\b",
+)
+# One alternative per idiom, its groups numbered (a name may not repeat): w<i>, the violent word, is the last group
+# of alternative i; b<i>, what comes before the idiom, is not part of it.
+_IDIOM = re.compile(
+    "|".join(
+        rf"\b(?:{p.replace('(?P<word>', f'(?P<w{i}>').replace('(?P<before>', f'(?P<b{i}>')})"
+        for i, p in enumerate(IDIOMS)
+    )
+)
+# The violent words idioms hold: a text with none of them is not searched (almost every text).
+WORDS: frozenset[str] = frozenset(
+    word for pattern in IDIOMS for group in re.findall(r"\(\?P<word>([^)]*)\)", pattern) for word in group.split("|")
+)
+
+
+def find(words: Sequence[str]) -> list[tuple[int, int, int]]:
+    """The idioms among normalised ``words``: ``(first, end, word)`` word indices of each (the idiom is
+    ``words[first:end]``, its violent word ``words[word]``), in order, none overlapping."""
+    if WORDS.isdisjoint(words):
+        return []
+    starts: list[int] = []
+    at = 0
+    for w in words:
+        starts.append(at)
+        at += len(w) + 1
+    found = []
+    for match in _IDIOM.finditer(" ".join(words)):
+        group = str(match.lastgroup)  # "w<i>": the violent word of the alternative that matched
+        before = "b" + group[1:]
+        at = match.end(before) + 1 if before in _IDIOM.groupindex else match.start()
+        first = bisect_right(starts, at) - 1
+        end = bisect_right(starts, match.end() - 1)
+        found.append((first, end, bisect_right(starts, match.start(group)) - 1))
+    return found
+
+
+def mark(words: Sequence[str]) -> list[str]:
+    """``words`` with the violent word of each idiom read as ``idiom_<word>``."""
+    marked = list(words)
+    for _, _, word in find(words):
+        marked[word] = MARK + marked[word]
+    return marked
