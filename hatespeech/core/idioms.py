@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 MARK = "idiom_"  # the reader splits a typed "idiom_kill" at "_": only this module makes such a token
 
+LEAD = 3  # no idiom has more words than this before its violent word ("i d literally kill", "dressed to kill")
 _KILL = r"kill|kills|killed|killing"
 _SHOOT = r"shoot|shoots|shot|shooting"
 _THINGS = (  # what one kills that is not alive: a task to do well, a machine, a mood
@@ -77,7 +78,10 @@ WORDS: frozenset[str] = frozenset(
 
 def find(words: Sequence[str]) -> list[tuple[int, int, int]]:
     """The idioms among normalised ``words``: ``(first, end, word)`` word indices of each (the idiom is
-    ``words[first:end]``, its violent word ``words[word]``), in order, none overlapping."""
+    ``words[first:end]``, its violent word ``words[word]``), in order, none overlapping.
+
+    Tried only where an idiom can start, up to ``LEAD`` words before a violent word: a few attempts
+    per text that has one, not a scan of every position."""
     if WORDS.isdisjoint(words):
         return []
     starts: list[int] = []
@@ -85,14 +89,18 @@ def find(words: Sequence[str]) -> list[tuple[int, int, int]]:
     for w in words:
         starts.append(at)
         at += len(w) + 1
-    found = []
-    for match in _IDIOM.finditer(" ".join(words)):
+    joined = " ".join(words)
+    tries = sorted({j for i, w in enumerate(words) if w in WORDS for j in range(max(0, i - LEAD), i + 1)})
+    found: list[tuple[int, int, int]] = []
+    done = 0  # where the last idiom found ends: idioms do not overlap
+    for j in tries:
+        if starts[j] < done or (match := _IDIOM.match(joined, starts[j])) is None:
+            continue
         group = str(match.lastgroup)  # "w<i>": the violent word of the alternative that matched
         before = "b" + group[1:]
-        at = match.end(before) + 1 if before in _IDIOM.groupindex else match.start()
-        first = bisect_right(starts, at) - 1
-        end = bisect_right(starts, match.end() - 1)
-        found.append((first, end, bisect_right(starts, match.start(group)) - 1))
+        first = bisect_right(starts, match.end(before) + 1) - 1 if before in _IDIOM.groupindex else j
+        found.append((first, bisect_right(starts, match.end() - 1), bisect_right(starts, match.start(group)) - 1))
+        done = match.end()
     return found
 
 

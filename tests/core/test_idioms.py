@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import ROOT
 
 from hatespeech.core import idioms, threats
 from hatespeech.core.classifier import Classifier
@@ -116,3 +117,29 @@ def test_find(words: str, found: list[tuple[str, str]]) -> None:
     split = words.split()
     got = [(" ".join(split[first:end]), split[word]) for first, end, word in idioms.find(split)]
     assert got == found
+
+
+def test_find_tries_every_place_an_idiom_can_start() -> None:
+    """``find`` tries only up to ``LEAD`` words before each violent word: it finds what a scan of every position
+    finds, on every sentence written for the tests and each idiom above with words before it."""
+    texts = [
+        line.split("\t")[-1]
+        for name in ("ordinary.tsv", "threats.tsv", "threats_heldout.tsv")
+        for line in (ROOT / "tests" / "data" / name).read_text("utf-8").splitlines()
+        if not line.startswith("#")
+    ]
+    texts += [f"{before} {idiom}" for idiom in IDIOMS + THREATS for before in ("", "lol i swear", "so i d totally")]
+    scanned = 0
+    for text in texts:
+        words = PLAIN.words(text.replace("idiom_", ""))
+        plain = [w.removeprefix(idioms.MARK) for w in words]
+        everywhere = []
+        for match in idioms._IDIOM.finditer(" ".join(plain)):
+            scanned += 1
+            group = str(match.lastgroup)
+            before = "b" + group[1:]
+            at = match.end(before) + 1 if before in idioms._IDIOM.groupindex else match.start()
+            span = (at, match.end(), match.start(group))
+            everywhere.append(tuple(len(" ".join(plain)[:x].split()) for x in span))
+        assert [(f, e, w) for f, e, w in idioms.find(plain)] == everywhere, text
+    assert scanned >= 50
