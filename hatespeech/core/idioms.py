@@ -32,19 +32,30 @@ _THINGS = (  # what one kills that is not alive: a task to do well, a machine, a
     r"(?:lights?|process(?:es)?|server|job|app|tab|task|program|engine|music|mood|vibe|battery|exam|test|quiz"
     r"|interview|presentation|audition|show|set|game|workout|deadline)"
 )
+_FOOD = r"pint|beer|burger|pizza|curry|kebab|coffee|drink|sandwich|cup of tea|brew|steak"  # "I could murder a pint"
+_WANTED = (  # what people say they would kill for
+    r"(?:sleep|nap|rest|holiday|vacation|break|weekend|day off|lie in|shoes|dress|car|job|house|bag|phone|tickets?"
+    r"|hair|body|abs|skin|view|seat|cake|cookies?|chocolate|ice cream|tacos?|fries|wine|cocktail|tea|cigarette|smoke"
+    r"|shower|bath|hug|date|boyfriend|girlfriend|raise|promotion|win|goal)"
+)
+_NO_ONE = (  # an idiom that ends with its violent word is not followed by who would suffer it ("dressed to kill you")
+    r"(?! (?:you|u|ya|yall|y all|him|her|them|em|us|me|everyone|everybody|anyone|anybody|somebody|someone|all"
+    r"|every|each|some|those|these|the|that|this|my|your|his|their|our)\b)"
+)
 _WOULD = r"(?:d|would|could)(?: (?:literally|honestly|seriously|totally|absolutely|just|so|really))?"
 IDIOMS: tuple[str, ...] = (
     # wanting something badly: "I'd kill for a coffee", "she would kill for those shoes", "I could murder a pint"
-    rf"(?P<before>{_WOULD}) (?P<word>kill|murder) for (?:a|an|some|one|another|that|this|those|these|the|my|your"
-    r"|you|u)(?: \w+)?\b",
-    rf"(?P<before>{_WOULD}) (?P<word>murder) (?:a|an|some|that|this) \w+",
+    # (a thing one wants, not "a chance to hurt them" nor "a world without them")
+    rf"(?P<before>{_WOULD}) (?P<word>kill|murder) for (?:a|an|some|one|another|that|this|those|these|the|my|your)"
+    rf"(?: (?:good|nice|decent|proper|cold|hot|big|new|little|quick|long|fresh|few|real))? (?:{_FOOD}|{_WANTED})\b",
+    rf"(?P<before>{_WOULD}) (?P<word>murder) (?:a|an|some|that|this) (?:{_FOOD})\b",
     # said of oneself: "this joke killed me", "my feet are killing me", "my mom is going to kill me"
     # (not "kill me some ...": a dialect's "for myself", as in "gonna kill me some of them")
     rf"(?P<word>{_KILL}) me\b(?! (?:some|a|an|one|a few|all|every|more|them|those|these|another)\b)",
     # doing something well, passing time: "she killed it on stage", "killing time", "dressed to kill"
     r"(?P<word>killed|killing|kills) it\b",
     rf"(?P<word>{_KILL}) (?:some )?time\b",
-    r"dressed to (?P<word>kill)\b",
+    rf"dressed to (?P<word>kill)\b{_NO_ONE}",
     rf"(?P<word>{_KILL}) two birds\b",
     # a thing, not a person: "I'm going to kill this exam", "kill the lights", "killed the process"
     rf"(?P<word>{_KILL}) (?:the|that|this|my|your|our|a|an|every) {_THINGS}\b",
@@ -57,7 +68,8 @@ IDIOMS: tuple[str, ...] = (
     rf"(?P<word>{_SHOOT}) (?:your|my|his|her|their|our) shot\b",
     # laughing, wanting: "I nearly died laughing", "this cake is to die for"
     r"(?P<word>die|dies|died|dying) (?:laughing|of laughter|of embarrassment)\b",
-    r"to (?P<word>die) for\b",
+    # (not "you deserve to die for this", "ready to die for": only a thing that "is to die for")
+    r"(?P<before>is|was|are|were|s|re|looks|look|sounds|tastes|smells) to (?P<word>die) for\b",
     # "burn some calories", "hang in there", "hang out with them"
     r"(?P<word>burn|burns|burned|burnt|burning) (?:off )?(?:some |more |a few |the |those |extra )?calories\b",
     r"(?P<word>hang|hanging|hangs) (?:in there|out)\b",

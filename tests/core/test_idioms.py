@@ -28,6 +28,7 @@ IDIOMS = [  # the README's two, and more of the kind (each went to review or blo
     "dressed to kill tonight",
     "kill time before the flight",
     "this cake is to die for",
+    "I could murder a burger right now",
     "I nearly died laughing",
 ]
 THREATS = [  # a violent word beside or inside an idiom's words, meant at a person: still flagged
@@ -39,6 +40,10 @@ THREATS = [  # a violent word beside or inside an idiom's words, meant at a pers
     "I'll kill them all, dressed to kill",
     "someone should kill this guy",
     "they should all be shot",
+    "you deserve to die for what you did",  # not "this cake is to die for"
+    "I'm dressed to kill you",  # not "dressed to kill"
+    "I'd kill for a chance to shoot you",  # not "I'd kill for a coffee"
+    "I'd kill for a world without muslims",
 ]
 
 
@@ -64,15 +69,12 @@ def test_the_violent_word_of_an_idiom_is_not_counted_and_the_explanation_shows_i
     text = "ok, I'd KILL for a coffee. I would kill for a chance to kill you"
     probabilities, explanation = score_and_explain(model, text)
     assert probabilities == model.proba_one(text)
-    assert explanation["idioms"] == [
-        {"start": 8, "end": 25, "text": "KILL for a coffee"},
-        {"start": 35, "end": 52, "text": "kill for a chance"},
-    ]
+    assert explanation["idioms"] == [{"start": 8, "end": 25, "text": "KILL for a coffee"}]
     for idiom in explanation["idioms"]:
         assert text[idiom["start"] : idiom["end"]] == idiom["text"]
     counted = {(s["start"], s["end"]) for s in explanation["spans"]}
-    assert (8, 12) not in counted and (35, 39) not in counted  # the idioms' "kill"
-    assert (56, 60) in counted and text[56:60] == "kill"  # the threat's: counted as before
+    assert (8, 12) not in counted  # the idiom's "kill"
+    assert {(35, 39), (56, 60)} <= counted and text[35:39] == text[56:60] == "kill"  # the others: counted as before
     kill = model.vocab["kill"]
     assert model.mean_weights()[0][kill][LABELS.index("hate speech")] > 0  # the word the idiom keeps from counting
     assert "idioms" not in score_and_explain(model, "I will kill you")[1]  # said only when there are some
@@ -102,15 +104,22 @@ def test_no_one_can_type_the_marker(classifier: Classifier) -> None:
     [
         ("i d kill for a coffee", [("kill for a coffee", "kill")]),
         ("they kill for fun", []),  # said of people: not the idiom
-        ("i would kill for a chance to kill you", [("kill for a chance", "kill")]),
+        ("i would kill for you", []),  # only a thing one wants
+        ("i d kill for a cold beer", [("kill for a cold beer", "kill")]),
+        ("i would kill for a chance to kill you", []),
         ("this joke killed me", [("killed me", "killed")]),
         ("she killed it", [("killed it", "killed")]),
         ("kill it", []),  # "it" may be a person, dehumanised
         ("dressed to kill", [("dressed to kill", "kill")]),
+        ("dressed to kill them", []),
         ("shoot me an email then shoot me a text", [("shoot me an email", "shoot"), ("shoot me a text", "shoot")]),
         ("the song shot up the charts", [("shot up the charts", "shot")]),
         ("hang in there", [("hang in there", "hang")]),
         ("hang them", []),
+        ("i could murder a pint", [("murder a pint", "murder")]),
+        ("i could murder a child", []),  # only food and drink
+        ("this cake is to die for", [("to die for", "die")]),
+        ("you deserve to die for this", []),  # a wish, not a thing that "is to die for"
     ],
 )
 def test_find(words: str, found: list[tuple[str, str]]) -> None:
