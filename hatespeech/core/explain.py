@@ -32,6 +32,8 @@ def explain(model: CompiledModel, text: str) -> dict[str, Any]:
     ``spans`` is sorted by position; each has ``start``/``end`` (offsets into ``text``),
     ``text`` (``text[start:end]``), ``class`` and ``contribution``. For every class,
     ``intercept + Σ contributions == margin``. Parts that match no feature of the model are absent.
+    ``idioms``, present when the text has any: each known idiom (``hatespeech.core.idioms``) whose violent
+    word the model did not count as one ("kill for a coffee"), with its ``start``/``end``/``text``.
     """
     return score_and_explain(model, text)[1]
 
@@ -39,7 +41,7 @@ def explain(model: CompiledModel, text: str) -> dict[str, Any]:
 def score_and_explain(model: CompiledModel, text: str) -> tuple[list[float], dict[str, Any]]:
     """The probabilities (exactly ``model.proba_one(text)``) and the explanation, from one pass over the text."""
     weights, intercepts = model.mean_weights()
-    tokens = model.reader.tokens(text)
+    tokens, phrases = model.reader.tokens_and_idioms(text)
     kept = [(token, i) for i, t in enumerate(tokens) for token in model.analyse((t.text,))]
 
     places: dict[int, list[tuple[int, int]]] = defaultdict(list)  # feature → (start, end) of each occurrence
@@ -74,6 +76,8 @@ def score_and_explain(model: CompiledModel, text: str) -> tuple[list[float], dic
         "classes": {label: {"intercept": float(intercepts[k]), "margin": margins[k]} for k, label in enumerate(LABELS)},
         "spans": spans,
     }
+    if phrases:  # said only when there are some: most texts have none
+        explanation["idioms"] = [{"start": p.start, "end": p.end, "text": p.text} for p in phrases]
     return model.proba_from_sums(total, scale), explanation
 
 

@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from hatespeech.core import idioms, threats
 from hatespeech.core import text as text_module
-from hatespeech.core import threats
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
@@ -192,7 +192,19 @@ class CompiledModel:
                     markers += m
                 if g:  # almost always the empty set
                     gate |= g
+        if not idioms.WORDS.isdisjoint(found):  # rare: a violent word, maybe in an idiom, which spans pieces
+            return self.idiom_tokens(text)
         return found + markers if markers else found
+
+    def idiom_tokens(self, text: str) -> list[str]:
+        """``tokens`` for a text with a violent word (never a stop word: ``to_arrays``): read again by the
+        reader, which marks the word if it is in an idiom (``hatespeech.core.idioms``)."""
+        words = self.reader.words(text)
+        # A marker is one token too ("_" is a word character): the whole-word path, not a regex per word.
+        if self.whole_words and all(w.isalnum() or w.startswith(idioms.MARK) for w in words):
+            stop = self.stop
+            return [w for w in words if w not in stop]
+        return list(self.analyse(words))
 
     def threat_words(self, text: str) -> set[str]:
         """The words of ``text`` the threat check's gate looks at (``threats.may_threaten``), from the

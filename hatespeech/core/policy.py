@@ -8,7 +8,16 @@ of one is a test of the other. Nothing here knows about HTTP or scikit-learn.
 - ``categories``: per abusive class, whether its severity score reached its ``review`` threshold
   (``labels.severity_scores``: hate speech P(hate); offensive language P(hate) + P(offensive));
 - ``action``: ``block`` if any class reached its ``block`` threshold, else ``review`` if any
-  reached its ``review`` threshold, else ``allow``; ``flagged`` is ``action != "allow"``.
+  reached its ``review`` threshold, else ``allow``; ``flagged`` is ``action != "allow"``;
+- ``reasons``: why the action is what it is, one per class that reached a threshold (its severity
+  score, the highest threshold it reached and that threshold's value), the most severe first; the
+  threat check adds its own (``hatespeech.core.threats.apply``). Empty exactly when the action is
+  ``allow``.
+
+``label`` and ``action`` answer two questions. ``label`` is the model's best guess of the class (the
+rule its metrics measure); ``action`` is what to do, from thresholds set low enough to send a person
+the doubtful posts. "immigrants are vermin" can be most likely ``neither`` and still go to review,
+because P(hate speech) = 0.18 is above the review threshold: its ``reasons`` say so.
 
 The thresholds come from the card (chosen by cross-validation on the training data, with what
 they mean); ``THRESHOLDS`` in the environment overrides any of them (see ``hatespeech.config``).
@@ -20,13 +29,15 @@ they mean); ``THRESHOLDS`` in the environment overrides any of them (see ``hates
 >>> decision = policy.decide([0.05, 0.5, 0.45])
 >>> decision["label"], decision["action"], decision["categories"]
 ('neither', 'review', {'hate speech': False, 'offensive language': True})
+>>> decision["reasons"]
+[{'category': 'offensive language', 'score': 0.55, 'threshold': 'review', 'at': 0.4}]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -41,11 +52,34 @@ class PolicyError(ValueError):
     """Thresholds or weights that cannot be used; the message names the bad value."""
 
 
+class ScoreReason(TypedDict):
+    """A class whose severity score (``labels.severity_scores``) reached a threshold: ``threshold`` is the
+    highest it reached (``block`` or ``review``), ``at`` that threshold's value."""
+
+    category: str  # "hate speech" or "offensive language"
+    score: float
+    threshold: Literal["review", "block"]
+    at: float
+
+
+class ThreatReason(TypedDict):
+    """The threat check matched ``text[start:end]`` (``hatespeech.core.threats``): at least a review."""
+
+    category: Literal["threat"]
+    start: int
+    end: int
+    text: str
+
+
+Reason = ScoreReason | ThreatReason
+
+
 class Decision(TypedDict):
     label: str
     flagged: bool
     action: str
     categories: dict[str, bool]
+    reasons: list[Reason]
 
 
 class Moderation(Decision):
@@ -127,14 +161,27 @@ class Policy:
         return labels, actions, {label: hits.tolist() for label, hits in reached.items()}
 
     def decide(self, probabilities: Sequence[float]) -> Decision:
-        """``label``, ``flagged``, ``action`` and ``categories`` for one row of probabilities."""
+        """``label``, ``flagged``, ``action``, ``categories`` and ``reasons`` for one row of probabilities."""
         labels, actions, reached = self.decide_many([probabilities])
         return {
             "label": labels[0],
             "flagged": actions[0] != "allow",
             "action": actions[0],
             "categories": {label: hits[0] for label, hits in reached.items()},
+            "reasons": [*self.reasons(probabilities)],
         }
+
+    def reasons(self, probabilities: Sequence[float]) -> list[ScoreReason]:
+        """Each class whose severity score reached a threshold, the highest it reached, blocks first."""
+        severity = severity_scores(probabilities)
+        found: list[ScoreReason] = []
+        for label, t in self.thresholds.items():
+            score = float(severity[label])
+            if score >= t.block:
+                found.append({"category": label, "score": score, "threshold": "block", "at": t.block})
+            elif score >= t.review:
+                found.append({"category": label, "score": score, "threshold": "review", "at": t.review})
+        return sorted(found, key=lambda r: r["threshold"] != "block")  # stable: in LABELS order within each
 
     def moderate(self, probabilities: Sequence[float]) -> Moderation:
         """The ``/moderate`` answer for one row: ``scores``, the decision and ``model``."""

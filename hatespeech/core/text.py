@@ -22,7 +22,9 @@ What it does, and why (each step was measured on held-out folds, see bench/LOG-2
   words glued together read as two unless the glued form is a real word (docs/model.md, "What
   the normaliser reads");
 - a word in a small slur lexicon adds a marker token (``lexrace``, ``lexgay``, ``lexdis``),
-  so that rare spellings of a slur share what the model learnt from the common ones.
+  so that rare spellings of a slur share what the model learnt from the common ones;
+- the violent word of a known idiom ("I'd kill for a coffee", "shoot me an email") is read as
+  ``idiom_<word>``, which no feature counts as the verb (``hatespeech.core.idioms``).
 
 >>> normalise("RT @user: Sooooo &amp; coool!!! https://t.co/x #Win 😀")
 'soo cool win emo128512'
@@ -41,6 +43,8 @@ from functools import lru_cache
 from importlib import resources
 from itertools import product
 from typing import NamedTuple
+
+from hatespeech.core import idioms
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"  # how the vectorizer splits the normalised text: on the spaces we put
 
@@ -505,6 +509,15 @@ class Reader:
         >>> [(t.text, t.start, t.end) for t in PLAIN.tokens("Hiii @bob &amp;amp; y0u")]
         [('hii', 0, 4), ('you', 20, 23)]
         """
+        return self.tokens_and_idioms(text)[0]
+
+    def tokens_and_idioms(self, text: str) -> tuple[list[Token], list[Token]]:
+        """``tokens``, and the idioms whose violent word it read as ``idiom_<word>`` (``hatespeech.core.idioms``):
+        each a ``Token`` of the idiom's words with its span in the original.
+
+        >>> PLAIN.tokens_and_idioms("I'd kill for a coffee!")[1]
+        [Token(text='kill for a coffee', start=4, end=21)]
+        """
         found: list[Token] = []
         places = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
         at = 0
@@ -520,8 +533,13 @@ class Reader:
                 found.append(Token(word, here[i][0], here[j - 1][1]))
             for (start, _), part in zip(here[j:], parts[j:], strict=True):
                 found += self.piece_tokens(part, start)
+        phrases = []
+        for first, end, word in idioms.find([t.text for t in found]):
+            found[word] = found[word]._replace(text=idioms.MARK + found[word].text)
+            start, stop = found[first].start, found[end - 1].end
+            phrases.append(Token(text[start:stop], start, stop))
         markers = [Token(m, t.start, t.end) for t in found if (m := lexicon(t.text))]
-        return found + markers
+        return found + markers, phrases
 
     def words(self, text: str) -> list[str]:
         """The normalised tokens of ``text``, lexicon markers last: what ``tokens`` gives, without spans."""
@@ -533,6 +551,8 @@ class Reader:
             found += piece_words
             if piece_markers:
                 markers += piece_markers
+        if not idioms.WORDS.isdisjoint(found):  # rare: a violent word, maybe in an idiom
+            found = idioms.mark(found)
         return found + markers if markers else found
 
     def _chunk(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -138,7 +138,8 @@ def load(settings: Settings) -> Api:
         url: object = None,
         record: bool = True,
     ) -> Moderation:
-        """Scores, the decision (label, flagged, action, categories), the model, and on request why.
+        """Scores, the decision (label, flagged, action, categories, and the reasons for the action), the model,
+        and on request the explanation of the scores.
 
         The optional context (the post's ``id``, its discussion ``thread``, ``author``, ``url``) feeds
         the alerts: a blocked message, or a discussion turning sour, is sent to the moderators.

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from hatespeech.core import idioms
 from hatespeech.core.model import FORMAT, FORMAT_VERSION, PER_WORD_PATTERNS, CompiledModel
 from hatespeech.core.modelfile import CHECKS, TOLERANCE, ModelError
 
@@ -75,6 +76,8 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
     table[:-1, :-1] = (coef * idf).T
     table[:-1, -1] = {"l2": idf**2, "l1": idf, None: 0.0}[tfidf.norm]
     stop = vec.get_stop_words()
+    if stop and not idioms.WORDS.isdisjoint(stop):  # the compiled model finds idioms by their violent words
+        raise _unsupported(f"stop words that hold an idiom's violent word {sorted(idioms.WORDS & set(stop))}")
     reader = getattr(steps[0], "reader_", None)  # the normaliser's vocabulary: how disguised words are read
     counts = reader.counts if reader is not None else {}
     return {

@@ -13,6 +13,9 @@ def test_moderate_reports_a_threat_and_raises_the_action(production: Server) -> 
     assert answer["threat"] == {"start": 0, "end": 34, "text": "someone should put a bullet in his"}
     _, idiom = post_json(production.url + "/moderate", {"text": "this joke killed me"})
     assert idiom["categories"]["threat"] is False and "threat" not in idiom
+    _, coffee = post_json(production.url + "/moderate", {"text": "I'd kill for a coffee", "explain": True})
+    assert coffee["action"] == "allow" and coffee["reasons"] == [], "the model does not count an idiom's verb either"
+    assert coffee["explanation"]["idioms"] == [{"start": 4, "end": 21, "text": "kill for a coffee"}]
 
 
 def test_threats_map_to_openai_and_perspective(production: Server) -> None:

@@ -67,6 +67,10 @@ ODD = [
     "f*ck you b!tch, $hit n@gger sh1t pvssy fuuuuck stuuupid #f*ck (b*tch)!",
     "f u c k you, n.i.g.g.e.r f-u-c-k U.S.A. a.m. 45s p*ssword a b c d e",
     "ｂｉｔｃｈ 𝐟𝐮𝐜𝐤 b\u200bitch b\u00aditch nіgger n\u0456gg\u0435r f\u0301uck \u202ebitch",
+    # idioms, whose violent word the reader marks across pieces (hatespeech.core.idioms), beside real threats
+    "I'd kill for a coffee, but I will KILL you",
+    "shoot me an email!! my mom is going to k!ll me lol, I would kill for a chance to kill you",
+    "kill\tfor  a coffee kill me kill me some of them idiom_kill",
 ]
 FRAGMENTS = [
     *ODD[:16],
@@ -86,6 +90,12 @@ FRAGMENTS = [
     "і",
     " ",
     "\t",
+    "kill",
+    "killing",
+    "me",
+    "for a",
+    "I'd",
+    "coffee",
 ]
 odd_texts = st.one_of(
     st.text(st.characters(codec=None, exclude_categories=()), max_size=200),
@@ -256,6 +266,7 @@ def unsupported_pipelines() -> dict[str, Pipeline]:
         "float32": train({"features": words(dtype=np.float32)}),
         "isotonic": train({"classifier__method": "isotonic"}),
         "two classes": train({}, binary=True),
+        "an idiom's violent word as a stop word": train({"features": words(stop_words=["the", "kill"])}),
         "an unfitted classifier": Pipeline([*base.steps[:2], ("classifier", CalibratedClassifierCV(LinearSVC()))]),
         "no calibration": Pipeline(
             [*base.steps[:2], ("classifier", base.named_steps["classifier"].calibrated_classifiers_[0].estimator)]
