@@ -294,3 +294,22 @@ def test_the_readme_token_example_serves_with_that_token_only(tmp_path: Path) ->
             assert status == 200 and list(json.loads(body)) == list(LABELS), body
             header = argv.index("-H")
             assert curl(argv[:header] + argv[header + 2 :])[0] == 403
+
+
+def test_the_reasons_example_is_what_the_model_answers(classifier: Classifier) -> None:
+    page = (ROOT / "docs" / "api.md").read_text()
+    text = re.search(r"^curl -d '\{\"text\": \"([^\"]+)\"\}' http://127\.0\.0\.1:5000/moderate$", page, re.M)
+    said = re.search(r'answers `"label": "([^"]+)"`, `"action": "([^"]+)"` and\n`"reasons": (\[.*?\])`', page)
+    assert text and said, "docs/api.md shows a /moderate curl, its label, action and reasons"
+    answer = moderation(classifier, text.group(1))
+    assert (answer["label"], answer["action"]) == said.groups()[:2], answer
+    shown = json.loads(said.group(3))
+    assert [(r["category"], r["threshold"]) for r in shown] == [
+        (r["category"], r["threshold"]) for r in answer["reasons"]
+    ]
+    for shown_reason, reason in zip(shown, answer["reasons"], strict=True):
+        assert printed(reason["score"], str(shown_reason["score"])) == str(shown_reason["score"]), reason
+        assert reason["at"] == shown_reason["at"], reason
+    # the prose after it rounds the same score and names the same threshold
+    hate, at = answer["scores"]["hate speech"], answer["reasons"][0]["at"]
+    assert f"P(hate speech) is only\n{hate:.2f}, but that is above the {at}" in page
