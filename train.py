@@ -111,10 +111,10 @@ def print_risk(risk: dict) -> bool:
         recovered = "-" if s["recovered_without_it"] is None else f"{s['recovered_without_it']:+.3f}"
         print(f"  {s['source']:<20} {s['rows']:6d} {s['confidently_contradicted']:22.1%} {recovered:>9}")
     if risk["hardest_rows"]:
-        print("  rows the base model contradicts most confidently (source, id: label given → what it says):")
+        print("  rows the base model finds least likely (source, id: label given (its probability) → what it says):")
         for r in risk["hardest_rows"]:
             print(
-                f"  {r['source']}, {r['id'] or '(no id)'}: {r['label']} → "
+                f"  {r['source']}, {r['id'] or '(no id)'}: {r['label']} ({r['base_model_probability_of_label']:.2f}) → "
                 f"{r['base_model_says']} ({r['base_model_probability']:.2f})"
             )
     return True

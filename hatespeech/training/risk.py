@@ -130,6 +130,7 @@ def _attribute(
                 "label": LABELS[int(feedback.labels[i])],
                 "base_model_says": LABELS[int(predicted[i])],
                 "base_model_probability": round(float(base_view[i, predicted[i]]), 3),
+                "base_model_probability_of_label": round(float(unlikely[i]), 3),
             }
             for i in hardest
         ],

@@ -14,6 +14,7 @@ import pytest
 from support import tiny_csv
 
 import train
+from hatespeech.config import Settings
 from hatespeech.core.classifier import Classifier
 from hatespeech.feedback import LABELS, SQLiteFeedbackStore
 from hatespeech.training import feedback as training_feedback
@@ -133,7 +134,7 @@ def test_poisoned_feedback_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     assert without - with_ > 0.01 and abs(without - with_ - drop) < 0.002
     table = printed.split("left out:")[1].splitlines()
     assert table[2].split()[0] == "api", printed  # the source that pulled hardest comes first
-    assert "api, line " in printed and ": neither → " in printed  # rows to look at, by source and line
+    assert re.search(r"api, line \d+: neither \([\d.]+\) → ", printed)  # rows to look at, by source and line
 
 
 def test_poisoned_feedback_can_be_accepted(tmp_path: Path) -> None:
@@ -218,6 +219,9 @@ def test_feedback_from_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     section = json.loads(out.read_text())["feedback"]
     assert section["rows"] == 60 and section["sources"] == {"review-page": 60}
     assert section["origin"].startswith("store, sqlite") and len(section["sha256"]) == 64
+    # each row's source and id, so that a refused training can say where the rows that pulled are
+    loaded = training_feedback.load_store(Settings.from_env())
+    assert loaded.row_sources == ("review-page",) * 60 and loaded.row_ids[:2] == ("0", "1")
 
 
 @pytest.mark.parametrize(
