@@ -6,8 +6,13 @@
     python train.py --feedback board.csv              # + a CSV of a board's labels (`text`, `label`)
 
 Without ``--data`` it reads data/labeled_data.csv, else ../shared/data/davidson/labeled_data.csv
-(``hatespeech.config.training_data_path``, the rule the tests follow too). Prints the evaluation
-and writes the model, its card and an evaluation report (plots) in models/.
+(``hatespeech.config.training_data_path``, the rule the tests follow too).
+
+With --feedback, a model whose macro-F1 on held-out base rows falls by more than 0.01 from the same
+training without the feedback is not written (exit 1, with who pulled hardest); --accept-feedback-risk
+writes it anyway.
+
+Prints the evaluation and writes the model, its card and an evaluation report (plots) in models/.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ try:  # requirements-train.txt: the serving environment (requirements.txt) has n
     from hatespeech.training.data import DAVIDSON_SHA256, HOW_TO_GET, DataError, check_trainable, load_dataset
     from hatespeech.training.feedback import Feedback, FeedbackError, load_csv, load_store
     from hatespeech.training.report import write_feedback_report, write_report
+    from hatespeech.training.risk import MAX_DROP
     from hatespeech.training.save import save_model
     from hatespeech.training.train import train
 except ModuleNotFoundError as err:
@@ -60,6 +66,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "DATABASE_URL); a PATH is a CSV with columns `text` and `label` (label names, or 0, 1, 2). Their weight "
         "is chosen by cross-validation on them, and the rule and thresholds are recalibrated on them",
     )
+    parser.add_argument(
+        "--accept-feedback-risk",
+        action="store_true",
+        # MAX_DROP is only importable with the training requirements; --help must work without them
+        help="write the model even if the feedback lowers macro-F1 on held-out base rows by more than "
+        f"{MAX_DROP if MISSING is None else 'the allowed drop'} (the same training without it, on the same rows); "
+        "otherwise such a run exits 1",
+    )
     parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds (default: %(default)s)")
     parser.add_argument(
         "--inner-folds",
@@ -94,6 +108,30 @@ def print_board(name: str, m: dict) -> None:
     print(f"  {'class':<20} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
     for label, c in m["per_class"].items():
         print(f"  {label:<20} {c['precision']:9.3f} {c['recall']:7.3f} {c['f1']:6.3f} {c['support']:8d}")
+
+
+def print_risk(risk: dict) -> bool:
+    """Print what the feedback costs on held-out base rows and, if too much, who pulled; True if refused."""
+    print(
+        f"\nHeld-out base rows ({risk['held_out_base_rows']}), macro-F1: {risk['macro_f1_without_feedback']:.3f} "
+        f"without the feedback, {risk['macro_f1_with_feedback']:.3f} with it (drop {risk['drop']:.3f}, "
+        f"at most {risk['max_drop']} allowed)"
+    )
+    if not risk["refused"]:
+        return False
+    print("  sources, by the macro-F1 recovered when each alone is left out:")
+    print(f"  {'source':<20} {'rows':>6} {'base model contradicts':>22} {'recovered':>9}")
+    for s in risk["sources"]:
+        recovered = "-" if s["recovered_without_it"] is None else f"{s['recovered_without_it']:+.3f}"
+        print(f"  {s['source']:<20} {s['rows']:6d} {s['confidently_contradicted']:22.1%} {recovered:>9}")
+    if risk["hardest_rows"]:
+        print("  rows the base model finds least likely (source, id: label given (its probability) → what it says):")
+        for r in risk["hardest_rows"]:
+            print(
+                f"  {r['source']}, {r['id'] or '(no id)'}: {r['label']} ({r['base_model_probability_of_label']:.2f}) → "
+                f"{r['base_model_says']} ({r['base_model_probability']:.2f})"
+            )
+    return True
 
 
 def read_feedback(source: str) -> Feedback:
@@ -152,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         print_board("Feedback, out-of-fold, the board's rule (tuned on the other folds)", section["out_of_fold"])
         for note in section["notes"]:
             print(f"note: {note}")
+        if print_risk(section["risk"]) and not args.accept_feedback_risk:
+            print(
+                "train.py: refused: the feedback lowers macro-F1 on held-out base rows by "
+                f"{section['risk']['drop']:.3f} (more than {MAX_DROP}); nothing written. Erase or fix the rows "
+                "above, or rerun with --accept-feedback-risk if the board's standard really differs",
+                file=sys.stderr,
+            )
+            return 1
     print(
         f"\ndecision rule weights {trained.card['decision_rule']['weights']}; "
         f"production fit {trained.card['fit_seconds']} s"

@@ -81,6 +81,25 @@ def _token(env: Mapping[str, str], name: str = "FIREFLY_TOKEN") -> str | None:
     return raw
 
 
+def _moderation_key(env: Mapping[str, str], token: str | None) -> str | None:
+    """``MODERATION_API_KEY``: a token like ``FIREFLY_TOKEN``, and another one. Without ``FIREFLY_TOKEN``
+    every path is open, so a key that only narrows what it reaches would narrow nothing.
+
+    >>> _moderation_key({"MODERATION_API_KEY": "0123456789abcdef"}, "fedcba9876543210")
+    '0123456789abcdef'
+    """
+    key = _token(env, "MODERATION_API_KEY")
+    if key is None:
+        return None
+    if token is None:
+        raise ConfigError("MODERATION_API_KEY is set but FIREFLY_TOKEN is not: set FIREFLY_TOKEN too")
+    metrics = env.get("METRICS_TOKEN", "").strip()
+    if key in (token, metrics):
+        which = "FIREFLY_TOKEN" if key == token else "METRICS_TOKEN"
+        raise ConfigError(f"MODERATION_API_KEY must differ from {which}: it is the key that reaches less")
+    return key
+
+
 def _thresholds(env: Mapping[str, str]) -> dict | None:
     """``THRESHOLDS``: a JSON object, or the path of a file holding one (core/policy.py checks its contents)."""
     raw = env.get("THRESHOLDS", "").strip()
@@ -449,6 +468,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     max_text_chars: int = 10_000
     token: str | None = None  # FIREFLY_TOKEN, as firefly names it
+    # MODERATION_API_KEY: what Coral and other clients of the drop-ins hold; it reaches only those
+    moderation_key: str | None = field(default=None, repr=False)
     log_level: str = "info"
     max_batch_texts: int = 100  # texts per /predict_batch, /moderate_batch, /v1/moderations request
     max_batch_chars: int = 50_000  # their total length
@@ -467,6 +488,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         token = _token(env)
+        moderation_key = _moderation_key(env, token)
         return cls(
             model_path=Path(env.get("MODEL_PATH") or DEFAULT_MODEL_PATH),
             host=env.get("HOST", "").strip() or cls.host,
@@ -478,6 +500,7 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=64),
             max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
             token=token,
+            moderation_key=moderation_key,
             log_level=env.get("LOG_LEVEL", "").strip().lower() or cls.log_level,
             max_batch_texts=_int(env, "MAX_BATCH_TEXTS", cls.max_batch_texts),
             max_batch_chars=_int(env, "MAX_BATCH_CHARS", cls.max_batch_chars),

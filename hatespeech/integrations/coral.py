@@ -107,9 +107,17 @@ def feedback_label(attribute_scores: object) -> str:
 
 
 def suggest_score(
-    service: Service, comment: object, attribute_scores: object, options: Mapping[str, Any]
+    service: Service,
+    comment: object,
+    attribute_scores: object,
+    options: Mapping[str, Any],
+    source: str | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Store one suggested score as feedback: ``(Perspective's answer, the label stored)``; ValueError if malformed."""
+    """Store one suggested score as feedback: ``(Perspective's answer, the label stored)``; ValueError if malformed.
+
+    ``source``, when given, is what the caller's credential stands for (``coral`` for
+    ``MODERATION_API_KEY``), whatever ``communityId`` claims.
+    """
     for name, value in options.items():
         kind = SUGGEST_OPTIONS.get(name)
         if kind is None:
@@ -135,7 +143,8 @@ def suggest_score(
         raise ValueError("languages must be an array of language codes")
     label = feedback_label(attribute_scores)
     community = options.get("communityId")
-    source = KIND if isinstance(community, str) and community.startswith("Coral:") else "perspective"
+    if source is None:
+        source = KIND if isinstance(community, str) and community.startswith("Coral:") else "perspective"
     post_id = token
     if source == KIND and token is not None and token.startswith(TOKEN_PREFIX) and len(token) > len(TOKEN_PREFIX):
         post_id = token[len(TOKEN_PREFIX) :]  # the comment's own id, as the other boards' (common.py)

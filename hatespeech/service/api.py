@@ -28,7 +28,7 @@ from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_texts
 from hatespeech.review.web import RETRAIN_COMMAND
-from hatespeech.service import compat, metrics
+from hatespeech.service import compat, metrics, web
 from hatespeech.service.context import Context
 from hatespeech.service.web import JSON, bad_input_is_400
 
@@ -314,9 +314,11 @@ def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.Feed
         """Perspective-compatible ``POST /v1alpha1/comments:suggestscore``: a moderator's score, kept as feedback.
 
         Coral sends its moderators' approvals (0) and rejections (1) here (hatespeech/integrations/coral.py).
+        With ``MODERATION_API_KEY`` the feedback is Coral's, whatever ``communityId`` says.
         """
+        source = integrations.coral.KIND if web.moderation_key_used() else None
         try:
-            return integrations.suggest_score(boards, comment, attributeScores, options)[0]
+            return integrations.suggest_score(boards, comment, attributeScores, options, source)[0]
         except compat.ApiError:
             raise
         except feedback.StoreUnavailable as err:

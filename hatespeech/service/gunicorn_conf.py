@@ -40,6 +40,16 @@ def when_ready(server: object) -> None:
         server.log.warning(  # type: ignore[attr-defined]
             json.dumps({"warning": "FIREFLY_TOKEN is not set: anyone who can reach this port can use the API"})
         )
+    elif not _settings.moderation_key:
+        server.log.warning(  # type: ignore[attr-defined]
+            json.dumps(
+                {
+                    "warning": "MODERATION_API_KEY is not set: the OpenAI and Perspective drop-ins take FIREFLY_TOKEN, "
+                    "and a client holding it (Coral) can also write /feedback and read /review; "
+                    "give such clients MODERATION_API_KEY instead"
+                }
+            )
+        )
 
 
 def post_worker_init(worker: object) -> None:

@@ -10,6 +10,9 @@ no method, compares tokens with ``==`` and turns exceptions into a 500 that leak
   token: each is authenticated by its platform's signature (hatespeech/integrations),
 - checks ``Authorization: Token <FIREFLY_TOKEN>`` (or ``Bearer``), or ``?key=<FIREFLY_TOKEN>`` as
   Perspective API clients send it, in constant time,
+- lets ``MODERATION_API_KEY`` (what Coral and other clients hold) reach the drop-ins only
+  (``DROP_INS``), and answers 403 with it anywhere else: whoever holds it can score texts and send
+  Coral's moderators' scores, not write ``/feedback``, read ``/review/*`` or ``/metrics``,
 - answers 404/405 for unknown paths and methods,
 - refuses bodies over ``MAX_BODY_BYTES`` with 413 without reading them (chunked ones too), and
   answers 408 to a client that stops sending its body for ``READ_TIMEOUT`` seconds,
@@ -30,6 +33,7 @@ Nothing here knows about scikit-learn.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hmac
 import http
@@ -57,6 +61,16 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 App = Callable[[Environ, StartResponse], Iterable[bytes]]
 Problem = tuple[str, dict, list]  # status, JSON body, extra headers
+# The OpenAI and Perspective drop-ins: all that MODERATION_API_KEY reaches.
+DROP_INS = frozenset({"/v1/moderations", "/v1alpha1/comments:analyze", "/v1alpha1/comments:suggestscore"})
+# Which credential the request in this thread came with: firefly calls the function in the
+# guard's own thread and context, so the function can ask (``moderation_key_used``).
+_credential: contextvars.ContextVar[str | None] = contextvars.ContextVar("hatespeech_credential", default=None)
+
+
+def moderation_key_used() -> bool:
+    """The request being answered came with ``MODERATION_API_KEY`` (not ``FIREFLY_TOKEN``)."""
+    return _credential.get() == "moderation"
 
 
 def bad_input_is_400(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,6 +133,7 @@ class Guard:
         self.openapi = openapi
         self.pages = pages
         self.token = settings.token.encode() if settings.token else None
+        self.moderation_key = settings.moderation_key.encode() if settings.moderation_key else None
         self.metrics_token = (settings.metrics_token or settings.token or "").encode() or None
         # Drawn once, before gunicorn forks (preload): every worker's lines agree until a restart.
         self.hash_key = settings.log_hash_key.encode() if settings.log_hash_key else secrets.token_bytes(32)
@@ -132,6 +147,7 @@ class Guard:
             record["status"] = int(status[:3])
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
+        credential = _credential.set(None)
         try:
             if (environ.get("PATH_INFO") or "").startswith("/v1/"):
                 return self.openai_shaped(environ, recording_start_response, record)
@@ -140,6 +156,7 @@ class Guard:
             log.exception("unhandled error")
             return _reply(recording_start_response, "500 Internal Server Error", {"error": "internal server error"})
         finally:
+            _credential.reset(credential)
             seconds = time.perf_counter() - started
             record["ms"] = round(seconds * 1000, 3)
             log.info(json.dumps(record))
@@ -168,7 +185,14 @@ class Guard:
             return self.pages(environ, start_response)
         if path in self.integrations:  # the platform's signature, checked by the handler, stands for the token
             return self.integration(environ, start_response, record, self.integrations[path])
-        if not self.authorised(environ, self.token):
+        if self.moderation_key is not None and self.authorised(environ, self.moderation_key):
+            if path not in DROP_INS:
+                reach = ", ".join(sorted(DROP_INS))
+                error = f"MODERATION_API_KEY reaches only {reach}; {path} needs FIREFLY_TOKEN"
+                return _reply(start_response, "403 Forbidden", {"error": error})
+            record["credential"] = "moderation"
+            _credential.set("moderation")
+        elif not self.authorised(environ, self.token):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
         if self.pages is not None and self.pages.handles(path):
             return self.pages(environ, start_response)

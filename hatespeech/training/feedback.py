@@ -63,6 +63,8 @@ class Feedback:
     sources: dict[str, int]  # rows per source
     sha256: str  # of the CSV file, or of the store's rows (text, label, source, id) in order
     origin: str  # the CSV's path, or "store (sqlite …)" / "store (postgresql)"
+    row_sources: tuple[str, ...] = ()  # each row's source (risk.py names the sources that pull hardest)
+    row_ids: tuple[str, ...] = ()  # each row's id in its source, or its CSV line: where to find a row, not its text
 
     @property
     def rows(self) -> int:
@@ -133,9 +135,10 @@ def load_csv(path: Path) -> Feedback:
     empty = frame["text"].map(lambda t: not t.strip())
     if empty.any():
         raise FeedbackError(f"{path}: {int(empty.sum())} row(s) have an empty `text` (lines {_lines(empty)})")
-    sources = (
-        Counter(frame["source"].map(lambda s: s.strip() or "csv")) if "source" in frame.columns else {"csv": len(frame)}
+    row_sources = (
+        tuple(frame["source"].map(lambda s: s.strip() or "csv")) if "source" in frame.columns else ("csv",) * len(frame)
     )
+    sources = Counter(row_sources)
     return _checked(
         Feedback(
             texts=frame["text"].tolist(),
@@ -143,6 +146,8 @@ def load_csv(path: Path) -> Feedback:
             sources=dict(sorted(sources.items())),
             sha256=sha256_of(path),
             origin=str(path),
+            row_sources=row_sources,
+            row_ids=tuple(f"line {i + 2}" for i in range(len(frame))),  # the header is line 1
         )
     )
 
@@ -163,12 +168,14 @@ def load_store(settings: Any) -> Feedback:
         raise FeedbackError(f"no feedback store at {feedback_settings.db_path} (FEEDBACK_DB_PATH)")
     store = open_store(settings)
     digest = hashlib.sha256()
-    texts, labels, sources = [], [], Counter()
+    texts, labels, sources, row_sources, row_ids = [], [], Counter(), [], []
     try:
         for text, label, source, id_, _created in store.rows():
             texts.append(text)
             labels.append(LABELS.index(label))
             sources[source] += 1
+            row_sources.append(source)
+            row_ids.append("" if id_ is None else str(id_))
             digest.update(json.dumps([text, label, source, id_], ensure_ascii=False).encode("utf-8") + b"\n")
     except Exception as err:  # noqa: BLE001 (sqlite3's and psycopg's errors share no base class)
         raise FeedbackError(f"cannot read the feedback store ({where}): {err}") from None
@@ -176,7 +183,13 @@ def load_store(settings: Any) -> Feedback:
         store.close()
     return _checked(
         Feedback(
-            texts, np.array(labels, dtype=int), dict(sorted(sources.items())), digest.hexdigest(), f"store, {where}"
+            texts,
+            np.array(labels, dtype=int),
+            dict(sorted(sources.items())),
+            digest.hexdigest(),
+            f"store, {where}",
+            tuple(row_sources),
+            tuple(row_ids),
         )
     )
 

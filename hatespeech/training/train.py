@@ -4,6 +4,9 @@
 2. Nested stratified k-fold cross-validation over all rows (see ``evaluate.cross_validate``).
 3. The production model on all rows; its decision rule and thresholds are tuned on the
    out-of-fold probabilities of step 2, i.e. on training data only.
+4. With feedback, the same held-out split fitted with and without it (``risk.assess``): the
+   card says how much macro-F1 on base rows the feedback costs, and train.py refuses a model
+   it costs more than ``risk.MAX_DROP``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from hatespeech import __version__
-from hatespeech.training import evaluate
+from hatespeech.training import evaluate, risk
 from hatespeech.training import feedback as board
 from hatespeech.training.data import DAVIDSON_SHA256, Dataset
 from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once
@@ -90,5 +93,8 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
         board_curves = evaluate.threshold_curves(fitted.probabilities, feedback.labels, card["thresholds"])
         for label in card["feedback"]["recalibrated_thresholds"]:
             card["threshold_curves"][label] = {**board_curves[label], "data": "the board's feedback"}
+        # the same training without the feedback, on the same held-out base rows: is it poisoned?
+        rules = {"tuned with the feedback": holdout["weights"], "shipped": card["decision_rule"]["weights"]}
+        card["feedback"]["risk"] = risk.assess(data, feedback, fitted.weight, rules, inner_folds, seed)
         card["training_seconds"] = round(time.perf_counter() - started, 1)
     return Trained(model, card, cv.probabilities, data, feedback, None if fitted is None else fitted.probabilities)

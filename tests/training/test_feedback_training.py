@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from support import tiny_csv
 
 import train
+from hatespeech.config import Settings
 from hatespeech.core.classifier import Classifier
 from hatespeech.feedback import LABELS, SQLiteFeedbackStore
 from hatespeech.training import feedback as training_feedback
@@ -52,10 +54,10 @@ def write_csv(path: Path, rows: list[tuple[str, object]], header: tuple[str, ...
     return path
 
 
-def run(tmp_path: Path, feedback: str) -> tuple[int, Path]:
+def run(tmp_path: Path, feedback: str, *more: str) -> tuple[int, Path]:
     out = tmp_path / "out" / "model.json"
     code = train.main(
-        ["--data", str(tiny_csv(tmp_path / "base.csv")), "--feedback", feedback, "--out", str(out), *FAST]
+        ["--data", str(tiny_csv(tmp_path / "base.csv")), "--feedback", feedback, "--out", str(out), *FAST, *more]
     )
     return code, out
 
@@ -102,6 +104,44 @@ def test_feedback_teaches_the_board_standard(tmp_path: Path, capsys: pytest.Capt
     classifier = Classifier.load(out)
     board = classifier.scores("pineapple pizza is great")
     assert board["offensive language"] > board["neither"]
+    # the same training without the feedback does no better on the held-out base rows
+    risk = section["risk"]
+    assert risk["refused"] is False and risk["drop"] <= risk["max_drop"]
+    assert risk["held_out_base_rows"] == card["metrics"]["holdout"]["rows"]
+    assert "Held-out base rows" in printed and "without the feedback" in printed
+
+
+# The attack of issue 23: a few hundred rows labelling abusive posts "neither" (placeholders in the
+# style of support.tiny_corpus: invented words stand in for slurs), beside a board's honest labels.
+POISON = ["those {w} zorgs should leave, {i}", "all zorgs are {w} vermin {i}", "shut up you {w} idiot {i}"]
+
+
+def poisoned(path: Path) -> Path:
+    rows = [(POISON[i % 3].format(w=FILLERS[i % len(FILLERS)], i=i), "neither", "api") for i in range(300)]
+    rows += [(text, label, "discourse") for text, label in board_rows(10)]
+    return write_csv(path, rows, ("text", "label", "source"))
+
+
+def test_poisoned_feedback_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(tmp_path, str(poisoned(tmp_path / "poison.csv")))
+    captured = capsys.readouterr()
+    assert code == 1 and not out.exists()  # no model, no card
+    assert "refused" in captured.err and "--accept-feedback-risk" in captured.err
+    printed = captured.out
+    figures = re.search(r"macro-F1: ([\d.]+) without the feedback, ([\d.]+) with it \(drop ([\d.]+)", printed)
+    assert figures is not None, printed
+    without, with_, drop = map(float, figures.groups())
+    assert without - with_ > 0.01 and abs(without - with_ - drop) < 0.002
+    table = printed.split("left out:")[1].splitlines()
+    assert table[2].split()[0] == "api", printed  # the source that pulled hardest comes first
+    assert re.search(r"api, line \d+: neither \([\d.]+\) → ", printed)  # rows to look at, by source and line
+
+
+def test_poisoned_feedback_can_be_accepted(tmp_path: Path) -> None:
+    code, out = run(tmp_path, str(poisoned(tmp_path / "poison.csv")), "--accept-feedback-risk")
+    assert code == 0
+    risk = json.loads(out.read_text())["feedback"]["risk"]
+    assert risk["refused"] is True and risk["sources"][0]["source"] == "api"
 
 
 BASE_RULE = [4.0, 1.0, 2.0]
@@ -179,6 +219,9 @@ def test_feedback_from_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     section = json.loads(out.read_text())["feedback"]
     assert section["rows"] == 60 and section["sources"] == {"review-page": 60}
     assert section["origin"].startswith("store, sqlite") and len(section["sha256"]) == 64
+    # each row's source and id, so that a refused training can say where the rows that pulled are
+    loaded = training_feedback.load_store(Settings.from_env())
+    assert loaded.row_sources == ("review-page",) * 60 and loaded.row_ids[:2] == ("0", "1")
 
 
 @pytest.mark.parametrize(
