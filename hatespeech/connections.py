@@ -60,12 +60,17 @@ def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connecti
             time.sleep(0.01 + random.random() * 0.04)  # jitter, not a secret
 
 
-def open_postgres(url: str, schema: str, lock: int) -> Any:
+def open_postgres(url: str, schema: str, lock: int, options: str | None = None) -> Any:
     """An autocommit connection to PostgreSQL at ``url``, ``schema`` applied under the advisory lock
-    ``lock`` (processes creating the same tables at once would otherwise collide)."""
+    ``lock`` (processes creating the same tables at once would otherwise collide).
+
+    ``options``: libpq's, such as ``StoreSettings.postgres_options`` (``statement_timeout`` and
+    ``lock_timeout``: a slow or blocked statement ends instead of holding a thread).
+    """
     import psycopg  # a dependency only when DATABASE_URL is set
 
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    extra = {"options": options} if options else {}
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **extra)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         conn.execute(schema)

@@ -148,11 +148,12 @@ def open_store(alert_settings: Any) -> Store:
 
     if alert_settings.redis_url:
         from hatespeech.alerts.redis_store import RedisStore
-        from hatespeech.alerts.resilient import Breaker, ResilientStore
+        from hatespeech.alerts.resilient import ResilientStore
+        from hatespeech.resilience import breaker_for
 
         return ResilientStore(
             RedisStore(alert_settings.redis_url, timeout=alert_settings.store_timeout),
             SQLiteStore(alert_settings.spool),
-            Breaker(alert_settings.store_retry_seconds),
+            breaker_for(alert_settings.redis_url, alert_settings.store_retry_seconds),
         )
     return SQLiteStore(alert_settings.db_path)
