@@ -171,7 +171,7 @@ class AlertSettings:
     poll_seconds: float = 1.0  # ALERT_POLL: how often an idle sender looks for due alerts
     burst_seconds: float = 120.0  # ALERT_BURST_MINUTES: after a thread's message alert, the rest summed up per this
     batch_max: int = 5  # ALERT_BATCH_MAX: message alerts one batch request may make; the rest in one summary
-    store_timeout: float = 0.25  # ALERT_STORE_TIMEOUT: seconds per Redis call (one retry)
+    store_timeout: float = 0.25  # ALERT_STORE_TIMEOUT: seconds per Redis call (not retried on a timeout)
     store_retry_seconds: float = 5.0  # ALERT_STORE_RETRY: after a Redis failure, seconds before trying it again
     spool_path: Path | None = None  # ALERT_SPOOL_PATH: alerts wait there while Redis is away (default: by the DB)
 

@@ -77,6 +77,28 @@ def open_postgres(url: str, schema: str, lock: int, options: str | None = None) 
     return conn
 
 
+def open_redis(url: str, timeout: float, decode_responses: bool = True) -> Any:
+    """A redis-py client for ``url`` whose calls give up after ``timeout`` seconds.
+
+    redis-py's default retry (10 times, with backoff) made a stalled Redis hold each request for
+    20 s and more. Here a call is retried once, at once, only when the connection broke (one gone
+    stale across a Redis restart); a timeout is not retried: the store's breaker decides
+    (hatespeech/resilience.py). redis-py's pool notices a fork and opens new connections in the child.
+    """
+    import redis  # a dependency only when REDIS_URL is set
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+        decode_responses=decode_responses,
+    )
+
+
 def postgres_usable(conn: Any) -> bool:
     """False once the server closed or broke the connection: ``PerThread`` then opens a new one."""
     return not (conn.closed or conn.broken)

@@ -8,6 +8,7 @@ from typing import Any
 
 from hatespeech.alerts.overflow import victims
 from hatespeech.alerts.store import Maintenance, Row, Store
+from hatespeech.connections import open_redis
 
 _ENQUEUE_IF_COOLED = """
 local last = redis.call('HMGET', KEYS[1], 'until', 'share', 'mean')
@@ -65,21 +66,7 @@ return 1
 
 class RedisStore(Store):
     def __init__(self, url: str, prefix: str = "hatespeech:", timeout: float = 2.0):
-        import redis  # only a dependency when REDIS_URL is set
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        # redis-py's pool notices a fork and opens new connections in the child. Its default retry
-        # (10 times, with backoff) made a stalled Redis hold each request for 20 s and more: one
-        # retry at once (a connection gone stale across a Redis restart), then the breaker decides.
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
+        self.client = open_redis(url, timeout)
         self.prefix = prefix
         self.keys = {name: prefix + name for name in ("due", "created", "texted")}
         self._enqueue_if_cooled = self.client.register_script(_ENQUEUE_IF_COOLED)

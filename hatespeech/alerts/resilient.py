@@ -4,7 +4,8 @@ Redis holds the alert state that several containers share. When it stalls (``SIG
 network partition) or dies, every call used to wait for redis-py's timeout and ten retries, on
 every request thread, and each failure logged a traceback. Now:
 
-- each Redis call has a short timeout (``ALERT_STORE_TIMEOUT``, default 0.25 s) and one retry;
+- each Redis call has a short timeout (``ALERT_STORE_TIMEOUT``, default 0.25 s), retried once only when
+  its connection broke (hatespeech/connections.py, ``open_redis``);
 - the first failure opens the breaker (hatespeech/resilience.py's, shared with the review queue and
   the integrations' keys on the same Redis): for ``ALERT_STORE_RETRY`` seconds (default 5) nobody
   calls Redis; then one caller probes it, and a success closes the breaker. One log line when it
@@ -14,8 +15,9 @@ every request thread, and each failure logged a traceback. Now:
   the spool's rows as it delivers Redis's, so nothing waits for Redis to come back and nothing
   created meanwhile is lost.
 
-``/predict`` never touches the store; ``/moderate`` pays at most one short timeout (two tries)
-per ``ALERT_STORE_RETRY`` seconds of outage, on one request.
+``/predict`` never touches the store; ``/moderate`` pays at most one short timeout per
+``ALERT_STORE_RETRY`` seconds of outage, on one request (none when the review queue, writing
+first to the same Redis, has already found it down).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from hatespeech.config import StoreSettings
-from hatespeech.connections import PerThread, open_sqlite
+from hatespeech.connections import PerThread, open_redis, open_sqlite
 from hatespeech.resilience import SPOOLED, guard
 
 MAX_PAGE = 100  # posts per page at most
@@ -394,19 +394,7 @@ return 1
 
 class RedisQueue(Queue):
     def __init__(self, url: str, prefix: str = "hatespeech:review:", timeout: float = 2.0):
-        import redis  # only a dependency when REDIS_URL is set
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        # one retry at once (a connection gone stale across a Redis restart); a stall is the guard's
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
+        self.client = open_redis(url, timeout)
         self.prefix = prefix
         self._add = self.client.register_script(_ADD)
         self._drop = self.client.register_script(_DROP)
