@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from hatespeech.alerts.overflow import victims
-from hatespeech.alerts.store import Maintenance, Row, Store
+from hatespeech.alerts.store import Maintenance, Row, Store, is_call
 from hatespeech.connections import open_redis
 
 _ENQUEUE_IF_COOLED = """
@@ -68,7 +68,7 @@ class RedisStore(Store):
     def __init__(self, url: str, prefix: str = "hatespeech:", timeout: float = 2.0):
         self.client = open_redis(url, timeout)
         self.prefix = prefix
-        self.keys = {name: prefix + name for name in ("due", "created", "texted")}
+        self.keys = {name: prefix + name for name in ("due", "created", "texted", "calls")}
         self._enqueue_if_cooled = self.client.register_script(_ENQUEUE_IF_COOLED)
         self._claim = self.client.register_script(_CLAIM)
         self._retry = self.client.register_script(_RETRY)
@@ -110,6 +110,8 @@ class RedisStore(Store):
                 pipe.zadd(self.keys["created"], {row.id: row.created})
                 if row.text is not None:
                     pipe.zadd(self.keys["texted"], {row.id: row.created})
+                if is_call(row.format):
+                    pipe.zadd(self.keys["calls"], {row.id: row.created})
             pipe.execute()
 
     def enqueue_if_cooled(
@@ -174,9 +176,11 @@ class RedisStore(Store):
             ids = self.client.zrange(self.keys["created"], 0, -1, withscores=True)
             with self.client.pipeline(transaction=False) as pipe:
                 for i, _ in ids:
-                    pipe.hget(f"{self.prefix}o:{i}", "alert")
-                bodies = pipe.execute()
-            chosen = victims([(i, c, b or "{}") for (i, c), b in zip(ids, bodies, strict=True)], count - outbox_max)
+                    pipe.hmget(f"{self.prefix}o:{i}", ["alert", "format"])
+                found = pipe.execute()
+            # boards' calls are never dropped: only alerts are candidates
+            alerts = [(i, c, b or "{}") for (i, c), (b, f) in zip(ids, found, strict=True) if not is_call(f or "json")]
+            chosen = victims(alerts, count - outbox_max)
             done.dropped = self._rows(chosen)
             self._delete(chosen)
         done.pending = self.pending()
@@ -184,6 +188,9 @@ class RedisStore(Store):
 
     def pending(self) -> int:
         return self.client.zcard(self.keys["created"])
+
+    def calls_pending(self) -> int:
+        return self.client.zcard(self.keys["calls"])
 
     def close(self) -> None:
         self.client.close()

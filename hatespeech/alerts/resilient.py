@@ -129,6 +129,12 @@ class ResilientStore(Store):
         except _Skipped:
             return self.spool.pending()
 
+    def calls_pending(self) -> int:
+        try:
+            return self.spool.calls_pending() + self._try(self.primary.calls_pending)
+        except _Skipped:
+            return self.spool.calls_pending()
+
     def close(self) -> None:
         self.spool.close()
         self.primary.close()
