@@ -69,3 +69,49 @@ def test_with_redis_stopped_every_flagged_post_is_answered_and_reaches_the_queue
         expected = {"before", *answers}
         wait_for(lambda: set(queued(server)) == expected, lambda: sorted(set(queued(server)) ^ expected))
         assert len(queued(server)) == len(expected)  # each once
+
+
+def test_with_postgresql_stopped_predict_never_waits_and_no_flagged_post_is_lost(tmp_path: Path) -> None:
+    """Issue 23 item 6: the review queue and feedback on PostgreSQL, which is stopped for a while."""
+    from postgresql import postgres_server
+    from stalls import postmaster_pid
+
+    with postgres_server() as url, gunicorn(tmp_path, FIREFLY_TOKEN=TOKEN, DATABASE_URL=url, STORE_RETRY="1") as server:
+        server.wait_ready()
+        assert post_json(server.url + "/moderate", {"text": HATEFUL, "id": "pg-before"}, AUTH)[0] == 200
+        wait_for(lambda: queued(server) == ["pg-before"], lambda: queued(server))
+        answers: dict[str, tuple[int, object]] = {}
+        with stopped(postmaster_pid(url)):
+            until = time.monotonic() + STALL_SECONDS
+            while time.monotonic() < until:
+                post_id = f"pg-stalled-{len(answers)}"
+                answers[post_id] = post_json(server.url + "/moderate", {"text": HATEFUL, "id": post_id}, AUTH)
+                predicted = post_json(server.url + "/predict", {"text": HATEFUL}, AUTH)
+                assert predicted[0] == 200, predicted
+            status, _, body = request(server.url + "/review/queue", headers=AUTH, method="GET")
+            feedback = request(server.url + "/feedback", headers=AUTH, method="GET")[0]
+        assert len(answers) >= 5
+        assert all(v[0] == 200 and v[1]["action"] in ("review", "block") for v in answers.values())  # type: ignore[index]
+        assert status == 503 and "unavailable" in json.loads(body)["error"]  # JSON, not a 500
+        assert feedback == 503
+        expected = {"pg-before", *answers}
+        wait_for(lambda: set(queued(server)) == expected, lambda: sorted(set(queued(server)) ^ expected))
+        assert len(queued(server)) == len(expected)
+
+
+def test_postgresql_connections_have_a_statement_and_a_lock_timeout(tmp_path: Path) -> None:
+    from postgresql import postgres_server
+
+    from hatespeech.config import StoreSettings
+    from hatespeech.feedback.postgres import PostgresFeedbackStore
+    from hatespeech.review.postgres import PostgresQueue
+
+    settings = StoreSettings.from_env({"PG_STATEMENT_TIMEOUT_MS": "1500", "PG_LOCK_TIMEOUT_MS": "300"})
+    with postgres_server() as url:
+        for store in (PostgresQueue(url, settings), PostgresFeedbackStore(url, stores=settings)):
+            try:
+                db = store._db()  # type: ignore[attr-defined]
+                assert db.execute("SHOW statement_timeout").fetchone()[0] == "1500ms"
+                assert db.execute("SHOW lock_timeout").fetchone()[0] == "300ms"
+            finally:
+                store.close()
