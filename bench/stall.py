@@ -128,15 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with gunicorn(tmp, **env) as server:
                 server.wait_ready()
-                run(server.port, 2.0, args.clients, "warm")  # connections opened, caches warm
-                before = queued_count(server.port)
+                warm = run(server.port, 2.0, args.clients, "warm")  # connections opened, caches warm
                 baseline = run(server.port, args.seconds, args.clients, "baseline")
                 target = pid()
                 with stopped(target):
                     stalled = run(server.port, args.seconds, args.clients, "stalled")
                     predict = run(server.port, 2.0, 1, "predict", "/predict") if args.store == "postgres" else None
                 resumed = time.monotonic()
-                expected = before + len(baseline[0]) + len(stalled[0]) - stalled[1]
+                expected = sum(len(times) - failed for times, failed in (warm, baseline, stalled))  # each id once
                 while queued_count(server.port) < expected and time.monotonic() - resumed < 120:
                     time.sleep(0.05)
                 caught_up = time.monotonic() - resumed
