@@ -82,6 +82,11 @@ class Breaker:
     def closed(self) -> bool:
         return self._open_until is None
 
+    def ready(self) -> bool:
+        """Whether ``allow`` would let a caller through now (without taking the probe)."""
+        with self._lock:
+            return self._open_until is None or (self.clock() >= self._open_until and not self._probing)
+
     def allow(self) -> bool:
         with self._lock:
             if self._open_until is None:
@@ -261,11 +266,8 @@ class Guard:
             result = future.result(timeout)
         except FutureTimeout:
             self.breaker.failure(TimeoutError(f"no answer in {timeout} s"))
-            # subtle: a slow store (a first connection, a busy machine) is not a stalled one: when the
-            # late call succeeds after all, the breaker closes and the spool is replayed at once.
-            future.add_done_callback(self._late)
             late = StoreUnavailable(f"the {self.name} store did not answer in {timeout} s")
-            late.future = future  # type: ignore[attr-defined] (it may still land: see write)
+            late.future = future  # type: ignore[attr-defined] (it may still land: the caller says what then)
             raise late from None
         except Exception as err:
             self.breaker.failure(err)
@@ -273,27 +275,51 @@ class Guard:
         self.breaker.success()
         return future, result
 
-    def _late(self, future: Future) -> None:
-        if not future.cancelled() and future.exception() is None:
-            self.breaker.success()
-            self._wake.set()
+    def _when_landed(
+        self,
+        err: StoreUnavailable,
+        first: Callable[[], object] = lambda: None,
+        otherwise: Callable[[], object] = lambda: None,
+    ) -> None:
+        """If the call that missed its deadline succeeds after all: ``first()``, then close the breaker
+        and replay (subtle: a slow store, a first connection or a busy machine, is not a stalled one);
+        if it fails, ``otherwise()``. A call that did not miss its deadline: ``otherwise()`` at once."""
+        future = _pending(err)
+        if future is None:
+            with contextlib.suppress(Exception):
+                otherwise()
+            return
+
+        def landed(f: Future) -> None:
+            ok = not f.cancelled() and f.exception() is None
+            with contextlib.suppress(Exception):
+                first() if ok else otherwise()
+            if ok:
+                self.breaker.success()
+                self._wake.set()
+
+        future.add_done_callback(landed)  # at once if it has landed meanwhile
 
     def call(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """``fn(*args)`` on the store within the deadline (``timeout``, else the guard's), or
         ``StoreUnavailable`` (a read, or a write whose answer is needed)."""
-        return self._run(fn, args, timeout)[1]
+        try:
+            return self._run(fn, args, timeout)[1]
+        except StoreUnavailable as err:
+            self._when_landed(err)
+            raise
 
     def write(self, op: str, *args: Any) -> Any:
         """Apply the write ``op`` now (its result) or spool it for later (``SPOOLED``); ``StoreUnavailable``
         only if the spool cannot take it either."""
         fn = self.ops[op]
-        future: Future | None = None
+        missed: StoreUnavailable | None = None
         try:
             if not self.spool.waiting(self.name):
                 try:
                     return self._run(fn, args)[1]
                 except StoreUnavailable as err:
-                    future = _pending(err)
+                    missed = err
         except Exception as err:  # the spool itself (a full disk, say)
             raise StoreUnavailable(f"the {self.name} store's spool failed: {type(err).__name__}") from err
         try:
@@ -301,28 +327,30 @@ class Guard:
         except Exception as err:
             log.error(json.dumps({"stores": "spool_failed", "store": self.name, "error": type(err).__name__}))
             raise StoreUnavailable(f"the {self.name} store and its spool failed") from err
-        if future is not None:  # the write may still land (late): then the spooled copy is not needed
-            future.add_done_callback(lambda f: f.cancelled() or f.exception() is not None or self._withdraw(seq))
+        if missed is not None:  # the write may still land (late): then the spooled copy is not needed
+            self._when_landed(missed, lambda: self.spool.withdraw(seq))
         self._started()
         self._wake.set()
         return SPOOLED
-
-    def _withdraw(self, seq: int) -> None:
-        with contextlib.suppress(Exception):  # else the replay applies it again: idempotent
-            self.spool.withdraw(seq)
 
     def replay(self) -> int:
         """Apply this store's spooled writes while it answers: how many were applied."""
         applied = 0
         while True:
+            if not self.breaker.ready():  # not leasing rows it cannot replay: a late write may withdraw them
+                return applied
             rows = self.spool.take(self.name)
             if not rows:
                 return applied
             for index, (seq, op, args) in enumerate(rows):
                 try:
                     self._run(self.ops[op], tuple(args))
-                except StoreUnavailable:
-                    self.spool.release([s for s, _, _ in rows[index:]])
+                except StoreUnavailable as err:
+                    self.spool.release([s for s, _, _ in rows[index + 1 :]])
+                    # the one tried may land late: then it is done, else it is due again
+                    self._when_landed(
+                        err, lambda seq=seq: self.spool.done(seq), lambda seq=seq: self.spool.release([seq])
+                    )  # type: ignore[misc]
                     return applied
                 self.spool.done(seq)
                 applied += 1
