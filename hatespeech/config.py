@@ -201,7 +201,7 @@ class AlertSettings:
     poll_seconds: float = 1.0  # ALERT_POLL: how often an idle sender looks for due alerts
     burst_seconds: float = 120.0  # ALERT_BURST_MINUTES: after a thread's message alert, the rest summed up per this
     batch_max: int = 5  # ALERT_BATCH_MAX: message alerts one batch request may make; the rest in one summary
-    store_timeout: float = 0.25  # ALERT_STORE_TIMEOUT: seconds per Redis call (one retry)
+    store_timeout: float = 0.25  # ALERT_STORE_TIMEOUT: seconds per Redis call (not retried on a timeout)
     store_retry_seconds: float = 5.0  # ALERT_STORE_RETRY: after a Redis failure, seconds before trying it again
     spool_path: Path | None = None  # ALERT_SPOOL_PATH: alerts wait there while Redis is away (default: by the DB)
 
@@ -276,6 +276,43 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """``STORE_*`` and ``PG_*``: how long a request waits for a store, and where writes wait while it is away
+    (hatespeech/resilience.py).
+
+    >>> StoreSettings.from_env({"STORE_TIMEOUT": "0.5"}).timeout
+    0.5
+    >>> StoreSettings.from_env({}).postgres_options
+    '-c statement_timeout=5000 -c lock_timeout=1000'
+    """
+
+    timeout: float = 0.25  # STORE_TIMEOUT: seconds a request waits for one store call (then: spool, or 503)
+    retry_seconds: float = 5.0  # STORE_RETRY: after a failure, seconds before that server is tried again
+    spool_path: Path | None = None  # STORE_SPOOL_PATH: writes wait there while their store is away (default: by the DB)
+    statement_timeout_ms: int = 5000  # PG_STATEMENT_TIMEOUT_MS: PostgreSQL ends a statement running longer
+    lock_timeout_ms: int = 1000  # PG_LOCK_TIMEOUT_MS: …or waiting longer than this for a lock
+
+    def spool(self, beside: Path | str) -> Path:
+        """The spool's file: ``STORE_SPOOL_PATH``, else ``stores-spool.sqlite3`` beside the store's SQLite file."""
+        return self.spool_path or Path(beside).with_name("stores-spool.sqlite3")
+
+    @property
+    def postgres_options(self) -> str:
+        """libpq's ``options``: the timeouts, set on every connection."""
+        return f"-c statement_timeout={self.statement_timeout_ms} -c lock_timeout={self.lock_timeout_ms}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
+        return cls(
+            timeout=_float(env, "STORE_TIMEOUT", cls.timeout),
+            retry_seconds=_float(env, "STORE_RETRY", cls.retry_seconds),
+            spool_path=Path(raw) if (raw := env.get("STORE_SPOOL_PATH", "").strip()) else None,
+            statement_timeout_ms=_int(env, "PG_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),
+            lock_timeout_ms=_int(env, "PG_LOCK_TIMEOUT_MS", cls.lock_timeout_ms),
+        )
+
+
+@dataclass(frozen=True)
 class ReviewSettings:
     """``REVIEW_*`` (and ``REDIS_URL``): the moderators' review queue (see hatespeech/review/).
 
@@ -289,6 +326,7 @@ class ReviewSettings:
     database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (wins over Redis)
     text_retention_seconds: float = 7 * 86_400.0  # REVIEW_TEXT_RETENTION_HOURS: queued texts erased after this
     max_posts: int = 100_000  # REVIEW_MAX_POSTS: beyond it the oldest posts are dropped
+    stores: StoreSettings = field(default_factory=StoreSettings)  # STORE_*: deadline, breaker, spool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ReviewSettings:
@@ -299,6 +337,7 @@ class ReviewSettings:
             database_url=env.get("DATABASE_URL", "").strip() or None,
             text_retention_seconds=_float(env, "REVIEW_TEXT_RETENTION_HOURS", cls.text_retention_seconds / 3600) * 3600,
             max_posts=_int(env, "REVIEW_MAX_POSTS", cls.max_posts),
+            stores=StoreSettings.from_env(env),
         )
 
 
@@ -312,6 +351,7 @@ class FeedbackSettings:
 
     db_path: Path = DEFAULT_FEEDBACK_DB_PATH  # FEEDBACK_DB_PATH: the SQLite file (one machine)
     database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (Heroku sets it)
+    stores: StoreSettings = field(default_factory=StoreSettings)  # STORE_*, PG_*: deadline, breaker, spool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FeedbackSettings:
@@ -321,6 +361,7 @@ class FeedbackSettings:
         return cls(
             db_path=Path(env.get("FEEDBACK_DB_PATH", "").strip() or DEFAULT_FEEDBACK_DB_PATH),
             database_url=url,
+            stores=StoreSettings.from_env(env),
         )
 
 
@@ -483,6 +524,7 @@ class Settings:
     review: ReviewSettings = field(default_factory=ReviewSettings, compare=False)  # REVIEW_*, REDIS_URL
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
     integrations: IntegrationSettings = field(default_factory=IntegrationSettings, compare=False)  # DISCOURSE_* …
+    stores: StoreSettings = field(default_factory=StoreSettings, compare=False)  # STORE_*, PG_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -514,6 +556,7 @@ class Settings:
             review=ReviewSettings.from_env(env),
             feedback=FeedbackSettings.from_env(env),
             integrations=IntegrationSettings.from_env(env),
+            stores=StoreSettings.from_env(env),
         )
 
 

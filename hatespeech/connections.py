@@ -60,16 +60,43 @@ def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connecti
             time.sleep(0.01 + random.random() * 0.04)  # jitter, not a secret
 
 
-def open_postgres(url: str, schema: str, lock: int) -> Any:
+def open_postgres(url: str, schema: str, lock: int, options: str | None = None) -> Any:
     """An autocommit connection to PostgreSQL at ``url``, ``schema`` applied under the advisory lock
-    ``lock`` (processes creating the same tables at once would otherwise collide)."""
+    ``lock`` (processes creating the same tables at once would otherwise collide).
+
+    ``options``: libpq's, such as ``StoreSettings.postgres_options`` (``statement_timeout`` and
+    ``lock_timeout``: a slow or blocked statement ends instead of holding a thread).
+    """
     import psycopg  # a dependency only when DATABASE_URL is set
 
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    extra = {"options": options} if options else {}
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **extra)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         conn.execute(schema)
     return conn
+
+
+def open_redis(url: str, timeout: float, decode_responses: bool = True) -> Any:
+    """A redis-py client for ``url`` whose calls give up after ``timeout`` seconds.
+
+    redis-py's default retry (10 times, with backoff) made a stalled Redis hold each request for
+    20 s and more. Here a call is retried once, at once, only when the connection broke (one gone
+    stale across a Redis restart); a timeout is not retried: the store's breaker decides
+    (hatespeech/resilience.py). redis-py's pool notices a fork and opens new connections in the child.
+    """
+    import redis  # a dependency only when REDIS_URL is set
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+        decode_responses=decode_responses,
+    )
 
 
 def postgres_usable(conn: Any) -> bool:

@@ -26,6 +26,8 @@ receivers check it with ``verify`` below, which they can copy).
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,7 +39,20 @@ from hatespeech.alerts.store import Row
 from hatespeech.config import AlertSettings
 from hatespeech.service.context import Context
 
-__all__ = ["Alerter", "InvalidSignature", "configure", "record", "record_many", "sign", "start", "stop", "verify"]
+log = logging.getLogger("hatespeech.alerts")
+
+__all__ = [
+    "Alerter",
+    "InvalidSignature",
+    "OutboxFull",
+    "configure",
+    "record",
+    "record_many",
+    "sign",
+    "start",
+    "stop",
+    "verify",
+]
 
 _alerter: Alerter | None = None
 
@@ -80,10 +95,20 @@ def register_calls(kinds: Mapping[str, Callable[[], dict[str, str]]]) -> None:
     CALLS.update(kinds)
 
 
+class OutboxFull(RuntimeError):
+    """``ALERT_OUTBOX_MAX`` boards' calls already wait: the board's webhook answers 503 and the board retries."""
+
+
 def enqueue_call(kind: str, call_id: str, url: str, body: str) -> None:
-    """Queue one platform call (``body`` is its JSON) and wake the sender; raises if the store cannot take it."""
+    """Queue one platform call (``body`` is its JSON) and wake the sender; raises if the store cannot take it,
+    or ``OutboxFull`` (with an error-level log line for the operator) when ``ALERT_OUTBOX_MAX`` calls wait:
+    a board's call is never dropped to make room, so a new one is refused instead."""
     if _alerter is None or kind not in CALLS:
         raise RuntimeError(f"no sender is configured for {kind} calls")
+    waiting, limit = _alerter.store.calls_pending(), _alerter.settings.outbox_max
+    if waiting >= limit:
+        log.error(json.dumps({"alerts": "outbox_full", "kind": kind, "calls_pending": waiting, "limit": limit}))
+        raise OutboxFull(f"{waiting} calls wait in the outbox (ALERT_OUTBOX_MAX={limit})")
     now = time.time()
     _alerter.store.enqueue([Row(call_id, url, kind, body, now, now)])
     _alerter.start()

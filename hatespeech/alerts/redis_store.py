@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 from hatespeech.alerts.overflow import victims
-from hatespeech.alerts.store import Maintenance, Row, Store
+from hatespeech.alerts.store import Maintenance, Row, Store, is_call
+from hatespeech.connections import open_redis
 
 _ENQUEUE_IF_COOLED = """
 local last = redis.call('HMGET', KEYS[1], 'until', 'share', 'mean')
@@ -65,23 +66,9 @@ return 1
 
 class RedisStore(Store):
     def __init__(self, url: str, prefix: str = "hatespeech:", timeout: float = 2.0):
-        import redis  # only a dependency when REDIS_URL is set
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        # redis-py's pool notices a fork and opens new connections in the child. Its default retry
-        # (10 times, with backoff) made a stalled Redis hold each request for 20 s and more: one
-        # retry at once (a connection gone stale across a Redis restart), then the breaker decides.
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
+        self.client = open_redis(url, timeout)
         self.prefix = prefix
-        self.keys = {name: prefix + name for name in ("due", "created", "texted")}
+        self.keys = {name: prefix + name for name in ("due", "created", "texted", "calls")}
         self._enqueue_if_cooled = self.client.register_script(_ENQUEUE_IF_COOLED)
         self._claim = self.client.register_script(_CLAIM)
         self._retry = self.client.register_script(_RETRY)
@@ -123,6 +110,8 @@ class RedisStore(Store):
                 pipe.zadd(self.keys["created"], {row.id: row.created})
                 if row.text is not None:
                     pipe.zadd(self.keys["texted"], {row.id: row.created})
+                if is_call(row.format):
+                    pipe.zadd(self.keys["calls"], {row.id: row.created})
             pipe.execute()
 
     def enqueue_if_cooled(
@@ -187,9 +176,11 @@ class RedisStore(Store):
             ids = self.client.zrange(self.keys["created"], 0, -1, withscores=True)
             with self.client.pipeline(transaction=False) as pipe:
                 for i, _ in ids:
-                    pipe.hget(f"{self.prefix}o:{i}", "alert")
-                bodies = pipe.execute()
-            chosen = victims([(i, c, b or "{}") for (i, c), b in zip(ids, bodies, strict=True)], count - outbox_max)
+                    pipe.hmget(f"{self.prefix}o:{i}", ["alert", "format"])
+                found = pipe.execute()
+            # boards' calls are never dropped: only alerts are candidates
+            alerts = [(i, c, b or "{}") for (i, c), (b, f) in zip(ids, found, strict=True) if not is_call(f or "json")]
+            chosen = victims(alerts, count - outbox_max)
             done.dropped = self._rows(chosen)
             self._delete(chosen)
         done.pending = self.pending()
@@ -197,6 +188,9 @@ class RedisStore(Store):
 
     def pending(self) -> int:
         return self.client.zcard(self.keys["created"])
+
+    def calls_pending(self) -> int:
+        return self.client.zcard(self.keys["calls"])
 
     def close(self) -> None:
         self.client.close()

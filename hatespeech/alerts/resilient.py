@@ -4,79 +4,33 @@ Redis holds the alert state that several containers share. When it stalls (``SIG
 network partition) or dies, every call used to wait for redis-py's timeout and ten retries, on
 every request thread, and each failure logged a traceback. Now:
 
-- each Redis call has a short timeout (``ALERT_STORE_TIMEOUT``, default 0.25 s) and one retry;
-- the first failure opens the breaker: for ``ALERT_STORE_RETRY`` seconds (default 5) nobody calls
-  Redis; then one caller probes it, and a success closes the breaker. One log line when it opens,
-  one when it closes;
+- each Redis call has a short timeout (``ALERT_STORE_TIMEOUT``, default 0.25 s), retried once only when
+  its connection broke (hatespeech/connections.py, ``open_redis``);
+- the first failure opens the breaker (hatespeech/resilience.py's, shared with the review queue and
+  the integrations' keys on the same Redis): for ``ALERT_STORE_RETRY`` seconds (default 5) nobody
+  calls Redis; then one caller probes it, and a success closes the breaker. One log line when it
+  opens, one when it closes;
 - while it is open, alerts are written to a local SQLite spool (``ALERT_SPOOL_PATH``) and the
   discussion rules run on the spool's windows (this container's view only); the sender delivers
   the spool's rows as it delivers Redis's, so nothing waits for Redis to come back and nothing
   created meanwhile is lost.
 
-``/predict`` never touches the store; ``/moderate`` pays at most one short timeout (two tries)
-per ``ALERT_STORE_RETRY`` seconds of outage, on one request.
+``/predict`` never touches the store; ``/moderate`` pays at most one short timeout per
+``ALERT_STORE_RETRY`` seconds of outage, on one request (none when the review queue, writing
+first to the same Redis, has already found it down).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hatespeech.alerts.store import Maintenance, Row, Store
+from hatespeech.resilience import Breaker
 
-log = logging.getLogger("hatespeech.alerts")
+__all__ = ["Breaker", "ResilientStore"]
 T = TypeVar("T")
-
-
-class Breaker:
-    """Closed (calls go through) until a failure; then open for ``cooloff`` seconds; then one
-    caller at a time may probe. Thread-safe."""
-
-    def __init__(self, cooloff: float, name: str = "redis", clock: Callable[[], float] = time.monotonic):
-        self.cooloff, self.name, self.clock = cooloff, name, clock
-        self._lock = threading.Lock()
-        self._open_until: float | None = None  # None: closed
-        self._probing = False
-
-    @property
-    def closed(self) -> bool:
-        return self._open_until is None
-
-    def allow(self) -> bool:
-        with self._lock:
-            if self._open_until is None:
-                return True
-            if self.clock() >= self._open_until and not self._probing:
-                self._probing = True  # this caller probes; the others keep away until it is done
-                return True
-            return False
-
-    def success(self) -> None:
-        with self._lock:
-            was_open, self._open_until, self._probing = self._open_until is not None, None, False
-        if was_open:
-            log.warning(json.dumps({"alerts": "store_back", "store": self.name}))
-
-    def failure(self, error: BaseException) -> None:
-        with self._lock:
-            was_closed = self._open_until is None
-            self._open_until, self._probing = self.clock() + self.cooloff, False
-        if was_closed:
-            log.warning(
-                json.dumps(
-                    {
-                        "alerts": "store_unavailable",
-                        "store": self.name,
-                        "error": type(error).__name__,
-                        "spooling_for_s": self.cooloff,
-                    }
-                )
-            )
 
 
 class _Skipped(Exception):
@@ -174,6 +128,12 @@ class ResilientStore(Store):
             return self.spool.pending() + self._try(self.primary.pending)
         except _Skipped:
             return self.spool.pending()
+
+    def calls_pending(self) -> int:
+        try:
+            return self.spool.calls_pending() + self._try(self.primary.calls_pending)
+        except _Skipped:
+            return self.spool.calls_pending()
 
     def close(self) -> None:
         self.spool.close()

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from hatespeech.alerts.overflow import victims
-from hatespeech.alerts.store import BURST, Maintenance, Row, Store, worse
+from hatespeech.alerts.store import ALERT_PAYLOADS, BURST, Maintenance, Row, Store, is_call, worse
 from hatespeech.connections import PerThread, open_sqlite
 
 _SCHEMA = """
@@ -128,8 +128,10 @@ class SQLiteStore(Store):
             ]
             count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
             if count > outbox_max:
-                everything = [
-                    (r["id"], r["created"], r["alert"]) for r in db.execute("SELECT id, created, alert FROM outbox")
+                everything = [  # boards' calls are never dropped: only alerts are candidates
+                    (r["id"], r["created"], r["alert"])
+                    for r in db.execute("SELECT id, created, alert, format FROM outbox")
+                    if not is_call(r["format"])
                 ]
                 for row_id in victims(everything, count - outbox_max):
                     done.dropped += [
@@ -145,6 +147,11 @@ class SQLiteStore(Store):
 
     def pending(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def calls_pending(self) -> int:
+        marks = ",".join("?" * len(ALERT_PAYLOADS))
+        query = f"SELECT COUNT(*) FROM outbox WHERE format NOT IN ({marks})"
+        return self._db().execute(query, ALERT_PAYLOADS).fetchone()[0]
 
     def close(self) -> None:
         self._connections.close()

@@ -15,8 +15,10 @@ One interface (``Store``), two backends:
 The outbox holds one row per alert and webhook URL. A sender *claims* due rows with a lease: the
 row's due time moves to the end of the lease, so if the sender dies mid-delivery the row becomes
 due again for anyone (at-least-once). ``maintain`` keeps the outbox bounded: texts erased after
-their retention, rows given up after ``max_age``, and beyond ``outbox_max`` the rows that matter
+their retention, rows given up after ``max_age``, and beyond ``outbox_max`` the alerts that matter
 least (hatespeech/alerts/overflow.py: lowest severity and newest first, a thread's only alert last).
+A board's API call (a flag, a report) is never dropped to make room: when ``outbox_max`` calls
+wait, a new one is refused (``enqueue_call``) and the board's webhook answers 503, so it retries.
 
 >>> import tempfile, pathlib
 >>> from hatespeech.alerts.sqlite_store import SQLiteStore
@@ -85,6 +87,14 @@ def worse(share: float, mean: float, last_share: float, last_mean: float, step: 
     return share >= last_share + step - 1e-9 or mean >= last_mean + step - 1e-9
 
 
+ALERT_PAYLOADS = ("slack", "discord", "json")  # a row's format; any other is a board's API call (integrations)
+
+
+def is_call(format: str) -> bool:
+    """True for a board's API call (a flag, a report): never dropped to make room (issue 23)."""
+    return format not in ALERT_PAYLOADS
+
+
 BURST = "burst\x1f"  # window keys of a thread's burst (thread names cannot hold control characters)
 
 
@@ -137,6 +147,10 @@ class Store(ABC):
         """Rows in the outbox."""
 
     @abstractmethod
+    def calls_pending(self) -> int:
+        """Rows in the outbox that are boards' API calls (``is_call``)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Close this process's connections."""
 
@@ -148,11 +162,12 @@ def open_store(alert_settings: Any) -> Store:
 
     if alert_settings.redis_url:
         from hatespeech.alerts.redis_store import RedisStore
-        from hatespeech.alerts.resilient import Breaker, ResilientStore
+        from hatespeech.alerts.resilient import ResilientStore
+        from hatespeech.resilience import breaker_for
 
         return ResilientStore(
             RedisStore(alert_settings.redis_url, timeout=alert_settings.store_timeout),
             SQLiteStore(alert_settings.spool),
-            Breaker(alert_settings.store_retry_seconds),
+            breaker_for(alert_settings.redis_url, alert_settings.store_retry_seconds),
         )
     return SQLiteStore(alert_settings.db_path)

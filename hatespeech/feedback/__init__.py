@@ -162,8 +162,11 @@ def open_store(settings: Any) -> FeedbackStore:
     """
     feedback = getattr(settings, "feedback", settings)
     max_text_chars = getattr(settings, "max_text_chars", 10_000)  # MAX_TEXT_CHARS, as /predict
+    stores = getattr(feedback, "stores", None)
     if feedback.database_url:
         from hatespeech.feedback.postgres import PostgresFeedbackStore
 
-        return PostgresFeedbackStore(feedback.database_url, max_text_chars)
-    return SQLiteFeedbackStore(Path(feedback.db_path), max_text_chars)
+        store = PostgresFeedbackStore(feedback.database_url, max_text_chars, stores)
+        store.spool_beside = Path(feedback.db_path)  # FEEDBACK_DB_PATH's folder: the container's volume
+        return store
+    return SQLiteFeedbackStore(Path(feedback.db_path), max_text_chars, stores)

@@ -6,8 +6,10 @@ identity column differ. psycopg (3) is imported only when ``DATABASE_URL`` is se
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from hatespeech.config import DEFAULT_FEEDBACK_DB_PATH, StoreSettings
 from hatespeech.connections import open_postgres, postgres_usable
 from hatespeech.feedback.store import TABLE, FeedbackStore
 
@@ -30,12 +32,20 @@ class PostgresFeedbackStore(FeedbackStore):
 
         return (psycopg.Error, OSError)
 
-    def __init__(self, url: str, max_text_chars: int = 10_000) -> None:
-        super().__init__(max_text_chars)
+    def __init__(self, url: str, max_text_chars: int = 10_000, stores: StoreSettings | None = None) -> None:
+        super().__init__(max_text_chars, stores)
         self.url = url
 
     def _connect(self) -> Any:
-        return open_postgres(self.url, SCHEMA, SCHEMA_LOCK)
+        return open_postgres(self.url, SCHEMA, SCHEMA_LOCK, self.stores.postgres_options if self.stores else None)
+
+    def _address(self) -> str:
+        return self.url
+
+    def _spool_beside(self) -> Path:
+        return self.spool_beside
+
+    spool_beside = DEFAULT_FEEDBACK_DB_PATH  # the spool's default place: where the SQLite file would be
 
     def _usable(self, conn: Any) -> bool:
         return postgres_usable(conn)

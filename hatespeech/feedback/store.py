@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
+from hatespeech.config import StoreSettings
 from hatespeech.connections import PerThread, open_sqlite
 from hatespeech.core.labels import LABELS
+from hatespeech.resilience import SPOOLED, Guard, StoreUnavailable, guard
+
+__all__ = ["FeedbackStore", "SQLiteFeedbackStore", "StoreUnavailable"]  # StoreUnavailable: the web layer answers 503
+T = TypeVar("T")
+API_TIMEOUT = 2.0  # seconds POST/GET /feedback wait for the database (a board's decision waits STORE_TIMEOUT)
 
 TABLE = "hatespeech_feedback"  # prefixed: on Heroku the database may be shared with other apps
 FETCH_ROWS = 1000  # rows() reads this many at a time: bounded memory whatever the table's size
@@ -45,19 +51,45 @@ class Counts(TypedDict):
     newer_than_model: int | None  # rows written after the given time; None when none was given
 
 
-class StoreUnavailable(RuntimeError):
-    """The database failed (down, locked past the busy timeout, disk full): the web layer answers 503."""
-
-
 class FeedbackStore:
-    """Moderators' labels; safe to share between threads, and between processes after a fork."""
+    """Moderators' labels; safe to share between threads, and between processes after a fork.
+
+    With ``stores`` (the service's ``StoreSettings``) every call on the request's path goes through a
+    ``hatespeech.resilience.Guard``: ``add``, ``counts`` and ``erase`` wait at most ``API_TIMEOUT``
+    (``StoreUnavailable`` then: 503), and ``keep`` (a board's decision) is spooled while the
+    database is away and replayed once it is back.
+    """
 
     placeholder = "?"
     errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)  # the driver's failures
 
-    def __init__(self, max_text_chars: int = 10_000) -> None:
+    def __init__(self, max_text_chars: int = 10_000, stores: StoreSettings | None = None) -> None:
         self.max_text_chars = max_text_chars
         self._connections = PerThread(lambda: self._connect(), lambda conn: self._usable(conn))
+        self.stores = stores
+        self._guard: Guard | None = None
+
+    def _address(self) -> str:
+        """Which server (or file) this is, for its breaker; and the spool's file is beside ``_spool_beside``."""
+        raise NotImplementedError
+
+    def _spool_beside(self) -> Path:
+        raise NotImplementedError
+
+    @property
+    def guard(self) -> Guard | None:
+        if self._guard is None and self.stores is not None:
+            self._guard = guard(
+                "feedback", {"upsert": self._upsert}, self._address(), self.stores, self._spool_beside()
+            )
+        return self._guard
+
+    def _guarded(self, fn: Callable[..., T], *args: Any) -> T:
+        found = self.guard
+        if found is None:
+            return fn(*args)
+        # not on /moderate's path: a moderator's call may wait for a first connection
+        return found.call(fn, *args, timeout=max(found.timeout, API_TIMEOUT))
 
     # --- the backend's part
     def _connect(self) -> Any:
@@ -100,12 +132,42 @@ class FeedbackStore:
         from hatespeech.feedback import check_feedback
 
         f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
-        rows, _ = self._write(UPSERT, (f.text, f.label, f.source, f.id, f.moderator, time.time()))
+        return self._guarded(self._upsert, f.text, f.label, f.source, f.id, f.moderator, time.time())
+
+    def keep(
+        self,
+        text: str,
+        label: str,
+        *,
+        source: str = "api",
+        id: str | None = None,
+        moderator: str | None = None,
+    ) -> int | None:
+        """``add`` that never waits on a stalled database: the row id, or None when the row was spooled
+        (it is stored once the database is back). ``InvalidFeedback`` as ``add``; ``StoreUnavailable``
+        only if the spool failed too."""
+        from hatespeech.feedback import check_feedback
+
+        f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
+        params = (f.text, f.label, f.source, f.id, f.moderator, time.time())
+        found = self.guard
+        if found is None:
+            return self._upsert(*params)
+        written = found.write("upsert", *params)
+        return None if written is SPOOLED else int(written)
+
+    def _upsert(
+        self, text: str, label: str, source: str, id: str | None, moderator: str | None, created_at: float
+    ) -> int:
+        rows, _ = self._write(UPSERT, (text, label, source, id, moderator, created_at))
         return int(rows[0][0])
 
     def counts(self, newer_than: float | None = None) -> Counts:
         """``total``, ``by_label`` (every label, 0 included), ``by_source``, and ``newer_than_model``:
         the rows written after ``newer_than`` (seconds since the epoch), or None without it."""
+        return self._guarded(self._counts, newer_than)
+
+    def _counts(self, newer_than: float | None) -> Counts:
         by_label = dict.fromkeys(LABELS, 0)
         by_source: dict[str, int] = {}
         for label, source, n in self._execute(f"SELECT label, source, COUNT(*) FROM {TABLE} GROUP BY label, source"):
@@ -124,7 +186,10 @@ class FeedbackStore:
 
     def erase(self, source: str, id: str | int) -> bool:
         """Delete the row sent with this ``(source, id)``; True if there was one."""
-        _, changed = self._write(f"DELETE FROM {TABLE} WHERE source = ? AND ext_id = ?", (str(source), str(id)))
+        return self._guarded(self._erase, str(source), str(id))
+
+    def _erase(self, source: str, id: str) -> bool:
+        _, changed = self._write(f"DELETE FROM {TABLE} WHERE source = ? AND ext_id = ?", (source, id))
         return changed > 0
 
     def rows(self) -> Iterator[tuple[str, str, str, str | None, float]]:
@@ -148,15 +213,23 @@ class FeedbackStore:
 
     def close(self) -> None:
         """Close this process's connections (a later call opens new ones)."""
+        if self._guard is not None:
+            self._guard.close()
         self._connections.close()
 
 
 class SQLiteFeedbackStore(FeedbackStore):
     """One SQLite file shared by the workers of one machine (``FEEDBACK_DB_PATH``)."""
 
-    def __init__(self, path: Path | str, max_text_chars: int = 10_000) -> None:
-        super().__init__(max_text_chars)
+    def __init__(self, path: Path | str, max_text_chars: int = 10_000, stores: StoreSettings | None = None) -> None:
+        super().__init__(max_text_chars, stores)
         self.path = Path(path)
+
+    def _address(self) -> str:
+        return str(self.path.resolve())
+
+    def _spool_beside(self) -> Path:
+        return self.path
 
     def _connect(self) -> sqlite3.Connection:
         return open_sqlite(self.path, SCHEMA)

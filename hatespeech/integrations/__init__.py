@@ -30,7 +30,7 @@ from hatespeech.integrations.common import Header, Reply, error, feedback_key, q
 from hatespeech.integrations.coral import Coral, suggest_score
 from hatespeech.integrations.discourse import Discourse
 from hatespeech.integrations.mastodon import Mastodon
-from hatespeech.integrations.outbox import Keys, Outbox
+from hatespeech.integrations.outbox import InProgress, Keys, Outbox
 from hatespeech.integrations.service import Service
 
 __all__ = [
@@ -74,6 +74,8 @@ def _guarded(name: str, handler: Handler) -> Handler:
     def guarded(body: bytes, header: Header) -> Reply:
         try:
             return handler(body, header)
+        except InProgress:  # the same delivery is being handled right now: the platform sends it again
+            return Reply(503, {"error": "this delivery is being handled; send it again later"}, [("Retry-After", "10")])
         except Exception as err:  # noqa: BLE001 (any store error: tell the platform to retry) the outbox or the feedback store is down: nothing was queued
             log.error(json.dumps({"integrations": "unavailable", "platform": name, "error": type(err).__name__}))
             return Reply(503, {"error": "the work could not be queued; send it again later"}, [("Retry-After", "60")])

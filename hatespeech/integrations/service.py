@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,20 +59,14 @@ class Service:
                 log.warning(json.dumps({"integrations": "not_scored", "error": str(err)[:200]}))
                 return None
 
-    @contextlib.contextmanager
-    def first_delivery(self, key: str) -> Iterator[bool]:
-        """``with service.first_delivery(key) as fresh:`` — True the first time ``key`` is seen.
+    def first_delivery(self, key: str) -> contextlib.AbstractContextManager[bool]:
+        """``with service.first_delivery(key) as fresh:`` — True unless ``key``'s work was done before.
 
-        If the block fails (the outbox is down, say), the key is released, so the platform's
-        retry is handled as a first delivery.
+        The "seen" claim is recorded only once the block has queued its work; if the block fails
+        (the outbox is down, say), it is released, so the platform's retry is handled as a first
+        delivery (``Keys.once``).
         """
-        fresh = self.outbox.keys.claim(key)
-        try:
-            yield fresh
-        except BaseException:
-            if fresh:
-                self.outbox.keys.release(key)
-            raise
+        return self.outbox.keys.once(key)
 
     def why(self, text: str, label: str, limit: int = TOP_WORDS) -> list[str]:
         """The parts of ``text`` that pushed hardest toward ``label``, strongest first (distinct, at most ``limit``).
@@ -102,7 +96,8 @@ class Service:
         """
         post_id = clean_field(id)
         try:
-            self.feedback().add(
+            # spooled while the database is away: a board's decision is never lost, nor holds its webhook
+            self.feedback().keep(
                 text[: self.max_text_chars], label, source=source, id=post_id, moderator=clean_field(moderator)
             )
         except ValueError as err:  # InvalidFeedback: an empty text, say

@@ -7,12 +7,14 @@
 On the request path, ``record(answer, context, text, explain)`` puts a post that reached
 ``review`` or ``block`` and came with an ``id`` in the queue, with the parts of its text that pushed
 it toward an abusive class (the exact explanation; computed here only for such posts when the
-caller did not ask for it). It fills whether or not alert webhooks are set, and never fails the
-request: a store error is logged and the answer goes out.
+caller did not ask for it). It fills whether or not alert webhooks are set, and never waits on a
+stalled store: a write the store does not take in ``STORE_TIMEOUT`` is spooled and replayed once
+it is back (hatespeech/resilience.py), and the answer goes out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -21,7 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hatespeech.config import ReviewSettings
-from hatespeech.review.store import Queue, open_queue, post
+from hatespeech.resilience import StoreUnavailable
+from hatespeech.review.store import READ_TIMEOUT, GuardedQueue, Queue, open_queue, post
 from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.review")
@@ -65,7 +68,9 @@ class Reviewer:
         if self._queue is None:
             with self._lock:
                 if self._queue is None:
-                    self._queue = open_queue(self.settings.db_path, self.settings.redis_url, self.settings.database_url)
+                    self._queue = open_queue(
+                        self.settings.db_path, self.settings.redis_url, self.settings.database_url, self.settings.stores
+                    )
         return self._queue
 
     def record(
@@ -98,8 +103,9 @@ class Reviewer:
                     _threat_span(answer.get("threat")),
                 )
             )
-            self.maintain(now)
-        except Exception:  # the queue must never fail the request that fills it
+            with contextlib.suppress(StoreUnavailable):  # housekeeping: the next write tries again
+                self.maintain(now)
+        except Exception:  # the queue must never fail the request that fills it (its spool failed too)
             log.exception(json.dumps({"review": "store_error"}))
             return False
         return True
@@ -107,10 +113,14 @@ class Reviewer:
     def maintain(self, now: float | None = None) -> None:
         """Erase old texts and bound the queue, at most once a minute per process (on writes and on
         reads: a quiet board's texts are erased too, once someone looks)."""
-        now = time.time() if now is None else now
+        reading, now = now is None, time.time() if now is None else now
         if now - self._maintained >= MAINTAIN_EVERY:
             self._maintained = now
-            self.queue.maintain(now, self.settings.text_retention_seconds, self.settings.max_posts)
+            args = (now, self.settings.text_retention_seconds, self.settings.max_posts)
+            if reading and isinstance(self.queue, GuardedQueue):  # a moderator's read may wait longer
+                self.queue.maintain(*args, timeout=max(self.settings.stores.timeout, READ_TIMEOUT))
+            else:
+                self.queue.maintain(*args)
 
     def labelled(self, post_id: object, label: str) -> None:
         """A moderator labelled post ``post_id`` (``POST /feedback``): show it in the queue."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hatespeech.config import StoreSettings
 from hatespeech.connections import PerThread, open_postgres, postgres_usable
 from hatespeech.review.store import Post, Queue, SQLPages
 
@@ -38,9 +39,10 @@ CREATE INDEX IF NOT EXISTS review_posts_threat ON review_posts (threat, seq);
 class PostgresQueue(SQLPages, Queue):
     table, placeholder, true = "review_posts", "%s", "TRUE"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, stores: StoreSettings | None = None):
         self.url = url
-        self._connections = PerThread(lambda: open_postgres(url, SCHEMA, SCHEMA_LOCK), postgres_usable)
+        options = stores.postgres_options if stores is not None else None
+        self._connections = PerThread(lambda: open_postgres(url, SCHEMA, SCHEMA_LOCK, options), postgres_usable)
 
     def _db(self) -> Any:
         return self._connections.get()

@@ -38,9 +38,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from hatespeech.connections import PerThread, open_sqlite
+from hatespeech.config import StoreSettings
+from hatespeech.connections import PerThread, open_redis, open_sqlite
+from hatespeech.resilience import SPOOLED, guard
 
 MAX_PAGE = 100  # posts per page at most
+READ_TIMEOUT = 2.0  # seconds the review page waits for the queue's store (a request's write waits STORE_TIMEOUT)
 
 
 class Post(TypedDict):
@@ -138,13 +141,72 @@ class Queue(ABC):
         """Close this process's connections."""
 
 
-def open_queue(db_path: Path | str, redis_url: str | None = None, database_url: str | None = None) -> Queue:
-    """PostgreSQL when ``database_url`` is given, else Redis when ``redis_url`` is, else SQLite at ``db_path``."""
+class GuardedQueue(Queue):
+    """A queue behind ``hatespeech.resilience``: ``add`` and ``set_feedback`` never wait on a stalled
+    store (they are spooled and replayed), ``page`` and ``maintain`` raise ``StoreUnavailable`` at once."""
+
+    def __init__(self, inner: Queue, address: str, stores: StoreSettings, spool_beside: Path | str):
+        self.inner = inner
+        ops = {"add": self._add, "set_feedback": inner.set_feedback}
+        self.guard = guard("review", ops, address, stores, spool_beside)
+
+    def _add(self, item: dict) -> int:
+        return self.inner.add(Post(**item))  # type: ignore[typeddict-item]
+
+    def add(self, item: Post) -> int:
+        """The post's ``seq``, or 0 when it was spooled (it reaches the queue once the store is back)."""
+        seq = self.guard.write("add", dict(item))
+        return 0 if seq is SPOOLED else int(seq)
+
+    def page(
+        self,
+        action: str | None = None,
+        category: str | None = None,
+        thread: str | None = None,
+        before: int | None = None,
+        limit: int = 20,
+    ) -> Page:
+        # a moderator's read may wait longer than a request's write (a first connection, say)
+        timeout = max(self.guard.timeout, READ_TIMEOUT)
+        return self.guard.call(self.inner.page, action, category, thread, before, limit, timeout=timeout)
+
+    def set_feedback(self, id: str, label: str) -> bool:
+        """True once stored or spooled (a spooled label finds its post when it is replayed)."""
+        self.guard.write("set_feedback", id, label)
+        return True
+
+    def maintain(
+        self, now: float, text_retention: float, max_posts: int, timeout: float | None = None
+    ) -> tuple[int, int]:
+        """As ``Queue.maintain``, waiting ``timeout`` (else ``STORE_TIMEOUT``): a missed deadline leaves it
+        running in the background."""
+        return self.guard.call(self.inner.maintain, now, text_retention, max_posts, timeout=timeout)
+
+    def close(self) -> None:
+        self.guard.close()
+        self.inner.close()
+
+
+def open_queue(
+    db_path: Path | str,
+    redis_url: str | None = None,
+    database_url: str | None = None,
+    stores: StoreSettings | None = None,
+) -> Queue:
+    """PostgreSQL when ``database_url`` is given, else Redis when ``redis_url`` is, else SQLite at ``db_path``;
+    behind a ``GuardedQueue`` when ``stores`` (the deadline, breaker and spool settings) is given."""
+    inner: Queue
     if database_url:
         from hatespeech.review.postgres import PostgresQueue
 
-        return PostgresQueue(database_url)
-    return RedisQueue(redis_url) if redis_url else SQLiteQueue(db_path)
+        inner = PostgresQueue(database_url, stores)
+    elif redis_url:
+        inner = RedisQueue(redis_url, timeout=stores.timeout if stores is not None else 2.0)
+    else:
+        inner = SQLiteQueue(db_path)
+    if stores is None:
+        return inner
+    return GuardedQueue(inner, database_url or redis_url or str(Path(db_path).resolve()), stores, db_path)
 
 
 def _limit(limit: int) -> int:
@@ -367,12 +429,8 @@ return 1
 
 
 class RedisQueue(Queue):
-    def __init__(self, url: str, prefix: str = "hatespeech:review:"):
-        import redis  # only a dependency when REDIS_URL is set
-
-        self.client = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30, decode_responses=True
-        )
+    def __init__(self, url: str, prefix: str = "hatespeech:review:", timeout: float = 2.0):
+        self.client = open_redis(url, timeout)
         self.prefix = prefix
         self._add = self.client.register_script(_ADD)
         self._drop = self.client.register_script(_DROP)

@@ -302,7 +302,8 @@ def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.Feed
         moderate=moderate.__wrapped__,  # type: ignore[attr-defined]
         explain=lambda text: explanation(api.classifier.model, text),
         outbox=integrations.Outbox(
-            integrations.Keys(settings.alerts.db_path, settings.alerts.redis_url), alerts.enqueue_call
+            integrations.Keys(settings.alerts.db_path, settings.alerts.redis_url, stores=settings.stores),
+            alerts.enqueue_call,
         ),
         feedback=lambda: store,
         max_text_chars=settings.max_text_chars,

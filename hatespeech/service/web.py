@@ -51,6 +51,7 @@ from firefly.app import Firefly, FireflyFunction, HTTPError
 
 from hatespeech.config import OPENAPI_PATH, Settings
 from hatespeech.core.validate import UnknownFields
+from hatespeech.resilience import StoreUnavailable
 from hatespeech.service import compat, metrics
 
 log = logging.getLogger("hatespeech.access")
@@ -195,7 +196,12 @@ class Guard:
         elif not self.authorised(environ, self.token):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
         if self.pages is not None and self.pages.handles(path):
-            return self.pages(environ, start_response)
+            try:
+                return self.pages(environ, start_response)
+            except StoreUnavailable as err:  # the queue's store is away: the page says so and retries
+                log.warning(json.dumps({"review": "store_unavailable", "error": str(err)[:200]}))
+                body = {"error": "the review queue's store is unavailable; try again later"}
+                return _reply(start_response, "503 Service Unavailable", body, [("Retry-After", "5")])
         if path == "/":
             if method not in ("GET", "HEAD"):
                 return _not_allowed(start_response, method, path)

@@ -12,9 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from alerting import flush
-from support import ROOT
+from support import ROOT, wait_for
 
-from hatespeech.config import ReviewSettings
+from hatespeech.config import ReviewSettings, StoreSettings
+from hatespeech.resilience import Spool
 from hatespeech.review import Reviewer, spans
 from hatespeech.review.postgres import PostgresQueue
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, post
@@ -249,7 +250,18 @@ def test_the_reviewer_erases_old_texts_at_most_once_a_minute(tmp_path: Path) -> 
     assert reviewer.queue.page()["posts"][0]["text"] is None
 
 
-def test_a_broken_store_never_fails_the_request(tmp_path: Path) -> None:
+def test_a_broken_store_never_fails_the_request_and_its_post_arrives_once_it_is_back(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
-    reviewer = Reviewer(ReviewSettings(db_path=tmp_path / "dir"))  # a folder: SQLite cannot open it
-    assert reviewer.record(ANSWER, Context.check(id="x"), "zorgs", lambda: EXPLANATION) is False
+    stores = StoreSettings(spool_path=tmp_path / "spool.sqlite3", retry_seconds=0.1)
+    reviewer = Reviewer(ReviewSettings(db_path=tmp_path / "dir", stores=stores))  # a folder: SQLite cannot open it
+    try:
+        assert reviewer.record(ANSWER, Context.check(id="x"), "zorgs", lambda: EXPLANATION) is True  # spooled
+        assert Spool(stores.spool_path).count("review") == 1
+        (tmp_path / "dir").rmdir()  # the store is back: the spooled post is replayed into it
+        wait_for(
+            lambda: SQLiteQueue(tmp_path / "dir").page()["total"] == 1, lambda: SQLiteQueue(tmp_path / "dir").page()
+        )
+        wait_for(lambda: Spool(stores.spool_path).count("review") == 0, lambda: "the spool kept the post")
+        assert [p["id"] for p in SQLiteQueue(tmp_path / "dir").page()["posts"]] == ["x"]
+    finally:
+        reviewer.close()

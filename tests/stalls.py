@@ -1,0 +1,91 @@
+"""Helpers for the store-stall tests and bench/stall.py: a redis-server of one's own, and stopping a
+server (with every process it forked) as a stalled host would: ``SIGSTOP``, then ``SIGCONT``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from support import free_port
+
+HATEFUL = "you are a worthless bitch and a disgusting whore"  # made up: flagged (review or block) by the model
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process it forked, still running (from Linux's /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+@contextlib.contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The process ``pid`` and its children stopped (``SIGSTOP``) for the block; continued after, whatever happens."""
+    pids = descendants(pid)
+    for each in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for each in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(each, signal.SIGCONT)
+
+
+class OwnRedis:
+    """A redis-server of the caller's own (the session's is shared: it must never be stopped)."""
+
+    def __init__(self, directory: Path):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server is not on PATH (Debian: apt-get install redis-server)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(
+            [*argv, "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError("redis-server did not start")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def postmaster_pid(url: str) -> int:
+    """The pid of the PostgreSQL server at ``url`` (its postmaster, which forks a process per connection)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        directory = conn.execute("SHOW data_directory").fetchone()[0]
+    return int(Path(directory, "postmaster.pid").read_text().split()[0])
