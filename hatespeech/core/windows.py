@@ -1,0 +1,106 @@
+"""Long texts scored whole: overlapping windows about as long as what the model learnt from, the worst deciding.
+
+The model was trained on tweets, and TF-IDF dilutes: "shut up you stupid bitch" is ``block``
+alone, ``review`` after three sentences about a garden (~160 characters) and ``allow`` after ten.
+So a board's post longer than one window is cut into windows of at most ``WINDOW`` visible
+characters, each starting ``STEP`` after the last: every run of words up to ``STEP`` visible
+characters long lies whole inside some window, scored with at most ``WINDOW`` characters around it.
+Windows start and end between words (white space), so no word is ever cut; a single word longer
+than a window is a window of its own. Characters a reader does not see (zero-width spaces, joiners,
+soft hyphens, bidirectional marks) weigh nothing, so padding made of them cannot push a slur away
+from the words around it. Each character lies in at most ``WINDOW // STEP + 1`` windows: the
+work is linear in the text.
+
+>>> text = "one two three four five six"
+>>> [text[a:b] for a, b in windows(text, size=9, step=4)]
+['one two', 'three four', 'four five', 'five six']
+>>> windows("short text")
+[(0, 10)]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hatespeech.core.policy import ACTION_RANK
+
+WINDOW = 200  # visible characters: a tweet and a half
+STEP = 100  # a slur and its sentence, up to this long, always lie whole in one window
+
+_PIECE = re.compile(r"\S+")
+# What a reader does not see (format characters and fillers): they weigh nothing in a window.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
+
+
+def windows(text: str, size: int = WINDOW, step: int = STEP) -> list[tuple[int, int]]:
+    """``(start, end)`` of each window of ``text``, in order; one window if the text is short.
+
+    Every word (run of non-space characters) lies whole in at least one window. Empty text or
+    white space only gives ``[]``.
+    """
+    if len(text) <= size:
+        return [(0, len(text))] if text.strip() else []
+    pieces = [(m.start(), m.end()) for m in _PIECE.finditer(text)]
+    if not pieces:
+        return []
+    if _INVISIBLE.search(text) is None:
+        weights = [end - start for start, end in pieces]
+    else:
+        weights = [len(_INVISIBLE.sub("", text[start:end])) for start, end in pieces]
+    found: list[tuple[int, int]] = []
+    first, n = 0, len(pieces)
+    while True:
+        last, total = first, weights[first]
+        while last + 1 < n and total + weights[last + 1] <= size:
+            last += 1
+            total += weights[last]
+        found.append((pieces[first][0], pieces[last][1]))
+        if last == n - 1:
+            break
+        # the next window starts at the first piece at least ``step`` into this one (or just after it)
+        ahead, start = 0, first
+        while start <= last and ahead < step:
+            ahead += weights[start]
+            start += 1
+        first = start
+    return found
+
+
+def severity(answer: Mapping[str, Any]) -> tuple[int, float, float]:
+    """How bad a window's ``/moderate`` answer is, for ``max``: its action first, then P(abusive), then P(hate)."""
+    scores = answer["scores"]
+    hate = float(scores.get("hate speech", 0.0))
+    return ACTION_RANK[answer["action"]], hate + float(scores.get("offensive language", 0.0)), hate
+
+
+def worst(answers: Sequence[Mapping[str, Any]]) -> int:
+    """The index of the answer that decides: the most severe (the first of equals).
+
+    >>> a = {"action": "review", "scores": {"hate speech": 0.2, "offensive language": 0.5}}
+    >>> b = {"action": "review", "scores": {"hate speech": 0.3, "offensive language": 0.5}}
+    >>> worst([a, b, a])
+    1
+    """
+    return max(range(len(answers)), key=lambda i: severity(answers[i]))
+
+
+def bound_action(answer: dict[str, Any], *, at_most: str = "block", at_least: str = "allow") -> dict[str, Any]:
+    """``answer`` with its action kept between ``at_least`` and ``at_most`` (``flagged`` to match).
+
+    >>> bound_action({"action": "block", "flagged": True}, at_most="review")
+    {'action': 'review', 'flagged': True}
+    >>> bound_action({"action": "allow", "flagged": False}, at_least="review")
+    {'action': 'review', 'flagged': True}
+    """
+    rank = ACTION_RANK[answer["action"]]
+    if rank > ACTION_RANK[at_most]:
+        answer["action"] = at_most
+    elif rank < ACTION_RANK[at_least]:
+        answer["action"] = at_least
+    answer["flagged"] = answer["action"] != "allow"
+    return answer
