@@ -18,6 +18,7 @@ from standins import ABUSIVE, CLEAN, Coral, Discourse, Mastodon, discourse_post,
 from support import Server
 
 from hatespeech.integrations.common import read_html
+from hatespeech.integrations.service import MAX_POST_CHARS, QUOTED_AT_MOST, Part, Post, Service
 
 HATEFUL = "all of them are dirty f*gs"  # `block` (hate speech) for the committed model
 ENCODED = "you are a &#102;&#97;&#103;"  # `allow` as written; Discourse shows "you are a fag" (`block`)
@@ -245,3 +246,54 @@ def test_mastodon_scores_content_warnings_polls_and_image_descriptions(
 def test_mastodon_blockquotes_are_the_authors(boards: Server, mastodon: Mastodon) -> None:
     status = mastodon_status("2391", f"<blockquote><p>{HATEFUL}</p></blockquote><p>this.</p>")
     assert mastodon.webhook(mastodon_url(boards), "status.created", status)[1]["action"] == "block"
+
+
+# ------------------------------------------------------------------------------------------- scoring a post
+
+
+def _fake_answer(text: str) -> dict:
+    """/moderate's answer shape, ``block`` with a threat span where the text says "hurt you"."""
+    at = text.find("hurt you")
+    answer = {
+        "label": "hate speech" if at >= 0 else "neither",
+        "action": "block" if at >= 0 else "allow",
+        "flagged": at >= 0,
+        "categories": {},
+        "scores": {"hate speech": 0.9 if at >= 0 else 0.0, "offensive language": 0.0, "neither": 0.1},
+    }
+    if at >= 0:
+        answer["threat"] = {"start": at, "end": at + 8, "text": "hurt you"}
+    return answer
+
+
+def _service(recorded: list) -> Service:
+    return Service(
+        moderate=lambda text, **context: _fake_answer(text),
+        explain=lambda text: {"spans": []},
+        outbox=None,  # type: ignore[arg-type]
+        feedback=lambda: None,
+        max_text_chars=10_000,
+        rank=lambda texts: [_fake_answer(t) for t in texts],
+        record=lambda answer, text, **context: recorded.append((answer["action"], text, context["id"])),
+    )
+
+
+def test_a_long_post_is_decided_by_its_worst_window_recorded_once_with_offsets_into_the_post() -> None:
+    recorded: list = []
+    post = Post([Part("A title"), Part(weather(5_000) + " I will hurt you. " + weather(5_000, seed=2))])
+    answer = _service(recorded).score(post, id="discourse:1")
+    assert answer is not None and answer["action"] == "block"
+    start, end = answer["window"]
+    assert post.text[answer["threat"]["start"] : answer["threat"]["end"]] == "hurt you"
+    assert start <= answer["threat"]["start"] and answer["threat"]["end"] <= end and end - start <= 300
+    assert recorded == [("block", post.text[start:end], "discourse:1")]  # once: the deciding window
+
+
+def test_a_quoted_part_goes_to_review_at_most_and_an_unread_tail_to_review_at_least() -> None:
+    recorded: list = []
+    quoted = Post([Part("Please stop."), Part("I will hurt you", QUOTED_AT_MOST)])
+    assert _service(recorded).score(quoted)["action"] == "review"  # type: ignore[index]
+    unread = Post([Part(weather(99_990)), Part("I will hurt you")])  # the threat lies past MAX_POST_CHARS
+    assert len(unread.text) > MAX_POST_CHARS
+    assert _service(recorded).score(unread)["action"] == "review"  # type: ignore[index]
+    assert [action for action, _, _ in recorded] == ["review", "review"]
