@@ -44,6 +44,7 @@ import hmac
 import html
 import itertools
 import json
+import random
 import re
 import sqlite3
 import threading
@@ -93,6 +94,49 @@ def board_env(tmp: Path, discourse: Discourse, mastodon: Mastodon, **extra: str)
 ABUSIVE = "shut up you stupid bitch"  # `block` for the committed model (offensive language)
 REVIEW = "you are a stupid idiot"  # `review`
 CLEAN = "Thanks for the recipe, see you at the game tonight"  # `allow`
+HATEFUL = "all of them are dirty f*gs"  # `block` (hate speech) for the committed model
+ENCODED = "you are a &#102;&#97;&#103;"  # `allow` as written; Discourse shows "you are a fag" (`block`)
+_WORDS = [
+    "garden",
+    "rain",
+    "tomatoes",
+    "beans",
+    "morning",
+    "library",
+    "bicycle",
+    "river",
+    "coffee",
+    "teacher",
+    "window",
+    "market",
+    "station",
+    "concert",
+    "recipe",
+    "bread",
+    "cheese",
+    "mountain",
+    "valley",
+    "forest",
+    "summer",
+    "winter",
+    "ticket",
+    "museum",
+    "painting",
+    "chapter",
+    "kitchen",
+    "harbour",
+]
+
+
+def weather(chars: int, seed: int = 23) -> str:
+    """A harmless paragraph of about ``chars`` characters, sentences that do not repeat."""
+    rng = random.Random(seed)
+    sentences: list[str] = []
+    total = 0
+    while total < chars:
+        sentences.append(f"We saw the {rng.choice(_WORDS)} near the {rng.choice(_WORDS)} and the {rng.choice(_WORDS)}.")
+        total += len(sentences[-1]) + 1
+    return " ".join(sentences)
 
 
 def sha256_signature(secret: str, body: bytes) -> str:

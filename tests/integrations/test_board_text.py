@@ -11,57 +11,25 @@ external moderation request (the body is HTML); mastodon/mastodon's REST::Status
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from standins import ABUSIVE, CLEAN, Coral, Discourse, Mastodon, discourse_post, mastodon_status
+from standins import (
+    ABUSIVE,
+    CLEAN,
+    ENCODED,
+    HATEFUL,
+    Coral,
+    Discourse,
+    Mastodon,
+    discourse_post,
+    mastodon_status,
+    weather,
+)
 from support import Server
 
 from hatespeech.integrations.common import read_html
 from hatespeech.integrations.service import MAX_POST_CHARS, QUOTED_AT_MOST, Part, Post, Service
 
-HATEFUL = "all of them are dirty f*gs"  # `block` (hate speech) for the committed model
-ENCODED = "you are a &#102;&#97;&#103;"  # `allow` as written; Discourse shows "you are a fag" (`block`)
 FLAG = {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}
-_WORDS = [
-    "garden",
-    "rain",
-    "tomatoes",
-    "beans",
-    "morning",
-    "library",
-    "bicycle",
-    "river",
-    "coffee",
-    "teacher",
-    "window",
-    "market",
-    "station",
-    "concert",
-    "recipe",
-    "bread",
-    "cheese",
-    "mountain",
-    "valley",
-    "forest",
-    "summer",
-    "winter",
-    "ticket",
-    "museum",
-    "painting",
-    "chapter",
-    "kitchen",
-    "harbour",
-]
-
-
-def weather(chars: int, seed: int = 23) -> str:
-    """A harmless paragraph of about ``chars`` characters, sentences that do not repeat."""
-    rng = random.Random(seed)
-    sentences: list[str] = []
-    while sum(len(s) + 1 for s in sentences) < chars:
-        sentences.append(f"We saw the {rng.choice(_WORDS)} near the {rng.choice(_WORDS)} and the {rng.choice(_WORDS)}.")
-    return " ".join(sentences)
 
 
 PADDED = {  # what comes before the hateful words
