@@ -1,19 +1,28 @@
-"""Long texts scored whole: overlapping windows about as long as what the model learnt from, the worst deciding.
+"""Long texts scored whole, and in windows about as long as what the model learnt from, each on its own.
 
 The model was trained on tweets, and TF-IDF dilutes: "shut up you stupid bitch" is ``block``
-alone, ``review`` after three sentences about a garden (~160 characters) and ``allow`` after ten.
-So a board's post longer than one window is cut into windows of at most ``WINDOW`` visible
-characters, each starting ``STEP`` after the last: every run of words up to ``STEP`` visible
-characters long lies whole inside some window, scored with at most ``WINDOW`` characters around it.
-Windows start and end between words (white space), so no word is ever cut; a single word longer
-than a window is a window of its own. Characters a reader does not see (zero-width spaces, joiners,
-soft hyphens, bidirectional marks) weigh nothing, so padding made of them cannot push a slur away
-from the words around it. Each character lies in at most ``WINDOW // STEP + 1`` windows: the
-work is linear in the text.
+alone, ``review`` after three sentences about a garden (~160 characters) and ``allow`` after ten;
+40 characters of them in front are often enough to make it ``review``. So a board's post longer
+than one window (``WINDOW`` visible characters) is also cut into windows that a slur cannot be
+buried in: each sentence is a window of its own (a sentence ends at ``.``, ``!`` or ``?`` before
+white space, and at every line break), and a sentence longer than ``WINDOW`` visible characters is
+cut into windows of at most ``WINDOW`` visible characters, each starting ``STEP`` after the last:
+every run of words up to ``STEP`` visible characters long lies whole inside some window. Windows
+start and end between words (white space), so no word is ever cut; a single word longer than a
+window is a window of its own. Characters a reader does not see (zero-width spaces, joiners, soft
+hyphens, bidirectional marks) weigh nothing and end a sentence like a space, so padding made of
+them cannot push a slur away from the words around it, nor glue it to the sentence before. Each
+character lies in at most ``WINDOW // STEP + 1`` windows: the work is linear in the text.
+
+How a window's answer counts is the caller's rule (hatespeech/integrations/service.py: a window
+that would be ``block`` on its own sends the post to review).
 
 >>> text = "one two three four five six"
 >>> [text[a:b] for a, b in windows(text, size=9, step=4)]
 ['one two', 'three four', 'four five', 'five six']
+>>> text = "One two. Three four five six."
+>>> [text[a:b] for a, b in windows(text, size=9, step=4)]
+['One two.', 'Three four', 'four five', 'five six.']
 >>> windows("short text")
 [(0, 10)]
 """
@@ -35,16 +44,50 @@ _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
 )
+# A sentence ends after its mark, before white space or an invisible character (so that "river.\u200bYou"
+# still ends one), and at every line break.
+_SENTENCE_END = re.compile(r"[.!?]+(?=[\s" + _INVISIBLE.pattern[1:-1] + "])|\n")
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text``: cut after ``.``, ``!`` or ``?`` followed by white space or
+    an invisible character, and at every line break; white space only is no sentence.
+
+    >>> text = "We saw the river. You are all vermin!\\nBye"
+    >>> [text[a:b].strip() for a, b in sentences(text)]
+    ['We saw the river.', 'You are all vermin!', 'Bye']
+    """
+    found, at = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        found.append((at, match.end()))
+        at = match.end()
+    found.append((at, len(text)))
+    return [(a, b) for a, b in found if text[a:b].strip()]
 
 
 def windows(text: str, size: int = WINDOW, step: int = STEP) -> list[tuple[int, int]]:
     """``(start, end)`` of each window of ``text``, in order; one window if the text is short.
 
-    Every word (run of non-space characters) lies whole in at least one window. Empty text or
-    white space only gives ``[]``.
+    A text of at most ``size`` visible characters is one window. A longer one is cut into
+    sentences (``sentences``), each a window of its own, and a sentence longer than ``size``
+    visible characters into overlapping windows ``step`` apart. Every word (run of non-space
+    characters) lies whole in at least one window, and no window crosses a sentence's end. Empty
+    text or white space only gives ``[]``.
     """
     if len(text) <= size:
         return [(0, len(text))] if text.strip() else []
+    if len(_INVISIBLE.sub("", text).strip()) <= size:
+        pieces = [(m.start(), m.end()) for m in _PIECE.finditer(text)]
+        return [(pieces[0][0], pieces[-1][1])] if pieces else []
+    found: list[tuple[int, int]] = []
+    for start, end in sentences(text):
+        found += [(start + a, start + b) for a, b in _runs(text[start:end], size, step)]
+    return found
+
+
+def _runs(text: str, size: int, step: int) -> list[tuple[int, int]]:
+    """Overlapping runs of whole words of at most ``size`` visible characters, each starting about ``step``
+    after the last: every run of words up to ``step`` visible characters lies whole in one of them."""
     pieces = [(m.start(), m.end()) for m in _PIECE.finditer(text)]
     if not pieces:
         return []
@@ -79,7 +122,7 @@ def severity(answer: Mapping[str, Any]) -> tuple[int, float, float]:
 
 
 def worst(answers: Sequence[Mapping[str, Any]]) -> int:
-    """The index of the answer that decides: the most severe (the first of equals).
+    """The index of the most severe answer (the first of equals).
 
     >>> a = {"action": "review", "scores": {"hate speech": 0.2, "offensive language": 0.5}}
     >>> b = {"action": "review", "scores": {"hate speech": 0.3, "offensive language": 0.5}}

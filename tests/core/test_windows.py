@@ -1,4 +1,5 @@
-"""Windows over a long text (hatespeech/core/windows.py): no word cut, no run of words split, bounded work."""
+"""Windows over a long text (hatespeech/core/windows.py): each sentence on its own, no word cut, no run of words
+split within a sentence, bounded work."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 import pytest
 
-from hatespeech.core.windows import STEP, WINDOW, bound_action, windows, worst
+from hatespeech.core.windows import STEP, WINDOW, bound_action, sentences, windows, worst
 
 
 def _text(seed: int, words: int) -> str:
@@ -15,23 +16,25 @@ def _text(seed: int, words: int) -> str:
     pieces = []
     for _ in range(words):
         word = "".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, 12)))
-        pieces.append(word + rng.choice([" ", " ", "  ", "\n", "\u200b", " \u200b\u200b "]))
+        pieces.append(word + rng.choice([" ", " ", "  ", "\n", "\u200b", " \u200b\u200b ", ". ", "!\u200b"]))
     return "".join(pieces)
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_every_word_is_whole_in_a_window_and_every_short_run_too(seed: int) -> None:
+def test_every_word_is_whole_in_a_window_and_every_short_run_of_one_sentence_too(seed: int) -> None:
     text = _text(seed, 600)
     found = windows(text)
     assert found == sorted(found) and all(text[a:b] == text[a:b].strip() for a, b in found)
-    # a run of consecutive words of at most STEP visible characters lies whole inside one window
+    ends = {b for _, b in sentences(text)}
+    assert not any(a < end < b for a, b in found for end in ends)  # no window crosses a sentence's end
+    # a run of consecutive words of one sentence, of at most STEP visible characters, lies whole inside one window
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     weights = [len(text[a:b].replace("\u200b", "")) for a, b in words]
     for i in range(len(words)):
         total = 0
         for j in range(i, len(words)):
             total += weights[j]
-            if total > STEP:
+            if total > STEP or any(words[i][0] < end < words[j][1] for end in ends):
                 break
             assert any(a <= words[i][0] and words[j][1] <= b for a, b in found), (i, j)
 
@@ -56,7 +59,21 @@ def test_short_empty_and_one_long_word() -> None:
     assert windows(f"hello {long} there") == [(0, 5), (6, 5006), (5007, 5012)]
 
 
-def test_the_worst_window_decides_and_actions_are_bounded() -> None:
+def test_a_sentence_is_a_window_of_its_own_once_the_text_is_longer_than_one() -> None:
+    """A slur after a long paragraph, in it or after a zero-width character, is scored with nothing around it."""
+    paragraph = "We saw the garden near the river and the market. " * 20
+    for glue in ("\n\n", " ", "\u200b", "\u200b\u200b "):
+        text = paragraph.rstrip(" ") + glue + "You are all vermin!" + " And then we went home."
+        assert any(text[a:b].strip("\u200b ") == "You are all vermin!" for a, b in windows(text)), repr(glue)
+    # a text of one window stays one, whatever its sentences; so do invisible characters around a few words
+    assert windows("No. " * 50) == [(0, 200)]
+    assert windows("\u200b" * 10_000 + " You are all vermin. Bye.") == [(0, 10_025)]
+    # not a sentence's end: a dot inside a word, a number, a link
+    text = "See example.com or 3.5 of them, " * 10
+    assert len(windows(text)) > 1 and all(b - a > 20 for a, b in windows(text))
+
+
+def test_the_most_severe_answer_and_bounded_actions() -> None:
     allow = {"action": "allow", "flagged": False, "scores": {"hate speech": 0.1, "offensive language": 0.2}}
     review = {"action": "review", "flagged": True, "scores": {"hate speech": 0.1, "offensive language": 0.5}}
     block = {"action": "block", "flagged": True, "scores": {"hate speech": 0.9, "offensive language": 0.1}}
