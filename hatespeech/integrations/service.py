@@ -79,19 +79,29 @@ class Service:
     ) -> dict[str, Any] | None:
         """``/moderate``'s answer for a post (all of it), or None if there is nothing to score.
 
-        A post of one short part is ``/moderate``'s answer for it. A longer one is scored in
-        windows (hatespeech/core/windows.py), all in one batch: the worst window decides, and
-        only it is recorded (alerts, review queue), once. A part's ``at_most`` bounds what its own
-        windows can do (a quote of another post: review, never block). The answer's ``window`` is
-        ``[start, end]`` of the deciding window in ``post.text``, and a ``threat``'s offsets point
-        into ``post.text`` too. Past ``MAX_POST_CHARS`` characters nothing is scored, and the
-        post is at least ``review``: never allowed unread. A context field the API would refuse
-        is left out rather than losing the post.
+        The post's own words are scored whole, as one text, exactly as ``/moderate`` decides a text
+        (its threat check included): that is the post's decision. A post longer than one window is
+        also scored in windows (hatespeech/core/windows.py), all in the same batch, and a window
+        that would be ``block`` on its own raises the post to ``review``, never further: a block
+        needs the whole post's own scores. A window that only reaches ``review`` counts for
+        nothing: a long clean post has many windows, and each has the rate of false ``review`` of a
+        tweet, so counting them flagged nearly every long post. A part's ``at_most`` bounds what its
+        own words and windows can do (a quote of another post: review, never block); parts with the
+        same bound in a row are scored whole together.
+
+        A post of one short part is ``/moderate``'s answer for it, recorded by ``/moderate``.
+        Otherwise only the deciding answer is recorded (alerts, review queue), once, with the text
+        it was given for: the raising window's own answer (bounded to ``review``) when a window
+        raised the post, else the whole text's (its first ``MAX_TEXT_CHARS`` characters stored). The
+        answer's ``window`` is ``[start, end]`` of that text in ``post.text``, and a ``threat``'s
+        offsets point into ``post.text`` too. Past ``MAX_POST_CHARS`` characters nothing is scored,
+        and the post is at least ``review``: never allowed unread. A context field the API would
+        refuse is left out rather than losing the post.
         """
         if isinstance(post, str):
             post = Post([Part(post)])
-        spans, cut = self._windows(post)
-        if not spans:
+        wholes, spans, cut = self._spans(post)
+        if not wholes:
             return None
         text = post.text
         context = {
@@ -100,42 +110,58 @@ class Service:
             "author": clean_field(author),
             "url": clean_url(url),
         }
-        if len(spans) == 1 and spans[0][2] == "block" and not cut and spans[0][1] - spans[0][0] <= self.max_text_chars:
-            start, end, _ = spans[0]  # the common case: one short text, exactly as /moderate scores it
-            answer = self._moderate(text[start:end], context)
-            return None if answer is None else {**answer, "window": [start, end]}
+        if len(wholes) == 1 and not spans and not cut and wholes[0][2] == "block":
+            start, end, _ = wholes[0]
+            if end - start <= self.max_text_chars:  # the common case: one short text, exactly as /moderate scores it
+                answer = self._moderate(text[start:end], context)
+                return None if answer is None else {**answer, "window": [start, end]}
         if self.rank is None or self.record is None:
             raise RuntimeError("Service.rank and Service.record are needed to score a long post")
-        texts = [text[start:end] for start, end, _ in spans]
-        answers = [bound_action(a, at_most=at_most) for a, (_, _, at_most) in zip(self.rank(texts), spans, strict=True)]
-        k = worst(answers)
-        answer = answers[k]
+        texts = [text[start:end] for start, end, _ in (*wholes, *spans)]
+        answers = self.rank(texts)
+        whole = [bound_action(a, at_most=at_most) for a, (_, _, at_most) in zip(answers, wholes, strict=False)]
+        k = worst(whole)
+        answer, (start, end, _) = whole[k], wholes[k]
+        raising = [i for i, a in enumerate(answers[len(wholes) :]) if a["action"] == "block"]
+        if raising and answer["action"] != "block":
+            i = raising[worst([answers[len(wholes) + i] for i in raising])]
+            answer = bound_action(answers[len(wholes) + i], at_most="review", at_least="review")
+            start, end, _ = spans[i]
         if cut:
             bound_action(answer, at_least="review")
             log.warning(json.dumps({"integrations": "post_cut", "chars": len(text), "scored": MAX_POST_CHARS}))
-        self._record(answer, texts[k][: self.max_text_chars], context)
-        start = spans[k][0]
-        shown = {**answer, "window": [start, spans[k][1]]}
-        if isinstance(answer.get("threat"), dict):  # its offsets, into the window: into the post instead
+        self._record(answer, text[start:end][: self.max_text_chars], context)
+        shown = {**answer, "window": [start, end]}
+        if isinstance(answer.get("threat"), dict):  # its offsets, into the text scored: into the post instead
             threat = answer["threat"]
             shown["threat"] = {**threat, "start": threat["start"] + start, "end": threat["end"] + start}
         return shown
 
     @staticmethod
-    def _windows(post: Post) -> tuple[list[tuple[int, int, str]], bool]:
-        """``(start, end, at_most)`` of each window of ``post.text`` (none crosses from one part to the next),
-        and whether the text was cut at ``MAX_POST_CHARS``."""
+    def _spans(post: Post) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]], bool]:
+        """``(start, end, at_most)`` in ``post.text`` of each run of parts with the same ``at_most`` (scored
+        whole) and, if the post is longer than one window, of each window (none crosses from one part to
+        the next); and whether the text was cut at ``MAX_POST_CHARS``."""
+        wholes: list[tuple[int, int, str]] = []
         spans: list[tuple[int, int, str]] = []
-        at = 0
+        at, cut = 0, False
         for part in (p for p in post.parts if p.text.strip()):
             if at >= MAX_POST_CHARS:
-                return spans, True  # a whole part left unread
+                cut = True  # a whole part left unread
+                break
             kept = part.text[: MAX_POST_CHARS - at]
+            if wholes and wholes[-1][2] == part.at_most:
+                wholes[-1] = (wholes[-1][0], at + len(kept), part.at_most)
+            else:
+                wholes.append((at, at + len(kept), part.at_most))
             spans += [(at + a, at + b, part.at_most) for a, b in windows(kept)]
             if len(kept) < len(part.text):
-                return spans, True
+                cut = True
+                break
             at += len(part.text) + len(SEPARATOR)
-        return spans, False
+        if len(spans) == len(wholes) and all(s[:2] == w[:2] for s, w in zip(spans, wholes, strict=True)):
+            spans = []  # each part is one window, and scored whole already
+        return wholes, spans, cut
 
     def _moderate(self, text: str, context: dict[str, Any]) -> dict[str, Any] | None:
         try:

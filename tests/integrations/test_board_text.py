@@ -32,13 +32,27 @@ from hatespeech.integrations.service import MAX_POST_CHARS, QUOTED_AT_MOST, Part
 FLAG = {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}
 
 
-PADDED = {  # what comes before the hateful words
+PADDED = {  # what comes before the hateful words (ABUSIVE, `block` on its own)
     "zero-width": "\u200b" * 10_000,
     "zero-width-words": " ".join(["\u200b"] * 10_000) + " ",
     "comment": "<!-- " + weather(12_000) + " -->",
     "paragraph": weather(12_000) + "\n\n",
+    "same-paragraph": weather(12_000) + " ",
+    "after-a-stop-and-zero-width": weather(12_000) + "\u200b",
     "long-post": weather(31_000) + "\n\n",
 }
+# Harmless sentences, each `review` on its own for the committed model (a word it learnt from insults),
+# `allow` among other words: what a long clean post holds here and there.
+MILD = [
+    "Crazy ass weather today.",
+    "The cat knocked over the damn vase.",
+    "Crazy ass traffic today.",
+    "The dog chewed the damn shoe.",
+    "Crazy ass storm last night.",
+    "The kids broke the damn window.",
+    "Crazy ass queue at the market.",
+    "The wind took the damn umbrella.",
+]
 
 
 def discourse_url(server: Server) -> str:
@@ -139,7 +153,8 @@ def test_a_oneboxs_title_and_description_are_scored(boards: Server, discourse: D
 
 def test_a_topics_title_is_scored_on_its_first_post(boards: Server, discourse: Discourse) -> None:
     first = discourse_post(2351, CLEAN, number=1, title=HATEFUL, topic_id=235)
-    assert flagged(discourse, boards, first)["action"] == "block"
+    # the title and the words, scored as one, are not `block`; the title alone is: review
+    assert flagged(discourse, boards, first)["action"] == "review"
     reply = discourse_post(2352, CLEAN, number=2, title=HATEFUL, topic_id=235)  # the title is the first post's
     assert discourse.webhook(discourse_url(boards), "post_created", reply)[1]["flag"] is None
 
@@ -148,13 +163,27 @@ def test_a_topics_title_is_scored_on_its_first_post(boards: Server, discourse: D
 def test_padding_before_the_words_does_not_hide_them(
     boards: Server, discourse: Discourse, mastodon: Mastodon, padding: str
 ) -> None:
-    raw = PADDED[padding] + ABUSIVE
     post_id = 2360 + sorted(PADDED).index(padding)
+    alone = discourse.webhook(discourse_url(boards), "post_created", discourse_post(post_id * 10, ABUSIVE))[1]
+    assert alone["action"] == "block"  # a block-level insult: hidden, it must still be flagged
+    raw = PADDED[padding] + ABUSIVE
     assert flagged(discourse, boards, discourse_post(post_id, raw))["action"] in ("review", "block")
     status, reply = Coral().moderate(coral_url(boards), Coral.request(f"<p>{raw}</p>"))
     assert status == 200 and reply["actions"] == [FLAG]
     status = mastodon_status(str(post_id), f"<p>{raw}</p>")
     assert mastodon.webhook(mastodon_url(boards), "status.created", status)[1]["report"] == {"queued": True}
+
+
+def test_a_long_clean_post_with_sentences_only_review_level_alone_is_allowed(
+    boards: Server, discourse: Discourse
+) -> None:
+    """Each of those sentences, alone, is `review`; counting them would flag most long posts (the
+    number of windows multiplies a tweet's rate of false `review`). The post, scored as one, is `allow`."""
+    mild = discourse.webhook(discourse_url(boards), "post_created", discourse_post(2369, MILD[0]))[1]
+    assert mild["action"] == "review"
+    raw = weather(3_000) + " " + " ".join(MILD) + " " + weather(3_000, seed=5)
+    reply = discourse.webhook(discourse_url(boards), "post_created", discourse_post(2370, raw))[1]
+    assert reply["action"] == "allow" and reply["flag"] is None
 
 
 def test_a_long_clean_post_is_allowed_and_one_past_the_cap_goes_to_review(boards: Server, discourse: Discourse) -> None:
@@ -207,7 +236,8 @@ def test_mastodon_scores_content_warnings_polls_and_image_descriptions(
     status_id = f"23{abs(hash(repr(fields))) % 10**8}"
     status = mastodon_status(status_id, f"<p>{CLEAN}</p>", **fields)
     status_code, reply = mastodon.webhook(mastodon_url(boards), "status.created", status)
-    assert status_code == 200 and reply["action"] == "block" and reply["report"] == {"queued": True}
+    # scored as one with the status's words the field is not `block`; on its own it is: review
+    assert status_code == 200 and reply["action"] == "review" and reply["report"] == {"queued": True}
     mastodon.wait(lambda m: any(status_id in c.json()["status_ids"] for c in m.accepted("/api/v1/reports")))
 
 
@@ -220,14 +250,20 @@ def test_mastodon_blockquotes_are_the_authors(boards: Server, mastodon: Mastodon
 
 
 def _fake_answer(text: str) -> dict:
-    """/moderate's answer shape, ``block`` with a threat span where the text says "hurt you"."""
+    """/moderate's answer shape: ``block`` (with a threat span) where the text says "hurt you", ``review``
+    where it says "idiot", unless more than 300 characters a time dilute the word (as the model dilutes)."""
+
+    def dense(word: str) -> bool:
+        return word in text and len(text) <= text.count(word) * 300
+
     at = text.find("hurt you")
+    action = "block" if dense("hurt you") else "review" if dense("idiot") else "allow"
     answer = {
-        "label": "hate speech" if at >= 0 else "neither",
-        "action": "block" if at >= 0 else "allow",
-        "flagged": at >= 0,
+        "label": "neither" if action == "allow" else "hate speech",
+        "action": action,
+        "flagged": action != "allow",
         "categories": {},
-        "scores": {"hate speech": 0.9 if at >= 0 else 0.0, "offensive language": 0.0, "neither": 0.1},
+        "scores": {"hate speech": 0.9 if action == "block" else 0.0, "offensive language": 0.0, "neither": 0.1},
     }
     if at >= 0:
         answer["threat"] = {"start": at, "end": at + 8, "text": "hurt you"}
@@ -246,15 +282,28 @@ def _service(recorded: list) -> Service:
     )
 
 
-def test_a_long_post_is_decided_by_its_worst_window_recorded_once_with_offsets_into_the_post() -> None:
+def test_a_block_level_window_sends_a_long_post_to_review_recorded_once_with_offsets_into_the_post() -> None:
     recorded: list = []
     post = Post([Part("A title"), Part(weather(5_000) + " I will hurt you. " + weather(5_000, seed=2))])
     answer = _service(recorded).score(post, id="discourse:1")
-    assert answer is not None and answer["action"] == "block"
+    assert answer is not None and answer["action"] == "review"  # the window alone is block; the post is not
     start, end = answer["window"]
+    assert post.text[start:end] == "I will hurt you."
     assert post.text[answer["threat"]["start"] : answer["threat"]["end"]] == "hurt you"
-    assert start <= answer["threat"]["start"] and answer["threat"]["end"] <= end and end - start <= 300
-    assert recorded == [("block", post.text[start:end], "discourse:1")]  # once: the deciding window
+    assert recorded == [("review", "I will hurt you.", "discourse:1")]  # once: the window that raised it
+
+
+def test_the_whole_post_decides_a_block_and_review_windows_count_for_nothing() -> None:
+    recorded: list = []
+    short = Post([Part("I will hurt you. " + "No. " * 40)])  # 177 characters, 41 sentences: one window
+    answer = _service(recorded).score(short, id="c:1")
+    assert answer is not None and answer["action"] == "block" and answer["window"] == [0, len(short.text)]
+    days = " ".join(f"Day {i}: what an {'idiot' if i == 7 else 'eejit'} I was." for i in range(100))
+    idiots = Post([Part(days)])  # one sentence of a hundred is review-level alone: it counts for nothing
+    assert _service(recorded).score(idiots, id="c:2")["action"] == "allow"  # type: ignore[index]
+    assert _service(recorded).score(Post([Part("what an idiot " * 30)]), id="c:3")["action"] == "review"  # type: ignore[index]
+    # the short post was recorded by /moderate itself; the long ones once each, as decided
+    assert [(action, id) for action, _, id in recorded] == [("allow", "c:2"), ("review", "c:3")]
 
 
 def test_a_quoted_part_goes_to_review_at_most_and_an_unread_tail_to_review_at_least() -> None:
