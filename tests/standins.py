@@ -95,6 +95,18 @@ ABUSIVE = "shut up you stupid bitch"  # `block` for the committed model (offensi
 REVIEW = "you are a stupid idiot"  # `review`
 CLEAN = "Thanks for the recipe, see you at the game tonight"  # `allow`
 HATEFUL = "all of them are dirty f*gs"  # `block` (hate speech) for the committed model
+# Harmless sentences, each `review` on its own for the committed model (a word it learnt from insults),
+# `allow` among other words: what a long clean post holds here and there.
+MILD = [
+    "Crazy ass weather today.",
+    "The cat knocked over the damn vase.",
+    "Crazy ass traffic today.",
+    "The dog chewed the damn shoe.",
+    "Crazy ass storm last night.",
+    "The kids broke the damn window.",
+    "Crazy ass queue at the market.",
+    "The wind took the damn umbrella.",
+]
 ENCODED = "you are a &#102;&#97;&#103;"  # `allow` as written; Discourse shows "you are a fag" (`block`)
 _WORDS = [
     "garden",

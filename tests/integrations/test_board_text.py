@@ -17,6 +17,7 @@ from standins import (
     CLEAN,
     ENCODED,
     HATEFUL,
+    MILD,
     Coral,
     Discourse,
     Mastodon,
@@ -41,18 +42,6 @@ PADDED = {  # what comes before the hateful words (ABUSIVE, `block` on its own)
     "after-a-stop-and-zero-width": weather(12_000) + "\u200b",
     "long-post": weather(31_000) + "\n\n",
 }
-# Harmless sentences, each `review` on its own for the committed model (a word it learnt from insults),
-# `allow` among other words: what a long clean post holds here and there.
-MILD = [
-    "Crazy ass weather today.",
-    "The cat knocked over the damn vase.",
-    "Crazy ass traffic today.",
-    "The dog chewed the damn shoe.",
-    "Crazy ass storm last night.",
-    "The kids broke the damn window.",
-    "Crazy ass queue at the market.",
-    "The wind took the damn umbrella.",
-]
 
 
 def discourse_url(server: Server) -> str:

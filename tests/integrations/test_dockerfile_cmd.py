@@ -20,6 +20,7 @@ from standins import (
     DISCOURSE_KEY,
     ENCODED,
     HATEFUL,
+    MILD,
     TOKEN,
     Coral,
     Discourse,
@@ -102,8 +103,13 @@ def test_a_long_post_passes_nginx(container: tuple) -> None:
 
 
 def test_what_readers_see_is_scored_all_of_it(container: tuple) -> None:
-    """Issue 23's posts, through nginx: each flagged on Discourse, withheld or flagged on Coral."""
+    """Issue 23's posts, through nginx: each flagged on Discourse, withheld or flagged on Coral; the hateful
+    words are `block` alone, and a long clean post whose sentences are only `review` alone is not flagged."""
     server, discourse = container[0], container[1]
+    status, reply = discourse.webhook(
+        server.url + "/integrations/discourse", "post_created", discourse_post(29, HATEFUL)
+    )
+    assert status == 200 and reply["action"] == "block"
     padding = {"zero-width": "\u200b" * 10_000, "comment": "<!-- " + weather(12_000) + " -->"}
     attacks = {  # name: (Discourse's raw, Coral's HTML body)
         "quoted": (f"[quote]\n{HATEFUL}\n[/quote]\n\nagreed.", f"<blockquote>{HATEFUL}</blockquote><p>agreed.</p>"),
@@ -112,6 +118,7 @@ def test_what_readers_see_is_scored_all_of_it(container: tuple) -> None:
         "zero-width padded": (padding["zero-width"] + HATEFUL, f"<p>{padding['zero-width']}{HATEFUL}</p>"),
         "comment padded": (padding["comment"] + HATEFUL, f"<p>{padding['comment']}{HATEFUL}</p>"),
         "paragraph first": (weather(12_000) + "\n\n" + HATEFUL, f"<p>{weather(12_000)}</p><p>{HATEFUL}</p>"),
+        "same paragraph": (weather(12_000) + " " + HATEFUL, f"<p>{weather(12_000)} {HATEFUL}</p>"),
     }
     for i, (name, (raw, body)) in enumerate(attacks.items()):
         post = discourse_post(30 + i, raw)
@@ -122,6 +129,10 @@ def test_what_readers_see_is_scored_all_of_it(container: tuple) -> None:
     title_only = discourse_post(40, CLEAN, number=1, title=HATEFUL, topic_id=40)
     status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", title_only)
     assert status == 200 and reply["flag"] is not None
+    mild = weather(3_000) + " " + " ".join(MILD) + " " + weather(3_000, seed=5)
+    status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", discourse_post(41, mild))
+    assert status == 200 and reply["action"] == "allow" and reply["flag"] is None
+    assert Coral().moderate(server.url + "/integrations/coral", Coral.request(f"<p>{mild}</p>")) == (204, None)
 
 
 def test_coral_hateful_comment_is_flagged_clean_one_204(container: tuple) -> None:
