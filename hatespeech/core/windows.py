@@ -5,8 +5,10 @@ alone, ``review`` after three sentences about a garden (~160 characters) and ``a
 40 characters of them in front are often enough to make it ``review``. So a board's post longer
 than one window (``WINDOW`` visible characters) is also cut into windows that a slur cannot be
 buried in: each sentence is a window of its own (a sentence ends at ``.``, ``!`` or ``?`` before
-white space, and at every line break), and a sentence longer than ``WINDOW`` visible characters is
-cut into windows of at most ``WINDOW`` visible characters, each starting ``STEP`` after the last:
+white space, and at every line break; sentences shorter than ``SHORT`` visible characters in a row
+are joined up to it, which bounds how many windows a post has), and a sentence longer than
+``WINDOW`` visible characters is cut into windows of at most ``WINDOW`` visible characters, each
+starting ``STEP`` after the last:
 every run of words up to ``STEP`` visible characters long lies whole inside some window. Windows
 start and end between words (white space), so no word is ever cut; a single word longer than a
 window is a window of its own. Characters a reader does not see (zero-width spaces, joiners, soft
@@ -20,9 +22,9 @@ that would be ``block`` on its own sends the post to review).
 >>> text = "one two three four five six"
 >>> [text[a:b] for a, b in windows(text, size=9, step=4)]
 ['one two', 'three four', 'four five', 'five six']
->>> text = "One two. Three four five six."
->>> [text[a:b] for a, b in windows(text, size=9, step=4)]
-['One two.', 'Three four', 'four five', 'five six.']
+>>> text = "We saw the garden near the river. Bye. See you. You are all vermin! The end of the day."
+>>> [text[a:b] for a, b in windows(text, size=60)]
+['We saw the garden near the river.', 'Bye. See you. You are all vermin!', 'The end of the day.']
 >>> windows("short text")
 [(0, 10)]
 """
@@ -37,6 +39,10 @@ from hatespeech.core.policy import ACTION_RANK
 
 WINDOW = 200  # visible characters: a tweet and a half
 STEP = 100  # a slur and its sentence, up to this long, always lie whole in one window
+# A sentence this long (visible characters) is always a window of its own; shorter ones in a row are joined
+# until they reach it, so that "a. " * 33,000 is ~2,800 windows, not 33,000 (3.7 s of one worker), while
+# a short insult is never joined to more than this many characters of other words.
+SHORT = 25
 
 _PIECE = re.compile(r"\S+")
 # What a reader does not see (format characters and fillers): they weigh nothing in a window.
@@ -69,7 +75,8 @@ def windows(text: str, size: int = WINDOW, step: int = STEP) -> list[tuple[int, 
     """``(start, end)`` of each window of ``text``, in order; one window if the text is short.
 
     A text of at most ``size`` visible characters is one window. A longer one is cut into
-    sentences (``sentences``), each a window of its own, and a sentence longer than ``size``
+    sentences (``sentences``), each a window of its own (short ones in a row joined until they
+    reach ``SHORT`` visible characters), and a sentence longer than ``size``
     visible characters into overlapping windows ``step`` apart. Every word (run of non-space
     characters) lies whole in at least one window, and no window crosses a sentence's end. Empty
     text or white space only gives ``[]``.
@@ -80,8 +87,21 @@ def windows(text: str, size: int = WINDOW, step: int = STEP) -> list[tuple[int, 
         pieces = [(m.start(), m.end()) for m in _PIECE.finditer(text)]
         return [(pieces[0][0], pieces[-1][1])] if pieces else []
     found: list[tuple[int, int]] = []
+    run: tuple[int, int, int] | None = None  # short sentences being joined: start, end, visible characters
     for start, end in sentences(text):
+        seen = len(_INVISIBLE.sub("", text[start:end]).strip())
+        if seen < SHORT:
+            run = (start, end, seen) if run is None else (run[0], end, run[2] + seen)
+            if run[2] >= SHORT:
+                found += [(run[0] + a, run[0] + b) for a, b in _runs(text[run[0] : run[1]], size, step)]
+                run = None
+            continue
+        if run is not None:
+            found += [(run[0] + a, run[0] + b) for a, b in _runs(text[run[0] : run[1]], size, step)]
+            run = None
         found += [(start + a, start + b) for a, b in _runs(text[start:end], size, step)]
+    if run is not None:
+        found += [(run[0] + a, run[0] + b) for a, b in _runs(text[run[0] : run[1]], size, step)]
     return found
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from hatespeech.core.windows import STEP, WINDOW, bound_action, sentences, windows, worst
+from hatespeech.core.windows import SHORT, STEP, WINDOW, bound_action, sentences, windows, worst
 
 
 def _text(seed: int, words: int) -> str:
@@ -26,7 +26,10 @@ def test_every_word_is_whole_in_a_window_and_every_short_run_of_one_sentence_too
     found = windows(text)
     assert found == sorted(found) and all(text[a:b] == text[a:b].strip() for a, b in found)
     ends = {b for _, b in sentences(text)}
-    assert not any(a < end < b for a, b in found for end in ends)  # no window crosses a sentence's end
+    for a, b in found:  # a window crosses a sentence's end only to join short sentences, whole
+        inside = [(s, e) for s, e in sentences(text) if a < e and s < b]
+        if len(inside) > 1:
+            assert all(len(text[s:e].replace("\u200b", "").strip()) < SHORT for s, e in inside), (a, b)
     # a run of consecutive words of one sentence, of at most STEP visible characters, lies whole inside one window
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     weights = [len(text[a:b].replace("\u200b", "")) for a, b in words]
@@ -34,7 +37,7 @@ def test_every_word_is_whole_in_a_window_and_every_short_run_of_one_sentence_too
         total = 0
         for j in range(i, len(words)):
             total += weights[j]
-            if total > STEP or any(words[i][0] < end < words[j][1] for end in ends):
+            if total > STEP or any(words[i][0] < end < words[j][1] for end in ends):  # another sentence
                 break
             assert any(a <= words[i][0] and words[j][1] <= b for a, b in found), (i, j)
 
@@ -64,10 +67,15 @@ def test_a_sentence_is_a_window_of_its_own_once_the_text_is_longer_than_one() ->
     paragraph = "We saw the garden near the river and the market. " * 20
     for glue in ("\n\n", " ", "\u200b", "\u200b\u200b "):
         text = paragraph.rstrip(" ") + glue + "You are all vermin!" + " And then we went home."
-        assert any(text[a:b].strip("\u200b ") == "You are all vermin!" for a, b in windows(text)), repr(glue)
+        # alone, or joined only to a short sentence next to it (fewer than 2 * SHORT visible characters)
+        found = [text[a:b].strip("\u200b ") for a, b in windows(text) if "vermin" in text[a:b]]
+        assert found and all(len(w) < 2 * SHORT for w in found), (repr(glue), found)
+        assert found[0].startswith("You are all vermin!"), (repr(glue), found)
     # a text of one window stays one, whatever its sentences; so do invisible characters around a few words
     assert windows("No. " * 50) == [(0, 200)]
     assert windows("\u200b" * 10_000 + " You are all vermin. Bye.") == [(0, 10_025)]
+    # short sentences in a row are joined, up to SHORT visible characters: bounded work
+    assert len(windows("a. " * 33_000)) < 33_000 * 2 // SHORT + 1
     # not a sentence's end: a dot inside a word, a number, a link
     text = "See example.com or 3.5 of them, " * 10
     assert len(windows(text)) > 1 and all(b - a > 20 for a, b in windows(text))
