@@ -4,7 +4,7 @@
 
 In one process, with the committed model: ``read_html`` (the integrations' HTML reader) on crafted
 markup of 20 KB and 200 KB (the ratio is ~10 for linear work, ~100 for quadratic), and
-``Service.score`` (windows, one batch, the worst deciding; nothing recorded) on posts of 300,
+``Service.score`` (the whole post and its windows, one batch; nothing recorded) on posts of 300,
 3,000, 32,000 (Discourse's default maximum) and 100,000 characters (the most of a post that is
 read), plus crafted ones. The best of ``--repeat`` runs, in milliseconds. Prints Markdown.
 """
@@ -74,6 +74,7 @@ POSTS: dict[str, Callable[[], str]] = {
     "99,000 zero-width characters, then words": lambda: "\u200b" * 99_000 + " shut up you stupid bitch",
     "50,000 zero-width 'words'": lambda: "\u200b " * 50_000,
     "one word of 100,000 characters": lambda: "x" * 100_000,
+    "33,000 sentences 'a. ' (a window each)": lambda: "a. " * 33_000,
 }
 
 
