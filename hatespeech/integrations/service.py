@@ -62,7 +62,7 @@ class Service:
     max_text_chars: int
     # (queued post's id, label): a stored decision, shown on the review page (review.labelled)
     labelled: Callable[[str, str], None] = lambda post_id, label: None
-    # /moderate's answers for many texts, recording nothing (the windows of a long post)
+    # /moderate's answers for many texts, recording nothing (a long post whole, and its windows, in one batch)
     rank: Callable[[list[str]], list[dict[str, Any]]] | None = None
     # (answer, text, *, id, thread, author, url): what /moderate records of one answer (alerts, review
     # queue); ValueError for a context it refuses
