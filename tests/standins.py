@@ -41,8 +41,11 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
+import html
 import itertools
 import json
+import random
+import re
 import sqlite3
 import threading
 import time
@@ -91,6 +94,61 @@ def board_env(tmp: Path, discourse: Discourse, mastodon: Mastodon, **extra: str)
 ABUSIVE = "shut up you stupid bitch"  # `block` for the committed model (offensive language)
 REVIEW = "you are a stupid idiot"  # `review`
 CLEAN = "Thanks for the recipe, see you at the game tonight"  # `allow`
+HATEFUL = "all of them are dirty f*gs"  # `block` (hate speech) for the committed model
+# Harmless sentences, each `review` on its own for the committed model (a word it learnt from insults),
+# `allow` among other words: what a long clean post holds here and there.
+MILD = [
+    "Crazy ass weather today.",
+    "The cat knocked over the damn vase.",
+    "Crazy ass traffic today.",
+    "The dog chewed the damn shoe.",
+    "Crazy ass storm last night.",
+    "The kids broke the damn window.",
+    "Crazy ass queue at the market.",
+    "The wind took the damn umbrella.",
+]
+ENCODED = "you are a &#102;&#97;&#103;"  # `allow` as written; Discourse shows "you are a fag" (`block`)
+_WORDS = [
+    "garden",
+    "rain",
+    "tomatoes",
+    "beans",
+    "morning",
+    "library",
+    "bicycle",
+    "river",
+    "coffee",
+    "teacher",
+    "window",
+    "market",
+    "station",
+    "concert",
+    "recipe",
+    "bread",
+    "cheese",
+    "mountain",
+    "valley",
+    "forest",
+    "summer",
+    "winter",
+    "ticket",
+    "museum",
+    "painting",
+    "chapter",
+    "kitchen",
+    "harbour",
+]
+
+
+def weather(chars: int, seed: int = 23) -> str:
+    """A harmless paragraph of about ``chars`` characters, sentences that do not repeat."""
+    rng = random.Random(seed)
+    sentences: list[str] = []
+    total = 0
+    while total < chars:
+        sentences.append(f"We saw the {rng.choice(_WORDS)} near the {rng.choice(_WORDS)} and the {rng.choice(_WORDS)}.")
+        total += len(sentences[-1]) + 1
+    return " ".join(sentences)
 
 
 def sha256_signature(secret: str, body: bytes) -> str:
@@ -225,15 +283,64 @@ class Discourse(PlatformAPI):
         return send(url, body, headers)
 
 
-def discourse_post(post_id: int, raw: str, *, topic_id: int = 7, username: str = "alice", number: int = 2) -> dict:
-    """A post as WebHookPostSerializer shows it (the fields we read, and a few we do not)."""
+_QUOTE_BLOCK = re.compile(r'\[quote(?:="([^"\]\n]*)")?\]\n?(.*?)\n?\[/quote\]', re.DOTALL)
+
+
+def _paragraphs(markdown: str) -> str:
+    """Plain paragraphs as markdown-it renders them: entities decoded, then &, < and > escaped."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", markdown) if b.strip()]
+    return "\n".join(
+        "<p>" + html.escape(html.unescape(b), quote=False).replace("\n", "<br>\n") + "</p>" for b in blocks
+    )
+
+
+def discourse_cook(raw: str) -> str:
+    """``cooked`` for a ``raw`` made of paragraphs and ``[quote]`` blocks, as Discourse renders them.
+
+    A ``[quote="name, post:N, topic:M"]`` becomes the aside of pretty-text's quotes.js (class,
+    data-username, data-post, data-topic, the title, the blockquote); a bare ``[quote]`` the same
+    aside without them; a ``[quote]`` never closed stays text (the bbcode-block rule needs its end).
+    """
+    out, last = [], 0
+    for match in _QUOTE_BLOCK.finditer(raw):
+        out.append(_paragraphs(raw[last : match.start()]))
+        info = [part.strip() for part in (match.group(1) or "").split(",") if part.strip()]
+        attrs = ' class="quote no-group"'
+        title = ""
+        if info:
+            attrs += f' data-username="{html.escape(info[0])}"'
+            for part in info[1:]:
+                key, _, value = part.partition(":")
+                if key in ("post", "topic") and value.strip().isdigit():
+                    attrs += f' data-{key}="{value.strip()}"'
+            title = f'<div class="title">\n<div class="quote-controls"></div>\n {html.escape(info[0])}:</div>\n'
+        out.append(f"<aside{attrs}>\n{title}<blockquote>\n{_paragraphs(match.group(2))}\n</blockquote>\n</aside>")
+        last = match.end()
+    out.append(_paragraphs(raw[last:]))
+    return "\n".join(part for part in out if part)
+
+
+def discourse_post(
+    post_id: int,
+    raw: str,
+    *,
+    topic_id: int = 7,
+    username: str = "alice",
+    number: int = 2,
+    cooked: str | None = None,
+    title: str = "Weekend plans",
+) -> dict:
+    """A post as WebHookPostSerializer shows it (the fields we read, and a few we do not).
+
+    ``cooked`` is rendered from ``raw`` (``discourse_cook``) unless given (a onebox, say).
+    """
     return {
         "id": post_id,
         "name": username.title(),
         "username": username,
         "avatar_template": f"/user_avatar/forum/{username}/{{size}}/1_2.png",
         "created_at": "2026-11-27T12:00:00.000Z",
-        "cooked": "<p>" + raw.replace("&", "&amp;").replace("<", "&lt;") + "</p>",
+        "cooked": discourse_cook(raw) if cooked is None else cooked,
         "raw": raw,
         "post_number": number,
         "post_type": 1,
@@ -242,7 +349,7 @@ def discourse_post(post_id: int, raw: str, *, topic_id: int = 7, username: str =
         "version": 1,
         "topic_id": topic_id,
         "topic_slug": "weekend-plans",
-        "topic_title": "Weekend plans",
+        "topic_title": title,
         "topic_posts_count": number,
         "topic_filtered_posts_count": number,
         "topic_archetype": "regular",
@@ -369,25 +476,62 @@ class Mastodon(PlatformAPI):
 
 
 def mastodon_status(
-    status_id: str, content_html: str, *, account_id: str = "1093", reply_to: str | None = None
+    status_id: str,
+    content_html: str,
+    *,
+    account_id: str = "1093",
+    reply_to: str | None = None,
+    spoiler: str = "",
+    poll: list[str] | None = None,
+    descriptions: tuple[str | None, ...] = (),
 ) -> dict:
-    """A status as REST::StatusSerializer shows it (the fields we read, and a few we do not)."""
+    """A status as REST::StatusSerializer shows it (the fields we read, and a few we do not).
+
+    ``spoiler`` is its content warning, ``poll`` its options' titles (REST::PollSerializer),
+    ``descriptions`` its images' alt texts (REST::MediaAttachmentSerializer).
+    """
+    media = [
+        {
+            "id": f"{status_id}{i}",
+            "type": "image",
+            "url": f"https://social.example/media/{i}.png",
+            "preview_url": f"https://social.example/media/{i}-small.png",
+            "remote_url": None,
+            "meta": {},
+            "description": description,
+            "blurhash": "UFBWY:8_0Jxu",
+        }
+        for i, description in enumerate(descriptions)
+    ]
     return {
         "id": status_id,
         "created_at": "2026-11-27T12:00:00.000Z",
         "in_reply_to_id": reply_to,
         "in_reply_to_account_id": None,
-        "sensitive": False,
-        "spoiler_text": "",
+        "sensitive": bool(spoiler),
+        "spoiler_text": spoiler,
         "visibility": "public",
         "language": "en",
         "uri": f"https://social.example/users/bob/statuses/{status_id}",
         "url": f"https://social.example/@bob/{status_id}",
         "content": content_html,
         "account": {"id": account_id, "username": "bob", "acct": "bob", "display_name": "Bob"},
-        "media_attachments": [],
+        "media_attachments": media,
         "mentions": [],
         "tags": [],
+        "card": None,
+        "poll": None
+        if poll is None
+        else {
+            "id": f"9{status_id}",
+            "expires_at": "2026-11-28T12:00:00.000Z",
+            "expired": False,
+            "multiple": False,
+            "votes_count": 0,
+            "voters_count": 0,
+            "options": [{"title": title, "votes_count": 0} for title in poll],
+            "emojis": [],
+        },
         "edited_at": None,
     }
 

@@ -83,78 +83,129 @@ def parse(body: bytes) -> dict[str, Any] | None:
 
 # ------------------------------------------------------------------------------- HTML to text
 
-_BREAKS = {"br", "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre", "hr"}
-_SKIPPED = {"blockquote", "script", "style", "aside"}  # quoted text is someone else's; code is not prose
+_BREAKS = {
+    *("br", "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "pre", "hr"),
+    *("aside", "blockquote", "article", "header", "footer", "section", "figcaption", "details", "summary"),
+    *("dd", "dt", "table", "caption"),
+}
+_HIDDEN = {"script", "style"}  # not shown to a reader: left out, once closed
 _TAG_NAME = re.compile(r"/?([a-zA-Z][a-zA-Z0-9]*)")
+# A tag's attributes: a name starts only where a run of name characters starts, and is taken
+# possessively, so a long run without "=" is read once (linear in the tag's length).
+_ATTRIBUTE = re.compile(r"(?<![-\w:.])([a-zA-Z_:][-\w:.]*+)\s*+=\s*+(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'=<>`]++))")
+MAX_TAG_CHARS = 2000  # a longer tag is not read for attributes (a quote's are a few dozen characters)
 
 
-def strip_html(markup: str) -> str:
-    """The text a reader sees in ``markup``: tags removed, entities decoded, quotes left out.
+def attributes(tag: str) -> dict[str, str]:
+    """The attributes of one start tag (``<aside class="quote" data-post="3">``), lower-cased names, values decoded.
 
-    One pass, linear in the input whatever it holds (a ``<`` that never closes ends the scan
-    for tags: the rest is text). What sits inside ``<blockquote>`` or ``<aside>`` (Discourse's
-    and Coral's quotes of other posts) is not the author's and is skipped, as are scripts and styles.
-
-    >>> strip_html('<p>Hi &amp; <b>welcome</b></p><aside><blockquote>quoted</blockquote></aside><p>bye</p>')
-    'Hi & welcome\\nbye'
-    >>> strip_html("a < b and <b>c</b>")
-    'a < b and c'
+    >>> attributes("<aside class='quote no-group' data-post=3 data-topic=\\"7\\">")
+    {'class': 'quote no-group', 'data-post': '3', 'data-topic': '7'}
     """
-    out: list[str] = []
-    depth = 0  # inside how many skipped elements
+    found: dict[str, str] = {}
+    if len(tag) <= MAX_TAG_CHARS:
+        for match in _ATTRIBUTE.finditer(tag):
+            value = next((v for v in match.groups()[1:] if v is not None), "")
+            found.setdefault(match.group(1).lower(), html.unescape(value))
+    return found
+
+
+@dataclass
+class Visible:
+    """The text a reader is shown in a post: the author's own, and what verifiably quotes another post."""
+
+    own: str
+    quoted: str = ""
+
+
+def read_html(markup: str, quote: Callable[[dict[str, str]], bool] | None = None) -> Visible:
+    """What a reader sees in ``markup``: tags removed, entities decoded, comments, scripts and styles left out.
+
+    One pass, linear in the input whatever it holds. What is not closed counts as the author's
+    words, as a reader sees them: a ``<`` that never closes ends the scan for tags (the rest is
+    text); an unclosed comment, script, style or quote gives back everything after it. An
+    ``<aside>`` is someone else's words only when ``quote`` (given its attributes) says it
+    verifiably is; its text is then ``quoted``, apart. ``<blockquote>`` and any other aside are
+    the author's.
+
+    >>> read_html('<p>Hi &amp; <b>welcome</b></p><blockquote>mine too</blockquote><!-- hidden --><p>bye</p>')
+    Visible(own='Hi & welcome\\nmine too\\nbye', quoted='')
+    >>> read_html('<aside data-post="2"><p>theirs</p></aside><p>mine</p>', lambda a: a.get("data-post") == "2")
+    Visible(own='mine', quoted='theirs')
+    >>> read_html('a < b and <b>c</b><script>never closed')
+    Visible(own='a < b and c\\nnever closed', quoted='')
+    """
+    own: list[str] = []
+    quoted: list[str] = []
+    held: list[str] | None = None  # the text of a hidden element or a quote, until it closes
+    held_tag, held_depth, held_quote = "", 0, False
+
+    def emit(text: str) -> None:
+        (own if held is None else held).append(text)
+
     i, n = 0, len(markup)
     end = -1  # the next ">" found so far: kept, so "< < < … >" is not searched again for each "<"
     while i < n:
         start = markup.find("<", i)
         if start < 0:
             start = n
-        if depth == 0 and start > i:
-            out.append(markup[i:start])
+        if start > i:
+            emit(markup[i:start])
         if start >= n:
             break
+        if markup.startswith("<!--", start):
+            close = markup.find("-->", start + 4)
+            if close < 0:  # never closed: a reader of the source sees it all; counted as text
+                emit(markup[start:])
+                break
+            i = close + 3
+            continue
         if end <= start:
             end = markup.find(">", start + 1)
         if end < 0:  # no tag can close: the rest is text
-            if depth == 0:
-                out.append(markup[start:])
+            emit(markup[start:])
             break
         match = _TAG_NAME.match(markup, start + 1, end)
         if match is None:  # "a < b": a character, not a tag
-            if depth == 0:
-                out.append("<")
+            emit("<")
             i = start + 1
             continue
         name = match.group(1).lower()
         closing = match.group(0).startswith("/")
         self_closing = markup[end - 1] == "/"
-        if name in _SKIPPED and not self_closing:
-            depth = max(0, depth - 1) if closing else depth + 1
-        elif depth == 0 and name in _BREAKS:
-            out.append("\n")
         i = end + 1
-    text = html.unescape("".join(out))
+        if held is not None and name == held_tag and not self_closing:
+            held_depth += -1 if closing else 1
+            if held_depth == 0:  # closed: a quote is kept apart, a hidden element dropped
+                if held_quote:
+                    quoted.extend([*held, "\n"])
+                held = None
+                continue
+        elif (held is None and not closing and not self_closing) and (
+            name in _HIDDEN or (name == "aside" and quote is not None and quote(attributes(markup[start : end + 1])))
+        ):
+            emit("\n")
+            held, held_tag, held_depth, held_quote = [], name, 1, name == "aside"
+            continue
+        if name in _BREAKS:
+            emit("\n")
+    if held is not None:  # never closed: the author's words, as a reader sees them
+        own.extend(held)
+    return Visible(_lines("".join(own)), _lines("".join(quoted)))
+
+
+def _lines(markup_text: str) -> str:
+    text = html.unescape(markup_text)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-_QUOTE = re.compile(r"\[quote(?:=[^\]\n]{0,300})?\]|\[/quote\]", re.IGNORECASE)
+def strip_html(markup: str) -> str:
+    """All the text a reader sees in ``markup``, quotes included (what a moderator's decision was about).
 
-
-def strip_bbcode_quotes(raw: str) -> str:
-    """Discourse's ``raw`` without ``[quote]…[/quote]`` blocks (nested ones too), in one linear pass.
-
-    >>> strip_bbcode_quotes('[quote="bob, post:1, topic:2"]his words[/quote]\\nmy words')
-    '\\nmy words'
+    >>> strip_html('<p>Hi &amp; <b>welcome</b></p><aside><blockquote>quoted</blockquote></aside><p>bye</p>')
+    'Hi & welcome\\nquoted\\nbye'
     """
-    out, depth, last = [], 0, 0
-    for match in _QUOTE.finditer(raw):
-        if depth == 0:
-            out.append(raw[last : match.start()])
-        depth = depth - 1 if match.group(0).startswith("[/") else depth + 1
-        depth = max(depth, 0)
-        last = match.end()
-    if depth == 0:
-        out.append(raw[last:])
-    return "".join(out)
+    return read_html(markup).own
 
 
 # ------------------------------------------------------------------------------- context

@@ -10,7 +10,9 @@ body)>`` for each active secret, comma-separated while a secret is being rotated
 on without us): a 204 or ``{}`` changes nothing; ``{"actions": [{"actionType": "FLAG", "reason":
 "COMMENT_DETECTED_TOXIC"}], "status": ...}`` flags the comment, and ``status`` (e.g.
 ``SYSTEM_WITHHELD``) holds it back for the moderators' queue. The comment has no id yet: the
-story is the thread, the author's id the author, the story's URL the link.
+story is the thread, the author's id the author, the story's URL the link. We score the whole
+body as a reader sees it (HTML to text, ``<blockquote>`` included: Coral cannot tell us whose
+words a quote holds, so they are the author's), long ones in windows.
 
 ``comments:suggestscore`` (services/perspective/perspective.ts): when a moderator approves or
 rejects a comment Coral sends Perspective ``{"comment": {"text"}, "attributeScores": {"<model>":
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
-from hatespeech.integrations.common import Header, Reply, board_id, error, parse, signed, strip_html
+from hatespeech.integrations.common import Header, Reply, board_id, error, parse, read_html, signed, strip_html
 from hatespeech.integrations.service import Service
 
 KIND = "coral"
@@ -69,7 +71,7 @@ class Coral:
         story = payload.get("story") if isinstance(payload.get("story"), dict) else {}
         author = payload.get("author") if isinstance(payload.get("author"), dict) else {}
         answer = self.service.score(
-            strip_html(comment["body"]),
+            read_html(comment["body"]).own,
             thread=board_id(KIND, story["id"]) if isinstance(story.get("id"), str) else None,
             author=author.get("id"),
             url=story.get("url"),

@@ -9,9 +9,16 @@ Anything but a 2xx is retried (4 times, 1, 5, 25 and 125 minutes apart). The pos
 (WebHookPostSerializer) has ``id``, ``username``, ``raw``, ``cooked``, ``topic_id``,
 ``topic_slug``, ``post_number``, ``post_type``.
 
-What we do: score the author's words (``raw`` without ``[quote]`` blocks; ``cooked`` with HTML
-and quotes stripped when ``raw`` is absent) through ``/moderate`` with the post's context (the
-topic is the thread, ``username`` the author, the link ``DISCOURSE_URL/t/<slug>/<topic>/<n>``),
+What we do: score what a reader is shown (``post_text``): the rendered post, ``cooked`` (entities
+decoded, oneboxes' titles and descriptions included; ``raw`` only when ``cooked`` is absent), and
+on a topic's first post its ``topic_title``, all of it, long posts in windows, through
+``/moderate`` with the post's context (the topic is the thread, ``username`` the author, the link
+``DISCOURSE_URL/t/<slug>/<topic>/<n>``). A quote is someone else's words only when it verifiably
+is: the ``<aside class="quote" data-post="N" data-topic="M">`` that Discourse renders for
+``[quote="name, post:N, topic:M"]`` naming another post. Its words are scored apart and can send
+the post to review, never block it (anyone can write that tag around their own words, so a quote
+is never left unscored; but quoting a hateful post to answer it is not hate). Any other quote (a
+bare ``[quote]``, ``>``, an aside that never closes) is the author's own.
 and for ``review`` or ``block`` queue ``POST DISCOURSE_URL/post_actions`` with ``id`` (the post),
 ``post_action_type_id`` (7 notify_moderators for review, 4 inappropriate for block, as
 configured) and a ``message`` (scores and the words that weighed most), sent with ``Api-Key`` and
@@ -29,6 +36,7 @@ Discourse versions sent ``flag_agreed`` / ``flag_disagreed`` with ``{"flag": {..
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
@@ -39,11 +47,10 @@ from hatespeech.integrations.common import (
     board_id,
     error,
     parse,
+    read_html,
     signed,
-    strip_bbcode_quotes,
-    strip_html,
 )
-from hatespeech.integrations.service import Service, digest, flag_message
+from hatespeech.integrations.service import QUOTED_AT_MOST, Part, Post, Service, digest, flag_message
 
 KIND = "discourse"
 POST_EVENTS = ("post_created", "post_edited")
@@ -54,13 +61,42 @@ SKIPPED_POST_TYPES = (2, 3)  # moderator actions and small actions: Discourse's 
 AGREED, DISAGREED = ("approved", 1), ("rejected", 2)
 
 
-def post_text(post: dict[str, Any]) -> str:
-    """The author's own words: ``raw`` without quotes, else ``cooked`` as text."""
-    raw = post.get("raw")
-    if isinstance(raw, str):
-        return strip_bbcode_quotes(raw)
-    cooked = post.get("cooked")
-    return strip_html(cooked) if isinstance(cooked, str) else ""
+_NUMBER = re.compile(r"[0-9]{1,12}")
+
+
+def post_text(post: dict[str, Any]) -> Post:
+    """What a reader is shown of a post (a WebHookPostSerializer payload, or a reviewable's).
+
+    >>> cooked = ('<aside class="quote no-group" data-username="bob" data-post="3" data-topic="7">'
+    ...           '<blockquote><p>his words</p></blockquote></aside><p>my &amp; words</p>')
+    >>> [(p.text, p.at_most) for p in post_text({"cooked": cooked, "topic_id": 7, "post_number": 1,
+    ...                                          "topic_title": "A title"}).parts]
+    [('A title', 'block'), ('my & words', 'block'), ('his words', 'review')]
+    """
+    topic, number = post.get("topic_id"), post.get("post_number")
+
+    def another_post(attrs: dict[str, str]) -> bool:  # the quote Discourse renders for [quote="…, post:N, topic:M"]
+        quoted_post, quoted_topic = attrs.get("data-post", ""), attrs.get("data-topic", "")
+        if "quote" not in attrs.get("class", "").split():
+            return False
+        if not (_NUMBER.fullmatch(quoted_post) and _NUMBER.fullmatch(quoted_topic)):
+            return False
+        return (int(quoted_topic), int(quoted_post)) != (topic, number)
+
+    cooked, raw = post.get("cooked"), post.get("raw")
+    if isinstance(cooked, str):
+        seen = read_html(cooked, another_post)
+    else:  # no rendering to go by: all of it is the author's
+        seen = read_html(raw if isinstance(raw, str) else "")
+    title = post.get("topic_title")
+    parts = [Part(title)] if number == 1 and isinstance(title, str) else []
+    return Post([*parts, Part(seen.own), Part(seen.quoted, QUOTED_AT_MOST)])
+
+
+def own_words(post: dict[str, Any]) -> str:
+    """The author's own words in a post, what a moderator's decision labels: quotes of other posts left out."""
+    parts = post_text({**post, "post_number": None}).parts
+    return parts[0].text
 
 
 class Discourse:
@@ -96,14 +132,15 @@ class Discourse:
             return Reply(200, {"ignored": "not a user's post"})
         topic_id, slug, number = post.get("topic_id"), post.get("topic_slug"), post.get("post_number")
         url = f"{self.base}/t/{slug or 'topic'}/{topic_id}/{number}" if topic_id is not None and number else None
-        text = post_text(post)
+        shown = post_text(post)
+        text = shown.text
         # A retry, a "redeliver" or an edit that leaves the words alone: already scored and acted
         # on; scoring again would count the post twice in its discussion's alert window.
         with self.service.first_delivery(f"{KIND}:seen:{post_id}:{digest(text)}") as fresh:
             if not fresh:
                 return Reply(200, {"ignored": "already handled (the same post and text)"})
             answer = self.service.score(
-                text,
+                shown,
                 id=board_id(KIND, post_id),  # its feedback is (KIND, post_id): common.py's naming rule
                 thread=board_id(KIND, topic_id) if topic_id is not None else None,
                 author=post.get("username"),
@@ -115,7 +152,7 @@ class Discourse:
             reply = {"event": event, "label": answer["label"], "action": answer["action"], "flag": None}
             if flag:
                 label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
-                message = flag_message(answer, self.service.why(text, label))
+                message = flag_message(answer, self.service.why(text, label, window=answer["window"]))
                 call = {"id": post_id, "post_action_type_id": flag, "message": message}
                 key = f"{KIND}:post:{post_id}:flag:{flag}"
                 queued = self.service.outbox.call_once(KIND, key, f"{self.base}/post_actions", json.dumps(call))
@@ -129,13 +166,13 @@ class Discourse:
         post_id = reviewable.get("post_id", reviewable.get("target_id"))
         if agreed is None or reviewable.get("type", "ReviewableFlaggedPost") != "ReviewableFlaggedPost":
             return Reply(200, {"ignored": "no decision on a flagged post"})
-        return self._decided(post_id, post_text(reviewable), agreed, None)
+        return self._decided(post_id, own_words(reviewable), agreed, None)
 
     def flag_resolved(self, flag: dict[str, Any], agreed: bool) -> Reply:
         if flag.get("created_by") != self.settings.discourse_api_username:
             return Reply(200, {"ignored": "not our flag"})
         post = flag.get("post") if isinstance(flag.get("post"), dict) else {}
-        return self._decided(post.get("id"), post_text(post), agreed, flag.get("resolved_by"))
+        return self._decided(post.get("id"), own_words(post), agreed, flag.get("resolved_by"))
 
     def _decided(self, post_id: object, text: str, agreed: bool, moderator: object) -> Reply:
         flagged = self.service.outbox.keys.recall(f"{KIND}:flagged:{post_id}")

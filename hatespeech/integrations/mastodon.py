@@ -7,7 +7,10 @@ API shows it>}``, signed ``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body
 (up to 16 times) on failure. The status has ``id``, ``content`` (HTML), ``spoiler_text``,
 ``account`` (``id``, ``acct``), ``url``, ``in_reply_to_id``.
 
-What we do: score the content warning and the content as text through ``/moderate`` (the status
+What we do: score what a reader is shown of the status (``status_text``): its content warning
+(``spoiler_text``), its content (HTML, ``<blockquote>`` included: the author's words), its poll's
+options (``poll.options[].title``), its images' descriptions (``media_attachments[].description``)
+and its link preview (``card``), all of it, long ones in windows, through ``/moderate`` (the status
 it replies to is the thread, so a pile-on under one post is one discussion; the account is the
 author), and when the action reaches ``MASTODON_REPORT_ACTION`` (``review`` by default) queue a
 report, ``POST MASTODON_URL/api/v1/reports`` with ``account_id``, ``status_ids[]``, ``comment``
@@ -33,14 +36,47 @@ from hatespeech.integrations.common import (
     board_id,
     error,
     parse,
+    read_html,
     signed,
-    strip_html,
 )
-from hatespeech.integrations.service import Service, digest, flag_message
+from hatespeech.integrations.service import Part, Post, Service, digest, flag_message
 
 KIND = "mastodon"
 EVENTS = ("status.created", "status.updated")
 MAX_COMMENT_CHARS = 1000
+
+
+def _listed(value: object, key: str) -> list[str]:
+    """``value[i][key]`` for each item of a list that has a string there."""
+    items = value if isinstance(value, list) else []
+    return [item[key] for item in items if isinstance(item, dict) and isinstance(item.get(key), str)]
+
+
+def status_text(status: dict[str, Any]) -> Post:
+    """What a reader is shown of a status (REST::StatusSerializer), each field a part, all of them the author's.
+
+    >>> status = {"spoiler_text": "cw", "content": "<p>a &amp; <blockquote>b</blockquote></p>",
+    ...           "poll": {"options": [{"title": "yes"}, {"title": "no"}]},
+    ...           "media_attachments": [{"description": "a cat"}, {"description": None}]}
+    >>> status_text(status).text.split()
+    ['cw', 'a', '&', 'b', 'yes', 'no', 'a', 'cat']
+    """
+    content = status.get("content")
+    poll = status.get("poll") if isinstance(status.get("poll"), dict) else {}
+    card = status.get("card") if isinstance(status.get("card"), dict) else {}
+    plain = [
+        *_listed(poll.get("options"), "title"),
+        *_listed(status.get("media_attachments"), "description"),
+        *(card[key] for key in ("title", "description") if isinstance(card.get(key), str)),
+    ]
+    spoiler = status.get("spoiler_text")
+    return Post(
+        [
+            Part(spoiler if isinstance(spoiler, str) else ""),
+            Part(read_html(content).own if isinstance(content, str) else ""),
+            *(Part(text) for text in plain),
+        ]
+    )
 
 
 class Mastodon:
@@ -67,14 +103,14 @@ class Mastodon:
         account = status.get("account") if isinstance(status.get("account"), dict) else {}
         if not isinstance(status_id, str | int) or not isinstance(account.get("id"), str | int):
             return error(400, "object.id and object.account.id are required")
-        parts = [status.get("spoiler_text"), status.get("content")]
-        text = "\n".join(strip_html(p) for p in parts if isinstance(p, str) and p)
+        shown = status_text(status)
+        text = shown.text
         # A retry, or an update that leaves the words alone: already scored and acted on.
         with self.service.first_delivery(f"{KIND}:seen:{status_id}:{digest(text)}") as fresh:
             if not fresh:
                 return Reply(200, {"ignored": "already handled (the same status and text)"})
             answer = self.service.score(
-                text,
+                shown,
                 id=board_id(KIND, status_id),  # its feedback is (KIND, status_id): common.py's naming rule
                 thread=board_id(KIND, status.get("in_reply_to_id") or status_id),
                 author=account.get("acct") or account.get("username") or account.get("id"),
@@ -90,10 +126,11 @@ class Mastodon:
             }
             if ACTION_RANK.get(answer["action"], 0) >= ACTION_RANK[self.settings.mastodon_action]:
                 label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
+                words = self.service.why(text, label, window=answer["window"])
                 call: dict[str, Any] = {
                     "account_id": str(account["id"]),
                     "status_ids": [str(status_id)],
-                    "comment": flag_message(answer, self.service.why(text, label), MAX_COMMENT_CHARS),
+                    "comment": flag_message(answer, words, MAX_COMMENT_CHARS),
                     "category": self.settings.mastodon_category,
                     "forward": False,
                 }

@@ -9,15 +9,46 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from hatespeech.core.windows import bound_action, windows, worst
 from hatespeech.integrations.common import clean_field, clean_url, queued_id
 from hatespeech.integrations.outbox import Outbox
 
 log = logging.getLogger("hatespeech.integrations")
 TOP_WORDS = 5
+# The most of one board post that is scored: above every platform's own limit (Discourse's
+# max_post_length is 32,000 by default; Mastodon's 500, plus a content warning, poll options and
+# image descriptions; Coral has none). Beyond it the post is never allowed: it goes to review.
+MAX_POST_CHARS = 100_000
+QUOTED_AT_MOST = "review"  # a quote of another post can send the quoting post to review, never block it
+SEPARATOR = "\n\n"  # between a post's parts (title, words, quotes) in the text that is scored
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of what a board shows of a post, and the strongest action it may cause on its own."""
+
+    text: str
+    at_most: str = "block"
+
+
+@dataclass(frozen=True)
+class Post:
+    """What a reader is shown of one post, in parts (a topic's title, the author's words, quotes of other posts).
+
+    >>> Post([Part("Title"), Part(""), Part("words")]).text
+    'Title\\n\\nwords'
+    """
+
+    parts: Sequence[Part] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The parts that hold something, one after the other: what is scored, and what offsets point into."""
+        return SEPARATOR.join(part.text for part in self.parts if part.text.strip())
 
 
 @dataclass
@@ -31,25 +62,108 @@ class Service:
     max_text_chars: int
     # (queued post's id, label): a stored decision, shown on the review page (review.labelled)
     labelled: Callable[[str, str], None] = lambda post_id, label: None
+    # /moderate's answers for many texts, recording nothing (a long post whole, and its windows, in one batch)
+    rank: Callable[[list[str]], list[dict[str, Any]]] | None = None
+    # (answer, text, *, id, thread, author, url): what /moderate records of one answer (alerts, review
+    # queue); ValueError for a context it refuses
+    record: Callable[..., None] | None = None
 
     def score(
-        self, text: str, *, id: object = None, thread: object = None, author: object = None, url: object = None
+        self,
+        post: Post | str,
+        *,
+        id: object = None,
+        thread: object = None,
+        author: object = None,
+        url: object = None,
     ) -> dict[str, Any] | None:
-        """``/moderate``'s answer for a post, or None if there is nothing to score.
+        """``/moderate``'s answer for a post (all of it), or None if there is nothing to score.
 
-        A post longer than ``MAX_TEXT_CHARS`` is scored on its first ``MAX_TEXT_CHARS``
-        characters (a platform cannot be told to send less, and refusing would only make it retry).
-        A context field the API would refuse is left out rather than losing the post.
+        The post's own words are scored whole, as one text, exactly as ``/moderate`` decides a text
+        (its threat check included): that is the post's decision. A post longer than one window is
+        also scored in windows (hatespeech/core/windows.py), all in the same batch, and a window
+        that would be ``block`` on its own raises the post to ``review``, never further: a block
+        needs the whole post's own scores. A window that only reaches ``review`` counts for
+        nothing: a long clean post has many windows, and each has the rate of false ``review`` of a
+        tweet, so counting them flagged nearly every long post. A part's ``at_most`` bounds what its
+        own words and windows can do (a quote of another post: review, never block); parts with the
+        same bound in a row are scored whole together.
+
+        A post of one short part is ``/moderate``'s answer for it, recorded by ``/moderate``.
+        Otherwise only the deciding answer is recorded (alerts, review queue), once, with the text
+        it was given for: the raising window's own answer (bounded to ``review``) when a window
+        raised the post, else the whole text's (its first ``MAX_TEXT_CHARS`` characters stored). The
+        answer's ``window`` is ``[start, end]`` of that text in ``post.text``, and a ``threat``'s
+        offsets point into ``post.text`` too. Past ``MAX_POST_CHARS`` characters nothing is scored,
+        and the post is at least ``review``: never allowed unread. A context field the API would
+        refuse is left out rather than losing the post.
         """
-        text = text[: self.max_text_chars]
-        if not text.strip():
+        if isinstance(post, str):
+            post = Post([Part(post)])
+        wholes, spans, cut = self._spans(post)
+        if not wholes:
             return None
+        text = post.text
         context = {
             "id": clean_field(id),
             "thread": clean_field(thread),
             "author": clean_field(author),
             "url": clean_url(url),
         }
+        if len(wholes) == 1 and not spans and not cut and wholes[0][2] == "block":
+            start, end, _ = wholes[0]
+            if end - start <= self.max_text_chars:  # the common case: one short text, exactly as /moderate scores it
+                answer = self._moderate(text[start:end], context)
+                return None if answer is None else {**answer, "window": [start, end]}
+        if self.rank is None or self.record is None:
+            raise RuntimeError("Service.rank and Service.record are needed to score a long post")
+        texts = [text[start:end] for start, end, _ in (*wholes, *spans)]
+        answers = self.rank(texts)
+        whole = [bound_action(a, at_most=at_most) for a, (_, _, at_most) in zip(answers, wholes, strict=False)]
+        k = worst(whole)
+        answer, (start, end, _) = whole[k], wholes[k]
+        raising = [i for i, a in enumerate(answers[len(wholes) :]) if a["action"] == "block"]
+        if raising and answer["action"] != "block":
+            i = raising[worst([answers[len(wholes) + i] for i in raising])]
+            answer = bound_action(answers[len(wholes) + i], at_most="review", at_least="review")
+            start, end, _ = spans[i]
+        if cut:
+            bound_action(answer, at_least="review")
+            log.warning(json.dumps({"integrations": "post_cut", "chars": len(text), "scored": MAX_POST_CHARS}))
+        self._record(answer, text[start:end][: self.max_text_chars], context)
+        shown = {**answer, "window": [start, end]}
+        if isinstance(answer.get("threat"), dict):  # its offsets, into the text scored: into the post instead
+            threat = answer["threat"]
+            shown["threat"] = {**threat, "start": threat["start"] + start, "end": threat["end"] + start}
+        return shown
+
+    @staticmethod
+    def _spans(post: Post) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]], bool]:
+        """``(start, end, at_most)`` in ``post.text`` of each run of parts with the same ``at_most`` (scored
+        whole) and, if the post is longer than one window, of each window (none crosses from one part to
+        the next); and whether the text was cut at ``MAX_POST_CHARS``."""
+        wholes: list[tuple[int, int, str]] = []
+        spans: list[tuple[int, int, str]] = []
+        at, cut = 0, False
+        for part in (p for p in post.parts if p.text.strip()):
+            if at >= MAX_POST_CHARS:
+                cut = True  # a whole part left unread
+                break
+            kept = part.text[: MAX_POST_CHARS - at]
+            if wholes and wholes[-1][2] == part.at_most:
+                wholes[-1] = (wholes[-1][0], at + len(kept), part.at_most)
+            else:
+                wholes.append((at, at + len(kept), part.at_most))
+            spans += [(at + a, at + b, part.at_most) for a, b in windows(kept)]
+            if len(kept) < len(part.text):
+                cut = True
+                break
+            at += len(part.text) + len(SEPARATOR)
+        if len(spans) == len(wholes) and all(s[:2] == w[:2] for s, w in zip(spans, wholes, strict=True)):
+            spans = []  # each part is one window, and scored whole already
+        return wholes, spans, cut
+
+    def _moderate(self, text: str, context: dict[str, Any]) -> dict[str, Any] | None:
         try:
             return self.moderate(text, **context)
         except ValueError:
@@ -58,6 +172,13 @@ class Service:
             except ValueError as err:
                 log.warning(json.dumps({"integrations": "not_scored", "error": str(err)[:200]}))
                 return None
+
+    def _record(self, answer: dict[str, Any], text: str, context: dict[str, Any]) -> None:
+        assert self.record is not None
+        try:
+            self.record(answer, text, **context)
+        except ValueError:
+            self.record(answer, text)
 
     def first_delivery(self, key: str) -> contextlib.AbstractContextManager[bool]:
         """``with service.first_delivery(key) as fresh:`` — True unless ``key``'s work was done before.
@@ -68,11 +189,14 @@ class Service:
         """
         return self.outbox.keys.once(key)
 
-    def why(self, text: str, label: str, limit: int = TOP_WORDS) -> list[str]:
+    def why(self, text: str, label: str, limit: int = TOP_WORDS, window: Sequence[int] | None = None) -> list[str]:
         """The parts of ``text`` that pushed hardest toward ``label``, strongest first (distinct, at most ``limit``).
 
+        ``window`` (an answer's ``[start, end]``) is the part of ``text`` that decided: the one explained.
         Empty when the model cannot be explained exactly (``/moderate`` answers 501 then).
         """
+        if window is not None:
+            text = text[window[0] : window[1]]
         try:
             spans = self.explain(text[: self.max_text_chars])["spans"]
         except NotImplementedError:

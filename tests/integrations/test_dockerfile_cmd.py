@@ -18,6 +18,9 @@ from standins import (
     ABUSIVE,
     CLEAN,
     DISCOURSE_KEY,
+    ENCODED,
+    HATEFUL,
+    MILD,
     TOKEN,
     Coral,
     Discourse,
@@ -26,6 +29,7 @@ from standins import (
     discourse_post,
     feedback_rows,
     wait_outbox_empty,
+    weather,
 )
 from support import BIN, ROOT, Server, free_port, request
 
@@ -92,9 +96,43 @@ def test_discourse_exactly_one_flag_for_a_hateful_post_none_for_clean_or_unsigne
 
 def test_a_long_post_passes_nginx(container: tuple) -> None:
     server, discourse = container[0], container[1]
-    long_post = discourse_post(14, "Here is my week, day by day. " * 4000)  # ~240 KB with raw + cooked
+    # ~200 KB with raw + cooked; under the 100,000 characters of one post that are scored (past them: review)
+    long_post = discourse_post(14, "Here is my week, day by day. " * 3400)
     status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", long_post)
     assert status == 200 and reply["action"] == "allow"  # over MAX_BODY_BYTES (64 KiB), under 1 MiB
+
+
+def test_what_readers_see_is_scored_all_of_it(container: tuple) -> None:
+    """Issue 23's posts, through nginx: each flagged on Discourse, withheld or flagged on Coral; the hateful
+    words are `block` alone, and a long clean post whose sentences are only `review` alone is not flagged."""
+    server, discourse = container[0], container[1]
+    status, reply = discourse.webhook(
+        server.url + "/integrations/discourse", "post_created", discourse_post(29, HATEFUL)
+    )
+    assert status == 200 and reply["action"] == "block"
+    padding = {"zero-width": "\u200b" * 10_000, "comment": "<!-- " + weather(12_000) + " -->"}
+    attacks = {  # name: (Discourse's raw, Coral's HTML body)
+        "quoted": (f"[quote]\n{HATEFUL}\n[/quote]\n\nagreed.", f"<blockquote>{HATEFUL}</blockquote><p>agreed.</p>"),
+        "unclosed": (f"[quote]\n{HATEFUL}", f"<p>Hello.</p><blockquote><p>{HATEFUL}"),
+        "entity-encoded": (ENCODED, f"<p>{ENCODED}</p>"),
+        "zero-width padded": (padding["zero-width"] + HATEFUL, f"<p>{padding['zero-width']}{HATEFUL}</p>"),
+        "comment padded": (padding["comment"] + HATEFUL, f"<p>{padding['comment']}{HATEFUL}</p>"),
+        "paragraph first": (weather(12_000) + "\n\n" + HATEFUL, f"<p>{weather(12_000)}</p><p>{HATEFUL}</p>"),
+        "same paragraph": (weather(12_000) + " " + HATEFUL, f"<p>{weather(12_000)} {HATEFUL}</p>"),
+    }
+    for i, (name, (raw, body)) in enumerate(attacks.items()):
+        post = discourse_post(30 + i, raw)
+        status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", post)
+        assert status == 200 and reply["flag"] is not None, (name, reply)
+        status, reply = Coral().moderate(server.url + "/integrations/coral", Coral.request(body))
+        assert status == 200 and reply["actions"][0]["actionType"] == "FLAG", (name, reply)
+    title_only = discourse_post(40, CLEAN, number=1, title=HATEFUL, topic_id=40)
+    status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", title_only)
+    assert status == 200 and reply["flag"] is not None
+    mild = weather(3_000) + " " + " ".join(MILD) + " " + weather(3_000, seed=5)
+    status, reply = discourse.webhook(server.url + "/integrations/discourse", "post_created", discourse_post(41, mild))
+    assert status == 200 and reply["action"] == "allow" and reply["flag"] is None
+    assert Coral().moderate(server.url + "/integrations/coral", Coral.request(f"<p>{mild}</p>")) == (204, None)
 
 
 def test_coral_hateful_comment_is_flagged_clean_one_204(container: tuple) -> None:
