@@ -165,10 +165,11 @@ class GuardedQueue(Queue):
         thread: str | None = None,
         before: int | None = None,
         limit: int = 20,
+        threat: bool | None = None,
     ) -> Page:
         # a moderator's read may wait longer than a request's write (a first connection, say)
         timeout = max(self.guard.timeout, READ_TIMEOUT)
-        return self.guard.call(self.inner.page, action, category, thread, before, limit, timeout=timeout)
+        return self.guard.call(self.inner.page, action, category, thread, before, limit, threat, timeout=timeout)
 
     def set_feedback(self, id: str, label: str) -> bool:
         """True once stored or spooled (a spooled label finds its post when it is replayed)."""

@@ -308,7 +308,7 @@ def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.Feed
         feedback=lambda: store,
         max_text_chars=settings.max_text_chars,
         labelled=review.labelled,
-        rank=lambda texts: api.moderate_many(texts, False),
+        rank=lambda texts: api.moderator.moderate_many(texts, False),
         record=lambda answer, text, **context: api.record([answer], [Context.check(**context)], [text]),
     )
 
