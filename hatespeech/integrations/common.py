@@ -301,3 +301,19 @@ def abusive_label(scores: dict[str, float]) -> str:
     """
     hate, offensive = float(scores.get("hate speech", 0.0)), float(scores.get("offensive language", 0.0))
     return "hate speech" if hate > offensive else "offensive language"
+
+
+def flag_label(answer: dict[str, Any]) -> str:
+    """The abusive class a flag names: the answer's label if abusive, else the class whose threshold set the
+    action (its first reason), else the class the scores lean to (a threat alone).
+
+    >>> flag_label({"label": "neither", "scores": {"hate speech": 0.18, "offensive language": 0.43},
+    ...             "reasons": [{"category": "hate speech", "score": 0.18, "threshold": "review", "at": 0.1167}]})
+    'hate speech'
+    """
+    if answer["label"] != "neither":
+        return str(answer["label"])
+    for reason in answer.get("reasons", ()):
+        if reason["category"] != "threat":
+            return str(reason["category"])
+    return abusive_label(answer["scores"])

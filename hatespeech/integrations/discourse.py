@@ -43,9 +43,9 @@ from hatespeech.config import IntegrationSettings
 from hatespeech.integrations.common import (
     Header,
     Reply,
-    abusive_label,
     board_id,
     error,
+    flag_label,
     parse,
     read_html,
     signed,
@@ -151,7 +151,7 @@ class Discourse:
             flag = self.flags.get(answer["action"], 0)
             reply = {"event": event, "label": answer["label"], "action": answer["action"], "flag": None}
             if flag:
-                label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
+                label = flag_label(answer)
                 message = flag_message(answer, self.service.why(text, label, window=answer["window"]))
                 call = {"id": post_id, "post_action_type_id": flag, "message": message}
                 key = f"{KIND}:post:{post_id}:flag:{flag}"

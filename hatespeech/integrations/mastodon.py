@@ -32,9 +32,9 @@ from hatespeech.core.policy import ACTION_RANK
 from hatespeech.integrations.common import (
     Header,
     Reply,
-    abusive_label,
     board_id,
     error,
+    flag_label,
     parse,
     read_html,
     signed,
@@ -125,7 +125,7 @@ class Mastodon:
                 "report": None,
             }
             if ACTION_RANK.get(answer["action"], 0) >= ACTION_RANK[self.settings.mastodon_action]:
-                label = answer["label"] if answer["label"] != "neither" else abusive_label(answer["scores"])
+                label = flag_label(answer)
                 words = self.service.why(text, label, window=answer["window"])
                 call: dict[str, Any] = {
                     "account_id": str(account["id"]),

@@ -246,17 +246,27 @@ def flag_message(answer: dict[str, Any], words: list[str], limit: int = 1000) ->
     """What a moderator reads with the flag: the decision, the scores, the words that weighed most.
 
     >>> answer = {"label": "hate speech", "action": "block", "scores": {"hate speech": 0.8, "neither": 0.2},
+    ...           "reasons": [{"category": "hate speech", "score": 0.8, "threshold": "block", "at": 0.4906}],
     ...           "model": {"version": "1.0.0"}}
     >>> for part in flag_message(answer, ["vermin"]).split(". "):
     ...     print(part)
     hatespeech-detect: hate speech (block)
     Scores: hate speech 0.80 · neither 0.20
+    Why: hate speech severity 0.80 ≥ block threshold 0.4906
     Words that weighed most: "vermin"
     Model 1.0.0.
     """
     from hatespeech.integrations.common import scores_line
 
     parts = [f"hatespeech-detect: {answer['label']} ({answer['action']}).", f"Scores: {scores_line(answer['scores'])}."]
+    why = [
+        f"{r['category']} severity {r['score']:.2f} ≥ {r['threshold']} threshold {r['at']}"
+        if "score" in r
+        else "a threat"
+        for r in answer.get("reasons", ())
+    ]
+    if why:  # so that "neither (review)" never reads as a contradiction
+        parts.append("Why: " + "; ".join(why) + ".")
     if words:
         parts.append("Words that weighed most: " + ", ".join(json.dumps(w, ensure_ascii=False) for w in words) + ".")
     version = (answer.get("model") or {}).get("version")
