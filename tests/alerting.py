@@ -124,6 +124,20 @@ def moderated(action: str = "block", label: str = "hate speech", abusive: float 
     }
 
 
+class Clock:
+    """Unix time that a test moves forward (real time plus a skew), for an ``Alerter``'s ``clock``:
+    a cool-down or a burst ends when the test says, not after a wait that a busy machine can stretch."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.skew = 0.0 if start is None else start - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self.skew
+
+    def advance(self, seconds: float) -> None:
+        self.skew += seconds
+
+
 @dataclasses.dataclass
 class Received:
     path: str
