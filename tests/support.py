@@ -33,6 +33,20 @@ def wait_for(condition: Callable[[], bool], describe: Callable[[], object], time
     pytest.fail(f"gave up waiting; got {describe()}")
 
 
+def accepted(client: socket.socket) -> bool:
+    """Whether the server has ``accept()``ed this client's connection, not merely left it in its listen backlog.
+
+    The kernel completes the handshake for a connection in the backlog, so the client cannot tell;
+    Linux's /proc/net/tcp can: the server's end has no inode (0) until ``accept`` gives it a socket.
+    """
+    mine, theirs = client.getsockname()[1], client.getpeername()[1]
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == theirs and int(fields[2].rsplit(":", 1)[1], 16) == mine:
+            return fields[9] != "0"
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
