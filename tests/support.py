@@ -21,8 +21,11 @@ SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
 LOCAL_DATA = ROOT / "data" / "labeled_data.csv"
 
 
-def wait_for(condition: Callable[[], bool], describe: Callable[[], object], timeout: float = 20.0) -> None:
-    """Wait (bounded) until ``condition()`` holds; fail with ``describe()`` (what did arrive) if it never does."""
+def wait_for(condition: Callable[[], bool], describe: Callable[[], object], timeout: float = 60.0) -> None:
+    """Wait (bounded) until ``condition()`` holds; fail with ``describe()`` (what did arrive) if it never does.
+
+    The bound is there to fail instead of hanging, not to time anything: a loaded machine may need it all.
+    """
     import pytest
 
     deadline = time.monotonic() + timeout

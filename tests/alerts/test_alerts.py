@@ -168,7 +168,7 @@ def test_429_retry_after_is_honoured(alerter: Alerter, receiver: Receiver) -> No
 
 
 def test_a_receiver_that_hangs_is_timed_out_and_retried(alerter: Alerter, receiver: Receiver) -> None:
-    receiver.then(200, delay=60)  # far longer than ALERT_TIMEOUT (0.5 s): the sender gives up on it
+    receiver.then(200, delay=60)  # far longer than ALERT_TIMEOUT (2 s): the sender gives up on it
     (alert_id,) = alerter.record(moderated("block"), None, "x")
     receiver.wait(lambda r: len(r.requests) >= 2 and r.requests[-1].status == 200)
     assert {r.headers["Idempotency-Key"] for r in receiver.requests} == {alert_id}
