@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Server, free_port, request, server_env
+from support import Server, accepted, free_port, request, server_env, wait_for
 
 TOKEN = "launch-test-token-0123456789"
 AUTH = {"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"}
@@ -78,6 +78,8 @@ def test_sigterm_finishes_a_request_in_flight(launched: Server) -> None:
             + f"Authorization: Token {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body[:5]
         )
+        # In flight means accepted: a connection still in the listen backlog goes with the listener.
+        wait_for(lambda: accepted(s), lambda: "nginx has not accepted the connection")
         launched.proc.send_signal(signal.SIGTERM)  # mid-body: nginx must finish this request before going
         s.sendall(body[5:])
         answer = b""
