@@ -144,6 +144,7 @@ def gunicorn(tmp_path: Path, **env: str) -> Iterator[Server]:
     env.setdefault("FEEDBACK_DB_PATH", str(tmp_path / "feedback.sqlite3"))  # never the checkout's data/
     argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]
     env.setdefault("REVIEW_DB_PATH", str(tmp_path / f"review-{port}.sqlite3"))  # not the checkout's data/
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / f"metrics-{port}"))  # else a new /tmp/hs-metrics-*
     server = Server(argv, server_env(PORT=str(port), **env), port, tmp_path / f"gunicorn-{port}.log")
     try:
         yield server
