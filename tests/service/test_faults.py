@@ -191,7 +191,7 @@ def test_a_tampered_model_stops_the_server_with_a_clear_message(tmp_path: Path, 
     card, model = _copy_model(tmp_path / "models")
     tamper(card, model)
     argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]
-    env = server_env(PORT=str(free_port()), MODEL_PATH=str(card))
+    env = server_env(PORT=str(free_port()), MODEL_PATH=str(card), PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
     assert done.returncode != 0
