@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PORT   ?= 5000
 
-.PHONY: serve test train lint format bench clean
+.PHONY: serve test test-quick train lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+## test-quick: lint, then every test not marked slow (full-data training, fresh environments, fuzzing; > ~10 s)
+test-quick: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -m "not slow"
 
 ## train: retrain from data/labeled_data.csv (else ../shared/data/davidson/) and replace the served model
 train: $(VENV)/.train

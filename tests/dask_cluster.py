@@ -64,6 +64,10 @@ def dask_cluster(folder: Path, workers: int = 2, timeout: float = 60) -> Iterato
     """`dask scheduler` + ``workers`` × `dask worker` (one process, one thread each), stopped at the end."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
+    # The cluster's temporary files (a worker's unpacked model, Dask's scratch space) in ``folder``, not /tmp:
+    # a worker the test kills while it loads cannot clean up.
+    temporary = folder / "tmp"
+    temporary.mkdir(exist_ok=True)
     scheduler = _start(
         [
             str(BIN / "dask"),
@@ -77,7 +81,7 @@ def dask_cluster(folder: Path, workers: int = 2, timeout: float = 60) -> Iterato
         ],
         folder,
         "scheduler.log",
-        outside_env(),
+        {**outside_env(), "TMPDIR": str(temporary)},
     )
     cluster = Cluster(address, folder, scheduler)
     try:
@@ -85,7 +89,7 @@ def dask_cluster(folder: Path, workers: int = 2, timeout: float = 60) -> Iterato
             argv = [str(BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]
             argv += ["--no-dashboard", "--name", f"w{i}", "--local-directory", str(folder / f"w{i}")]
             # A worker machine has the serving requirements and Dask installed: nothing else, not the project.
-            env = requirements_only_env(folder, "distributed")
+            env = {**requirements_only_env(folder, "distributed"), "TMPDIR": str(temporary)}
             cluster.workers.append(_start(argv, folder, f"worker{i}.log", env))
         deadline = time.monotonic() + timeout
         while sum("Registered to:" in (folder / f"worker{i}.log").read_text() for i in range(workers)) < workers:

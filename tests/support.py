@@ -19,8 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def wait_for(condition: Callable[[], bool], describe: Callable[[], object], timeout: float = 20.0) -> None:
-    """Wait (bounded) until ``condition()`` holds; fail with ``describe()`` (what did arrive) if it never does."""
+def wait_for(condition: Callable[[], bool], describe: Callable[[], object], timeout: float = 60.0) -> None:
+    """Wait (bounded) until ``condition()`` holds; fail with ``describe()`` (what did arrive) if it never does.
+
+    The bound is there to fail instead of hanging, not to time anything: a loaded machine may need it all.
+    """
     import pytest
 
     deadline = time.monotonic() + timeout
@@ -29,6 +32,20 @@ def wait_for(condition: Callable[[], bool], describe: Callable[[], object], time
             return
         time.sleep(0.02)
     pytest.fail(f"gave up waiting; got {describe()}")
+
+
+def accepted(client: socket.socket) -> bool:
+    """Whether the server has ``accept()``ed this client's connection, not merely left it in its listen backlog.
+
+    The kernel completes the handshake for a connection in the backlog, so the client cannot tell;
+    Linux's /proc/net/tcp can: the server's end has no inode (0) until ``accept`` gives it a socket.
+    """
+    mine, theirs = client.getsockname()[1], client.getpeername()[1]
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == theirs and int(fields[2].rsplit(":", 1)[1], 16) == mine:
+            return fields[9] != "0"
+    return False
 
 
 def free_port() -> int:
@@ -125,6 +142,7 @@ def gunicorn(tmp_path: Path, **env: str) -> Iterator[Server]:
     env.setdefault("FEEDBACK_DB_PATH", str(tmp_path / "feedback.sqlite3"))  # never the checkout's data/
     argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]
     env.setdefault("REVIEW_DB_PATH", str(tmp_path / f"review-{port}.sqlite3"))  # not the checkout's data/
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / f"metrics-{port}"))  # else a new /tmp/hs-metrics-*
     server = Server(argv, server_env(PORT=str(port), **env), port, tmp_path / f"gunicorn-{port}.log")
     try:
         yield server

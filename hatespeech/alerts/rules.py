@@ -33,9 +33,12 @@ WORST_POSTS = 3  # posts named in a discussion alert
 class Alerter:
     """Decides alerts on the request path and owns this process's sender thread."""
 
-    def __init__(self, settings: AlertSettings, store: Store | None = None):
+    def __init__(self, settings: AlertSettings, store: Store | None = None, clock: Callable[[], float] = time.time):
+        """``clock`` (Unix seconds) dates alerts, windows, cool-downs and bursts; its sender runs on it too,
+        so a test can move time past a cool-down or a burst instead of waiting for it."""
         self.settings = settings
         self._store = store
+        self.clock = clock
         self._lock = threading.RLock()  # start() opens the store under it
         self._sender: Sender | None = None
         self._message_rank = ACTION_RANK.get(settings.message_action, 99)  # "off" never matches
@@ -57,7 +60,7 @@ class Alerter:
         Never raises and never waits for the network: a store that fails is logged and counted
         (``hatespeech_alerts_dropped_total{reason="store_error"}``), and the request goes on.
         """
-        return self._guarded(lambda: self._record(result, context, text, None, time.time()))
+        return self._guarded(lambda: self._record(result, context, text, None, self.clock()))
 
     def record_many(
         self,
@@ -68,7 +71,7 @@ class Alerter:
         """``record`` for a batch: at most ``ALERT_BATCH_MAX`` message alerts, the rest in one summary."""
 
         def work() -> list[str]:
-            now, batch = time.time(), _Batch(self.settings.batch_max)
+            now, batch = self.clock(), _Batch(self.settings.batch_max)
             created = []
             for result, context, text in zip(results, contexts, texts, strict=True):
                 created += self._record(result, context, text, batch, now)
@@ -254,7 +257,7 @@ class Alerter:
             return
         with self._lock:
             if self._sender is None or self._sender.pid != os.getpid() or not self._sender.is_alive():
-                self._sender = Sender(self.settings, self.store)
+                self._sender = Sender(self.settings, self.store, self.clock)
                 self._sender.start()
 
     def stop(self, timeout: float = 10.0) -> None:

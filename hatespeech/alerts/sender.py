@@ -38,9 +38,9 @@ USER_AGENT = "hatespeech-detect-alerts/1"
 class Sender(threading.Thread):
     """Delivers due outbox rows, one at a time, until stopped; see the module docstring."""
 
-    def __init__(self, settings: AlertSettings, store: Store):
+    def __init__(self, settings: AlertSettings, store: Store, clock: Callable[[], float] = time.time):
         super().__init__(name="hatespeech-alerts", daemon=True)
-        self.settings, self.store = settings, store
+        self.settings, self.store, self.clock = settings, store, clock  # clock: Unix seconds (what is due when)
         self.pid = os.getpid()
         self._wake, self._stopping = threading.Event(), threading.Event()
         # claim no more than can be sent well within the lease, so a lease never lapses mid-batch
@@ -60,14 +60,14 @@ class Sender(threading.Thread):
         next_maintenance = 0.0
         while not self._stopping.is_set():
             try:
-                if time.time() >= next_maintenance:
+                if self.clock() >= next_maintenance:
                     self.maintain()
-                    next_maintenance = time.time() + self.maintenance_every
-                rows = self.store.claim(time.time(), self.settings.lease_seconds, self.batch)
+                    next_maintenance = self.clock() + self.maintenance_every
+                rows = self.store.claim(self.clock(), self.settings.lease_seconds, self.batch)
                 for row in rows:
                     if self._stopping.is_set():
-                        self.store.retry(row, time.time(), "sender stopped")  # due again now, for another
-                    elif time.time() < row.due - self.settings.timeout:  # still ours for a whole attempt
+                        self.store.retry(row, self.clock(), "sender stopped")  # due again now, for another
+                    elif self.clock() < row.due - self.settings.timeout:  # still ours for a whole attempt
                         self.deliver(row)
             except Exception:  # the store may be down for a while: keep trying
                 log.exception(json.dumps({"alerts": "sender_error"}))
@@ -80,7 +80,7 @@ class Sender(threading.Thread):
     def maintain(self) -> None:
         s = self.settings
         done = self.store.maintain(
-            time.time(), s.text_retention_seconds, s.max_age_seconds, s.outbox_max, s.window_seconds
+            self.clock(), s.text_retention_seconds, s.max_age_seconds, s.outbox_max, s.window_seconds
         )
         if done.texts_erased:
             log.info(json.dumps({"alerts": "texts_erased", "rows": done.texts_erased}))
@@ -102,7 +102,7 @@ class Sender(threading.Thread):
     def deliver(self, row: Row) -> None:
         alert = json.loads(row.alert)
         if alert.get("type") == "burst" and alert.get("window"):
-            posts = self.store.window(alert["window"], time.time(), self.settings.max_age_seconds)
+            posts = self.store.window(alert["window"], self.clock(), self.settings.max_age_seconds)
             if not posts:  # nothing to tell (the window is gone): nothing to send
                 self.store.delivered(row)
                 return
@@ -137,7 +137,7 @@ class Sender(threading.Thread):
         delay = self.backoff(row.attempts)
         if retry_after is not None:
             delay = max(min(retry_after, 3600.0), 0.0)
-        self.store.retry(row, time.time() + delay, error)
+        self.store.retry(row, self.clock() + delay, error)
         metrics.alert_retry("rate_limited" if status == 429 else "http_error" if status else "network")
         log.warning(
             json.dumps({"alerts": "retry", "alert": row.alert_id, "to": where, "error": error, "in_s": round(delay, 3)})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import Receiver, fast_settings, moderated
-from support import free_port
+from alerting import Receiver, fast_settings, moderated, redis_binary
+from support import free_port, wait_for
 
 from hatespeech.alerts import Alerter
+from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.resilient import Breaker, ResilientStore
+from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import open_store
 
 
@@ -48,15 +49,17 @@ def test_the_breaker_opens_on_a_failure_then_lets_one_probe_through() -> None:
 
 class RedisProcess:
     def __init__(self, directory: Path):
+        self.binary = redis_binary()
         self.port, self.dir = free_port(), directory
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.dir)]
+        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.dir)]
         argv += ["--appendonly", "yes", "--appendfsync", "always"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # a bound for a stalled start, not a speed requirement
+        while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
@@ -73,24 +76,31 @@ class RedisProcess:
 
 @pytest.fixture
 def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not on PATH (Debian: apt-get install redis-server)")
     r = RedisProcess(tmp_path)
     r.start()
     yield r
     r.stop()
 
 
-def _alerter(receiver: Receiver, redis: RedisProcess, tmp_path: Path) -> Alerter:
+# Seconds per Redis call: long, so that a Redis that is only slow (a busy machine) is not taken for a
+# stalled one, which would open the breaker (one more log line) and could spool an alert Redis also took.
+STORE_TIMEOUT = 2.0
+
+
+def _alerter(receiver: Receiver, redis: RedisProcess, tmp_path: Path, breaker: Breaker | None = None) -> Alerter:
     settings = fast_settings(
         (receiver.url + "/hook",),
         redis_url=redis.url,
         spool_path=tmp_path / "spool.sqlite3",
-        store_timeout=0.2,
+        store_timeout=STORE_TIMEOUT,
         store_retry_seconds=0.5,
     )
     store = open_store(settings)
     assert isinstance(store, ResilientStore)
+    if breaker is not None:  # the breaker as open_store builds it, on the test's clock
+        store.close()
+        primary = RedisStore(settings.redis_url or "", timeout=settings.store_timeout)
+        store = ResilientStore(primary, SQLiteStore(settings.spool), breaker)
     return Alerter(settings, store)
 
 
@@ -101,18 +111,27 @@ def _posts(receiver: Receiver) -> set[str]:
 def test_alerts_made_while_redis_is_stopped_are_spooled_and_delivered(
     receiver: Receiver, redis_process: RedisProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    alerter = _alerter(receiver, redis_process, tmp_path)
+    clock = Clock()  # the breaker's: it stays open (no probe of the stopped Redis) until the test moves it on
+    breaker = Breaker(5.0, clock=clock)
+    alerter = _alerter(receiver, redis_process, tmp_path, breaker)
     try:
         alerter.record(moderated("block"), {"id": "before"})
         receiver.wait(lambda r: _posts(r) == {"before"})
+        wait_for(lambda: alerter.store.pending() == 0, alerter.store.pending)  # its row deleted in Redis too
         assert redis_process.proc is not None
         redis_process.proc.send_signal(signal.SIGSTOP)
         with caplog.at_level(logging.WARNING, logger="hatespeech.alerts"):
             for i in range(20):
                 assert alerter.record(moderated("block"), {"id": f"stalled-{i}"})  # created, not dropped
             receiver.wait(lambda r: len(_posts(r)) == 21)  # delivered from the spool, Redis still stopped
+            assert not breaker.closed
             redis_process.proc.send_signal(signal.SIGCONT)
-            time.sleep(0.7)
+
+            def probed_back() -> bool:
+                clock.now += 5.0  # each look lets one probe through: the sender's next call to Redis
+                return breaker.closed
+
+            wait_for(probed_back, lambda: "the breaker is still open")
             alerter.record(moderated("block"), {"id": "after"})
             receiver.wait(lambda r: "after" in _posts(r))
         logged = [r.getMessage() for r in caplog.records]
@@ -135,6 +154,7 @@ def test_alerts_made_while_redis_is_dead_are_not_lost(
         for i in range(10):
             alerter.record(moderated("block"), {"id": f"back-{i}"})
         receiver.wait(lambda r: len(_posts(r)) == 20, timeout=30)
+        wait_for(lambda: alerter.store.pending() == 0, alerter.store.pending)  # nothing more can come
     finally:
         alerter.stop()
     assert len(receiver.accepted()) == 20  # each once

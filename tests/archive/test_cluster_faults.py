@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from dask_cluster import SCRIPT, dask_cluster, jsonl_archive, outside_env, read_parts, run
 
 import score_archive
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_loses_no_row_and_doubles_none(tmp_path: Path) -> None:
     rows = 4000
     with open(tmp_path / "posts.csv", "w", encoding="utf-8", newline="") as f:

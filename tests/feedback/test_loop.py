@@ -25,6 +25,7 @@ def counts(server: Server) -> dict:
     return json.loads(text)
 
 
+@pytest.mark.slow
 def test_send_retrain_restart(kind: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training_feedback, "WEIGHTS", (1.0, 4.0))  # the same code, fewer fits
     monkeypatch.setattr(training_feedback, "FOLDS", 2)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from postgresql import open_kind
+from support import wait_for
 
 from hatespeech.config import ConfigError, FeedbackSettings, Settings
 from hatespeech.feedback import LABELS, FeedbackStore, InvalidFeedback, SQLiteFeedbackStore, check_feedback, open_store
@@ -61,11 +62,16 @@ def test_erase(feedback_store: FeedbackStore) -> None:
     assert feedback_store.counts()["total"] == 1
 
 
+def _after(moment: float) -> float:
+    """The first reading of the clock later than ``moment`` (rows are stamped with time.time())."""
+    wait_for(lambda: time.time() > moment, lambda: f"time.time() has not passed {moment}")
+    return time.time()
+
+
 def test_counts_newer_than(feedback_store: FeedbackStore) -> None:
     feedback_store.add("old one", "neither", source="s", id="1")
-    time.sleep(0.01)
-    cut = time.time()
-    time.sleep(0.01)
+    cut = _after(time.time())  # later than the old row's stamp…
+    _after(cut)  # …and earlier than the new row's
     feedback_store.add("new one", "neither", source="s", id="2")
     assert feedback_store.counts(newer_than=cut)["newer_than_model"] == 1
     feedback_store.add("old one", "offensive language", source="s", id="1")  # relabelled: new again

@@ -256,6 +256,7 @@ def garbage_and_truncation(draw: st.DrawFn) -> tuple[bytes, bool]:
 # --- tests ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("strategy", "examples"),
     [

@@ -42,7 +42,7 @@ def test_no_token_is_no_token_and_a_good_one_is_kept() -> None:
 
 def test_the_server_refuses_to_start_with_a_blank_token(tmp_path: Path) -> None:
     argv = [str(BIN / "gunicorn"), "-c", "python:hatespeech.service.gunicorn_conf", "app:application"]
-    env = server_env(PORT=str(free_port()), FIREFLY_TOKEN="   ")
+    env = server_env(PORT=str(free_port()), FIREFLY_TOKEN="   ", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "FIREFLY_TOKEN is set but blank" in done.stdout + done.stderr

@@ -114,7 +114,9 @@ def test_firefly_command_as_in_the_tutorial(tmp_path: Path) -> None:
     """`firefly app.predict --bind 127.0.0.1:PORT` serves the same function (one request at a time)."""
     port = free_port()
     argv = [str(BIN / "firefly"), "app.predict", "--bind", f"127.0.0.1:{port}"]
-    server = Server(argv, server_env(), port, tmp_path / "firefly.log")
+    server = Server(
+        argv, server_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics")), port, tmp_path / "firefly.log"
+    )
     try:
         server.wait_ready(path="/")
         status, body = post_json(server.url + "/predict", {"text": "Please respect each other."})
@@ -128,7 +130,12 @@ def test_firefly_command_as_in_the_tutorial(tmp_path: Path) -> None:
 def test_firefly_command_refuses_to_serve_without_the_token_it_would_ignore(tmp_path: Path) -> None:
     argv = [str(BIN / "firefly"), "app.predict", "--bind", f"127.0.0.1:{free_port()}"]
     done = subprocess.run(
-        argv, cwd=ROOT, env=server_env(FIREFLY_TOKEN="s3cret-0123456789"), capture_output=True, text=True, timeout=60
+        argv,
+        cwd=ROOT,
+        env=server_env(FIREFLY_TOKEN="s3cret-0123456789", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics")),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0
     assert "FIREFLY_TOKEN is set" in done.stderr

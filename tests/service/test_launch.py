@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Server, free_port, request, server_env
+from support import Server, accepted, free_port, request, server_env, wait_for
 
 TOKEN = "launch-test-token-0123456789"
 AUTH = {"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"}
@@ -25,6 +25,7 @@ def launched(tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     # READ_TIMEOUT 60 s: gunicorn alone would hold a thread that long per stalled client.
     env = server_env(PORT=str(port), FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="1", THREADS="2", READ_TIMEOUT="60")
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")  # else gunicorn's master makes a /tmp/hs-metrics-*
     server = Server([sys.executable, "-m", "hatespeech.service.launch"], env, port, tmp_path / "launch.log")
     try:
         yield server.wait_ready()
@@ -78,6 +79,8 @@ def test_sigterm_finishes_a_request_in_flight(launched: Server) -> None:
             + f"Authorization: Token {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body[:5]
         )
+        # In flight means accepted: a connection still in the listen backlog goes with the listener.
+        wait_for(lambda: accepted(s), lambda: "nginx has not accepted the connection")
         launched.proc.send_signal(signal.SIGTERM)  # mid-body: nginx must finish this request before going
         s.sendall(body[5:])
         answer = b""
@@ -120,7 +123,13 @@ def test_gunicorns_and_fireflys_own_lines_are_json(tmp_path: Path) -> None:
 def test_headers_have_a_total_deadline_even_when_trickled(tmp_path: Path) -> None:
     """nginx's header timer is set once: a client sending a byte every 0.3 s is cut off anyway."""
     port = free_port()
-    env = server_env(PORT=str(port), FIREFLY_TOKEN=TOKEN, WEB_CONCURRENCY="1", READ_TIMEOUT="2")
+    env = server_env(
+        PORT=str(port),
+        FIREFLY_TOKEN=TOKEN,
+        WEB_CONCURRENCY="1",
+        READ_TIMEOUT="2",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+    )
     server = Server([sys.executable, "-m", "hatespeech.service.launch"], env, port, tmp_path / "launch.log")
     try:
         server.wait_ready()

@@ -79,6 +79,7 @@ def _run_schemathesis(server: Server, *extra: str, seed: str = SEED) -> None:
     assert "Traceback" not in server.output()
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_nothing(production: Server) -> None:
     """Every check: no 5xx, statuses, content types, headers and bodies as documented, 405s…"""
     # The integrations are off here (404, as documented) and, on, need their platform's signature,
@@ -94,6 +95,7 @@ def test_schemathesis_st201_seed_finds_nothing_on_the_review_queue(production: S
     _run_schemathesis(production, "--include-path", "/review/queue", seed=ST201_SEED)
 
 
+@pytest.mark.slow
 def test_schemathesis_with_the_token(tmp_path: Path) -> None:
     with gunicorn(tmp_path, FIREFLY_TOKEN="s3cret-0123456789") as server:
         server.wait_ready()

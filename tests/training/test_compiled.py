@@ -124,6 +124,7 @@ def committed() -> tuple[Pipeline, CompiledModel]:
     return pipeline, compiled
 
 
+@pytest.mark.slow
 def test_committed_model_on_every_row_of_the_real_data(committed, real_data) -> None:
     pipeline, lean = committed
     assert_same(lean, pipeline, load_dataset(real_data).texts)
@@ -151,6 +152,7 @@ def test_the_caches_change_nothing(committed) -> None:
     assert [cold.proba_one(t) for t in texts] == [lean.proba_one(t) for t in texts]
 
 
+@pytest.mark.slow
 def test_normalise_piece_by_piece_is_normalise_token_by_token(committed, real_data) -> None:
     """``words`` (cached, per whitespace-separated piece) gives what ``tokens`` gives, with and
     without the model's vocabulary."""

@@ -62,6 +62,7 @@ def run(tmp_path: Path, feedback: str, *more: str) -> tuple[int, Path]:
     return code, out
 
 
+@pytest.mark.slow
 def test_feedback_teaches_the_board_standard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = board_rows(60)
     rows.append(("have a big day everyone", "offensive language"))  # a base text (neither there), relabelled
@@ -206,6 +207,7 @@ def test_board_predictions_read_a_class_the_board_does_not_use_as_its_nearest() 
     assert training_feedback.board_predictions(predicted, (0, 1, 2)).tolist() == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_feedback_from_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "feedback.sqlite3"
     store = SQLiteFeedbackStore(db)

@@ -154,6 +154,7 @@ def test_broken_cards_are_refused(tmp_path: Path, text: str) -> None:
         read_card(tmp_path / "missing.json")
 
 
+@pytest.mark.slow
 def test_killed_mid_write_leaves_the_previous_model_intact(tmp_path: Path, tiny_model) -> None:
     card = save(tiny_model, tmp_path, run="previous")
     before = (tmp_path / "model.json").read_bytes()

@@ -25,6 +25,7 @@ def test_help_explains_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--data" in out and "--out" in out and "data/labeled_data.csv" in out
 
 
+@pytest.mark.slow
 def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "models" / "model.json"
     assert (
