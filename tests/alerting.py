@@ -39,6 +39,20 @@ def redis_binary() -> str:
 
 
 @contextlib.contextmanager
+def wait_for_redis(port: int, proc: subprocess.Popen, why: Callable[[], str] = lambda: "") -> None:
+    """Until the redis-server ``proc`` on ``port`` answers PING (RuntimeError if it exits or takes 60 s)."""
+    deadline = time.monotonic() + 60  # a bound for a stalled start, not a speed requirement
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                return
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited: {why()}")
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
 def redis_server(directory: Path) -> Iterator[str]:
     """A throw-away ``redis-server`` on a free loopback port (skipped, or failed under CI, if missing)."""
     binary = redis_binary()
@@ -48,15 +62,7 @@ def redis_server(directory: Path) -> Iterator[str]:
     with open(directory / "redis.log", "wb") as log:
         proc = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60  # a bound for a stalled start, not a speed requirement
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    break
-            if proc.poll() is not None:
-                raise RuntimeError((directory / "redis.log").read_text())
-            time.sleep(0.05)
+        wait_for_redis(port, proc, lambda: (directory / "redis.log").read_text())
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()

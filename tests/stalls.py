@@ -7,12 +7,11 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from alerting import wait_for_redis
 from support import free_port
 
 HATEFUL = "you are a worthless bitch and a disgusting whore"  # made up: flagged (review or block) by the model
@@ -65,15 +64,11 @@ class OwnRedis:
         self.proc = subprocess.Popen(
             [*argv, "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-            time.sleep(0.05)
-        self.close()
-        raise RuntimeError("redis-server did not start")
+        try:
+            wait_for_redis(self.port, self.proc)
+        except RuntimeError:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self.proc.poll() is None:

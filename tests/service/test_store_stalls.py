@@ -47,6 +47,7 @@ def queued(server: Server) -> list[str]:
         before = f"&before={page['next']}"
 
 
+@pytest.mark.slow  # a 12 s stall, played in full
 def test_with_redis_stopped_every_flagged_post_is_answered_and_reaches_the_queue(
     own_redis: OwnRedis, tmp_path: Path
 ) -> None:
@@ -71,6 +72,7 @@ def test_with_redis_stopped_every_flagged_post_is_answered_and_reaches_the_queue
         assert len(queued(server)) == len(expected)  # each once
 
 
+@pytest.mark.slow  # a 12 s stall, played in full
 def test_with_postgresql_stopped_predict_never_waits_and_no_flagged_post_is_lost(tmp_path: Path) -> None:
     """Issue 23 item 6: the review queue and feedback on PostgreSQL, which is stopped for a while."""
     from postgresql import postgres_server
