@@ -38,7 +38,6 @@ def redis_binary() -> str:
     return binary
 
 
-@contextlib.contextmanager
 def wait_for_redis(port: int, proc: subprocess.Popen, why: Callable[[], str] = lambda: "") -> None:
     """Until the redis-server ``proc`` on ``port`` answers PING (RuntimeError if it exits or takes 60 s)."""
     deadline = time.monotonic() + 60  # a bound for a stalled start, not a speed requirement
@@ -53,6 +52,7 @@ def wait_for_redis(port: int, proc: subprocess.Popen, why: Callable[[], str] = l
     raise RuntimeError("redis-server did not start")
 
 
+@contextlib.contextmanager
 def redis_server(directory: Path) -> Iterator[str]:
     """A throw-away ``redis-server`` on a free loopback port (skipped, or failed under CI, if missing)."""
     binary = redis_binary()
