@@ -68,6 +68,23 @@ class StoreUnavailable(RuntimeError):
     """The store failed, missed its deadline or is behind an open breaker: answer 503, or spool."""
 
 
+class BadRow(ValueError):
+    """The write itself cannot be stored (text that is not valid Unicode, a value of the wrong type): the
+    store is not down, so the breaker stays as it was and the write is not spooled (it would fail again)."""
+
+
+def is_bad_row(err: BaseException) -> bool:
+    """True for an error raised by the data of a call, before or without the store being at fault: a
+    lone surrogate that UTF-8 cannot encode, a value redis-py or sqlite3 cannot take.
+
+    >>> is_bad_row(UnicodeEncodeError("utf-8", "\\ud800", 0, 1, "surrogates not allowed")), is_bad_row(OSError())
+    (True, False)
+    """
+    if isinstance(err, ValueError | TypeError):  # UnicodeError is a ValueError; no connection error is one
+        return True
+    return type(err).__name__ == "DataError" and type(err).__module__.startswith("redis")
+
+
 class Breaker:
     """Closed (calls go through) until a failure; then open for ``cooloff`` seconds; then one
     caller at a time may probe. Thread-safe."""
@@ -101,6 +118,11 @@ class Breaker:
             was_open, self._open_until, self._probing = self._open_until is not None, None, False
         if was_open:
             log.warning(json.dumps({"stores": "store_back", "store": self.name}))
+
+    def abstain(self) -> None:
+        """The call said nothing about the store (its own data was bad): as it was, and another may probe."""
+        with self._lock:
+            self._probing = False
 
     def failure(self, error: BaseException) -> None:
         with self._lock:
@@ -270,6 +292,9 @@ class Guard:
             late.future = future  # type: ignore[attr-defined] (it may still land: the caller says what then)
             raise late from None
         except Exception as err:
+            if is_bad_row(err):
+                self.breaker.abstain()
+                raise BadRow(f"the {self.name} store cannot take this write: {type(err).__name__}") from err
             self.breaker.failure(err)
             raise StoreUnavailable(f"the {self.name} store failed: {type(err).__name__}") from err
         self.breaker.success()
@@ -320,6 +345,8 @@ class Guard:
                     return self._run(fn, args)[1]
                 except StoreUnavailable as err:
                     missed = err
+        except BadRow:
+            raise  # not spooled: it would fail the same way on every replay
         except Exception as err:  # the spool itself (a full disk, say)
             raise StoreUnavailable(f"the {self.name} store's spool failed: {type(err).__name__}") from err
         try:
@@ -345,6 +372,11 @@ class Guard:
             for index, (seq, op, args) in enumerate(rows):
                 try:
                     self._run(self.ops[op], tuple(args))
+                except BadRow as err:  # would fail on every replay, and hold the writes behind it
+                    dropped = {"stores": "bad_row_dropped", "store": self.name, "op": op, "error": str(err)}
+                    log.error(json.dumps(dropped))
+                    self.spool.done(seq)
+                    continue
                 except StoreUnavailable as err:
                     self.spool.release([s for s, _, _ in rows[index + 1 :]])
                     # the one tried may land late: then it is done, else it is due again

@@ -14,6 +14,8 @@ every request thread, and each failure logged a traceback. Now:
   discussion rules run on the spool's windows (this container's view only); the sender delivers
   the spool's rows as it delivers Redis's, so nothing waits for Redis to come back and nothing
   created meanwhile is lost.
+- a row that cannot be stored (its data: ``BadRow``) is not an outage: the breaker stays as it was,
+  and the caller gets the error (rows are made valid first: store.py's ``valid_unicode``).
 
 ``/predict`` never touches the store; ``/moderate`` pays at most one short timeout per
 ``ALERT_STORE_RETRY`` seconds of outage, on one request (none when the review queue, writing
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hatespeech.alerts.store import Maintenance, Row, Store
-from hatespeech.resilience import Breaker
+from hatespeech.resilience import BadRow, Breaker, is_bad_row
 
 __all__ = ["Breaker", "ResilientStore"]
 T = TypeVar("T")
@@ -49,7 +51,10 @@ class ResilientStore(Store):
             raise _Skipped
         try:
             result = call(*args)
-        except Exception as err:  # noqa: BLE001 (redis-py's errors, OSError, anything: the spool takes over)
+        except Exception as err:  # redis-py's errors, OSError, anything: the spool takes over
+            if is_bad_row(err):  # the row, not Redis: no breaker, no spool (it would fail there too)
+                self.breaker.abstain()
+                raise BadRow(f"the alert store cannot take this row: {type(err).__name__}: {err}") from err
             self.breaker.failure(err)
             raise _Skipped from None
         self.breaker.success()

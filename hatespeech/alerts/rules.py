@@ -21,6 +21,7 @@ from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import BURST, Row, Store, open_store
 from hatespeech.config import AlertSettings, alert_format
 from hatespeech.core.policy import ACTION_RANK
+from hatespeech.resilience import BadRow
 from hatespeech.service import metrics
 from hatespeech.service.context import Context
 
@@ -89,6 +90,10 @@ class Alerter:
             return []
         try:
             created = work()
+        except BadRow:  # the alert's data, not the store: the store is fine
+            log.exception(json.dumps({"alerts": "bad_row"}))
+            metrics.alerts_dropped("bad_row")
+            return []
         except Exception:  # an alert must never fail the request that made it
             log.exception(json.dumps({"alerts": "store_error"}))
             metrics.alerts_dropped("store_error")

@@ -40,6 +40,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def valid_unicode(text: str) -> str:
+    """``text`` with each lone surrogate (``"\\ud800"``, which Node's and Ruby's JSON write for half an emoji
+    cut in two) replaced by U+FFFD: what neither UTF-8, SQLite nor Redis can hold is dropped, not the row.
+
+    >>> valid_unicode("ok \\ud83d"), valid_unicode("😀")
+    ('ok \ufffd', '😀')
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 @dataclass
 class Row:
     """One outbox row: one alert for one webhook URL."""
@@ -55,6 +69,11 @@ class Row:
     attempts: int = 0  # failed attempts so far
     lease: str | None = None  # set on a claimed row: the claim's token
     error: str | None = None  # the last failure
+
+    def __post_init__(self) -> None:
+        self.alert = valid_unicode(self.alert)
+        if self.text is not None:
+            self.text = valid_unicode(self.text)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Row:
