@@ -50,7 +50,7 @@ from hatespeech.integrations.common import (
     read_html,
     signed,
 )
-from hatespeech.integrations.service import QUOTED_AT_MOST, Part, Post, Service, digest, flag_message
+from hatespeech.integrations.service import QUOTED_AT_MOST, Part, Post, Service, digest, flag_message, seen_key
 
 KIND = "discourse"
 POST_EVENTS = ("post_created", "post_edited")
@@ -106,6 +106,7 @@ class Discourse:
         self.settings, self.service = settings, service
         self.base = settings.discourse_url or ""
         self.flags = {"review": settings.discourse_review_flag, "block": settings.discourse_block_flag}
+        self.seen_key = seen_key(settings.discourse_secret or "")
 
     def __call__(self, body: bytes, header: Header) -> Reply:
         if not signed(body, header("X-Discourse-Event-Signature"), [self.settings.discourse_secret or ""]):
@@ -136,7 +137,7 @@ class Discourse:
         text = shown.text
         # A retry, a "redeliver" or an edit that leaves the words alone: already scored and acted
         # on; scoring again would count the post twice in its discussion's alert window.
-        with self.service.first_delivery(f"{KIND}:seen:{post_id}:{digest(text)}") as fresh:
+        with self.service.first_delivery(f"{KIND}:seen:{post_id}:{digest(text, self.seen_key)}") as fresh:
             if not fresh:
                 return Reply(200, {"ignored": "already handled (the same post and text)"})
             answer = self.service.score(

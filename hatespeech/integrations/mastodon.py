@@ -39,7 +39,7 @@ from hatespeech.integrations.common import (
     read_html,
     signed,
 )
-from hatespeech.integrations.service import Part, Post, Service, digest, flag_message
+from hatespeech.integrations.service import Part, Post, Service, digest, flag_message, seen_key
 
 KIND = "mastodon"
 EVENTS = ("status.created", "status.updated")
@@ -85,6 +85,7 @@ class Mastodon:
     def __init__(self, settings: IntegrationSettings, service: Service):
         self.settings, self.service = settings, service
         self.base = settings.mastodon_url or ""
+        self.seen_key = seen_key(settings.mastodon_secret or "")
 
     def __call__(self, body: bytes, header: Header) -> Reply:
         if not signed(body, header("X-Hub-Signature"), [self.settings.mastodon_secret or ""]):
@@ -106,7 +107,7 @@ class Mastodon:
         shown = status_text(status)
         text = shown.text
         # A retry, or an update that leaves the words alone: already scored and acted on.
-        with self.service.first_delivery(f"{KIND}:seen:{status_id}:{digest(text)}") as fresh:
+        with self.service.first_delivery(f"{KIND}:seen:{status_id}:{digest(text, self.seen_key)}") as fresh:
             if not fresh:
                 return Reply(200, {"ignored": "already handled (the same status and text)"})
             answer = self.service.score(

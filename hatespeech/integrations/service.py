@@ -6,7 +6,7 @@ the three integrations, which know nothing of HTTP frameworks or of the model's 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -233,13 +233,30 @@ class Service:
         return True
 
 
-def digest(text: str) -> str:
-    """A short fingerprint of a post's words (a delivery's identity, with the post's id).
+SEEN_KEY_PURPOSE = b"hatespeech-detect: seen keys v1"  # what a board's webhook secret is stretched for here
 
-    >>> digest("hello")
-    '2cf24dba5fb0a30e'
+
+def seen_key(webhook_secret: str) -> bytes:
+    """The key of a board's "seen" digests: derived from its webhook secret (HMAC-SHA256 of a fixed
+    purpose), so every worker, container and restart has the same one, and nothing new to configure.
+
+    A new webhook secret means new digests: a post delivered again after the rotation is scored once
+    more, as a post seen before keyed digests were (its old key, an unkeyed hash, never matches).
     """
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return hmac.digest(webhook_secret.encode("utf-8"), SEEN_KEY_PURPOSE, "sha256")
+
+
+def digest(text: str, key: bytes) -> str:
+    """A short keyed fingerprint of a post's words (a delivery's identity, with the post's id), kept 30 days.
+
+    HMAC-SHA256 under ``key`` (``seen_key``): whoever reads the store cannot confirm a guessed text by
+    hashing it, as they could with a plain SHA-256.
+
+    >>> import hashlib
+    >>> digest("hello", seen_key("0123456789abcdef")) != hashlib.sha256(b"hello").hexdigest()[:16]
+    True
+    """
+    return hmac.new(key, text.encode("utf-8", "surrogatepass"), "sha256").hexdigest()[:16]
 
 
 def flag_message(answer: dict[str, Any], words: list[str], limit: int = 1000) -> str:
