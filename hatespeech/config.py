@@ -203,6 +203,7 @@ class AlertSettings:
     batch_max: int = 5  # ALERT_BATCH_MAX: message alerts one batch request may make; the rest in one summary
     store_timeout: float = 0.25  # ALERT_STORE_TIMEOUT: seconds per Redis call (not retried on a timeout)
     store_retry_seconds: float = 5.0  # ALERT_STORE_RETRY: after a Redis failure, seconds before trying it again
+    aof_rewrite_seconds: float = 3600.0  # REDIS_AOF_REWRITE_MINUTES (StoreSettings): erased texts leave the AOF
     spool_path: Path | None = None  # ALERT_SPOOL_PATH: alerts wait there while Redis is away (default: by the DB)
 
     @property
@@ -261,6 +262,7 @@ class AlertSettings:
             batch_max=_int(env, "ALERT_BATCH_MAX", cls.batch_max),
             store_timeout=_float(env, "ALERT_STORE_TIMEOUT", cls.store_timeout),
             store_retry_seconds=_float(env, "ALERT_STORE_RETRY", cls.store_retry_seconds),
+            aof_rewrite_seconds=StoreSettings.from_env(env).aof_rewrite_seconds,
             spool_path=Path(raw) if (raw := env.get("ALERT_SPOOL_PATH", "").strip()) else None,
         )
         if settings.min_messages > settings.window_messages:
@@ -291,6 +293,9 @@ class StoreSettings:
     spool_path: Path | None = None  # STORE_SPOOL_PATH: writes wait there while their store is away (default: by the DB)
     statement_timeout_ms: int = 5000  # PG_STATEMENT_TIMEOUT_MS: PostgreSQL ends a statement running longer
     lock_timeout_ms: int = 1000  # PG_LOCK_TIMEOUT_MS: …or waiting longer than this for a lock
+    # REDIS_AOF_REWRITE_MINUTES: after texts are erased from a Redis with AOF on, BGREWRITEAOF at most this
+    # often (every container together), so they leave its files too; 0: never (hatespeech/aof.py)
+    aof_rewrite_seconds: float = 3600.0
 
     def spool(self, beside: Path | str) -> Path:
         """The spool's file: ``STORE_SPOOL_PATH``, else ``stores-spool.sqlite3`` beside the store's SQLite file."""
@@ -309,6 +314,7 @@ class StoreSettings:
             spool_path=Path(raw) if (raw := env.get("STORE_SPOOL_PATH", "").strip()) else None,
             statement_timeout_ms=_int(env, "PG_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),
             lock_timeout_ms=_int(env, "PG_LOCK_TIMEOUT_MS", cls.lock_timeout_ms),
+            aof_rewrite_seconds=_float(env, "REDIS_AOF_REWRITE_MINUTES", cls.aof_rewrite_seconds / 60) * 60,
         )
 
 

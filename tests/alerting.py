@@ -53,11 +53,13 @@ def wait_for_redis(port: int, proc: subprocess.Popen, why: Callable[[], str] = l
 
 
 @contextlib.contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """A throw-away ``redis-server`` on a free loopback port (skipped, or failed under CI, if missing)."""
+def redis_server(directory: Path, appendonly: bool = False) -> Iterator[str]:
+    """A throw-away ``redis-server`` on a free loopback port (skipped, or failed under CI, if missing);
+    ``appendonly``: with its append-only file on, every write in it at once (``appendfsync always``)."""
     binary = redis_binary()
     port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    argv += ["--appendonly", "yes", "--appendfsync", "always"] if appendonly else ["--appendonly", "no"]
     argv += ["--dir", str(directory)]
     with open(directory / "redis.log", "wb") as log:
         proc = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=subprocess.STDOUT)

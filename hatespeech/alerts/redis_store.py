@@ -8,6 +8,7 @@ from typing import Any
 
 from hatespeech.alerts.overflow import victims
 from hatespeech.alerts.store import Maintenance, Row, Store, is_call
+from hatespeech.aof import after_erase
 from hatespeech.connections import open_redis
 
 _ENQUEUE_IF_COOLED = """
@@ -65,9 +66,10 @@ return 1
 
 
 class RedisStore(Store):
-    def __init__(self, url: str, prefix: str = "hatespeech:", timeout: float = 2.0):
+    def __init__(self, url: str, prefix: str = "hatespeech:", timeout: float = 2.0, aof_rewrite_seconds: float = 0.0):
         self.client = open_redis(url, timeout)
         self.prefix = prefix
+        self.aof_rewrite_seconds = aof_rewrite_seconds  # hatespeech/aof.py
         self.keys = {name: prefix + name for name in ("due", "created", "texted", "calls")}
         self._enqueue_if_cooled = self.client.register_script(_ENQUEUE_IF_COOLED)
         self._claim = self.client.register_script(_CLAIM)
@@ -184,6 +186,7 @@ class RedisStore(Store):
             done.dropped = self._rows(chosen)
             self._delete(chosen)
         done.pending = self.pending()
+        after_erase(self.client, self.prefix, done.texts_erased, self.aof_rewrite_seconds)
         return done
 
     def pending(self) -> int:

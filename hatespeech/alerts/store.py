@@ -185,7 +185,11 @@ def open_store(alert_settings: Any) -> Store:
         from hatespeech.resilience import breaker_for
 
         return ResilientStore(
-            RedisStore(alert_settings.redis_url, timeout=alert_settings.store_timeout),
+            RedisStore(
+                alert_settings.redis_url,
+                timeout=alert_settings.store_timeout,
+                aof_rewrite_seconds=alert_settings.aof_rewrite_seconds,
+            ),
             SQLiteStore(alert_settings.spool),
             breaker_for(alert_settings.redis_url, alert_settings.store_retry_seconds),
         )

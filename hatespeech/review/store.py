@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from hatespeech.aof import after_erase
 from hatespeech.config import StoreSettings
 from hatespeech.connections import PerThread, open_redis, open_sqlite
 from hatespeech.resilience import SPOOLED, guard
@@ -202,7 +203,11 @@ def open_queue(
 
         inner = PostgresQueue(database_url, stores)
     elif redis_url:
-        inner = RedisQueue(redis_url, timeout=stores.timeout if stores is not None else 2.0)
+        inner = RedisQueue(
+            redis_url,
+            timeout=stores.timeout if stores is not None else 2.0,
+            aof_rewrite_seconds=(stores or StoreSettings()).aof_rewrite_seconds,
+        )
     else:
         inner = SQLiteQueue(db_path)
     if stores is None:
@@ -430,9 +435,12 @@ return 1
 
 
 class RedisQueue(Queue):
-    def __init__(self, url: str, prefix: str = "hatespeech:review:", timeout: float = 2.0):
+    def __init__(
+        self, url: str, prefix: str = "hatespeech:review:", timeout: float = 2.0, aof_rewrite_seconds: float = 0.0
+    ):
         self.client = open_redis(url, timeout)
         self.prefix = prefix
+        self.aof_rewrite_seconds = aof_rewrite_seconds  # hatespeech/aof.py
         self._add = self.client.register_script(_ADD)
         self._drop = self.client.register_script(_DROP)
         self._erase = self.client.register_script(_ERASE)
@@ -506,6 +514,7 @@ class RedisQueue(Queue):
         if count > max_posts:
             oldest = self.client.zrange(p + "all", 0, count - max_posts - 1)
             dropped = int(self._drop(args=[p, *oldest])) if oldest else 0
+        after_erase(self.client, p, erased + dropped, self.aof_rewrite_seconds)  # dropped posts held texts too
         return erased, dropped
 
     def close(self) -> None:
