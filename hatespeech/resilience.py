@@ -68,9 +68,10 @@ class StoreUnavailable(RuntimeError):
     """The store failed, missed its deadline or is behind an open breaker: answer 503, or spool."""
 
 
-class BadRow(ValueError):
-    """The write itself cannot be stored (text that is not valid Unicode, a value of the wrong type): the
-    store is not down, so the breaker stays as it was and the write is not spooled (it would fail again)."""
+class BadRow(StoreUnavailable):
+    """The call's own data cannot be stored (text that is not valid Unicode, a value of the wrong type): the
+    store is not down, so the breaker stays as it was and the write is not spooled (it would fail again).
+    Callers that answer 503 for ``StoreUnavailable`` still do."""
 
 
 def is_bad_row(err: BaseException) -> bool:
@@ -330,6 +331,8 @@ class Guard:
         ``StoreUnavailable`` (a read, or a write whose answer is needed)."""
         try:
             return self._run(fn, args, timeout)[1]
+        except BadRow:
+            raise
         except StoreUnavailable as err:
             self._when_landed(err)
             raise
@@ -343,6 +346,8 @@ class Guard:
             if not self.spool.waiting(self.name):
                 try:
                     return self._run(fn, args)[1]
+                except BadRow:
+                    raise
                 except StoreUnavailable as err:
                     missed = err
         except BadRow:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from alerting import Receiver, alert_env, fast_settings, flush, moderated
 from standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post
 from support import gunicorn
@@ -16,7 +17,7 @@ from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.resilient import ResilientStore
 from hatespeech.alerts.rules import Alerter
 from hatespeech.alerts.sqlite_store import SQLiteStore
-from hatespeech.resilience import BadRow, Breaker
+from hatespeech.resilience import BadRow, Breaker, Guard, Spool
 
 HALF = "\ud83d"  # the first half of 😀, alone
 
@@ -89,3 +90,20 @@ def test_a_bad_row_is_not_a_store_failure(tmp_path: Path, redis_url: str, receiv
         assert breaker.closed
     finally:
         alerter.stop()
+
+
+def test_a_guarded_store_neither_opens_its_breaker_nor_spools_a_bad_row(tmp_path: Path, redis_url: str) -> None:
+    """The review queue's, feedback's and the keys' guard: a write Redis cannot take for its data."""
+    flush(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    spool, breaker = Spool(tmp_path / "spool.sqlite3"), Breaker(3600.0, "test")
+    guard = Guard("test", {"set": client.set}, spool, breaker, timeout=30.0)
+    try:
+        with pytest.raises(BadRow):
+            guard.write("set", f"k{HALF}", "v")  # redis-py cannot encode the key
+        assert breaker.closed and spool.count() == 0
+        assert guard.write("set", "k", "v") is True and client.get("k") == b"v"
+    finally:
+        guard.close()
+        spool.close()
+        client.close()
