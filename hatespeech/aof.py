@@ -12,7 +12,8 @@ rewrite as owed (a key in Redis itself) and ``rewrite_if_owed`` asks for it:
 - it never raises and never waits for the rewrite (Redis forks and rewrites in the background): a
   failure is one log line, and the debt stays for the next pass.
 
-RDB snapshots (``save``) and replicas' copies are not touched: see the README's operations notes.
+Not touched here: RDB snapshots (``save``: an erased text leaves them at the next snapshot), replicas' own
+AOFs (each rewrites on its own schedule) and backups of any of these files.
 """
 
 from __future__ import annotations
