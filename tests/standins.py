@@ -172,7 +172,8 @@ class PlatformAPI:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self.plan: list[tuple[int, dict[str, str]]] = []
+        # scripted answers: (status, headers, which calls it is for: None for any)
+        self.plan: list[tuple[int, dict[str, str], Callable[[str, bytes], bool] | None]] = []
         self.lock = threading.Lock()
         api = self
 
@@ -180,7 +181,7 @@ class PlatformAPI:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with api.lock:
-                    status, headers = api.plan.pop(0) if api.plan else api.answer(self.path, dict(self.headers), body)
+                    status, headers = api.planned(self.path, body) or api.answer(self.path, dict(self.headers), body)
                     api.calls.append(Call("POST", self.path, dict(self.headers), body, status, time.monotonic()))
                 reply = json.dumps({"status": status}).encode()
                 with contextlib.suppress(OSError):
@@ -204,10 +205,29 @@ class PlatformAPI:
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
         return 200, {}
 
-    def then(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
-        """Answer the next ``times`` calls with ``status`` (the API down, or rate limiting)."""
+    def then(
+        self,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        match: Callable[[str, bytes], bool] | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls with ``status`` (the API down, or rate limiting); with ``match``
+        (path, body), only the calls it accepts, so a call left over from an earlier test cannot take them."""
         with self.lock:
-            self.plan += [(status, headers or {})] * times
+            self.plan += [(status, headers or {}, match)] * times
+
+    def planned(self, path: str, body: bytes) -> tuple[int, dict[str, str]] | None:
+        """The first scripted answer for this call, taken off the plan (the lock is held)."""
+        for i, (status, headers, match) in enumerate(self.plan):
+            try:
+                fits = match is None or match(path, body)
+            except (ValueError, KeyError):  # a body the match cannot read (not JSON, say): not its call
+                fits = False
+            if fits:
+                del self.plan[i]
+                return status, headers
+        return None
 
     def accepted(self, path_prefix: str = "/") -> list[Call]:
         with self.lock:
