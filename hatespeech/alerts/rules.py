@@ -20,6 +20,7 @@ from hatespeech.alerts import bursts
 from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import BURST, Row, Store, open_store
 from hatespeech.config import AlertSettings, alert_format
+from hatespeech.core.labels import abusive_probability
 from hatespeech.core.policy import ACTION_RANK
 from hatespeech.resilience import BadRow
 from hatespeech.service import metrics
@@ -27,7 +28,6 @@ from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.alerts")
 
-ABUSIVE = ("hate speech", "offensive language")
 WORST_POSTS = 3  # posts named in a discussion alert
 
 
@@ -113,7 +113,7 @@ class Alerter:
     ) -> list[str]:
         ctx = context if isinstance(context, Context) else Context.from_mapping(context)
         scores = result["scores"]
-        abusive = min(1.0, sum(float(scores.get(label, 0.0)) for label in ABUSIVE))
+        abusive = float(abusive_probability(scores))
         created = []
         if ACTION_RANK.get(result["action"], 0) >= self._message_rank:
             alert = {

@@ -37,15 +37,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, Final, Literal, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from hatespeech.core.labels import LABELS, severity_scores
 
-ACTIONS: tuple[str, ...] = ("allow", "review", "block")
+# The actions, spelt here only: the code that compares or builds one imports its name.
+ALLOW: Final = "allow"
+REVIEW: Final = "review"  # also the name of the threshold that leads to it (and BLOCK's)
+BLOCK: Final = "block"
+ACTIONS: tuple[str, ...] = (ALLOW, REVIEW, BLOCK)
 ACTION_RANK = {action: rank for rank, action in enumerate(ACTIONS)}  # how severe: "a review or worse" is rank >= 1
+
+
+def is_flagged(action: str) -> bool:
+    """What ``flagged`` says in an answer: any action but ``allow``."""
+    return action != ALLOW
 
 
 class PolicyError(ValueError):
@@ -157,7 +166,7 @@ class Policy:
         for label, t in self.thresholds.items():
             block |= severity[label] >= t.block
             review |= reached[label]
-        actions = np.where(block, "block", np.where(review, "review", "allow")).tolist()
+        actions = np.where(block, BLOCK, np.where(review, REVIEW, ALLOW)).tolist()
         return labels, actions, {label: hits.tolist() for label, hits in reached.items()}
 
     def decide(self, probabilities: Sequence[float]) -> Decision:
@@ -165,7 +174,7 @@ class Policy:
         labels, actions, reached = self.decide_many([probabilities])
         return {
             "label": labels[0],
-            "flagged": actions[0] != "allow",
+            "flagged": is_flagged(actions[0]),
             "action": actions[0],
             "categories": {label: hits[0] for label, hits in reached.items()},
             "reasons": [*self.reasons(probabilities)],
@@ -178,10 +187,10 @@ class Policy:
         for label, t in self.thresholds.items():
             score = float(severity[label])
             if score >= t.block:
-                found.append({"category": label, "score": score, "threshold": "block", "at": t.block})
+                found.append({"category": label, "score": score, "threshold": BLOCK, "at": t.block})
             elif score >= t.review:
-                found.append({"category": label, "score": score, "threshold": "review", "at": t.review})
-        return sorted(found, key=lambda r: r["threshold"] != "block")  # stable: in LABELS order within each
+                found.append({"category": label, "score": score, "threshold": REVIEW, "at": t.review})
+        return sorted(found, key=lambda r: r["threshold"] != BLOCK)  # stable: in LABELS order within each
 
     def moderate(self, probabilities: Sequence[float]) -> Moderation:
         """The ``/moderate`` answer for one row: ``scores``, the decision and ``model``."""

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from hatespeech.core.policy import ACTION_RANK, ThreatReason
+from hatespeech.core.policy import ACTION_RANK, REVIEW, ThreatReason, is_flagged
 
 _VERBS = (  # violent acts done to someone, each with the forms the tokens may show
     "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
@@ -273,7 +273,7 @@ def check_many(model: Any, texts: Sequence[str], words: Sequence[AbstractSet[str
     return [check_scored(model, text, found) if found else None for text, found in zip(texts, words, strict=True)]
 
 
-LEAST_ACTION = "review"  # a threat goes to a person, whatever the model's scores say
+LEAST_ACTION = REVIEW  # a threat goes to a person, whatever the model's scores say
 
 
 def raise_action(action: str, found: dict[str, Any] | None) -> str:
@@ -295,5 +295,5 @@ def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any
         reason: ThreatReason = {"category": "threat", **found}  # type: ignore[typeddict-item]
         answer["reasons"] = [*answer.get("reasons", ()), reason]  # review: after every class's, block or review
         answer["action"] = raise_action(answer["action"], found)
-        answer["flagged"] = answer["action"] != "allow"
+        answer["flagged"] = is_flagged(answer["action"])
     return answer

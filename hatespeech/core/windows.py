@@ -35,7 +35,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hatespeech.core.policy import ACTION_RANK
+from hatespeech.core.labels import abusive_probability
+from hatespeech.core.policy import ACTION_RANK, ALLOW, BLOCK, is_flagged
 
 WINDOW = 200  # visible characters: a tweet and a half
 STEP = 100  # a slur and its sentence, up to this long, always lie whole in one window
@@ -137,8 +138,7 @@ def _runs(text: str, size: int, step: int) -> list[tuple[int, int]]:
 def severity(answer: Mapping[str, Any]) -> tuple[int, float, float]:
     """How bad a window's ``/moderate`` answer is, for ``max``: its action first, then P(abusive), then P(hate)."""
     scores = answer["scores"]
-    hate = float(scores.get("hate speech", 0.0))
-    return ACTION_RANK[answer["action"]], hate + float(scores.get("offensive language", 0.0)), hate
+    return ACTION_RANK[answer["action"]], float(abusive_probability(scores)), float(scores.get("hate speech", 0.0))
 
 
 def worst(answers: Sequence[Mapping[str, Any]]) -> int:
@@ -152,7 +152,7 @@ def worst(answers: Sequence[Mapping[str, Any]]) -> int:
     return max(range(len(answers)), key=lambda i: severity(answers[i]))
 
 
-def bound_action(answer: dict[str, Any], *, at_most: str = "block", at_least: str = "allow") -> dict[str, Any]:
+def bound_action(answer: dict[str, Any], *, at_most: str = BLOCK, at_least: str = ALLOW) -> dict[str, Any]:
     """``answer`` with its action kept between ``at_least`` and ``at_most`` (``flagged`` to match).
 
     >>> bound_action({"action": "block", "flagged": True}, at_most="review")
@@ -165,5 +165,5 @@ def bound_action(answer: dict[str, Any], *, at_most: str = "block", at_least: st
         answer["action"] = at_most
     elif rank < ACTION_RANK[at_least]:
         answer["action"] = at_least
-    answer["flagged"] = answer["action"] != "allow"
+    answer["flagged"] = is_flagged(answer["action"])
     return answer

@@ -23,14 +23,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hatespeech.config import ReviewSettings
+from hatespeech.core.labels import ABUSIVE
+from hatespeech.core.policy import BLOCK, REVIEW
 from hatespeech.resilience import StoreUnavailable
 from hatespeech.review.store import READ_TIMEOUT, GuardedQueue, Queue, open_queue, post
 from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.review")
 
-ABUSIVE = ("hate speech", "offensive language")
-QUEUED_ACTIONS = ("review", "block")
+QUEUED_ACTIONS = (REVIEW, BLOCK)
 MAINTAIN_EVERY = 60.0  # seconds between two retention passes in one process
 
 

@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE
+from hatespeech.core.labels import HATE, LABELS, OFFENSIVE, abusive_probability
 
 OPENAI_CATEGORIES: dict[str, str] = {"hate speech": "hate", "offensive language": "harassment"}
 PERSPECTIVE_ATTRIBUTES: dict[str, str] = {
@@ -224,7 +224,7 @@ def attribute_score(attribute: str, probabilities: Sequence[float], threat: bool
     if attribute == "THREAT":
         return 1.0 if threat else 0.0
     if attribute == "TOXICITY":
-        return float(1.0 - probabilities[NEITHER])
+        return float(abusive_probability(probabilities))
     if attribute == "IDENTITY_ATTACK":
         return float(probabilities[HATE])
     return float(probabilities[OFFENSIVE])

@@ -32,7 +32,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from sklearn.model_selection import StratifiedKFold
 from tqdm.auto import tqdm
 
-from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE
+from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE, abusive_probability
 from hatespeech.core.text import normalise
 from hatespeech.training import evaluate
 from hatespeech.training.data import Dataset, sha256_of
@@ -260,7 +260,10 @@ def board_metrics(
     if NEITHER in covered and abusive_true.any():
         result["abusive_recall"] = float(abusive_predicted[abusive_true].mean())
     # ROC AUC of what the thresholds compare (labels.severity_scores), where the board has both sides
-    scores = {"hate speech": probabilities[:, HATE], "abusive (P(hate) + P(offensive))": 1 - probabilities[:, NEITHER]}
+    scores = {
+        "hate speech": probabilities[:, HATE],
+        "abusive (P(hate) + P(offensive))": abusive_probability(probabilities),
+    }
     truths = {"hate speech": labels == HATE, "abusive (P(hate) + P(offensive))": abusive_true}
     usable = {"hate speech": HATE in covered, "abusive (P(hate) + P(offensive))": NEITHER in covered}
     for name, truth in truths.items():
