@@ -121,7 +121,7 @@ def single(n: int) -> None:
     import tutorial
 
     import app
-    from hatespeech.core.text import normalise
+    from hatespeech.core.reader import normalise
 
     texts = load_texts(n)
     others = load_texts(30_000)[n:]  # the rest of the data, never among ``texts``

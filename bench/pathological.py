@@ -52,16 +52,30 @@ def texts(n: int) -> dict[str, str]:
 
 
 def module_at(revision: str) -> ModuleType:
-    """``hatespeech/text.py`` (or core/text.py) as it was at ``revision``."""
+    """The normaliser as it was at ``revision``: ``hatespeech/text.py`` or core/text.py, and core/reader.py
+    where the Reader had moved to it (then the returned module is the reader, reading with that text module)."""
     for path in ("hatespeech/core/text.py", "hatespeech/text.py"):
         shown = subprocess.run(["git", "show", f"{revision}:{path}"], cwd=ROOT, capture_output=True, text=True)
         if shown.returncode == 0:
             break
     else:
         raise SystemExit(f"no text module at {revision}")
-    file = Path(tempfile.mkdtemp()) / "old_text.py"
-    file.write_text(shown.stdout)
-    spec = importlib.util.spec_from_file_location("old_text", file)
+    module = load_source("old_text", shown.stdout)
+    reader = subprocess.run(
+        ["git", "show", f"{revision}:hatespeech/core/reader.py"], cwd=ROOT, capture_output=True, text=True
+    )
+    if reader.returncode != 0:
+        return module
+    sys.modules["old_text"] = module  # the old reader's imports of the text module find the old one
+    reader_module = load_source("old_reader", reader.stdout.replace("hatespeech.core.text", "old_text"))
+    reader_module.caches = [v for v in vars(module).values() if hasattr(v, "cache_clear")]
+    return reader_module
+
+
+def load_source(name: str, source: str) -> ModuleType:
+    file = Path(tempfile.mkdtemp()) / f"{name}.py"
+    file.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -98,10 +112,11 @@ def main() -> None:
     from hatespeech.config import DEFAULT_MODEL_PATH
     from hatespeech.core import text
     from hatespeech.core.modelfile import load_compiled
+    from hatespeech.core.reader import Reader
 
     reader = load_compiled(DEFAULT_MODEL_PATH)[0].reader  # the served reading: with the model's vocabulary
     current = ModuleType("served")
-    current.tokens, current.words, current.Reader = reader.tokens, reader.words, text.Reader
+    current.tokens, current.words, current.Reader = reader.tokens, reader.words, Reader
     current.caches = [reader._cache, *(v for v in vars(text).values() if hasattr(v, "cache_clear"))]
 
     old = module_at(args.ref) if args.ref else None

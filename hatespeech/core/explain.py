@@ -9,7 +9,7 @@ rounding, ~1e-15). A feature that occurs more than once has its one TF-IDF value
 between its occurrences.
 
 Offsets are into the text as sent, whatever normalisation did (HTML entities, URLs, mentions,
-repeated letters, case): ``hatespeech.core.text.Reader.tokens`` says which characters each normalised word
+repeated letters, case): ``hatespeech.core.reader.Reader.tokens`` says which characters each normalised word
 came from. Everything is read from the compiled model (vocabulary, n-gram range, weights), so a
 retrained model needs no change here.
 

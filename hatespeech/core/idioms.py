@@ -1,6 +1,6 @@
 """Idioms whose violent word is no violence: "I'd kill for a coffee", "this joke killed me", "shoot me an email".
 
-One list, read by the normaliser (``hatespeech.core.text.Reader``): in a known idiom, the violent word is
+One list, read by the normaliser (``hatespeech.core.reader.Reader``): in a known idiom, the violent word is
 read as ``idiom_<word>`` ("i d idiom_kill for a coffee"), a token no one can type (the reader splits
 words at "_") and no feature of the model, so neither the model nor the threat check
 (``hatespeech.core.threats``, which reads through the same reader) counts it as the verb. The rest of

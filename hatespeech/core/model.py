@@ -17,7 +17,7 @@ pipeline it cannot reproduce exactly raises ``NotImplementedError`` when it is c
 How it stays fast:
 
 - the normaliser and the word tokenizer work on whitespace-separated pieces, so each piece's tokens
-  are computed once and kept in a bounded LRU cache (``hatespeech.core.text.chunk`` below it);
+  are computed once and kept in a bounded LRU cache (``hatespeech.core.reader.Reader.chunk`` below it);
 - idf × coefficient is folded into one row per feature, with one column per (calibration fold,
   class) and a last column for the document's norm (idf², or idf for an l1 norm); a text's
   margins are one gather and one sum over its few features' rows (NumPy: contiguous rows beat
@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from hatespeech.core import idioms, threats
-from hatespeech.core import text as text_module
+from hatespeech.core.reader import Reader
+from hatespeech.core.text import maybe_spaced
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
@@ -107,7 +108,7 @@ class CompiledModel:
         counted = [str(w) for w in arrays.get("counted_words", [])]
         counts = [int(n) for n in arrays.get("word_counts", [])]
         whole = [str(w) for w in arrays.get("unsplit_words", [])]  # real words the reader never splits
-        self.reader = text_module.Reader(dict(zip(counted, counts, strict=True)), whole)
+        self.reader = Reader(dict(zip(counted, counts, strict=True)), whole)
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._warm()
@@ -176,7 +177,7 @@ class CompiledModel:
         markers: list[str] = []
         cached = self._pieces.get
         pieces = text.split()
-        if self.reader.counts and text_module.maybe_spaced(text):  # rare: letters spaced out, read by the Reader
+        if self.reader.counts and maybe_spaced(text):  # rare: letters spaced out, read by the Reader
             pieces = self.reader.split(text)
         if gate is None:  # scoring alone: the loop every text goes through, kept as lean as it can be
             for piece in pieces:  # the same pieces as Reader.words

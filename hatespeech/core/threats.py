@@ -7,13 +7,13 @@ violent but whose object is not a person are not threats: "this joke killed me" 
 "I'd kill for a coffee" (the object is "for a coffee"), "I'm going to kill this exam", "shoot me an
 email", "the game shot up the charts", "hang out with them", "beat you at chess".
 
-It reads the text as the model reads it (``hatespeech.core.text.Reader.tokens``: folded, disguises
+It reads the text as the model reads it (``hatespeech.core.reader.Reader.tokens``: folded, disguises
 resolved, the violent word of a known idiom read as no verb: ``hatespeech.core.idioms``, the one list
 the model's reading uses too), so ``k!ll y0u`` is read as "kill you", and reports the span of the
 original text that matched. Every pattern has bounded gaps and no nested quantifier: linear in the text's length.
 Measured on tests/data/threats.tsv (threats and near-misses written for it): see bench/RESULTS.md.
 
->>> from hatespeech.core.text import PLAIN
+>>> from hatespeech.core.reader import PLAIN
 >>> check(PLAIN, "ok. I'm going to hurt you, seriously")
 {'start': 4, 'end': 25, 'text': "I'm going to hurt you"}
 """

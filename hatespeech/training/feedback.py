@@ -33,7 +33,7 @@ from sklearn.model_selection import StratifiedKFold
 from tqdm.auto import tqdm
 
 from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE, abusive_probability
-from hatespeech.core.text import normalise
+from hatespeech.core.reader import normalise
 from hatespeech.training import evaluate
 from hatespeech.training.data import Dataset, sha256_of
 from hatespeech.training.pipeline import build_pipeline

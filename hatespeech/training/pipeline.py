@@ -20,7 +20,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from stop_words import get_stop_words
 
-from hatespeech.core.text import PLAIN, TOKEN_PATTERN, Reader
+from hatespeech.core.reader import PLAIN, Reader
+from hatespeech.core.text import TOKEN_PATTERN
 from hatespeech.training.words import whole_words
 
 SEED = 42
@@ -43,7 +44,7 @@ def normalised_once() -> Iterator[None]:
 
 
 class Normaliser(TransformerMixin, BaseEstimator):
-    """The text as a person reads it (``hatespeech.core.text.Reader``), as a scikit-learn step.
+    """The text as a person reads it (``hatespeech.core.reader.Reader``), as a scikit-learn step.
 
     Fitting counts the training texts' words: disguised spellings are read against that vocabulary
     (``b*tch`` → ``bitch``, the fitting word clearly the most frequent in training), and glued words

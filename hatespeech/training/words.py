@@ -1,7 +1,7 @@
 """Real words the glued-word reading must leave whole: "cockpit" is not "cock pit", "Middlesex" not
 "middle sex", "therapist" not "the rapist".
 
-The reader (``hatespeech.core.text.Reader``) reads an unknown word as two glued words when both
+The reader (``hatespeech.core.reader.Reader``) reads an unknown word as two glued words when both
 halves are known ("whitetrash", "bitchI"). Whether a word is a real one is what a reader knows and
 the training tweets do not: wordfreq's English list (word frequencies from Wikipedia, subtitles,
 books, news, web text and social media; code Apache-2.0, data CC BY-SA 4.0, by Robyn Speer) is
@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from wordfreq import get_frequency_dict
 
-from hatespeech.core.text import MIN_COUNT, Reader
+from hatespeech.core.reader import MIN_COUNT, Reader
 
 MIN_ZIPF = 1.0  # all of wordfreq's "large" English list (Zipf 1 = once per billion words)
 

@@ -10,7 +10,8 @@ from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import score_and_explain
 from hatespeech.core.labels import LABELS
 from hatespeech.core.policy import Policy
-from hatespeech.core.text import PLAIN, lexicon
+from hatespeech.core.reader import PLAIN
+from hatespeech.core.text import lexicon
 
 IDIOMS = [  # the README's two, and more of the kind (each went to review or block before the idiom list)
     "I'd kill for a coffee",

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from hatespeech.core.text import Reader, normalise, tokens
+from hatespeech.core.reader import Reader, normalise, tokens
 from hatespeech.training.pipeline import Normaliser
 
 

@@ -6,7 +6,7 @@ import pytest
 from support import ROOT
 
 from hatespeech.core import threats
-from hatespeech.core.text import PLAIN, Reader
+from hatespeech.core.reader import PLAIN, Reader
 
 SETS = [ROOT / "tests" / "data" / "threats.tsv", ROOT / "tests" / "data" / "threats_heldout.tsv"]
 

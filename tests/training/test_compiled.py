@@ -23,6 +23,7 @@ from sklearn.svm import LinearSVC
 from support import ROOT, tiny_corpus
 
 from hatespeech.config import DEFAULT_MODEL_PATH
+from hatespeech.core import reader as reader_module
 from hatespeech.core import text as text_module
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.model import CompiledModel
@@ -63,7 +64,7 @@ ODD = [
     "x" * 10_000,
     "I love you",
     "you are a stupid idiot",
-    # disguised words, read against the model's vocabulary (hatespeech.core.text.Reader)
+    # disguised words, read against the model's vocabulary (hatespeech.core.reader.Reader)
     "f*ck you b!tch, $hit n@gger sh1t pvssy fuuuuck stuuupid #f*ck (b*tch)!",
     "f u c k you, n.i.g.g.e.r f-u-c-k U.S.A. a.m. 45s p*ssword a b c d e",
     "ｂｉｔｃｈ 𝐟𝐮𝐜𝐤 b\u200bitch b\u00aditch nіgger n\u0456gg\u0435r f\u0301uck \u202ebitch",
@@ -160,14 +161,14 @@ def test_normalise_piece_by_piece_is_normalise_token_by_token(committed, real_da
     assert reader.counts, "the committed model reads disguised words against its vocabulary"
     texts = [*load_dataset(real_data).texts, *ODD, *FRAGMENTS]
     for text in texts:
-        assert text_module.words(text) == [t.text for t in text_module.tokens(text)], text
+        assert reader_module.words(text) == [t.text for t in reader_module.tokens(text)], text
         assert reader.words(text) == [t.text for t in reader.tokens(text)], text
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=odd_texts)
 def test_normalise_piece_by_piece_on_generated_texts(committed, text: str) -> None:
-    assert text_module.words(text) == [t.text for t in text_module.tokens(text)]
+    assert reader_module.words(text) == [t.text for t in reader_module.tokens(text)]
     reader = committed[1].reader
     words = reader.words(text)
     assert words == [t.text for t in reader.tokens(text)]

@@ -9,12 +9,12 @@ import pytest
 from support import Server, post_json
 
 from hatespeech.config import DEFAULT_MODEL_PATH
-from hatespeech.core import text as text_module
+from hatespeech.core import reader as reader_module
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import explain, score_and_explain
 from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
-from hatespeech.core.text import normalise
+from hatespeech.core.reader import normalise
 from hatespeech.training.compile import to_arrays
 from hatespeech.training.pipeline import build_pipeline
 from hatespeech.training.save import load_pipeline as load_model
@@ -85,7 +85,7 @@ def test_known_offsets(classifier: Classifier) -> None:
     assert "$hit" in found  # leetspeak: what was written, not "shit"
     assert not any("@user" in span or "t.co" in span for span in found)  # mentions and URLs are dropped
     assert not any(span.startswith("RT") for span in found), "RT is dropped by normalisation: it explains nothing"
-    tokens = {token.text: text[token.start : token.end] for token in text_module.tokens(text)}
+    tokens = {token.text: text[token.start : token.end] for token in reader_module.tokens(text)}
     assert tokens["emo128514"] == "&#128514;"  # an entity: the entity itself
     emoji = [s for s in explanation["spans"] if "😀" in s["text"]]
     assert all(s["text"] == "😀" for s in emoji if s["end"] - s["start"] == 1)  # an emoji feature: the emoji

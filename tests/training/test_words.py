@@ -1,6 +1,6 @@
 """Real words the glued-word reading leaves whole (hatespeech/training/words.py)."""
 
-from hatespeech.core.text import Reader
+from hatespeech.core.reader import Reader
 from hatespeech.training.words import whole_words
 
 COUNTS = {"cock": 40, "pit": 30, "the": 900, "rapist": 6, "middle": 50, "sex": 80, "white": 200, "trash": 40}
