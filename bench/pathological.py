@@ -60,20 +60,23 @@ def module_at(revision: str) -> ModuleType:
             break
     else:
         raise SystemExit(f"no text module at {revision}")
-    module = load_source("old_text", shown.stdout)
+    # Named inside hatespeech.core, so that it finds its package's files (confusables.json) as it would there.
+    module = load_source("hatespeech.core._text_at_ref", shown.stdout)
     reader = subprocess.run(
         ["git", "show", f"{revision}:hatespeech/core/reader.py"], cwd=ROOT, capture_output=True, text=True
     )
     if reader.returncode != 0:
         return module
-    sys.modules["old_text"] = module  # the old reader's imports of the text module find the old one
-    reader_module = load_source("old_reader", reader.stdout.replace("hatespeech.core.text", "old_text"))
+    sys.modules[module.__name__] = module  # the old reader's imports of the text module find the old one
+    reader_module = load_source(
+        "hatespeech.core._reader_at_ref", reader.stdout.replace("hatespeech.core.text", module.__name__)
+    )
     reader_module.caches = [v for v in vars(module).values() if hasattr(v, "cache_clear")]
     return reader_module
 
 
 def load_source(name: str, source: str) -> ModuleType:
-    file = Path(tempfile.mkdtemp()) / f"{name}.py"
+    file = Path(tempfile.mkdtemp()) / f"{name.rpartition('.')[2]}.py"
     file.write_text(source)
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
