@@ -26,16 +26,18 @@ $(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(B
 serve: $(VENV)/.runtime
 	PORT=$(PORT) $(BIN)/python -m hatespeech.service.launch
 
-## test: lint, then every test (the real data must be at data/ or ../shared/data/davidson/, as for train)
+## test: lint and type check, then every test (the real data must be at data/ or ../shared/data/davidson/, as for train)
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-## test-quick: lint, then every test not marked slow (full-data training, fresh environments, fuzzing; > ~10 s)
+## test-quick: lint and type check, then every test not marked slow (full-data training, fresh environments, fuzzing; > ~10 s)
 test-quick: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow"
 
 ## train: retrain from data/labeled_data.csv (else ../shared/data/davidson/) and replace the served model
@@ -45,10 +47,11 @@ train: $(VENV)/.train
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -5,7 +5,7 @@ costs milliseconds on one text, and importing it costs a second and ~60 MB per p
 arithmetic itself costs microseconds. ``CompiledModel.from_pipeline`` reads the fitted objects
 (vocabulary, idf, the calibration folds' coefficients and sigmoids) when the model is saved
 (``hatespeech.training.compile``);
-serving loads only these arrays. It gives the pipeline's probabilities to |Δ| ≤ 1e-9 (tests/
+serving loads only these arrays. It gives the pipeline's probabilities to |Δ| ≤ 1e-9 (tests/training/
 test_compiled.py: every row of the data, generated odd texts, the configurations the pipeline may
 be tuned to), so the pipeline, saved in the same file, stays the single source of truth. A
 pipeline it cannot reproduce exactly raises ``NotImplementedError`` when it is compiled.
@@ -156,7 +156,7 @@ class CompiledModel:
         the vocabulary's single words, every word the reader counted in training (stop words too),
         the commoner ones capitalised and in capitals, and "RT" and "I". A fresh worker needs this:
         gunicorn's workers are forked from the loaded master (sharing these entries) and replaced
-        after ``MAX_REQUESTS``, losing whatever they cached since (bench/LOG-2026.md, issue 14)."""
+        after ``MAX_REQUESTS``, losing whatever they cached since (bench/LOG-2026.md)."""
         counts = self.reader.counts
         common = [w for w, n in counts.items() if n >= WARM_COMMON]
         pieces = chain(
@@ -269,7 +269,8 @@ class CompiledModel:
         total = p.sum(axis=2, keepdims=True)
         p = np.divide(p, total, out=np.full_like(p, 1.0 / self.n_classes), where=total != 0)
         p[(p > 1.0) & (p <= 1.0 + 1e-5)] = 1.0  # as scikit-learn clips each fold's rounding
-        return p.mean(axis=1)
+        mean: np.ndarray = p.mean(axis=1)
+        return mean
 
     def proba_one(self, text: str) -> list[float]:
         """Probabilities for one text, in ``classes`` order, as ``pipeline.predict_proba([text])[0]``.
@@ -290,7 +291,7 @@ class CompiledModel:
                 for t, a, c in zip(total, self._slopes, self._offsets, strict=False)
             ]  # total has one more: the norm
         except OverflowError:  # a margin far out on the flat side of a sigmoid
-            return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
+            return self._proba_in_numpy(total, scale)
         folds = self.folds
         if self.n_classes == 3:  # ours: unrolled, a third faster than the general loop below
             h = o = n = 0.0
@@ -298,7 +299,7 @@ class CompiledModel:
                 x, y, z = p[i], p[i + 1], p[i + 2]
                 s = x + y + z
                 if s == 0.0:  # a fold whose sigmoids all underflowed: scikit-learn's uniform row
-                    return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
+                    return self._proba_in_numpy(total, scale)
                 h += x / s
                 o += y / s
                 n += z / s
@@ -306,8 +307,13 @@ class CompiledModel:
         k = self.n_classes
         sums = [sum(p[f : f + k]) for f in range(0, len(p), k)]
         if 0.0 in sums:
-            return self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
+            return self._proba_in_numpy(total, scale)
         return [sum(map(truediv, p[i::k], sums)) / folds for i in range(k)]
+
+    def _proba_in_numpy(self, total: list[float], scale: float) -> list[float]:
+        """``proba_from_sums`` through ``calibrate``: where a sigmoid in plain Python overflows, or underflows."""
+        row: list[float] = self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
+        return row
 
     def predict_proba(self, texts: Sequence[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
         """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts.

@@ -66,7 +66,7 @@ def to_npz(arrays: Mapping[str, Any]) -> bytes:
     meta = {k: v for k, v in arrays.items() if isinstance(v, str | bool | int | float)}
     data = {k: np.asarray(v) for k, v in arrays.items() if k not in meta}
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, __meta__=np.array(json.dumps(meta, sort_keys=True)), **data)
+    np.savez_compressed(buffer, allow_pickle=False, __meta__=np.array(json.dumps(meta, sort_keys=True)), **data)
     return buffer.getvalue()
 
 

@@ -85,7 +85,9 @@ class Moderator:
             for text in texts:  # one pass over each text gives its scores and their explanation
                 probabilities, explanation = score_and_explain(self.classifier.model, text)
                 explanation = cap_explanation(explanation, self.explain_max_spans)
-                answers.append({**self.policy.moderate(probabilities), "explanation": explanation})
+                answer = self.policy.moderate(probabilities)
+                answer["explanation"] = explanation  # last, as the answer lists it
+                answers.append(answer)
         for text, answer in zip(texts, answers, strict=True):  # a threat goes to a person, whatever the scores
-            threats.apply(answer, self.threat(text))  # type: ignore[arg-type]
+            threats.apply(answer, self.threat(text))
         return answers

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -94,10 +94,14 @@ class Decision(TypedDict):
 class Moderation(Decision):
     scores: dict[str, float]
     model: dict[str, str]
+    threat: NotRequired[dict[str, Any]]  # the threat check's match, when it matched (``threats.apply``)
+    explanation: NotRequired[dict[str, Any]]  # asked for with ``explain`` (``hatespeech.core.explain``)
 
 
-def weighted_argmax(probabilities: ArrayLike, weights: Sequence[float]) -> np.ndarray:
-    """The decision rule: per row, the class with the largest probability × weight (first on a tie)."""
+def weighted_argmax(probabilities: ArrayLike, weights: Sequence[float]) -> Any:
+    """The decision rule: per row, the class with the largest probability × weight (first on a tie).
+
+    An array of class indices for rows (2-D), one NumPy integer for one row (1-D)."""
     return np.argmax(np.asarray(probabilities, dtype=np.float64) * np.asarray(weights, dtype=np.float64), axis=-1)
 
 
@@ -143,10 +147,11 @@ class Policy:
         for label in LABELS:  # in LABELS order, so responses list the classes in one order
             if label not in chosen:
                 continue
-            review, block = chosen[label].get("review"), chosen[label].get("block")
-            for name, value in (("review", review), ("block", block)):
+            for name in ("review", "block"):
+                value = chosen[label].get(name)
                 if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                     raise PolicyError(f"THRESHOLDS: {label!r} {name} must be a probability in [0, 1], not {value!r}")
+            review, block = chosen[label]["review"], chosen[label]["block"]  # numbers, checked above
             if review > block:
                 raise PolicyError(f"THRESHOLDS: {label!r} review ({review}) is above block ({block})")
             thresholds[label] = Threshold(float(review), float(block))
@@ -195,7 +200,18 @@ class Policy:
     def moderate(self, probabilities: Sequence[float]) -> Moderation:
         """The ``/moderate`` answer for one row: ``scores``, the decision and ``model``."""
         scores = {label: float(p) for label, p in zip(LABELS, probabilities, strict=True)}
-        return {"scores": scores, **self.decide(probabilities), "model": dict(self.model)}  # type: ignore[typeddict-item]
+        decision = self.decide(probabilities)
+        # Key by key rather than {**decision}: Moderation has keys a Decision lacks (threat, explanation),
+        # and a ** item could hold them with other types (mypy's extra checks). In the answer's order.
+        return {
+            "scores": scores,
+            "label": decision["label"],
+            "flagged": decision["flagged"],
+            "action": decision["action"],
+            "categories": decision["categories"],
+            "reasons": decision["reasons"],
+            "model": dict(self.model),
+        }
 
     def describe(self) -> dict[str, dict[str, float]]:
         """The thresholds in force, as ``THRESHOLDS`` takes them."""

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import product
+from typing import Any
 
 from hatespeech.core import idioms
 from hatespeech.core.text import (
@@ -90,14 +91,14 @@ class Reader:
             index.setdefault((len(word), ""), []).append(word)
         self._index = {key: "\n" + "\n".join(found) + "\n" for key, found in index.items()}
         self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._key: frozenset | None = None
+        self._key: frozenset[tuple[str, int] | str] | None = None
         # Every start of a word that may come first in a glued word (3 letters or more, seen
         # ``MIN_COUNT`` times): its first part is searched only while it is one of these, so most
         # unknown words cost a few set lookups.
         heads = (w for w, n in self.counts.items() if n >= MIN_COUNT and len(w) >= 3)
         self._starts = frozenset(w[:i] for w in heads for i in range(3, len(w) + 1))
 
-    def key(self) -> frozenset:
+    def key(self) -> frozenset[tuple[str, int] | str]:
         """The vocabulary as one hashable value: two readers with the same key read alike."""
         if self._key is None:
             self._key = frozenset([*self.counts.items(), *self.whole])
@@ -280,11 +281,11 @@ class Reader:
         folded, origin = fold(raw)
         core = folded.strip(_EDGE)
         if core:
-            word = self.resolve(core.lower())
-            if word is not None:
+            resolved = self.resolve(core.lower())
+            if resolved is not None:
                 first = folded.index(core)
                 start, end = _span(origin, first, first + len(core) - 1)
-                return [Token(w, start + offset, end + offset) for w in word.split(" ")]
+                return [Token(w, start + offset, end + offset) for w in resolved.split(" ")]
         return scan(folded, origin, offset, word=self.read)
 
     def chunk(self, raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -292,7 +293,7 @@ class Reader:
 
         No token pattern matches across white space, and white space is a word boundary exactly as the
         start or end of the text is, so a text's tokens are its pieces' tokens in order (and pieces
-        repeat across texts: worth caching). tests/test_text.py checks this against ``tokens``.
+        repeat across texts: worth caching). tests/core/test_text.py checks this against ``tokens``.
         """
         core = raw.strip(_PUNCTUATION)
         # The commonest piece: one plain word, maybe with punctuation (not before "://": "bitchhttp://"
@@ -355,8 +356,8 @@ class Reader:
             for (start, _), part in zip(here[j:], parts[j:], strict=True):
                 found += self.piece_tokens(part, start)
         phrases = []
-        for first, end, word in idioms.find([t.text for t in found]):
-            found[word] = found[word]._replace(text=idioms.MARK + found[word].text)
+        for first, end, verb in idioms.find([t.text for t in found]):
+            found[verb] = found[verb]._replace(text=idioms.MARK + found[verb].text)
             start, stop = found[first].start, found[end - 1].end
             phrases.append(Token(text[start:stop], start, stop))
         markers = [Token(m, t.start, t.end) for t in found if (m := lexicon(t.text))]
@@ -394,8 +395,8 @@ class Reader:
     def __getstate__(self) -> dict[str, object]:  # pickled with the pipeline: the counts, not the caches
         return {"counts": self.counts, "whole": sorted(self.whole)}
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["counts"], state.get("whole", ()))
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        Reader.__init__(self, state["counts"], state.get("whole", ()))
 
 
 def _single_letter(piece: str) -> bool:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from hatespeech.core.policy import ACTION_RANK, REVIEW, ThreatReason, is_flagged
+from hatespeech.core.policy import ACTION_RANK, REVIEW, Moderation, ThreatReason, is_flagged
 
 _VERBS = (  # violent acts done to someone, each with the forms the tokens may show
     "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
@@ -286,13 +286,18 @@ def raise_action(action: str, found: dict[str, Any] | None) -> str:
     return max(action, LEAST_ACTION, key=ACTION_RANK.__getitem__)
 
 
-def apply(answer: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
+def apply(answer: Moderation, found: dict[str, Any] | None) -> Moderation:
     """Add the threat check's verdict to a ``/moderate`` answer: ``categories["threat"]``, the matched
     span as ``threat`` and as the last of its ``reasons``, and the action raised by ``raise_action``."""
     answer["categories"]["threat"] = found is not None
     if found is not None:
         answer["threat"] = found
-        reason: ThreatReason = {"category": "threat", **found}  # type: ignore[typeddict-item]
+        reason: ThreatReason = {
+            "category": "threat",
+            "start": found["start"],
+            "end": found["end"],
+            "text": found["text"],
+        }
         answer["reasons"] = [*answer.get("reasons", ()), reason]  # review: after every class's, block or review
         answer["action"] = raise_action(answer["action"], found)
         answer["flagged"] = is_flagged(answer["action"])
