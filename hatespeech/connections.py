@@ -69,7 +69,7 @@ def open_postgres(url: str, schema: str, lock: int, options: str | None = None) 
     """
     import psycopg  # a dependency only when DATABASE_URL is set
 
-    extra = {"options": options} if options else {}
+    extra: dict[str, Any] = {"options": options} if options else {}
     conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **extra)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))

@@ -32,6 +32,7 @@ spooled copy is also withdrawn when the late write is seen to have succeeded.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -66,6 +67,8 @@ SPOOLED: Any = _Spooled()  # what ``Guard.write`` answers for a write it spooled
 
 class StoreUnavailable(RuntimeError):
     """The store failed, missed its deadline or is behind an open breaker: answer 503, or spool."""
+
+    future: Future[Any] | None = None  # a call that missed its deadline: it may still land, the caller says what then
 
 
 class BadRow(StoreUnavailable):
@@ -290,7 +293,7 @@ class Guard:
         except FutureTimeout:
             self.breaker.failure(TimeoutError(f"no answer in {timeout} s"))
             late = StoreUnavailable(f"the {self.name} store did not answer in {timeout} s")
-            late.future = future  # type: ignore[attr-defined] (it may still land: the caller says what then)
+            late.future = future
             raise late from None
         except Exception as err:
             if is_bad_row(err):
@@ -386,8 +389,8 @@ class Guard:
                     self.spool.release([s for s, _, _ in rows[index + 1 :]])
                     # the one tried may land late: then it is done, else it is due again
                     self._when_landed(
-                        err, lambda seq=seq: self.spool.done(seq), lambda seq=seq: self.spool.release([seq])
-                    )  # type: ignore[misc]
+                        err, functools.partial(self.spool.done, seq), functools.partial(self.spool.release, [seq])
+                    )
                     return applied
                 self.spool.done(seq)
                 applied += 1

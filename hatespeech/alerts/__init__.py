@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hatespeech.alerts.rules import Alerter
@@ -72,7 +72,9 @@ def record(result: Mapping[str, Any], context: Context | Mapping | None = None, 
 
 
 def record_many(
-    results: list[Mapping[str, Any]], contexts: list[Context | Mapping | None], texts: list[str | None]
+    results: Sequence[Mapping[str, Any]],
+    contexts: Sequence[Context | Mapping[str, Any] | None],
+    texts: Sequence[str | None],
 ) -> list[str]:
     """``Alerter.record_many`` (a batch: at most ``ALERT_BATCH_MAX`` message alerts) on the configured alerter."""
     return _alerter.record_many(results, contexts, texts) if _alerter is not None else []
@@ -112,4 +114,4 @@ def enqueue_call(kind: str, call_id: str, url: str, body: str) -> None:
     now = time.time()
     _alerter.store.enqueue([Row(call_id, url, kind, body, now, now)])
     _alerter.start()
-    _alerter._sender.wake()  # type: ignore[union-attr]
+    _alerter._sender.wake()  # type: ignore[union-attr]  # start() has just set it

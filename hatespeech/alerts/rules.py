@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hatespeech.alerts import bursts
@@ -65,9 +65,9 @@ class Alerter:
 
     def record_many(
         self,
-        results: list[Mapping[str, Any]],
-        contexts: list[Context | Mapping | None],
-        texts: list[str | None],
+        results: Sequence[Mapping[str, Any]],
+        contexts: Sequence[Context | Mapping[str, Any] | None],
+        texts: Sequence[str | None],
     ) -> list[str]:
         """``record`` for a batch: at most ``ALERT_BATCH_MAX`` message alerts, the rest in one summary."""
 
@@ -100,7 +100,7 @@ class Alerter:
             return []
         if created:
             self.start()
-            self._sender.wake()  # type: ignore[union-attr]
+            self._sender.wake()  # type: ignore[union-attr]  # start() has just set it
         return created
 
     def _record(
@@ -162,21 +162,25 @@ class Alerter:
             }
             s = self.settings
             window = self.store.append(ctx.thread, entry, now, s.window_messages, s.window_seconds)
-            alert = self._discussion(ctx.thread, window, result, now)
-            if alert is not None and self._cooling(ctx.thread, now, alert):
-                alert = None  # this process saw the cool-down start: the store would refuse too
-            if alert is not None and self.store.enqueue_if_cooled(
+            discussion = self._discussion(ctx.thread, window, result, now)
+            if discussion is not None and self._cooling(ctx.thread, now, discussion):
+                discussion = None  # this process saw the cool-down start: the store would refuse too
+            if discussion is not None and self.store.enqueue_if_cooled(
                 ctx.thread,
                 now,
                 s.cooldown_seconds,
-                alert["share"],
-                alert["mean_abusive"],
+                discussion["share"],
+                discussion["mean_abusive"],
                 s.worsen_step,
-                self._rows(alert, None, now),
+                self._rows(discussion, None, now),
             ):
                 metrics.alert_created("discussion")
-                created.append(alert["id"])
-                self._cooldowns[ctx.thread] = (now + s.cooldown_seconds, alert["share"], alert["mean_abusive"])
+                created.append(discussion["id"])
+                self._cooldowns[ctx.thread] = (
+                    now + s.cooldown_seconds,
+                    discussion["share"],
+                    discussion["mean_abusive"],
+                )
         return created
 
     def _cooling(self, thread: str, now: float, alert: dict) -> bool:

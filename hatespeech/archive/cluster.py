@@ -144,7 +144,10 @@ def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, leng
     if len(data) != length:
         raise ArchiveError(f"{job.source} changed while it was being scored (byte {offset:,}: {len(data)} of {length})")
     out = io.BytesIO()
-    rows, skipped, examples, flagged, actions = 0, Counter(), [], Counter(), Counter()
+    rows, examples = 0, list[tuple[int, str]]()
+    skipped: Counter[str] = Counter()
+    flagged: Counter[str] = Counter()
+    actions: Counter[str] = Counter()
     for chunk in row_blocks(io.BytesIO(data), job.spec.kind, job.chunk_bytes):
         text, skips, chunk_flagged, chunk_actions, n = score_block(job.spec, chunk, classifier, policy)
         out.write(text.encode("utf-8"))

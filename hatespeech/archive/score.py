@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any
 
 import numpy as np
@@ -133,7 +133,8 @@ def score_chunk(
                 record = json.loads(row)
             except ValueError as err:
                 record, value = {"line": row.rstrip("\r\n")}, None
-                skips.append((i, f"invalid JSON ({err.msg})"))
+                # not always a JSONDecodeError: a number past int's digit limit is a bare ValueError
+                skips.append((i, f"invalid JSON ({err.msg if isinstance(err, json.JSONDecodeError) else err})"))
             else:
                 if isinstance(record, dict):
                     value = record.get(fmt.key)
@@ -172,7 +173,7 @@ def score_chunk(
                 writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i], ""])
             else:
                 flag = "0" if threat is None else "1"
-                writer.writerow([*record, *(f"{p:.6g}" for p in row), label, action, "", flag])
+                writer.writerow([*record, *(f"{p:.6g}" for p in row), str(label), str(action), "", flag])
         else:
             if row is None:
                 record.update(scores=None, label=None, action=None, threat=None, skipped=reasons[i])
@@ -218,7 +219,7 @@ class _CsvRows:
 # --- reading, in the main process ------------------------------------------------------------------
 
 
-def detect_format(path: Path, given: str | None) -> str:
+def detect_format(path: PurePath, given: str | None) -> str:
     kind = given or {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}.get(path.suffix.lower())
     if kind not in ("csv", "jsonl"):
         raise ArchiveError(f"cannot tell the format of {path}: name it .csv or .jsonl, or pass --format csv|jsonl")

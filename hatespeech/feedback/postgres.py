@@ -27,7 +27,7 @@ class PostgresFeedbackStore(FeedbackStore):
     placeholder = "%s"
 
     @property
-    def errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
+    def errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]  # a property for the base class's attribute: psycopg is imported on use
         import psycopg
 
         return (psycopg.Error, OSError)

@@ -96,6 +96,16 @@ _ATTRIBUTE = re.compile(r"(?<![-\w:.])([a-zA-Z_:][-\w:.]*+)\s*+=\s*+(?:\"([^\"]*
 MAX_TAG_CHARS = 2000  # a longer tag is not read for attributes (a quote's are a few dozen characters)
 
 
+def object_at(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """``payload[key]`` if it is a JSON object, else an empty one: a board may leave out or null any field.
+
+    >>> object_at({"poll": None, "card": {"title": "x"}}, "poll"), object_at({"card": {"title": "x"}}, "card")
+    ({}, {'title': 'x'})
+    """
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def attributes(tag: str) -> dict[str, str]:
     """The attributes of one start tag (``<aside class="quote" data-post="3">``), lower-cased names, values decoded.
 

@@ -30,7 +30,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
-from hatespeech.integrations.common import Header, Reply, board_id, error, parse, read_html, signed, strip_html
+from hatespeech.integrations.common import (
+    Header,
+    Reply,
+    board_id,
+    error,
+    object_at,
+    parse,
+    read_html,
+    signed,
+    strip_html,
+)
 from hatespeech.integrations.service import Service
 
 KIND = "coral"
@@ -68,8 +78,8 @@ class Coral:
             or not isinstance(comment.get("body"), str)
         ):
             return error(400, 'expected {"action": "NEW" | "EDIT", "comment": {"body": "..."}, ...}')
-        story = payload.get("story") if isinstance(payload.get("story"), dict) else {}
-        author = payload.get("author") if isinstance(payload.get("author"), dict) else {}
+        story = object_at(payload, "story")
+        author = object_at(payload, "author")
         answer = self.service.score(
             read_html(comment["body"]).own,
             thread=board_id(KIND, story["id"]) if isinstance(story.get("id"), str) else None,

@@ -46,6 +46,7 @@ from hatespeech.integrations.common import (
     board_id,
     error,
     flag_label,
+    object_at,
     parse,
     read_html,
     signed,
@@ -172,7 +173,7 @@ class Discourse:
     def flag_resolved(self, flag: dict[str, Any], agreed: bool) -> Reply:
         if flag.get("created_by") != self.settings.discourse_api_username:
             return Reply(200, {"ignored": "not our flag"})
-        post = flag.get("post") if isinstance(flag.get("post"), dict) else {}
+        post = object_at(flag, "post")
         return self._decided(post.get("id"), own_words(post), agreed, flag.get("resolved_by"))
 
     def _decided(self, post_id: object, text: str, agreed: bool, moderator: object) -> Reply:

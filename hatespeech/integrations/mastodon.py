@@ -35,6 +35,7 @@ from hatespeech.integrations.common import (
     board_id,
     error,
     flag_label,
+    object_at,
     parse,
     read_html,
     signed,
@@ -62,8 +63,8 @@ def status_text(status: dict[str, Any]) -> Post:
     ['cw', 'a', '&', 'b', 'yes', 'no', 'a', 'cat']
     """
     content = status.get("content")
-    poll = status.get("poll") if isinstance(status.get("poll"), dict) else {}
-    card = status.get("card") if isinstance(status.get("card"), dict) else {}
+    poll = object_at(status, "poll")
+    card = object_at(status, "card")
     plain = [
         *_listed(poll.get("options"), "title"),
         *_listed(status.get("media_attachments"), "description"),
@@ -101,7 +102,7 @@ class Mastodon:
 
     def status(self, status: dict[str, Any], event: str) -> Reply:
         status_id = status.get("id")
-        account = status.get("account") if isinstance(status.get("account"), dict) else {}
+        account = object_at(status, "account")
         if not isinstance(status_id, str | int) or not isinstance(account.get("id"), str | int):
             return error(400, "object.id and object.account.id are required")
         shown = status_text(status)

@@ -92,13 +92,17 @@ class Keys:
     ):
         self.path = Path(db_path) if db_path is not None else None
         self.redis_url, self.prefix = redis_url, prefix + "ik:"
-        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))  # type: ignore[arg-type]
+        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))  # type: ignore[arg-type]  # opened only without Redis, when path is set
         self._client: Any = None
         self._lock = threading.Lock()
         self.stores = stores
         self.guard: Guard | None = None
         if stores is not None:
-            ops = {"done": self._done, "release": self._release, "remember": self._remember}
+            ops: dict[str, Callable[..., Any]] = {
+                "done": self._done,
+                "release": self._release,
+                "remember": self._remember,
+            }
             address = redis_url or str(Path(db_path or ".").resolve())
             self.guard = guard("keys", ops, address, stores, self.path or DEFAULT_ALERT_DB_PATH)
 

@@ -1,4 +1,4 @@
-"""The moderators' review page and its queue (issue 17).
+"""The moderators' review page and its queue.
 
 - ``store``: the queue of posts that reached ``review`` or ``block`` (SQLite, Redis or PostgreSQL).
 - ``web``: ``GET /review`` (the page: static files in ``static/``, public) and its data calls

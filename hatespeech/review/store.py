@@ -34,9 +34,9 @@ import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 from hatespeech.aof import after_erase
 from hatespeech.config import StoreSettings
@@ -65,6 +65,12 @@ class Post(TypedDict):
     threat: NotRequired[list[int] | None]  # [start, end] of the threat the threat check found (absent: queued before)
     model: str  # the model's sha256, first 12 characters
     feedback: str | None  # the label a moderator gave it on the page, if any
+    feedback_key: NotRequired[dict[str, str]]  # what the page sends POST /feedback (added by hatespeech.review.web)
+
+
+def stored(body: str, seq: int, feedback: str | None) -> Post:
+    """A post as a queue keeps it: the JSON that ``add`` wrote (a ``Post``: trusted), its place and its label."""
+    return cast(Post, {**json.loads(body), "seq": seq, "feedback": feedback})
 
 
 class Page(TypedDict):
@@ -148,11 +154,11 @@ class GuardedQueue(Queue):
 
     def __init__(self, inner: Queue, address: str, stores: StoreSettings, spool_beside: Path | str):
         self.inner = inner
-        ops = {"add": self._add, "set_feedback": inner.set_feedback}
+        ops: dict[str, Callable[..., Any]] = {"add": self._add, "set_feedback": inner.set_feedback}
         self.guard = guard("review", ops, address, stores, spool_beside)
 
     def _add(self, item: dict) -> int:
-        return self.inner.add(Post(**item))  # type: ignore[typeddict-item]
+        return self.inner.add(Post(**item))  # type: ignore[typeddict-item]  # a Post, replayed from the spool as JSON
 
     def add(self, item: Post) -> int:
         """The post's ``seq``, or 0 when it was spooled (it reaches the queue once the store is back)."""
@@ -296,7 +302,7 @@ class SQLPages:
             f"SELECT seq, body, feedback FROM {self.table} WHERE {filters}{cursor} ORDER BY seq DESC LIMIT {ph}",
             [*args, *([before] if before is not None else []), limit + 1],
         ).fetchall()
-        posts = [Post(**json.loads(body), seq=seq, feedback=feedback) for seq, body, feedback in rows[:limit]]
+        posts = [stored(body, seq, feedback) for seq, body, feedback in rows[:limit]]
         return Page(posts=posts, next=posts[-1]["seq"] if len(rows) > limit else None, total=int(total))
 
 
@@ -448,7 +454,13 @@ class RedisQueue(Queue):
 
     def add(self, item: Post) -> int:
         body = {k: v for k, v in item.items() if k not in ("seq", "feedback")}
-        args = [self.prefix, item["id"], json.dumps(body), item["action"], json.dumps(item["categories"])]
+        args: list[str | int] = [
+            self.prefix,
+            item["id"],
+            json.dumps(body),
+            item["action"],
+            json.dumps(item["categories"]),
+        ]
         args += [item["thread"] or "", repr(item["time"]), int(item["text"] is not None)]
         return int(self._add(args=args))
 
@@ -489,7 +501,7 @@ class RedisQueue(Queue):
                 bodies, labels = pipe.execute()
             for (_, seq), body, label in zip(shown, bodies, labels, strict=True):
                 if body is not None:  # dropped between the two calls
-                    posts.append(Post(**json.loads(body), seq=int(seq), feedback=label))
+                    posts.append(stored(body, int(seq), label))
         return Page(posts=posts, next=int(shown[-1][1]) if len(ids) > limit else None, total=int(total))
 
     def set_feedback(self, id: str, label: str) -> bool:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NoReturn, TypedDict
+from typing import Any, NoReturn, TypedDict, cast
 
 from firefly.app import HTTPError
 
@@ -33,7 +33,7 @@ from hatespeech.service.context import Context
 from hatespeech.service.web import JSON, bad_input_is_400
 
 # ``/predict``'s answer: the keys are the class names, which have spaces.
-Scores = TypedDict("Scores", {"hate speech": float, "offensive language": float, "neither": float})  # type: ignore[misc]
+Scores = TypedDict("Scores", {"hate speech": float, "offensive language": float, "neither": float})
 
 
 class Health(TypedDict):
@@ -121,12 +121,12 @@ def load(settings: Settings) -> Api:
     @bad_input_is_400
     def predict(text: str) -> Scores:
         """Probabilities that ``text`` is hate speech, offensive language or neither (they sum to 1)."""
-        return moderator.predict(text)  # type: ignore[return-value]
+        return moderator.predict(text)  # type: ignore[return-value]  # its keys are LABELS: a Scores
 
     @bad_input_is_400
     def predict_batch(texts: list[str]) -> list[Scores]:
         """``/predict`` for each text, in order. All are checked before any is scored."""
-        return [api.policy.moderate(row)["scores"] for row in moderator.scores(api.texts(texts))]  # type: ignore[misc]
+        return [api.policy.moderate(row)["scores"] for row in moderator.scores(api.texts(texts))]  # type: ignore[misc]  # keys are LABELS
 
     @bad_input_is_400
     def moderate(
@@ -262,7 +262,7 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
         """Store a moderator's label for a post (201 ``{"id": row id}``); the same ``(source, id)`` replaces it."""
         feedback.check_unknown(unknown)
         try:
-            row = store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]
+            row = store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]  # add checks each value
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
         # the review page shows the post's label (if it is queued: a board's post under "<board>:<id>")
@@ -299,7 +299,7 @@ def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.Feed
     """
     settings = api.settings
     boards = integrations.Service(
-        moderate=moderate.__wrapped__,  # type: ignore[attr-defined]
+        moderate=moderate.__wrapped__,  # type: ignore[attr-defined]  # set by functools.wraps
         explain=lambda text: explanation(api.classifier.model, text),
         outbox=integrations.Outbox(
             integrations.Keys(settings.alerts.db_path, settings.alerts.redis_url, stores=settings.stores),
@@ -308,7 +308,8 @@ def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.Feed
         feedback=lambda: store,
         max_text_chars=settings.max_text_chars,
         labelled=review.labelled,
-        rank=lambda texts: api.moderator.moderate_many(texts, False),
+        # the boards read and bound answers as plain JSON objects, which a Moderation is
+        rank=lambda texts: cast(list[dict[str, Any]], api.moderator.moderate_many(texts, False)),
         record=lambda answer, text, **context: api.record([answer], [Context.check(**context)], [text]),
     )
 

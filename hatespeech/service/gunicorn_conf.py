@@ -19,6 +19,8 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -35,13 +37,13 @@ logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 metrics.setup(fresh=True)  # in the master, before the app: the workers inherit PROMETHEUS_MULTIPROC_DIR
 
 
-def when_ready(server: object) -> None:
+def when_ready(server: Any) -> None:  # gunicorn's Arbiter (gunicorn has no types)
     if not _settings.token:
-        server.log.warning(  # type: ignore[attr-defined]
+        server.log.warning(
             json.dumps({"warning": "FIREFLY_TOKEN is not set: anyone who can reach this port can use the API"})
         )
     elif not _settings.moderation_key:
-        server.log.warning(  # type: ignore[attr-defined]
+        server.log.warning(
             json.dumps(
                 {
                     "warning": "MODERATION_API_KEY is not set: the OpenAI and Perspective drop-ins take FIREFLY_TOKEN, "
@@ -60,8 +62,8 @@ def worker_exit(server: object, worker: object) -> None:
     alerts.stop()
 
 
-def child_exit(server: object, worker: object) -> None:
-    metrics.child_exit(worker.pid)  # type: ignore[attr-defined]
+def child_exit(server: Any, worker: Any) -> None:  # gunicorn's Arbiter and Worker
+    metrics.child_exit(worker.pid)
 
 
 # What gunicorn refuses, as (status, what is wrong); by exception class name (gunicorn.http.errors).
@@ -103,6 +105,7 @@ class Worker(ThreadWorker):
     """gunicorn's gthread worker with a read timeout, JSON refusals, and early close (see above)."""
 
     busy = 0  # connections handed to the thread pool and not finished (counted on the main thread)
+    wsgi: Callable[..., object]  # gunicorn's: the application, which load_wsgi wraps
 
     def set_accept_enabled(self, enabled: bool) -> None:
         # gunicorn accepts while every thread is busy (with a slow client, say) and queues the new
@@ -181,7 +184,7 @@ class JsonLines(logging.Formatter):
 class _QuietTimeouts:
     """A client that stalls mid-headers is the client's problem: one line, not a traceback."""
 
-    def filter(self, record: object) -> bool:
+    def filter(self, record: logging.LogRecord) -> bool:
         exc = getattr(record, "exc_info", None)
         if exc and isinstance(exc[1], TimeoutError):
             record.msg, record.args, record.exc_info, record.exc_text = (

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from hatespeech.config import ConfigError, Settings
@@ -154,9 +155,9 @@ def as_json_line(source: str, raw: bytes) -> str | None:
     return json.dumps({"source": source, "level": level, "message": line})
 
 
-def _relay(source: str, stream: object) -> None:
+def _relay(source: str, stream: Iterable[bytes]) -> None:
     """A child's stderr (nginx's error log; Python's last words), one JSON object per line on stdout."""
-    for raw in stream:  # type: ignore[attr-defined]
+    for raw in stream:
         line = as_json_line(source, raw)
         if line:
             sys.stdout.write(line + "\n")

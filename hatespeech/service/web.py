@@ -200,8 +200,8 @@ class Guard:
                 return self.pages(environ, start_response)
             except StoreUnavailable as err:  # the queue's store is away: the page says so and retries
                 log.warning(json.dumps({"review": "store_unavailable", "error": str(err)[:200]}))
-                body = {"error": "the review queue's store is unavailable; try again later"}
-                return _reply(start_response, "503 Service Unavailable", body, [("Retry-After", "5")])
+                unavailable = {"error": "the review queue's store is unavailable; try again later"}
+                return _reply(start_response, "503 Service Unavailable", unavailable, [("Retry-After", "5")])
         if path == "/":
             if method not in ("GET", "HEAD"):
                 return _not_allowed(start_response, method, path)
@@ -469,7 +469,7 @@ def create_app(
     for name, function in functions.items():
         # firefly calls inspect.signature on every request; a function that carries its signature
         # answers at once (inspect's own fast path) instead of unwrapping decorators each time.
-        function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
+        function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]  # inspect reads it; typeshed's functions lack it
         firefly.mapping["/" + name] = _Function(function, name)  # what firefly.add_route does, with our class
     openapi = OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else None
     metrics.register_endpoints([*("/" + name for name in [*functions, *(gets or {})]), *(integrations or {})])

@@ -43,7 +43,7 @@ def tune_rule(probabilities: np.ndarray, labels: np.ndarray) -> list[float]:
     smooth = sum(
         padded[1 + i : 1 + i + grid.shape[0], 1 + j : 1 + j + grid.shape[1]] for i in (-1, 0, 1) for j in (-1, 0, 1)
     )
-    h, n = np.unravel_index(np.argmax(smooth), smooth.shape)
+    h, n = np.unravel_index(np.argmax(smooth), grid.shape)  # smooth has grid's shape
     return [round(float(HATE_WEIGHTS[h]), 4), 1.0, round(float(NEITHER_WEIGHTS[n]), 4)]
 
 

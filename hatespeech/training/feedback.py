@@ -168,7 +168,8 @@ def load_store(settings: Any) -> Feedback:
         raise FeedbackError(f"no feedback store at {feedback_settings.db_path} (FEEDBACK_DB_PATH)")
     store = open_store(settings)
     digest = hashlib.sha256()
-    texts, labels, sources, row_sources, row_ids = [], [], Counter(), [], []
+    texts, labels, row_sources, row_ids = [], [], [], []
+    sources: Counter[str] = Counter()
     try:
         for text, label, source, id_, _created in store.rows():
             texts.append(text)
@@ -290,7 +291,7 @@ def tune_board_rule(
     smooth = sum(
         padded[1 + i : 1 + i + grid.shape[0], 1 + j : 1 + j + grid.shape[1]] for i in (-1, 0, 1) for j in (-1, 0, 1)
     )
-    h, n = np.unravel_index(np.argmax(smooth), smooth.shape)
+    h, n = np.unravel_index(np.argmax(smooth), grid.shape)  # smooth has grid's shape
     return [round(float(hates[h]), 4), 1.0, round(float(neithers[n]), 4)]
 
 

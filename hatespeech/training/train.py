@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -63,7 +64,7 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
     model = fit(build_pipeline(), texts, labels, weights)
     fit_seconds = time.perf_counter() - fit_started
     thresholds = evaluate.choose_thresholds(cv.probabilities, data.labels)
-    card = {
+    card: dict[str, Any] = {
         "version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training_seconds": round(time.perf_counter() - started, 1),
