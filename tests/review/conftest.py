@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgresql import postgres_server
 from support import ROOT, Server, gunicorn
 
 TOKEN = "review-test-token"  # test_page.py sends it
@@ -119,10 +118,3 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     with gunicorn(tmp, **env) as server:
         yield server.wait_ready()
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throw-away PostgreSQL on loopback (tests/postgresql.py)."""
-    with postgres_server() as url:
-        yield url
