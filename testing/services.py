@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 
 def free_port() -> int:
@@ -28,7 +29,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     """Skip the test for want of ``reason``; fail it under CI, which must have everything."""
     import pytest
 
@@ -45,7 +46,7 @@ def redis_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         missing("redis-server on PATH (Debian: apt-get install redis-server)")
-    return binary  # type: ignore[return-value]
+    return binary
 
 
 def wait_for_redis(port: int, proc: subprocess.Popen, why: Callable[[], str] = lambda: "") -> None:
@@ -140,7 +141,6 @@ def postgres_server() -> Iterator[str]:
     bin_dir = _postgres_bin()
     if bin_dir is None:
         missing("PostgreSQL (Debian: apt-get install postgresql)")
-    assert bin_dir is not None
     prefix: list[str] = []
     directory = Path(tempfile.mkdtemp(prefix="hatespeech-pg-"))
     if os.geteuid() == 0:

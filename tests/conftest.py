@@ -3,7 +3,6 @@ redis-server and one PostgreSQL server (testing/services.py starts them), each s
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import Store
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core.classifier import Classifier
-from testing.services import new_database, postgres_server, redis_server
+from testing.services import missing, new_database, postgres_server, redis_server
 
 
 @pytest.fixture(autouse=True)
@@ -36,9 +35,7 @@ def real_data() -> Path:
     path = config.training_data_path()
     if path is not None:
         return path
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must have the Davidson et al. CSV at {config.SHARED_DATA_PATH}")
-    pytest.skip("the Davidson et al. CSV is not at ../shared/data/davidson/ nor data/ (see data/README.md)")
+    missing(f"the Davidson et al. CSV at {config.SHARED_DATA_PATH} or in data/ (see data/README.md)")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, Server, gunicorn
 
+from testing.services import missing
+
 TOKEN = "review-test-token"  # test_page.py sends it
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -28,12 +30,6 @@ FLAGS = (
     "--disable-dev-shm-usage",
     "--window-size=1200,900",
 )
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must have {reason}")
-    pytest.skip(reason)
 
 
 def chromium(profile: str) -> object:
@@ -58,11 +54,11 @@ def chromium(profile: str) -> object:
 def browser() -> Iterator[object]:
     """One chromium for the session, with a fresh profile."""
     if not any(os.path.exists(b) for b in CHROMIUM) or not os.path.exists(CHROMEDRIVER):
-        _missing("chromium and chromium-driver (Debian: apt-get install chromium chromium-driver)")
+        missing("chromium and chromium-driver (Debian: apt-get install chromium chromium-driver)")
     try:
         import selenium  # noqa: F401
     except ImportError:
-        _missing("selenium (pip install -r requirements-dev.txt)")
+        missing("selenium (pip install -r requirements-dev.txt)")
     profile = tempfile.mkdtemp(prefix="review-chromium-")
     driver = chromium(profile)
     try:
