@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from hatespeech.feedback import FeedbackStore, SQLiteFeedbackStore
 from hatespeech.feedback.store import TABLE
-from testing.services import postgres_server  # noqa: F401 (the stall tests start a server of their own)
 
 FEEDBACK_BACKENDS = ("sqlite", "postgres")
 
