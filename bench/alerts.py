@@ -33,16 +33,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# the checkout's packages (hatespeech, testing), and tests/ for the alert tests' settings and answers
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import pytest  # noqa: E402
-from alerting import fast_settings, moderated, redis_server  # noqa: E402
+from alerting import fast_settings, moderated  # noqa: E402
 
 from hatespeech.alerts import Alerter  # noqa: E402
 from hatespeech.alerts.redis_store import RedisStore  # noqa: E402
 from hatespeech.alerts.sqlite_store import SQLiteStore  # noqa: E402
 from hatespeech.alerts.store import Store  # noqa: E402
 from hatespeech.config import AlertSettings  # noqa: E402
+from testing.services import redis_server  # noqa: E402
 
 
 def realistic(rng: random.Random) -> Callable[[int], tuple[dict, dict]]:

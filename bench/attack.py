@@ -29,17 +29,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's packages, as `python -m` from the root would find them
+from testing.services import RedisServer, free_port  # noqa: E402 (the tests' redis-server, started one way)
+
 BIN = ROOT / ".venv" / "bin"
 PYTHON = BIN / "python"
 TOKEN = "bench-attack-token-0123456789"
 AUTH = {"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"}
 EXTRA = os.environ.get("BENCH_EXTRA_PATH", "/tmp/hw-extra")  # gevent/waitress for --candidates only
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dockerfile_cmd() -> list[str]:
@@ -316,42 +313,10 @@ BLOCKED = "shut up you stupid bitch, fuck you"  # blocked by the committed model
 SECRET = "bench-attack-alert-secret"
 
 
-class Redis:
+def alert_redis(directory: Path) -> RedisServer:
     """redis-server on a free loopback port, with every write on disk (appendfsync always) so that a
     kill -9 loses nothing that was acknowledged: the configuration docs/alerts.md asks for."""
-
-    def __init__(self, directory: Path):
-        self.port, self.dir = free_port(), directory
-        self.proc: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+    return RedisServer(directory, appendonly=True)
 
 
 class Receiver:
@@ -397,7 +362,7 @@ class Receiver:
         self.server.shutdown()
 
 
-def alert_env(receiver: Receiver, redis: Redis, **extra: str) -> dict[str, str]:
+def alert_env(receiver: Receiver, redis: RedisServer, **extra: str) -> dict[str, str]:
     return {
         "ALERT_WEBHOOK_URL": receiver.url,
         "ALERT_FORMAT": "json",
@@ -406,7 +371,7 @@ def alert_env(receiver: Receiver, redis: Redis, **extra: str) -> dict[str, str]:
         "ALERT_BACKOFF_BASE": "0.2",
         "ALERT_BACKOFF_MAX": "2",
         "REDIS_URL": redis.url,
-        "ALERT_SPOOL_PATH": str(redis.dir / "alerts-spool.sqlite3"),  # not the repository's data/
+        "ALERT_SPOOL_PATH": str(redis.directory / "alerts-spool.sqlite3"),  # not the repository's data/
         "ALERT_BURST_MINUTES": "0.25",  # 15 s slots (default 2 min): the raid's summaries arrive within the run
         **extra,
     }
@@ -551,16 +516,16 @@ def wait_delivered(receiver: Receiver, wanted: set[str], timeout: float = 60) ->
     return wanted - receiver.posts()
 
 
-def redis_faults(port: int, redis: Redis, receiver: Receiver, seconds: float = 12) -> dict:
+def redis_faults(port: int, redis: RedisServer, receiver: Receiver, seconds: float = 12) -> dict:
     out: dict[str, object] = {}
     # SIGSTOP for `seconds` under 16 /moderate clients; /predict measured meanwhile
     box: dict[str, dict] = {}
     load = threading.Thread(target=lambda: box.update(m=moderate_clients(port, seconds + 4, 16, "stall")))
     load.start()
     time.sleep(2)
-    redis.signal(signal.SIGSTOP)
+    redis.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
     predict = legit_calls(port, seconds, clients=2)
-    redis.signal(signal.SIGCONT)
+    redis.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
     load.join()
     lost = wait_delivered(receiver, set(box["m"]["blocked"]))
     out["sigstop"] = {
@@ -573,7 +538,7 @@ def redis_faults(port: int, redis: Redis, receiver: Receiver, seconds: float = 1
     load = threading.Thread(target=lambda: box.update(k=moderate_clients(port, 12, 8, "kill")))
     load.start()
     time.sleep(2)
-    redis.kill()
+    redis.stop()  # kill -9
     time.sleep(5)
     redis.start()
     load.join()
@@ -602,7 +567,7 @@ def raid(port: int, receiver: Receiver) -> dict:
     }
 
 
-def flood(receiver: Receiver, redis: Redis) -> dict:
+def flood(receiver: Receiver, redis: RedisServer) -> dict:
     """Webhook down; 5 genuine alerts, then a flood of 300 blocked posts in 300 threads, with an
     outbox of 50; webhook back: are the 5 genuine ones delivered?"""
     receiver.failing = True
@@ -728,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     with tempfile.TemporaryDirectory(prefix="attack-") as tmp:
-        redis, receiver = Redis(Path(tmp)), Receiver()
+        redis, receiver = alert_redis(Path(tmp)), Receiver()
         redis.start()
         try:
             with serving(image_argv(), alert_env(receiver, redis)) as server:
@@ -748,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"flood": flood(receiver, redis)}), flush=True)
         finally:
             receiver.close()
-            redis.stop()
+            redis.close()
     return 0
 
 

@@ -39,8 +39,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from support import free_port  # noqa: E402 (the tests' helper: one copy)
+sys.path.insert(0, str(ROOT))  # the checkout's packages, as `python -m` from the root would find them
+from testing.services import free_port  # noqa: E402 (the tests' helper: one copy)
 
 BIN = ROOT / ".venv" / "bin"
 SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
@@ -73,7 +73,6 @@ firefly_constant = _firefly_constant()  # (d): firefly alone (no guard, no model
 
 
 def texts(n: int = 1000) -> list[str]:
-    sys.path.insert(0, str(ROOT))
     import random
 
     from hatespeech.config import DEFAULT_DATA_PATH

@@ -282,7 +282,7 @@ def smaps(pid: int) -> dict[str, int]:
 
 
 def memory() -> None:
-    from support import free_port
+    from testing.services import free_port
 
     print("\n### Memory of the production server (gunicorn, preload), after 200 requests; MB)\n")
     heads = [
@@ -414,7 +414,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="single,batch,cold,memory")
     parser.add_argument("--ref", help="with --only ab: the git revision to compare app.predict with, side by side")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "tests"))
     os.environ.setdefault("LOG_LEVEL", "warning")
     print(f"Machine: {machine()}. Command: `.venv/bin/python bench/latency.py {' '.join(argv or sys.argv[1:])}`")
     parts = {

@@ -28,8 +28,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from support import free_port  # noqa: E402 (the tests' helper: one copy)
+sys.path.insert(0, str(ROOT))  # the checkout's packages, as `python -m` from the root would find them
+from testing.services import free_port  # noqa: E402 (the tests' helper: one copy)
 
 TEXTS = [
     "Please respect each other.",

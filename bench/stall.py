@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# the checkout's packages (hatespeech, testing), and tests/ for the stall tests' helpers
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from alerting import SECRET, Receiver  # noqa: E402
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             close: Callable[[], None] = redis.close
             context = None
         else:
-            from postgresql import postgres_server
+            from testing.services import postgres_server
 
             context = postgres_server()
             url = context.__enter__()

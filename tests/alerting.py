@@ -1,74 +1,26 @@
-"""Helpers for the alert tests: a real redis-server, a real webhook receiver, both stores."""
+"""Helpers for the alert tests: a real webhook receiver, both stores (the redis-server: testing/services.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import json
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-from support import free_port, wait_for
+from support import wait_for
 
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import Store
 from hatespeech.config import AlertSettings
+from testing.services import redis_server  # noqa: F401 (test_aof.py imports it from here)
 
 STORES = ("sqlite", "redis")
 SECRET = "test-secret"
-
-
-def redis_binary() -> str:
-    """The path of ``redis-server``; the test is skipped without it, or fails under CI (which must run it)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        reason = "redis-server is not on PATH (Debian: apt-get install redis-server)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have {reason}")
-        pytest.skip(reason)
-    return binary
-
-
-def wait_for_redis(port: int, proc: subprocess.Popen, why: Callable[[], str] = lambda: "") -> None:
-    """Until the redis-server ``proc`` on ``port`` answers PING (RuntimeError if it exits or takes 60 s)."""
-    deadline = time.monotonic() + 60  # a bound for a stalled start, not a speed requirement
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            if s.recv(16).startswith(b"+PONG"):
-                return
-        if proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited: {why()}")
-        time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
-@contextlib.contextmanager
-def redis_server(directory: Path, appendonly: bool = False) -> Iterator[str]:
-    """A throw-away ``redis-server`` on a free loopback port (skipped, or failed under CI, if missing);
-    ``appendonly``: with its append-only file on, every write in it at once (``appendfsync always``)."""
-    binary = redis_binary()
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    argv += ["--appendonly", "yes", "--appendfsync", "always"] if appendonly else ["--appendonly", "no"]
-    argv += ["--dir", str(directory)]
-    with open(directory / "redis.log", "wb") as log:
-        proc = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_redis(port, proc, lambda: (directory / "redis.log").read_text())
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def flush(redis_url: str) -> None:

@@ -1,14 +1,14 @@
-"""Shared fixtures: the real data, and one production server for the HTTP tests."""
+"""Shared fixtures: the real data, one production server for the HTTP tests, and the run's one
+redis-server and one PostgreSQL server (testing/services.py starts them), each started when first asked for."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import STORES, Receiver, open_test_store, redis_server
+from alerting import STORES, Receiver, open_test_store
 from support import Server, gunicorn
 
 from hatespeech import config
@@ -16,6 +16,7 @@ from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import Store
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core.classifier import Classifier
+from testing.services import missing, new_database, postgres_server, redis_server
 
 
 @pytest.fixture(autouse=True)
@@ -34,9 +35,7 @@ def real_data() -> Path:
     path = config.training_data_path()
     if path is not None:
         return path
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must have the Davidson et al. CSV at {config.SHARED_DATA_PATH}")
-    pytest.skip("the Davidson et al. CSV is not at ../shared/data/davidson/ nor data/ (see data/README.md)")
+    missing(f"the Davidson et al. CSV at {config.SHARED_DATA_PATH} or in data/ (see data/README.md)")
 
 
 @pytest.fixture(scope="session")
@@ -52,24 +51,39 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server.wait_ready()
 
 
-# The alert tests' fixtures: each store kind, a real redis-server, a webhook receiver.
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The run's redis-server (never stopped: a test that stops one starts its own, testing.services.RedisServer)."""
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The run's PostgreSQL server: the URL of its ``postgres`` database, for making others."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_server_url: str, request: pytest.FixtureRequest) -> str:
+    """A database of this test module's own on the run's PostgreSQL server: no other module sees its tables."""
+    return new_database(postgres_server_url, request.module.__name__.rsplit(".", 1)[-1])
+
+
+# The alert tests' fixtures: each alert store backend, a webhook receiver.
+
+
 @pytest.fixture(params=STORES)
-def kind(request: pytest.FixtureRequest) -> str:
+def alert_backend(request: pytest.FixtureRequest) -> str:
+    """Where the alert outbox is kept: "sqlite" or "redis"."""
     return request.param
 
 
 @pytest.fixture
-def store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
-    url = request.getfixturevalue("redis_url") if kind == "redis" else None
-    opened = open_test_store(kind, tmp_path, url)
+def store(alert_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    url = request.getfixturevalue("redis_url") if alert_backend == "redis" else None
+    opened = open_test_store(alert_backend, tmp_path, url)
     yield opened
     opened.close()
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from alerting import wait_for_redis
-from support import free_port
+from testing.services import RedisServer
 
 HATEFUL = "you are a worthless bitch and a disgusting whore"  # made up: flagged (review or block) by the model
 
@@ -51,30 +48,13 @@ def stopped(pid: int) -> Iterator[None]:
                 os.kill(each, signal.SIGCONT)
 
 
-class OwnRedis:
-    """A redis-server of the caller's own (the session's is shared: it must never be stopped)."""
+class OwnRedis(RedisServer):
+    """A redis-server of the caller's own, started (the session's is shared: it must never be stopped).
+    Missing, it skips the test, or fails it under CI (testing.services.missing)."""
 
-    def __init__(self, directory: Path):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise FileNotFoundError("redis-server is not on PATH (Debian: apt-get install redis-server)")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(
-            [*argv, "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_for_redis(self.port, self.proc)
-        except RuntimeError:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.start()
 
 
 def postmaster_pid(url: str) -> int:

@@ -183,14 +183,14 @@ def test_a_permanent_refusal_is_given_up(alerter: Alerter, receiver: Receiver) -
 
 
 def test_several_senders_share_the_outbox_without_sending_twice(
-    alerter: Alerter, receiver: Receiver, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+    alerter: Alerter, receiver: Receiver, alert_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    url = request.getfixturevalue("redis_url") if alert_backend == "redis" else None
     # A lease far longer than any stall of a busy machine: a lapsed lease is sent twice by design (at least once).
     alerter = with_settings(alerter, lease_seconds=600)
     receiver.then(200, times=40, delay=0.01)
     ids = [alerter.record(moderated("block"), None, "x")[0] for _ in range(40)]
-    others = [Alerter(alerter.settings, open_test_store_again(kind, tmp_path, url)) for _ in range(2)]
+    others = [Alerter(alerter.settings, open_test_store_again(alert_backend, tmp_path, url)) for _ in range(2)]
     try:
         for other in others:
             other.start()
@@ -228,10 +228,10 @@ sys.stdin.read()  # live until the test ends this process (or itself ends: EOF)
 
 
 def test_alerts_pending_at_kill_9_are_delivered_after_a_restart(
-    kind: str, store: Store, receiver: Receiver, tmp_path: Path, request: pytest.FixtureRequest
+    alert_backend: str, store: Store, receiver: Receiver, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = request.getfixturevalue("redis_url") if kind == "redis" else None
-    env = alert_env(receiver.url + "/hook", kind, tmp_path, url)
+    url = request.getfixturevalue("redis_url") if alert_backend == "redis" else None
+    env = alert_env(receiver.url + "/hook", alert_backend, tmp_path, url)
     receiver.then(503, times=10_000)  # down
     argv = [sys.executable, "-c", PROCESS, json.dumps(env)]
     first = subprocess.Popen([*argv, "record"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -54,8 +54,8 @@ def test_lowest_severity_goes_first() -> None:
     assert victims(rows, 1) == ["old-review"]
 
 
-def test_the_store_drops_by_that_rule(store: Store, kind: str, request: pytest.FixtureRequest) -> None:
-    if kind == "redis":
+def test_the_store_drops_by_that_rule(store: Store, alert_backend: str, request: pytest.FixtureRequest) -> None:
+    if alert_backend == "redis":
         # keys of its own: on the shared redis-server, a sender another test left running would claim the
         # row due first (g0, due at t=100) and take it out of this count
         store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"floods-{uuid.uuid4().hex}:")

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import Receiver, fast_settings, moderated, redis_binary, wait_for_redis
-from support import free_port, wait_for
+from alerting import Receiver, fast_settings, moderated
+from support import wait_for
 
 from hatespeech.alerts import Alerter
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.resilient import Breaker, ResilientStore
 from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import open_store
+from testing.services import RedisServer
 
 
 class Clock:
@@ -44,30 +44,11 @@ def test_the_breaker_opens_on_a_failure_then_lets_one_probe_through() -> None:
     assert breaker.allow() and breaker.allow() and breaker.closed
 
 
-class RedisProcess:
-    def __init__(self, directory: Path):
-        self.binary = redis_binary()
-        self.port, self.dir = free_port(), directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.dir)]
-        argv += ["--appendonly", "yes", "--appendfsync", "always"]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_redis(self.port, self.proc)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
 @pytest.fixture
-def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
-    r = RedisProcess(tmp_path)
-    r.start()
+def redis_process(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (it is stopped and restarted), every write on disk so a restart keeps it.
+    Missing, it skips the test, or fails it under CI (testing.services.missing)."""
+    r = RedisServer(tmp_path, appendonly=True).start()
     yield r
     r.stop()
 
@@ -77,7 +58,7 @@ def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
 STORE_TIMEOUT = 2.0
 
 
-def _alerter(receiver: Receiver, redis: RedisProcess, tmp_path: Path, breaker: Breaker | None = None) -> Alerter:
+def _alerter(receiver: Receiver, redis: RedisServer, tmp_path: Path, breaker: Breaker | None = None) -> Alerter:
     settings = fast_settings(
         (receiver.url + "/hook",),
         redis_url=redis.url,
@@ -99,7 +80,7 @@ def _posts(receiver: Receiver) -> set[str]:
 
 
 def test_alerts_made_while_redis_is_stopped_are_spooled_and_delivered(
-    receiver: Receiver, redis_process: RedisProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    receiver: Receiver, redis_process: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock()  # the breaker's: it stays open (no probe of the stopped Redis) until the test moves it on
     breaker = Breaker(5.0, clock=clock)
@@ -133,7 +114,7 @@ def test_alerts_made_while_redis_is_stopped_are_spooled_and_delivered(
 
 
 def test_alerts_made_while_redis_is_dead_are_not_lost(
-    receiver: Receiver, redis_process: RedisProcess, tmp_path: Path
+    receiver: Receiver, redis_process: RedisServer, tmp_path: Path
 ) -> None:
     alerter = _alerter(receiver, redis_process, tmp_path)
     try:

@@ -97,11 +97,13 @@ print(json.dumps(claimed))
 """
 
 
-def test_several_processes_and_threads_at_once(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    url = request.getfixturevalue("redis_url") if kind == "redis" else None
-    store = open_test_store(kind, tmp_path, url)
+def test_several_processes_and_threads_at_once(
+    alert_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("redis_url") if alert_backend == "redis" else None
+    store = open_test_store(alert_backend, tmp_path, url)
     try:
-        env = json.dumps(store_env(kind, tmp_path, url))
+        env = json.dumps(store_env(alert_backend, tmp_path, url))
 
         def run(job: str) -> list[str]:
             procs = [

@@ -1,4 +1,4 @@
-"""The feedback tests' fixtures: a throw-away PostgreSQL server, and each store kind on it or on SQLite."""
+"""The feedback tests' fixtures: each feedback store backend, on SQLite or on the run's PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,26 +6,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgresql import KINDS, empty_postgres, open_kind, postgres_server
+from postgresql import FEEDBACK_BACKENDS, empty_postgres, open_feedback_store
 
 from hatespeech.feedback import FeedbackStore
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=FEEDBACK_BACKENDS)
+def feedback_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
 @pytest.fixture
-def store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """Where a store of this kind lives: an empty PostgreSQL table, or a new SQLite file."""
-    if kind == "postgres":
+def store_url(feedback_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a store of this backend lives: an empty PostgreSQL table, or a new SQLite file."""
+    if feedback_backend == "postgres":
         url = request.getfixturevalue("postgres_url")
         empty_postgres(url)
         return url
@@ -33,7 +27,7 @@ def store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def feedback_store(kind: str, store_url: str) -> Iterator[FeedbackStore]:
-    opened = open_kind(kind, store_url)
+def feedback_store(feedback_backend: str, store_url: str) -> Iterator[FeedbackStore]:
+    opened = open_feedback_store(feedback_backend, store_url)
     yield opened
     opened.close()

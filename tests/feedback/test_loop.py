@@ -26,10 +26,12 @@ def counts(server: Server) -> dict:
 
 
 @pytest.mark.slow
-def test_send_retrain_restart(kind: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_send_retrain_restart(
+    feedback_backend: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(training_feedback, "WEIGHTS", (1.0, 4.0))  # the same code, fewer fits
     monkeypatch.setattr(training_feedback, "FOLDS", 2)
-    where = {"DATABASE_URL": store_url} if kind == "postgres" else {"FEEDBACK_DB_PATH": store_url}
+    where = {"DATABASE_URL": store_url} if feedback_backend == "postgres" else {"FEEDBACK_DB_PATH": store_url}
     (tmp_path / "before").mkdir()
     (tmp_path / "after").mkdir()
     with gunicorn(tmp_path / "before", WEB_CONCURRENCY="1", **where) as server:
@@ -54,7 +56,7 @@ def test_send_retrain_restart(kind: str, store_url: str, tmp_path: Path, monkeyp
     )
     section = json.loads(out.read_text())["feedback"]
     assert section["rows"] == 120 and section["sources"] == {"mods": 120}
-    assert section["origin"].startswith("store, " + ("postgresql" if kind == "postgres" else "sqlite"))
+    assert section["origin"].startswith("store, " + ("postgresql" if feedback_backend == "postgres" else "sqlite"))
 
     with gunicorn(tmp_path / "after", WEB_CONCURRENCY="1", MODEL_PATH=str(out), **where) as server:
         server.wait_ready()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from postgresql import open_kind
+from postgresql import open_feedback_store
 from support import wait_for
 
 from hatespeech.config import ConfigError, FeedbackSettings, Settings
@@ -120,8 +120,8 @@ BAD = [
 
 
 @pytest.mark.parametrize(("fields", "message"), BAD, ids=[m[:40] for _, m in BAD])
-def test_bad_input_stores_nothing(kind: str, store_url: str, fields: dict, message: str) -> None:
-    store = open_kind(kind, store_url)
+def test_bad_input_stores_nothing(feedback_backend: str, store_url: str, fields: dict, message: str) -> None:
+    store = open_feedback_store(feedback_backend, store_url)
     store.max_text_chars = 100
     try:
         fields = dict(fields)  # the parameter is shared by both store kinds
@@ -169,18 +169,18 @@ store.close()
 """
 
 
-def test_concurrent_writers_lose_nothing(kind: str, store_url: str) -> None:
+def test_concurrent_writers_lose_nothing(feedback_backend: str, store_url: str) -> None:
     writers, per = 4, 150
     module, cls = (
         ("hatespeech.feedback.postgres", "PostgresFeedbackStore")
-        if kind == "postgres"
+        if feedback_backend == "postgres"
         else ("hatespeech.feedback.store", "SQLiteFeedbackStore")
     )
     script = WRITER.format(root=str(ROOT), module=module, cls=cls, where=store_url, per=per)
     procs = [subprocess.Popen([sys.executable, "-c", script, str(n)], stderr=subprocess.PIPE) for n in range(writers)]
     errors = [p.communicate(timeout=120)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * writers, errors
-    store = open_kind(kind, store_url)
+    store = open_feedback_store(feedback_backend, store_url)
     try:
         counts = store.counts()
         assert counts["total"] == writers * per + 10

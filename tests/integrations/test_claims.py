@@ -17,9 +17,9 @@ from hatespeech.integrations.outbox import BUSY, DONE, FRESH, InProgress, Keys, 
 
 
 @pytest.fixture
-def keys(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Keys]:
+def keys(alert_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Keys]:
     stores = StoreSettings(spool_path=tmp_path / "spool.sqlite3", retry_seconds=0.2, timeout=1.0)
-    if kind == "sqlite":
+    if alert_backend == "sqlite":
         table = Keys(tmp_path / "alerts.sqlite3", stores=stores)
     else:
         url = request.getfixturevalue("redis_url")

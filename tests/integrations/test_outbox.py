@@ -12,8 +12,8 @@ from hatespeech.integrations.outbox import Keys, Outbox, call_id
 
 
 @pytest.fixture
-def keys(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Keys]:
-    if kind == "sqlite":
+def keys(alert_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Keys]:
+    if alert_backend == "sqlite":
         table = Keys(tmp_path / "alerts.sqlite3")
     else:
         url = request.getfixturevalue("redis_url")

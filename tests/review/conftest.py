@@ -2,68 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from postgresql import postgres_server
-from support import ROOT, Server, gunicorn
+from support import Server, gunicorn
+
+from testing.review import CHROMEDRIVER, CHROMIUM, chromium, model_with_curves
+from testing.services import missing
 
 TOKEN = "review-test-token"  # test_page.py sends it
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMEDRIVER = "/usr/bin/chromedriver"
-# No network, no updates, no sync: the browser talks to the test server on 127.0.0.1 only.
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1200,900",
-)
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must have {reason}")
-    pytest.skip(reason)
-
-
-def chromium(profile: str) -> object:
-    """Headless chromium with the profile folder ``profile``, driven through the system's chromedriver
-    (given by path, so Selenium never tries to download one); its console is readable with
-    ``get_log("browser")``. The benchmark uses it too."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary = next(b for b in CHROMIUM if os.path.exists(b))
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    return driver
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """One chromium for the session, with a fresh profile."""
     if not any(os.path.exists(b) for b in CHROMIUM) or not os.path.exists(CHROMEDRIVER):
-        _missing("chromium and chromium-driver (Debian: apt-get install chromium chromium-driver)")
+        missing("chromium and chromium-driver (Debian: apt-get install chromium chromium-driver)")
     try:
         import selenium  # noqa: F401
     except ImportError:
-        _missing("selenium (pip install -r requirements-dev.txt)")
+        missing("selenium (pip install -r requirements-dev.txt)")
     profile = tempfile.mkdtemp(prefix="review-chromium-")
     driver = chromium(profile)
     try:
@@ -71,38 +32,6 @@ def browser() -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def model_with_curves(folder: Path) -> Path:
-    """The committed model's card, with threshold curves if the committed card predates them.
-
-    The card's curves come from training (``evaluate.threshold_curves``); a card made before
-    they existed gets simple made-up ones here, so the sliders can be tested either way.
-    """
-    models = ROOT / "models"
-    card = json.loads((models / "model.json").read_text())
-    if not card.get("threshold_curves"):
-        t = [round(i / 100, 4) for i in range(101)]
-        for values in card["thresholds"].values():
-            t += [values["review"], values["block"]]
-        t = sorted(set(t))
-        card["threshold_curves"] = {
-            label: {
-                "score": "made up for the test",
-                "clean_posts": 1000,
-                "class_posts": 1000,
-                "thresholds": t,
-                "clean_reached": [round((1 - x) ** 4, 6) for x in t],
-                "caught": [round(1 - x**2, 6) for x in t],
-            }
-            for label in card["thresholds"]
-        }
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in models.iterdir():
-        if path.is_file() and path.name != "model.json":
-            (folder / path.name).symlink_to(path)
-    (folder / "model.json").write_text(json.dumps(card))
-    return folder / "model.json"
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +48,3 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     with gunicorn(tmp, **env) as server:
         yield server.wait_ready()
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throw-away PostgreSQL on loopback (tests/postgresql.py)."""
-    with postgres_server() as url:
-        yield url

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
+from prometheus_client import values
 from support import ROOT
 
 from hatespeech.config import Settings
@@ -28,10 +30,22 @@ metrics.alerts_pending(7)
 
 
 @pytest.fixture(scope="module")
-def directory(tmp_path_factory: pytest.TempPathFactory) -> str:
-    metrics.setup(str(tmp_path_factory.mktemp("metrics")))
-    assert metrics._directory is not None
-    return metrics._directory
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A metrics directory of this module's own, so that the counts below are this module's alone.
+
+    ``setup`` runs once per process and keeps its first directory: another test (or a doctest) that
+    set it up earlier would have us count its requests too. So the module's state is set aside and
+    put back after, with ``PROMETHEUS_MULTIPROC_DIR``, which ``setup`` exports and servers inherit.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (("_m", None), ("_directory", None), ("_series", {})):
+            patch.setattr(metrics, name, value)
+        patch.setattr(values, "ValueClass", values.ValueClass)  # setup replaces it
+        own = str(tmp_path_factory.mktemp("metrics"))
+        patch.setenv("PROMETHEUS_MULTIPROC_DIR", own)  # put back (or removed) after, though setup sets it too
+        metrics.setup(own)
+        assert metrics._directory == own
+        yield own
 
 
 def sample(text: str, line_start: str) -> float:

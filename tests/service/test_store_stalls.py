@@ -74,9 +74,11 @@ def test_with_redis_stopped_every_flagged_post_is_answered_and_reaches_the_queue
 
 @pytest.mark.slow  # a 12 s stall, played in full
 def test_with_postgresql_stopped_predict_never_waits_and_no_flagged_post_is_lost(tmp_path: Path) -> None:
-    """Issue 23 item 6: the review queue and feedback on PostgreSQL, which is stopped for a while."""
-    from postgresql import postgres_server
+    """Issue 23 item 6: the review queue and feedback on PostgreSQL, which is stopped for a while
+    (a server of the test's own, as for Redis: the run's shared one is never stopped)."""
     from stalls import postmaster_pid
+
+    from testing.services import postgres_server
 
     with postgres_server() as url, gunicorn(tmp_path, FIREFLY_TOKEN=TOKEN, DATABASE_URL=url, STORE_RETRY="1") as server:
         server.wait_ready()
@@ -101,19 +103,16 @@ def test_with_postgresql_stopped_predict_never_waits_and_no_flagged_post_is_lost
         assert len(queued(server)) == len(expected)
 
 
-def test_postgresql_connections_have_a_statement_and_a_lock_timeout(tmp_path: Path) -> None:
-    from postgresql import postgres_server
-
+def test_postgresql_connections_have_a_statement_and_a_lock_timeout(postgres_url: str) -> None:
     from hatespeech.config import StoreSettings
     from hatespeech.feedback.postgres import PostgresFeedbackStore
     from hatespeech.review.postgres import PostgresQueue
 
     settings = StoreSettings.from_env({"PG_STATEMENT_TIMEOUT_MS": "1500", "PG_LOCK_TIMEOUT_MS": "300"})
-    with postgres_server() as url:
-        for store in (PostgresQueue(url, settings), PostgresFeedbackStore(url, stores=settings)):
-            try:
-                db = store._db()  # type: ignore[attr-defined]
-                assert db.execute("SHOW statement_timeout").fetchone()[0] == "1500ms"
-                assert db.execute("SHOW lock_timeout").fetchone()[0] == "300ms"
-            finally:
-                store.close()
+    for store in (PostgresQueue(postgres_url, settings), PostgresFeedbackStore(postgres_url, stores=settings)):
+        try:
+            db = store._db()  # type: ignore[attr-defined]
+            assert db.execute("SHOW statement_timeout").fetchone()[0] == "1500ms"
+            assert db.execute("SHOW lock_timeout").fetchone()[0] == "300ms"
+        finally:
+            store.close()
