@@ -1,0 +1,223 @@
+"""Fairness benchmark: who the served model flags, by identity group and by dialect (the judgement issue).
+
+    .venv/bin/python bench/fairness.py [--quick] [--folds 5] [--model models/model.json]
+
+Prints two Markdown tables for bench/RESULTS.md, with the model and thresholds the service loads
+(``hatespeech.load()``); a post is *flagged* when its action is ``review`` or ``block`` (the
+threat check included), as ``/moderate`` answers.
+
+a) The identity and counter-speech set (tests/data/identity, the project's own sentences): the
+   flagged share per group and kind, overall per kind, and the worst group per kind.
+b) Dialect: the flagged share of *clean* posts the model was not trained on, African-American-aligned
+   (TwitterAAE proportion ≥ 0.6, ``hatespeech.training.dialect``) against White-aligned (≥ 0.6):
+   - Davidson et al. ``neither`` tweets, scored *out of fold*: the served model was trained on all of
+     Davidson, so the production pipeline is fitted again (``training.pipeline.fit``, the same
+     stratified folds and seed as training's cross-validation) and each fold's clean tweets are
+     decided by the served rule and thresholds. The served model's in-sample figure is shown for
+     comparison only;
+   - HateXplain's ``val`` split, its clean (``neither``) Twitter posts, scored by the served model
+     (its ``test`` split is withheld and never read).
+
+``--quick`` fits one fold of the five instead of all of them (a fifth of Davidson's clean tweets),
+for a check in a few minutes. Research data is read from ../shared/data (``--davidson``,
+``--hatexplain``, ``--dialect-model`` or DIALECT_MODEL_DIR to point elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+from tqdm.auto import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import hatespeech
+from hatespeech.config import DATA_PATHS, ROOT
+from hatespeech.core.labels import LABELS
+from hatespeech.core.moderator import Moderator
+from hatespeech.training import dialect
+from hatespeech.training.data import load_dataset
+from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once
+
+IDENTITY_SET = ROOT / "tests" / "data" / "identity" / "identity_set.csv"
+HATEXPLAIN = ROOT.parent / "shared" / "data" / "hatexplain" / "hatexplain_train_val.csv"
+KINDS = ("neutral", "counter", "ingroup", "hateful")
+NEITHER = LABELS.index("neither")
+
+# The done-when targets of the judgement issue: kind → (most or least overall, most for any group).
+# Neutral mentions of a group are flagged rarely, for every group; quoting a slur to condemn it
+# and in-group use at most as often as a moderator can bear; slur-free hate mostly caught.
+IDENTITY_TARGETS = {"neutral": ("≤", 0.10, 0.20), "counter": ("≤", 0.30, None), "ingroup": ("≤", 0.30, None)}
+IDENTITY_TARGETS["hateful"] = ("≥", 0.70, None)
+ALIGNED = 0.6  # a post is aligned with a dialect when that topic's proportion reaches this
+DIALECT_RATIO, DIALECT_BOTH_BELOW = 1.5, 0.05  # AAE-aligned flagged share ≤ 1.5 × White-aligned's, or both ≤ 5%
+
+
+def flagged(moderator: Moderator, texts: Sequence[str]) -> np.ndarray:
+    """Whether the served model flags each text, as ``/moderate`` decides (an empty text is allowed)."""
+    result = np.zeros(len(texts), dtype=bool)
+    for i, text in enumerate(tqdm(texts, desc="scoring", unit="post", disable=None, leave=False)):
+        if text.strip():
+            result[i] = moderator.moderate(text[: moderator.max_text_chars])["action"] != "allow"
+    return result
+
+
+def decided(moderator: Moderator, texts: Sequence[str], probabilities: np.ndarray) -> np.ndarray:
+    """Whether the served rule, thresholds and threat check flag texts given probabilities of another fit."""
+    _, actions, _ = moderator.policy.decide_many(probabilities)
+    threat = np.array([moderator.threat(text) is not None for text in texts], dtype=bool)
+    return (np.array(actions) != "allow") | threat
+
+
+def share(hits: np.ndarray) -> str:
+    return f"{hits.mean():.0%} ({int(hits.sum())}/{len(hits)})" if len(hits) else "—"
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a share k/n: the dialect cells are small."""
+    if n == 0:
+        return math.nan, math.nan
+    p, z2 = k / n, z * z
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return centre - half, centre + half
+
+
+# --- a) identity set ---------------------------------------------------------------------------
+
+
+def identity_table(moderator: Moderator) -> str:
+    with open(IDENTITY_SET, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    hits = flagged(moderator, [r["text"] for r in rows])
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    cell = {
+        (g, k): np.array([h for h, r in zip(hits, rows, strict=True) if r["group"] == g and r["kind"] == k], dtype=bool)
+        for g in groups
+        for k in KINDS
+    }
+    lines = ["| group | " + " | ".join(KINDS) + " |", "|---" * (len(KINDS) + 1) + "|"]
+    lines += [f"| {g} | " + " | ".join(share(cell[g, k]) for k in KINDS) + " |" for g in groups]
+    overall = {k: np.array([h for h, r in zip(hits, rows, strict=True) if r["kind"] == k], dtype=bool) for k in KINDS}
+    lines.append("| **overall** | " + " | ".join(f"**{share(overall[k])}**" for k in KINDS) + " |")
+    worst = {}
+    for k in KINDS:
+        # neutral, counter, ingroup: the most flagged group; hateful: the least flagged
+        pick = min if k == "hateful" else max
+        worst[k] = pick(groups, key=lambda g, k=k: cell[g, k].mean())
+    lines.append("| worst group | " + " | ".join(f"{worst[k]}: {cell[worst[k], k].mean():.0%}" for k in KINDS) + " |")
+    verdicts = []
+    for k in KINDS:
+        sign, limit, per_group = IDENTITY_TARGETS[k]
+        value = overall[k].mean()
+        met = value <= limit if sign == "≤" else value >= limit
+        text = f"{sign} {limit:.0%}"
+        if per_group is not None:
+            met = met and cell[worst[k], k].mean() <= per_group
+            text += f", any group ≤ {per_group:.0%}"
+        verdicts.append(f"{text}: {'met' if met else '**not met**'}")
+    lines.append("| target | " + " | ".join(verdicts) + " |")
+    return "\n".join(lines)
+
+
+# --- b) dialect --------------------------------------------------------------------------------
+
+
+def davidson_out_of_fold(moderator: Moderator, path: Path, folds: int, quick: bool) -> tuple[list[str], np.ndarray]:
+    """Davidson's clean tweets of the scored folds and whether the served rule flags each, out of fold."""
+    data = load_dataset(path)
+    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(data.texts, data.labels))
+    texts: list[str] = []
+    hits: list[np.ndarray] = []
+    with normalised_once():
+        for train, test in tqdm(splits[:1] if quick else splits, desc="out-of-fold fits", unit="fold", disable=None):
+            weights = None if data.agreement is None else data.agreement[train]
+            model = fit(build_pipeline(), [data.texts[i] for i in train], data.labels[train], weights)
+            clean = [data.texts[i] for i in test if data.labels[i] == NEITHER]
+            hits.append(decided(moderator, clean, model.predict_proba(clean)))
+            texts += clean
+    return texts, np.concatenate(hits)
+
+
+def hatexplain_clean_twitter(path: Path) -> list[str]:
+    """HateXplain's clean Twitter posts of the ``val`` split (never ``test``, which is not in the file either)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return [
+            r["text"].strip()
+            for r in csv.DictReader(f)
+            if r["split"] == "val" and r["platform"] == "twitter" and r["label"] == "neither"
+        ]
+
+
+def dialect_row(name: str, texts: Sequence[str], hits: np.ndarray, model_dir: Path) -> str:
+    p = dialect.proportions(texts, model_dir)
+    answered = ~np.isnan(p).any(axis=1)
+    aae = answered & (np.nan_to_num(p[:, dialect.AFRICAN_AMERICAN]) >= ALIGNED)
+    white = answered & (np.nan_to_num(p[:, dialect.WHITE]) >= ALIGNED)
+    cells = []
+    for mask in (aae, white):
+        k, n = int(hits[mask].sum()), int(mask.sum())
+        low, high = wilson(k, n)
+        cells.append(f"{n} | {k / n:.1%} [{low:.1%}, {high:.1%}]" if n else f"{n} | —")
+    a, w = hits[aae].mean() if aae.any() else math.nan, hits[white].mean() if white.any() else math.nan
+    ratio = a / w if w > 0 else math.inf
+    met = ratio <= DIALECT_RATIO or (a <= DIALECT_BOTH_BELOW and w <= DIALECT_BOTH_BELOW)
+    return (
+        f"| {name} | {len(texts)} ({int(answered.sum())}) | {hits.mean():.1%} | {cells[0]} | {cells[1]} "
+        f"| {ratio:.2f} | {'met' if met else '**not met**'} |"
+    )
+
+
+def dialect_table(moderator: Moderator, args: argparse.Namespace) -> str:
+    model_dir = dialect.model_dir(args.dialect_model)
+    lines = [
+        "| clean posts | n (with a dialect answer) | flagged, all | AAE-aligned n | AAE-aligned flagged [95% CI] "
+        f"| White-aligned n | White-aligned flagged [95% CI] | ratio AAE / White | target ≤ {DIALECT_RATIO} "
+        f"or both ≤ {DIALECT_BOTH_BELOW:.0%} |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    texts, hits = davidson_out_of_fold(moderator, args.davidson, args.folds, args.quick)
+    scored = f"1 of {args.folds} folds" if args.quick else f"{args.folds} folds"
+    lines.append(dialect_row(f"Davidson `neither`, out of fold ({scored}, seed {SEED})", texts, hits, model_dir))
+    lines.append(
+        dialect_row(
+            "Davidson `neither`, served model (in-sample, for comparison)", texts, flagged(moderator, texts), model_dir
+        )
+    )
+    hx = hatexplain_clean_twitter(args.hatexplain)
+    lines.append(dialect_row("HateXplain `val` Twitter `neither`, served model", hx, flagged(moderator, hx), model_dir))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one out-of-fold fit instead of --folds")
+    parser.add_argument("--folds", type=int, default=5, help="out-of-fold folds for Davidson (training uses 5)")
+    parser.add_argument("--model", type=Path, default=None, help="a model card (default: the committed model)")
+    parser.add_argument("--davidson", type=Path, default=next((p for p in DATA_PATHS if p.is_file()), DATA_PATHS[0]))
+    parser.add_argument("--hatexplain", type=Path, default=HATEXPLAIN)
+    parser.add_argument("--dialect-model", type=Path, default=None, help="TwitterAAE folder (or DIALECT_MODEL_DIR)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    moderator = hatespeech.load(args.model)
+    thresholds = ", ".join(
+        f"{label} review {t.review} block {t.block}" for label, t in moderator.policy.thresholds.items()
+    )
+    model = moderator.policy.model["sha256"][:12]
+    print(f"Model {model}, default thresholds ({thresholds}); flagged = review or block.\n")
+    print("a) Identity and counter-speech set (tests/data/identity): flagged share (flagged/n)\n")
+    print(identity_table(moderator))
+    print(f"\nb) Dialect: flagged share of clean posts, aligned = TwitterAAE proportion ≥ {ALIGNED}\n")
+    print(dialect_table(moderator, args))
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
