@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from support import free_port
 
+from hatespeech.connections import SCHEMA_VERSIONS
 from hatespeech.feedback import FeedbackStore, SQLiteFeedbackStore
 from hatespeech.feedback.store import TABLE
 
@@ -105,6 +106,7 @@ def empty_postgres(url: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        conn.execute(f"DROP TABLE IF EXISTS {SCHEMA_VERSIONS}")  # the migrations run again on the empty table
 
 
 def open_kind(kind: str, where: str) -> FeedbackStore:
