@@ -358,6 +358,11 @@ class FeedbackSettings:
     db_path: Path = DEFAULT_FEEDBACK_DB_PATH  # FEEDBACK_DB_PATH: the SQLite file (one machine)
     database_url: str | None = field(default=None, repr=False)  # DATABASE_URL: PostgreSQL (Heroku sets it)
     stores: StoreSettings = field(default_factory=StoreSettings)  # STORE_*, PG_*: deadline, breaker, spool
+    # Each origin's share (hatespeech/feedback/quota.py): writes per second per worker, at most this many at once,
+    # and rows per 24 hours across every worker. A moderator labels a few posts a minute; a leaked key, hundreds.
+    rate: float = 2.0  # FEEDBACK_RATE
+    burst: int = 60  # FEEDBACK_BURST
+    daily_cap: int = 5000  # FEEDBACK_DAILY_CAP
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FeedbackSettings:
@@ -368,6 +373,9 @@ class FeedbackSettings:
             db_path=Path(env.get("FEEDBACK_DB_PATH", "").strip() or DEFAULT_FEEDBACK_DB_PATH),
             database_url=url,
             stores=StoreSettings.from_env(env),
+            rate=_float(env, "FEEDBACK_RATE", cls.rate),
+            burst=_int(env, "FEEDBACK_BURST", cls.burst),
+            daily_cap=_int(env, "FEEDBACK_DAILY_CAP", cls.daily_cap),
         )
 
 

@@ -22,18 +22,43 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 BUSY_TIMEOUT_MS = 5000  # a SQLite writer waits this long for another before giving up
 CONNECT_TIMEOUT = 5  # seconds: a PostgreSQL that does not answer is an error, not a hung request
+SCHEMA_VERSIONS = "hatespeech_schema"  # one row per store: how many of its migrations its tables have had
+Migrations = tuple[str, Sequence[Sequence[str]]]  # (the store's name, its steps: each a list of statements)
 
 
-def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connection:
+def _migrate(conn: Any, migrations: Migrations, placeholder: str) -> None:
+    """Apply the steps of ``migrations`` that the store's tables have not had, in order; the caller
+    holds the write lock (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock) and the transaction,
+    so two processes never migrate at once and a step that fails leaves the tables as they were."""
+    store, steps = migrations
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSIONS} (store TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    row = conn.execute(f"SELECT version FROM {SCHEMA_VERSIONS} WHERE store = {placeholder}", (store,)).fetchone()
+    done = int(row[0]) if row else 0
+    if done >= len(steps):
+        return
+    for step in steps[done:]:
+        for statement in step:
+            conn.execute(statement)
+    conn.execute(
+        f"INSERT INTO {SCHEMA_VERSIONS} (store, version) VALUES ({placeholder}, {placeholder}) "
+        "ON CONFLICT (store) DO UPDATE SET version = excluded.version",
+        (store, len(steps)),
+    )
+
+
+def open_sqlite(
+    path: Path, schema: str, rows: bool = False, migrations: Migrations | None = None
+) -> sqlite3.Connection:
     """A connection to the SQLite file at ``path`` (created with its folder), ``schema`` applied.
 
-    ``rows``: rows as ``sqlite3.Row`` (by column name) instead of tuples.
+    ``rows``: rows as ``sqlite3.Row`` (by column name) instead of tuples. ``migrations``: the store's
+    name and its steps, applied once each, in one transaction (``_migrate``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +77,15 @@ def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connecti
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(schema)  # each statement is idempotent and waits its turn (busy_timeout)
+            if migrations is not None:
+                conn.execute("BEGIN IMMEDIATE")  # the write lock first: another process may be migrating
+                try:
+                    _migrate(conn, migrations, "?")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
             return conn
         except sqlite3.OperationalError as err:
             if "locked" not in str(err) or time.monotonic() > deadline:
@@ -60,9 +94,12 @@ def open_sqlite(path: Path, schema: str, rows: bool = False) -> sqlite3.Connecti
             time.sleep(0.01 + random.random() * 0.04)  # jitter, not a secret
 
 
-def open_postgres(url: str, schema: str, lock: int, options: str | None = None) -> Any:
-    """An autocommit connection to PostgreSQL at ``url``, ``schema`` applied under the advisory lock
-    ``lock`` (processes creating the same tables at once would otherwise collide).
+def open_postgres(
+    url: str, schema: str, lock: int, options: str | None = None, migrations: Migrations | None = None
+) -> Any:
+    """An autocommit connection to PostgreSQL at ``url``, ``schema`` and then ``migrations`` (as for
+    ``open_sqlite``) applied under the advisory lock ``lock`` (processes creating the same tables at
+    once would otherwise collide).
 
     ``options``: libpq's, such as ``StoreSettings.postgres_options`` (``statement_timeout`` and
     ``lock_timeout``: a slow or blocked statement ends instead of holding a thread).
@@ -71,10 +108,27 @@ def open_postgres(url: str, schema: str, lock: int, options: str | None = None) 
 
     extra: dict[str, Any] = {"options": options} if options else {}
     conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **extra)
+    if not schema.strip() and migrations is not None and _up_to_date(conn, migrations):
+        return conn  # the common case: no lock to queue for (every worker thread opens a connection)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-        conn.execute(schema)
+        if schema.strip():
+            conn.execute(schema)
+        if migrations is not None:
+            conn.execute("SET LOCAL statement_timeout = 0")  # a migration may rewrite a large table, once
+            _migrate(conn, migrations, "%s")
     return conn
+
+
+def _up_to_date(conn: Any, migrations: Migrations) -> bool:
+    import psycopg
+
+    store, steps = migrations
+    try:
+        row = conn.execute(f"SELECT version FROM {SCHEMA_VERSIONS} WHERE store = %s", (store,)).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return False
+    return row is not None and int(row[0]) >= len(steps)
 
 
 def open_redis(url: str, timeout: float, decode_responses: bool = True) -> Any:

@@ -5,6 +5,7 @@ The PostgreSQL server itself is testing/services.py's (tests/conftest.py: one pe
 
 from __future__ import annotations
 
+from hatespeech.connections import SCHEMA_VERSIONS
 from hatespeech.feedback import FeedbackStore, SQLiteFeedbackStore
 from hatespeech.feedback.store import TABLE
 
@@ -16,6 +17,7 @@ def empty_postgres(url: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        conn.execute(f"DROP TABLE IF EXISTS {SCHEMA_VERSIONS}")  # the migrations run again on the empty table
 
 
 def open_feedback_store(backend: str, where: str) -> FeedbackStore:

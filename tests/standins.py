@@ -379,8 +379,10 @@ def discourse_post(
     }
 
 
-def discourse_reviewable(post_id: int, raw: str, status: str | int, *, reviewable_id: int = 90) -> dict:
-    """A flagged post's reviewable as ReviewableFlaggedPostSerializer shows it."""
+def discourse_reviewable(
+    post_id: int, raw: str, status: str | int, *, reviewable_id: int = 90, version: int = 2
+) -> dict:
+    """A flagged post's reviewable as ReviewableFlaggedPostSerializer shows it (``version`` counts its changes)."""
     return {
         "id": reviewable_id,
         "status": status,
@@ -390,7 +392,7 @@ def discourse_reviewable(post_id: int, raw: str, status: str | int, *, reviewabl
         "target_url": f"/t/weekend-plans/7/{post_id}",
         "created_at": "2026-11-27T12:00:05.000Z",
         "score": 6.0,
-        "version": 2,
+        "version": version,
         "post_id": post_id,
         "raw": raw,
         "cooked": f"<p>{raw}</p>",
@@ -576,10 +578,15 @@ def wait_outbox_empty(db_path: Path, timeout: float = 60.0) -> None:
 
 def feedback_rows(db_path: Path) -> list[tuple[str, str, str, str | None]]:
     """(text, label, source, id) of every stored label, read with the feedback package's own store."""
+    return [row[:4] for row in stored_feedback(db_path)]
+
+
+def stored_feedback(db_path: Path, decisions: bool = False) -> list:
+    """Every stored row (``hatespeech.feedback.Row``, with its origin), or with ``decisions`` what training reads."""
     from hatespeech.feedback import SQLiteFeedbackStore
 
     store = SQLiteFeedbackStore(db_path)
     try:
-        return [row[:4] for row in store.rows()]
+        return store.decisions() if decisions else list(store.rows())
     finally:
         store.close()

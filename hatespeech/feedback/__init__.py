@@ -1,9 +1,15 @@
 """Moderators' decisions, kept to teach the model a board's own standards.
 
-One label per post: ``(text, label, source, id, moderator, created_at)``. The same ``(source,
-id)`` sent again replaces the earlier row (a moderator changed their mind); a row without an
-``id`` is always a new row and cannot be erased by id. Texts are kept until erased: they are the
-training data of the next model (``python train.py --feedback store``).
+One label per post and origin: ``(text, label, source, id, moderator, origin, event_at)``. The
+``origin`` is who wrote it: a credential (``token``: FIREFLY_TOKEN, the review page's too;
+``moderation-key``: MODERATION_API_KEY, what Coral holds; ``open`` when no token is set) or a
+board's signed webhook (``discourse-webhook``). A board's own decision and a label given for the
+same post through the API are kept side by side; training takes the newest by the board's event
+time (``FeedbackStore.decisions``), and a replayed older decision never overrides a newer one. The
+same ``(source, id, origin)`` sent again replaces its earlier row (a moderator changed their mind);
+a row without an ``id`` is always a new row and cannot be erased by id. Each origin's writes are
+bounded (quota.py). Texts are kept until erased: they are the training data of the next model
+(``python train.py --feedback store``).
 
 Two backends, one interface (``FeedbackStore``):
 
@@ -19,6 +25,8 @@ both, so concurrent writers lose nothing and the last label for a ``(source, id)
 >>> first = store.add("you people are vermin", "hate speech", source="forum", id="p1")
 >>> store.add("you people are vermin", "offensive language", source="forum", id="p1") == first
 True
+>>> store.add("you people are vermin", "neither", source="forum", id="p1", event_at=0.0)  # older: kept out
+0
 >>> store.counts()["by_label"]
 {'hate speech': 0, 'offensive language': 1, 'neither': 0}
 >>> store.erase("forum", "p1"), store.counts()["total"]
@@ -34,7 +42,8 @@ from typing import Any, NamedTuple
 
 from hatespeech.core.labels import LABELS
 from hatespeech.core.validate import UnknownFields, check_text, json_type
-from hatespeech.feedback.store import FeedbackStore, SQLiteFeedbackStore, StoreUnavailable
+from hatespeech.feedback.quota import Quota
+from hatespeech.feedback.store import FeedbackStore, Row, SQLiteFeedbackStore, StoreUnavailable, TooManyWrites
 
 __all__ = [
     "FIELDS",
@@ -44,8 +53,10 @@ __all__ = [
     "Feedback",
     "FeedbackStore",
     "InvalidFeedback",
+    "Row",
     "SQLiteFeedbackStore",
     "StoreUnavailable",
+    "TooManyWrites",
     "UnknownFeedbackFields",
     "check_feedback",
     "check_key",
@@ -163,10 +174,11 @@ def open_store(settings: Any) -> FeedbackStore:
     feedback = getattr(settings, "feedback", settings)
     max_text_chars = getattr(settings, "max_text_chars", 10_000)  # MAX_TEXT_CHARS, as /predict
     stores = getattr(feedback, "stores", None)
+    limits = {"quota": Quota(feedback.rate, feedback.burst), "daily_cap": feedback.daily_cap}
     if feedback.database_url:
         from hatespeech.feedback.postgres import PostgresFeedbackStore
 
-        store = PostgresFeedbackStore(feedback.database_url, max_text_chars, stores)
+        store = PostgresFeedbackStore(feedback.database_url, max_text_chars, stores, **limits)
         store.spool_beside = Path(feedback.db_path)  # FEEDBACK_DB_PATH's folder: the container's volume
         return store
-    return SQLiteFeedbackStore(Path(feedback.db_path), max_text_chars, stores)
+    return SQLiteFeedbackStore(Path(feedback.db_path), max_text_chars, stores, **limits)

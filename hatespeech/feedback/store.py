@@ -11,35 +11,98 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any, NamedTuple, TypedDict, TypeVar
 
 from hatespeech.config import StoreSettings
 from hatespeech.connections import PerThread, open_sqlite
 from hatespeech.core.labels import LABELS
+from hatespeech.feedback.quota import Quota
 from hatespeech.resilience import SPOOLED, Guard, StoreUnavailable, guard
 
-__all__ = ["FeedbackStore", "SQLiteFeedbackStore", "StoreUnavailable"]  # StoreUnavailable: the web layer answers 503
+__all__ = [
+    "FeedbackStore",
+    "Row",
+    "SQLiteFeedbackStore",
+    "StoreUnavailable",
+    "TooManyWrites",
+]  # StoreUnavailable: the web layer answers 503
 T = TypeVar("T")
 API_TIMEOUT = 2.0  # seconds POST/GET /feedback wait for the database (a board's decision waits STORE_TIMEOUT)
 
 TABLE = "hatespeech_feedback"  # prefixed: on Heroku the database may be shared with other apps
 FETCH_ROWS = 1000  # rows() reads this many at a time: bounded memory whatever the table's size
+DAY = 86_400.0
+UNRECORDED = "unrecorded"  # the origin of rows written before origins were recorded
 
-# One row per decision. (source, ext_id) is unique; NULL ext_ids never collide, so a row sent
-# without an id is always a new row. created_at (seconds since the epoch) is when the row was
-# last written: GET /feedback counts the rows newer than the served model by it.
+# One row per (source, ext_id, origin): a board's own decision (origin "discourse-webhook", say) and a
+# label given for the same post with the API token ("token") or Coral's key ("moderation-key") are kept
+# side by side, so neither overwrites the other; training takes the newest by event_at (decisions()).
+# A write replaces its origin's row only if it is not older: a higher revision (the board's own counter
+# of changes to the decision, where it sends one), or the same revision and an event_at (the board's
+# time of the decision, else when it reached us) as new or newer. So a replayed stale "approved" never
+# overrides the "rejected" that followed. NULL ext_ids never collide: a row sent without an id is
+# always a new row. created_at is when the row was last written (GET /feedback counts the rows newer
+# than the served model by it; the daily cap counts an origin's rows by it).
 UPSERT = f"""
-INSERT INTO {TABLE} (text, label, source, ext_id, moderator, created_at) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (source, ext_id) DO UPDATE SET
-    text = excluded.text, label = excluded.label, moderator = excluded.moderator, created_at = excluded.created_at
+INSERT INTO {TABLE} (text, label, source, ext_id, moderator, created_at, origin, event_at, revision)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (source, ext_id, origin) DO UPDATE SET
+    text = excluded.text, label = excluded.label, moderator = excluded.moderator,
+    created_at = excluded.created_at, event_at = excluded.event_at, revision = excluded.revision
+WHERE excluded.revision > {TABLE}.revision
+   OR (excluded.revision = {TABLE}.revision AND excluded.event_at >= {TABLE}.event_at)
 RETURNING row_id
 """
-SCHEMA = f"""
+# Version 1: (source, ext_id) unique, no origin. Its rows keep their text and label, with the origin
+# "unrecorded" and the time they were written as their event time.
+V1 = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     row_id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, label TEXT NOT NULL, source TEXT NOT NULL,
     ext_id TEXT, moderator TEXT, created_at REAL NOT NULL, UNIQUE (source, ext_id));
 CREATE INDEX IF NOT EXISTS {TABLE}_created ON {TABLE} (created_at);
 """
+MIGRATIONS = (
+    "feedback",
+    [
+        [s for s in V1.split(";") if s.strip()],
+        [  # 2: who wrote each row (origin), when the board decided (event_at, revision); SQLite cannot change a
+            # UNIQUE constraint in place, so the table is copied
+            f"""CREATE TABLE {TABLE}_v2 (
+                row_id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, label TEXT NOT NULL,
+                source TEXT NOT NULL, ext_id TEXT, moderator TEXT, created_at REAL NOT NULL, origin TEXT NOT NULL,
+                event_at REAL NOT NULL, revision INTEGER NOT NULL DEFAULT 0, UNIQUE (source, ext_id, origin))""",
+            f"""INSERT INTO {TABLE}_v2 (row_id, text, label, source, ext_id, moderator, created_at, origin, event_at)
+                SELECT row_id, text, label, source, ext_id, moderator, created_at, '{UNRECORDED}', created_at
+                FROM {TABLE}""",
+            f"DROP TABLE {TABLE}",
+            f"ALTER TABLE {TABLE}_v2 RENAME TO {TABLE}",
+            f"CREATE INDEX {TABLE}_created ON {TABLE} (created_at)",
+            f"CREATE INDEX {TABLE}_origin ON {TABLE} (origin, created_at)",
+        ],
+    ],
+)
+
+
+class TooManyWrites(RuntimeError):
+    """An origin wrote more than its share (``FEEDBACK_RATE``, ``FEEDBACK_BURST``, ``FEEDBACK_DAILY_CAP``):
+    nothing stored; the web layer answers 429 with ``Retry-After: retry_after``."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Row(NamedTuple):
+    """One stored row, as ``rows()`` reads them."""
+
+    text: str
+    label: str
+    source: str
+    id: str | None
+    created_at: float
+    origin: str
+    event_at: float
+    revision: int
 
 
 class Counts(TypedDict):
@@ -48,6 +111,7 @@ class Counts(TypedDict):
     total: int
     by_label: dict[str, int]  # every label, 0 included
     by_source: dict[str, int]
+    by_origin: dict[str, int]  # who wrote the rows: a credential ("token", "moderation-key") or a board's webhook
     newer_than_model: int | None  # rows written after the given time; None when none was given
 
 
@@ -57,16 +121,24 @@ class FeedbackStore:
     With ``stores`` (the service's ``StoreSettings``) every call on the request's path goes through a
     ``hatespeech.resilience.Guard``: ``add``, ``counts`` and ``erase`` wait at most ``API_TIMEOUT``
     (``StoreUnavailable`` then: 503), and ``keep`` (a board's decision) is spooled while the
-    database is away and replayed once it is back.
+    database is away and replayed once it is back. With ``quota`` and ``daily_cap``, each origin's
+    writes are bounded (quota.py): ``TooManyWrites`` beyond them.
     """
 
     placeholder = "?"
     errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)  # the driver's failures
 
-    def __init__(self, max_text_chars: int = 10_000, stores: StoreSettings | None = None) -> None:
+    def __init__(
+        self,
+        max_text_chars: int = 10_000,
+        stores: StoreSettings | None = None,
+        quota: Quota | None = None,
+        daily_cap: int | None = None,
+    ) -> None:
         self.max_text_chars = max_text_chars
         self._connections = PerThread(lambda: self._connect(), lambda conn: self._usable(conn))
         self.stores = stores
+        self.quota, self.daily_cap = quota, daily_cap
         self._guard: Guard | None = None
 
     def _address(self) -> str:
@@ -124,15 +196,21 @@ class FeedbackStore:
         source: str = "api",
         id: str | None = None,
         moderator: str | None = None,
+        origin: str = "library",
+        event_at: float | None = None,
+        revision: int = 0,
     ) -> int:
         """Store one label (validated first: ``InvalidFeedback`` and nothing stored if any field is bad).
 
-        The same ``(source, id)`` replaces the earlier row and keeps its row id, which is returned.
+        ``origin`` names who wrote it (a credential, or a board's signed webhook); ``event_at`` (seconds
+        since the epoch) is when the board decided, if it says, else now; ``revision`` the board's own
+        counter of changes to the decision, if it has one. The same ``(source, id, origin)`` replaces the
+        earlier row (unless that one is newer: see ``UPSERT``) and keeps its row id, which is returned;
+        0 when a newer decision was kept instead. ``TooManyWrites`` when the origin is over its share.
         """
-        from hatespeech.feedback import check_feedback
-
-        f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
-        return self._guarded(self._upsert, f.text, f.label, f.source, f.id, f.moderator, time.time())
+        params = self._checked(text, label, source, id, moderator, origin, event_at, revision)
+        self._admit(origin, params[5], waits=True)
+        return self._guarded(self._upsert, *params)
 
     def keep(
         self,
@@ -142,25 +220,98 @@ class FeedbackStore:
         source: str = "api",
         id: str | None = None,
         moderator: str | None = None,
+        origin: str = "library",
+        event_at: float | None = None,
+        revision: int = 0,
     ) -> int | None:
-        """``add`` that never waits on a stalled database: the row id, or None when the row was spooled
-        (it is stored once the database is back). ``InvalidFeedback`` as ``add``; ``StoreUnavailable``
-        only if the spool failed too."""
-        from hatespeech.feedback import check_feedback
-
-        f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
-        params = (f.text, f.label, f.source, f.id, f.moderator, time.time())
+        """``add`` that never waits on a stalled database: the row id (0: a newer decision was kept), or None
+        when the row was spooled (it is stored once the database is back). ``InvalidFeedback`` and
+        ``TooManyWrites`` as ``add``; ``StoreUnavailable`` only if the spool failed too."""
+        params = self._checked(text, label, source, id, moderator, origin, event_at, revision)
+        self._admit(origin, params[5], waits=False)
         found = self.guard
         if found is None:
             return self._upsert(*params)
         written = found.write("upsert", *params)
         return None if written is SPOOLED else int(written)
 
+    def _checked(
+        self,
+        text: str,
+        label: str,
+        source: str,
+        id: str | None,
+        moderator: str | None,
+        origin: str,
+        event_at: float | None,
+        revision: int,
+    ) -> tuple[str, str, str, str | None, str | None, float, str, float, int]:
+        from hatespeech.feedback import check_feedback
+
+        f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
+        now = time.time()
+        return (
+            f.text,
+            f.label,
+            f.source,
+            f.id,
+            f.moderator,
+            now,
+            origin,
+            now if event_at is None else event_at,
+            revision,
+        )
+
+    def _admit(self, origin: str, now: float, waits: bool) -> None:
+        """``TooManyWrites`` if ``origin`` is over its rate or its daily cap. The cap is read from the store;
+        for a board's decision (``waits`` false) a store that cannot answer in time lets it through, to
+        the spool: that decision must not be lost."""
+        if self.quota is not None:
+            wait = self.quota.take(origin)
+            if wait > 0:
+                raise TooManyWrites(f"too many feedback writes from {origin}; try again in {wait:.1f} s", wait)
+        if self.daily_cap is None:
+            return
+        try:
+            written = self._guarded(self._written_since, origin, now - DAY) if waits else self._quick(origin, now)
+        except StoreUnavailable:
+            if waits:
+                raise
+            return
+        if written >= self.daily_cap:
+            raise TooManyWrites(
+                f"{origin} wrote {written} feedback rows in the last 24 hours; the cap is {self.daily_cap} "
+                "(FEEDBACK_DAILY_CAP)",
+                3600.0,
+            )
+
+    def _quick(self, origin: str, now: float) -> int:
+        found = self.guard
+        if found is None:
+            return self._written_since(origin, now - DAY)
+        return found.call(self._written_since, origin, now - DAY)  # the request's own deadline (STORE_TIMEOUT)
+
+    def _written_since(self, origin: str, since: float) -> int:
+        (n,) = self._execute(
+            f"SELECT COUNT(*) FROM {TABLE} WHERE origin = ? AND created_at > ?", (origin, since)
+        ).fetchone()
+        return int(n)
+
     def _upsert(
-        self, text: str, label: str, source: str, id: str | None, moderator: str | None, created_at: float
+        self,
+        text: str,
+        label: str,
+        source: str,
+        id: str | None,
+        moderator: str | None,
+        created_at: float,
+        origin: str = UNRECORDED,  # a row spooled before origins were recorded
+        event_at: float | None = None,
+        revision: int = 0,
     ) -> int:
-        rows, _ = self._write(UPSERT, (text, label, source, id, moderator, created_at))
-        return int(rows[0][0])
+        event = created_at if event_at is None else event_at
+        rows, _ = self._write(UPSERT, (text, label, source, id, moderator, created_at, origin, event, revision))
+        return int(rows[0][0]) if rows else 0
 
     def counts(self, newer_than: float | None = None) -> Counts:
         """``total``, ``by_label`` (every label, 0 included), ``by_source``, and ``newer_than_model``:
@@ -170,9 +321,12 @@ class FeedbackStore:
     def _counts(self, newer_than: float | None) -> Counts:
         by_label = dict.fromkeys(LABELS, 0)
         by_source: dict[str, int] = {}
-        for label, source, n in self._execute(f"SELECT label, source, COUNT(*) FROM {TABLE} GROUP BY label, source"):
+        by_origin: dict[str, int] = {}
+        grouped = f"SELECT label, source, origin, COUNT(*) FROM {TABLE} GROUP BY label, source, origin"
+        for label, source, origin, n in self._execute(grouped):
             by_label[label] = by_label.get(label, 0) + int(n)
             by_source[source] = by_source.get(source, 0) + int(n)
+            by_origin[origin] = by_origin.get(origin, 0) + int(n)
         newer = None
         if newer_than is not None:
             (newer,) = self._execute(f"SELECT COUNT(*) FROM {TABLE} WHERE created_at > ?", (newer_than,)).fetchone()
@@ -181,22 +335,26 @@ class FeedbackStore:
             "total": sum(by_label.values()),
             "by_label": by_label,
             "by_source": dict(sorted(by_source.items())),
+            "by_origin": dict(sorted(by_origin.items())),
             "newer_than_model": newer,
         }
 
-    def erase(self, source: str, id: str | int) -> bool:
-        """Delete the row sent with this ``(source, id)``; True if there was one."""
+    def erase(self, source: str, id: str | int, origin: str = "library") -> bool:
+        """Delete every row for this ``(source, id)``, whoever wrote it (a deleted post's text must go
+        everywhere); True if there was one. It counts against ``origin``'s rate (``TooManyWrites``)."""
+        if self.quota is not None and (wait := self.quota.take(origin)) > 0:
+            raise TooManyWrites(f"too many feedback writes from {origin}; try again in {wait:.1f} s", wait)
         return self._guarded(self._erase, str(source), str(id))
 
     def _erase(self, source: str, id: str) -> bool:
         _, changed = self._write(f"DELETE FROM {TABLE} WHERE source = ? AND ext_id = ?", (source, id))
         return changed > 0
 
-    def rows(self) -> Iterator[tuple[str, str, str, str | None, float]]:
-        """Every row as ``(text, label, source, id, created_at)``, oldest first, read in pages."""
+    def rows(self) -> Iterator[Row]:
+        """Every row, oldest first, read in pages (several per post when several origins labelled it)."""
         last = 0
         statement = (
-            f"SELECT row_id, text, label, source, ext_id, created_at FROM {TABLE} "
+            f"SELECT row_id, text, label, source, ext_id, created_at, origin, event_at, revision FROM {TABLE} "
             f"WHERE row_id > ? ORDER BY row_id LIMIT {FETCH_ROWS}"
         )
         while True:
@@ -206,10 +364,24 @@ class FeedbackStore:
             except self.errors as err:
                 raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
             for row in page:
-                yield row[1], row[2], row[3], row[4], float(row[5])
+                yield Row(row[1], row[2], row[3], row[4], float(row[5]), row[6], float(row[7]), int(row[8]))
             if len(page) < FETCH_ROWS:
                 return
             last = page[-1][0]
+
+    def decisions(self) -> list[Row]:
+        """What training learns from: for each post ``(source, id)``, the newest row by the board's event
+        time (then revision), whoever wrote it; every row sent without an id. In the order stored."""
+        newest: dict[tuple[str, str], tuple[int, Row]] = {}
+        kept: list[tuple[int, Row]] = []
+        for at, row in enumerate(self.rows()):
+            if row.id is None:
+                kept.append((at, row))
+                continue
+            seen = newest.get((row.source, row.id))
+            if seen is None or (row.event_at, row.revision) > (seen[1].event_at, seen[1].revision):
+                newest[(row.source, row.id)] = (at, row)
+        return [row for _, row in sorted([*kept, *newest.values()], key=lambda pair: pair[0])]
 
     def close(self) -> None:
         """Close this process's connections (a later call opens new ones)."""
@@ -221,8 +393,10 @@ class FeedbackStore:
 class SQLiteFeedbackStore(FeedbackStore):
     """One SQLite file shared by the workers of one machine (``FEEDBACK_DB_PATH``)."""
 
-    def __init__(self, path: Path | str, max_text_chars: int = 10_000, stores: StoreSettings | None = None) -> None:
-        super().__init__(max_text_chars, stores)
+    def __init__(
+        self, path: Path | str, max_text_chars: int = 10_000, stores: StoreSettings | None = None, **limits: Any
+    ) -> None:
+        super().__init__(max_text_chars, stores, **limits)
         self.path = Path(path)
 
     def _address(self) -> str:
@@ -232,7 +406,7 @@ class SQLiteFeedbackStore(FeedbackStore):
         return self.path
 
     def _connect(self) -> sqlite3.Connection:
-        return open_sqlite(self.path, SCHEMA)
+        return open_sqlite(self.path, "", migrations=MIGRATIONS)
 
     def _write(self, statement: str, params: tuple = ()) -> tuple[list[Any], int]:
         # subtle: in WAL mode a statement that reads before it writes (an upsert) and finds that another

@@ -14,12 +14,14 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 Header = Callable[[str], "str | None"]  # a request header by name, or None
 MAX_SIGNATURES = 8  # a header listing more is refused: each costs an HMAC
 MAX_CONTEXT_CHARS = 200  # as /moderate takes id, thread and author
 MAX_URL_CHARS = 2048
+MAX_TIME_CHARS = 40  # an ISO 8601 time with its fraction and offset
 
 
 @dataclass
@@ -276,6 +278,21 @@ def clean_field(value: object, limit: int = MAX_CONTEXT_CHARS) -> str | None:
         return None
     text = "".join(c for c in str(value) if unicodedata.category(c) not in ("Cc", "Cs"))[:limit]
     return text if text.strip() else None
+
+
+def board_time(value: object) -> float | None:
+    """An ISO 8601 time a platform sent, as seconds since the epoch; None if it is not one.
+
+    >>> board_time("2026-12-07T15:04:05.500Z"), board_time("yesterday"), board_time(None)
+    (1796655845.5, None, None)
+    """
+    if not isinstance(value, str) or len(value) > MAX_TIME_CHARS:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
 
 
 def clean_url(value: object) -> str | None:

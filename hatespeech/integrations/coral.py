@@ -26,6 +26,7 @@ rule of all three boards: common.py, ``BOARDS``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,7 +42,8 @@ from hatespeech.integrations.common import (
     signed,
     strip_html,
 )
-from hatespeech.integrations.service import Service
+from hatespeech.integrations.outbox import InProgress
+from hatespeech.integrations.service import Service, digest, seen_key
 
 KIND = "coral"
 TOKEN_PREFIX = "comment:"  # Coral's clientToken is "comment:<the comment's id>"
@@ -64,6 +66,7 @@ class Coral:
 
     def __init__(self, settings: IntegrationSettings, service: Service):
         self.settings, self.service = settings, service
+        self.seen_key = seen_key((settings.coral_secrets or ("",))[0])
 
     def __call__(self, body: bytes, header: Header) -> Reply:
         if not signed(body, header("X-Coral-Signature"), self.settings.coral_secrets):
@@ -80,12 +83,22 @@ class Coral:
             return error(400, 'expected {"action": "NEW" | "EDIT", "comment": {"body": "..."}, ...}')
         story = object_at(payload, "story")
         author = object_at(payload, "author")
-        answer = self.service.score(
-            read_html(comment["body"]).own,
-            thread=board_id(KIND, story["id"]) if isinstance(story.get("id"), str) else None,
-            author=author.get("id"),
-            url=story.get("url"),
-        )
+        text = read_html(comment["body"]).own
+        context = {
+            "thread": board_id(KIND, story["id"]) if isinstance(story.get("id"), str) else None,
+            "author": author.get("id"),
+            "url": story.get("url"),
+        }
+        # Coral's comment has no id yet, so a delivery replayed (or retried) looks like a new comment: one
+        # seen before (same story, author and words) gets the same answer but is recorded once, so five
+        # replays do not make "5 of the last 5 messages flagged". Coral's own repeat-post check stops a
+        # commenter from posting the same words twice.
+        seen = json.dumps([context["thread"], str(context["author"]), text])
+        try:
+            with self.service.first_delivery(f"{KIND}:seen:{digest(seen, self.seen_key)}") as fresh:
+                answer = self.service.score(text, **context, record=fresh)
+        except InProgress:  # the same delivery is being answered now
+            answer = self.service.score(text, **context, record=False)
         if answer is None or answer["action"] == "allow":
             return Reply(204)
         reply: dict[str, Any] = {"actions": [dict(FLAG)]}
@@ -124,11 +137,13 @@ def suggest_score(
     attribute_scores: object,
     options: Mapping[str, Any],
     source: str | None = None,
+    origin: str = "token",
 ) -> tuple[dict[str, Any], str]:
     """Store one suggested score as feedback: ``(Perspective's answer, the label stored)``; ValueError if malformed.
 
     ``source``, when given, is what the caller's credential stands for (``coral`` for
-    ``MODERATION_API_KEY``), whatever ``communityId`` claims.
+    ``MODERATION_API_KEY``), whatever ``communityId`` claims; ``origin`` is that credential, as feedback
+    records it. Perspective's request carries no time of the decision: it counts from its arrival.
     """
     for name, value in options.items():
         kind = SUGGEST_OPTIONS.get(name)
@@ -161,7 +176,7 @@ def suggest_score(
     if source == KIND and token is not None and token.startswith(TOKEN_PREFIX) and len(token) > len(TOKEN_PREFIX):
         post_id = token[len(TOKEN_PREFIX) :]  # the comment's own id, as the other boards' (common.py)
     text = strip_html(comment["text"]) if "<" in comment["text"] else comment["text"]
-    if not service.add_feedback(text, label, source=source, id=post_id):
+    if service.add_feedback(text, label, source=source, id=post_id, origin=origin) is False:
         raise ValueError("comment.text cannot be stored as feedback")
     languages = options.get("languages")
     answer: dict[str, Any] = {"detectedLanguages": ["en"]}

@@ -40,10 +40,12 @@ import re
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
+from hatespeech.feedback.store import TooManyWrites
 from hatespeech.integrations.common import (
     Header,
     Reply,
     board_id,
+    board_time,
     error,
     flag_label,
     object_at,
@@ -55,6 +57,7 @@ from hatespeech.integrations.service import QUOTED_AT_MOST, Part, Post, Service,
 
 KIND = "discourse"
 POST_EVENTS = ("post_created", "post_edited")
+ORIGIN = f"{KIND}-webhook"  # what feedback records as the writer of this board's decisions
 REVIEW_EVENTS = ("reviewable_transitioned_to", "reviewable_updated")
 FLAG_EVENTS = {"flag_agreed": True, "flag_disagreed": False}
 SKIPPED_POST_TYPES = (2, 3)  # moderator actions and small actions: Discourse's words, not a user's
@@ -168,20 +171,40 @@ class Discourse:
         post_id = reviewable.get("post_id", reviewable.get("target_id"))
         if agreed is None or reviewable.get("type", "ReviewableFlaggedPost") != "ReviewableFlaggedPost":
             return Reply(200, {"ignored": "no decision on a flagged post"})
-        return self._decided(post_id, own_words(reviewable), agreed, None)
+        # a reviewable's "version" counts its changes: a replayed older decision has a lower one
+        version = reviewable.get("version")
+        revision = version if isinstance(version, int) and not isinstance(version, bool) and version >= 0 else 0
+        return self._decided(post_id, own_words(reviewable), agreed, None, None, revision)
 
     def flag_resolved(self, flag: dict[str, Any], agreed: bool) -> Reply:
         if flag.get("created_by") != self.settings.discourse_api_username:
             return Reply(200, {"ignored": "not our flag"})
         post = object_at(flag, "post")
-        return self._decided(post.get("id"), own_words(post), agreed, flag.get("resolved_by"))
+        decided_at = board_time(flag.get("resolved_at"))  # when the moderator decided, by Discourse's clock
+        return self._decided(post.get("id"), own_words(post), agreed, flag.get("resolved_by"), decided_at, 0)
 
-    def _decided(self, post_id: object, text: str, agreed: bool, moderator: object) -> Reply:
+    def _decided(
+        self, post_id: object, text: str, agreed: bool, moderator: object, event_at: float | None, revision: int
+    ) -> Reply:
         flagged = self.service.outbox.keys.recall(f"{KIND}:flagged:{post_id}")
         if flagged is None:
             return Reply(200, {"ignored": "not a post we flagged"})
         if not text.strip():
             return Reply(200, {"ignored": "the post has no text"})
         label = flagged if agreed else "neither"
-        stored = self.service.add_feedback(text, label, source=KIND, id=post_id, moderator=moderator)
+        try:
+            stored = self.service.add_feedback(
+                text,
+                label,
+                source=KIND,
+                id=post_id,
+                moderator=moderator,
+                origin=ORIGIN,
+                event_at=event_at,
+                revision=revision,
+            )
+        except TooManyWrites as err:  # Discourse redelivers a failed event later
+            return Reply(429, {"error": str(err)}, [("Retry-After", str(max(1, round(err.retry_after))))])
+        if stored is None:
+            return Reply(200, {"feedback": None, "ignored": "a newer decision on this post is stored"})
         return Reply(200, {"feedback": label if stored else None})

@@ -76,8 +76,12 @@ class Service:
         thread: object = None,
         author: object = None,
         url: object = None,
+        record: bool = True,
     ) -> dict[str, Any] | None:
         """``/moderate``'s answer for a post (all of it), or None if there is nothing to score.
+
+        ``record=False``: the same answer, recorded nowhere (a delivery seen before: its alerts and
+        review entry exist already).
 
         The post's own words are scored whole, as one text, exactly as ``/moderate`` decides a text
         (its threat check included): that is the post's decision. A post longer than one window is
@@ -113,7 +117,7 @@ class Service:
         if len(wholes) == 1 and not spans and not cut and wholes[0][2] == "block":
             start, end, _ = wholes[0]
             if end - start <= self.max_text_chars:  # the common case: one short text, exactly as /moderate scores it
-                answer = self._moderate(text[start:end], context)
+                answer = self._moderate(text[start:end], {**context, "record": record})
                 return None if answer is None else {**answer, "window": [start, end]}
         if self.rank is None or self.record is None:
             raise RuntimeError("Service.rank and Service.record are needed to score a long post")
@@ -130,7 +134,8 @@ class Service:
         if cut:
             bound_action(answer, at_least="review")
             log.warning(json.dumps({"integrations": "post_cut", "chars": len(text), "scored": MAX_POST_CHARS}))
-        self._record(answer, text[start:end][: self.max_text_chars], context)
+        if record:
+            self._record(answer, text[start:end][: self.max_text_chars], context)
         shown = {**answer, "window": [start, end]}
         if isinstance(answer.get("threat"), dict):  # its offsets, into the text scored: into the post instead
             threat = answer["threat"]
@@ -168,7 +173,7 @@ class Service:
             return self.moderate(text, **context)
         except ValueError:
             try:
-                return self.moderate(text)
+                return self.moderate(text, record=context["record"])
             except ValueError as err:
                 log.warning(json.dumps({"integrations": "not_scored", "error": str(err)[:200]}))
                 return None
@@ -212,21 +217,44 @@ class Service:
                 break
         return words
 
-    def add_feedback(self, text: str, label: str, *, source: str, id: object, moderator: object = None) -> bool:
-        """Store a moderator's decision (the same ``source``/``id`` again replaces it); False if refused.
+    def add_feedback(
+        self,
+        text: str,
+        label: str,
+        *,
+        source: str,
+        id: object,
+        origin: str,
+        moderator: object = None,
+        event_at: float | None = None,
+        revision: int = 0,
+    ) -> bool | None:
+        """Store a moderator's decision: True (stored, or spooled while the database is away), None when a
+        newer decision from the same ``origin`` is kept instead (a replay), False if refused (an empty text).
+        ``TooManyWrites`` when ``origin`` is over its share (hatespeech/feedback/quota.py).
 
-        ``source`` is the board and ``id`` the post's id on it (common.py's naming rule), so a label
-        given on the review page to the same post replaces this one, and this one shows there.
+        ``source`` is the board and ``id`` the post's id on it (common.py's naming rule); ``origin`` is the
+        webhook or credential that wrote it. A label given on the review page for the same post is kept
+        beside this one; the newest by event time is what training learns (FeedbackStore.decisions).
         """
         post_id = clean_field(id)
         try:
             # spooled while the database is away: a board's decision is never lost, nor holds its webhook
-            self.feedback().keep(
-                text[: self.max_text_chars], label, source=source, id=post_id, moderator=clean_field(moderator)
+            row = self.feedback().keep(
+                text[: self.max_text_chars],
+                label,
+                source=source,
+                id=post_id,
+                moderator=clean_field(moderator),
+                origin=origin,
+                event_at=event_at,
+                revision=revision,
             )
         except ValueError as err:  # InvalidFeedback: an empty text, say
             log.warning(json.dumps({"integrations": "feedback_refused", "source": source, "error": str(err)[:200]}))
             return False
+        if row == 0:
+            return None
         queued = queued_id(source, post_id)
         if queued is not None:
             self.labelled(queued, label)

@@ -237,6 +237,12 @@ def _store_unavailable(err: feedback.StoreUnavailable) -> NoReturn:
     raise HTTPError("503 Service Unavailable", body, dict(JSON)) from None
 
 
+def _too_many(err: feedback.TooManyWrites) -> NoReturn:
+    seconds = max(1, round(err.retry_after))
+    headers = {**dict(JSON), "Retry-After": str(seconds)}
+    raise HTTPError("429 Too Many Requests", json.dumps({"error": str(err)}), headers) from None
+
+
 def _trained_at(card: dict[str, Any]) -> float | None:
     try:
         return datetime.fromisoformat(card["created_at"]).timestamp()
@@ -262,9 +268,11 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
         """Store a moderator's label for a post (201 ``{"id": row id}``); the same ``(source, id)`` replaces it."""
         feedback.check_unknown(unknown)
         try:
-            row = store.add(text, label, source=source, id=id, moderator=moderator)  # type: ignore[arg-type]  # add checks each value
+            row = store.add(text, label, source=source, id=id, moderator=moderator, origin=web.origin())  # type: ignore[arg-type]  # add checks each value
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
+        except feedback.TooManyWrites as err:
+            _too_many(err)
         # the review page shows the post's label (if it is queued: a board's post under "<board>:<id>")
         review.labelled(integrations.queued_id(source, id), label)
         _created({"id": row})
@@ -283,9 +291,11 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
         feedback.check_unknown(unknown, ("id", "source"))
         checked_source, checked_id = feedback.check_key(source, id)
         try:
-            return {"erased": store.erase(checked_source, checked_id)}
+            return {"erased": store.erase(checked_source, checked_id, origin=web.origin())}
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
+        except feedback.TooManyWrites as err:
+            _too_many(err)
 
     api.functions.update({"feedback": post_feedback, "feedback/erase": erase_feedback})
     api.gets["feedback"] = feedback_counts
@@ -322,11 +332,15 @@ def _connect_boards(api: Api, moderate: Callable[..., Any], store: feedback.Feed
         """
         source = integrations.coral.KIND if web.moderation_key_used() else None
         try:
-            return integrations.suggest_score(boards, comment, attributeScores, options, source)[0]
+            return integrations.suggest_score(boards, comment, attributeScores, options, source, web.origin())[0]
         except compat.ApiError:
             raise
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
+        except feedback.TooManyWrites as err:
+            # Google's shape for a quota exceeded (Coral logs it; the decision is its own to keep)
+            body = {"error": {"code": 429, "message": str(err), "status": "RESOURCE_EXHAUSTED"}}
+            raise compat.ApiError("429 Too Many Requests", body) from None
         except ValueError as err:
             raise compat.perspective_error(str(err)) from None
 

@@ -67,11 +67,18 @@ DROP_INS = frozenset({"/v1/moderations", "/v1alpha1/comments:analyze", "/v1alpha
 # Which credential the request in this thread came with: firefly calls the function in the
 # guard's own thread and context, so the function can ask (``moderation_key_used``).
 _credential: contextvars.ContextVar[str | None] = contextvars.ContextVar("hatespeech_credential", default=None)
+MODERATION_KEY, TOKEN = "moderation-key", "token"  # the credentials, as the access log and feedback name them
 
 
 def moderation_key_used() -> bool:
     """The request being answered came with ``MODERATION_API_KEY`` (not ``FIREFLY_TOKEN``)."""
-    return _credential.get() == "moderation"
+    return _credential.get() == MODERATION_KEY
+
+
+def origin() -> str:
+    """Which credential the request being answered came with, as feedback records it: ``token``
+    (FIREFLY_TOKEN), ``moderation-key`` (MODERATION_API_KEY), or ``open`` (no token is set)."""
+    return _credential.get() or "open"
 
 
 def bad_input_is_400(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -191,10 +198,12 @@ class Guard:
                 reach = ", ".join(sorted(DROP_INS))
                 error = f"MODERATION_API_KEY reaches only {reach}; {path} needs FIREFLY_TOKEN"
                 return _reply(start_response, "403 Forbidden", {"error": error})
-            record["credential"] = "moderation"
-            _credential.set("moderation")
+            record["credential"] = MODERATION_KEY
+            _credential.set(MODERATION_KEY)
         elif not self.authorised(environ, self.token):
             return _reply(start_response, "403 Forbidden", {"error": "Invalid auth token"})
+        elif self.token is not None:
+            _credential.set(TOKEN)
         if self.pages is not None and self.pages.handles(path):
             try:
                 return self.pages(environ, start_response)

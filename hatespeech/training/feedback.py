@@ -171,13 +171,14 @@ def load_store(settings: Any) -> Feedback:
     texts, labels, row_sources, row_ids = [], [], [], []
     sources: Counter[str] = Counter()
     try:
-        for text, label, source, id_, _created in store.rows():
-            texts.append(text)
-            labels.append(LABELS.index(label))
-            sources[source] += 1
-            row_sources.append(source)
-            row_ids.append("" if id_ is None else str(id_))
-            digest.update(json.dumps([text, label, source, id_], ensure_ascii=False).encode("utf-8") + b"\n")
+        # one label per post: the newest decision by the board's event time, whoever gave it
+        for row in store.decisions():
+            texts.append(row.text)
+            labels.append(LABELS.index(row.label))
+            sources[row.source] += 1
+            row_sources.append(row.source)
+            row_ids.append("" if row.id is None else str(row.id))
+            digest.update(json.dumps([row.text, row.label, row.source, row.id], ensure_ascii=False).encode() + b"\n")
     except Exception as err:  # noqa: BLE001 (sqlite3's and psycopg's errors share no base class)
         raise FeedbackError(f"cannot read the feedback store ({where}): {err}") from None
     finally:

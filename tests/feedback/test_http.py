@@ -17,7 +17,8 @@ AUTH = {"Authorization": f"Token {TOKEN}"}
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"FIREFLY_TOKEN": TOKEN, "MAX_TEXT_CHARS": "200"}
+    # FEEDBACK_BURST: 200 writes at once from one token, here to show nothing is lost (test_trust.py: the share)
+    env = {"FIREFLY_TOKEN": TOKEN, "MAX_TEXT_CHARS": "200", "FEEDBACK_BURST": "1000"}
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
         empty_postgres(url)

@@ -32,6 +32,7 @@ def test_send_retrain_restart(
     monkeypatch.setattr(training_feedback, "WEIGHTS", (1.0, 4.0))  # the same code, fewer fits
     monkeypatch.setattr(training_feedback, "FOLDS", 2)
     where = {"DATABASE_URL": store_url} if feedback_backend == "postgres" else {"FEEDBACK_DB_PATH": store_url}
+    where["FEEDBACK_BURST"] = "1000"  # a board's 180 labels sent at once: its share is tested in test_trust.py
     (tmp_path / "before").mkdir()
     (tmp_path / "after").mkdir()
     with gunicorn(tmp_path / "before", WEB_CONCURRENCY="1", **where) as server:

@@ -36,6 +36,7 @@ def test_round_trip(feedback_store: FeedbackStore) -> None:
         "total": 3,
         "by_label": {"hate speech": 1, "offensive language": 1, "neither": 1},
         "by_source": {"api": 1, "forum": 2},
+        "by_origin": {"library": 3},  # written in-process, with no credential
         "newer_than_model": None,
     }
 

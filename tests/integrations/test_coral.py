@@ -9,8 +9,10 @@ secret, comma-separated), services/perspective/perspective.ts (``comments:analyz
 
 from __future__ import annotations
 
+import re
+
 from standins import ABUSIVE, CLEAN, CORAL_SECRET, REVIEW, SECRETS, TOKEN, Coral, feedback_rows
-from support import Server
+from support import Server, request
 
 FLAG = {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}
 
@@ -95,3 +97,24 @@ def test_suggestscore_needs_the_key_and_a_well_formed_body(boards: Server) -> No
 def test_no_secret_reaches_the_log(boards: Server) -> None:
     log = boards.output()
     assert "/integrations/coral" in log and not [s for s in SECRETS if s in log]
+
+
+def _decisions(server: Server) -> float:
+    """How many texts the server has counted as decided (its metrics, every worker together)."""
+    status, _, text = request(server.url + "/metrics", headers={"Authorization": f"Token {TOKEN}"}, method="GET")
+    assert status == 200
+    found = re.findall(r"^hatespeech_decisions_total\{[^}]*\} ([0-9.e+]+)$", text, re.MULTILINE)
+    return sum(float(n) for n in found)
+
+
+def test_a_replayed_comment_gets_its_answer_each_time_and_is_recorded_once(boards: Server) -> None:
+    """Coral's request has no comment id: five deliveries of the same signed body (a replay, or retries) are
+    answered alike, and recorded (the alerts' windows, the metrics) once, not as five posts."""
+    before = _decisions(boards)
+    body = Coral.request(ABUSIVE, story="story-replayed", author="user-replay")
+    answers = [Coral().moderate(url(boards), body) for _ in range(5)]
+    assert answers == [(200, {"actions": [FLAG], "status": "SYSTEM_WITHHELD"})] * 5
+    assert _decisions(boards) == before + 1
+    other_author = Coral.request(ABUSIVE, story="story-replayed", author="user-other")
+    assert Coral().moderate(url(boards), other_author)[0] == 200
+    assert _decisions(boards) == before + 2

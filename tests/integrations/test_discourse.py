@@ -24,6 +24,7 @@ from standins import (
     discourse_post,
     discourse_reviewable,
     feedback_rows,
+    stored_feedback,
     wait_outbox_empty,
 )
 from support import Server, post_json, request
@@ -191,8 +192,12 @@ def _label_on_the_page(server: Server, post: dict, label: str) -> None:
     assert status == 201
 
 
-def test_the_review_page_and_discourse_label_a_post_as_one_feedback_row(boards: Server, discourse: Discourse) -> None:
-    """A post's label from the review page and its Discourse reviewable are one (source, id): the last one wins."""
+def test_the_review_pages_label_is_kept_beside_discourses_and_the_newest_decides(
+    boards: Server, discourse: Discourse
+) -> None:
+    """A post's label from the review page (the token) and its Discourse reviewable (the signed webhook) are
+    two rows, neither overwriting the other; training learns the newest. (Until origins were recorded they
+    were one row, the last write winning: then the token could overwrite a board's decision.)"""
     hook, db = url(boards), boards.tmp / "feedback.sqlite3"  # type: ignore[attr-defined]
     for post_id in (601, 602):
         discourse.webhook(hook, "post_created", discourse_post(post_id, ABUSIVE, topic_id=60))
@@ -201,21 +206,58 @@ def test_the_review_page_and_discourse_label_a_post_as_one_feedback_row(boards: 
     assert set(queued) == {"discourse:601", "discourse:602"}
     assert queued["discourse:601"]["feedback_key"] == {"source": "discourse", "id": "601"}
 
-    # 601: the page first, then Discourse's moderators disagree: one row, theirs
+    # 601: the page first, then Discourse's moderators disagree: theirs is newest
     _label_on_the_page(boards, queued["discourse:601"], "hate speech")
     assert {p["id"]: p["feedback"] for p in _queued(boards, "discourse:60")}["discourse:601"] == "hate speech"
     disagreed = discourse_reviewable(601, ABUSIVE, "rejected", reviewable_id=93)
     assert discourse.webhook(hook, "reviewable_transitioned_to", disagreed) == (200, {"feedback": "neither"})
-    # 602: Discourse first (agreed: the flag's label), then the page: one row, the page's
+    # 602: Discourse first (agreed: the flag's label), then the page: the page's is newest
     agreed = discourse_reviewable(602, ABUSIVE, "approved", reviewable_id=94)
     assert discourse.webhook(hook, "reviewable_transitioned_to", agreed) == (200, {"feedback": "offensive language"})
     labels = {p["id"]: p["feedback"] for p in _queued(boards, "discourse:60")}
     assert labels == {"discourse:601": "neither", "discourse:602": "offensive language"}  # the board's, shown
     _label_on_the_page(boards, queued["discourse:602"], "hate speech")
 
-    rows = sorted(
-        (r for r in feedback_rows(db) if r[3] in ("601", "602", "discourse:601", "discourse:602")), key=lambda r: r[3]
-    )
-    assert rows == [(ABUSIVE, "neither", "discourse", "601"), (ABUSIVE, "hate speech", "discourse", "602")]
+    rows = {(r.id, r.origin): r.label for r in stored_feedback(db) if r.id in ("601", "602")}
+    assert rows == {
+        ("601", "token"): "hate speech",
+        ("601", "discourse-webhook"): "neither",
+        ("602", "discourse-webhook"): "offensive language",
+        ("602", "token"): "hate speech",
+    }
+    decided = {r.id: r.label for r in stored_feedback(db, decisions=True) if r.id in ("601", "602")}
+    assert decided == {"601": "neither", "602": "hate speech"}
     labels = {p["id"]: p["feedback"] for p in _queued(boards, "discourse:60")}
     assert labels == {"discourse:601": "neither", "discourse:602": "hate speech"}
+
+
+def test_a_replayed_older_decision_never_overrides_a_newer_one(boards: Server, discourse: Discourse) -> None:
+    """A signed "approved" captured earlier and replayed after "rejected" changes nothing: a reviewable's
+    version counts its changes, an older flag event's ``resolved_at`` is older."""
+    hook, db = url(boards), boards.tmp / "feedback.sqlite3"  # type: ignore[attr-defined]
+    for post_id in (611, 612):
+        discourse.webhook(hook, "post_created", discourse_post(post_id, ABUSIVE, topic_id=61))
+        discourse.wait(lambda d, p=post_id: len(d.flags_of(p)) == 1)
+    approved = discourse_reviewable(611, ABUSIVE, "approved", reviewable_id=95, version=2)
+    rejected = discourse_reviewable(611, ABUSIVE, "rejected", reviewable_id=95, version=3)
+    assert discourse.webhook(hook, "reviewable_transitioned_to", approved)[1] == {"feedback": "offensive language"}
+    assert discourse.webhook(hook, "reviewable_transitioned_to", rejected)[1] == {"feedback": "neither"}
+    replayed = discourse.webhook(hook, "reviewable_transitioned_to", approved)
+    assert replayed == (200, {"feedback": None, "ignored": "a newer decision on this post is stored"})
+
+    flag = {
+        "id": 78,
+        "post": {"id": 612, "username": "alice", "cooked": f"<p>{ABUSIVE}</p>"},
+        "flag_type": "inappropriate",
+        "created_by": "system",
+        "created_at": "2026-11-27T12:00:05.000Z",
+        "resolved_by": "mod_mia",
+    }
+    agreed_first = {**flag, "resolved_at": "2026-11-27T12:30:00.000Z"}
+    disagreed_later = {**flag, "resolved_at": "2026-11-27T12:45:00.000Z"}
+    assert discourse.webhook(hook, "flag_agreed", agreed_first)[1] == {"feedback": "offensive language"}
+    assert discourse.webhook(hook, "flag_disagreed", disagreed_later)[1] == {"feedback": "neither"}
+    assert discourse.webhook(hook, "flag_agreed", agreed_first)[1]["feedback"] is None
+
+    decided = {r.id: r.label for r in stored_feedback(db, decisions=True) if r.id in ("611", "612")}
+    assert decided == {"611": "neither", "612": "neither"}
