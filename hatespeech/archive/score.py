@@ -244,7 +244,7 @@ class _CsvRows:
     """``csv.writer`` with rows ending in LF, and a field holding a lone CR quoted too.
 
     ``csv.writer`` quotes only the characters of its own line terminator: with LF, a text holding
-    a CR alone came out unquoted, and read back as two rows. Such a row is written with every
+    a CR alone would come out unquoted, and read back as two rows. Such a row is written with every
     field quoted (still RFC 4180; a reader gets the same values).
     """
 

@@ -108,7 +108,7 @@ class CrossValidation:
 
 @dataclass(frozen=True)
 class Extra:
-    """Rows added to every fit but never scored: a board's feedback, with its weight (training/feedback)."""
+    """Rows added to every fit but never scored: a board's feedback, with its weight (training/feedback.py)."""
 
     texts: list[str]
     labels: np.ndarray
