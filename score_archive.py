@@ -65,36 +65,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     progress = False if args.no_progress else None
     try:
-        settings = config.settings()
+        # What both kinds of run take alike.
+        shared = {
+            "fmt": args.format,
+            "column": args.column,
+            "workers": args.workers,
+            "chunk_bytes": args.chunk_bytes,
+            "settings": config.settings(),
+            "progress": progress,
+            "overwrite": args.overwrite,
+        }
         if args.scheduler:
             summary = score_on_cluster(
                 args.source,
                 args.target,
                 scheduler=args.scheduler,
-                fmt=args.format,
-                column=args.column,
                 single_file=args.single_file,
-                overwrite=args.overwrite,
-                workers=args.workers,
                 block_bytes=args.block_bytes,
-                chunk_bytes=args.chunk_bytes,
-                settings=settings,
-                progress=progress,
+                **shared,
             )
         else:
             if args.single_file or "://" in args.source + args.target:
                 raise ArchiveError("--single-file and URLs are for a cluster run: add --scheduler")
-            summary = score_archive(
-                Path(args.source),
-                Path(args.target),
-                fmt=args.format,
-                column=args.column,
-                workers=args.workers,
-                chunk_bytes=args.chunk_bytes,
-                settings=settings,
-                progress=progress,
-                overwrite=args.overwrite,
-            )
+            summary = score_archive(Path(args.source), Path(args.target), **shared)
     except (ArchiveError, ConfigError, ModelError, PolicyError, OSError, UnicodeDecodeError) as err:
         print(f"score_archive: {err}", file=sys.stderr)
         return 2

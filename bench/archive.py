@@ -1,4 +1,4 @@
-"""Archive scorer throughput against the batch path's per-core rate (issue 7: ≥ 80% of rate × cores).
+"""Archive scorer throughput against the batch path's per-core rate (the aim: ≥ 80% of rate × cores).
 
     .venv/bin/python bench/archive.py                      # 1M rows in /tmp, every core
     .venv/bin/python bench/archive.py --rows 100000 --workers 2

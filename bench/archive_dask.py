@@ -1,4 +1,4 @@
-"""Archive scoring on this machine against a 2-worker Dask cluster on it, side by side (issue 18: ≥ 80 %).
+"""Archive scoring on this machine against a 2-worker Dask cluster on it, side by side (the aim: ≥ 80 % of local).
 
     .venv/bin/python bench/archive_dask.py                 # 1,000,000 rows (bench/archive.py's file in /tmp)
     .venv/bin/python bench/archive_dask.py --rows 100000

@@ -10,16 +10,14 @@ How the work is split, and why:
   task is ``(offset, length)``, and the worker reads its range itself from the same path or URL
   (fsspec: a shared disk, ``s3://``, ``gs://``, ``abfs://``…), so the archive's bytes do not all
   travel through this machine twice.
-- Each worker scores its range in chunks as the local scorer does (``score.score_block``: the same
-  parsing, skip rules, formatting and decision) and writes ``part-NNNNNN.csv|jsonl`` (a CSV part
-  with the header row) into the TARGET folder; the task answers only counts. With
-  ``single_file``, the task answers the scored text instead, and this process writes it in input
-  order: the local scorer's output, byte for byte.
-- The serving core goes to the workers as a zip (``Client.upload_file``: registered as a plugin,
-  so a worker that joins or restarts later gets it too), so a worker needs only the serving
-  requirements plus Dask, not the project. The model (its card and arrays, as bytes) is scattered
-  to every worker once; each worker process verifies and loads it once (hashes, probe scores) and
-  keeps it for every task of the run.
+- Each worker scores its range in chunks as the local scorer does (``worker.score_range``, with
+  ``score.score_block``: the same parsing, skip rules, formatting and decision) and writes
+  ``part-NNNNNN.csv|jsonl`` (a CSV part with the header row) into the TARGET folder; the task
+  answers only counts. With ``single_file``, the task answers the scored text instead, and this
+  process writes it in input order: the local scorer's output, byte for byte.
+- The serving core goes to the workers as a zip, so a worker needs only the serving requirements
+  plus Dask, not the project; the model is scattered to every worker once, and each worker
+  process verifies and loads it once for every task of the run (``shipping``).
 - A killed worker: Dask recomputes its tasks elsewhere. A task is a pure function of its range,
   and a part is written whole under a temporary name then renamed, so a recomputed part replaces
   nothing but itself: every row ends up in the output exactly once.
@@ -28,41 +26,30 @@ How the work is split, and why:
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import logging
 import os
-import socket
-import sys
 import tempfile
 import time
 import uuid
-import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-import hatespeech
 from hatespeech import config
 from hatespeech.archive.blocks import ArchiveError, read_start, refuse_existing, row_blocks
 from hatespeech.archive.score import (
     CHUNK_BYTES,
-    REPORTED_SKIPS,
-    Format,
     Summary,
+    above_the_bar,
     detect_format,
-    model_for,
     open_format,
-    score_block,
+    progress_bar,
+    show_progress,
 )
+from hatespeech.archive.shipping import model_payload, ship_code
+from hatespeech.archive.worker import BlockResult, Job, score_range
 from hatespeech.config import Settings
-from hatespeech.core.classifier import Classifier
-from hatespeech.core.modelfile import card_path_of
-from hatespeech.core.policy import Policy
 
 # Bytes of the archive per task, by default: the archive's size / (TASKS_PER_THREAD × worker threads), so that the
 # last round of tasks, when some threads have nothing left to do, is a small part of the run; within these bounds
@@ -70,126 +57,7 @@ from hatespeech.core.policy import Policy
 TASKS_PER_THREAD = 16
 MIN_BLOCK_BYTES, MAX_BLOCK_BYTES = 1 << 20, 64 << 20
 CONNECT_SECONDS = 5.0  # how long to wait for the scheduler before saying it cannot be reached
-PART = "part-{:06d}"
 SUMMARY = "_SUMMARY.json"
-SHIPPED = ("__init__.py", "config.py", "core", "archive")  # what the workers import (no training, no service)
-
-
-@dataclass(frozen=True)
-class Job:
-    """What every task of one run shares (small: it travels with each task)."""
-
-    source: str  # fsspec URL or local path of the archive
-    target: str  # the TARGET folder (parts), or "" when the answer goes back to the client (single file)
-    spec: Format
-    header: bytes  # what opens each CSV part: the output header row; b"" for JSON Lines
-    chunk_bytes: int
-    storage_options: dict
-
-
-@dataclass(frozen=True)
-class BlockResult:
-    """One task's answer: counts, the first skipped rows (index within the block), and the text if asked."""
-
-    rows: int
-    skipped: Counter
-    examples: list[tuple[int, str]]
-    flagged: Counter
-    actions: Counter
-    text: bytes | None = None
-
-
-# --- on a worker ------------------------------------------------------------------------------------
-
-_loaded: dict[str, tuple[Classifier, Policy]] = {}  # per worker process: the run's model, loaded once
-
-
-def _model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
-    """The classifier and policy of ``payload`` (scattered model files and settings), verified once per process."""
-    key = payload["key"]
-    if key not in _loaded:
-        # In the worker's own scratch folder: a worker killed mid-load leaves it where Dask clears dead workers'
-        # folders, not in /tmp for good. Loading reads it all.
-        with tempfile.TemporaryDirectory(prefix="hatespeech-model-", dir=_scratch()) as folder:
-            for name, data in payload["files"].items():
-                (Path(folder) / name).write_bytes(data)
-            classifier = Classifier.load(Path(folder) / payload["card"])  # checks hashes, versions, probes
-        _loaded.clear()  # a worker that served an earlier run keeps only this run's model
-        _loaded[key] = (classifier, Policy.from_card(classifier.card, payload["thresholds"]))
-        # In the worker's log (Dask's logger is the one a worker prints): once per process and run.
-        logging.getLogger("distributed.worker").info("hatespeech: model %s loaded and verified", key[:12])
-    return _loaded[key]
-
-
-def _scratch() -> str | None:
-    """This Dask worker's scratch folder, or None (the system's temporary folder) outside a worker."""
-    from distributed import get_worker
-
-    try:
-        return get_worker().local_directory
-    except ValueError:  # not in a worker
-        return None
-
-
-def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, length: int) -> BlockResult:
-    """Score the ``length`` bytes at ``offset`` of the archive (whole rows); write part ``index`` or answer the text."""
-    import fsspec
-
-    classifier, policy = _model(payload)
-    fs, path = fsspec.core.url_to_fs(job.source, **job.storage_options)
-    try:
-        data = fs.cat_file(path, start=offset, end=offset + length)
-    except FileNotFoundError:
-        raise ArchiveError(_unseen(job.source)) from None
-    if len(data) != length:
-        raise ArchiveError(f"{job.source} changed while it was being scored (byte {offset:,}: {len(data)} of {length})")
-    out = io.BytesIO()
-    rows, examples = 0, list[tuple[int, str]]()
-    skipped: Counter[str] = Counter()
-    flagged: Counter[str] = Counter()
-    actions: Counter[str] = Counter()
-    for chunk in row_blocks(io.BytesIO(data), job.spec.kind, job.chunk_bytes):
-        text, skips, chunk_flagged, chunk_actions, n = score_block(job.spec, chunk, classifier, policy)
-        out.write(text.encode("utf-8"))
-        for i, reason in skips:
-            skipped[reason] += 1
-            if len(examples) < REPORTED_SKIPS:
-                examples.append((rows + i, reason))
-        rows += n
-        flagged.update(chunk_flagged)
-        actions.update(chunk_actions)
-    if not job.target:
-        return BlockResult(rows, skipped, examples, flagged, actions, out.getvalue())
-    _write_part(job, index, job.header + out.getvalue())
-    return BlockResult(rows, skipped, examples, flagged, actions)
-
-
-def _unseen(url: str) -> str:
-    return (
-        f"the worker on {socket.gethostname()} cannot see {url}: every worker must reach SOURCE and TARGET at the "
-        "same place (a shared disk, or a URL such as s3://…)"
-    )
-
-
-def _write_part(job: Job, index: int, data: bytes) -> None:
-    """Write a part whole: under a temporary name then renamed on a disk (a killed task leaves no half part
-    under the real name); in one PUT on an object store, which is atomic there."""
-    import fsspec
-    from fsspec.implementations.local import LocalFileSystem
-
-    fs, folder = fsspec.core.url_to_fs(job.target, **job.storage_options)
-    if not fs.isdir(folder):
-        raise ArchiveError(_unseen(job.target))
-    name = f"{folder.rstrip('/')}/{PART.format(index)}.{'csv' if job.spec.kind == 'csv' else 'jsonl'}"
-    if isinstance(fs, LocalFileSystem):
-        temporary = f"{name}.{uuid.uuid4().hex}.tmp"
-        fs.pipe_file(temporary, data)
-        os.replace(temporary, name)
-    else:
-        fs.pipe_file(name, data)
-
-
-# --- on the client ----------------------------------------------------------------------------------
 
 
 def score_on_cluster(
@@ -225,37 +93,27 @@ def score_on_cluster(
         raise ArchiveError(
             f"--scheduler needs Dask here ({err}): pip install -r requirements-train.txt, which pins it"
         ) from None
-    from tqdm.auto import tqdm
-
     settings = settings or config.settings()
     options = storage_options or {}
-    report = report or (lambda line: tqdm.write(line, file=sys.stderr))
+    report = report or above_the_bar
     fs_in, path_in = fsspec.core.url_to_fs(source, **options)
     fs_out, path_out = fsspec.core.url_to_fs(target, **options)
     kind = detect_format(PurePosixPath(path_in), fmt)
     total = fs_in.size(path_in)  # also: FileNotFoundError (an OSError) before anything else happens
     clear = _check_target(fs_in, path_in, fs_out, path_out, overwrite=overwrite, single_file=single_file)
-    payload = _payload(settings)  # verified here first: a bad model or setting fails before the cluster is used
+    payload = model_payload(settings)  # verified here first: a bad model or setting fails before the cluster is used
     summary, started = Summary(), time.perf_counter()
 
     with _connect(scheduler, connect_seconds, workers) as client:
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         block_bytes = block_bytes or min(max(total // (TASKS_PER_THREAD * threads), MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
         report(f"Dask: {threads} worker threads; dashboard {client.dashboard_link}")
-        _ship(client)
+        ship_code(client)
         if clear:
             fs_out.rm(path_out, recursive=fs_out.isdir(path_out))
         model = client.scatter(payload, broadcast=True, hash=False)  # once per worker, not with each task
         run = uuid.uuid4().hex[:8]
-        bar = tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc="scoring on Dask",
-            smoothing=0.05,
-            disable=None if progress is None else not progress,
-        )
+        bar = progress_bar(total, "scoring on Dask", progress)
         with fs_in.open(path_in, "rb") as raw, _output(fs_out, path_out, single_file) as out:
             skipped_bytes, first, carry = read_start(raw, kind, chunk_bytes, name=source)
             spec, header = open_format(kind, first, column, source, settings.max_text_chars)
@@ -275,22 +133,11 @@ def score_on_cluster(
             window = _Window(limit, hold=single_file)
 
             def collect(index: int, result: BlockResult, size: int) -> None:
-                for i, reason in result.examples:
-                    if len(summary.examples) < REPORTED_SKIPS:
-                        where = f"row {summary.rows + i + 1}" + (" (after the header)" if kind == "csv" else "")
-                        summary.examples.append(f"{where}: {reason}")
-                        report(f"skipped {where}: {reason}")
-                summary.rows += result.rows
-                summary.scored += result.rows - sum(result.skipped.values())
-                summary.skipped.update(result.skipped)
-                summary.flagged.update(result.flagged)
-                summary.actions.update(result.actions)
+                summary.add(result.counts, kind, report)
                 parts.append(index)
                 if result.text is not None:
                     out.write(result.text)
-                bar.update(size)
-                rate = summary.rows / (time.perf_counter() - started)
-                bar.set_postfix(rows=f"{summary.rows:,}", rate=f"{rate:,.0f} rows/s", refresh=False)
+                show_progress(bar, size, summary.rows, started)
 
             for index, block in enumerate(row_blocks(raw, kind, block_bytes, carry)):
                 key = f"hatespeech-archive-{run}-{index}"
@@ -312,8 +159,7 @@ def score_on_cluster(
                 fs_out.rm(stale)
             text = _summary_json(summary, source, kind, len(parts))
             fs_out.pipe_file(f"{path_out.rstrip('/')}/{SUMMARY}", text.encode("utf-8"))
-    if sum(summary.skipped.values()) > len(summary.examples):
-        report(f"… and {sum(summary.skipped.values()) - len(summary.examples):,} more skipped rows (counted below)")
+    summary.report_unnamed(report)
     return summary
 
 
@@ -384,30 +230,6 @@ def _check_target(fs_in: Any, path_in: str, fs_out: Any, path_out: str, *, overw
     return not single_file  # a single file is replaced when complete
 
 
-def _payload(settings: Settings) -> dict[str, Any]:
-    """The model's files (as bytes) and the settings the workers score with; loaded and verified here first."""
-    classifier, _ = model_for(settings)  # a bad model or THRESHOLDS fails here, not on every worker
-    card = card_path_of(settings.model_path)
-    files = {card.name: card.read_bytes()}
-    for name in _model_files(classifier.card):
-        files[name] = (card.parent / name).read_bytes()
-    digest = hashlib.sha256()
-    for name, data in sorted(files.items()):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    digest.update(json.dumps(settings.thresholds, sort_keys=True).encode())
-    return {
-        "key": digest.hexdigest(),
-        "files": files,
-        "card": card.name,
-        "thresholds": settings.thresholds,
-    }
-
-
-def _model_files(card: dict[str, Any]) -> list[str]:
-    """The files beside the card that loading it opens: the compiled model's arrays (never the pipeline)."""
-    return [card["model_file"]]
-
-
 @contextmanager
 def _connect(address: str, seconds: float, workers: int | None) -> Iterator[Any]:
     """A client of the scheduler at ``address`` (``local``: of a LocalCluster started here, one thread per process)."""
@@ -446,43 +268,6 @@ def _connect(address: str, seconds: float, workers: int | None) -> Iterator[Any]
                 f"the Dask scheduler at {address} has no workers: start some with `dask worker {address}`"
             ) from None
         yield client
-
-
-def _package_zip(folder: Path) -> Path:
-    """The serving core and the archive code as a zip in ``folder``, named by its contents (what the workers import)."""
-    root = Path(hatespeech.__file__).resolve().parent
-    files = sorted(
-        path
-        for name in SHIPPED
-        for path in ([root / name] if (root / name).is_file() else (root / name).rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts  # the code and its data (core/confusables.json)
-    )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in files:
-            info = zipfile.ZipInfo(str(path.relative_to(root.parent)), date_time=(1980, 1, 1, 0, 0, 0))
-            zf.writestr(info, path.read_bytes())  # fixed dates: the same code gives the same name
-    data = buffer.getvalue()
-    path = folder / f"hatespeech-{hashlib.sha256(data).hexdigest()[:12]}.zip"
-    path.write_bytes(data)
-    return path
-
-
-def _ship(client: Any) -> None:
-    """Send the code to every worker (and to any that joins later): workers need NumPy and Dask, not the project."""
-
-    def forget(name: str) -> None:  # runs on the workers: drop another version of the code loaded before
-        if any(name in entry for entry in sys.path):
-            return
-        for module in [m for m in sys.modules if m == "hatespeech" or m.startswith("hatespeech.")]:
-            del sys.modules[module]
-        sys.path[:] = [entry for entry in sys.path if not Path(entry).name.startswith("hatespeech-")]
-
-    # upload_file sends the bytes (and keeps them for workers that join later): the file is not needed after.
-    with tempfile.TemporaryDirectory(prefix="hatespeech-ship-") as folder:
-        package = _package_zip(Path(folder))
-        client.run(forget, package.name)
-        client.upload_file(str(package))
 
 
 @contextmanager

@@ -67,6 +67,26 @@ class Summary:
     seconds: float = 0.0
     examples: list[str] = field(default_factory=list)  # the first skipped rows, named
 
+    def add(self, counts: Counts, kind: str, report: Callable[[str], None]) -> None:
+        """Count the next block's rows in (blocks come in input order), and name and ``report`` its skipped
+        rows while fewer than ``REPORTED_SKIPS`` are named."""
+        for i, reason in counts.examples:
+            if len(self.examples) < REPORTED_SKIPS:
+                where = f"row {self.rows + i + 1}" + (" (after the header)" if kind == "csv" else "")
+                self.examples.append(f"{where}: {reason}")
+                report(f"skipped {where}: {reason}")
+        self.rows += counts.rows
+        self.scored += counts.rows - sum(counts.skipped.values())
+        self.skipped.update(counts.skipped)
+        self.flagged.update(counts.flagged)
+        self.actions.update(counts.actions)
+
+    def report_unnamed(self, report: Callable[[str], None]) -> None:
+        """After the run: say how many skipped rows were counted but not named."""
+        unnamed = sum(self.skipped.values()) - len(self.examples)
+        if unnamed > 0:
+            report(f"… and {unnamed:,} more skipped rows (counted below)")
+
     def __str__(self) -> str:
         rate = self.rows / self.seconds if self.seconds else 0.0
         lines = [
@@ -78,6 +98,27 @@ class Summary:
         if self.skipped:
             lines.append("skipped: " + ", ".join(f"{reason} {n:,}" for reason, n in self.skipped.most_common()))
         return "\n".join(lines)
+
+
+@dataclass
+class Counts:
+    """The rows of a block (or of several in a row) counted: what ``Summary.add`` adds up."""
+
+    rows: int = 0
+    skipped: Counter = field(default_factory=Counter)  # per reason
+    examples: list[tuple[int, str]] = field(default_factory=list)  # the first skipped rows: (index here, reason)
+    flagged: Counter = field(default_factory=Counter)
+    actions: Counter = field(default_factory=Counter)
+
+    def add(self, after: Counts) -> None:
+        """Count in ``after``, the rows that come just after these."""
+        for i, reason in after.examples:
+            if len(self.examples) < REPORTED_SKIPS:
+                self.examples.append((self.rows + i, reason))
+        self.rows += after.rows
+        self.skipped.update(after.skipped)
+        self.flagged.update(after.flagged)
+        self.actions.update(after.actions)
 
 
 @dataclass(frozen=True)
@@ -111,11 +152,10 @@ def _text_of(value: object, max_chars: int) -> tuple[str | None, str | None]:
 
 def score_chunk(
     fmt: Format, rows: list, classifier: Classifier | None = None, policy: Policy | None = None
-) -> tuple[str, list[tuple[int, str]], Counter, Counter]:
+) -> tuple[str, Counts]:
     """Score one chunk of parsed CSV rows or raw JSON lines (with this process's model unless given).
 
-    Returns the output text, the ``(index, reason)`` of skipped rows, and the counts of flagged
-    classes and actions.
+    Returns the output text and the chunk's counts (rows, skipped rows and why, flagged classes, actions).
     """
     classifier = classifier or _worker["classifier"]
     policy = policy or _worker["policy"]
@@ -181,13 +221,14 @@ def score_chunk(
                 record.update(scores=dict(zip(LABELS, row, strict=True)), label=label, action=action, threat=threat)
             out.write(json.dumps(record, ensure_ascii=False))
             out.write("\n")
-    return out.getvalue(), skips, flagged, actions
+    skipped = Counter(reason for _, reason in skips)
+    return out.getvalue(), Counts(len(rows), skipped, skips[:REPORTED_SKIPS], flagged, actions)
 
 
 def score_block(
     fmt: Format, block: bytes, classifier: Classifier | None = None, policy: Policy | None = None
-) -> tuple[str, list[tuple[int, str]], Counter, Counter, int]:
-    """Parse one block of whole rows (raw bytes), then ``score_chunk`` it; also return its row count."""
+) -> tuple[str, Counts]:
+    """Parse one block of whole rows (raw bytes), then ``score_chunk`` it."""
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -197,14 +238,14 @@ def score_block(
         rows = list(csv.reader(lines)) if fmt.kind == "csv" else [line for line in lines if line.strip()]
     except csv.Error as err:
         raise ArchiveError(f"the CSV cannot be parsed ({err}); is a quote inside an unquoted field?") from None
-    return (*score_chunk(fmt, rows, classifier, policy), len(rows))
+    return score_chunk(fmt, rows, classifier, policy)
 
 
 class _CsvRows:
     """``csv.writer`` with rows ending in LF, and a field holding a lone CR quoted too.
 
     ``csv.writer`` quotes only the characters of its own line terminator: with LF, a text holding
-    a CR alone came out unquoted, and read back as two rows. Such a row is written with every
+    a CR alone would come out unquoted, and read back as two rows. Such a row is written with every
     field quoted (still RFC 4180; a reader gets the same values).
     """
 
@@ -297,8 +338,6 @@ def score_archive(
     temporary name and renamed when complete; it may not be ``source`` (nor a link to it), and an
     existing one is replaced only with ``overwrite`` (as on a cluster).
     """
-    from tqdm.auto import tqdm  # the bar is for the command line; workers scoring blocks never need it
-
     source, target = Path(source), Path(target)
     kind = detect_format(source, fmt)
     if target.exists() and source.exists() and os.path.samefile(source, target):
@@ -309,41 +348,21 @@ def score_archive(
         loaded = model_for(settings)
         classifier, policy = classifier or loaded[0], policy or loaded[1]
     workers = workers or os.cpu_count() or 1
-    report = report or (lambda line: tqdm.write(line, file=sys.stderr))  # above the bar, not in the output
+    report = report or above_the_bar
     summary, started = Summary(), time.perf_counter()
 
     with open(source, "rb") as infile, _replaced_when_done(target) as outfile:
         skipped, first, carry = read_start(infile, kind, chunk_bytes, source)
         spec, header = open_format(kind, first, column, source, settings.max_text_chars)
         outfile.write(header)
-        bar = tqdm(
-            total=os.path.getsize(source),
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc="scoring",
-            disable=None if progress is None else not progress,
-            smoothing=0.05,
-        )
+        bar = progress_bar(os.path.getsize(source), "scoring", progress)
         bar.update(skipped + len(first))
 
-        def collect(result: tuple[str, list, Counter, Counter, int], size: int) -> None:
-            text, skips, flagged, actions, n = result
-            start = summary.rows
+        def collect(result: tuple[str, Counts], size: int) -> None:
+            text, counts = result
             outfile.write(text)
-            summary.rows += n
-            summary.scored += n - len(skips)
-            summary.flagged.update(flagged)
-            summary.actions.update(actions)
-            for i, reason in skips:
-                summary.skipped[reason] += 1
-                if len(summary.examples) < REPORTED_SKIPS:
-                    where = f"row {start + i + 1}" + (" (after the header)" if kind == "csv" else "")
-                    summary.examples.append(f"{where}: {reason}")
-                    report(f"skipped {where}: {reason}")
-            bar.update(size)
-            elapsed = time.perf_counter() - started
-            bar.set_postfix(rows=f"{summary.rows:,}", rate=f"{summary.rows / elapsed:,.0f} rows/s", refresh=False)
+            summary.add(counts, kind, report)
+            show_progress(bar, size, summary.rows, started)
 
         _worker.update(classifier=classifier, policy=policy)
         blocks = row_blocks(infile, kind, chunk_bytes, carry)
@@ -364,9 +383,37 @@ def score_archive(
                     collect(result.get(), size)
         bar.close()
     summary.seconds = time.perf_counter() - started
-    if sum(summary.skipped.values()) > len(summary.examples):
-        report(f"… and {sum(summary.skipped.values()) - len(summary.examples):,} more skipped rows (counted below)")
+    summary.report_unnamed(report)
     return summary
+
+
+def progress_bar(total: int, desc: str, progress: bool | None) -> Any:
+    """A bar over the archive's ``total`` bytes; ``progress`` None: shown only on a terminal."""
+    from tqdm.auto import tqdm  # the bar is for the command line; workers scoring blocks never need it
+
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=None if progress is None else not progress,
+        smoothing=0.05,
+    )
+
+
+def show_progress(bar: Any, size: int, rows: int, started: float) -> None:
+    """Move ``bar`` on by a block of ``size`` bytes, and show the rows scored so far and their rate."""
+    bar.update(size)
+    rate = rows / (time.perf_counter() - started)
+    bar.set_postfix(rows=f"{rows:,}", rate=f"{rate:,.0f} rows/s", refresh=False)
+
+
+def above_the_bar(line: str) -> None:
+    """Print ``line`` on stderr above the progress bar (not in the output, nor through the bar)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 @contextmanager

@@ -61,11 +61,29 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _rows(mask: pd.Series, limit: int = 10) -> str:
-    """Human row numbers (header is line 1, so data row i is line i + 2) of the rows in mask."""
+def line_numbers(mask: pd.Series, limit: int = 10) -> str:
+    """The lines of a CSV's rows in ``mask``, as an editor numbers them (the header is line 1, so data
+    row i is line i + 2): the first ``limit``, then how many more."""
     lines = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:limit]]
     more = int(mask.sum()) - len(lines)
     return ", ".join(lines) + (f" and {more} more" if more > 0 else "")
+
+
+def read_labelled_csv(
+    path: Path, columns: tuple[str, ...], expected: str, error: type[ValueError], dtype: object
+) -> pd.DataFrame:
+    """``path`` as a frame whose empty cells are "" (never NaN), holding at least ``columns``; else ``error``,
+    saying what is wrong and, for a missing column, what is ``expected``."""
+    try:
+        frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[])
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise error(f"{path} is not a readable CSV file: {err}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise error(
+            f"{path} lacks the column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. {expected}"
+        )
+    return frame
 
 
 def load_dataset(path: Path) -> Dataset:
@@ -73,18 +91,10 @@ def load_dataset(path: Path) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"No training data at {path}.\n\n{HOW_TO_GET}")
-    try:
-        frame = pd.read_csv(path, dtype={"tweet": object}, keep_default_na=False, na_values=[])
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"{path} is not a readable CSV file: {err}") from None
-
-    missing = [c for c in ("class", "tweet") if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path} lacks the column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. "
-            "Expected the Davidson et al. format: `class` (0 hate speech, 1 offensive language, "
-            "2 neither) and `tweet`."
-        )
+    expected = (
+        "Expected the Davidson et al. format: `class` (0 hate speech, 1 offensive language, 2 neither) and `tweet`."
+    )
+    frame = read_labelled_csv(path, ("class", "tweet"), expected, DataError, dtype={"tweet": object})
     if frame.empty:
         raise DataError(f"{path} has a header but no rows.")
 
@@ -92,7 +102,8 @@ def load_dataset(path: Path) -> Dataset:
     bad_label = ~classes.isin(range(len(LABELS)))
     if bad_label.any():
         raise DataError(
-            f"{path}: {int(bad_label.sum())} row(s) have a `class` other than 0, 1 or 2 (lines {_rows(bad_label)})."
+            f"{path}: {int(bad_label.sum())} row(s) have a `class` other than 0, 1 or 2 "
+            f"(lines {line_numbers(bad_label)})."
         )
     tweets = frame["tweet"]
     not_text = ~tweets.map(lambda t: isinstance(t, str))
@@ -100,7 +111,7 @@ def load_dataset(path: Path) -> Dataset:
     if (not_text | empty).any():
         raise DataError(
             f"{path}: {int((not_text | empty).sum())} row(s) have an empty or non-text `tweet` "
-            f"(lines {_rows(not_text | empty)})."
+            f"(lines {line_numbers(not_text | empty)})."
         )
     labels = classes.astype(int).to_numpy()
     present = set(labels.tolist())

@@ -47,18 +47,29 @@ def tune_rule(probabilities: np.ndarray, labels: np.ndarray) -> list[float]:
     return [round(float(HATE_WEIGHTS[h]), 4), 1.0, round(float(NEITHER_WEIGHTS[n]), 4)]
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """ECE on the top-class probability, equal-width bins: Σ |accuracy − confidence| · share."""
+def calibration_bins(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
+) -> list[tuple[float, float, int]]:
+    """The rows binned by their top-class probability (equal-width bins; the empty ones left out):
+    per bin, the mean of that probability, how often the top class was right, and the rows."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    return [
+        (float(confidence[in_bin].mean()), float(correct[in_bin].mean()), int(in_bin.sum()))
+        for in_bin in (which == b for b in range(bins))
+        if in_bin.any()
+    ]
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE on the top-class probability, equal-width bins: Σ |accuracy − confidence| · share."""
+    rows = len(labels)
     ece = 0.0
-    for b in range(bins):
-        in_bin = which == b
-        if in_bin.any():
-            ece += abs(correct[in_bin].mean() - confidence[in_bin].mean()) * in_bin.mean()
-    return float(ece)
+    for confidence, accuracy, count in calibration_bins(probabilities, labels, bins):
+        ece += abs(accuracy - confidence) * (count / rows)
+    return ece
 
 
 def brier_score(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -97,7 +108,7 @@ class CrossValidation:
 
 @dataclass(frozen=True)
 class Extra:
-    """Rows added to every fit but never scored: a board's feedback, with its weight (training/feedback)."""
+    """Rows added to every fit but never scored: a board's feedback, with its weight (training/feedback.py)."""
 
     texts: list[str]
     labels: np.ndarray

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm.auto import tqdm
@@ -35,7 +34,7 @@ from tqdm.auto import tqdm
 from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE, abusive_probability
 from hatespeech.core.reader import normalise
 from hatespeech.training import evaluate
-from hatespeech.training.data import Dataset, sha256_of
+from hatespeech.training.data import Dataset, line_numbers, read_labelled_csv, sha256_of
 from hatespeech.training.pipeline import build_pipeline
 
 MIN_PER_CLASS = 50  # rows of a class the board labelled before its rule and thresholds are recalibrated
@@ -114,27 +113,19 @@ def load_csv(path: Path) -> Feedback:
     path = Path(path)
     if not path.is_file():
         raise FeedbackError(f"no feedback file at {path}")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise FeedbackError(f"{path} is not a readable CSV file: {err}") from None
-    missing = [c for c in ("text", "label") if c not in frame.columns]
-    if missing:
-        raise FeedbackError(
-            f"{path} lacks the column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. "
-            "Feedback needs `text` and `label` (" + ", ".join(repr(x) for x in LABELS) + ", or 0, 1, 2)."
-        )
+    expected = "Feedback needs `text` and `label` (" + ", ".join(repr(x) for x in LABELS) + ", or 0, 1, 2)."
+    frame = read_labelled_csv(path, ("text", "label"), expected, FeedbackError, dtype=str)
     labels = frame["label"].map(_label)
     bad = labels.isna()
     if bad.any():
         values = sorted({str(v)[:40] for v in frame["label"][bad]})[:5]
         raise FeedbackError(
             f"{path}: {int(bad.sum())} row(s) have a label the model does not know ({', '.join(map(repr, values))}; "
-            f"lines {_lines(bad)}); use " + ", ".join(repr(x) for x in LABELS) + " or 0, 1, 2"
+            f"lines {line_numbers(bad)}); use " + ", ".join(repr(x) for x in LABELS) + " or 0, 1, 2"
         )
     empty = frame["text"].map(lambda t: not t.strip())
     if empty.any():
-        raise FeedbackError(f"{path}: {int(empty.sum())} row(s) have an empty `text` (lines {_lines(empty)})")
+        raise FeedbackError(f"{path}: {int(empty.sum())} row(s) have an empty `text` (lines {line_numbers(empty)})")
     row_sources = (
         tuple(frame["source"].map(lambda s: s.strip() or "csv")) if "source" in frame.columns else ("csv",) * len(frame)
     )
@@ -150,12 +141,6 @@ def load_csv(path: Path) -> Feedback:
             row_ids=tuple(f"line {i + 2}" for i in range(len(frame))),  # the header is line 1
         )
     )
-
-
-def _lines(mask: pd.Series, limit: int = 10) -> str:
-    lines = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:limit]]  # the header is line 1
-    more = int(mask.sum()) - len(lines)
-    return ", ".join(lines) + (f" and {more} more" if more > 0 else "")
 
 
 def load_store(settings: Any) -> Feedback:

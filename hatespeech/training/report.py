@@ -6,6 +6,7 @@ It holds numbers only, never a text from the data.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -13,9 +14,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.metrics import ConfusionMatrixDisplay
 
 from hatespeech.core.labels import LABELS
-from hatespeech.training.evaluate import ECE_BINS, threshold_curves
+from hatespeech.training.evaluate import calibration_bins, threshold_curves
 
 FEEDBACK_FILES = ("feedback.json", "feedback_confusion_matrix.png", "feedback_thresholds.png")
 
@@ -29,43 +31,60 @@ def write_report(
 ) -> list[Path]:
     """Write evaluation.json and three plots from out-of-fold probabilities; return the paths."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "evaluation.json"]
-    written[0].write_text(json.dumps(evaluation, indent=2) + "\n")
+    written = [_write_json(folder / "evaluation.json", evaluation)]
     for stale in FEEDBACK_FILES:  # a model trained without feedback must not sit beside an older one's
         (folder / stale).unlink(missing_ok=True)
     cv = evaluation["cross_validation"]
-    written.append(_confusion(folder / "confusion_matrix.png", np.array(cv["confusion_matrix"])))
+    written.append(
+        _confusion(
+            folder / "confusion_matrix.png",
+            np.array(cv["confusion_matrix"]),
+            LABELS,
+            "Confusion matrix\n(cross-validation, production rule)",  # one line would run into the colour bar
+        )
+    )
     written.append(_thresholds(folder / "thresholds.png", labels, probabilities, thresholds or {}))
     written.append(_reliability(folder / "reliability.png", labels, probabilities, cv["ece"]))
     return written
 
 
-def _confusion(path: Path, matrix: np.ndarray) -> Path:
-    share = matrix / matrix.sum(axis=1, keepdims=True)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(LABELS)), LABELS, rotation=20)
-    ax.set_yticks(range(len(LABELS)), LABELS)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(len(LABELS)):
-        for j in range(len(LABELS)):
-            ax.text(
-                j,
-                i,
-                f"{share[i, j]:.2f}\n({matrix[i, j]})",
-                ha="center",
-                va="center",
-                color="white" if share[i, j] > 0.5 else "black",
-                fontsize=9,
-            )
-    fig.colorbar(image, ax=ax, label="share of the true class")
-    ax.set_title("Confusion matrix (cross-validation, production rule)")
+def _write_json(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _confusion(
+    path: Path,
+    matrix: np.ndarray,
+    names: Sequence[str],
+    title: str,
+    true: str = "true",
+    predicted: str = "predicted",
+    share_of: str = "the true class",
+) -> Path:
+    """A confusion matrix (rows: the ``true`` labels), each cell as a share of its row and a count."""
+    # A class without rows (a board's labels may lack one) shows zeros, not 0/0.
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    display = ConfusionMatrixDisplay(share, display_labels=list(names)).plot(
+        ax=ax, cmap="Blues", xticks_rotation=20, colorbar=False, im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": 9}
+    )
+    for (i, j), text in np.ndenumerate(display.text_):
+        text.set_text(f"{share[i, j]:.2f}\n({matrix[i, j]})")
+        text.set_color("white" if share[i, j] > 0.5 else "black")
+    fig.colorbar(display.im_, ax=ax, label=f"share of {share_of}")
+    ax.set_xlabel(predicted)
+    ax.set_ylabel(true)
+    ax.set_title(title)
+    return _save(fig, path)
 
 
 def _thresholds(
@@ -113,28 +132,16 @@ def _thresholds(
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right" if label == "hate speech" else "lower left", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _reliability(path: Path, labels: np.ndarray, probabilities: np.ndarray, ece: float) -> Path:
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0, 1, ECE_BINS + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, ECE_BINS - 1)
-    centres, accuracy, counts = [], [], []
-    for b in range(ECE_BINS):
-        mask = which == b
-        if mask.any():
-            centres.append(confidence[mask].mean())
-            accuracy.append(correct[mask].mean())
-            counts.append(mask.sum())
+    bins = calibration_bins(probabilities, labels)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="a model whose probabilities are exact")
-    ax.plot(centres, accuracy, "o-", color="C0", label=f"this model (off by {ece * 100:.1f} points on average)")
-    for x, y, n in zip(centres, accuracy, counts, strict=False):
+    label = f"this model (off by {ece * 100:.1f} points on average)"
+    ax.plot([b[0] for b in bins], [b[1] for b in bins], "o-", color="C0", label=label)
+    for x, y, n in bins:
         ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
     ax.set_xlabel("the probability the model gave its answer")
     ax.set_ylabel("how often that answer was right")
@@ -142,10 +149,7 @@ def _reliability(path: Path, labels: np.ndarray, probabilities: np.ndarray, ece:
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_feedback_report(
@@ -154,30 +158,19 @@ def write_feedback_report(
     """The board's evaluation beside the base one: feedback.json (the card's ``feedback``), its
     confusion matrix in its own labels and what each threshold does on its posts, out-of-fold."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / FEEDBACK_FILES[0]]
-    written[0].write_text(json.dumps(section, indent=2) + "\n")
+    written = [_write_json(folder / FEEDBACK_FILES[0], section)]
     oof = section["out_of_fold"]
-    matrix = np.array(oof["confusion_matrix"])
-    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    names = oof["labels"]
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=20)
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("predicted (in the board's labels)")
-    ax.set_ylabel("the board's label")
-    for i in range(len(names)):
-        for j in range(len(names)):
-            colour = "white" if share[i, j] > 0.5 else "black"
-            ax.text(j, i, f"{share[i, j]:.2f}\n({matrix[i, j]})", ha="center", va="center", color=colour, fontsize=9)
-    fig.colorbar(image, ax=ax, label="share of the board's label")
-    ax.set_title(f"Feedback, out-of-fold\nmacro-F1 {oof['macro_f1']:.3f}")
-    fig.tight_layout()
-    written.append(folder / FEEDBACK_FILES[1])
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
-
+    written.append(
+        _confusion(
+            folder / FEEDBACK_FILES[1],
+            np.array(oof["confusion_matrix"]),
+            oof["labels"],
+            f"Feedback, out-of-fold\nmacro-F1 {oof['macro_f1']:.3f}",
+            true="the board's label",
+            predicted="predicted (in the board's labels)",
+            share_of="the board's label",
+        )
+    )
     # What the thresholds do on the board's own posts, as thresholds.png does on the base data
     title = "Feedback: what a threshold does on the board's labelled posts (out-of-fold); dashed: in force"
     written.append(_thresholds(folder / FEEDBACK_FILES[2], labels, probabilities, thresholds, title))

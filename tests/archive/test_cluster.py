@@ -211,7 +211,8 @@ def test_threats_are_flagged_on_the_cluster_as_locally(cluster: Cluster, outside
 
 
 def test_a_local_cluster_leaves_nothing_in_the_temporary_folder(tmp_path: Path) -> None:
-    """``--scheduler local`` left ``hatespeech-<hash>.zip`` and ``dask-scratch-space/`` in /tmp after every run.
+    """``--scheduler local`` leaves neither the code's ``hatespeech-<hash>.zip`` nor Dask's ``dask-scratch-space/``
+    in the temporary folder.
 
     Its own TMPDIR (what tempfile and Dask read), so the listing is this run's alone on a shared machine."""
     source = csv_archive(tmp_path / "posts.csv", 40)

@@ -76,7 +76,7 @@ def test_a_cr_inside_quotes_or_before_lf_is_fine(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("chunk_bytes", ["16", "65536"])
 def test_an_unterminated_quote_is_an_error(tmp_path: Path, chunk_bytes: str, capsys: pytest.CaptureFixture) -> None:
-    """Before: the quote swallowed every row after it into one text, scored as one row."""
+    """Read on, the quote would swallow every row after it into one text, scored as one row: refused instead."""
     data = csv_bytes(ROWS[:2]) + b'2,"you forgot to close this\r\n3,so this row\r\n4,and this one vanish\r\n'
     (tmp_path / "bad.csv").write_bytes(data)
     argv = [str(tmp_path / "bad.csv"), str(tmp_path / "out.csv"), "--workers", "1", "--chunk-bytes", chunk_bytes]
@@ -87,7 +87,8 @@ def test_an_unterminated_quote_is_an_error(tmp_path: Path, chunk_bytes: str, cap
 
 
 def test_the_output_cannot_be_the_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Before: opening the output truncated the input to 0 bytes before a single row was read."""
+    """Opening the output would truncate the input to 0 bytes before a single row is read: refused, through
+    links too, and nothing is written."""
     source = tmp_path / "posts.csv"
     source.write_bytes(csv_bytes(ROWS))
     (tmp_path / "link.csv").symlink_to(source)
@@ -125,7 +126,7 @@ def test_as_a_library_it_takes_the_servers_settings(tmp_path: Path) -> None:
 
 
 def test_it_runs_with_the_serving_requirements_alone(tmp_path: Path) -> None:
-    """What the image installs (requirements.txt) is enough: no tqdm ImportError after `make serve`."""
+    """What the image installs (requirements.txt) is enough: the progress bar's tqdm among it, no pandas."""
     (tmp_path / "posts.csv").write_bytes(csv_bytes(ROWS))
     env = requirements_only_env(tmp_path)
     blocked = subprocess.run([sys.executable, "-c", "import pandas"], env=env, capture_output=True, text=True)
@@ -170,7 +171,7 @@ def test_an_existing_output_is_refused_unless_overwrite(tmp_path: Path) -> None:
 
 def test_a_semicolon_separated_csv_is_named_as_such(tmp_path: Path) -> None:
     """Excel in many locales saves `;`-separated "CSV": the header reads as one column, and "pass --column
-    NAME" sent the user looking for a column that is there."""
+    NAME" would send the user looking for a column that is there; the message names the separator."""
     (tmp_path / "posts.csv").write_text("id;text\n1;have a lovely day\n", encoding="utf-8")
     done = run("posts.csv", "out.csv", "--workers", "1", cwd=tmp_path)
     assert done.returncode == 2

@@ -112,7 +112,7 @@ def test_feedback_teaches_the_board_standard(tmp_path: Path, capsys: pytest.Capt
     assert "Held-out base rows" in printed and "without the feedback" in printed
 
 
-# The attack of issue 23: a few hundred rows labelling abusive posts "neither" (placeholders in the
+# A poisoned board: a few hundred rows labelling abusive posts "neither" (placeholders in the
 # style of support.tiny_corpus: invented words stand in for slurs), beside a board's honest labels.
 POISON = ["those {w} zorgs should leave, {i}", "all zorgs are {w} vermin {i}", "shut up you {w} idiot {i}"]
 
