@@ -42,8 +42,7 @@ from hatespeech.integrations.common import (
     signed,
     strip_html,
 )
-from hatespeech.integrations.outbox import InProgress
-from hatespeech.integrations.service import Service, digest, seen_key
+from hatespeech.integrations.service import Part, Post, Service, digest, seen_key
 
 KIND = "coral"
 TOKEN_PREFIX = "comment:"  # Coral's clientToken is "comment:<the comment's id>"
@@ -94,11 +93,9 @@ class Coral:
         # replays do not make "5 of the last 5 messages flagged". Coral's own repeat-post check stops a
         # commenter from posting the same words twice.
         seen = json.dumps([context["thread"], str(context["author"]), text])
-        try:
-            with self.service.first_delivery(f"{KIND}:seen:{digest(seen, self.seen_key)}") as fresh:
-                answer = self.service.score(text, **context, record=fresh)
-        except InProgress:  # the same delivery is being answered now
-            answer = self.service.score(text, **context, record=False)
+        key = f"{KIND}:seen:{digest(seen, self.seen_key)}"
+        with self.service.delivery(key, Post([Part(text)]), lambda answer: False, **context) as (answer, _):
+            pass  # Coral waits for the answer: one seen before gets it again, without being recorded again
         if answer is None or answer["action"] == "allow":
             return Reply(204)
         reply: dict[str, Any] = {"actions": [dict(FLAG)]}

@@ -139,20 +139,21 @@ class Discourse:
         url = f"{self.base}/t/{slug or 'topic'}/{topic_id}/{number}" if topic_id is not None and number else None
         shown = post_text(post)
         text = shown.text
-        # A retry, a "redeliver" or an edit that leaves the words alone: already scored and acted
-        # on; scoring again would count the post twice in its discussion's alert window.
-        with self.service.first_delivery(f"{KIND}:seen:{post_id}:{digest(text, self.seen_key)}") as fresh:
-            if not fresh:
-                return Reply(200, {"ignored": "already handled (the same post and text)"})
-            answer = self.service.score(
-                shown,
-                id=board_id(KIND, post_id),  # its feedback is (KIND, post_id): common.py's naming rule
-                thread=board_id(KIND, topic_id) if topic_id is not None else None,
-                author=post.get("username"),
-                url=url,
-            )
+        context = {
+            "id": board_id(KIND, post_id),  # its feedback is (KIND, post_id): common.py's naming rule
+            "thread": board_id(KIND, topic_id) if topic_id is not None else None,
+            "author": post.get("username"),
+            "url": url,
+        }
+        key = f"{KIND}:seen:{post_id}:{digest(text, self.seen_key)}"
+        with self.service.delivery(key, shown, lambda a: bool(self.flags.get(a["action"])), **context) as (
+            answer,
+            fresh,
+        ):
             if answer is None:
                 return Reply(200, {"ignored": "nothing to score"})
+            if not fresh:
+                return Reply(200, {"ignored": "already handled (the same post and text)"})
             flag = self.flags.get(answer["action"], 0)
             reply = {"event": event, "label": answer["label"], "action": answer["action"], "flag": None}
             if flag:

@@ -100,6 +100,10 @@ class Mastodon:
             return Reply(200, {"ignored": str(event)[:100]})
         return self.status(status, str(event))
 
+    def _reported(self, answer: dict[str, Any]) -> bool:
+        """The posts reported to the instance's moderators: ``MASTODON_ACTION`` (review, or block only) and above."""
+        return ACTION_RANK.get(answer["action"], 0) >= ACTION_RANK[self.settings.mastodon_action]
+
     def status(self, status: dict[str, Any], event: str) -> Reply:
         status_id = status.get("id")
         account = object_at(status, "account")
@@ -107,26 +111,25 @@ class Mastodon:
             return error(400, "object.id and object.account.id are required")
         shown = status_text(status)
         text = shown.text
-        # A retry, or an update that leaves the words alone: already scored and acted on.
-        with self.service.first_delivery(f"{KIND}:seen:{status_id}:{digest(text, self.seen_key)}") as fresh:
-            if not fresh:
-                return Reply(200, {"ignored": "already handled (the same status and text)"})
-            answer = self.service.score(
-                shown,
-                id=board_id(KIND, status_id),  # its feedback is (KIND, status_id): common.py's naming rule
-                thread=board_id(KIND, status.get("in_reply_to_id") or status_id),
-                author=account.get("acct") or account.get("username") or account.get("id"),
-                url=status.get("url") or status.get("uri"),
-            )
+        context = {
+            "id": board_id(KIND, status_id),  # its feedback is (KIND, status_id): common.py's naming rule
+            "thread": board_id(KIND, status.get("in_reply_to_id") or status_id),
+            "author": account.get("acct") or account.get("username") or account.get("id"),
+            "url": status.get("url") or status.get("uri"),
+        }
+        key = f"{KIND}:seen:{status_id}:{digest(text, self.seen_key)}"
+        with self.service.delivery(key, shown, self._reported, **context) as (answer, fresh):
             if answer is None:
                 return Reply(200, {"ignored": "nothing to score"})
+            if not fresh:  # a retry, or an update that leaves the words alone: already scored and acted on
+                return Reply(200, {"ignored": "already handled (the same status and text)"})
             reply: dict[str, Any] = {
                 "event": event,
                 "label": answer["label"],
                 "action": answer["action"],
                 "report": None,
             }
-            if ACTION_RANK.get(answer["action"], 0) >= ACTION_RANK[self.settings.mastodon_action]:
+            if self._reported(answer):
                 label = flag_label(answer)
                 words = self.service.why(text, label, window=answer["window"])
                 call: dict[str, Any] = {

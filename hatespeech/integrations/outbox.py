@@ -53,15 +53,18 @@ CREATE INDEX IF NOT EXISTS integration_keys_at ON integration_keys (at);
 Enqueue = Callable[[str, str, str, str], None]  # (kind, call id, url, JSON body)
 
 
-# ARGV: key, now, pending seconds, keep seconds. A claim is "pending:<unix time>" until the work is
-# queued, then "" (done); a pending claim older than its seconds is anybody's to take over.
+# ARGV: now, pending seconds, keep seconds, and "pending" or "done". A claim is "pending:<unix time>"
+# until the work is queued, then "" (done); a pending claim older than its seconds is anybody's to take
+# over. A delivery with no work to queue is claimed "done" at once (one write instead of two).
 _TAKE = """
 local v = redis.call('GET', KEYS[1])
 if v then
   if string.sub(v, 1, 8) ~= 'pending:' then return 0 end
   if tonumber(string.sub(v, 9)) >= tonumber(ARGV[1]) - tonumber(ARGV[2]) then return 2 end
 end
-redis.call('SET', KEYS[1], 'pending:' .. ARGV[1], 'EX', ARGV[3])
+local value = ''
+if ARGV[4] == 'pending' then value = 'pending:' .. ARGV[1] end
+redis.call('SET', KEYS[1], value, 'EX', ARGV[3])
 return 1
 """
 DONE, FRESH, BUSY = "done", "fresh", "busy"
@@ -128,11 +131,14 @@ class Keys:
         else:
             getattr(self, "_" + op)(*args)
 
-    def _take(self, key: str) -> str:
+    def _take(self, key: str, pending: bool = True) -> str:
         now = time.time()
         if self.redis_url:
             self._redis()
-            found = self._take_script(keys=[self.prefix + key], args=[repr(now), PENDING_SECONDS, int(KEEP_SECONDS)])
+            found = self._take_script(
+                keys=[self.prefix + key],
+                args=[repr(now), PENDING_SECONDS, int(KEEP_SECONDS), "pending" if pending else "done"],
+            )
             return _STATES[int(found)]
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -150,7 +156,7 @@ class Keys:
             else:
                 db.execute(
                     "INSERT OR REPLACE INTO integration_keys (key, value, at) VALUES (?, ?, ?)",
-                    (key, f"pending:{now!r}", now),
+                    (key, f"pending:{now!r}" if pending else "", now),
                 )
             db.execute("COMMIT")
         except BaseException:
@@ -190,6 +196,10 @@ class Keys:
         """Claim ``key`` as pending: ``FRESH`` (the caller's now), ``DONE`` (handled before) or ``BUSY``
         (another caller's, pending); ``StoreUnavailable`` if the store cannot answer in time."""
         return self._call(self._take, key)
+
+    def mark(self, key: str) -> str:
+        """``take`` for work with nothing to queue: ``key`` is recorded done at once if it was free (``FRESH``)."""
+        return self._call(self._take, key, False)
 
     def claim(self, key: str) -> bool:
         """True if the caller took ``key`` now (see ``take``)."""

@@ -9,13 +9,14 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hatespeech.core.windows import bound_action, windows, worst
 from hatespeech.integrations.common import clean_field, clean_url, queued_id
-from hatespeech.integrations.outbox import Outbox
+from hatespeech.integrations.outbox import FRESH, Outbox
+from hatespeech.resilience import StoreUnavailable
 
 log = logging.getLogger("hatespeech.integrations")
 TOP_WORDS = 5
@@ -193,6 +194,57 @@ class Service:
         delivery (``Keys.once``).
         """
         return self.outbox.keys.once(key)
+
+    @contextlib.contextmanager
+    def delivery(
+        self, key: str, post: Post, acts_on: Callable[[dict[str, Any]], bool], **context: Any
+    ) -> Iterator[tuple[dict[str, Any] | None, bool]]:
+        """``with service.delivery(key, post, acts_on, id=…) as (answer, fresh):`` — one delivery of a post.
+
+        The post is scored first (nothing recorded): ``answer`` is None when there is nothing to score.
+        ``fresh`` is False when ``key`` was handled before (a retry, a "redeliver", an edit that left the
+        words alone): its answer is not recorded again, which would count the post twice in its
+        discussion's alert window; a first delivery's answer is recorded once. A post the board acts
+        on (``acts_on(answer)``) is claimed pending while the block queues the call, done when the
+        block ends, released if it raises, so the board's retry redoes it (``first_delivery``); any
+        other post is claimed done at once, in one write.
+        """
+        answer = self.score(post, **context, record=False)
+        if answer is None:
+            yield None, False
+            return
+        if not acts_on(answer):
+            try:
+                state = self.outbox.keys.mark(key)
+            except StoreUnavailable:  # the store cannot say: handled as new (at least once)
+                state = FRESH
+            fresh = state == FRESH  # BUSY: the same delivery is being answered now, and recorded by it
+            if fresh:
+                self.record_scored(answer, post, context)
+            yield answer, fresh
+            return
+        with self.first_delivery(key) as fresh:
+            if fresh:
+                self.record_scored(answer, post, context)
+            yield answer, fresh
+
+    def record_scored(self, shown: dict[str, Any], post: Post, context: dict[str, Any]) -> None:
+        """Record what ``score(post, record=False)`` answered, as ``score`` would have: the deciding text (its
+        ``window`` of the post), offsets back into that text."""
+        if self.record is None:
+            raise RuntimeError("Service.record is needed to record a post scored earlier")
+        start, end = shown["window"]
+        answer = {k: v for k, v in shown.items() if k != "window"}
+        if isinstance(answer.get("threat"), dict) and start:
+            threat = answer["threat"]
+            answer["threat"] = {**threat, "start": threat["start"] - start, "end": threat["end"] - start}
+        fields = {
+            "id": clean_field(context.get("id")),
+            "thread": clean_field(context.get("thread")),
+            "author": clean_field(context.get("author")),
+            "url": clean_url(context.get("url")),
+        }
+        self._record(answer, post.text[start:end][: self.max_text_chars], fields)
 
     def why(self, text: str, label: str, limit: int = TOP_WORDS, window: Sequence[int] | None = None) -> list[str]:
         """The parts of ``text`` that pushed hardest toward ``label``, strongest first (distinct, at most ``limit``).
