@@ -24,7 +24,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import Any, cast
 
 from hatespeech.core.policy import ACTION_RANK, REVIEW, Moderation, ThreatReason, is_flagged
 
@@ -292,12 +292,7 @@ def apply(answer: Moderation, found: dict[str, Any] | None) -> Moderation:
     answer["categories"]["threat"] = found is not None
     if found is not None:
         answer["threat"] = found
-        reason: ThreatReason = {
-            "category": "threat",
-            "start": found["start"],
-            "end": found["end"],
-            "text": found["text"],
-        }
+        reason = cast(ThreatReason, {"category": "threat", **found})  # found holds start, end and text
         answer["reasons"] = [*answer.get("reasons", ()), reason]  # review: after every class's, block or review
         answer["action"] = raise_action(answer["action"], found)
         answer["flagged"] = is_flagged(answer["action"])
