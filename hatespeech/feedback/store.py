@@ -188,47 +188,31 @@ class FeedbackStore:
         return (cursor.fetchall() if cursor.description is not None else []), cursor.rowcount
 
     # --- the interface
-    def add(
-        self,
-        text: str,
-        label: str,
-        *,
-        source: str = "api",
-        id: str | None = None,
-        moderator: str | None = None,
-        origin: str = "library",
-        event_at: float | None = None,
-        revision: int = 0,
-    ) -> int:
+    def add(self, text: str, label: str, **fields: Any) -> int:
         """Store one label (validated first: ``InvalidFeedback`` and nothing stored if any field is bad).
 
-        ``origin`` names who wrote it (a credential, or a board's signed webhook); ``event_at`` (seconds
-        since the epoch) is when the board decided, if it says, else now; ``revision`` the board's own
-        counter of changes to the decision, if it has one. The same ``(source, id, origin)`` replaces the
-        earlier row (unless that one is newer: see ``UPSERT``) and keeps its row id, which is returned;
-        0 when a newer decision was kept instead. ``TooManyWrites`` when the origin is over its share.
+        ``fields`` (keywords, all optional): ``source`` ("api"), ``id`` (the post's, None), ``moderator``;
+        ``origin`` names who wrote it (a credential, or a board's signed webhook; "library"); ``event_at``
+        (seconds since the epoch) is when the board decided, if it says, else now; ``revision`` the board's
+        own counter of changes to the decision, if it has one (0). The same ``(source, id, origin)``
+        replaces the earlier row (unless that one is newer: see ``UPSERT``) and keeps its row id, which is
+        returned; 0 when a newer decision was kept instead. ``TooManyWrites`` when the origin is over its share.
         """
-        params = self._checked(text, label, source, id, moderator, origin, event_at, revision)
-        self._admit(origin, params[5], waits=True)
-        return self._guarded(self._upsert, *params)
+        params = self._checked(text, label, **fields)
+        self._rate(params[6])
+        # the cap's count and the write in one trip to the store (each trip may wait for a pool thread)
+        row, written = self._guarded(self._capped_upsert, *params)
+        if row is None:
+            raise self._over_cap(params[6], written)
+        return row
 
-    def keep(
-        self,
-        text: str,
-        label: str,
-        *,
-        source: str = "api",
-        id: str | None = None,
-        moderator: str | None = None,
-        origin: str = "library",
-        event_at: float | None = None,
-        revision: int = 0,
-    ) -> int | None:
+    def keep(self, text: str, label: str, **fields: Any) -> int | None:
         """``add`` that never waits on a stalled database: the row id (0: a newer decision was kept), or None
         when the row was spooled (it is stored once the database is back). ``InvalidFeedback`` and
         ``TooManyWrites`` as ``add``; ``StoreUnavailable`` only if the spool failed too."""
-        params = self._checked(text, label, source, id, moderator, origin, event_at, revision)
-        self._admit(origin, params[5], waits=False)
+        params = self._checked(text, label, **fields)
+        self._rate(params[6])
+        self._within_cap(params[6], params[5])
         found = self.guard
         if found is None:
             return self._upsert(*params)
@@ -239,13 +223,15 @@ class FeedbackStore:
         self,
         text: str,
         label: str,
-        source: str,
-        id: str | None,
-        moderator: str | None,
-        origin: str,
-        event_at: float | None,
-        revision: int,
+        *,
+        source: str = "api",
+        id: str | None = None,
+        moderator: str | None = None,
+        origin: str = "library",
+        event_at: float | None = None,
+        revision: int = 0,
     ) -> tuple[str, str, str, str | None, str | None, float, str, float, int]:
+        """Every field checked: the row's values, in ``UPSERT``'s order."""
         from hatespeech.feedback import check_feedback
 
         f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
@@ -262,28 +248,38 @@ class FeedbackStore:
             revision,
         )
 
-    def _admit(self, origin: str, now: float, waits: bool) -> None:
-        """``TooManyWrites`` if ``origin`` is over its rate or its daily cap. The cap is read from the store;
-        for a board's decision (``waits`` false) a store that cannot answer in time lets it through, to
-        the spool: that decision must not be lost."""
-        if self.quota is not None:
-            wait = self.quota.take(origin)
-            if wait > 0:
-                raise TooManyWrites(f"too many feedback writes from {origin}; try again in {wait:.1f} s", wait)
+    def _rate(self, origin: str) -> None:
+        """``TooManyWrites`` if ``origin`` is over its rate (this process's bucket)."""
+        if self.quota is not None and (wait := self.quota.take(origin)) > 0:
+            raise TooManyWrites(f"too many feedback writes from {origin}; try again in {wait:.1f} s", wait)
+
+    def _over_cap(self, origin: str, written: int) -> TooManyWrites:
+        return TooManyWrites(
+            f"{origin} wrote {written} feedback rows in the last 24 hours; the cap is {self.daily_cap} "
+            "(FEEDBACK_DAILY_CAP)",
+            3600.0,
+        )
+
+    def _within_cap(self, origin: str, now: float) -> None:
+        """``TooManyWrites`` if ``origin`` wrote its daily cap. For a board's decision: a store that cannot
+        answer in time lets it through, to the spool (that decision must not be lost)."""
         if self.daily_cap is None:
             return
         try:
-            written = self._guarded(self._written_since, origin, now - DAY) if waits else self._quick(origin, now)
+            written = self._quick(origin, now)
         except StoreUnavailable:
-            if waits:
-                raise
             return
         if written >= self.daily_cap:
-            raise TooManyWrites(
-                f"{origin} wrote {written} feedback rows in the last 24 hours; the cap is {self.daily_cap} "
-                "(FEEDBACK_DAILY_CAP)",
-                3600.0,
-            )
+            raise self._over_cap(origin, written)
+
+    def _capped_upsert(self, *params: Any) -> tuple[int | None, int]:
+        """``_upsert`` unless the row's origin (``params[6]``) wrote its daily cap: ``(row id, 0)``, or
+        ``(None, rows written)``."""
+        if self.daily_cap is not None:
+            written = self._written_since(params[6], params[5] - DAY)
+            if written >= self.daily_cap:
+                return None, written
+        return self._upsert(*params), 0
 
     def _quick(self, origin: str, now: float) -> int:
         found = self.guard
@@ -342,8 +338,7 @@ class FeedbackStore:
     def erase(self, source: str, id: str | int, origin: str = "library") -> bool:
         """Delete every row for this ``(source, id)``, whoever wrote it (a deleted post's text must go
         everywhere); True if there was one. It counts against ``origin``'s rate (``TooManyWrites``)."""
-        if self.quota is not None and (wait := self.quota.take(origin)) > 0:
-            raise TooManyWrites(f"too many feedback writes from {origin}; try again in {wait:.1f} s", wait)
+        self._rate(origin)
         return self._guarded(self._erase, str(source), str(id))
 
     def _erase(self, source: str, id: str) -> bool:

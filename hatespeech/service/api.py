@@ -234,7 +234,7 @@ def _created(body: dict[str, Any]) -> NoReturn:
 def _store_unavailable(err: feedback.StoreUnavailable) -> NoReturn:
     print(f"hatespeech-detect: {err}", file=sys.stderr)  # the cause for the operator, not for the client
     body = json.dumps({"error": "the feedback store is unavailable; try again later"})
-    raise HTTPError("503 Service Unavailable", body, dict(JSON)) from None
+    raise HTTPError("503 Service Unavailable", body, {**dict(JSON), "Retry-After": "5"}) from None
 
 
 def _too_many(err: feedback.TooManyWrites) -> NoReturn:
