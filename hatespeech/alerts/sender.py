@@ -188,12 +188,8 @@ def post(
         with session.post(
             url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
         ) as response:
-            reply = b""
             # at most REPLY_BYTES of the body; a reply read to its end leaves the connection for the next alert
-            for chunk in response.iter_content(512):
-                reply += chunk
-                if len(reply) >= REPLY_BYTES:
-                    break
+            reply = response.raw.read(REPLY_BYTES)
             status = response.status_code
             text = reply.decode("utf-8", "replace")[:200]
             return status, _retry_after(response.headers.get("Retry-After")), f"HTTP {status} {text}"
