@@ -4,12 +4,14 @@ It claims due rows with a lease (so workers and containers never send one at the
 posts them with a timeout, and on failure retries with exponential backoff and jitter, or after a
 429's ``Retry-After``. Delivery is at least once: every request carries ``Idempotency-Key: <alert
 id>`` (not signed: receivers of signed json dedupe on the body's ``id``).
+
+Each sender posts through one ``requests.Session``: its connections are kept alive between alerts,
+and the environment's ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and ``REQUESTS_CA_BUNDLE``) apply.
 """
 
 from __future__ import annotations
 
 import email.utils
-import http.client
 import json
 import logging
 import os
@@ -18,6 +20,9 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+
+import requests
+import urllib3
 
 from hatespeech.alerts import bursts
 from hatespeech.alerts.render import render
@@ -33,6 +38,7 @@ CALLS: dict[str, Callable[[], dict[str, str]]] = {}
 
 log = logging.getLogger("hatespeech.alerts")
 USER_AGENT = "hatespeech-detect-alerts/1"
+REPLY_BYTES = 2048  # of a reply's body, read for the log and the store's last error: never the whole of it
 
 
 class Sender(threading.Thread):
@@ -46,6 +52,10 @@ class Sender(threading.Thread):
         # claim no more than can be sent well within the lease, so a lease never lapses mid-batch
         self.batch = max(1, min(20, int(settings.lease_seconds // (settings.timeout * 2 + 1))))
         self.maintenance_every = max(1.0, settings.poll_seconds * 10)
+        # used by this thread only (a Session is not thread-safe); closed when the thread ends
+        self.session = requests.Session()
+        # what http.client sent: a reply is read for the log only, and a compressed one could inflate far past its cap
+        self.session.headers["Accept-Encoding"] = "identity"
 
     def wake(self) -> None:
         self._wake.set()
@@ -57,6 +67,12 @@ class Sender(threading.Thread):
             self.join(timeout)
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.session.close()
+
+    def _loop(self) -> None:
         next_maintenance = 0.0
         while not self._stopping.is_set():
             try:
@@ -118,8 +134,7 @@ class Sender(threading.Thread):
             headers[SIGNATURE_HEADER] = sign(body, self.settings.secret or "")
         if row.format in CALLS:  # a platform API call (hatespeech/integrations): its JSON as queued, its credentials
             body, headers = row.alert.encode("utf-8"), {**headers, **CALLS[row.format]()}
-        outcome = post(row.url, body, headers, self.settings.timeout)
-        status, retry_after, error = outcome
+        status, retry_after, error = post(self.session, row.url, body, headers, self.settings.timeout)
         where = _where(row.url)
         if status is not None and 200 <= status < 300:
             self.store.delivered(row)
@@ -161,20 +176,42 @@ def _where(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, float | None, str]:
-    """POST once: ``(status or None, Retry-After seconds or None, a short description)``."""
-    parts = urllib.parse.urlsplit(url)
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(parts.hostname or "", parts.port, timeout=timeout)
+def post(
+    session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int | None, float | None, str]:
+    """POST once: ``(status or None, Retry-After seconds or None, a short description)``.
+
+    Redirects are not followed (a 3xx is a refusal, given up): the body and its signature must not
+    go to a host nobody configured. ``timeout`` bounds the connection and each read, not the whole.
+    """
     try:
-        conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
-        response = conn.getresponse()
-        reply = response.read(2048).decode("utf-8", "replace")
-        return response.status, _retry_after(response.getheader("Retry-After")), f"HTTP {response.status} {reply[:200]}"
-    except (OSError, http.client.HTTPException) as err:
-        return None, None, f"{type(err).__name__}: {err}"[:300]
-    finally:
-        conn.close()
+        with session.post(
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+        ) as response:
+            # at most REPLY_BYTES of the body; a reply read to its end leaves the connection for the next alert
+            reply = response.raw.read(REPLY_BYTES)
+            status = response.status_code
+            text = reply.decode("utf-8", "replace")[:200]
+            return status, _retry_after(response.headers.get("Retry-After")), f"HTTP {status} {text}"
+    # requests' errors are OSErrors; a few of urllib3's get through unwrapped (LocationParseError)
+    except (OSError, urllib3.exceptions.HTTPError) as err:
+        return None, None, _describe(err, url)
+
+
+def _describe(err: BaseException, url: str) -> str:
+    """An error, short and without the URL's path, query or credentials (where webhooks keep their secret).
+
+    The innermost cause says what happened ("ConnectionRefusedError: [Errno 111] Connection refused");
+    requests' and urllib3's own messages quote the URL ("Max retries exceeded with url: /services/…").
+    """
+    while (cause := err.__cause__ or err.__context__) is not None:
+        err = cause
+    text = f"{type(err).__name__}: {err}"
+    parts = urllib.parse.urlsplit(url)
+    for secret in (url, parts.path, parts.query):
+        if len(secret) > 1:  # not "" nor "/"
+            text = text.replace(secret, "…")
+    return text[:300]
 
 
 def _retry_after(value: str | None) -> float | None:

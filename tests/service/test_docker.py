@@ -2,13 +2,15 @@
 
 The image is rebuilt here by hand: the build context filtered by .dockerignore, every
 `pip install` its RUN lines make into a fresh virtual environment, its ENV, and its CMD started
-with PORT set, as Heroku does.
+with PORT set, as Heroku does. The installs read no package index: they take the wheels .ci/run
+downloads into WHEELS before the tests, and nothing else.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -19,6 +21,10 @@ import pytest
 from support import BIN, ROOT, Server, free_port, post_json
 
 from hatespeech.core.labels import LABELS
+from testing.services import missing
+
+# requirements.txt's wheels, for this environment's Python: .ci/run downloads them here (`pip download`)
+WHEELS = BIN.parent / "wheels"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -68,6 +74,11 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
     patterns = [
         p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
     ]
+    if not WHEELS.is_dir():
+        missing(f"requirements.txt's wheels in {WHEELS}: .venv/bin/pip download -r requirements.txt -d {WHEELS}")
+    # the wheels alone: no index, and none of this machine's pip settings (its own find-links or mirrors)
+    pip_env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    pip_env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     app, env_vars, cmd = tmp_path / "app", {}, None
     app.mkdir()
     env_dir = tmp_path / "venv"
@@ -90,7 +101,10 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
             for command in args.split("&&"):
                 argv = shlex.split(command)
                 if argv[:2] == ["pip", "install"]:
-                    subprocess.run([str(env_dir / "bin" / "pip"), *argv[1:]], cwd=app, check=True, capture_output=True)
+                    offline = ["--no-index", "--find-links", str(WHEELS)]
+                    pip = [str(env_dir / "bin" / "pip"), *argv[1:], *offline]
+                    done = subprocess.run(pip, cwd=app, env=pip_env, capture_output=True, text=True)
+                    assert done.returncode == 0, f"{shlex.join(pip)}\n{done.stderr[-3000:]}"
         elif instruction == "ENV":
             env_vars.update(dict(item.split("=", 1) for item in shlex.split(args)))
         elif instruction == "CMD":
