@@ -37,7 +37,7 @@ from hatespeech.alerts.sender import CALLS
 from hatespeech.alerts.signing import InvalidSignature, sign, verify
 from hatespeech.alerts.store import Row
 from hatespeech.config import AlertSettings
-from hatespeech.service.context import Context
+from hatespeech.core.context import Context
 
 log = logging.getLogger("hatespeech.alerts")
 

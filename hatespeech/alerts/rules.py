@@ -20,11 +20,11 @@ from hatespeech.alerts import bursts
 from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import BURST, Row, Store, open_store
 from hatespeech.config import AlertSettings, alert_format
+from hatespeech.core.context import Context
 from hatespeech.core.labels import abusive_probability
 from hatespeech.core.policy import ACTION_RANK
 from hatespeech.resilience import BadRow
 from hatespeech.service import metrics
-from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.alerts")
 

@@ -23,11 +23,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hatespeech.config import ReviewSettings
+from hatespeech.core.context import Context
 from hatespeech.core.labels import ABUSIVE
 from hatespeech.core.policy import BLOCK, REVIEW
 from hatespeech.resilience import StoreUnavailable
 from hatespeech.review.store import READ_TIMEOUT, GuardedQueue, Queue, open_queue, post
-from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.review")
 

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hatespeech.core.context import Context, InvalidContext
 from hatespeech.integrations.common import feedback_key
 from hatespeech.review import ABUSIVE, QUEUED_ACTIONS, Reviewer
 from hatespeech.review.store import MAX_PAGE
-from hatespeech.service.context import Context, InvalidContext
 
 STATIC = Path(__file__).resolve().parent / "static"
 FILES = {  # path → (file in static/, content type)
@@ -81,7 +81,7 @@ PARAMETERS: dict[str, Any] = {
     "action": {"enum": QUEUED_ACTIONS},
     "class": {"enum": ABUSIVE},
     "threat": {"enum": ("true",)},  # only the posts in which the threat check found a threat
-    "thread": {"context": "thread"},  # exactly what /moderate takes as a thread (service/context.py)
+    "thread": {"context": "thread"},  # exactly what /moderate takes as a thread (core/context.py)
     "before": {"minimum": 1, "maximum": 2**62},
     "limit": {"minimum": 1, "maximum": MAX_PAGE, "default": 20},
 }
