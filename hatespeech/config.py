@@ -347,6 +347,11 @@ class ReviewSettings:
         )
 
 
+# What the review page tells moderators to run so that their labels join the training data
+# (train.py's --feedback): here, below the review page that shows it and the service that serves it.
+RETRAIN_COMMAND = "python train.py --feedback store"
+
+
 @dataclass(frozen=True)
 class FeedbackSettings:
     """Where moderators' labels are kept (hatespeech/feedback): SQLite, or PostgreSQL when ``DATABASE_URL`` is set.

@@ -164,6 +164,6 @@ def record(
 
 def labelled(post_id: object, label: object) -> None:
     """``Reviewer.labelled`` on the configured reviewer, once a label is stored (``POST /feedback``, or a
-    board's decision: ``post_id`` is the queue's id, ``integrations.common.queued_id``)."""
+    board's decision: ``post_id`` is the queue's id, ``core.boards.queued_id``)."""
     if _reviewer is not None and isinstance(label, str):
         _reviewer.labelled(post_id, label)
