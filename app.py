@@ -33,9 +33,9 @@ try:
     served = api.load(settings)
 except (ModelError, PolicyError) as err:
     sys.exit(f"hatespeech-detect: cannot serve the model: {err}")
-alerts.configure(settings.alerts)  # opens nothing: each worker opens the store after the fork
+# Opens nothing: each worker opens the store after the fork. The boards' API calls ride the outbox.
+alerts.configure(settings.alerts, metrics, integrations.call_headers(settings.integrations))
 review.configure(settings.review)  # likewise
-alerts.register_calls(integrations.call_headers(settings.integrations))  # the boards' API calls ride the outbox
 metrics.model_info(served.policy.model["version"], served.policy.model["sha256"])
 
 predict = served.functions["predict"]

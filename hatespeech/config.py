@@ -347,6 +347,11 @@ class ReviewSettings:
         )
 
 
+# What the review page tells moderators to run so that their labels join the training data
+# (train.py's --feedback): here, below the review page that shows it and the service that serves it.
+RETRAIN_COMMAND = "python train.py --feedback store"
+
+
 @dataclass(frozen=True)
 class FeedbackSettings:
     """Where moderators' labels are kept (hatespeech/feedback): SQLite, or PostgreSQL when ``DATABASE_URL`` is set.
@@ -539,6 +544,9 @@ class Settings:
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings, compare=False)  # FEEDBACK_*, DATABASE_URL
     integrations: IntegrationSettings = field(default_factory=IntegrationSettings, compare=False)  # DISCOURSE_* …
     stores: StoreSettings = field(default_factory=StoreSettings, compare=False)  # STORE_*, PG_*
+    # PROMETHEUS_MULTIPROC_DIR (prometheus-client's own name): where each process writes its metrics;
+    # a fresh temporary directory when unset (hatespeech/service/metrics.py)
+    metrics_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -571,6 +579,7 @@ class Settings:
             feedback=FeedbackSettings.from_env(env),
             integrations=IntegrationSettings.from_env(env),
             stores=StoreSettings.from_env(env),
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
         )
 
 
@@ -578,3 +587,18 @@ class Settings:
 def settings() -> Settings:
     """This process's settings, read from the environment once (the service, gunicorn's config, the scripts)."""
     return Settings.from_env()
+
+
+def export_metrics_dir(directory: str) -> None:
+    """Put the metrics directory in this process's environment, which gunicorn's workers inherit.
+
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` in every process that writes a value (its
+    file there is named after the process), so it must be in the environment, not only in the
+    settings; this is the one place the package writes the environment.
+    """
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def dialect_model_dir() -> str | None:
+    """``DIALECT_MODEL_DIR``: the TwitterAAE model's folder (hatespeech/training/dialect.py), read when asked."""
+    return os.environ.get("DIALECT_MODEL_DIR") or None

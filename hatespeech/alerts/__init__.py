@@ -32,12 +32,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hatespeech.alerts.counters import NO_COUNTERS, Counters
 from hatespeech.alerts.rules import Alerter
 from hatespeech.alerts.sender import CALLS
 from hatespeech.alerts.signing import InvalidSignature, sign, verify
 from hatespeech.alerts.store import Row
 from hatespeech.config import AlertSettings
-from hatespeech.service.context import Context
+from hatespeech.core.context import Context
 
 log = logging.getLogger("hatespeech.alerts")
 
@@ -57,12 +58,23 @@ __all__ = [
 _alerter: Alerter | None = None
 
 
-def configure(settings: AlertSettings) -> Alerter:
-    """Set this process's alerter (``app.py``, at import: before the fork, it opens nothing)."""
+def configure(
+    settings: AlertSettings,
+    counters: Counters = NO_COUNTERS,
+    calls: Mapping[str, Callable[[], dict[str, str]]] | None = None,
+) -> Alerter:
+    """Set this process's alerter (``app.py``, at import: before the fork, it opens nothing).
+
+    ``counters``: the service's metrics. ``calls``: the outbox rows of these kinds are platform calls
+    (hatespeech/integrations), each with a function giving its headers at delivery time; with any,
+    the sender runs without ``ALERT_WEBHOOK_URL`` too.
+    """
     global _alerter
     if _alerter is not None:
         _alerter.stop()
-    _alerter = Alerter(settings)
+    _alerter = Alerter(settings, counters=counters)
+    CALLS.clear()  # the sender's table of call kinds: this process's are the ones given here
+    CALLS.update(calls or {})
     return _alerter
 
 
@@ -90,11 +102,6 @@ def stop() -> None:
     """Stop this worker's sender (gunicorn's ``worker_exit``)."""
     if _alerter is not None:
         _alerter.stop()
-
-
-def register_calls(kinds: Mapping[str, Callable[[], dict[str, str]]]) -> None:
-    """Deliver outbox rows of these kinds as platform calls; the sender then runs without ``ALERT_WEBHOOK_URL`` too."""
-    CALLS.update(kinds)
 
 
 class OutboxFull(RuntimeError):

@@ -17,14 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hatespeech.alerts import bursts
+from hatespeech.alerts.counters import NO_COUNTERS, Counters
 from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import BURST, Row, Store, open_store
 from hatespeech.config import AlertSettings, alert_format
+from hatespeech.core.context import Context
 from hatespeech.core.labels import abusive_probability
 from hatespeech.core.policy import ACTION_RANK
 from hatespeech.resilience import BadRow
-from hatespeech.service import metrics
-from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.alerts")
 
@@ -34,12 +34,20 @@ WORST_POSTS = 3  # posts named in a discussion alert
 class Alerter:
     """Decides alerts on the request path and owns this process's sender thread."""
 
-    def __init__(self, settings: AlertSettings, store: Store | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: AlertSettings,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+        counters: Counters = NO_COUNTERS,
+    ):
         """``clock`` (Unix seconds) dates alerts, windows, cool-downs and bursts; its sender runs on it too,
-        so a test can move time past a cool-down or a burst instead of waiting for it."""
+        so a test can move time past a cool-down or a burst instead of waiting for it. ``counters``: the
+        service's metrics (alerts created, dropped, delivered…), for this alerter and its sender."""
         self.settings = settings
         self._store = store
         self.clock = clock
+        self.counters = counters
         self._lock = threading.RLock()  # start() opens the store under it
         self._sender: Sender | None = None
         self._message_rank = ACTION_RANK.get(settings.message_action, 99)  # "off" never matches
@@ -79,7 +87,7 @@ class Alerter:
             if batch.over:
                 alert = bursts.summarise(self._burst_alert(None, now, None, results[0]), batch.over)
                 self.store.enqueue(self._rows(alert, None, now))
-                metrics.alert_created("burst")
+                self.counters.alert_created("burst")
                 created.append(alert["id"])
             return created
 
@@ -92,11 +100,11 @@ class Alerter:
             created = work()
         except BadRow:  # the alert's data, not the store: the store is fine
             log.exception(json.dumps({"alerts": "bad_row"}))
-            metrics.alerts_dropped("bad_row")
+            self.counters.alerts_dropped("bad_row")
             return []
         except Exception:  # an alert must never fail the request that made it
             log.exception(json.dumps({"alerts": "store_error"}))
-            metrics.alerts_dropped("store_error")
+            self.counters.alerts_dropped("store_error")
             return []
         if created:
             self.start()
@@ -143,10 +151,10 @@ class Alerter:
                 batch.over.append(post)  # past the batch's cap: in its summary
             elif ctx.thread is None:
                 self.store.enqueue(rows)
-                metrics.alert_created("message")
+                self.counters.alert_created("message")
                 created.append(alert["id"])
             elif self.store.enqueue_if_cooled(BURST + ctx.thread, now, self.settings.burst_seconds, 0, 0, 2, rows):
-                metrics.alert_created("message")  # the first of a burst: at once
+                self.counters.alert_created("message")  # the first of a burst: at once
                 created.append(alert["id"])
             else:
                 created += self._follow_up(ctx.thread, post, result, now)
@@ -174,7 +182,7 @@ class Alerter:
                 s.worsen_step,
                 self._rows(discussion, None, now),
             ):
-                metrics.alert_created("discussion")
+                self.counters.alert_created("discussion")
                 created.append(discussion["id"])
                 self._cooldowns[ctx.thread] = (
                     now + s.cooldown_seconds,
@@ -237,7 +245,7 @@ class Alerter:
             return []
         alert = self._burst_alert(thread, now, key, result)
         self.store.enqueue(self._rows(alert, None, now, due=(slot + 1) * s.burst_seconds))
-        metrics.alert_created("burst")
+        self.counters.alert_created("burst")
         return [alert["id"]]
 
     def _burst_alert(self, thread: str | None, now: float, window: str | None, result: Mapping[str, Any]) -> dict:
@@ -267,6 +275,7 @@ class Alerter:
         with self._lock:
             if self._sender is None or self._sender.pid != os.getpid() or not self._sender.is_alive():
                 self._sender = Sender(self.settings, self.store, self.clock)
+                self._sender.counters = self.counters
                 self._sender.start()
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -25,11 +25,11 @@ import requests
 import urllib3
 
 from hatespeech.alerts import bursts
+from hatespeech.alerts.counters import NO_COUNTERS, Counters
 from hatespeech.alerts.render import render
 from hatespeech.alerts.signing import SIGNATURE_HEADER, sign
 from hatespeech.alerts.store import Row, Store
 from hatespeech.config import AlertSettings
-from hatespeech.service import metrics
 
 # Platform API calls ride the same outbox (hatespeech/integrations): a row whose format is one of
 # these kinds is POSTed as queued, with the headers the kind's function gives at delivery time
@@ -43,6 +43,8 @@ REPLY_BYTES = 2048  # of a reply's body, read for the log and the store's last e
 
 class Sender(threading.Thread):
     """Delivers due outbox rows, one at a time, until stopped; see the module docstring."""
+
+    counters: Counters = NO_COUNTERS  # the service's metrics, which its Alerter hands over
 
     def __init__(self, settings: AlertSettings, store: Store, clock: Callable[[], float] = time.time):
         super().__init__(name="hatespeech-alerts", daemon=True)
@@ -102,7 +104,7 @@ class Sender(threading.Thread):
             log.info(json.dumps({"alerts": "texts_erased", "rows": done.texts_erased}))
         for reason, rows in (("too_old", done.expired), ("outbox_full", done.dropped)):
             if rows:
-                metrics.alerts_dropped(reason, len(rows))
+                self.counters.alerts_dropped(reason, len(rows))
                 log.warning(
                     json.dumps(
                         {
@@ -113,7 +115,7 @@ class Sender(threading.Thread):
                         }
                     )
                 )
-        metrics.alerts_pending(done.pending)
+        self.counters.alerts_pending(done.pending)
 
     def deliver(self, row: Row) -> None:
         alert = json.loads(row.alert)
@@ -138,7 +140,7 @@ class Sender(threading.Thread):
         where = _where(row.url)
         if status is not None and 200 <= status < 300:
             self.store.delivered(row)
-            metrics.alert_delivered(row.format)
+            self.counters.alert_delivered(row.format)
             log.info(
                 json.dumps({"alerts": "delivered", "alert": row.alert_id, "to": where, "attempts": row.attempts + 1})
             )
@@ -146,14 +148,14 @@ class Sender(threading.Thread):
         retryable = status is None or status in (408, 425, 429) or status >= 500
         if not retryable:
             self.store.give_up(row)
-            metrics.alert_failed(f"http_{status}")
+            self.counters.alert_failed(f"http_{status}")
             log.error(json.dumps({"alerts": "given_up", "alert": row.alert_id, "to": where, "error": error}))
             return
         delay = self.backoff(row.attempts)
         if retry_after is not None:
             delay = max(min(retry_after, 3600.0), 0.0)
         self.store.retry(row, self.clock() + delay, error)
-        metrics.alert_retry("rate_limited" if status == 429 else "http_error" if status else "network")
+        self.counters.alert_retry("rate_limited" if status == 429 else "http_error" if status else "network")
         log.warning(
             json.dumps({"alerts": "retry", "alert": row.alert_id, "to": where, "error": error, "in_s": round(delay, 3)})
         )

@@ -15,6 +15,8 @@ hatespeech.core.validate.InvalidText: texts[1] must be a string, not a number
 
 from __future__ import annotations
 
+import unicodedata
+
 _JSON_TYPES = {
     type(None): "null",
     bool: "a boolean",
@@ -62,3 +64,35 @@ def check_texts(texts: object, max_texts: int, max_chars: int, max_text_chars: i
     if total > max_chars:
         raise InvalidText(f"{name} hold {total} characters in all; the maximum is {max_chars}")
     return texts
+
+
+MAX_WHOLE_NUMBER = 10**18  # an id sent as a number (openapi.yaml says so); a larger one comes as a string
+
+
+def check_id(name: str, value: object, max_chars: int, error: type[ValueError], numbers: bool = True) -> str:
+    """An id or name a caller sent (a post's id, thread or author; feedback's source or moderator), as a string.
+
+    A string, or (``numbers``) a whole number, of 1 to ``max_chars`` characters with something besides
+    white space and no control character: it is stored, logged and shown on the review page. The one
+    rule of ``/moderate``'s context and ``/feedback``; each raises its own ``error`` with the message.
+
+    >>> check_id("thread", 7, 200, ValueError)
+    '7'
+    >>> check_id("source", 7, 64, ValueError, numbers=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: source must be a string, not a number
+    """
+    if isinstance(value, bool) or not (isinstance(value, str) or (numbers and isinstance(value, int))):
+        allowed = "a string or a whole number" if numbers else "a string"
+        raise error(f"{name} must be {allowed}, not {json_type(value)}")
+    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
+        raise error(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger one as a string")
+    text = str(value)
+    if not text.strip():
+        raise error(f"{name} must not be empty")
+    if len(text) > max_chars:
+        raise error(f"{name} is {len(text)} characters long; the maximum is {max_chars}")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise error(f"{name} must not contain control characters")
+    return text

@@ -36,12 +36,11 @@ True
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from hatespeech.core.labels import LABELS
-from hatespeech.core.validate import UnknownFields, check_text, json_type
+from hatespeech.core.validate import UnknownFields, check_id, check_text, json_type
 from hatespeech.feedback.quota import Quota
 from hatespeech.feedback.store import FeedbackStore, Row, SQLiteFeedbackStore, StoreUnavailable, TooManyWrites
 
@@ -67,7 +66,6 @@ __all__ = [
 FIELDS = ("text", "label", "id", "source", "moderator")  # what POST /feedback accepts
 MAX_SOURCE_CHARS = 64
 MAX_FIELD_CHARS = 200  # id and moderator
-MAX_WHOLE_NUMBER = 10**18  # ids sent as numbers (openapi.yaml says so, as for /moderate's context)
 DEFAULT_SOURCE = "api"
 
 
@@ -104,19 +102,7 @@ def _check_text(text: object, max_chars: int) -> str:
 
 
 def _check_name(name: str, value: object, max_chars: int, numbers: bool) -> str:
-    if isinstance(value, bool) or not (isinstance(value, str) or (numbers and isinstance(value, int))):
-        allowed = "a string or a whole number" if numbers else "a string"
-        raise InvalidFeedback(f"{name} must be {allowed}, not {json_type(value)}")
-    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
-        raise InvalidFeedback(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger one as a string")
-    text = str(value)
-    if not text.strip():
-        raise InvalidFeedback(f"{name} must not be empty")
-    if len(text) > max_chars:
-        raise InvalidFeedback(f"{name} is {len(text)} characters long; the maximum is {max_chars}")
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
-        raise InvalidFeedback(f"{name} must not contain control characters")
-    return text
+    return check_id(name, value, max_chars, InvalidFeedback, numbers)  # the same rule as /moderate's context
 
 
 def check_feedback(

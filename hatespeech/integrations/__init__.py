@@ -26,7 +26,8 @@ import logging
 from collections.abc import Callable
 
 from hatespeech.config import IntegrationSettings
-from hatespeech.integrations.common import Header, Reply, error, feedback_key, queued_id
+from hatespeech.core.boards import feedback_key, queued_id
+from hatespeech.integrations.common import Header, Reply, error
 from hatespeech.integrations.coral import Coral, suggest_score
 from hatespeech.integrations.discourse import Discourse
 from hatespeech.integrations.mastodon import Mastodon

@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# Re-exported for the integrations that name posts (the rule itself lives below them, in core/boards.py).
+from hatespeech.core.boards import board_id as board_id
+from hatespeech.core.boards import queued_id as queued_id
+
 Header = Callable[[str], "str | None"]  # a request header by name, or None
 MAX_SIGNATURES = 8  # a header listing more is refused: each costs an HMAC
 MAX_CONTEXT_CHARS = 200  # as /moderate takes id, thread and author
@@ -222,50 +226,8 @@ def strip_html(markup: str) -> str:
 
 # ------------------------------------------------------------------------------- context
 
-# How a board's post is named, the one rule all three integrations, the review page and the
-# feedback store follow:
-# - in the service (``/moderate``'s ``id`` and ``thread``, the review queue, alerts) a board's post
-#   or discussion is ``"<board>:<its id on the board>"``: ``discourse:123``, ``mastodon:109…``;
-# - as feedback it is ``source = "<board>"``, ``id = "<its id on the board>"`` (what POST /feedback
-#   calls "the post's id in its source"), whoever labels it: the board's moderators (Discourse's
-#   reviewables, Coral's approvals) or the review page. The same (source, id) replaces the earlier
-#   label, so one post has one feedback row, whichever of them spoke last.
-# Posts sent to /moderate by anyone else keep their id, and the review page labels them as
-# ``source = "review-page"``.
-BOARDS = ("discourse", "coral", "mastodon")
-REVIEW_PAGE = "review-page"
-
-
-def board_id(board: str, native: object) -> str:
-    """The service's id for a board's post or discussion.
-
-    >>> board_id("discourse", 123)
-    'discourse:123'
-    """
-    if board not in BOARDS:
-        raise ValueError(f"unknown board {board!r}")
-    return f"{board}:{native}"
-
-
-def feedback_key(post_id: str) -> tuple[str, str]:
-    """The feedback ``(source, id)`` of a queued post: its board and the board's own id, or the review page's.
-
-    >>> feedback_key("discourse:123"), feedback_key("mastodon:1:2"), feedback_key("p42"), feedback_key("coral:")
-    (('discourse', '123'), ('mastodon', '1:2'), ('review-page', 'p42'), ('review-page', 'coral:'))
-    """
-    board, sep, native = post_id.partition(":")
-    return (board, native) if sep and board in BOARDS and native else (REVIEW_PAGE, post_id)
-
-
-def queued_id(source: object, id: object) -> str | None:
-    """The review queue's id of the post a feedback ``(source, id)`` is about (the inverse of ``feedback_key``).
-
-    >>> queued_id("discourse", 123), queued_id("review-page", "p42"), queued_id("api", "p42"), queued_id("api", None)
-    ('discourse:123', 'p42', 'p42', None)
-    """
-    if isinstance(id, bool) or not isinstance(id, str | int):
-        return None
-    return board_id(source, id) if source in BOARDS else str(id)
+# How a board's post is named (``board_id``, ``feedback_key``, ``queued_id``) is core/boards.py's rule:
+# the review page and the service follow it too, and they do not import the integrations.
 
 
 def clean_field(value: object, limit: int = MAX_CONTEXT_CHARS) -> str | None:

@@ -23,11 +23,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hatespeech.config import ReviewSettings
+from hatespeech.core.context import Context
 from hatespeech.core.labels import ABUSIVE
 from hatespeech.core.policy import BLOCK, REVIEW
 from hatespeech.resilience import StoreUnavailable
 from hatespeech.review.store import READ_TIMEOUT, GuardedQueue, Queue, open_queue, post
-from hatespeech.service.context import Context
 
 log = logging.getLogger("hatespeech.review")
 
@@ -164,6 +164,6 @@ def record(
 
 def labelled(post_id: object, label: object) -> None:
     """``Reviewer.labelled`` on the configured reviewer, once a label is stored (``POST /feedback``, or a
-    board's decision: ``post_id`` is the queue's id, ``integrations.common.queued_id``)."""
+    board's decision: ``post_id`` is the queue's id, ``core.boards.queued_id``)."""
     if _reviewer is not None and isinstance(label, str):
         _reviewer.labelled(post_id, label)

@@ -7,7 +7,7 @@
 - ``GET /review/access``: ``{"token_required": bool}``, public: whether the data calls need the
   token, so the page asks for one only when the server has one (never the token itself).
 - ``GET /review/queue?action=&class=&threat=&thread=&before=&limit=``: a page of the queue (JSON);
-  each post has the ``feedback_key`` (source and id) its label is stored under (integrations/common.py).
+  each post has the ``feedback_key`` (source and id) its label is stored under (core/boards.py).
 - ``GET /review/model``: the model, the thresholds in force, the card's out-of-fold threshold
   curves (for the sliders), the text retention and the retrain command.
 
@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hatespeech.integrations.common import feedback_key
+from hatespeech.core.boards import feedback_key
+from hatespeech.core.context import Context, InvalidContext
 from hatespeech.review import ABUSIVE, QUEUED_ACTIONS, Reviewer
 from hatespeech.review.store import MAX_PAGE
-from hatespeech.service.context import Context, InvalidContext
 
 STATIC = Path(__file__).resolve().parent / "static"
 FILES = {  # path → (file in static/, content type)
@@ -46,7 +46,6 @@ SECURITY_HEADERS = [
     ("Referrer-Policy", "no-referrer"),  # /review?key=TOKEN must never leak through a Referer
     ("X-Frame-Options", "DENY"),
 ]
-RETRAIN_COMMAND = "python train.py --feedback store"  # the moderators' labels join the training data
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
@@ -81,7 +80,7 @@ PARAMETERS: dict[str, Any] = {
     "action": {"enum": QUEUED_ACTIONS},
     "class": {"enum": ABUSIVE},
     "threat": {"enum": ("true",)},  # only the posts in which the threat check found a threat
-    "thread": {"context": "thread"},  # exactly what /moderate takes as a thread (service/context.py)
+    "thread": {"context": "thread"},  # exactly what /moderate takes as a thread (core/context.py)
     "before": {"minimum": 1, "maximum": 2**62},
     "limit": {"minimum": 1, "maximum": MAX_PAGE, "default": 20},
 }

@@ -21,15 +21,14 @@ from typing import Any, NoReturn, TypedDict, cast
 from firefly.app import HTTPError
 
 from hatespeech import alerts, feedback, integrations, review
-from hatespeech.config import Settings
+from hatespeech.config import RETRAIN_COMMAND, Settings
 from hatespeech.core.classifier import Classifier
+from hatespeech.core.context import Context
 from hatespeech.core.explain import explain as explanation
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_texts
-from hatespeech.review.web import RETRAIN_COMMAND
 from hatespeech.service import compat, metrics, web
-from hatespeech.service.context import Context
 from hatespeech.service.web import JSON, bad_input_is_400
 
 # ``/predict``'s answer: the keys are the class names, which have spaces.

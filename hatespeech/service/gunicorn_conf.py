@@ -29,12 +29,18 @@ from hatespeech import alerts
 from hatespeech.config import settings as _read_settings  # not `config`: gunicorn reads every name here
 from hatespeech.service import metrics, web
 
-_settings = _read_settings()
-# The log format is the message alone: skip the caller's frame lookup and the thread and process
-# names that every record would otherwise collect (the logging HOWTO's "Optimization").
-logging._srcfile = None
-logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-metrics.setup(fresh=True)  # in the master, before the app: the workers inherit PROMETHEUS_MULTIPROC_DIR
+_settings = _read_settings()  # what gunicorn reads below (bind, workers…): read, nothing changed
+
+
+# Hooks, not statements at import: importing this module (a test, a doctest collection) changes
+# nothing in the importing process.
+def on_starting(server: object) -> None:
+    # In the master, before the workers fork: they inherit both.
+    # The log format is the message alone: skip the caller's frame lookup and the thread and process
+    # names that every record would otherwise collect (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    metrics.setup(_settings.metrics_dir, fresh=True)  # and PROMETHEUS_MULTIPROC_DIR, for the workers
 
 
 def when_ready(server: Any) -> None:  # gunicorn's Arbiter (gunicorn has no types)

@@ -1,14 +1,15 @@
 """Prometheus metrics for ``GET /metrics``, correct under several gunicorn workers.
 
 prometheus-client's multiprocess mode: each process writes its values to memory-mapped files in
-one directory (``PROMETHEUS_MULTIPROC_DIR``, prometheus-client's own variable; a fresh temporary
-directory when unset), and ``/metrics`` adds them up at scrape time. ``setup`` must run before
-the workers fork (gunicorn's config file calls it), so that they inherit the directory.
+one directory (``PROMETHEUS_MULTIPROC_DIR``, prometheus-client's own variable, read by config.py;
+a fresh temporary directory when unset), and ``/metrics`` adds them up at scrape time. ``setup``
+must run before the workers fork (gunicorn's ``on_starting`` hook calls it), so that they inherit
+the directory.
 
 Until ``setup`` runs every ``observe``-style function here does nothing, so the package's other
-modules call them freely (tests, the ``firefly`` command).
+modules call them freely (tests, the ``firefly`` command); ``model_info`` is kept until then.
 
-    setup(fresh=True)                                 once, in gunicorn's master
+    setup(settings.metrics_dir, fresh=True)           once, in gunicorn's master
     observe_request("/moderate", 200, 0.004)          the web layer, per request
     observe_decision("hate speech", "block")          /moderate, per text
     model_info("1.0.0", "ab12…")                       app.py, once
@@ -43,6 +44,8 @@ from prometheus_client import (
     values,
 )
 
+from hatespeech import config
+
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FIXED_ENDPOINTS = frozenset({"/", "/health", "/metrics", "/openapi.yaml"})
@@ -50,26 +53,28 @@ FIXED_ENDPOINTS = frozenset({"/", "/health", "/metrics", "/openapi.yaml"})
 _lock = threading.Lock()
 _m: SimpleNamespace | None = None  # the metrics, once set up
 _directory: str | None = None
+_model: tuple[str, str] | None = None  # model_info's (version, sha256[:12])
 _endpoints: set[str] = set(FIXED_ENDPOINTS)
 _series: dict[tuple[str, int], tuple[Any, Any]] = {}  # (endpoint, status) → its counter and histogram
 
 
-def setup(directory: str | None = None, fresh: bool = False) -> None:
+def setup(directory: str | None, fresh: bool = False) -> None:
     """Choose the multiprocess directory and create the metrics; later calls do nothing.
 
-    ``directory``: else ``PROMETHEUS_MULTIPROC_DIR``, else a new temporary directory. ``fresh``:
-    delete the values a previous run left there (gunicorn's master, at start, before forking).
+    ``directory``: the settings' ``metrics_dir`` (``PROMETHEUS_MULTIPROC_DIR``); ``None``: a new
+    temporary directory. ``fresh``: delete the values a previous run left there (gunicorn's master,
+    at start, before forking).
     """
     global _m, _directory
     with _lock:
         if _m is not None:
             return
-        directory = directory or os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="hs-metrics-")
+        directory = directory or tempfile.mkdtemp(prefix="hs-metrics-")
         os.makedirs(directory, exist_ok=True)
         if fresh:
             for path in glob.glob(os.path.join(directory, "*.db")):
                 os.remove(path)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # the workers inherit it
+        config.export_metrics_dir(directory)  # before the first value is made; the workers inherit it
         values.ValueClass = values.MultiProcessValue()  # whatever the environment was at import
         _directory = directory
         _m = SimpleNamespace(
@@ -124,6 +129,8 @@ def setup(directory: str | None = None, fresh: bool = False) -> None:
                 registry=None,
             ),
         )
+        if _model is not None:
+            _m.model.labels(*_model).set(1)
 
 
 def _when_set_up(function: Callable[..., None]) -> Callable[..., None]:
@@ -160,10 +167,13 @@ def observe_decision(label: str, action: str) -> None:
     _m.decisions.labels(label, action).inc()  # type: ignore[union-attr]  # called only after setup() set _m
 
 
-@_when_set_up
 def model_info(version: str, sha256: str) -> None:
-    """The served model, as ``hatespeech_model_info{version, sha256} 1``."""
-    _m.model.labels(version, sha256[:12]).set(1)  # type: ignore[union-attr]  # called only after setup() set _m
+    """The served model, as ``hatespeech_model_info{version, sha256} 1``; kept until ``setup`` if it has
+    not run (app.py loads the model in gunicorn's master before the ``on_starting`` hook)."""
+    global _model
+    _model = (version, sha256[:12])
+    if _m is not None:
+        _m.model.labels(*_model).set(1)
 
 
 @_when_set_up
@@ -198,7 +208,7 @@ def alerts_pending(count: int) -> None:
 
 def render() -> bytes:
     """Every process's metrics, added up, in the Prometheus text format."""
-    setup()
+    setup(config.settings().metrics_dir)  # set up already under gunicorn; not under the firefly command
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=_directory)
     return generate_latest(registry)

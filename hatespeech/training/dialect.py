@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hatespeech import config
+
 DIALECTS = ("african_american", "hispanic", "asian", "white")  # the columns of ``proportions``, in the model's order
 AFRICAN_AMERICAN, WHITE = DIALECTS.index("african_american"), DIALECTS.index("white")
 
@@ -54,7 +56,7 @@ PASSES = 5
 
 def model_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """``path``, else ``DIALECT_MODEL_DIR`` from the environment, else ``../shared/data/twitteraae``."""
-    return Path(path or os.environ.get("DIALECT_MODEL_DIR") or DEFAULT_MODEL_DIR)
+    return Path(path or config.dialect_model_dir() or DEFAULT_MODEL_DIR)
 
 
 # --- tokens (twokenize's rules) -----------------------------------------------------------------

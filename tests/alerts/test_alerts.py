@@ -25,7 +25,7 @@ from hatespeech import alerts
 from hatespeech.alerts import Alerter, InvalidSignature, sign, verify
 from hatespeech.alerts.render import render
 from hatespeech.alerts.store import Store
-from hatespeech.service.context import Context, InvalidContext
+from hatespeech.core.context import Context, InvalidContext
 
 NASTY = (
     "@everyone @here <!channel> <!here> <@U123> <@&42> *bold* _it_ ~s~ `code` ```block``` "

@@ -20,8 +20,8 @@ import yaml
 from rawhttp import exchange
 from support import ROOT, Server, post_json, request
 
+from hatespeech.core.context import MAX_CHARS
 from hatespeech.review.web import PARAMETERS, query
-from hatespeech.service.context import MAX_CHARS
 
 TOKEN = "review-test-token"  # the review_server fixture's FIREFLY_TOKEN
 AUTH = {"Authorization": f"Token {TOKEN}"}

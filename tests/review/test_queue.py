@@ -15,11 +15,11 @@ from alerting import flush
 from support import ROOT, wait_for
 
 from hatespeech.config import ReviewSettings, StoreSettings
+from hatespeech.core.context import Context
 from hatespeech.resilience import Spool
 from hatespeech.review import Reviewer, spans
 from hatespeech.review.postgres import PostgresQueue
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, post
-from hatespeech.service.context import Context
 
 HATE, OFFENSIVE = "hate speech", "offensive language"
 

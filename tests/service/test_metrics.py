@@ -15,8 +15,9 @@ from hatespeech.config import Settings
 from hatespeech.service import metrics, web
 
 WORKER = """
+from hatespeech import config
 from hatespeech.service import metrics, web
-metrics.setup()  # PROMETHEUS_MULTIPROC_DIR, inherited as a gunicorn worker inherits it
+metrics.setup(config.settings().metrics_dir)  # PROMETHEUS_MULTIPROC_DIR, inherited as a gunicorn worker inherits it
 metrics.register_endpoints(["/moderate"])
 for _ in range(10):
     metrics.observe_request("/moderate", 200, 0.004)

@@ -1,7 +1,8 @@
 """The optional context of a moderated post: ``id``, ``thread``, ``author``, ``url``.
 
 All four are optional and never required; when given they are checked here, once, before anything
-is scored or stored. A bad one raises ``InvalidContext`` (a ``ValueError``: the web layer answers
+is scored or stored (core: plain validation, below the service that checks it and the alerts and
+review queue that receive it checked). A bad one raises ``InvalidContext`` (a ``ValueError``: the web layer answers
 400 with its message). Ids may be strings or whole numbers (forums use both); they come back as
 strings. The URL must be an absolute http(s) link: it ends up in a Slack or Discord message, where
 a ``javascript:`` link or one with spaces or angle brackets could turn into markup.
@@ -11,7 +12,7 @@ Context(id='42', thread='t-1', author=None, url='https://forum.example/t/1#p42')
 >>> Context.check(thread="")
 Traceback (most recent call last):
 ...
-hatespeech.service.context.InvalidContext: thread must not be empty
+hatespeech.core.context.InvalidContext: thread must not be empty
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hatespeech.core.validate import json_type
+from hatespeech.core.validate import check_id, json_type
 
 MAX_CHARS = {"id": 200, "thread": 200, "author": 200, "url": 2048}
-MAX_WHOLE_NUMBER = 10**18  # as openapi.yaml says
 
 
 class InvalidContext(ValueError):
@@ -32,20 +32,7 @@ class InvalidContext(ValueError):
 
 
 def _check_id(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidContext(f"{name} must be a string or a whole number, not {json_type(value)}")
-    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
-        raise InvalidContext(f"{name} must be at most {MAX_WHOLE_NUMBER} in size; send a larger id as a string")
-    text = str(value)
-    if not text.strip():
-        raise InvalidContext(f"{name} must not be empty")
-    if len(text) > MAX_CHARS[name]:
-        raise InvalidContext(f"{name} is {len(text)} characters long; the maximum is {MAX_CHARS[name]}")
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
-        raise InvalidContext(f"{name} must not contain control characters")
-    return text
+    return None if value is None else check_id(name, value, MAX_CHARS[name], InvalidContext)
 
 
 def _check_url(value: object) -> str | None:
@@ -84,7 +71,7 @@ class Context:
         >>> Context.from_mapping({"thread": 7, "colour": "red"})
         Traceback (most recent call last):
         ...
-        hatespeech.service.context.InvalidContext: context has an unknown field 'colour'; use id, thread, author or url
+        hatespeech.core.context.InvalidContext: context has an unknown field 'colour'; use id, thread, author or url
         """
         if fields is None:
             return cls()
