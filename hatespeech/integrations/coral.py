@@ -21,7 +21,7 @@ rejects a comment Coral sends Perspective ``{"comment": {"text"}, "attributeScor
 a score ≥ 0.5 is "offensive language", or "hate speech" when ``IDENTITY_ATTACK`` ≥ 0.5 is sent
 too; below, "neither"; the comment's id (``clientToken`` without ``comment:``) is the
 feedback's id, so a moderator who changes their mind replaces their earlier label (the naming
-rule of all three boards: common.py, ``BOARDS``).
+rule of all three boards: core/boards.py, ``BOARDS``).
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def suggest_score(
         source = KIND if isinstance(community, str) and community.startswith("Coral:") else "perspective"
     post_id = token
     if source == KIND and token is not None and token.startswith(TOKEN_PREFIX) and len(token) > len(TOKEN_PREFIX):
-        post_id = token[len(TOKEN_PREFIX) :]  # the comment's own id, as the other boards' (common.py)
+        post_id = token[len(TOKEN_PREFIX) :]  # the comment's own id, as the other boards' (core/boards.py)
     text = strip_html(comment["text"]) if "<" in comment["text"] else comment["text"]
     if service.add_feedback(text, label, source=source, id=post_id, origin=origin) is False:
         raise ValueError("comment.text cannot be stored as feedback")

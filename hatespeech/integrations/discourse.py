@@ -140,7 +140,7 @@ class Discourse:
         shown = post_text(post)
         text = shown.text
         context = {
-            "id": board_id(KIND, post_id),  # its feedback is (KIND, post_id): common.py's naming rule
+            "id": board_id(KIND, post_id),  # its feedback is (KIND, post_id): core/boards.py's naming rule
             "thread": board_id(KIND, topic_id) if topic_id is not None else None,
             "author": post.get("username"),
             "url": url,

@@ -112,7 +112,7 @@ class Mastodon:
         shown = status_text(status)
         text = shown.text
         context = {
-            "id": board_id(KIND, status_id),  # its feedback is (KIND, status_id): common.py's naming rule
+            "id": board_id(KIND, status_id),  # its feedback is (KIND, status_id): core/boards.py's naming rule
             "thread": board_id(KIND, status.get("in_reply_to_id") or status_id),
             "author": account.get("acct") or account.get("username") or account.get("id"),
             "url": status.get("url") or status.get("uri"),

@@ -285,7 +285,7 @@ class Service:
         newer decision from the same ``origin`` is kept instead (a replay), False if refused (an empty text).
         ``TooManyWrites`` when ``origin`` is over its share (hatespeech/feedback/quota.py).
 
-        ``source`` is the board and ``id`` the post's id on it (common.py's naming rule); ``origin`` is the
+        ``source`` is the board and ``id`` the post's id on it (core/boards.py's naming rule); ``origin`` is the
         webhook or credential that wrote it. A label given on the review page for the same post is kept
         beside this one; the newest by event time is what training learns (FeedbackStore.decisions).
         """
