@@ -87,6 +87,17 @@ def parse(body: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
+def signed_json(body: bytes, header: Header, name: str, secrets: Iterable[str]) -> dict[str, Any] | Reply:
+    """A platform's webhook body as a JSON object once the ``name`` header signs it under one of
+    ``secrets``; else the refusal to answer: 401 (unsigned, forged), 400 (not a JSON object)."""
+    if not signed(body, header(name), secrets):
+        return error(401, f"the {name} header is missing or matches none of the body's signatures")
+    payload = parse(body)
+    if payload is None:
+        return error(400, "the body is not a JSON object")
+    return payload
+
+
 # ------------------------------------------------------------------------------- HTML to text
 
 _BREAKS = {

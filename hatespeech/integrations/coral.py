@@ -37,9 +37,8 @@ from hatespeech.integrations.common import (
     board_id,
     error,
     object_at,
-    parse,
     read_html,
-    signed,
+    signed_json,
     strip_html,
 )
 from hatespeech.integrations.service import Part, Post, Service, digest, seen_key
@@ -68,11 +67,9 @@ class Coral:
         self.seen_key = seen_key((settings.coral_secrets or ("",))[0])
 
     def __call__(self, body: bytes, header: Header) -> Reply:
-        if not signed(body, header("X-Coral-Signature"), self.settings.coral_secrets):
-            return error(401, "the X-Coral-Signature header is missing or matches none of the body's signatures")
-        payload = parse(body)
-        if payload is None:
-            return error(400, "the body is not a JSON object")
+        payload = signed_json(body, header, "X-Coral-Signature", self.settings.coral_secrets)
+        if isinstance(payload, Reply):
+            return payload
         comment = payload.get("comment")
         if (
             payload.get("action") not in ACTIONS

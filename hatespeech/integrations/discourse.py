@@ -49,9 +49,8 @@ from hatespeech.integrations.common import (
     error,
     flag_label,
     object_at,
-    parse,
     read_html,
-    signed,
+    signed_json,
 )
 from hatespeech.integrations.service import QUOTED_AT_MOST, Part, Post, Service, digest, flag_message, seen_key
 
@@ -113,11 +112,9 @@ class Discourse:
         self.seen_key = seen_key(settings.discourse_secret or "")
 
     def __call__(self, body: bytes, header: Header) -> Reply:
-        if not signed(body, header("X-Discourse-Event-Signature"), [self.settings.discourse_secret or ""]):
-            return error(401, "the X-Discourse-Event-Signature header is missing or does not match the body")
-        payload = parse(body)
-        if payload is None:
-            return error(400, "the body is not a JSON object")
+        payload = signed_json(body, header, "X-Discourse-Event-Signature", [self.settings.discourse_secret or ""])
+        if isinstance(payload, Reply):
+            return payload
         if payload.get("ping") == "OK":
             return Reply(200, {"ping": "OK"})
         event = header("X-Discourse-Event") or ""

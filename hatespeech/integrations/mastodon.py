@@ -36,9 +36,8 @@ from hatespeech.integrations.common import (
     error,
     flag_label,
     object_at,
-    parse,
     read_html,
-    signed,
+    signed_json,
 )
 from hatespeech.integrations.service import Part, Post, Service, digest, flag_message, seen_key
 
@@ -89,11 +88,9 @@ class Mastodon:
         self.seen_key = seen_key(settings.mastodon_secret or "")
 
     def __call__(self, body: bytes, header: Header) -> Reply:
-        if not signed(body, header("X-Hub-Signature"), [self.settings.mastodon_secret or ""]):
-            return error(401, "the X-Hub-Signature header is missing or does not match the body")
-        payload = parse(body)
-        if payload is None:
-            return error(400, "the body is not a JSON object")
+        payload = signed_json(body, header, "X-Hub-Signature", [self.settings.mastodon_secret or ""])
+        if isinstance(payload, Reply):
+            return payload
         event = payload.get("event")
         status = payload.get("object")
         if event not in EVENTS or not isinstance(status, dict):
