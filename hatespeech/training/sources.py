@@ -1,13 +1,15 @@
 """The training data as a declared set of sources (``sources.toml``): read, checked, put in one form, deduplicated.
 
-Each source's file is found by the manifest's paths (relative to the repository), refused if its
-sha256 differs, and its labels mapped to ours. Two things keep the model from learning *which source*
-a text comes from instead of its class:
+Each source's file is found by the manifest's paths (relative to the repository, or absolute), refused
+if its sha256 differs, and its labels mapped to ours. Two things keep the model from learning *which
+source* a text comes from instead of its class:
 
-- ``harmonise``: every training text is put in the form HateXplain was published in (``plain``):
-  lower case, no links, @mentions, punctuation, emoji or numbers, and the placeholder words of the
-  annotators' tokenizer (``user``, ``number``) dropped. This is a training-time option recorded in
-  the card: the pipeline, and so the service's reading of a post, is unchanged;
+- ``harmonise`` (the manifest's ``[training]``, a ``Recipe``): every fit trains on its texts in the form
+  HateXplain was published in (``plain``): lower case, no links, @mentions, punctuation, emoji or
+  numbers, the placeholder words of the annotators' tokenizer (``user``, ``number``) dropped. A
+  training-time option recorded in the card: the pipeline, and so how the service reads a post, is
+  unchanged (the committed model scores exactly as before), and every evaluation scores the texts as
+  the files have them, as the service would;
 - a text found in more than one source (compared in that plain form) is not trained on at all: two
   sources' copies would leak across a leave-one-source-out evaluation, and may disagree on the label.
 
@@ -29,7 +31,9 @@ import pandas as pd
 
 from hatespeech.config import ROOT
 from hatespeech.core.labels import LABELS
+from hatespeech.training.augment import counterfactuals
 from hatespeech.training.data import DataError, Dataset, read_labelled_csv, sha256_of
+from hatespeech.training.pipeline import SEED, Prepare
 
 MANIFEST = Path(__file__).with_name("sources.toml")
 FORMS = ("raw", "plain")
@@ -55,19 +59,72 @@ class Source:
     placeholders: tuple[str, ...] = ()
     counts: tuple[str, ...] = ()  # annotator-count columns, in LABELS order: rows weighted by agreement
     held_out: tuple[str, str] | None = None  # (column, value) of rows only scored
+    origin: str = ""  # where the file comes from, said when it is missing
 
     def find(self, root: Path = ROOT) -> Path:
         """The first of ``paths`` that is a file, else ``DataError`` naming them all."""
         for path in self.paths:
             if (root / path).is_file():
                 return root / path
-        raise DataError(f"source {self.name}: no file at {' nor '.join(str(root / p) for p in self.paths)}")
+        places = " nor ".join(str(root / p) for p in self.paths)
+        raise DataError(f"source {self.name}: no file at {places}.\n\n{self.origin}\nExpected sha256: {self.sha256}")
 
 
-def read_manifest(path: Path = MANIFEST) -> list[Source]:
-    """The manifest's sources; ``DataError`` naming the source and key for a bad one."""
-    with open(path, "rb") as f:
-        entries = tomllib.load(f).get("source", [])
+@dataclass(frozen=True)
+class Recipe:
+    """How every fit prepares its training rows (the manifest's ``[training]`` table, recorded in the card)."""
+
+    harmonise: bool = False  # train on ``plain`` texts
+    placeholders: tuple[str, ...] = ()  # dropped from every text when harmonising
+    copies: int = 0  # counterfactual copies per clean training row that names a group (``augment``)
+    copy_weight: float = 0.5  # each copy's weight, × its row's
+    copy_every_class: bool = False  # copy abusive rows too, not only clean ones
+
+    def prepare(self) -> Prepare | None:
+        """What ``pipeline.preparing`` applies to each fit's rows; None when there is nothing to do."""
+        if not self.harmonise and self.copies == 0:
+            return None
+
+        def prepare(
+            texts: list[str], labels: np.ndarray, weights: np.ndarray
+        ) -> tuple[list[str], np.ndarray, np.ndarray]:
+            if self.harmonise:
+                texts = [plain(t, self.placeholders) for t in texts]
+            if self.copies:
+                texts, labels, weights = counterfactuals(
+                    texts, labels, weights, self.copies, self.copy_weight, SEED, self.copy_every_class
+                )
+            return texts, labels, weights
+
+        return prepare
+
+    def card(self) -> dict[str, Any]:
+        return {
+            "form": "plain (lower case, no links, mentions, punctuation, emoji or numbers)"
+            if self.harmonise
+            else "as given",
+            "placeholders_dropped": list(self.placeholders) if self.harmonise else [],
+            "counterfactual_copies": self.copies,
+            "counterfactual_weight": self.copy_weight if self.copies else None,
+            "counterfactual_rows": "every class" if self.copy_every_class else "clean rows",
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    sources: list[Source]
+    recipe: Recipe
+    path: Path
+
+
+def read_manifest(path: Path = MANIFEST) -> Manifest:
+    """The manifest's sources and recipe; ``DataError`` naming the source and key for a bad one."""
+    try:
+        with open(path, "rb") as f:
+            manifest = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise DataError(f"cannot read the sources manifest {path}: {err}") from None
+    entries = manifest.get("source", [])
     sources = []
     for entry in entries:
         name = entry.get("name", "?")
@@ -88,6 +145,7 @@ def read_manifest(path: Path = MANIFEST) -> list[Source]:
                 placeholders=tuple(entry.get("placeholders", ())),
                 counts=tuple(entry.get("counts", ())),
                 held_out=None if held is None else (held["column"], str(held["value"])),
+                origin=entry.get("origin", ""),
             )
         except (KeyError, ValueError, TypeError) as err:
             raise DataError(f"{path}: source {name}: bad or missing {err}") from None
@@ -96,7 +154,15 @@ def read_manifest(path: Path = MANIFEST) -> list[Source]:
         sources.append(source)
     if len({s.name for s in sources}) != len(sources) or not sources:
         raise DataError(f"{path}: needs at least one source, each with its own name")
-    return sources
+    training = manifest.get("training", {})
+    recipe = Recipe(
+        harmonise=bool(training.get("harmonise", False)),
+        placeholders=tuple(dict.fromkeys(p for s in sources for p in s.placeholders)),
+        copies=int(training.get("counterfactual_copies", 0)),
+        copy_weight=float(training.get("counterfactual_weight", 0.5)),
+        copy_every_class=bool(training.get("counterfactual_every_class", False)),
+    )
+    return Manifest(sources, recipe, path)
 
 
 def plain(text: str, placeholders: tuple[str, ...] | frozenset[str] = ()) -> str:
@@ -123,23 +189,21 @@ def as_hatexplain(text: str) -> str:
 class Corpus:
     """Every source's rows, in manifest order, with which source each came from and whether it is trained on."""
 
-    texts: list[str]  # as trained on (``plain`` form when harmonised)
-    raw: list[str]  # as the file has them
+    texts: list[str]  # as the files have them (a fit prepares its own: ``Recipe``)
     labels: np.ndarray
     weights: np.ndarray  # the source's weight × annotator agreement
     source: np.ndarray  # index into ``names``
     held_out: np.ndarray  # bool: only scored
     trained: np.ndarray  # bool: trained on (not held out, not a cross-source duplicate, not empty)
     names: list[str]
-    harmonised: bool
+    recipe: Recipe
     card: list[dict[str, Any]] = field(default_factory=list)  # per source, for the model card
 
     def dataset(self, leave_out: str | None = None, path: Path = MANIFEST) -> Dataset:
         """The rows trained on (without source ``leave_out``) as one ``Dataset``; ``agreement`` holds the weights."""
         keep = self.trained & (self.source != self.names.index(leave_out) if leave_out else True)
-        digest = hashlib.sha256(
-            repr([(c["name"], c["sha256"], c["trained_rows"]) for c in self.card] + [self.harmonised, leave_out]).encode()
-        )
+        what = [(c["name"], c["sha256"], c["trained_rows"]) for c in self.card] + [self.recipe, leave_out]
+        digest = hashlib.sha256(repr(what).encode())
         return Dataset(
             texts=[t for t, k in zip(self.texts, keep, strict=True) if k],
             labels=self.labels[keep],
@@ -147,6 +211,11 @@ class Corpus:
             path=path,
             agreement=self.weights[keep],
         )
+
+    def trained_sources(self, leave_out: str | None = None) -> np.ndarray:
+        """The source of each row of ``dataset(leave_out)``, in its order."""
+        keep = self.trained & (self.source != self.names.index(leave_out) if leave_out else True)
+        return self.source[keep]
 
     def rows(self, name: str, held_out: bool | None = None) -> np.ndarray:
         """Indices of source ``name``'s rows (only the held-out ones, or only the others, if ``held_out`` is given)."""
@@ -162,7 +231,7 @@ def _read(source: Source, root: Path) -> tuple[pd.DataFrame, Path, str]:
     if digest != source.sha256:
         raise DataError(
             f"source {source.name}: {path} has sha256 {digest}, the manifest says {source.sha256}; "
-            "the model card's figures are about the declared file (fix the file, or the manifest if it changed on purpose)"
+            "the card's figures are about the declared file (fix the file, or the manifest if it changed on purpose)"
         )
     columns = (source.text, source.label, *source.counts) + (source.held_out[:1] if source.held_out else ())
     frame = read_labelled_csv(path, columns, f"See {MANIFEST.name}.", DataError, dtype=str)
@@ -172,13 +241,13 @@ def _read(source: Source, root: Path) -> tuple[pd.DataFrame, Path, str]:
     return frame, path, digest
 
 
-def load_corpus(
-    manifest: Path = MANIFEST, root: Path = ROOT, harmonise: bool = True, sources: list[Source] | None = None
-) -> Corpus:
-    """Read every source of ``manifest`` (or ``sources``); see the module's docstring."""
-    sources = read_manifest(manifest) if sources is None else sources
+def load_corpus(manifest: Manifest | Path = MANIFEST, root: Path = ROOT) -> Corpus:
+    """Read every source of ``manifest``; see the module's docstring."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    sources, recipe = manifest.sources, manifest.recipe
     every_placeholder = frozenset(p for s in sources for p in s.placeholders)
-    texts, raw, labels, weights, which, held, cards = [], [], [], [], [], [], []
+    texts, labels, weights, which, held, cards = [], [], [], [], [], []
     for k, source in enumerate(sources):
         frame, path, digest = _read(source, root)
         given = frame[source.text].astype(str).tolist()
@@ -192,8 +261,7 @@ def load_corpus(
             if source.held_out
             else np.zeros(len(frame), bool)
         )
-        texts += [plain(t, source.placeholders) for t in given] if harmonise else given
-        raw += given
+        texts += given
         labels.append(y)
         weights.append(w)
         which.append(np.full(len(frame), k))
@@ -215,12 +283,12 @@ def load_corpus(
     source_of = np.concatenate(which)
     held_out = np.concatenate(held)
     # The same text in two sources (compared as plain text, placeholders of every source dropped)
-    keys = [plain(t, every_placeholder) for t in raw]
+    keys = [plain(t, every_placeholder) for t in texts]
     seen: dict[str, set[int]] = {}
     for key, s in zip(keys, source_of.tolist(), strict=True):
         seen.setdefault(key, set()).add(s)
     shared = np.array([len(seen[key]) > 1 for key in keys])
-    empty = np.array([not t.strip() for t in texts])
+    empty = np.array([not key for key in keys])  # nothing left to learn from (a link, a mention)
     trained = ~held_out & ~shared & ~empty
     for k, card in enumerate(cards):
         mine = source_of == k
@@ -230,13 +298,12 @@ def load_corpus(
         card["class_counts"] = np.bincount(np.concatenate(labels)[mine & trained], minlength=len(LABELS)).tolist()
     return Corpus(
         texts=texts,
-        raw=raw,
         labels=np.concatenate(labels),
         weights=np.concatenate(weights),
         source=source_of,
         held_out=held_out,
         trained=trained,
         names=[s.name for s in sources],
-        harmonised=harmonise,
+        recipe=recipe,
         card=cards,
     )
