@@ -1,12 +1,14 @@
 """Train the model on labelled tweets and replace the served one.
 
-    python train.py                                   # data/labeled_data.csv → models/model.json
+    python train.py                                   # the manifest's sources → models/model.json
     python train.py --data my_posts.csv --out /tmp/my-model.json
     python train.py --feedback store                  # + the moderators' labels in the feedback store
     python train.py --feedback board.csv              # + a CSV of a board's labels (`text`, `label`)
 
-Without ``--data`` it reads data/labeled_data.csv, else ../shared/data/davidson/labeled_data.csv
-(``hatespeech.config.training_data_path``, the rule the tests follow too).
+Without ``--data`` it trains on the sources declared in hatespeech/training/sources.toml (``--sources``
+for another manifest): each file found by its paths and checked against its sha256, prepared by the
+manifest's recipe, and evaluated per source (``hatespeech.training.sources``). ``--data CSV`` trains on
+that one CSV in the Davidson et al. format, exactly as before the manifest.
 
 With --feedback, a model whose macro-F1 on held-out base rows falls by more than 0.01 from the same
 training without the feedback is not written (exit 1, with who pulled hardest); --accept-feedback-risk
@@ -21,16 +23,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from hatespeech import config
 from hatespeech.config import DEFAULT_MODEL_PATH, ConfigError, Settings
 from hatespeech.core.labels import LABELS
 
 try:  # requirements-train.txt: the serving environment (requirements.txt) has no pandas nor scikit-learn
-    from hatespeech.training.data import DAVIDSON_SHA256, HOW_TO_GET, DataError, check_trainable, load_dataset
+    from hatespeech.training.data import DAVIDSON_SHA256, DataError, check_trainable, load_dataset
     from hatespeech.training.feedback import Feedback, FeedbackError, load_csv, load_store
     from hatespeech.training.report import write_feedback_report, write_report
     from hatespeech.training.risk import MAX_DROP
     from hatespeech.training.save import save_model
+    from hatespeech.training.sources import MANIFEST, Corpus, load_corpus
     from hatespeech.training.train import train
 except ModuleNotFoundError as err:
     if (err.name or "").startswith("hatespeech"):
@@ -48,9 +50,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data",
         type=Path,
-        help="CSV with columns `class` (0 hate speech, 1 offensive language, 2 neither) "
-        "and `tweet`, as in Davidson et al. 2017 (default: data/labeled_data.csv, else "
-        "../shared/data/davidson/labeled_data.csv beside the checkout)",
+        help="train on this one CSV with columns `class` (0 hate speech, 1 offensive language, 2 neither) "
+        "and `tweet`, as in Davidson et al. 2017 (default: the sources of --sources)",
+    )
+    parser.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        help="the manifest of training sources used without --data (default: hatespeech/training/sources.toml: "
+        "Davidson et al. 2017, data/labeled_data.csv else ../shared/data/davidson/labeled_data.csv, and "
+        "HateXplain's train split, its val split held out)",
     )
     parser.add_argument(
         "--out",
@@ -134,6 +143,16 @@ def print_risk(risk: dict) -> bool:
     return True
 
 
+def print_sources(corpus: Corpus) -> None:
+    print(f"Sources ({', '.join(f'{k} {v}' for k, v in corpus.recipe.card().items())}):")
+    for s in corpus.card:
+        held = f", held out {s['held_out_rows']} ({s['held_out']})" if s["held_out"] else ""
+        print(
+            f"  {s['name']}: {s['path']}, {s['rows']} rows, {s['licence']}, sha256 {s['sha256'][:12]}…; trained on "
+            f"{s['trained_rows']} ({s['in_another_source']} in another source, {s['empty']} empty left out){held}"
+        )
+
+
 def read_feedback(source: str) -> Feedback:
     return load_store(Settings.from_env()) if source == "store" else load_csv(Path(source))
 
@@ -151,35 +170,41 @@ def main(argv: list[str] | None = None) -> int:
     if args.data is not None and not args.data.is_file():
         print(f"train.py: no file at {args.data} (given with --data)", file=sys.stderr)
         return 2
-    if args.data is None:
-        args.data = config.training_data_path()
-        if args.data is None:
-            places = " nor ".join(str(path) for path in config.DATA_PATHS)
-            print(f"train.py: no training data at {places}.\n\n{HOW_TO_GET}", file=sys.stderr)
-            return 2
-    feedback = None
+    feedback, corpus = None, None
     try:
-        data = load_dataset(args.data)
+        if args.data is None:
+            corpus = load_corpus(args.sources or MANIFEST)
+            data = corpus.dataset(path=args.sources or MANIFEST)
+        else:
+            data = load_dataset(args.data)
         check_trainable(data)
         if args.feedback:
             feedback = read_feedback(args.feedback)
     except (DataError, FeedbackError, ConfigError) as err:
         print(f"train.py: {err}", file=sys.stderr)
         return 2
-    if data.sha256 != DAVIDSON_SHA256:
+    if corpus is not None:
+        print_sources(corpus)
+    elif data.sha256 != DAVIDSON_SHA256:
         print(f"note: {args.data} is not the Davidson et al. 2017 file (sha256 {data.sha256}); training on it anyway.")
-    print(f"Training on {data.rows} rows from {args.data} (sha256 {data.sha256[:12]}…)")
+    print(f"Training on {data.rows} rows from {data.path} (sha256 {data.sha256[:12]}…)")
     if feedback is not None:
         print(
             f"Feedback: {feedback.rows} rows from {feedback.origin} ({feedback.class_counts()}; "
             f"sources {feedback.sources}; sha256 {feedback.sha256[:12]}…)"
         )
 
-    trained = train(data, folds=args.folds, inner_folds=args.inner_folds, feedback=feedback)
+    trained = train(corpus or data, folds=args.folds, inner_folds=args.inner_folds, feedback=feedback)
     metrics = trained.card["metrics"]
     base = " (base data; the feedback joins every training fold)" if feedback is not None else ""
     print_metrics("Held-out 20%" + base, metrics["holdout"])
     print_metrics(f"{args.folds}-fold cross-validation (nested, production rule){base}", metrics["cross_validation"])
+    for name, m in metrics.get("per_source", {}).items():
+        print_metrics(f"{name}: its rows of the cross-validation (clean flagged {m['clean_flagged']:.1%})", m)
+    for name, m in metrics.get("held_out", {}).items():
+        print_metrics(f"{name}: held-out split, production model (clean flagged {m['clean_flagged']:.1%})", m)
+    for what, value in metrics.get("leave_one_source_out", {}).items():
+        print(f"leave one source out (one fixed split): {what} {value:.3f}")
     section = trained.card.get("feedback")
     if section is not None:
         search = ", ".join(f"×{w}: {f:.3f}" for w, f in section["weight_search"]["out_of_fold_macro_f1"].items())

@@ -18,6 +18,10 @@ b) Dialect: the flagged share of *clean* posts the model was not trained on, Afr
    - HateXplain's ``val`` split, its clean (``neither``) Twitter posts, scored by the served model
      (its ``test`` split is withheld and never read).
 
+A model trained on the manifest's sources (its card lists ``data.sources``) is refitted the way it was
+trained: each Davidson fold's training rows plus the other sources' training rows, prepared by the
+manifest's recipe (``hatespeech.training.sources``).
+
 ``--quick`` fits one fold of the five instead of all of them (a fifth of Davidson's clean tweets),
 for a check in a few minutes. Research data is read from ../shared/data (``--davidson``,
 ``--hatexplain``, ``--dialect-model`` or DIALECT_MODEL_DIR to point elsewhere).
@@ -44,7 +48,8 @@ from hatespeech.core.labels import LABELS
 from hatespeech.core.moderator import Moderator
 from hatespeech.training import dialect
 from hatespeech.training.data import load_dataset
-from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once
+from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once, preparing
+from hatespeech.training.sources import load_corpus
 
 IDENTITY_SET = ROOT / "tests" / "data" / "identity" / "identity_set.csv"
 HATEXPLAIN = ROOT.parent / "shared" / "data" / "hatexplain" / "hatexplain_train_val.csv"
@@ -129,16 +134,26 @@ def identity_table(moderator: Moderator) -> str:
 # --- b) dialect --------------------------------------------------------------------------------
 
 
-def davidson_out_of_fold(moderator: Moderator, path: Path, folds: int, quick: bool) -> tuple[list[str], np.ndarray]:
-    """Davidson's clean tweets of the scored folds and whether the served rule flags each, out of fold."""
-    data = load_dataset(path)
+def davidson_out_of_fold(
+    moderator: Moderator, path: Path, folds: int, quick: bool, sources: bool = False
+) -> tuple[list[str], np.ndarray]:
+    """Davidson's clean tweets of the scored folds and whether the served rule flags each, out of fold;
+    with ``sources``, each fold's model is trained as the manifest's models are (the module's docstring)."""
+    corpus = load_corpus() if sources else None
+    data = load_dataset(path) if corpus is None else corpus.dataset(leave_out="hatexplain")  # Davidson's rows
+    other = corpus.dataset(leave_out="davidson") if corpus is not None else None
+    prepare = corpus.recipe.prepare() if corpus is not None else None
     splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(data.texts, data.labels))
     texts: list[str] = []
     hits: list[np.ndarray] = []
-    with normalised_once():
+    with normalised_once(), preparing(prepare):
         for train, test in tqdm(splits[:1] if quick else splits, desc="out-of-fold fits", unit="fold", disable=None):
-            weights = None if data.agreement is None else data.agreement[train]
-            model = fit(build_pipeline(), [data.texts[i] for i in train], data.labels[train], weights)
+            weights = np.ones(len(train)) if data.agreement is None else data.agreement[train]
+            train_texts, labels = [data.texts[i] for i in train], data.labels[train]
+            if other is not None and other.agreement is not None:
+                train_texts, labels = train_texts + other.texts, np.concatenate([labels, other.labels])
+                weights = np.concatenate([weights, other.agreement])
+            model = fit(build_pipeline(), train_texts, labels, weights)
             clean = [data.texts[i] for i in test if data.labels[i] == NEITHER]
             hits.append(decided(moderator, clean, model.predict_proba(clean)))
             texts += clean
@@ -182,7 +197,8 @@ def dialect_table(moderator: Moderator, args: argparse.Namespace) -> str:
         f"or both ≤ {DIALECT_BOTH_BELOW:.0%} |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    texts, hits = davidson_out_of_fold(moderator, args.davidson, args.folds, args.quick)
+    sources = "sources" in moderator.card.get("data", {})
+    texts, hits = davidson_out_of_fold(moderator, args.davidson, args.folds, args.quick, sources)
     scored = f"1 of {args.folds} folds" if args.quick else f"{args.folds} folds"
     lines.append(dialect_row(f"Davidson `neither`, out of fold ({scored}, seed {SEED})", texts, hits, model_dir))
     lines.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import sklearn
@@ -41,6 +41,24 @@ def normalised_once() -> Iterator[None]:
         yield
     finally:
         _memo = None
+
+
+Prepare = Callable[[list[str], np.ndarray, np.ndarray], tuple[list[str], np.ndarray, np.ndarray]]
+_prepare: Prepare | None = None  # set inside preparing(): what every fit trains on instead of the rows given
+
+
+@contextlib.contextmanager
+def preparing(prepare: Prepare | None) -> Iterator[None]:
+    """Inside it, every ``fit`` trains on ``prepare(texts, labels, weights)`` of the rows it is given: the
+    training form of the texts and counterfactual copies (``hatespeech.training.sources.Recipe``). Each
+    evaluation fold is prepared from its own training rows, so a swapped copy of a scored text is never
+    trained on, and scored rows are read as given: as the service reads a post."""
+    global _prepare
+    previous, _prepare = _prepare, prepare
+    try:
+        yield
+    finally:
+        _prepare = previous
 
 
 class Normaliser(TransformerMixin, BaseEstimator):
@@ -100,5 +118,7 @@ def fit(pipeline: Pipeline, texts: list[str], labels: np.ndarray, sample_weight:
     """Fit the pipeline, weighting each row for the SVC if ``sample_weight`` is given."""
     if sample_weight is None:
         sample_weight = np.ones(len(texts))
+    if _prepare is not None:
+        texts, labels, sample_weight = _prepare(list(texts), np.asarray(labels), np.asarray(sample_weight, dtype=float))
     with sklearn.config_context(enable_metadata_routing=True):
         return pipeline.fit(texts, labels, svc_weight=np.asarray(sample_weight, dtype=float))

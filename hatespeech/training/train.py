@@ -7,6 +7,10 @@
 4. With feedback, the same held-out split fitted with and without it (``risk.assess``): the
    card says how much macro-F1 on base rows the feedback costs, and train.py refuses a model
    it costs more than ``risk.MAX_DROP``.
+5. With the manifest's sources (``sources.Corpus``), every fit prepares its rows by the manifest's
+   recipe (training form, counterfactual copies), and the card lists each source and adds figures per
+   source: its rows of the cross-validation, its held-out split scored by the production model, and
+   the model trained without it scored on it (``judge.leave_one_out``, one fixed split).
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from hatespeech import __version__
-from hatespeech.training import evaluate, risk
+from hatespeech.core.labels import LABELS, severity_scores
+from hatespeech.core.policy import weighted_argmax as decide
+from hatespeech.training import evaluate, judge, risk
 from hatespeech.training import feedback as board
 from hatespeech.training.data import DAVIDSON_SHA256, Dataset
-from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once
+from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once, preparing
+from hatespeech.training.sources import Corpus
 
 
 @dataclass
@@ -32,16 +39,73 @@ class Trained:
     card: dict  # what the model card records besides hashes, versions and probes
     cv_probabilities: np.ndarray
     data: Dataset  # the base rows evaluated (without those the feedback relabels)
+    data_predicted: np.ndarray  # the cross-validation's out-of-fold labels (the rule tuned inside each fold)
     feedback: board.Feedback | None = None
     feedback_probabilities: np.ndarray | None = None  # out-of-fold, at the chosen weight
 
 
 def train(
-    data: Dataset, folds: int = 5, inner_folds: int = 3, seed: int = SEED, feedback: board.Feedback | None = None
+    data: Dataset | Corpus,
+    folds: int = 5,
+    inner_folds: int = 3,
+    seed: int = SEED,
+    feedback: board.Feedback | None = None,
 ) -> Trained:
-    """Evaluate, then fit on all rows; with ``feedback`` (a board's labels), see training_feedback."""
-    with normalised_once():
-        return _train(data, folds, inner_folds, seed, feedback)
+    """Evaluate, then fit on all rows; with ``feedback`` (a board's labels), see training_feedback;
+    with a ``Corpus`` (the manifest's sources), see step 5 above."""
+    corpus = data if isinstance(data, Corpus) else None
+    dataset = corpus.dataset() if corpus is not None else data
+    with normalised_once(), preparing(None if corpus is None else corpus.recipe.prepare()):
+        trained = _train(dataset, folds, inner_folds, seed, feedback)
+        if corpus is not None:
+            trained.card["data"] |= _sources_section(corpus)
+            trained.card["metrics"] |= _per_source(corpus, trained, inner_folds, seed)
+    return trained
+
+
+def _sources_section(corpus: Corpus) -> dict[str, Any]:
+    return {
+        "sources": corpus.card,
+        "training": corpus.recipe.card(),
+        "sample_weights": "the source's weight × annotator agreement where the source has the counts",
+    }
+
+
+def _clean_flagged(probabilities: np.ndarray, labels: np.ndarray, thresholds: dict) -> float:
+    """Share of clean rows reaching a review threshold (the threat check not included)."""
+    severity = severity_scores(probabilities)
+    reached = np.zeros(len(labels), dtype=bool)
+    for label, t in thresholds.items():
+        reached |= severity[label] >= t["review"]
+    clean = labels == LABELS.index("neither")
+    return float(reached[clean].mean())
+
+
+def _per_source(corpus: Corpus, trained: Trained, inner_folds: int, seed: int) -> dict[str, Any]:
+    """Each source's rows of the cross-validation, its held-out rows scored by the production model, and
+    the model trained without it scored on it."""
+    card, cv = trained.card, trained.cv_probabilities
+    rule, thresholds = card["decision_rule"]["weights"], card["thresholds"]
+    which = corpus.trained_sources()
+    aligned = len(which) == trained.data.rows  # else the feedback relabelled base rows: no per-source split
+    result: dict[str, Any] = {"per_source": {}, "held_out": {}}
+    for k, name in enumerate(corpus.names):
+        mine = which == k
+        if aligned and mine.any():
+            labels = trained.data.labels[mine]
+            part = evaluate.metrics(labels, trained.data_predicted[mine], cv[mine])
+            part["clean_flagged"] = _clean_flagged(cv[mine], labels, thresholds)
+            result["per_source"][name] = part
+        held = corpus.rows(name, held_out=True)
+        if len(held):
+            probabilities = trained.model.predict_proba([corpus.texts[i] for i in held])
+            labels = corpus.labels[held]
+            part = evaluate.metrics(labels, decide(probabilities, rule), probabilities)
+            part["clean_flagged"] = _clean_flagged(probabilities, labels, thresholds)
+            result["held_out"][name] = part
+    if {"davidson", "hatexplain"} <= set(corpus.names):
+        result["leave_one_source_out"] = judge.leave_one_out(corpus.recipe, corpus.weights, corpus)
+    return result
 
 
 def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: board.Feedback | None) -> Trained:
@@ -98,4 +162,6 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
         rules = {"tuned with the feedback": holdout["weights"], "shipped": card["decision_rule"]["weights"]}
         card["feedback"]["risk"] = risk.assess(data, feedback, fitted.weight, rules, inner_folds, seed)
         card["training_seconds"] = round(time.perf_counter() - started, 1)
-    return Trained(model, card, cv.probabilities, data, feedback, None if fitted is None else fitted.probabilities)
+    return Trained(
+        model, card, cv.probabilities, data, cv.predicted, feedback, None if fitted is None else fitted.probabilities
+    )

@@ -15,6 +15,7 @@ import train
 from hatespeech import config
 from hatespeech.core.classifier import Classifier
 from hatespeech.training.data import DAVIDSON_SHA256
+from hatespeech.training.sources import MANIFEST
 
 
 def test_help_explains_the_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -22,7 +23,7 @@ def test_help_explains_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         train.main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert "--data" in out and "--out" in out and "data/labeled_data.csv" in out
+    assert "--data" in out and "--out" in out and "--sources" in out and "data/labeled_data.csv" in out
 
 
 @pytest.mark.slow
@@ -54,13 +55,20 @@ def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, capsys: py
 def test_missing_default_data_says_how_to_get_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Without --data, train.py trains on the manifest's sources; a missing one is named with how to get it."""
     places = (tmp_path / "data" / "labeled_data.csv", tmp_path / "shared" / "labeled_data.csv")
-    monkeypatch.setattr(config, "DATA_PATHS", places)
-    assert train.main(["--out", str(tmp_path / "m.json")]) == 2
+    committed = MANIFEST.read_text()
+    moved = committed.replace(
+        '"data/labeled_data.csv", "../shared/data/davidson/labeled_data.csv"', f'"{places[0]}", "{places[1]}"'
+    )
+    assert moved != committed
+    (tmp_path / "sources.toml").write_text(moved)
+    monkeypatch.setattr(train, "MANIFEST", tmp_path / "sources.toml")
+    assert train.main(["--out", str(tmp_path / "out" / "m.json")]) == 2
     err = capsys.readouterr().err
-    assert f"no training data at {places[0]} nor {places[1]}" in err
+    assert f"source davidson: no file at {places[0]} nor {places[1]}" in err
     assert "curl -L -o data/labeled_data.csv" in err and DAVIDSON_SHA256 in err
-    assert not list(tmp_path.iterdir())
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_missing_data_file_given_is_named_without_the_download(

@@ -1,0 +1,264 @@
+"""Comparing training variants quickly, per source: the figures of the judgement issue, one fit each.
+
+    .venv/bin/python -m hatespeech.training.judge [--variant NAME ...] [--leave-one-out] [--save DIR]
+
+One fixed split, no nested cross-validation (``train.py`` does that for the model it writes):
+
+- Davidson's trained rows: 80% to train, 20% scored (stratified, seed 42); HateXplain: ``train`` to
+  train, ``val`` scored (its ``test`` split is withheld and never read);
+- of the training rows, 80% are fitted and 20% tune the decision rule and thresholds (as training
+  tunes them on out-of-fold rows): nothing scored was fitted or tuned on;
+- the fitted pipeline is compiled and scored as the service scores (``CompiledModel``, the threat
+  check included); Davidson's rows are scored as written, HateXplain's as published.
+
+Prints, per variant: Davidson macro-F1 (production rule), HateXplain ``val`` macro-F1 and the share
+of its clean posts flagged, the identity set's flagged shares (tests/data/identity: overall and the
+worst group per kind), the dialect ratio of clean posts (``bench/fairness.py``'s definition), how
+often a Davidson tweet stripped as HateXplain was keeps its action, and the compiled model's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+from sklearn.model_selection import train_test_split
+
+from hatespeech.config import ROOT
+from hatespeech.core import threats
+from hatespeech.core.labels import LABELS
+from hatespeech.core.model import CompiledModel
+from hatespeech.core.modelfile import to_npz
+from hatespeech.core.policy import ALLOW, Policy
+from hatespeech.core.policy import weighted_argmax as decide
+from hatespeech.training import dialect, evaluate
+from hatespeech.training.compile import compile_checked
+from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once, preparing
+from hatespeech.training.sources import Corpus, Recipe, as_hatexplain, load_corpus
+
+IDENTITY_SET = ROOT / "tests" / "data" / "identity" / "identity_set.csv"
+KINDS = ("neutral", "counter", "ingroup", "hateful")
+NEITHER = LABELS.index("neither")
+ALIGNED = 0.6  # as bench/fairness.py
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How to train: which sources, in which form, with which counterfactual copies and source weights."""
+
+    name: str
+    sources: tuple[str, ...] = ("davidson", "hatexplain")
+    harmonise: bool = True
+    copies: int = 0  # counterfactual copies per clean training row that names a group (augment.py)
+    copy_weight: float = 0.5
+    every_class: bool = False  # copy abusive rows naming a group too
+    source_weights: dict[str, float] = field(default_factory=dict)  # × the manifest's weight
+
+    def recipe(self, corpus: Corpus) -> Recipe:
+        return Recipe(self.harmonise, corpus.recipe.placeholders, self.copies, self.copy_weight, self.every_class)
+
+    def weights(self, corpus: Corpus) -> np.ndarray:
+        factor = np.ones(len(corpus.labels))
+        for name, times in self.source_weights.items():
+            factor[corpus.source == corpus.names.index(name)] = times
+        return corpus.weights * factor
+
+
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant("davidson only (today)", sources=("davidson",), harmonise=False),
+        Variant("both, as published", harmonise=False),
+        Variant("both, harmonised", harmonise=True),
+        Variant("both, harmonised, counterfactual ×2", copies=2),
+        Variant("both, harmonised, counterfactual ×4 w1", copies=4, copy_weight=1.0),
+        Variant("both, harmonised, counterfactual ×2 every class", copies=2, every_class=True),
+        Variant("both, harmonised, counterfactual ×2 every class w1", copies=2, copy_weight=1.0, every_class=True),
+        Variant("both, harmonised, hatexplain ×0.5", source_weights={"hatexplain": 0.5}),
+        Variant("both, harmonised, hatexplain ×2", source_weights={"hatexplain": 2.0}),
+        Variant("both, harmonised, counterfactual ×2, hatexplain ×0.5", copies=2, source_weights={"hatexplain": 0.5}),
+    )
+}
+
+
+@dataclass
+class Served:
+    """A fitted pipeline as the service runs it: compiled, with a rule and thresholds tuned on other rows."""
+
+    model: CompiledModel
+    policy: Policy
+    size_bytes: int
+    arrays: dict[str, Any]
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.predict_proba(list(texts))
+
+    def labels(self, texts: Sequence[str]) -> np.ndarray:
+        return decide(self.probabilities(texts), self.policy.weights)
+
+    def actions(self, texts: Sequence[str]) -> list[str]:
+        """``/moderate``'s action for each text: the thresholds, then the threat check."""
+        _, actions, _ = self.policy.decide_many(self.probabilities(texts))
+        return [
+            "review" if action == ALLOW and threats.check_scored(self.model, text) is not None else action
+            for text, action in zip(texts, actions, strict=True)
+        ]
+
+    def flagged(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([a != ALLOW for a in self.actions(texts)], dtype=bool) if len(texts) else np.zeros(0, bool)
+
+
+def serve(pipeline: Any, tune_texts: Sequence[str], tune_labels: np.ndarray) -> Served:
+    """Compile ``pipeline``; tune the rule and thresholds on rows it was not fitted on."""
+    arrays = compile_checked(pipeline)
+    model = CompiledModel(arrays)
+    probabilities = model.predict_proba(list(tune_texts))
+    card = {
+        "decision_rule": {"weights": evaluate.tune_rule(probabilities, tune_labels)},
+        "thresholds": evaluate.choose_thresholds(probabilities, tune_labels),
+        "sha256": "candidate",
+    }
+    return Served(model, Policy.from_card(card), len(to_npz(arrays)), arrays)
+
+
+def fit_served(recipe: Recipe, weights: np.ndarray, corpus: Corpus, rows: np.ndarray) -> Served:
+    """Fit on 80% of ``rows`` (stratified by source and class) prepared by ``recipe``, tune on the other 20%."""
+    strata = corpus.source[rows] * len(LABELS) + corpus.labels[rows]
+    fitted, tuned = train_test_split(rows, test_size=0.2, stratify=strata, random_state=SEED)
+    with normalised_once(), preparing(recipe.prepare()):
+        pipeline = fit(build_pipeline(), [corpus.texts[i] for i in fitted], corpus.labels[fitted], weights[fitted])
+    return serve(pipeline, [corpus.texts[i] for i in tuned], corpus.labels[tuned])
+
+
+def identity(served: Served, path: Path = IDENTITY_SET) -> dict[str, dict[str, Any]]:
+    """Per kind, the flagged share overall and in the worst group (most flagged; least for ``hateful``)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    hits = served.flagged([r["text"] for r in rows])
+    result = {}
+    for kind in KINDS:
+        mine = [(r["group"], h) for r, h in zip(rows, hits, strict=True) if r["kind"] == kind]
+        groups = {g: np.mean([h for g2, h in mine if g2 == g]) for g in dict.fromkeys(g for g, _ in mine)}
+        worst = (min if kind == "hateful" else max)(groups, key=groups.__getitem__)
+        result[kind] = {"overall": float(np.mean([h for _, h in mine])), "worst": worst, "worst_share": groups[worst]}
+    return result
+
+
+def dialect_ratio(texts: Sequence[str], hits: np.ndarray) -> dict[str, float]:
+    """Flagged share of African-American-aligned clean posts over White-aligned ones (TwitterAAE ≥ 0.6)."""
+    p = dialect.proportions(texts, dialect.model_dir())
+    aae = np.nan_to_num(p[:, dialect.AFRICAN_AMERICAN]) >= ALIGNED
+    white = np.nan_to_num(p[:, dialect.WHITE]) >= ALIGNED
+    a, w = float(hits[aae].mean()), float(hits[white].mean())
+    return {"aae": a, "white": w, "ratio": a / w if w > 0 else float("inf"), "n": [int(aae.sum()), int(white.sum())]}
+
+
+def macro_f1(served: Served, texts: Sequence[str], labels: np.ndarray) -> float:
+    return float(f1_score(labels, served.labels(texts), average="macro"))
+
+
+def davidson_split(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """Davidson's trained rows: 80% to train and 20% to score, stratified (seed 42)."""
+    rows = np.flatnonzero(corpus.trained & (corpus.source == corpus.names.index("davidson")))
+    train, test = train_test_split(rows, test_size=0.2, stratify=corpus.labels[rows], random_state=SEED)
+    return np.sort(train), np.sort(test)
+
+
+def run(variant: Variant, corpus: Corpus) -> tuple[dict[str, Any], Served]:
+    """The variant's figures on the fixed split (module docstring)."""
+    started = time.perf_counter()
+    d_train, d_test = davidson_split(corpus)
+    rows = [d_train]
+    if "hatexplain" in variant.sources:
+        rows.append(np.flatnonzero(corpus.trained & (corpus.source == corpus.names.index("hatexplain"))))
+    served = fit_served(variant.recipe(corpus), variant.weights(corpus), corpus, np.concatenate(rows))
+    hx_val = corpus.rows("hatexplain", held_out=True)
+    d_texts, hx_texts = [corpus.texts[i] for i in d_test], [corpus.texts[i] for i in hx_val]
+    d_actions = served.actions(d_texts)
+    stripped = served.actions([as_hatexplain(t) for t in d_texts])
+    clean = corpus.labels[hx_val] == NEITHER
+    hx_flagged = served.flagged(hx_texts)
+    d_clean = [t for t, y in zip(d_texts, corpus.labels[d_test], strict=True) if y == NEITHER]
+    return {
+        "variant": variant.name,
+        "davidson_macro_f1": macro_f1(served, d_texts, corpus.labels[d_test]),
+        "hatexplain_val_macro_f1": macro_f1(served, hx_texts, corpus.labels[hx_val]),
+        "hatexplain_val_clean_flagged": float(hx_flagged[clean].mean()),
+        "identity": identity(served),
+        "dialect_davidson_clean": dialect_ratio(d_clean, served.flagged(d_clean)),
+        "dialect_hatexplain_clean": dialect_ratio(
+            [t for t, c in zip(hx_texts, clean, strict=True) if c], hx_flagged[clean]
+        ),
+        "stripped_same_action": float(np.mean([a == b for a, b in zip(d_actions, stripped, strict=True)])),
+        "size_mb": served.size_bytes / 1e6,
+        "seconds": round(time.perf_counter() - started, 1),
+    }, served
+
+
+def leave_one_out(recipe: Recipe, weights: np.ndarray, corpus: Corpus) -> dict[str, float]:
+    """Trained without each source, scored on it: Davidson's 20% test rows, HateXplain's ``val``."""
+    d_train, d_test = davidson_split(corpus)
+    hx_train = np.flatnonzero(corpus.trained & (corpus.source == corpus.names.index("hatexplain")))
+    hx_val = corpus.rows("hatexplain", held_out=True)
+    result = {}
+    for left, train, test in (("hatexplain", d_train, hx_val), ("davidson", hx_train, d_test)):
+        served = fit_served(recipe, weights, corpus, train)
+        texts = [corpus.texts[i] for i in test]
+        result[f"without {left}, macro-F1 on {left}"] = macro_f1(served, texts, corpus.labels[test])
+        clean = corpus.labels[test] == NEITHER
+        result[f"without {left}, {left} clean flagged"] = float(served.flagged(texts)[clean].mean())
+    return result
+
+
+def row(f: dict[str, Any]) -> str:
+    ident = " | ".join(
+        f"{f['identity'][k]['overall']:.0%} ({f['identity'][k]['worst']} {f['identity'][k]['worst_share']:.0%})"
+        for k in KINDS
+    )
+    return (
+        f"| {f['variant']} | {f['davidson_macro_f1']:.3f} | {f['hatexplain_val_macro_f1']:.3f} "
+        f"| {f['hatexplain_val_clean_flagged']:.1%} | {ident} | {f['dialect_davidson_clean']['ratio']:.2f} / "
+        f"{f['dialect_hatexplain_clean']['ratio']:.2f} | {f['stripped_same_action']:.1%} | {f['size_mb']:.1f} |"
+    )
+
+
+HEADER = (
+    "| variant | Davidson macro-F1 (20% test, rule) | HateXplain val macro-F1 | HateXplain val clean flagged "
+    "| identity neutral (worst) | counter (worst) | in-group (worst) | hateful (least) "
+    "| dialect ratio Davidson / HateXplain clean | stripped tweets same action | MB |\n" + "|---" * 11 + "|"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="default: all")
+    parser.add_argument("--leave-one-out", action="store_true", help="also train without each source")
+    parser.add_argument("--json", type=Path, help="append each variant's figures to this JSON-lines file")
+    args = parser.parse_args(argv)
+    corpus = load_corpus()
+    print(HEADER)
+    for name in args.variant or list(VARIANTS):
+        variant = VARIANTS[name]
+        figures, _ = run(variant, corpus)
+        if args.leave_one_out and len(variant.sources) > 1:
+            figures["leave_one_out"] = leave_one_out(variant.recipe(corpus), variant.weights(corpus), corpus)
+        print(row(figures), flush=True)
+        if "leave_one_out" in figures:
+            print("  leave one source out: " + ", ".join(f"{k} {v:.3f}" for k, v in figures["leave_one_out"].items()))
+        if args.json:
+            with open(args.json, "a", encoding="utf-8") as f:
+                f.write(json.dumps(figures) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
