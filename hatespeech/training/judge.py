@@ -153,7 +153,7 @@ def identity(served: Served, path: Path = IDENTITY_SET) -> dict[str, dict[str, A
     return result
 
 
-def dialect_ratio(texts: Sequence[str], hits: np.ndarray) -> dict[str, float]:
+def dialect_ratio(texts: Sequence[str], hits: np.ndarray) -> dict[str, Any]:
     """Flagged share of African-American-aligned clean posts over White-aligned ones (TwitterAAE ≥ 0.6)."""
     p = dialect.proportions(texts, dialect.model_dir())
     aae = np.nan_to_num(p[:, dialect.AFRICAN_AMERICAN]) >= ALIGNED

@@ -54,7 +54,7 @@ def train(
     """Evaluate, then fit on all rows; with ``feedback`` (a board's labels), see training_feedback;
     with a ``Corpus`` (the manifest's sources), see step 5 above."""
     corpus = data if isinstance(data, Corpus) else None
-    dataset = corpus.dataset() if corpus is not None else data
+    dataset = data.dataset() if isinstance(data, Corpus) else data
     with normalised_once(), preparing(None if corpus is None else corpus.recipe.prepare()):
         trained = _train(dataset, folds, inner_folds, seed, feedback)
         if corpus is not None:
