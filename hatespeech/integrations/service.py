@@ -270,23 +270,15 @@ class Service:
         return words
 
     def add_feedback(
-        self,
-        text: str,
-        label: str,
-        *,
-        source: str,
-        id: object,
-        origin: str,
-        moderator: object = None,
-        event_at: float | None = None,
-        revision: int = 0,
+        self, text: str, label: str, *, source: str, id: object, moderator: object = None, **decision: Any
     ) -> bool | None:
         """Store a moderator's decision: True (stored, or spooled while the database is away), None when a
         newer decision from the same ``origin`` is kept instead (a replay), False if refused (an empty text).
         ``TooManyWrites`` when ``origin`` is over its share (hatespeech/feedback/quota.py).
 
-        ``source`` is the board and ``id`` the post's id on it (core/boards.py's naming rule); ``origin`` is the
-        webhook or credential that wrote it. A label given on the review page for the same post is kept
+        ``source`` is the board and ``id`` the post's id on it (core/boards.py's naming rule); ``decision``
+        holds ``origin`` (the webhook or credential that wrote it), and ``event_at`` and ``revision`` when the
+        board says when it decided (``FeedbackStore.add``). A label given on the review page for the same post is kept
         beside this one; the newest by event time is what training learns (FeedbackStore.decisions).
         """
         post_id = clean_field(id)
@@ -298,9 +290,7 @@ class Service:
                 source=source,
                 id=post_id,
                 moderator=clean_field(moderator),
-                origin=origin,
-                event_at=event_at,
-                revision=revision,
+                **decision,
             )
         except ValueError as err:  # InvalidFeedback: an empty text, say
             log.warning(json.dumps({"integrations": "feedback_refused", "source": source, "error": str(err)[:200]}))
