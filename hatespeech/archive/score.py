@@ -52,7 +52,6 @@ CHUNK_BYTES = 1 << 18  # bytes per task (~2,500 tweets): big enough to amortise 
 REPORTED_SKIPS = 10  # skipped rows named one by one; the rest are only counted
 SCORE_COLUMNS = [f"p_{label.replace(' ', '_')}" for label in LABELS]
 ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped", "threat"]  # new ones at the end: stable order
-csv.field_size_limit(sys.maxsize)  # a post may be long; the default 128 KiB limit would stop the run
 
 
 @dataclass
@@ -234,6 +233,9 @@ def score_block(
     except UnicodeDecodeError as err:
         raise ArchiveError(f"the archive is not UTF-8 ({err.reason} near byte {err.start} of a block)") from None
     lines = io.StringIO(text, newline="")  # lines end at \n, \r or \r\n, as when reading the file as text
+    # a post may be long: the default 128 KiB field limit would stop the run. Set here, in the process that
+    # parses (a pool's or Dask's worker), not when the module is imported by whoever imports it.
+    csv.field_size_limit(sys.maxsize)
     try:
         rows = list(csv.reader(lines)) if fmt.kind == "csv" else [line for line in lines if line.strip()]
     except csv.Error as err:
