@@ -27,11 +27,13 @@ from standins import (
     Mastodon,
     board_env,
     discourse_post,
+    discourse_reviewable,
     feedback_rows,
+    stored_feedback,
     wait_outbox_empty,
     weather,
 )
-from support import BIN, ROOT, Server, free_port, request
+from support import BIN, ROOT, Server, free_port, post_json, request
 
 
 def dockerfile() -> tuple[list[str], dict[str, str]]:
@@ -160,3 +162,21 @@ def test_a_suggestscore_changes_get_feedback(container: tuple) -> None:
     assert after["by_source"].get("coral", 0) == before["by_source"].get("coral", 0) + 1
     rows = feedback_rows(tmp / "feedback.sqlite3")
     assert (ABUSIVE, "offensive language", "coral", "c-77") in rows  # the comment's own id (common.py)
+
+
+def test_feedback_is_as_trusted_as_its_source(container: tuple) -> None:
+    """Through the image's command: a stale signed "approved" replayed after "rejected" changes nothing; the
+    token's label for the same post is kept beside Discourse's, not over it; the token past its burst gets 429."""
+    server, discourse, _, tmp = container
+    hook, token = server.url + "/integrations/discourse", {"Authorization": f"Token {TOKEN}"}
+    discourse.webhook(hook, "post_created", discourse_post(31, ABUSIVE))
+    discourse.wait(lambda d: len(d.flags_of(31)) == 1)
+    approved = discourse_reviewable(31, ABUSIVE, "approved", reviewable_id=131, version=2)
+    rejected = discourse_reviewable(31, ABUSIVE, "rejected", reviewable_id=131, version=3)
+    assert discourse.webhook(hook, "reviewable_transitioned_to", approved)[1] == {"feedback": "offensive language"}
+    assert discourse.webhook(hook, "reviewable_transitioned_to", rejected)[1] == {"feedback": "neither"}
+    assert discourse.webhook(hook, "reviewable_transitioned_to", approved)[1]["feedback"] is None  # replayed
+    overwrite = {"text": ABUSIVE, "label": "hate speech", "source": "discourse", "id": "31"}
+    assert post_json(server.url + "/feedback", overwrite, token)[0] == 201
+    rows = {(r.id, r.origin): r.label for r in stored_feedback(tmp / "feedback.sqlite3") if r.id == "31"}
+    assert rows == {("31", "discourse-webhook"): "neither", ("31", "token"): "hate speech"}
