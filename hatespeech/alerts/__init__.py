@@ -34,7 +34,6 @@ from typing import Any
 
 from hatespeech.alerts.counters import NO_COUNTERS, Counters
 from hatespeech.alerts.rules import Alerter
-from hatespeech.alerts.sender import CALLS
 from hatespeech.alerts.signing import InvalidSignature, sign, verify
 from hatespeech.alerts.store import Row
 from hatespeech.config import AlertSettings
@@ -72,9 +71,7 @@ def configure(
     global _alerter
     if _alerter is not None:
         _alerter.stop()
-    _alerter = Alerter(settings, counters=counters)
-    CALLS.clear()  # the sender's table of call kinds: this process's are the ones given here
-    CALLS.update(calls or {})
+    _alerter = Alerter(settings, counters=counters, calls=calls)
     return _alerter
 
 
@@ -94,7 +91,7 @@ def record_many(
 
 def start() -> None:
     """Start this worker's sender when alerts are on (gunicorn's ``post_worker_init``)."""
-    if _alerter is not None and (_alerter.settings.enabled or CALLS):
+    if _alerter is not None and (_alerter.settings.enabled or _alerter.calls):
         _alerter.start()
 
 
@@ -112,7 +109,7 @@ def enqueue_call(kind: str, call_id: str, url: str, body: str) -> None:
     """Queue one platform call (``body`` is its JSON) and wake the sender; raises if the store cannot take it,
     or ``OutboxFull`` (with an error-level log line for the operator) when ``ALERT_OUTBOX_MAX`` calls wait:
     a board's call is never dropped to make room, so a new one is refused instead."""
-    if _alerter is None or kind not in CALLS:
+    if _alerter is None or kind not in _alerter.calls:
         raise RuntimeError(f"no sender is configured for {kind} calls")
     waiting, limit = _alerter.store.calls_pending(), _alerter.settings.outbox_max
     if waiting >= limit:

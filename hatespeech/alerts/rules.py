@@ -18,7 +18,7 @@ from typing import Any
 
 from hatespeech.alerts import bursts
 from hatespeech.alerts.counters import NO_COUNTERS, Counters
-from hatespeech.alerts.sender import Sender
+from hatespeech.alerts.sender import Calls, Sender
 from hatespeech.alerts.store import BURST, Row, Store, open_store
 from hatespeech.config import AlertSettings, alert_format
 from hatespeech.core.context import Context
@@ -40,14 +40,17 @@ class Alerter:
         store: Store | None = None,
         clock: Callable[[], float] = time.time,
         counters: Counters = NO_COUNTERS,
+        calls: Calls | None = None,
     ):
         """``clock`` (Unix seconds) dates alerts, windows, cool-downs and bursts; its sender runs on it too,
         so a test can move time past a cool-down or a burst instead of waiting for it. ``counters``: the
-        service's metrics (alerts created, dropped, delivered…), for this alerter and its sender."""
+        service's metrics (alerts created, dropped, delivered…), for this alerter and its sender.
+        ``calls``: the platform calls its sender delivers too (``Sender``)."""
         self.settings = settings
         self._store = store
         self.clock = clock
         self.counters = counters
+        self.calls: Calls = calls or {}
         self._lock = threading.RLock()  # start() opens the store under it
         self._sender: Sender | None = None
         self._message_rank = ACTION_RANK.get(settings.message_action, 99)  # "off" never matches
@@ -274,7 +277,7 @@ class Alerter:
             return
         with self._lock:
             if self._sender is None or self._sender.pid != os.getpid() or not self._sender.is_alive():
-                self._sender = Sender(self.settings, self.store, self.clock)
+                self._sender = Sender(self.settings, self.store, self.clock, self.calls)
                 self._sender.counters = self.counters
                 self._sender.start()
 

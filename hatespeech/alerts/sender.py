@@ -19,7 +19,7 @@ import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import requests
 import urllib3
@@ -31,10 +31,7 @@ from hatespeech.alerts.signing import SIGNATURE_HEADER, sign
 from hatespeech.alerts.store import Row, Store
 from hatespeech.config import AlertSettings
 
-# Platform API calls ride the same outbox (hatespeech/integrations): a row whose format is one of
-# these kinds is POSTed as queued, with the headers the kind's function gives at delivery time
-# (API keys and tokens come from the settings then: they are never written to the store).
-CALLS: dict[str, Callable[[], dict[str, str]]] = {}
+Calls = Mapping[str, Callable[[], dict[str, str]]]  # a platform call's kind -> its headers, made at delivery time
 
 log = logging.getLogger("hatespeech.alerts")
 USER_AGENT = "hatespeech-detect-alerts/1"
@@ -46,9 +43,15 @@ class Sender(threading.Thread):
 
     counters: Counters = NO_COUNTERS  # the service's metrics, which its Alerter hands over
 
-    def __init__(self, settings: AlertSettings, store: Store, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, settings: AlertSettings, store: Store, clock: Callable[[], float] = time.time, calls: Calls | None = None
+    ):
         super().__init__(name="hatespeech-alerts", daemon=True)
         self.settings, self.store, self.clock = settings, store, clock  # clock: Unix seconds (what is due when)
+        # Platform API calls ride the same outbox (hatespeech/integrations): a row whose format is one of
+        # these kinds is POSTed as queued, with the headers the kind's function gives at delivery time
+        # (API keys and tokens come from the settings then: they are never written to the store).
+        self.calls: Calls = calls or {}
         self.pid = os.getpid()
         self._wake, self._stopping = threading.Event(), threading.Event()
         # claim no more than can be sent well within the lease, so a lease never lapses mid-batch
@@ -134,8 +137,10 @@ class Sender(threading.Thread):
         if row.format == "json":
             headers["X-Hatespeech-Event"] = alert["type"]
             headers[SIGNATURE_HEADER] = sign(body, self.settings.secret or "")
-        if row.format in CALLS:  # a platform API call (hatespeech/integrations): its JSON as queued, its credentials
-            body, headers = row.alert.encode("utf-8"), {**headers, **CALLS[row.format]()}
+        if (
+            row.format in self.calls
+        ):  # a platform API call (hatespeech/integrations): its JSON as queued, its credentials
+            body, headers = row.alert.encode("utf-8"), {**headers, **self.calls[row.format]()}
         status, retry_after, error = post(self.session, row.url, body, headers, self.settings.timeout)
         where = _where(row.url)
         if status is not None and 200 <= status < 300:
