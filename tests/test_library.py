@@ -240,6 +240,7 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
         "hatespeech/models/model.json",
         f"hatespeech/models/{card['model_file']}",
         "hatespeech/core/confusables.json",
+        "hatespeech/training/sources.toml",  # the training data's manifest, not the data
         "hatespeech/service/nginx.conf",
         *(f"hatespeech/review/static/{p.name}" for p in (ROOT / "hatespeech" / "review" / "static").iterdir()),
     }
