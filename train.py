@@ -93,6 +93,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.folds < 2 or args.inner_folds < 2:
         parser.error("--folds and --inner-folds must be at least 2")
+    if args.out.suffix != ".json":  # the service reads a card (MODEL_PATH), never a model file; see save_model
+        parser.error(
+            f"--out names the model's card, a .json file (the model files are written beside it), not {args.out}"
+        )
     return args
 
 

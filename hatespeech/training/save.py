@@ -76,7 +76,7 @@ def save_model(model: Any, card: dict[str, Any], card_path: Path) -> dict[str, A
     write_atomically(card_path, (json.dumps(full, indent=2) + "\n").encode())
 
     # The new card is in place: model files no card points to any more can go.
-    kept = _referenced(folder)
+    kept = _referenced(folder) | {full["model_file"], full["pipeline_file"]}  # this card's, whatever its name
     for old in [*folder.glob("model-*.npz"), *folder.glob("pipeline-*.joblib"), *folder.glob("model-*.joblib")]:
         if old.name not in kept:
             old.unlink(missing_ok=True)

@@ -72,6 +72,22 @@ def corrupt(path: Path, how: str) -> None:
         path.write_bytes(b"")
 
 
+def test_a_card_not_named_json_keeps_the_files_it_names(tmp_path: Path, tiny_model) -> None:
+    """The clean-up counted only *.json cards as references, so a card written as x.joblib lost the files it
+    had just been written with (train.py now refuses such an --out; the clean-up must not rely on it)."""
+    card = save_model(tiny_model, dict(TINY_CARD), tmp_path / "x.joblib")
+    assert (tmp_path / card["model_file"]).is_file() and (tmp_path / card["pipeline_file"]).is_file()
+
+
+def test_train_py_refuses_an_out_that_is_not_a_card(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import train
+
+    with pytest.raises(SystemExit) as refused:
+        train.main(["--data", str(tmp_path / "posts.csv"), "--out", str(tmp_path / "x.joblib")])
+    assert refused.value.code == 2 and "a .json file" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("how", ["truncated", "flipped", "empty"])
 @pytest.mark.parametrize("which", ["model_file", "pipeline_file"])
 def test_damaged_files_are_refused(tmp_path: Path, tiny_model, how: str, which: str) -> None:
