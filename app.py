@@ -52,5 +52,5 @@ application = web.create_app(
 )
 # What is loaded by now (the model's vocabulary and the reader's word sets: ~10^5 objects) lives as
 # long as the process: moved out of the collector's generations, collections no longer walk it
-# (measured: bench/LOG-2026.md, issue 14), and forked workers do not copy its pages by touching it.
+# (measured: bench/LOG-2026.md), and forked workers do not copy its pages by touching it.
 gc.freeze()

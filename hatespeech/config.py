@@ -59,8 +59,8 @@ MIN_TOKEN_CHARS = 16
 
 def _token(env: Mapping[str, str], name: str = "FIREFLY_TOKEN") -> str | None:
     """The API token: unset means no token (the server starts open and says so in its log); set,
-    it must be at least 16 characters without white space. A blank one used to switch auth off
-    silently. The error never repeats the value.
+    it must be at least 16 characters without white space (a blank one must not switch auth off
+    silently). The error never repeats the value.
 
     >>> _token({}) is None, _token({"FIREFLY_TOKEN": "0123456789abcdef"})
     (True, '0123456789abcdef')

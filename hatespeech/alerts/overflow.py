@@ -1,7 +1,7 @@
 """Which alerts go when the outbox is full: never the only alert of a thread, if it can be helped.
 
-The outbox is bounded (``ALERT_OUTBOX_MAX``). It used to drop the oldest rows, so a flood of new
-alerts evicted every genuine alert queued before it. Now the rows dropped are, in this order:
+The outbox is bounded (``ALERT_OUTBOX_MAX``). Dropping the oldest rows would let a flood of new
+alerts evict every genuine alert queued before it, so the rows dropped are, in this order:
 
 1. the lowest severity first (a message alert for ``review`` before one for ``block``, those before
    discussion and burst alerts);

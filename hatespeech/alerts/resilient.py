@@ -1,8 +1,8 @@
 """A shared store (Redis) that may stall or die, behind a circuit breaker, with a local spool.
 
 Redis holds the alert state that several containers share. When it stalls (``SIGSTOP``, a
-network partition) or dies, every call used to wait for redis-py's timeout and ten retries, on
-every request thread, and each failure logged a traceback. Now:
+network partition) or dies, no request may wait for redis-py's own timeout and its ten retries, nor
+log a traceback per failure:
 
 - each Redis call has a short timeout (``ALERT_STORE_TIMEOUT``, default 0.25 s), retried once only when
   its connection broke (hatespeech/connections.py, ``open_redis``);

@@ -110,7 +110,8 @@ ALERT_PAYLOADS = ("slack", "discord", "json")  # a row's format; any other is a 
 
 
 def is_call(format: str) -> bool:
-    """True for a board's API call (a flag, a report): never dropped to make room (issue 23)."""
+    """True for a board's API call (a flag, a report): never dropped to make room (a dropped call is a lost
+    flag, while a refused webhook is retried by its board)."""
     return format not in ALERT_PAYLOADS
 
 
