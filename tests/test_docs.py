@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import userdocs
-from support import ROOT, gunicorn
 
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core import threats
@@ -28,6 +27,7 @@ from hatespeech.core.labels import LABELS
 from hatespeech.core.policy import Policy
 from hatespeech.integrations.common import abusive_label
 from hatespeech.integrations.service import Service, flag_message
+from testing.support import ROOT, gunicorn
 
 MAX_README_LINES = 250
 CARD = json.loads(DEFAULT_MODEL_PATH.read_text())

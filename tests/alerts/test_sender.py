@@ -14,12 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from alerting import Receiver, fast_settings, moderated
-from support import wait_for
 
 from hatespeech.alerts import Alerter
 from hatespeech.alerts.sender import post
 from hatespeech.alerts.store import Store
+from testing.alerting import Receiver, fast_settings, moderated
+from testing.support import wait_for
 
 BODY = '{"id": "a1", "text": "caf\u00e9 \U0001f600"}'.encode()
 HEADERS = {"Content-Type": "application/json", "Idempotency-Key": "a1"}

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from support import ROOT, Server, gunicorn, post_json, server_env
 
 from hatespeech.config import ConfigError, Settings
 from hatespeech.core import threats
 from hatespeech.core.labels import LABELS, severity_scores
 from hatespeech.core.policy import ACTION_RANK, ACTIONS, Policy, PolicyError, ScoreReason, ThreatReason
 from hatespeech.training.evaluate import decide
+from testing.support import ROOT, Server, gunicorn, post_json, server_env
 
 CARD = json.loads((ROOT / "models" / "model.json").read_text())
 

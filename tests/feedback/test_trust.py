@@ -119,7 +119,7 @@ def test_a_postgres_table_of_the_first_version_is_migrated_in_place(postgres_url
 def test_over_http_an_origin_past_its_share_gets_429_and_the_others_go_on(tmp_path: Path) -> None:
     """The production server with one worker, a burst of 3 and almost no refill: the token's fourth write
     is a JSON 429 with Retry-After; Coral's key (its own origin) still writes, and GET /feedback says who wrote what."""
-    from support import gunicorn, post_json, request
+    from testing.support import gunicorn, post_json, request
 
     token, key = "s3cret-feedback-token", "coral-moderation-key-0123"
     env = {"FIREFLY_TOKEN": token, "MODERATION_API_KEY": key, "WEB_CONCURRENCY": "1"}

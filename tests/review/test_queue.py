@@ -11,8 +11,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from alerting import flush
-from support import ROOT, wait_for
 
 from hatespeech.config import ReviewSettings, StoreSettings
 from hatespeech.core.context import Context
@@ -20,6 +18,8 @@ from hatespeech.resilience import Spool
 from hatespeech.review import Reviewer, spans
 from hatespeech.review.postgres import PostgresQueue
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, post
+from testing.alerting import flush
+from testing.support import ROOT, wait_for
 
 HATE, OFFENSIVE = "hate speech", "offensive language"
 

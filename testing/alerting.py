@@ -11,13 +11,11 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from support import wait_for
-
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import Store
 from hatespeech.config import AlertSettings
-from testing.services import redis_server  # noqa: F401 (test_aof.py imports it from here)
+from testing.support import wait_for
 
 STORES = ("sqlite", "redis")
 SECRET = "test-secret"

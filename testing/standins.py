@@ -54,7 +54,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from support import request, wait_for
+from testing.support import request, wait_for
 
 DISCOURSE_SECRET = "discourse-secret-0123456789"
 DISCOURSE_KEY = "discourse-api-key-abcdef0123456789"
@@ -64,7 +64,7 @@ MASTODON_TOKEN = "mastodon-token-0123456789abcdef"
 SECRETS = (DISCOURSE_SECRET, DISCOURSE_KEY, CORAL_SECRET, MASTODON_SECRET, MASTODON_TOKEN)
 
 TOKEN = "firefly-token-for-the-rest-of-the-api"
-FAST_OUTBOX = {  # retries in milliseconds, so "down then back" takes a moment (the timeout: alerting.alert_env)
+FAST_OUTBOX = {  # retries in milliseconds, so "down then back" takes a moment (the timeout: testing.alerting.alert_env)
     "ALERT_TIMEOUT": "2",
     "ALERT_BACKOFF_BASE": "0.05",
     "ALERT_BACKOFF_MAX": "0.2",

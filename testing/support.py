@@ -1,4 +1,4 @@
-"""Helpers for the tests: free ports, real server processes, raw HTTP requests."""
+"""Helpers for the tests and benchmarks: real server processes, bounded waits, raw HTTP requests, a tiny corpus."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ def tiny_csv(path: Path, per_class: int = 30) -> Path:
 
 
 _KILLED_WHILE_SAVING = """
-import os, signal, sys
+import os, signal
 from hatespeech.core import files
 from hatespeech.training import save
 def write_then_die(path, data):
@@ -202,8 +202,7 @@ def write_then_die(path, data):
         f.flush()
     os.kill(os.getpid(), signal.SIGKILL)  # the new model's bytes written, before fsync and rename
 save.write_atomically = write_then_die
-sys.path.insert(0, {tests!r})
-from support import TINY_CARD, tiny_corpus
+from testing.support import TINY_CARD, tiny_corpus
 from hatespeech.training.pipeline import build_pipeline
 save.save_model(build_pipeline().fit(*tiny_corpus(20)), TINY_CARD, {card!r})
 """
@@ -219,5 +218,5 @@ TINY_CARD = {
 
 def killed_while_saving(card: Path) -> subprocess.CompletedProcess:
     """Run a training save to ``card`` in another process, killed -9 once the model file's bytes are written."""
-    script = _KILLED_WHILE_SAVING.format(tests=str(ROOT / "tests"), card=str(card))
+    script = _KILLED_WHILE_SAVING.format(card=str(card))
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120)
