@@ -70,12 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     api = load(Settings())
     service = Service(
-        moderate=lambda text, **context: api.moderate_many([text], False)[0],
+        moderate=lambda text, **context: api.moderator.moderate_many([text], False)[0],
         explain=lambda text: explain(api.classifier.model, text),
         outbox=None,  # type: ignore[arg-type]
         feedback=lambda: None,
         max_text_chars=api.settings.max_text_chars,
-        rank=lambda texts: api.moderate_many(texts, False),
+        rank=lambda texts: api.moderator.moderate_many(texts, False),
         record=lambda answer, text, **context: None,
     )
     quote = lambda attrs: True  # noqa: E731 (every aside a quote: the most work)
