@@ -122,19 +122,23 @@ def open_postgres(
 
     extra: dict[str, Any] = {"options": options} if options else {}
     conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **extra)
-    if not schema.strip() and migrations is not None and _up_to_date(conn, migrations):
-        return conn  # the common case: no lock to queue for (every worker thread opens a connection)
-    with conn.transaction():
-        if migrations is not None:
-            # subtle: two stores (two locks) creating the versions table at once collide in PostgreSQL's
-            # catalogue ("CREATE TABLE IF NOT EXISTS" is not atomic): this lock is every store's, taken first
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (VERSIONS_LOCK,))
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-        if schema.strip():
-            conn.execute(schema)
-        if migrations is not None:
-            conn.execute("SET LOCAL statement_timeout = 0")  # a migration may rewrite a large table, once
-            _migrate(conn, migrations, "%s")
+    try:
+        if not schema.strip() and migrations is not None and _up_to_date(conn, migrations):
+            return conn  # the common case: no lock to queue for (every worker thread opens a connection)
+        with conn.transaction():
+            if migrations is not None:
+                # subtle: two stores (two locks) creating the versions table at once collide in PostgreSQL's
+                # catalogue ("CREATE TABLE IF NOT EXISTS" is not atomic): this lock is every store's, taken first
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (VERSIONS_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            if schema.strip():
+                conn.execute(schema)
+            if migrations is not None:
+                conn.execute("SET LOCAL statement_timeout = 0")  # a migration may rewrite a large table, once
+                _migrate(conn, migrations, "%s")
+    except BaseException:
+        conn.close()  # a failed start must not leave a connection open until the collector finds it
+        raise
     return conn
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import Row
-from hatespeech.connections import SCHEMA_VERSIONS
+from hatespeech.connections import SCHEMA_VERSIONS, open_postgres, open_sqlite
 from hatespeech.feedback import SQLiteFeedbackStore
 from hatespeech.feedback.postgres import PostgresFeedbackStore
 from hatespeech.feedback.store import FeedbackStore
@@ -464,3 +464,70 @@ def test_processes_opening_a_new_postgres_database_at_once_all_succeed(postgres_
     assert read_once(PostgresFeedbackStore(url), lambda store: store.counts()["total"]) == PROCESSES
     connect = lambda: psycopg.connect(url)  # noqa: E731
     assert [version(connect, "review"), version(connect, "feedback")] == [1, 3]
+
+
+# ------------------------------------------------------------------------------------------ the helper
+
+PROBE_LOCK = 0x70726F62
+
+
+def probe(connect_sqlite: Path | None, url: str | None, steps: list[list[str]]) -> None:
+    """Open a store "probe" with ``steps`` on SQLite at ``connect_sqlite`` or PostgreSQL at ``url``."""
+    if connect_sqlite is not None:
+        open_sqlite(connect_sqlite, "", migrations=("probe", steps)).close()
+    else:
+        open_postgres(url or "", "", PROBE_LOCK, "-c lock_timeout=2000", migrations=("probe", steps)).close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_step_that_fails_changes_nothing(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    path = tmp_path / "probe.sqlite3" if backend == "sqlite" else None
+    url = None if path else new_database(request.getfixturevalue("postgres_server_url"), "probe")
+    connect: Callable[[], Any] = (lambda: sqlite3.connect(path)) if path else (lambda: psycopg.connect(url))
+    first = ["CREATE TABLE probe (a INTEGER)", "INSERT INTO probe (a) VALUES (1)"]
+    probe(path, url, [first])
+    with pytest.raises((sqlite3.Error, psycopg.Error)):
+        probe(path, url, [first, ["ALTER TABLE probe ADD COLUMN b INTEGER", "INSERT INTO nowhere VALUES (1)"]])
+    assert version(connect, "probe") == 1
+    with connect() as db:
+        assert db.execute("SELECT * FROM probe").fetchall() == [(1,)]  # no column b: the step's first statement undone
+    probe(path, url, [first, ["ALTER TABLE probe ADD COLUMN b INTEGER", "UPDATE probe SET b = 2"]])
+    assert version(connect, "probe") == 2
+    with connect() as db:
+        assert db.execute("SELECT * FROM probe").fetchall() == [(1, 2)]
+
+
+def test_tables_a_newer_release_migrated_are_left_alone(tmp_path: Path) -> None:
+    """Code rolled back after a newer release ran: it uses the tables as they are, and the version stays."""
+    path = tmp_path / "feedback.sqlite3"
+    read_once(SQLiteFeedbackStore(path), lambda store: store.counts())
+    with sqlite3.connect(path) as db:
+        db.execute(f"UPDATE {SCHEMA_VERSIONS} SET version = 99 WHERE store = 'feedback'")
+    db.close()
+    assert read_once(SQLiteFeedbackStore(path), lambda store: store.add("a text", "neither", id="1")) > 0
+    assert version(lambda: sqlite3.connect(path), "feedback") == 99
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_an_up_to_date_store_opens_while_another_holds_its_lock(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every thread of every worker opens a connection: once the tables are up to date, that is one read,
+    never a wait for the lock a writer (SQLite) or a migrating process (PostgreSQL) holds."""
+    steps = [["CREATE TABLE probe (a INTEGER)"]]
+    if backend == "sqlite":
+        path = tmp_path / "probe.sqlite3"
+        probe(path, None, steps)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the busy timeout
+        try:
+            probe(path, None, steps)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    else:
+        url = new_database(request.getfixturevalue("postgres_server_url"), "probe_lock")
+        probe(None, url, steps)
+        with psycopg.connect(url, autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (PROBE_LOCK,))  # a process migrating, say
+            probe(None, url, steps)  # lock_timeout 2 s: waiting for the lock would fail it
