@@ -164,3 +164,19 @@ def test_moderate_reports_an_attack(classifier: object) -> None:
     assert calm["action"] == "allow" and calm["categories"]["identity attack"] is False
     both = moderator.moderate("muslims should all be shot")
     assert [r["category"] for r in both["reasons"]] == ["identity attack", "threat"]  # the threat's reason last
+
+
+def test_an_archive_reviews_an_attack_as_moderate_does(tmp_path: Path, classifier: object) -> None:
+    """The archive scorer's action is /moderate's: with thresholds no score reaches, an attack is still reviewed."""
+    import csv
+
+    from hatespeech.archive.score import score_archive
+
+    never = {"hate speech": {"review": 1.0, "block": 1.0}, "offensive language": {"review": 1.0, "block": 1.0}}
+    policy = Policy.from_card(classifier.card, never)  # type: ignore[attr-defined]
+    source = tmp_path / "posts.csv"
+    with open(source, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text"], ["immigrants are vermin"], ["calling immigrants vermin is vile"]])
+    score_archive(source, tmp_path / "out.csv", workers=1, classifier=classifier, policy=policy, progress=False)
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
+        assert [r["action"] for r in csv.DictReader(f)] == ["review", "allow"]
