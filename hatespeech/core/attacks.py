@@ -150,7 +150,8 @@ _DEROGATORY = (  # sweeping generalisations
     " slut hoes bitches gold_diggers hysterical irrational too_emotional groomers predators molesters"
     " child_molesters abusers drug_dealers drain freeloaders spongers moochers scroungers unclean unnatural"
     " abnormal sinful wicked satanic demonic mistake mistakes pathetic brutes inbred illiterate extremists"
-    " jihadis jihadists nazis racists disgrace not_to_be_trusted good_for_nothing a_waste_of_space"
+    " jihadis jihadists nazis racists disgrace not_to_be_trusted good_for_nothing a_waste_of_space gang_members"
+    " man_haters brainwashed_sheep"
 )
 _PREDICATE = rf"(?:{_alt(_DEHUMANISING)}{_NOT_A_COMPOUND}|{_alt(_DEROGATORY)}{_NOT_A_COMPOUND})"
 
@@ -222,7 +223,7 @@ _DO_HARM = (  # what they are said to do, always
 
 _TAILS = [  # what is said of the group, after it
     # (a), (c): X are vermin / a disease / criminals; all X are liars; X are nothing but parasites
-    r"\s+" + _BE + _MOD + r"\s+" + _PREDICATE,
+    r"(?:\s+(?:will|ll|would|always|all|just|still)){0,2}\s+" + _BE + _MOD + r"\s+" + _PREDICATE,
     r"\s+(?:can\s+t|cannot|can\s+not|should\s+never|shouldn\s+t|should\s+not|must\s+never|are\s+not\s+to"
     r"|re\s+not\s+to|aren\s+t\s+to|will\s+never|can\s+never)\s+be\s+trusted",
     # (a): X breed like rats; X are infesting our country
@@ -330,10 +331,10 @@ _REPORTING = _words(
     " assumptions belief beliefs conspiracy prejudice bigotry racism sexism homophobia transphobia islamophobia"
     " antisemitism xenophobia misogyny if whether why wants wanted plans planned promised promises vowed vows"
     " threatened threatens tried tries proposed proposes announced announces pledged pledges ordered orders"
-    " accused accuse accuses accusing insinuate insinuates insinuating mean means meant wrong false untrue"
+    " accused accuse accuses accusing insinuate insinuates insinuating meant wrong false untrue"
     " nonsense bullshit absurd ridiculous offensive unacceptable bigoted hateful dehumanising dehumanizing"
-    " denounce denounced condemn condemned condemns condemning reject rejected rejects against ban banned"
-    " report reported reporting reports misinformation disinformation lied lying hoax fake"
+    " denounce denounced condemn condemned condemns condemning reject rejected rejects banned"
+    " report reported reporting reports misinformation disinformation lied hoax"
 )
 _SPEAKER_VERBS = _words(  # a cue that is no cue after "I" or "we": "I think X are vermin" is the speaker's own
     "say says said saying think thought thinking believe believed tell told telling mean meant claim argue insist"
@@ -344,11 +345,14 @@ _NEGATORS = frozenset({"not", "never", "nt", "dont", "didnt", "wont", "wouldnt",
 _NEGATED_T = frozenset({"don", "didn", "won", "wouldn", "can", "isn", "aren", "wasn", "weren", "ain", "doesn"})
 _NOT_ALL = frozenset({"not", "never", "none", "some", "few", "hardly", "nt"})  # "not all X", "some X are"
 _DENOUNCED = re.compile(  # after the match: "... is a lie", "... is what racists say", "..., he said"
-    r"^(?:\w+\s+){0,2}?(?:is|was|s|isn\s+t|wasn\s+t|are\s+just|is\s+just)\s+(?:\w+\s+)?(?:wrong|false|a\s+lie|lies|racist"
+    r"^(?:(?:which|that|this|it)\s+)?(?:is|was|s|isn\s+t|wasn\s+t|is\s+just)\s+(?:so\s+|just\s+|totally\s+|pure\s+)?"
+    r"(?:wrong|false|a\s+lie|lies|racist"
     r"|bigoted|bigotry|disgusting|hateful|hate|unacceptable|nonsense|bullshit|ignorant|dehumanising|dehumanizing"
     r"|vile|offensive|propaganda|a\s+myth|myth|a\s+trope|trope|a\s+stereotype|stereotype|gross|appalling|sick"
-    r"|ridiculous|absurd|harmful|what|not|never|untrue|bs|fake|misinformation|hate\s+speech|xenophobic"
-    r"|homophobic|transphobic|sexist|antisemitic|islamophobic|ableist|misogynistic|dangerous\s+rhetoric|how)\b"
+    r"|ridiculous|absurd|harmful|untrue|bs|misinformation|hate\s+speech|xenophobic|homophobic|transphobic|sexist"
+    r"|antisemitic|islamophobic|ableist|misogynistic|dangerous\s+rhetoric|not\s+(?:ok|okay|true|acceptable|cool|fine"
+    r"|right|funny)|what\s+(?:\w+\s+)?(?:racists|bigots|nazis|idiots|people|they|trolls)\s+(?:say|said|think|believe"
+    r"|want))\b"
     r"|^(?:\w+\s+){0,3}?(?:said|says|claimed|claims|wrote|writes|tweeted|yelled|shouted|screamed|chanted|argued"
     r"|insisted|according|posted)\b"
     r"|^(?:\w+\s+){0,1}?said\s+no\s+one"
