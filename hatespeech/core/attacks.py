@@ -509,8 +509,9 @@ def raise_action(action: str, found: dict[str, Any] | None) -> str:
 
 def apply(answer: Moderation, found: dict[str, Any] | None) -> Moderation:
     """Add the check's verdict to a ``/moderate`` answer: ``categories["identity attack"]``; on a match, the span
-    as the last of its ``reasons``, ``categories["hate speech"]`` true (an attack on a group is hate speech, when
-    the policy has that class), and the action raised by ``raise_action``."""
+    as a reason after the classes' (``Moderator`` applies the threat check next, whose reason comes last),
+    ``categories["hate speech"]`` true (an attack on a group is hate speech, when the policy has that class), and
+    the action raised by ``raise_action``."""
     answer["categories"][CATEGORY] = found is not None
     if found is not None:
         reason = cast(AttackReason, {"category": CATEGORY, **found})  # found holds start, end and text
