@@ -102,20 +102,15 @@ def test_long_hostile_texts_are_checked(text: str, found: bool) -> None:
     assert (attacks.check(PLAIN, text) is not None) is found
 
 
-def every_position(reader: Reader, text: str) -> dict[str, object] | None:
-    """The search without the gate, the loose search or the windows: the pattern tried at every word and mark."""
-    tokens = [t for t in reader.tokens(text) if t.text not in attacks._MARKERS]
-    words = [t.text for t in tokens]
-    gaps = [""] + [text[tokens[i - 1].end : tokens[i].start] for i in range(1, len(tokens))]
-    joined, starts, bars = attacks._joined(words, [bool(attacks._CLAUSE.search(g)) for g in gaps])
-    for j in range(len(words)):
-        for pos in (bars[j], starts[j]):
-            if pos >= 0 and attacks._ATTACK.match(joined, pos):
-                return attacks.find(tokens, text)  # something matches: find's own answer
-    return None
+def every_position(reader: Reader, text: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object] | None:
+    """``find`` without the gate, the loose search or the windows: the pattern tried at every word before a group
+    word (no pattern starts after its group's first word)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(attacks, "LEAD", 10**9)
+        return attacks.find(reader.tokens(text), text)
 
 
-def test_the_gate_skips_only_texts_no_pattern_matches(classifier: object) -> None:
+def test_the_gate_skips_only_texts_no_pattern_matches(classifier: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """``check`` and ``check_scored`` search only texts with a group word near a match's start; they must find
     what trying the pattern everywhere finds, with the plain reader and with the served model's."""
     model = classifier.model  # type: ignore[attr-defined]
@@ -124,9 +119,10 @@ def test_the_gate_skips_only_texts_no_pattern_matches(classifier: object) -> Non
         lines = (ROOT / "tests" / "data" / name).read_text("utf-8").splitlines()
         texts += [line.split("\t")[-1] for line in lines if line and not line.startswith("#")]
     texts += ["Old people are a burden", "MEN ARE TRASH", "bi people are liars", "you lot, go back to africa"]
+    texts += ["all of the fucking immigrants in this country they are vermin", "let us just get rid of all the jews"]
     for text in texts:
         for reader in (PLAIN, model.reader):
-            assert attacks.check(reader, text) == every_position(reader, text), text
+            assert attacks.check(reader, text) == every_position(reader, text, monkeypatch), text
         assert attacks.check_scored(model, text) == attacks.check(model.reader, text), text
 
 
