@@ -71,8 +71,8 @@ _PLURAL = (  # the group as a plural noun
     " chinese indians pakistanis bangladeshis somalis syrians afghans iraqis iranians turks kurds palestinians"
     " israelis gypsies roma romanians poles albanians nigerians haitians jamaicans filipinos koreans japanese"
     " vietnamese russians germans italians americans europeans puerto_ricans native_americans aborigines"
-    " aboriginals gays lesbians bisexuals homosexuals transsexuals transgenders trannies queers women females"
-    " men males immigrants migrants refugees asylum_seekers foreigners illegals illegal_aliens"
+    " aboriginals gays lesbians bisexuals homosexuals transsexuals transgenders trannies queers"
+    " immigrants migrants refugees asylum_seekers foreigners illegals illegal_aliens"
     " illegal_immigrants minorities people_of_colour people_of_color poc cripples autistics retards"
     " niggers kikes spics wetbacks chinks gooks faggots fags dykes towelheads ragheads beaners coons pakis muzzies"
 )
@@ -92,10 +92,13 @@ _LOADED = "fucking fuckin fkn filthy dirty damn damned bloody stupid disgusting 
 _DETERMINER = (  # what may come before the group (none: a bare plural, "immigrants are ...")
     r"(?:(?:all\s+(?:of\s+)?(?:the|these|those|you)|all|most|these|those|the|you|so\s+many)\s+)?"
 )
+_GENDERS = "women females men males"  # not after "the": "the men were animals in that match" is a team
 _GROUP = (
     _DETERMINER
     + rf"(?:{_alt(_LOADED)}\s+)?"
     + rf"(?:{_alt(_ADJECTIVE)}\s+{_alt(_PEOPLE)}|{_alt(_PLURAL)}|the\s+{_alt(_THE_ADJECTIVE)})"
+    + r"|(?<!\bthe )(?:(?:all\s+(?:of\s+)?(?:the|these|those|you)|all|most|these|those|you|so\s+many)\s+)?"
+    + rf"(?:{_alt(_LOADED)}\s+)?{_alt(_GENDERS)}"
     + rf"|(?:every|each|any)\s+(?:single\s+)?{_alt(_SINGULAR)}"
 )
 # Where the group is said to be ("immigrants in this country are ..."), and a resumed subject ("Muslims, they
@@ -137,7 +140,7 @@ _NOT_A_COMPOUND = (  # "animal lovers", "cancer survivors", "the rat race": the 
     r"|traps?|catchers?|shows?|movies?|films?|game|series|costumes?|documentar(?:y|ies)|sanctuar(?:y|ies)|testing"
     r"|cruelty|abuse|husbandry|instincts?|spirits?|style|crackers|food|feed|owners?|fans?|hair|eyes|bites?|race"
     r"|poisoning|man|men|woman|women|walkers?|sitters?|handlers?|trainers?|breeders?|keepers?|whisperers?|ladies"
-    r"|babies|friendly|care)\b)"
+    r"|babies|friendly|care|to\s+(?:nobody|no\s+one)|of\s+being|and\s+tired)\b)"
 )
 _DEROGATORY = (  # sweeping generalisations
     "criminals criminal rapists rapist terrorists terrorist thieves thief stupid dumb idiots idiot morons moron"
@@ -306,7 +309,7 @@ def _loosened(pattern: str) -> str:
 _LOOSE = re.compile(_loosened(_ATTACK.pattern))
 
 # The gate: every pattern needs a group word, or "back" (go back to ...), and one of the other words it holds.
-_GROUP_WORDS = _words(_PLURAL, _SINGULAR, _ADJECTIVE, _THE_ADJECTIVE) | {"back"}
+_GROUP_WORDS = _words(_PLURAL, _GENDERS, _SINGULAR, _ADJECTIVE, _THE_ADJECTIVE) | {"back"}
 _TRIGGERS = _words(_DEHUMANISING, _DEROGATORY, _DONE, _GONE, _CALL_VERBS, _CALL_BACK_VERBS) | _words(
     "trusted ruin ruins ruined ruining destroy destroys destroyed destroying poison poisons poisoning pollute"
     " pollutes polluting corrupt corrupts corrupting infest infests infesting infested invade invades invading"
