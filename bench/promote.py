@@ -5,9 +5,9 @@
 Starts ``python -m hatespeech.service.launch`` (nginx in front of gunicorn, as the image does) on a
 free port with a fresh feedback database, sends ``/moderate`` at ``--rate`` requests per second from
 a few threads, runs ``model.py promote CANDIDATE_CARD --force``, waits until every answer over one
-second carries the candidate's sha256, then ``model.py rollback`` likewise. Prints the seconds from
-each command's end to the last answer from the old model, and the requests that failed (any status
-but 200, or no answer).
+second carries the candidate's sha256, then ``model.py rollback`` likewise. Prints how long each
+command ran, the seconds from its start to the last answer from the model it replaced, and the
+requests that failed (any status but 200, or no answer).
 """
 
 from __future__ import annotations
@@ -86,15 +86,17 @@ def model_py(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "model.py"), *args], env=env, check=True, capture_output=True)
 
 
-def switch(load: Load, env: dict[str, str], sha: str, *args: str) -> float:
+def switch(load: Load, env: dict[str, str], sha: str, *args: str) -> tuple[float, float]:
+    """Run model.py; return its seconds, and the seconds from its start to the last answer from another model."""
+    started = time.monotonic()
     model_py(env, *args)
-    done = time.monotonic()
-    deadline = done + 120
+    took = time.monotonic() - started
+    deadline = started + 120
     while time.monotonic() < deadline:
         time.sleep(1)
         if load.all_from(time.monotonic() - 1.0, sha):
-            last = load.last_other(done, sha)
-            return 0.0 if last is None else last - done
+            last = load.last_other(started, sha)
+            return took, 0.0 if last is None else last - started
     raise SystemExit(f"{sha[:12]} not served everywhere after 120 s")
 
 
@@ -137,11 +139,14 @@ def main() -> int:
         time.sleep(2)
         load.stop.set()
         seconds = load.answers[-1][0] - load.answers[0][0]
-        print("| requests | rate (/s) | poll (s) | promote → all new (s) | rollback → all old (s) | failed |")
-        print("|---|---|---|---|---|---|")
         print(
-            f"| {len(load.answers)} | {len(load.answers) / seconds:.1f} | {args.poll} | {promoted:.1f} | "
-            f"{rolled:.1f} | {load.failed()} |"
+            "| requests | rate (/s) | poll (s) | model.py promote (s) | promote start → last old answer (s) "
+            "| model.py rollback (s) | rollback start → last new answer (s) | failed |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        print(
+            f"| {len(load.answers)} | {len(load.answers) / seconds:.1f} | {args.poll} | {promoted[0]:.1f} | "
+            f"{promoted[1]:.1f} | {rolled[0]:.1f} | {rolled[1]:.1f} | {load.failed()} |"
         )
     finally:
         server.terminate()
