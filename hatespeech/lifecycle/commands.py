@@ -152,6 +152,14 @@ def _print_side(side: gate.Side) -> None:
             f"  {label:<20} {theirs['precision']:7.3f} → {mine['precision']:7.3f} "
             f"{theirs['recall']:7.3f} → {mine['recall']:7.3f} {mine['support']:8d}"
         )
+    if "at_thresholds" in side.candidate:
+        print("  at the operating thresholds (reached review), as scored now:")
+        for label, mine in side.candidate["at_thresholds"].items():
+            theirs = side.served["at_thresholds"][label]
+            print(
+                f"  {label:<20} {theirs['precision']:7.3f} → {mine['precision']:7.3f} "
+                f"{theirs['recall']:7.3f} → {mine['recall']:7.3f} {mine['support']:8d}"
+            )
 
 
 def compare(settings: Settings, registry: Registry, card_path: Path) -> tuple[Moderator, Moderator, list[gate.Side]]:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hatespeech.core.labels import LABELS
+from hatespeech.core.labels import ABUSIVE, LABELS
 from hatespeech.core.moderator import Moderator
 from hatespeech.lifecycle import rows
 
@@ -99,18 +99,39 @@ def _predicted(moderator: Moderator, texts: Sequence[str]) -> list[int]:
     return [known[rows.key(t)][1] if rows.key(t) in known else p for t, p in zip(texts, live, strict=True)]
 
 
+def at_thresholds(moderator: Moderator, texts: Sequence[str], labels: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per abusive class, the precision and recall of "reached its review threshold" (the operating thresholds,
+    what puts a post in the queue) against the board's label."""
+    reached = [{r["category"] for r in moderator.policy.reasons(row)} for row in moderator.scores(texts)]
+    result = {}
+    for label in ABUSIVE:
+        flagged = [label in r for r in reached]
+        truly = [given == label for given in labels]
+        tp = sum(1 for f, t in zip(flagged, truly, strict=True) if f and t)
+        result[label] = {
+            "precision": tp / sum(flagged) if any(flagged) else 0.0,
+            "recall": tp / sum(truly) if any(truly) else 0.0,
+            "support": sum(truly),
+        }
+    return result
+
+
 def board_labels(candidate: Moderator, served: Moderator, texts: Sequence[str], labels: Sequence[str]) -> Side:
-    """The board's labelled posts (feedback), out of fold where a model trained on them."""
+    """The board's labelled posts (feedback), out of fold where a model trained on them; and, as scored
+    now, each abusive class at the operating thresholds."""
     if not texts:
         return Side("board's labels", True, note="the feedback store holds no labels: nothing to compare")
     wanted = [LABELS.index(label) for label in labels]
-    return Side(
+    side = Side(
         "board's labels",
         True,
         len(texts),
         _figures(wanted, _predicted(served, texts)),
         _figures(wanted, _predicted(candidate, texts)),
     )
+    side.served["at_thresholds"] = at_thresholds(served, texts, labels)
+    side.candidate["at_thresholds"] = at_thresholds(candidate, texts, labels)
+    return side
 
 
 def changed_actions(candidate: Moderator, served: Moderator, texts: Sequence[str]) -> dict[str, Any]:

@@ -123,3 +123,33 @@ def test_the_base_data_is_compared_on_the_rows_both_were_measured_on() -> None:
     assert not gate.base_data(served, served).refused
     apart = gate.base_data(measured([f"other {i}" for i in range(300)], labels, labels), served)
     assert not apart.comparable and apart.refused and "different rows (0 in common" in apart.note
+
+
+def test_compare_shows_the_board_labels_and_the_queue_s_changed_actions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hatespeech.feedback import SQLiteFeedbackStore
+    from hatespeech.lifecycle import commands
+    from hatespeech.review.store import SQLiteQueue, post
+
+    candidate(tmp_path / "candidate")
+    monkeypatch.delenv("MODEL_PATH", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("FEEDBACK_DB_PATH", str(tmp_path / "feedback.sqlite3"))
+    monkeypatch.setenv("REVIEW_DB_PATH", str(tmp_path / "review.sqlite3"))
+    store = SQLiteFeedbackStore(tmp_path / "feedback.sqlite3")
+    texts, labels = tiny_corpus(4)
+    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        store.add(text, ["hate speech", "offensive language", "neither"][label], source="board", id=str(i))
+    store.close()
+    queue = SQLiteQueue(tmp_path / "review.sqlite3")
+    for i, text in enumerate(["shut up you stupid idiot", "those zorgs are vermin", "have a lovely day"]):
+        queue.add(post(f"p{i}", text, {"hate speech": 0.5}, "review", "offensive language", []))
+    queue.close()
+
+    assert commands.main(["compare", str(tmp_path / "candidate" / "model.json")]) == 0
+    out = capsys.readouterr().out
+    assert "board's labels (12 rows, the same for both)" in out
+    assert "at the operating thresholds" in out
+    assert "the review queue's 3 most recent posts" in out and " → " in out
