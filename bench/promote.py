@@ -41,6 +41,7 @@ class Load:
     def __init__(self, url: str, rate: float, threads: int = 4) -> None:
         self.url, self.rate, self.threads = url, rate, threads
         self.answers: list[tuple[float, str | None]] = []
+        self.latencies: list[tuple[float, float]] = []  # (start, seconds)
         self.lock = threading.Lock()
         self.stop = threading.Event()
 
@@ -56,9 +57,11 @@ class Load:
         interval = self.threads / self.rate
         next_at = time.monotonic()
         while not self.stop.is_set():
+            began = time.monotonic()
             sha = self._one()
             with self.lock:
                 self.answers.append((time.monotonic(), sha))
+                self.latencies.append((began, time.monotonic() - began))
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -77,6 +80,15 @@ class Load:
             recent = [s for t, s in self.answers if t >= since]
         return bool(recent) and all(s == sha for s in recent)
 
+    def percentiles(self, windows: list[tuple[float, float]], inside: bool) -> str:
+        """p50 / p99 / max milliseconds of the requests started inside (or outside) the ``windows``."""
+        with self.lock:
+            chosen = sorted(s for t, s in self.latencies if any(a <= t < b for a, b in windows) == inside)
+        if not chosen:
+            return "-"
+        pick = [chosen[int(q * (len(chosen) - 1))] * 1000 for q in (0.5, 0.99)]
+        return f"{pick[0]:.0f} / {pick[1]:.0f} / {chosen[-1] * 1000:.0f} ({len(chosen)})"
+
     def failed(self) -> int:
         with self.lock:
             return sum(1 for _, s in self.answers if s is None)
@@ -86,8 +98,9 @@ def model_py(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "model.py"), *args], env=env, check=True, capture_output=True)
 
 
-def switch(load: Load, env: dict[str, str], sha: str, *args: str) -> tuple[float, float]:
-    """Run model.py; return its seconds, and the seconds from its start to the last answer from another model."""
+def switch(load: Load, env: dict[str, str], sha: str, *args: str) -> tuple[float, float, float]:
+    """Run model.py; return its start, its seconds, and the seconds from its start to the last answer from
+    another model."""
     started = time.monotonic()
     model_py(env, *args)
     took = time.monotonic() - started
@@ -96,7 +109,7 @@ def switch(load: Load, env: dict[str, str], sha: str, *args: str) -> tuple[float
         time.sleep(1)
         if load.all_from(time.monotonic() - 1.0, sha):
             last = load.last_other(started, sha)
-            return took, 0.0 if last is None else last - started
+            return started, took, 0.0 if last is None else last - started
     raise SystemExit(f"{sha[:12]} not served everywhere after 120 s")
 
 
@@ -145,8 +158,15 @@ def main() -> int:
         )
         print("|---|---|---|---|---|---|---|---|")
         print(
-            f"| {len(load.answers)} | {len(load.answers) / seconds:.1f} | {args.poll} | {promoted[0]:.1f} | "
-            f"{promoted[1]:.1f} | {rolled[0]:.1f} | {rolled[1]:.1f} | {load.failed()} |"
+            f"| {len(load.answers)} | {len(load.answers) / seconds:.1f} | {args.poll} | {promoted[1]:.1f} | "
+            f"{promoted[2]:.1f} | {rolled[1]:.1f} | {rolled[2]:.1f} | {load.failed()} |"
+        )
+        # the requests that started while a switch could be under way: from each command's start to 2 s after
+        # its last old answer (every worker loading and verifying the new model in its poll thread)
+        windows = [(start, start + last + 2.0) for start, _took, last in (promoted, rolled)]
+        print(
+            f"\nlatency p50 / p99 / max ms (requests): while switching {load.percentiles(windows, True)}, "
+            f"otherwise {load.percentiles(windows, False)}"
         )
     finally:
         server.terminate()
