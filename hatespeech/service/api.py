@@ -130,9 +130,15 @@ def load(settings: Settings) -> Api:
         max_text_chars=settings.max_text_chars,
         explain_max_spans=settings.explain_max_spans,
     )
+    global _follower
     api = Api(settings, own if settings.model_pinned else lifecycle.start_model(settings, own))
-    if not settings.model_pinned:
-        _followers.append(lambda: lifecycle.Follower(settings, own, api.moderator, api.serve))
+    if settings.model_pinned:
+        lifecycle.log.warning(
+            json.dumps({"model": f"MODEL_PATH pins {settings.model_path}: promotions are not served"})
+        )
+        _follower = None
+    else:
+        _follower = lambda: lifecycle.Follower(settings, own, api.moderator, api.serve)  # noqa: E731 (made after the fork)
     _scoring(api)
     _drop_ins(api)
     store = feedback.open_store(settings)  # opens nothing until used (per process and thread, after the fork)
@@ -141,15 +147,16 @@ def load(settings: Settings) -> Api:
     return api
 
 
-# What each loaded Api follows once its process is a worker (gunicorn_conf's post_worker_init).
-_followers: list[Callable[[], lifecycle.Follower]] = []
+# The last loaded Api's poll for promoted models, made once its process is a worker (gunicorn_conf's
+# post_worker_init); the last only, so that a process loading several (tests) keeps one model alive, not all.
+_follower: Callable[[], lifecycle.Follower] | None = None
 _following: list[lifecycle.Follower] = []
 
 
 def start_following() -> None:
     """In a worker, after the fork: poll for promoted models (``hatespeech.lifecycle.Follower``)."""
-    for make in _followers:
-        follower = make()
+    if _follower is not None:
+        follower = _follower()
         follower.start()
         _following.append(follower)
 
