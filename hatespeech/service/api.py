@@ -104,17 +104,19 @@ class Api:
 
     def review_model(self) -> dict[str, Any]:
         """``GET /review/model``: what the review page shows of the model, thresholds and settings."""
+        served = self.moderator  # read once: a swap between two reads would mix two models
         return {
-            "model": {**self.policy.model, "created_at": self.classifier.card.get("created_at")},
-            "thresholds": self.policy.describe(),
-            "threshold_curves": self.classifier.card.get("threshold_curves"),
+            "model": {**served.policy.model, "created_at": served.card.get("created_at")},
+            "thresholds": served.policy.describe(),
+            "threshold_curves": served.card.get("threshold_curves"),
             "retention_hours": self.settings.review.text_retention_seconds / 3600,
             "queue": self.settings.review.enabled,
             "retrain": RETRAIN_COMMAND,
         }
 
     def health(self) -> Health:
-        return {"status": "ok", "model": self.classifier.card["sha256"][:12], "sha256": self.classifier.card["sha256"]}
+        sha256 = self.moderator.card["sha256"]  # read once: a swap between two reads would mix two models
+        return {"status": "ok", "model": sha256[:12], "sha256": sha256}
 
 
 def load(settings: Settings) -> Api:
