@@ -165,9 +165,10 @@ def code_commit(root: Path) -> str | None:
 def lineage(settings: Settings, feedback: dict[str, Any] | None, root: Path) -> dict[str, Any]:
     """The card's ``lineage``: the model served when it was trained (its parent), the code, the feedback used.
     The data sources, with their sha256 and rows, are the card's ``data``; the thresholds, its ``thresholds``."""
-    parent: str | None
+    parent: str | None = None
+    registry = None if settings.model_pinned else Registry(settings)
     try:
-        parent = None if settings.model_pinned else Registry(settings).served()
+        parent = None if registry is None else registry.served()
         if parent is None:
             parent = json.loads(Path(settings.model_path).read_text())["sha256"]
     except (OSError, ValueError, KeyError, TypeError, RegistryError) as err:
@@ -176,4 +177,7 @@ def lineage(settings: Settings, feedback: dict[str, Any] | None, root: Path) -> 
     except Exception as err:  # noqa: BLE001 (a database driver's error: the parent is then unknown, said so)
         log.warning(json.dumps({"lineage": "parent unknown", "error": f"{type(err).__name__}: {err}"[:200]}))
         parent = None
+    finally:
+        if registry is not None:
+            registry.close()
     return {"parent": parent, "code_commit": code_commit(root), "feedback": feedback}
