@@ -30,7 +30,7 @@ RUN pip install --no-cache-dir -r requirements.txt \
 # containers, or set REDIS_URL (Heroku's dynos have no lasting disk: use Redis there).
 VOLUME ["/var/lib/hatespeech"]
 
-COPY app.py openapi.yaml ./
+COPY app.py model.py openapi.yaml ./
 COPY hatespeech/ hatespeech/
 COPY models/ models/
 

@@ -4,9 +4,11 @@
     gunicorn -c python:hatespeech.service.gunicorn_conf app:application    production (``make serve``)
 
 Importing this module reads the settings and loads and verifies the model (gunicorn's ``preload``
-does it once, before forking, so the workers share its memory). A model that fails verification
-stops the process with a message saying why, instead of serving garbage. What each function does
-is in ``hatespeech/service/api.py``.
+does it once, before forking, so the workers share its memory): the one promoted with ``model.py``
+if there is one, else ``MODEL_PATH``'s. A model that fails verification stops the process with a
+message saying why, instead of serving garbage. Under gunicorn each worker then serves a later
+promotion or rollback without a restart (``hatespeech/lifecycle``); ``classifier`` and ``policy``
+below are the model served at import. What each function does is in ``hatespeech/service/api.py``.
 """
 
 from __future__ import annotations

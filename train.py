@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from hatespeech.config import DEFAULT_MODEL_PATH, ConfigError, Settings
+from hatespeech import lifecycle
+from hatespeech.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
 from hatespeech.core.labels import LABELS
 
 try:  # requirements-train.txt: the serving environment (requirements.txt) has no pandas nor scikit-learn
@@ -232,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         f"production fit {trained.card['fit_seconds']} s"
     )
 
+    used = None
+    if feedback is not None:
+        newest = None if feedback.newest is None else datetime.fromtimestamp(feedback.newest, UTC).isoformat()
+        used = {"rows": feedback.rows, "newest_at": newest, "sha256": feedback.sha256, "origin": feedback.origin}
+    trained.card["lineage"] = lifecycle.lineage(Settings.from_env(), used, ROOT)
     card = save_model(trained.model, trained.card, args.out)
     report = write_report(
         args.out.parent / "report",

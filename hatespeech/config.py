@@ -519,6 +519,10 @@ class IntegrationSettings:
 @dataclass(frozen=True)
 class Settings:
     model_path: Path = DEFAULT_MODEL_PATH
+    # MODEL_PATH set: that model is served whatever model.py promotes (promotions warn and change nothing);
+    # unset, the promoted one (hatespeech/lifecycle), else the one the container was built with
+    model_pinned: bool = False
+    model_poll_seconds: float = 5.0  # MODEL_POLL_SECONDS: how often each worker asks which model is promoted
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2
@@ -554,7 +558,9 @@ class Settings:
         token = _token(env)
         moderation_key = _moderation_key(env, token)
         return cls(
-            model_path=Path(env.get("MODEL_PATH") or DEFAULT_MODEL_PATH),
+            model_path=Path(env.get("MODEL_PATH", "").strip() or DEFAULT_MODEL_PATH),
+            model_pinned=bool(env.get("MODEL_PATH", "").strip()),
+            model_poll_seconds=_float(env, "MODEL_POLL_SECONDS", cls.model_poll_seconds, maximum=25.0),
             host=env.get("HOST", "").strip() or cls.host,
             port=_int(env, "PORT", cls.port),
             workers=_int(env, "WEB_CONCURRENCY", cls.workers),

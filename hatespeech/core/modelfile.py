@@ -198,13 +198,21 @@ def load_compiled(path: Path) -> tuple[CompiledModel, dict[str, Any]]:
     card_path = card_path_of(path)
     card = read_card(card_path)
     data = read_vouched(card_path, card["model_file"], card["sha256"], card["size_bytes"])
+    return compiled_from(card, data, card_path.parent / card["model_file"]), card
+
+
+def compiled_from(card: dict[str, Any], data: bytes, where: Path | str) -> CompiledModel:
+    """The compiled model in ``data`` (a ``.npz``'s bytes, from a file or a database), if the checked ``card``
+    vouches for it: its sha256, the NumPy version, the probe scores; else ``ModelError`` naming ``where``."""
+    digest = sha256_bytes(data)
+    if digest != card["sha256"]:
+        raise ModelError(f"{where} does not match its card: sha256 {digest}, the card says {card['sha256']}.")
     built, here = card["libraries"]["numpy"], metadata.version("numpy")
     if built.split(".")[0] != here.split(".")[0]:
-        raise ModelError(f"{card_path} was built with NumPy {built}, but {here} is installed. {RETRAIN}")
-    model_path = card_path.parent / card["model_file"]
+        raise ModelError(f"{where} was built with NumPy {built}, but {here} is installed. {RETRAIN}")
     try:
         model = CompiledModel(from_npz(data))
     except (KeyError, TypeError, ValueError, OSError) as err:
-        raise ModelError(f"{model_path} holds no usable compiled model ({err}). {RETRAIN}") from None
-    check_probes(model, card, model_path)
-    return model, card
+        raise ModelError(f"{where} holds no usable compiled model ({err}). {RETRAIN}") from None
+    check_probes(model, card, Path(where))
+    return model

@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypedDict, cast
 
 from firefly.app import HTTPError
 
-from hatespeech import alerts, feedback, integrations, review
+from hatespeech import alerts, feedback, integrations, lifecycle, review
 from hatespeech.config import RETRAIN_COMMAND, Settings
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.context import Context
@@ -37,7 +37,8 @@ Scores = TypedDict("Scores", {"hate speech": float, "offensive language": float,
 
 class Health(TypedDict):
     status: str
-    model: str
+    model: str  # the served model's sha256, first 12 characters
+    sha256: str  # …and whole
 
 
 def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,7 +74,17 @@ class Api:
 
     @property
     def model_name(self) -> str:
-        return f"hatespeech-detect-{self.policy.model['version']}-{self.policy.model['sha256'][:12]}"
+        return self.name_of(self.moderator)
+
+    @staticmethod
+    def name_of(moderator: Moderator) -> str:
+        return f"hatespeech-detect-{moderator.policy.model['version']}-{moderator.policy.model['sha256'][:12]}"
+
+    def serve(self, moderator: Moderator) -> None:
+        """Serve ``moderator`` (a verified model) from the next request on: one assignment, no lock."""
+        was = self.moderator.policy.model
+        self.moderator = moderator
+        metrics.model_info(moderator.policy.model["version"], moderator.policy.model["sha256"], was=was)
 
     def texts(self, texts: object, name: str = "texts") -> list[str]:
         s = self.settings
@@ -93,39 +104,84 @@ class Api:
 
     def review_model(self) -> dict[str, Any]:
         """``GET /review/model``: what the review page shows of the model, thresholds and settings."""
+        served = self.moderator  # read once: a swap between two reads would mix two models
         return {
-            "model": {**self.policy.model, "created_at": self.classifier.card.get("created_at")},
-            "thresholds": self.policy.describe(),
-            "threshold_curves": self.classifier.card.get("threshold_curves"),
+            "model": {**served.policy.model, "created_at": served.card.get("created_at")},
+            "thresholds": served.policy.describe(),
+            "threshold_curves": served.card.get("threshold_curves"),
             "retention_hours": self.settings.review.text_retention_seconds / 3600,
             "queue": self.settings.review.enabled,
             "retrain": RETRAIN_COMMAND,
         }
 
     def health(self) -> Health:
-        return {"status": "ok", "model": self.classifier.card["sha256"][:12]}
+        sha256 = self.moderator.card["sha256"]  # read once: a swap between two reads would mix two models
+        return {"status": "ok", "model": sha256[:12], "sha256": sha256}
 
 
 def load(settings: Settings) -> Api:
-    """Load and verify the model (``ModelError``/``PolicyError`` say why not) and build the served functions."""
-    moderator = Moderator.load(
+    """Load and verify the model (``ModelError``/``PolicyError`` say why not) and build the served functions.
+
+    Unless ``MODEL_PATH`` pins it, the model promoted with ``model.py`` is served if there is one
+    (``hatespeech.lifecycle``), and ``start_following`` (each gunicorn worker, after the fork) follows
+    later promotions without a restart.
+    """
+    own = Moderator.load(
         settings.model_path,
         settings.thresholds,
         max_text_chars=settings.max_text_chars,
         explain_max_spans=settings.explain_max_spans,
     )
-    api = Api(settings, moderator)
-    max_chars = settings.max_text_chars
+    global _follower
+    api = Api(settings, own if settings.model_pinned else lifecycle.start_model(settings, own))
+    if settings.model_pinned:
+        lifecycle.log.warning(
+            json.dumps({"model": f"MODEL_PATH pins {settings.model_path}: promotions are not served"})
+        )
+        _follower = None
+    else:
+        _follower = lambda: lifecycle.Follower(settings, own, api.moderator, api.serve)  # noqa: E731 (made after the fork)
+    _scoring(api)
+    _drop_ins(api)
+    store = feedback.open_store(settings)  # opens nothing until used (per process and thread, after the fork)
+    _feedback(api, store)
+    _connect_boards(api, api.functions["moderate"], store)
+    return api
+
+
+# The last loaded Api's poll for promoted models, made once its process is a worker (gunicorn_conf's
+# post_worker_init); the last only, so that a process loading several (tests) keeps one model alive, not all.
+_follower: Callable[[], lifecycle.Follower] | None = None
+_following: list[lifecycle.Follower] = []
+
+
+def start_following() -> None:
+    """In a worker, after the fork: poll for promoted models (``hatespeech.lifecycle.Follower``)."""
+    if _follower is not None:
+        follower = _follower()
+        follower.start()
+        _following.append(follower)
+
+
+def stop_following() -> None:
+    while _following:
+        _following.pop().stop()
+
+
+def _scoring(api: Api) -> None:
+    """``/predict``, ``/moderate`` and their batches. Each request reads ``api.moderator`` once: a
+    promotion swapped in meanwhile serves the next request, never half of this one."""
 
     @bad_input_is_400
     def predict(text: str) -> Scores:
         """Probabilities that ``text`` is hate speech, offensive language or neither (they sum to 1)."""
-        return moderator.predict(text)  # type: ignore[return-value]  # its keys are LABELS: a Scores
+        return api.moderator.predict(text)  # type: ignore[return-value]  # its keys are LABELS: a Scores
 
     @bad_input_is_400
     def predict_batch(texts: list[str]) -> list[Scores]:
         """``/predict`` for each text, in order. All are checked before any is scored."""
-        return [api.policy.moderate(row)["scores"] for row in moderator.scores(api.texts(texts))]  # type: ignore[misc]  # keys are LABELS
+        moderator = api.moderator
+        return [moderator.policy.moderate(row)["scores"] for row in moderator.scores(api.texts(texts))]  # type: ignore[misc]  # keys are LABELS
 
     @bad_input_is_400
     def moderate(
@@ -148,7 +204,7 @@ def load(settings: Settings) -> Api:
         if not isinstance(record, bool):
             raise ValueError("record must be true or false")
         context = Context.check(id=id, thread=thread, author=author, url=url)
-        answer = moderator.moderate(text, explain)
+        answer = api.moderator.moderate(text, explain)
         if record:
             api.record([answer], [context], [text])
         return answer
@@ -165,9 +221,18 @@ def load(settings: Settings) -> Api:
         if not isinstance(contexts, list) or len(contexts) != len(checked):
             raise ValueError("contexts must be a list with one object (or null) per text")
         found = [Context.from_mapping(c, name=f"contexts[{i}]") for i, c in enumerate(contexts)]
-        answers = moderator.moderate_many(checked, explain)
+        answers = api.moderator.moderate_many(checked, explain)
         api.record(answers, found, checked)
         return answers
+
+    api.functions.update(
+        {"predict": predict, "predict_batch": predict_batch, "moderate": moderate, "moderate_batch": moderate_batch}
+    )
+
+
+def _drop_ins(api: Api) -> None:
+    """The OpenAI and Perspective drop-ins (``hatespeech/service/compat.py`` maps them)."""
+    max_chars = api.settings.max_text_chars
 
     @_api_errors
     def openai_moderations(input: object = None, model: object = None) -> dict[str, Any]:  # OpenAI names it input
@@ -179,11 +244,12 @@ def load(settings: Settings) -> Api:
             api.texts(texts, name="input")
         except ValueError as err:
             raise compat.openai_error(str(err)) from None
+        moderator = api.moderator
         results = [
-            compat.openai_result(row, api.policy.decide(row)["categories"], moderator.threat(text) is not None)
+            compat.openai_result(row, moderator.policy.decide(row)["categories"], moderator.threat(text) is not None)
             for text, row in zip(texts, moderator.scores(texts), strict=True)
         ]
-        return compat.openai_response(api.model_name, results)
+        return compat.openai_response(Api.name_of(moderator), results)
 
     @_api_errors
     def perspective_analyze(comment: object = None, requestedAttributes: object = None, **options: Any) -> dict:  # noqa: N803
@@ -195,6 +261,7 @@ def load(settings: Settings) -> Api:
         text, attributes, languages = compat.perspective_request(comment, requestedAttributes, options, max_chars)
         spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
         parts = [text, *(text[begin:end] for begin, end in spans or [])]
+        moderator = api.moderator
         rows = moderator.scores(parts)
         return compat.perspective_response(
             attributes,
@@ -206,20 +273,7 @@ def load(settings: Settings) -> Api:
             threats=[moderator.threat(part) is not None for part in parts],
         )
 
-    api.functions.update(
-        {
-            "predict": predict,
-            "predict_batch": predict_batch,
-            "moderate": moderate,
-            "moderate_batch": moderate_batch,
-            "v1/moderations": openai_moderations,
-            "v1alpha1/comments:analyze": perspective_analyze,
-        }
-    )
-    store = feedback.open_store(settings)  # opens nothing until used (per process and thread, after the fork)
-    _feedback(api, store)
-    _connect_boards(api, moderate, store)
-    return api
+    api.functions.update({"v1/moderations": openai_moderations, "v1alpha1/comments:analyze": perspective_analyze})
 
 
 # ---------------------------------------------------------------------------------------- feedback
@@ -252,8 +306,6 @@ def _trained_at(card: dict[str, Any]) -> float | None:
 def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
     """``POST /feedback``, ``GET /feedback`` and ``POST /feedback/erase`` over the store (which
     opens nothing until used: its connections are per process and thread, made after the fork)."""
-    card = api.classifier.card
-    trained_at = _trained_at(card)
 
     @bad_input_is_400
     def post_feedback(
@@ -278,8 +330,9 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
 
     def feedback_counts() -> dict[str, Any]:
         """``GET /feedback``: counts only, never texts; ``newer_than_model`` is what a retrain would add."""
+        card = api.classifier.card  # the model served now
         try:
-            counts = store.counts(newer_than=trained_at)
+            counts = store.counts(newer_than=_trained_at(card))
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
         return counts | {"model": {"created_at": card.get("created_at"), "sha256": card["sha256"]}}

@@ -27,7 +27,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from hatespeech import alerts
 from hatespeech.config import settings as _read_settings  # not `config`: gunicorn reads every name here
-from hatespeech.service import metrics, web
+from hatespeech.service import api, metrics, web
 
 _settings = _read_settings()  # what gunicorn reads below (bind, workers…): read, nothing changed
 
@@ -62,9 +62,11 @@ def when_ready(server: Any) -> None:  # gunicorn's Arbiter (gunicorn has no type
 
 def post_worker_init(worker: object) -> None:
     alerts.start()  # each worker's alert sender, after the fork (threads do not survive one)
+    api.start_following()  # and its poll for a promoted model
 
 
 def worker_exit(server: object, worker: object) -> None:
+    api.stop_following()
     alerts.stop()
 
 

@@ -29,7 +29,7 @@ import glob
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -123,9 +123,11 @@ def setup(directory: str | None, fresh: bool = False) -> None:
             ),
             model=Gauge(
                 "hatespeech_model_info",
-                "The model being served (always 1)",
+                "The model being served (1; 0 for one a promotion or rollback replaced)",
                 ["version", "sha256"],
-                multiprocess_mode="max",
+                # the last value written by any process: a worker that swaps models sets the old one's
+                # series to 0 after the master had set it to 1
+                multiprocess_mode="mostrecent",
                 registry=None,
             ),
         )
@@ -167,12 +169,15 @@ def observe_decision(label: str, action: str) -> None:
     _m.decisions.labels(label, action).inc()  # type: ignore[union-attr]  # called only after setup() set _m
 
 
-def model_info(version: str, sha256: str) -> None:
+def model_info(version: str, sha256: str, was: Mapping[str, str] | None = None) -> None:
     """The served model, as ``hatespeech_model_info{version, sha256} 1``; kept until ``setup`` if it has
-    not run (app.py loads the model in gunicorn's master before the ``on_starting`` hook)."""
+    not run (app.py loads the model in gunicorn's master before the ``on_starting`` hook). ``was``: the
+    model it replaces (its ``version`` and ``sha256``), whose series goes to 0."""
     global _model
     _model = (version, sha256[:12])
     if _m is not None:
+        if was is not None and (was["version"], was["sha256"][:12]) != _model:
+            _m.model.labels(was["version"], was["sha256"][:12]).set(0)
         _m.model.labels(*_model).set(1)
 
 

@@ -64,6 +64,7 @@ class Feedback:
     origin: str  # the CSV's path, or "store (sqlite …)" / "store (postgresql)"
     row_sources: tuple[str, ...] = ()  # each row's source (risk.py names the sources that pull hardest)
     row_ids: tuple[str, ...] = ()  # each row's id in its source, or its CSV line: where to find a row, not its text
+    newest: float | None = None  # the newest row's time (unix) in the store; None for a CSV
 
     @property
     def rows(self) -> int:
@@ -155,6 +156,7 @@ def load_store(settings: Any) -> Feedback:
     digest = hashlib.sha256()
     texts, labels, row_sources, row_ids = [], [], [], []
     sources: Counter[str] = Counter()
+    newest: float | None = None
     try:
         # one label per post: the newest decision by the board's event time, whoever gave it
         for row in store.decisions():
@@ -163,6 +165,7 @@ def load_store(settings: Any) -> Feedback:
             sources[row.source] += 1
             row_sources.append(row.source)
             row_ids.append("" if row.id is None else str(row.id))
+            newest = max(newest or row.created_at, row.created_at)
             digest.update(json.dumps([row.text, row.label, row.source, row.id], ensure_ascii=False).encode() + b"\n")
     except Exception as err:  # noqa: BLE001 (sqlite3's and psycopg's errors share no base class)
         raise FeedbackError(f"cannot read the feedback store ({where}): {err}") from None
@@ -177,6 +180,7 @@ def load_store(settings: Any) -> Feedback:
             f"store, {where}",
             tuple(row_sources),
             tuple(row_ids),
+            newest,
         )
     )
 

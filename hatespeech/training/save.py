@@ -3,6 +3,12 @@
 Three files, the card written last by an atomic rename (the commit point): a crash at any moment
 leaves either the old card pointing at the old, untouched files, or the new card pointing at new,
 complete ones (see ``hatespeech.core.modelfile`` for what they are and how they are checked).
+
+Every model is kept: beside the card named by the caller, a copy named by its model's hash
+(``card-<sha256[:12]>.json``, the history ``model.py list`` reads), and a card about to be replaced
+is copied to its own such name first. The same inputs and settings give the same bytes (the model
+files' names and sha256); the card's ``created_at`` and timings differ, and its ``sha256`` covers
+the model file, not them.
 """
 
 from __future__ import annotations
@@ -43,6 +49,31 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def history_name(sha256: str) -> str:
+    """The name of a model's card in the history: from its model file's hash, so it never changes."""
+    return f"card-{sha256[:12]}.json"
+
+
+def _forget_addresses(model: Any) -> None:
+    # subtle: scikit-learn's TfidfVectorizer keeps id(stop_words), a memory address, to skip checking
+    # them again; pickled, it made every retraining's pipeline file differ. Without it, the check runs
+    # once more after loading.
+    for part in [model, *model.get_params(deep=True).values()]:
+        if hasattr(part, "_stop_words_id"):
+            del part._stop_words_id
+
+
+def _keep_replaced(card_path: Path) -> None:
+    """Copy the card about to be replaced to its history name, so its model stays listed and its files kept."""
+    try:
+        old = json.loads(card_path.read_text())
+        name = history_name(str(old["sha256"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if name != card_path.name and not (card_path.parent / name).exists():
+        write_atomically(card_path.parent / name, card_path.read_bytes())
+
+
 def save_model(model: Any, card: dict[str, Any], card_path: Path) -> dict[str, Any]:
     """Write the fitted pipeline, its compiled form and its card atomically; return the card as written."""
     card_path = Path(card_path)
@@ -50,6 +81,7 @@ def save_model(model: Any, card: dict[str, Any], card_path: Path) -> dict[str, A
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(folder.stat().st_mode | 0o755)  # readable by others, like the files in it
     compiled = to_npz(compile_checked(model))
+    _forget_addresses(model)
     buffer = io.BytesIO()
     joblib.dump(model, buffer, compress=3)
     pipeline = buffer.getvalue()
@@ -73,7 +105,10 @@ def save_model(model: Any, card: dict[str, Any], card_path: Path) -> dict[str, A
         "probes": [{"text": t, "scores": s} for t, s in zip(PROBES, probe_scores(model), strict=True)],
     }
     full["decision_sha256"] = decision_sha256(full)
-    write_atomically(card_path, (json.dumps(full, indent=2) + "\n").encode())
+    written = (json.dumps(full, indent=2) + "\n").encode()
+    _keep_replaced(card_path)
+    write_atomically(folder / history_name(digest), written)
+    write_atomically(card_path, written)
 
     # The new card is in place: model files no card points to any more can go.
     kept = _referenced(folder) | {full["model_file"], full["pipeline_file"]}  # this card's, whatever its name

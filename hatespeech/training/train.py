@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from hatespeech import __version__
 from hatespeech.core.labels import LABELS, severity_scores
 from hatespeech.core.policy import weighted_argmax as decide
+from hatespeech.lifecycle import rows as measured
 from hatespeech.training import evaluate, judge, risk
 from hatespeech.training import feedback as board
 from hatespeech.training.data import DAVIDSON_SHA256, Dataset
@@ -148,6 +149,18 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
         "thresholds": thresholds,
         "threshold_curves": evaluate.threshold_curves(cv.probabilities, data.labels, thresholds),
         "metrics": {"holdout": holdout, "cross_validation": cross_validation},
+        # every base row, predicted by a fit that did not see it: model.py compares two models on the rows
+        # both were measured on, from their cards
+        "measured_rows": {
+            "base": measured.outcomes(
+                data.texts,
+                data.labels.tolist(),
+                cv.predicted.tolist(),
+                data_sha256=data.sha256,
+                seed=seed,
+                how=f"{folds}-fold cross-validation, out of fold, the rule tuned inside each fold",
+            )
+        },
     }
     if feedback is not None and fitted is not None:
         card["feedback"] = board.card_section(feedback, fitted, card, dropped)
@@ -162,6 +175,14 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
         rules = {"tuned with the feedback": holdout["weights"], "shipped": card["decision_rule"]["weights"]}
         card["feedback"]["risk"] = risk.assess(data, feedback, fitted.weight, rules, inner_folds, seed)
         card["training_seconds"] = round(time.perf_counter() - started, 1)
+        card["measured_rows"]["feedback"] = measured.outcomes(
+            feedback.texts,
+            feedback.labels.tolist(),
+            decide(fitted.probabilities, card["decision_rule"]["weights"]).tolist(),
+            data_sha256=feedback.sha256,
+            seed=seed,
+            how="out of fold at the chosen weight, the board's rule",
+        )
     return Trained(
         model, card, cv.probabilities, data, cv.predicted, feedback, None if fitted is None else fitted.probabilities
     )

@@ -133,6 +133,13 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "scored.csv").read_text().count("\n") == 3
+    # model.py (list, compare, promote, rollback) runs inside the image: the committed model, served
+    listing = {**env_vars, "FEEDBACK_DB_PATH": str(tmp_path / "feedback.sqlite3"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [python, "model.py", "list"], cwd=app, env=listing, capture_output=True, text=True, timeout=120
+    )
+    committed = json.loads((ROOT / "models" / "model.json").read_text())["sha256"][:12]
+    assert done.returncode == 0 and f"* {committed}" in done.stdout, done.stderr
 
     port = free_port()
     env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", **env_vars, "PORT": str(port), "HOST": "127.0.0.1"}

@@ -53,12 +53,14 @@ def test_files_written_are_readable_by_other_users(tmp_path: Path, tiny_model) -
     assert stat.S_IMODE((tmp_path / "models").stat().st_mode) & 0o055 == 0o055
 
 
-def test_retraining_replaces_the_old_files(tmp_path: Path, tiny_model) -> None:
+def test_retraining_keeps_the_old_model_in_the_history(tmp_path: Path, tiny_model) -> None:
     first = save(tiny_model, tmp_path, run=1)
     second = save(build_pipeline().fit(*tiny_corpus(20)), tmp_path, run=2)
-    assert sorted(p.name for p in tmp_path.glob("model-*")) == [second["model_file"]]
-    assert sorted(p.name for p in tmp_path.glob("pipeline-*")) == [second["pipeline_file"]]
     assert first["model_file"] != second["model_file"]
+    assert json.loads((tmp_path / "model.json").read_text())["sha256"] == second["sha256"]
+    for card in (first, second):  # each under its model's name, with its files
+        assert json.loads((tmp_path / f"card-{card['sha256'][:12]}.json").read_text())["run"] == card["run"]
+        assert (tmp_path / card["model_file"]).is_file() and (tmp_path / card["pipeline_file"]).is_file()
     assert not list(tmp_path.glob(".*.tmp"))
 
 

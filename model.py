@@ -1,0 +1,20 @@
+"""The trained models after training: list them, compare a candidate, promote it, roll back.
+
+    python model.py list                               # versions, which one is served, key figures
+    python model.py compare /somewhere/model.json      # beside the served model, on the same rows
+    python model.py promote /somewhere/model.json [--force] [--why TEXT]
+    python model.py rollback [--why TEXT]
+
+Needs only requirements.txt (it runs inside the image). It reads the settings the server reads
+(FEEDBACK_DB_PATH or DATABASE_URL hold the promoted model; MODEL_PATH pins one) and never calls the
+server: every worker serves a promotion within MODEL_POLL_SECONDS. What it does: hatespeech/lifecycle.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hatespeech.lifecycle.commands import main
+
+if __name__ == "__main__":
+    sys.exit(main())
