@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import ROOT
 
 from hatespeech.core import attacks
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import Policy
 from hatespeech.core.reader import PLAIN, Reader
+from testing.support import ROOT
 
 DATA = ROOT / "tests" / "data" / "attacks.tsv"
 ATTACK_KINDS = ("dehumanising", "exclusion", "generalisation")

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dask_cluster import requirements_only_env
-from support import ROOT, TINY_CARD, gunicorn, request, tiny_corpus
 
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.lifecycle import gate, rows
 from hatespeech.training.pipeline import build_pipeline
 from hatespeech.training.save import save_model
+from testing.dask_cluster import requirements_only_env
+from testing.support import ROOT, TINY_CARD, gunicorn, request, tiny_corpus
 
 SERVED = json.loads(DEFAULT_MODEL_PATH.read_text())["sha256"]
 DEADLINE = 90.0  # seconds: generous on a busy machine; the promise is 30 s at the default poll

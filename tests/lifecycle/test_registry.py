@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from support import TINY_CARD, tiny_corpus
 
 from hatespeech.config import DEFAULT_MODEL_PATH, Settings
 from hatespeech.core.moderator import Moderator
@@ -15,6 +14,7 @@ from hatespeech.lifecycle import Follower
 from hatespeech.lifecycle.registry import Registry, RegistryError
 from hatespeech.training.pipeline import build_pipeline
 from hatespeech.training.save import save_model
+from testing.support import TINY_CARD, tiny_corpus
 
 
 @pytest.fixture(scope="module")

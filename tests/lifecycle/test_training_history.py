@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT, tiny_csv
 
 from hatespeech.lifecycle import rows
+from testing.support import ROOT, tiny_csv
 
 FAST = ["--folds", "2", "--inner-folds", "2"]
 
