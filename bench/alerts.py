@@ -33,17 +33,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the checkout's packages (hatespeech, testing), and tests/ for the alert tests' settings and answers
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # the checkout's packages (hatespeech, testing)
 
 import pytest  # noqa: E402
-from alerting import fast_settings, moderated  # noqa: E402
 
 from hatespeech.alerts import Alerter  # noqa: E402
 from hatespeech.alerts.redis_store import RedisStore  # noqa: E402
 from hatespeech.alerts.sqlite_store import SQLiteStore  # noqa: E402
 from hatespeech.alerts.store import Store  # noqa: E402
 from hatespeech.config import AlertSettings  # noqa: E402
+from testing.alerting import fast_settings, moderated  # noqa: E402
 from testing.services import redis_server  # noqa: E402
 
 
@@ -89,10 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         # the receiver in its own process: in production it is on another machine
-        code = "from alerting import Receiver; import time; print(Receiver().url, flush=True); time.sleep(3600)"
+        code = "from testing.alerting import Receiver; import time; print(Receiver().url, flush=True); time.sleep(3600)"
         receiver = subprocess.Popen(
             [sys.executable, "-c", code],
-            cwd=ROOT / "tests",
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -8,7 +8,7 @@ perturbed; it stays in /tmp, out of the repository):
 
 1. the local scorer, 2 processes: ``score_archive.py FILE OUT --workers 2``;
 2. a real cluster started outside the project (``dask scheduler`` and two ``dask worker
-   --nthreads 1``, as tests/dask_cluster.py starts them), then ``score_archive.py FILE DIR
+   --nthreads 1``, as testing/dask_cluster.py starts them), then ``score_archive.py FILE DIR
    --scheduler ADDRESS`` (parts) and ``--single-file`` (one file, compared byte for byte with 1.);
 3. the local scorer again, to bracket the load that other jobs put on the machine.
 
@@ -32,12 +32,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from archive import make_rows  # noqa: E402  (bench/archive.py)
-from dask_cluster import dask_cluster  # noqa: E402  (tests/dask_cluster.py: the tests' real cluster)
+
+from testing.dask_cluster import dask_cluster  # noqa: E402  (the tests' real cluster)
 
 SCRIPT = ROOT / "score_archive.py"
 

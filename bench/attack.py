@@ -30,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the checkout's packages, as `python -m` from the root would find them
-from testing.services import RedisServer, free_port  # noqa: E402 (the tests' redis-server, started one way)
+from testing.services import RedisServer, end, free_port  # noqa: E402 (the tests' redis-server, started one way)
+from testing.support import LocalServer  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 PYTHON = BIN / "python"
@@ -103,13 +104,7 @@ class Server:
         raise RuntimeError(f"server not ready: {self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        end(self.proc, patience=40, group=True)
         self.out.close()
 
 
@@ -319,11 +314,11 @@ def alert_redis(directory: Path) -> RedisServer:
     return RedisServer(directory, appendonly=True)
 
 
-class Receiver:
+class Receiver(LocalServer):
     """A webhook receiver on loopback: records every alert body; ``failing`` answers 503."""
 
     def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         self.alerts: list[dict] = []
         self.failing = False
@@ -342,12 +337,8 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
+        self.url += "/hook"
 
     def posts(self) -> set[str]:
         """Every post id named by a delivered alert (a message alert's post, an aggregate's posts)."""
@@ -357,9 +348,6 @@ class Receiver:
                 found.add(a["post"]["id"])
             found.update(p.get("id") for p in a.get("posts", []) if p.get("id"))
         return found
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def alert_env(receiver: Receiver, redis: RedisServer, **extra: str) -> dict[str, str]:

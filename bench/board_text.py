@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -28,34 +27,12 @@ from hatespeech.core.explain import explain  # noqa: E402
 from hatespeech.integrations.common import read_html  # noqa: E402
 from hatespeech.integrations.service import Part, Post, Service  # noqa: E402
 from hatespeech.service.api import load  # noqa: E402
-
-WORDS = [
-    "garden",
-    "rain",
-    "tomatoes",
-    "beans",
-    "morning",
-    "library",
-    "bicycle",
-    "river",
-    "coffee",
-    "teacher",
-    "window",
-    "market",
-    "station",
-]
+from testing.standins import weather  # noqa: E402 (the board tests' harmless paragraph)
 
 
 def prose(chars: int) -> str:
-    """Harmless sentences that do not repeat, about ``chars`` characters."""
-    rng = random.Random(23)
-    out: list[str] = []
-    total = 0
-    while total < chars:
-        sentence = f"We saw the {rng.choice(WORDS)} near the {rng.choice(WORDS)} and the {rng.choice(WORDS)}."
-        out.append(sentence)
-        total += len(sentence) + 1
-    return " ".join(out)[:chars]
+    """Harmless sentences that do not repeat, ``chars`` characters (the board tests' paragraph, cut)."""
+    return weather(chars)[:chars]
 
 
 MARKUP: dict[str, Callable[[int], str]] = {  # n characters of each kind
@@ -93,12 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     api = load(Settings())
     service = Service(
-        moderate=lambda text, **context: api.moderate_many([text], False)[0],
+        moderate=lambda text, **context: api.moderator.moderate_many([text], False)[0],
         explain=lambda text: explain(api.classifier.model, text),
         outbox=None,  # type: ignore[arg-type]
         feedback=lambda: None,
         max_text_chars=api.settings.max_text_chars,
-        rank=lambda texts: api.moderate_many(texts, False),
+        rank=lambda texts: api.moderator.moderate_many(texts, False),
         record=lambda answer, text, **context: None,
     )
     quote = lambda attrs: True  # noqa: E731 (every aside a quote: the most work)

@@ -33,8 +33,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the checkout's packages (hatespeech, testing)
 
 # ../shared beside the checkout (a worktree sits one level deeper: look up the tree for it)
 SHARED = next((p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared")
@@ -161,7 +160,7 @@ def run_time(rows: int, work: Path) -> None:
 
 
 def run_http(requests: int, work: Path) -> None:
-    from support import gunicorn
+    from testing.support import gunicorn
 
     def timed(conn: http.client.HTTPConnection, path: str, payload: dict) -> float:
         body = json.dumps(payload)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the checkout's packages, as `python -m` from the root would find them
-from testing.services import free_port  # noqa: E402 (the tests' helper: one copy)
+from testing.services import end, free_port  # noqa: E402 (the tests' helpers: one copy)
 
 BIN = ROOT / ".venv" / "bin"
 SHARED_DATA = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"
@@ -160,12 +160,7 @@ def server(argv: list[str], port: int, env: dict[str, str], cwd: Path = ROOT) ->
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end(proc)
         log.close()
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/integrations.py [--requests 800] [--workers 1]
 
 One production server (gunicorn, the Dockerfile's command line) with the three integrations
-configured against local stand-ins of Discourse and Mastodon (tests/standins.py), no alert
+configured against local stand-ins of Discourse and Mastodon (testing/standins.py), no alert
 webhook. One client on one keep-alive connection per endpoint sends, in a random interleaved
 order so that all see the same machine:
 
@@ -35,9 +35,9 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # the checkout's packages (hatespeech, testing)
 
-from standins import (  # noqa: E402
+from testing.standins import (  # noqa: E402
     ABUSIVE,
     CLEAN,
     CORAL_SECRET,
@@ -54,7 +54,7 @@ from standins import (  # noqa: E402
     sha256_signature,
     wait_outbox_empty,
 )
-from support import gunicorn  # noqa: E402
+from testing.support import gunicorn  # noqa: E402
 
 ENDPOINTS = ("moderate", "discourse", "coral", "mastodon")
 CLEAN_TEXTS = [

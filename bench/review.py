@@ -36,16 +36,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the checkout's packages (hatespeech, testing), and tests/ for support.gunicorn, the tests' server start-up
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # the checkout's packages (hatespeech, testing)
 
 import pytest  # noqa: E402
-from support import gunicorn  # noqa: E402
 
 from hatespeech.review.postgres import PostgresQueue  # noqa: E402
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, post  # noqa: E402
 from testing.review import chromium, model_with_curves  # noqa: E402
 from testing.services import postgres_server, redis_server  # noqa: E402
+from testing.support import gunicorn  # noqa: E402
 
 TOKEN = "bench-token-0123456789"  # FIREFLY_TOKEN needs at least 16 characters
 ABUSIVE_WORDS = ("zorg", "blarf", "vermin", "idiot", "moron", "crap")  # made up, or mild: no text from the data

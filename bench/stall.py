@@ -27,12 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the checkout's packages (hatespeech, testing), and tests/ for the stall tests' helpers
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # the checkout's packages (hatespeech, testing)
 
-from alerting import SECRET, Receiver  # noqa: E402
-from stalls import HATEFUL, OwnRedis, postmaster_pid, stopped  # noqa: E402
-from support import gunicorn  # noqa: E402
+from testing.alerting import SECRET, Receiver  # noqa: E402
+from testing.stalls import HATEFUL, OwnRedis, postmaster_pid, stopped  # noqa: E402
+from testing.support import gunicorn  # noqa: E402
 
 TOKEN = "bench-stall-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

@@ -1,4 +1,4 @@
-"""Database connections for the stores (alerts, feedback, review queue): one idea, written once.
+"""Database connections for the stores (alerts, feedback, review queue, integrations, spool): one idea, written once.
 
 ``PerThread`` keeps one connection per thread and process. gunicorn forks after the app is
 imported, and a connection must never cross a fork: a child forgets its parent's (it does not close
@@ -6,6 +6,13 @@ them, which would close the parent's too) and opens its own on first use. ``open
 SQLite file the way every store here wants it: WAL (readers never wait for the writer), a busy
 timeout (writers queue instead of failing), ``synchronous=NORMAL`` (a committed row survives the
 process being killed, not a power cut; FULL would cost an fsync per request), autocommit.
+
+Every store's tables carry a version: a row per store in ``hatespeech_schema``, beside its tables,
+counting the steps of its ``migrations`` they have had. Each connection applies the steps it lacks,
+under a write lock (several workers and containers start at once), and is done with one read once
+they are applied. A store's step 1 is the schema of the release before versions, written with
+``IF NOT EXISTS``, so that tables it made are adopted as they are, rows and all; a step, once
+released, is never edited: a change is a new step at the end.
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -29,7 +36,11 @@ from typing import Any
 BUSY_TIMEOUT_MS = 5000  # a SQLite writer waits this long for another before giving up
 CONNECT_TIMEOUT = 5  # seconds: a PostgreSQL that does not answer is an error, not a hung request
 SCHEMA_VERSIONS = "hatespeech_schema"  # one row per store: how many of its migrations its tables have had
-Migrations = tuple[str, Sequence[Sequence[str]]]  # (the store's name, its steps: each a list of statements)
+# A step's statement: SQL, or a function of the connection for what SQL cannot say (SQLite has no
+# "ADD COLUMN IF NOT EXISTS": adopting a file of an older release may need to look first).
+Statement = str | Callable[[Any], None]
+Migrations = tuple[str, Sequence[Sequence[Statement]]]  # (the store's name, its steps: each a list of statements)
+VERSIONS_LOCK = 0x68736D67  # PostgreSQL advisory lock held while any store migrates (see open_postgres)
 
 
 def _migrate(conn: Any, migrations: Migrations, placeholder: str) -> None:
@@ -44,7 +55,10 @@ def _migrate(conn: Any, migrations: Migrations, placeholder: str) -> None:
         return
     for step in steps[done:]:
         for statement in step:
-            conn.execute(statement)
+            if callable(statement):
+                statement(conn)
+            else:
+                conn.execute(statement)
     conn.execute(
         f"INSERT INTO {SCHEMA_VERSIONS} (store, version) VALUES ({placeholder}, {placeholder}) "
         "ON CONFLICT (store) DO UPDATE SET version = excluded.version",
@@ -77,7 +91,7 @@ def open_sqlite(
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(schema)  # each statement is idempotent and waits its turn (busy_timeout)
-            if migrations is not None:
+            if migrations is not None and not _sqlite_up_to_date(conn, migrations):
                 conn.execute("BEGIN IMMEDIATE")  # the write lock first: another process may be migrating
                 try:
                     _migrate(conn, migrations, "?")
@@ -108,16 +122,37 @@ def open_postgres(
 
     extra: dict[str, Any] = {"options": options} if options else {}
     conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **extra)
-    if not schema.strip() and migrations is not None and _up_to_date(conn, migrations):
-        return conn  # the common case: no lock to queue for (every worker thread opens a connection)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-        if schema.strip():
-            conn.execute(schema)
-        if migrations is not None:
-            conn.execute("SET LOCAL statement_timeout = 0")  # a migration may rewrite a large table, once
-            _migrate(conn, migrations, "%s")
+    try:
+        if not schema.strip() and migrations is not None and _up_to_date(conn, migrations):
+            return conn  # the common case: no lock to queue for (every worker thread opens a connection)
+        with conn.transaction():
+            if migrations is not None:
+                # subtle: two stores (two locks) creating the versions table at once collide in PostgreSQL's
+                # catalogue ("CREATE TABLE IF NOT EXISTS" is not atomic): this lock is every store's, taken first
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (VERSIONS_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            if schema.strip():
+                conn.execute(schema)
+            if migrations is not None:
+                conn.execute("SET LOCAL statement_timeout = 0")  # a migration may rewrite a large table, once
+                _migrate(conn, migrations, "%s")
+    except BaseException:
+        conn.close()  # a failed start must not leave a connection open until the collector finds it
+        raise
     return conn
+
+
+def _sqlite_up_to_date(conn: sqlite3.Connection, migrations: Migrations) -> bool:
+    """True when the store's tables have had every step: a read, no write lock to queue for (each
+    thread of each worker opens a connection). A false answer is checked again under the lock."""
+    store, steps = migrations
+    try:
+        row = conn.execute(f"SELECT version FROM {SCHEMA_VERSIONS} WHERE store = ?", (store,)).fetchone()
+    except sqlite3.OperationalError as err:
+        if "no such table" in str(err):
+            return False
+        raise
+    return row is not None and int(row[0]) >= len(steps)
 
 
 def _up_to_date(conn: Any, migrations: Migrations) -> bool:

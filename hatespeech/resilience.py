@@ -162,12 +162,18 @@ def breaker_for(address: str, cooloff: float) -> Breaker:
 
 # ------------------------------------------------------------------------------------------ spool
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, store TEXT NOT NULL, op TEXT NOT NULL, args TEXT NOT NULL,
-    created REAL NOT NULL, due REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS spool_store ON spool (store, seq);
-"""
+# Versioned (hatespeech/connections.py); step 1 adopts a file of the release before versions as it is.
+MIGRATIONS = (
+    "spool",
+    [
+        [
+            """CREATE TABLE IF NOT EXISTS spool (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, store TEXT NOT NULL, op TEXT NOT NULL, args TEXT NOT NULL,
+                created REAL NOT NULL, due REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)""",
+            "CREATE INDEX IF NOT EXISTS spool_store ON spool (store, seq)",
+        ]
+    ],
+)
 
 
 class Spool:
@@ -175,7 +181,7 @@ class Spool:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))
+        self._connections = PerThread(lambda: open_sqlite(self.path, "", migrations=MIGRATIONS))
 
     def add(self, store: str, op: str, args: list[Any]) -> int:
         now = time.time()

@@ -38,6 +38,21 @@ def missing(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def end(proc: subprocess.Popen, sig: int = signal.SIGTERM, patience: float = 30.0, group: bool = False) -> int:
+    """Send ``sig`` to ``proc`` if it still runs and wait up to ``patience`` seconds for it to exit, then
+    kill it (``group``: its whole process group, for what it forked); its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=patience)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        return proc.wait()
+
+
 # --- redis-server ---------------------------------------------------------------------------------
 
 
@@ -102,11 +117,7 @@ class RedisServer:
         """End it for good, cleanly: its shutdown also ends an append-only rewrite it forked (killed after 10 s)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.stop()
+            end(self.proc, patience=10)
 
 
 @contextlib.contextmanager
@@ -177,12 +188,7 @@ def postgres_server() -> Iterator[str]:
                 time.sleep(0.1)
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown (SIGTERM would wait for clients)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end(proc, signal.SIGINT)  # PostgreSQL's fast shutdown (SIGTERM would wait for clients)
         log.close()
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import STORES, Receiver, open_test_store
-from support import Server, gunicorn
 
 from hatespeech import config
 from hatespeech.alerts.sender import Sender
 from hatespeech.alerts.store import Store
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core.classifier import Classifier
+from testing.alerting import STORES, Receiver, open_test_store
 from testing.services import missing, new_database, postgres_server, redis_server
+from testing.support import Server, gunicorn
 
 
 @pytest.fixture(autouse=True)

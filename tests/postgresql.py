@@ -13,11 +13,18 @@ FEEDBACK_BACKENDS = ("sqlite", "postgres")
 
 
 def empty_postgres(url: str) -> None:
+    forget_tables(url, "feedback", TABLE)  # the migrations run again on the empty table
+
+
+def forget_tables(url: str, store: str, *tables: str) -> None:
+    """Drop a store's ``tables`` and its version, so that it is made anew by its migrations."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.execute(f"DROP TABLE IF EXISTS {SCHEMA_VERSIONS}")  # the migrations run again on the empty table
+        for table in tables:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        if conn.execute("SELECT to_regclass(%s)", (SCHEMA_VERSIONS,)).fetchone()[0] is not None:
+            conn.execute(f"DELETE FROM {SCHEMA_VERSIONS} WHERE store = %s", (store,))
 
 
 def open_feedback_store(backend: str, where: str) -> FeedbackStore:

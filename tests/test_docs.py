@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 import userdocs
-from support import ROOT, gunicorn
 
 from hatespeech.config import DEFAULT_MODEL_PATH
-from hatespeech.core import threats
+from hatespeech.core import attacks, threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import explain
 from hatespeech.core.labels import LABELS
 from hatespeech.core.policy import Policy
 from hatespeech.integrations.common import abusive_label
 from hatespeech.integrations.service import Service, flag_message
+from testing.support import ROOT, gunicorn
 
 MAX_README_LINES = 250
 CARD = json.loads(DEFAULT_MODEL_PATH.read_text())
@@ -218,8 +218,10 @@ def test_the_decision_rule_weights_are_the_cards() -> None:
 
 
 def moderation(classifier: Classifier, text: str) -> dict:
-    """``/moderate``'s decision for ``text`` (the scores, the rule, the thresholds, the threat check)."""
+    """``/moderate``'s decision for ``text`` (the scores, the rule, the thresholds, the identity-attack and
+    threat checks, in the moderator's order)."""
     answer = Policy.from_card(classifier.card).moderate(classifier.probabilities([text])[0].tolist())
+    attacks.apply(answer, attacks.check_scored(classifier.model, text))  # type: ignore[arg-type]
     threats.apply(answer, threats.check_scored(classifier.model, text))  # type: ignore[arg-type]
     return answer
 
@@ -299,17 +301,20 @@ def test_the_readme_token_example_serves_with_that_token_only(tmp_path: Path) ->
 def test_the_reasons_example_is_what_the_model_answers(classifier: Classifier) -> None:
     page = (ROOT / "docs" / "api.md").read_text()
     text = re.search(r"^curl -d '\{\"text\": \"([^\"]+)\"\}' http://127\.0\.0\.1:5000/moderate$", page, re.M)
-    said = re.search(r'answers `"label": "([^"]+)"`, `"action": "([^"]+)"` and\n`"reasons": (\[.*?\])`', page)
+    said = re.search(r'answers `"label": "([^"]+)"`, `"action": "([^"]+)"` and\n`"reasons": (\[.*?\])`', page, re.S)
     assert text and said, "docs/api.md shows a /moderate curl, its label, action and reasons"
     answer = moderation(classifier, text.group(1))
     assert (answer["label"], answer["action"]) == said.groups()[:2], answer
     shown = json.loads(said.group(3))
-    assert [(r["category"], r["threshold"]) for r in shown] == [
-        (r["category"], r["threshold"]) for r in answer["reasons"]
+    assert [(r["category"], r.get("threshold")) for r in shown] == [
+        (r["category"], r.get("threshold")) for r in answer["reasons"]
     ]
     for shown_reason, reason in zip(shown, answer["reasons"], strict=True):
-        assert printed(reason["score"], str(shown_reason["score"])) == str(shown_reason["score"]), reason
-        assert reason["at"] == shown_reason["at"], reason
+        if "threshold" in reason:  # a class's score against its threshold
+            assert printed(reason["score"], str(shown_reason["score"])) == str(shown_reason["score"]), reason
+            assert reason["at"] == shown_reason["at"], reason
+        else:  # a check's match: the span of the text
+            assert shown_reason == reason, reason
     # the prose after it rounds the same score and names the same threshold
     hate, at = answer["scores"]["hate speech"], answer["reasons"][0]["at"]
     assert f"P(hate speech) is only\n{hate:.2f}, but that is above the {at}" in page

@@ -21,13 +21,13 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from support import ROOT, server_env
 
 import hatespeech
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import PolicyError
 from hatespeech.core.validate import InvalidText
+from testing.support import ROOT, server_env
 
 TEXTS = [
     "have a lovely day, everyone",

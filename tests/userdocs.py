@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import ROOT
+from testing.support import ROOT
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"

@@ -11,7 +11,10 @@ from hatespeech.alerts.overflow import victims
 from hatespeech.alerts.store import ALERT_PAYLOADS, BURST, Maintenance, Row, Store, is_call, worse
 from hatespeech.connections import PerThread, open_sqlite
 
-_SCHEMA = """
+# Each store's tables carry a version (hatespeech/connections.py): step 1 is the schema of the release
+# before versions, written with IF NOT EXISTS so that a file it made is adopted as it is, rows and all.
+# A later change is a new step at the end; a step is never edited once released.
+_V1 = """
 CREATE TABLE IF NOT EXISTS outbox (
     id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, url TEXT NOT NULL, format TEXT NOT NULL,
     alert TEXT NOT NULL, text TEXT, created REAL NOT NULL, due REAL NOT NULL,
@@ -25,13 +28,14 @@ CREATE INDEX IF NOT EXISTS windows_ts ON windows (ts);
 CREATE TABLE IF NOT EXISTS cooldowns (
     thread TEXT PRIMARY KEY, until REAL NOT NULL, share REAL NOT NULL, mean REAL NOT NULL);
 """
+MIGRATIONS = ("alerts", [[s for s in _V1.split(";") if s.strip()]])
 _COLUMNS = "id, alert_id, url, format, alert, text, created, due, attempts, lease, error"
 
 
 class SQLiteStore(Store):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA, rows=True))
+        self._connections = PerThread(lambda: open_sqlite(self.path, "", rows=True, migrations=MIGRATIONS))
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()

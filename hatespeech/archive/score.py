@@ -19,7 +19,8 @@ probabilities), ``label``, ``action``, ``skipped`` (empty, or why the row was no
 JSON object: ``scores`` (``{label: probability}``), ``label``, ``action``, ``threat`` (the matched
 span ``{"start", "end", "text"}`` as ``/moderate`` reports it, or ``null``) and, on a row not
 scored, ``skipped``. ``action`` is ``/moderate``'s: the decision rule's, raised to at least
-``review`` on a threat (``threats.raise_action``, the one rule both call).
+``review`` on a threat or an identity attack (``threats.raise_action``, ``attacks.raise_action``: the rules
+both call).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import numpy as np
 from hatespeech import config
 from hatespeech.archive.blocks import ArchiveError, read_start, refuse_existing, row_blocks
 from hatespeech.config import Settings
-from hatespeech.core import threats
+from hatespeech.core import attacks, threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.labels import ABUSIVE, LABELS
 from hatespeech.core.policy import Policy
@@ -197,6 +198,9 @@ def score_chunk(
     # /moderate's threat check and its rule (hatespeech.core.threats), as the server runs them after scoring.
     found = threats.check_many(classifier.model, wanted, gates)
     decided = [threats.raise_action(action, threat) for action, threat in zip(decided, found, strict=True)]
+    # and its identity-attack check (hatespeech.core.attacks): an attack is at least review there too
+    attacked = [attacks.check_scored(classifier.model, text) for text in wanted]
+    decided = [attacks.raise_action(action, attack) for action, attack in zip(decided, attacked, strict=True)]
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
     if any(found):
         flagged["threat"] = sum(threat is not None for threat in found)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hatespeech.core import threats
+from hatespeech.core import attacks, threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import cap_explanation, score_and_explain
 from hatespeech.core.policy import Moderation, Policy
@@ -74,6 +74,10 @@ class Moderator:
         the model's per-piece cache, warm once the text is scored)."""
         return threats.check_scored(self.classifier.model, text)
 
+    def attack(self, text: str) -> dict[str, Any] | None:
+        """The identity-attack check (``hatespeech.core.attacks``), reading ``text`` as the model reads it."""
+        return attacks.check_scored(self.classifier.model, text)
+
     def moderate_many(self, texts: Sequence[str], explain: object) -> list[Moderation]:
         """``moderate`` for each of ``texts``, already checked (``hatespeech.core.validate.check_texts``)."""
         if not isinstance(explain, bool):
@@ -88,6 +92,10 @@ class Moderator:
                 answer = self.policy.moderate(probabilities)
                 answer["explanation"] = explanation  # last, as the answer lists it
                 answers.append(answer)
-        for text, answer in zip(texts, answers, strict=True):  # a threat goes to a person, whatever the scores
-            threats.apply(answer, self.threat(text))
+        model = self.classifier.model
+        for text, answer in zip(texts, answers, strict=True):  # an attack or a threat goes to a person, whatever
+            gate: set[str] = set()  # the scores; one more look at the model's per-piece cache serves both gates
+            seen = model.tokens(text, gate)
+            attacks.apply(answer, attacks.check_scored(model, text, seen))
+            threats.apply(answer, threats.check_scored(model, text, gate))
         return answers

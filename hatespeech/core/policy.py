@@ -11,8 +11,9 @@ of one is a test of the other. Nothing here knows about HTTP or scikit-learn.
   reached its ``review`` threshold, else ``allow``; ``flagged`` is ``action != "allow"``;
 - ``reasons``: why the action is what it is, one per class that reached a threshold (its severity
   score, the highest threshold it reached and that threshold's value), the most severe first; the
-  threat check adds its own (``hatespeech.core.threats.apply``). Empty exactly when the action is
-  ``allow``.
+  threat check and the identity-attack check add their own (``hatespeech.core.threats.apply``,
+  ``hatespeech.core.attacks.apply``: an attack on a group also sets ``categories["hate speech"]``).
+  Empty exactly when the action is ``allow``.
 
 ``label`` and ``action`` answer two questions. ``label`` is the model's best guess of the class (the
 rule its metrics measure); ``action`` is what to do, from thresholds set low enough to send a person
@@ -80,7 +81,16 @@ class ThreatReason(TypedDict):
     text: str
 
 
-Reason = ScoreReason | ThreatReason
+class AttackReason(TypedDict):
+    """The identity-attack check matched ``text[start:end]`` (``hatespeech.core.attacks``): at least a review."""
+
+    category: Literal["identity attack"]
+    start: int
+    end: int
+    text: str
+
+
+Reason = ScoreReason | ThreatReason | AttackReason
 
 
 class Decision(TypedDict):

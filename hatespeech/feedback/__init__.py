@@ -17,8 +17,8 @@ Two backends, one interface (``FeedbackStore``):
 - PostgreSQL when ``DATABASE_URL`` is set (what Heroku's Postgres add-on sets), shared by
   several containers.
 
-Each write is one ``INSERT … ON CONFLICT (source, ext_id) DO UPDATE`` statement, atomic on
-both, so concurrent writers lose nothing and the last label for a ``(source, id)`` wins.
+Each write is one ``INSERT … ON CONFLICT (source, ext_id, origin) DO UPDATE`` statement, atomic
+on both, so concurrent writers lose nothing and each origin's newest label for a post is kept.
 
 >>> import tempfile, pathlib
 >>> store = SQLiteFeedbackStore(pathlib.Path(tempfile.mkdtemp()) / "feedback.sqlite3")

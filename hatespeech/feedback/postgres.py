@@ -11,7 +11,7 @@ from typing import Any
 
 from hatespeech.config import DEFAULT_FEEDBACK_DB_PATH, StoreSettings
 from hatespeech.connections import open_postgres, postgres_usable
-from hatespeech.feedback.store import TABLE, UNRECORDED, FeedbackStore
+from hatespeech.feedback.store import REPLACED_UNRECORDED, REPLACES_UNRECORDED, TABLE, UNRECORDED, FeedbackStore
 
 # The same versions as SQLite's (store.py); PostgreSQL changes the table in place.
 MIGRATIONS = (
@@ -34,6 +34,14 @@ MIGRATIONS = (
             f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS {TABLE}_source_ext_id_key",
             f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_post_origin UNIQUE (source, ext_id, origin)",
             f"CREATE INDEX {TABLE}_origin ON {TABLE} (origin, created_at)",
+        ],
+        [
+            REPLACED_UNRECORDED,
+            f"""CREATE OR REPLACE FUNCTION {TABLE}_replaces_unrecorded() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN {REPLACES_UNRECORDED.replace("?", "NEW.")}; RETURN NULL; END $$""",
+            f"""CREATE TRIGGER {TABLE}_replaces_unrecorded AFTER INSERT OR UPDATE ON {TABLE} FOR EACH ROW
+                WHEN (NEW.origin <> '{UNRECORDED}' AND NEW.ext_id IS NOT NULL)
+                EXECUTE FUNCTION {TABLE}_replaces_unrecorded()""",
         ],
     ],
 )

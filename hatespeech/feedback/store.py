@@ -53,6 +53,17 @@ WHERE excluded.revision > {TABLE}.revision
    OR (excluded.revision = {TABLE}.revision AND excluded.event_at >= {TABLE}.event_at)
 RETURNING row_id
 """
+# A row of version 1 was written under the key (source, ext_id), without its writer (its origin
+# "unrecorded"): any later label for the post replaced it. So it still is, by the board's event time,
+# as the rule of the day says: a newer row for the post from any origin deletes it (the store's
+# trigger, with "?" the new row's values); one already there did when the version-3 step ran.
+REPLACES_UNRECORDED = (
+    f"DELETE FROM {TABLE} WHERE source = ?source AND ext_id = ?ext_id AND origin = '{UNRECORDED}' "
+    "AND event_at <= ?event_at"
+)
+REPLACED_UNRECORDED = f"""DELETE FROM {TABLE} WHERE origin = '{UNRECORDED}' AND ext_id IS NOT NULL AND EXISTS (
+    SELECT 1 FROM {TABLE} AS newer WHERE newer.source = {TABLE}.source AND newer.ext_id = {TABLE}.ext_id
+    AND newer.origin != '{UNRECORDED}' AND newer.event_at >= {TABLE}.event_at)"""
 # Version 1: (source, ext_id) unique, no origin. Its rows keep their text and label, with the origin
 # "unrecorded" and the time they were written as their event time.
 V1 = f"""
@@ -78,6 +89,16 @@ MIGRATIONS = (
             f"ALTER TABLE {TABLE}_v2 RENAME TO {TABLE}",
             f"CREATE INDEX {TABLE}_created ON {TABLE} (created_at)",
             f"CREATE INDEX {TABLE}_origin ON {TABLE} (origin, created_at)",
+        ],
+        [  # 3: a row of version 1 ("unrecorded") keeps its key, its post alone: a newer label for the post,
+            # from any origin, replaces it, as it did when it was written (see REPLACES_UNRECORDED)
+            REPLACED_UNRECORDED,
+            *(
+                f"""CREATE TRIGGER {TABLE}_replaces_unrecorded_{event} AFTER {event} ON {TABLE}
+                    WHEN NEW.origin != '{UNRECORDED}' AND NEW.ext_id IS NOT NULL
+                    BEGIN {REPLACES_UNRECORDED.replace("?", "NEW.")}; END"""
+                for event in ("INSERT", "UPDATE")
+            ),
         ],
     ],
 )

@@ -305,15 +305,22 @@ def abusive_label(scores: dict[str, float]) -> str:
 
 def flag_label(answer: dict[str, Any]) -> str:
     """The abusive class a flag names: the answer's label if abusive, else the class whose threshold set the
-    action (its first reason), else the class the scores lean to (a threat alone).
+    action (its first reason with a score), else hate speech for an identity attack (``hatespeech.core.attacks``),
+    else the class the scores lean to (a threat alone).
 
     >>> flag_label({"label": "neither", "scores": {"hate speech": 0.18, "offensive language": 0.43},
     ...             "reasons": [{"category": "hate speech", "score": 0.18, "threshold": "review", "at": 0.1167}]})
     'hate speech'
+    >>> flag_label({"label": "neither", "scores": {"hate speech": 0.05, "offensive language": 0.3},
+    ...             "reasons": [{"category": "identity attack", "start": 0, "end": 12, "text": "X are vermin"}]})
+    'hate speech'
     """
     if answer["label"] != "neither":
         return str(answer["label"])
-    for reason in answer.get("reasons", ()):
-        if reason["category"] != "threat":
+    reasons = answer.get("reasons", ())
+    for reason in reasons:
+        if "score" in reason:  # a class's threshold, not a pattern check's match
             return str(reason["category"])
+    if any(reason["category"] == "identity attack" for reason in reasons):
+        return "hate speech"
     return abusive_label(answer["scores"])

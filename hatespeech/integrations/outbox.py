@@ -45,10 +45,16 @@ KEEP_SECONDS = 30 * 86_400.0  # keys and memories older than this are forgotten
 # lost (its holder died, or its release never reached the store) and is taken over. Shorter than the
 # boards' first retry (Discourse: 1 minute; Mastodon: about 15 s).
 PENDING_SECONDS = 10
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS integration_keys (key TEXT PRIMARY KEY, value TEXT, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS integration_keys_at ON integration_keys (at);
-"""
+# Versioned (hatespeech/connections.py); step 1 adopts a file of the release before versions as it is.
+MIGRATIONS = (
+    "integration_keys",
+    [
+        [
+            "CREATE TABLE IF NOT EXISTS integration_keys (key TEXT PRIMARY KEY, value TEXT, at REAL NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS integration_keys_at ON integration_keys (at)",
+        ]
+    ],
+)
 
 Enqueue = Callable[[str, str, str, str], None]  # (kind, call id, url, JSON body)
 
@@ -95,7 +101,7 @@ class Keys:
     ):
         self.path = Path(db_path) if db_path is not None else None
         self.redis_url, self.prefix = redis_url, prefix + "ik:"
-        self._connections = PerThread(lambda: open_sqlite(self.path, _SCHEMA))  # type: ignore[arg-type]  # opened only without Redis, when path is set
+        self._connections = PerThread(lambda: open_sqlite(self.path, "", migrations=MIGRATIONS))  # type: ignore[arg-type]  # opened only without Redis, when path is set
         self._client: Any = None
         self._lock = threading.Lock()
         self.stores = stores

@@ -349,6 +349,8 @@ def flag_message(answer: dict[str, Any], words: list[str], limit: int = 1000) ->
     why = [
         f"{r['category']} severity {r['score']:.2f} ≥ {r['threshold']} threshold {r['at']}"
         if "score" in r
+        else "an identity attack"
+        if r["category"] == "identity attack"
         else "a threat"
         for r in answer.get("reasons", ())
     ]

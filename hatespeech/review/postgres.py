@@ -16,24 +16,32 @@ from hatespeech.connections import PerThread, open_postgres, postgres_usable
 from hatespeech.review.store import Post, Queue, SQLPages
 
 SCHEMA_LOCK = 0x72657669  # advisory lock: two processes creating the table at once would collide
-SCHEMA = """
-CREATE SEQUENCE IF NOT EXISTS review_posts_seq;
-CREATE TABLE IF NOT EXISTS review_posts (
-    seq BIGINT PRIMARY KEY DEFAULT nextval('review_posts_seq'), post_id TEXT NOT NULL UNIQUE,
-    action TEXT NOT NULL, hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT,
-    ts DOUBLE PRECISION NOT NULL, texted INTEGER NOT NULL, body TEXT NOT NULL, feedback TEXT);
-CREATE INDEX IF NOT EXISTS review_posts_action ON review_posts (action, seq);
-CREATE INDEX IF NOT EXISTS review_posts_thread ON review_posts (thread, seq);
-CREATE INDEX IF NOT EXISTS review_posts_texted ON review_posts (texted, ts);
-DO $$ BEGIN  -- a table made before the threat filter: its column, filled from the posts' categories, once
-  IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = 'review_posts' AND column_name = 'threat') THEN
-    ALTER TABLE review_posts ADD COLUMN threat INTEGER NOT NULL DEFAULT 0;
-    UPDATE review_posts SET threat = 1 WHERE (body::jsonb -> 'categories') @> '["threat"]'::jsonb;
-  END IF;
-END $$;
-CREATE INDEX IF NOT EXISTS review_posts_threat ON review_posts (threat, seq);
-"""
+# Versioned (hatespeech/connections.py). Version 1 is the layout of the release before versions;
+# step 1 adopts its tables as they are, and older ones too (a table made before the threat filter gets
+# its column, filled from the posts' categories).
+MIGRATIONS = (
+    "review",
+    [
+        [
+            "CREATE SEQUENCE IF NOT EXISTS review_posts_seq",
+            """CREATE TABLE IF NOT EXISTS review_posts (
+                seq BIGINT PRIMARY KEY DEFAULT nextval('review_posts_seq'), post_id TEXT NOT NULL UNIQUE,
+                action TEXT NOT NULL, hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT,
+                ts DOUBLE PRECISION NOT NULL, texted INTEGER NOT NULL, body TEXT NOT NULL, feedback TEXT)""",
+            "CREATE INDEX IF NOT EXISTS review_posts_action ON review_posts (action, seq)",
+            "CREATE INDEX IF NOT EXISTS review_posts_thread ON review_posts (thread, seq)",
+            "CREATE INDEX IF NOT EXISTS review_posts_texted ON review_posts (texted, ts)",
+            """DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                             AND table_name = 'review_posts' AND column_name = 'threat') THEN
+                ALTER TABLE review_posts ADD COLUMN threat INTEGER NOT NULL DEFAULT 0;
+                UPDATE review_posts SET threat = 1 WHERE (body::jsonb -> 'categories') @> '["threat"]'::jsonb;
+              END IF;
+            END $$""",
+            "CREATE INDEX IF NOT EXISTS review_posts_threat ON review_posts (threat, seq)",
+        ]
+    ],
+)
 
 
 class PostgresQueue(SQLPages, Queue):
@@ -42,7 +50,9 @@ class PostgresQueue(SQLPages, Queue):
     def __init__(self, url: str, stores: StoreSettings | None = None):
         self.url = url
         options = stores.postgres_options if stores is not None else None
-        self._connections = PerThread(lambda: open_postgres(url, SCHEMA, SCHEMA_LOCK, options), postgres_usable)
+        self._connections = PerThread(
+            lambda: open_postgres(url, "", SCHEMA_LOCK, options, migrations=MIGRATIONS), postgres_usable
+        )
 
     def _db(self) -> Any:
         return self._connections.get()

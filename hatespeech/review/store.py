@@ -40,7 +40,7 @@ from typing import Any, NotRequired, TypedDict, cast
 
 from hatespeech.aof import after_erase
 from hatespeech.config import StoreSettings
-from hatespeech.connections import PerThread, open_redis, open_sqlite
+from hatespeech.connections import Migrations, PerThread, open_redis, open_sqlite
 from hatespeech.resilience import SPOOLED, guard
 
 MAX_PAGE = 100  # posts per page at most
@@ -227,42 +227,41 @@ def _limit(limit: int) -> int:
 
 # ------------------------------------------------------------------------------------------ SQLite
 
-_SCHEMA = """
+# Versioned (hatespeech/connections.py). Version 1 is the layout of the release before versions;
+# step 1 adopts its files as they are, and older ones too: a file made before the threat filter gets
+# its column, filled from the posts' categories (their JSON).
+_V1 = """
 CREATE TABLE IF NOT EXISTS posts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, post_id TEXT NOT NULL UNIQUE, action TEXT NOT NULL,
     hate INTEGER NOT NULL, offensive INTEGER NOT NULL, thread TEXT, ts REAL NOT NULL,
     texted INTEGER NOT NULL, body TEXT NOT NULL, feedback TEXT);
--- and threat INTEGER NOT NULL (the threat check found one), added by _with_threat_column
 CREATE INDEX IF NOT EXISTS posts_action ON posts (action, seq);
 CREATE INDEX IF NOT EXISTS posts_thread ON posts (thread, seq);
 CREATE INDEX IF NOT EXISTS posts_texted ON posts (texted, ts);
 """
 _CLASS_COLUMNS = {"hate speech": "hate", "offensive language": "offensive"}
-# A file made before the threat filter gets its column, filled from the posts' categories (their JSON):
-# once, by the first connection that finds it missing; another process may have added it meanwhile.
-_THREAT_COLUMN = [
-    "ALTER TABLE posts ADD COLUMN threat INTEGER NOT NULL DEFAULT 0",
-    "UPDATE posts SET threat = 1 WHERE EXISTS (SELECT 1 FROM json_each(body, '$.categories') WHERE value = 'threat')",
-]
-_THREAT_INDEX = "CREATE INDEX IF NOT EXISTS posts_threat ON posts (threat, seq)"
 
 
-def _with_threat_column(db: sqlite3.Connection) -> sqlite3.Connection:
-    def missing() -> bool:
-        return "threat" not in {row[1] for row in db.execute("PRAGMA table_info(posts)")}
+def _threat_column(db: sqlite3.Connection) -> None:
+    """``threat INTEGER NOT NULL`` (the threat check found one), unless the file has it already."""
+    if "threat" not in {row[1] for row in db.execute("PRAGMA table_info(posts)")}:
+        db.execute("ALTER TABLE posts ADD COLUMN threat INTEGER NOT NULL DEFAULT 0")
+        db.execute(
+            "UPDATE posts SET threat = 1 "
+            "WHERE EXISTS (SELECT 1 FROM json_each(body, '$.categories') WHERE value = 'threat')"
+        )
 
-    if missing():
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if missing():
-                for statement in _THREAT_COLUMN:
-                    db.execute(statement)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-    db.execute(_THREAT_INDEX)
-    return db
+
+MIGRATIONS: Migrations = (
+    "review",
+    [
+        [
+            *(statement for statement in _V1.split(";") if statement.strip()),
+            _threat_column,
+            "CREATE INDEX IF NOT EXISTS posts_threat ON posts (threat, seq)",
+        ]
+    ],
+)
 
 
 class SQLPages:
@@ -309,7 +308,7 @@ class SQLPages:
 class SQLiteQueue(SQLPages, Queue):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._connections = PerThread(lambda: _with_threat_column(open_sqlite(self.path, _SCHEMA)))
+        self._connections = PerThread(lambda: open_sqlite(self.path, "", migrations=MIGRATIONS))
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()

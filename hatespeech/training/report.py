@@ -1,6 +1,8 @@
 """The evaluation report written next to the model: metrics as JSON and plots as PNG.
 
-It holds numbers only, never a text from the data.
+It holds numbers only, never a text from the data. The plots are drawn on matplotlib ``Figure``
+objects, not through pyplot: they need no backend, so neither importing this module nor writing a
+report chooses one for the process (or opens a window).
 """
 
 from __future__ import annotations
@@ -9,11 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no screen
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from hatespeech.core.labels import LABELS
@@ -54,10 +53,9 @@ def _write_json(path: Path, data: dict) -> Path:
     return path
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=110)  # a Figure of its own: pyplot does not hold it, nothing to close
     return path
 
 
@@ -73,7 +71,8 @@ def _confusion(
     """A confusion matrix (rows: the ``true`` labels), each cell as a share of its row and a count."""
     # A class without rows (a board's labels may lack one) shows zeros, not 0/0.
     share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig = Figure(figsize=(5.5, 4.5))
+    ax = fig.subplots()
     display = ConfusionMatrixDisplay(share, display_labels=list(names)).plot(
         ax=ax, cmap="Blues", xticks_rotation=20, colorbar=False, im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": 9}
     )
@@ -103,7 +102,8 @@ def _thresholds(
         for label, curve in threshold_curves(probabilities, labels, thresholds).items()
         if curve["class_posts"] and curve["clean_posts"]
     }
-    fig, axes = plt.subplots(1, max(len(curves), 1), figsize=(6.5 * max(len(curves), 1), 4.8), squeeze=False)
+    fig = Figure(figsize=(6.5 * max(len(curves), 1), 4.8))
+    axes = fig.subplots(1, max(len(curves), 1), squeeze=False)
     for ax, (label, curve) in zip(axes[0], curves.items(), strict=False):
         t = np.array(curve["thresholds"])
         ax.plot(t, np.array(curve["caught"]) * 100, color="C0", label=f"share of {label} caught")
@@ -137,7 +137,8 @@ def _thresholds(
 
 def _reliability(path: Path, labels: np.ndarray, probabilities: np.ndarray, ece: float) -> Path:
     bins = calibration_bins(probabilities, labels)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], "--", color="grey", label="a model whose probabilities are exact")
     label = f"this model (off by {ece * 100:.1f} points on average)"
     ax.plot([b[0] for b in bins], [b[1] for b in bins], "o-", color="C0", label=label)

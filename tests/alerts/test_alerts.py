@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import SECRET, Clock, Receiver, alert_env, fast_settings, moderated
-from support import ROOT, wait_for
 
 from hatespeech import alerts
 from hatespeech.alerts import Alerter, InvalidSignature, sign, verify
 from hatespeech.alerts.render import render
 from hatespeech.alerts.store import Store
 from hatespeech.core.context import Context, InvalidContext
+from testing.alerting import SECRET, Clock, Receiver, alert_env, fast_settings, moderated
+from testing.support import ROOT, wait_for
 
 NASTY = (
     "@everyone @here <!channel> <!here> <@U123> <@&42> *bold* _it_ ~s~ `code` ```block``` "
@@ -214,8 +214,7 @@ PROCESS = """
 import json, sys
 from hatespeech.alerts import Alerter
 from hatespeech.config import AlertSettings
-sys.path.insert(0, "tests")
-from alerting import moderated
+from testing.alerting import moderated
 
 alerter = Alerter(AlertSettings.from_env(json.loads(sys.argv[1])))
 if sys.argv[2] == "record":

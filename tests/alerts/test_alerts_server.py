@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
-from alerting import SECRET, STORES, Receiver, alert_env
-from support import gunicorn, post_json, wait_for
-from support import request as http_request
 
 from hatespeech.alerts import verify
+from testing.alerting import SECRET, STORES, Receiver, alert_env
+from testing.support import gunicorn, post_json, wait_for
+from testing.support import request as http_request
 
 # A message the committed model blocks (offensive language, well over its block threshold), in
 # words we wrote; and a polite one it allows.

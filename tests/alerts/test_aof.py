@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from alerting import redis_server
-from support import free_port, wait_for
 
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.store import Row
 from hatespeech.aof import LOCK, OWED, after_erase
 from hatespeech.review.store import RedisQueue, post
+from testing.services import redis_server
+from testing.support import free_port, wait_for
 
 HOUR = 3600.0
 

@@ -9,13 +9,13 @@ import time
 import uuid
 
 import pytest
-from alerting import Clock, Receiver, fast_settings, moderated
-from support import wait_for
 
 from hatespeech.alerts import Alerter
 from hatespeech.alerts.overflow import victims
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.store import Row, Store
+from testing.alerting import Clock, Receiver, fast_settings, moderated
+from testing.support import wait_for
 
 
 def _alert_row(alert_id: str, created: float, thread: str | None, action: str = "block") -> Row:

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import Receiver, fast_settings, moderated
-from support import wait_for
 
 from hatespeech.alerts import Alerter
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.resilient import Breaker, ResilientStore
 from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import open_store
+from testing.alerting import Receiver, fast_settings, moderated
 from testing.services import RedisServer
+from testing.support import wait_for
 
 
 class Clock:

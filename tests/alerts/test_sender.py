@@ -10,22 +10,22 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
-from alerting import Receiver, fast_settings, moderated
-from support import wait_for
 
 from hatespeech.alerts import Alerter
 from hatespeech.alerts.sender import post
 from hatespeech.alerts.store import Store
+from testing.alerting import Receiver, fast_settings, moderated
+from testing.support import LocalServer, wait_for
 
 BODY = '{"id": "a1", "text": "caf\u00e9 \U0001f600"}'.encode()
 HEADERS = {"Content-Type": "application/json", "Idempotency-Key": "a1"}
 
 
-class KeepAlive:
+class KeepAlive(LocalServer):
     """An HTTP/1.1 server that keeps connections open and records each request's client port."""
 
     def __init__(self) -> None:
@@ -44,19 +44,7 @@ class KeepAlive:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(Handler)
 
 
 @pytest.fixture

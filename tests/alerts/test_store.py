@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from alerting import open_test_store, store_env
-from support import ROOT
 
 from hatespeech.alerts.store import Row, Store
+from testing.alerting import open_test_store, store_env
+from testing.support import ROOT
 
 
 def row(created: float, text: str | None = None, due: float | None = None) -> Row:

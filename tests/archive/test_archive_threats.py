@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT, server_env
 
 from hatespeech.archive.score import ADDED_COLUMNS
 from hatespeech.archive.score import score_archive as score
 from hatespeech.core import threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.policy import Policy
+from testing.support import ROOT, server_env
 
 THREAT = "I am going to kill you"
 TEXTS = [

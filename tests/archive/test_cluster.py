@@ -12,7 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dask_cluster import (
+
+import score_archive
+from hatespeech.archive.cluster import score_on_cluster
+from hatespeech.archive.score import ADDED_COLUMNS
+from testing.dask_cluster import (
     SCRIPT,
     Cluster,
     assert_same_rows,
@@ -24,11 +28,7 @@ from dask_cluster import (
     read_rows,
     run,
 )
-from support import free_port
-
-import score_archive
-from hatespeech.archive.cluster import score_on_cluster
-from hatespeech.archive.score import ADDED_COLUMNS
+from testing.support import free_port
 
 SMALL = ["--block-bytes", "2000", "--chunk-bytes", "600", "--no-progress"]  # many tasks from a small archive
 

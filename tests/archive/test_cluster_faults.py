@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from dask_cluster import SCRIPT, dask_cluster, jsonl_archive, outside_env, read_parts, run
 
 import score_archive
+from testing.dask_cluster import SCRIPT, dask_cluster, jsonl_archive, outside_env, read_parts, run
 
 
 @pytest.mark.slow

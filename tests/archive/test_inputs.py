@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from dask_cluster import BOM, SCRIPT, outside_env, requirements_only_env
 
 import score_archive
 from hatespeech.archive.score import ADDED_COLUMNS
+from testing.dask_cluster import BOM, SCRIPT, outside_env, requirements_only_env
 
 ROWS = [["id", "text"], ["1", "have a lovely day everyone"], ["2", "shut up you stupid idiot"], ["3", "ça va? 😀"]]
 

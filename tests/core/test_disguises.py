@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support import ROOT
 
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.policy import Policy
+from testing.support import ROOT
 
 DISGUISED = {  # Greek υ, Cyrillic і: look-alikes
     "fuck you": ["f*ck you", "fuuuuck you", "f u c k you", "f-u-c-k you", "ｆｕｃｋ you", "f\u200buck you", "fυck you"],

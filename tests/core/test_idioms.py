@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from support import ROOT
 
 from hatespeech.core import idioms, threats
 from hatespeech.core.classifier import Classifier
@@ -12,6 +11,7 @@ from hatespeech.core.labels import LABELS
 from hatespeech.core.policy import Policy
 from hatespeech.core.reader import PLAIN
 from hatespeech.core.text import lexicon
+from testing.support import ROOT
 
 IDIOMS = [  # the README's two, and more of the kind (each went to review or block before the idiom list)
     "I'd kill for a coffee",

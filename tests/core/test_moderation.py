@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from support import ROOT, Server, gunicorn, post_json, server_env
 
 from hatespeech.config import ConfigError, Settings
 from hatespeech.core import threats
 from hatespeech.core.labels import LABELS, severity_scores
-from hatespeech.core.policy import ACTION_RANK, ACTIONS, Policy, PolicyError, ScoreReason, ThreatReason
+from hatespeech.core.policy import ACTION_RANK, ACTIONS, AttackReason, Policy, PolicyError, ScoreReason, ThreatReason
 from hatespeech.training.evaluate import decide
+from testing.support import ROOT, Server, gunicorn, post_json, server_env
 
 CARD = json.loads((ROOT / "models" / "model.json").read_text())
 
@@ -119,8 +119,9 @@ def test_the_reasons_are_documented_as_typed() -> None:
     assert schemas["Moderation"]["properties"]["reasons"]["items"]["oneOf"] == [
         {"$ref": "#/components/schemas/ScoreReason"},
         {"$ref": "#/components/schemas/ThreatReason"},
+        {"$ref": "#/components/schemas/AttackReason"},
     ]
-    for typed, name in ((ScoreReason, "ScoreReason"), (ThreatReason, "ThreatReason")):
+    for typed, name in ((ScoreReason, "ScoreReason"), (ThreatReason, "ThreatReason"), (AttackReason, "AttackReason")):
         assert set(schemas[name]["required"]) == set(schemas[name]["properties"]) == set(typed.__annotations__)
     assert schemas["ScoreReason"]["properties"]["category"]["enum"] == list(Policy.from_card(CARD).thresholds)
 
@@ -227,11 +228,15 @@ def test_moderate_over_http(production: Server) -> None:
     assert answer["label"] == policy.label(row) and answer["action"] in ACTIONS
     expected = {k: v for k, v in policy.decide(row).items() if k != "label"}
     expected["categories"]["threat"] = False  # the threat check's verdict is added (hatespeech.core.threats)
+    expected["categories"]["identity attack"] = False  # and the identity-attack check's (hatespeech.core.attacks)
     assert {k: answer[k] for k in ("flagged", "action", "categories", "reasons")} == expected
     assert [r["category"] for r in answer["reasons"]] == ["hate speech", "offensive language"]
     _, vermin = post_json(production.url + "/moderate", {"text": "immigrants are vermin and should be deported"})
     assert (vermin["label"], vermin["action"]) == ("neither", "review"), "the label is the model's guess"
-    assert [(r["category"], r["threshold"]) for r in vermin["reasons"]] == [("hate speech", "review")], "and why"
+    assert [(r["category"], r.get("threshold")) for r in vermin["reasons"]] == [
+        ("hate speech", "review"),
+        ("identity attack", None),
+    ], "and why"
     _, calm = post_json(production.url + "/moderate", {"text": "what a lovely afternoon in the park"})
     assert calm["action"] == "allow" and calm["reasons"] == []
     assert answer["model"] == {"version": CARD["version"], "sha256": CARD["sha256"]}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support import ROOT
 
 from hatespeech.core import threats
 from hatespeech.core.reader import PLAIN, Reader
+from testing.support import ROOT
 
 SETS = [ROOT / "tests" / "data" / "threats.tsv", ROOT / "tests" / "data" / "threats_heldout.tsv"]
 

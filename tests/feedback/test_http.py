@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from postgresql import empty_postgres
-from support import Server, gunicorn, post_json, request
+
+from testing.support import Server, gunicorn, post_json, request
 
 TOKEN = "s3cret-feedback-token"  # 16+ characters: a shorter one refuses to start (issue 13)
 AUTH = {"Authorization": f"Token {TOKEN}"}
@@ -131,7 +132,7 @@ def test_concurrent_requests_lose_nothing(server: Server) -> None:
 
 
 def test_an_unreachable_database_is_503_and_the_rest_serves(tmp_path: Path) -> None:
-    from support import free_port
+    from testing.support import free_port
 
     url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"  # nothing listens there
     with gunicorn(tmp_path, DATABASE_URL=url, WEB_CONCURRENCY="1") as started:

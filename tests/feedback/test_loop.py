@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from support import Server, gunicorn, post_json, request, tiny_csv
 
 import train
 from hatespeech.training import feedback as training_feedback
+from testing.support import Server, gunicorn, post_json, request, tiny_csv
 
 # The board's own standard, unlike the base data's: talk of "pineapple pizza" is offensive here.
 BOARD = {

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from postgresql import open_feedback_store
-from support import wait_for
 
 from hatespeech.config import ConfigError, FeedbackSettings, Settings
 from hatespeech.feedback import LABELS, FeedbackStore, InvalidFeedback, SQLiteFeedbackStore, check_feedback, open_store
 from hatespeech.feedback import store as store_module
+from testing.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

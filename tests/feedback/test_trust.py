@@ -83,14 +83,24 @@ def test_a_table_of_the_first_version_is_migrated_with_its_rows(tmp_path: Path) 
             "unrecorded",
             1_700_000_000.0,
         )
-        store.add("an old label", "neither", source="discourse", id="5", origin="token")
-        assert store.counts()["by_origin"] == {"token": 1, "unrecorded": 1}
+        replaced_by_a_newer_label_from_any_origin(store)
     finally:
         store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM hatespeech_schema WHERE store = 'feedback'").fetchone() == (2,)
+        assert db.execute("SELECT version FROM hatespeech_schema WHERE store = 'feedback'").fetchone() == (3,)
     SQLiteFeedbackStore(path).close()  # opened again: nothing to migrate, nothing lost
     assert len(list(SQLiteFeedbackStore(path).rows())) == 2
+
+
+def replaced_by_a_newer_label_from_any_origin(store: FeedbackStore) -> None:
+    """A row of version 1 (its post "5", decided at 1_700_000_000) was written under its post's key
+    alone: a label older than it is kept beside it; the first newer one, from any origin, replaces it."""
+    store.add("an old label", "neither", source="discourse", id="5", origin="discourse-webhook", event_at=1.6e9)
+    assert store.counts()["by_origin"] == {"discourse-webhook": 1, "unrecorded": 1}
+    assert [r.label for r in store.decisions()] == ["hate speech"]
+    store.add("an old label", "neither", source="discourse", id="5", origin="token")
+    assert store.counts()["by_origin"] == {"discourse-webhook": 1, "token": 1}
+    assert [(r.label, r.origin) for r in store.decisions()] == [("neither", "token")]
 
 
 def test_a_postgres_table_of_the_first_version_is_migrated_in_place(postgres_url: str) -> None:
@@ -110,8 +120,7 @@ def test_a_postgres_table_of_the_first_version_is_migrated_in_place(postgres_url
     store = PostgresFeedbackStore(postgres_url)
     try:
         assert [(r.id, r.origin, r.event_at) for r in store.rows()] == [("5", "unrecorded", 1_700_000_000.0)]
-        store.add("an old label", "neither", source="discourse", id="5", origin="token")
-        assert store.counts()["by_origin"] == {"token": 1, "unrecorded": 1}
+        replaced_by_a_newer_label_from_any_origin(store)
     finally:
         store.close()
 
@@ -119,7 +128,7 @@ def test_a_postgres_table_of_the_first_version_is_migrated_in_place(postgres_url
 def test_over_http_an_origin_past_its_share_gets_429_and_the_others_go_on(tmp_path: Path) -> None:
     """The production server with one worker, a burst of 3 and almost no refill: the token's fourth write
     is a JSON 429 with Retry-After; Coral's key (its own origin) still writes, and GET /feedback says who wrote what."""
-    from support import gunicorn, post_json, request
+    from testing.support import gunicorn, post_json, request
 
     token, key = "s3cret-feedback-token", "coral-moderation-key-0123"
     env = {"FIREFLY_TOKEN": token, "MODERATION_API_KEY": key, "WEB_CONCURRENCY": "1"}

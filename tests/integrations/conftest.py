@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from standins import Discourse, Mastodon, board_env
-from support import Server, gunicorn
+
+from testing.standins import Discourse, Mastodon, board_env
+from testing.support import Server, gunicorn
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """What a reader sees is what is scored, all of it: the attacks of issue 23 (items 1 to 3), played with
-each platform's own signed request shapes (tests/standins.py) against the production server.
+each platform's own signed request shapes (testing/standins.py) against the production server.
 
 Shapes: discourse/discourse app/serializers/web_hook_post_serializer.rb (``raw``, ``cooked``,
 ``topic_title``, ``post_number``), pretty-text's engines/discourse-markdown/quotes.js (the
@@ -12,7 +12,10 @@ external moderation request (the body is HTML); mastodon/mastodon's REST::Status
 from __future__ import annotations
 
 import pytest
-from standins import (
+
+from hatespeech.integrations.common import read_html
+from hatespeech.integrations.service import MAX_POST_CHARS, QUOTED_AT_MOST, Part, Post, Service
+from testing.standins import (
     ABUSIVE,
     CLEAN,
     ENCODED,
@@ -25,10 +28,7 @@ from standins import (
     mastodon_status,
     weather,
 )
-from support import Server
-
-from hatespeech.integrations.common import read_html
-from hatespeech.integrations.service import MAX_POST_CHARS, QUOTED_AT_MOST, Part, Post, Service
+from testing.support import Server
 
 FLAG = {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import flush
-from stalls import OwnRedis, stopped
-from standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post
-from support import gunicorn, wait_for
 
 from hatespeech.config import StoreSettings
 from hatespeech.integrations.outbox import BUSY, DONE, FRESH, InProgress, Keys, Outbox
+from testing.alerting import flush
+from testing.stalls import OwnRedis, stopped
+from testing.standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post
+from testing.support import gunicorn, wait_for
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from standins import ABUSIVE, CLEAN, CORAL_SECRET, REVIEW, SECRETS, TOKEN, Coral, feedback_rows
-from support import Server, request
+from testing.standins import ABUSIVE, CLEAN, CORAL_SECRET, REVIEW, SECRETS, TOKEN, Coral, feedback_rows
+from testing.support import Server, request
 
 FLAG = {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}
 

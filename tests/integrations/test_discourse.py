@@ -1,4 +1,4 @@
-"""Discourse against its stand-in (tests/integrations/standins.py), through the real server.
+"""Discourse against its stand-in (testing/standins.py), through the real server.
 
 Shapes from discourse/discourse: app/jobs/regular/emit_web_hook_event.rb (body, headers,
 ``X-Discourse-Event-Signature``), app/serializers/web_hook_post_serializer.rb (the post),
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from standins import (
+from testing.standins import (
     ABUSIVE,
     CLEAN,
     DISCOURSE_KEY,
@@ -27,7 +27,7 @@ from standins import (
     stored_feedback,
     wait_outbox_empty,
 )
-from support import Server, post_json, request
+from testing.support import Server, post_json, request
 
 
 def url(server: Server) -> str:

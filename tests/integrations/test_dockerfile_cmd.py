@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import SECRET, Receiver
-from standins import (
+
+from testing.alerting import SECRET, Receiver
+from testing.standins import (
     ABUSIVE,
     CLEAN,
     DISCOURSE_KEY,
@@ -33,7 +34,7 @@ from standins import (
     wait_outbox_empty,
     weather,
 )
-from support import BIN, ROOT, Server, free_port, post_json, request
+from testing.support import BIN, ROOT, Server, free_port, post_json, request
 
 
 def dockerfile() -> tuple[list[str], dict[str, str]]:

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 import rawhttp
-from standins import ABUSIVE, DISCOURSE_SECRET, TOKEN, sha256_signature
-from support import ROOT, Server, post_json, request, server_env
 
 import hatespeech.integrations as integrations
 from hatespeech.integrations import common, coral, outbox, service
+from testing.standins import ABUSIVE, DISCOURSE_SECRET, TOKEN, sha256_signature
+from testing.support import ROOT, Server, post_json, request, server_env
 
 PATHS = ("/integrations/discourse", "/integrations/coral", "/integrations/mastodon")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from standins import (
+from testing.standins import (
     ABUSIVE,
     CLEAN,
     MASTODON_TOKEN,
@@ -21,7 +21,7 @@ from standins import (
     mastodon_status,
     wait_outbox_empty,
 )
-from support import Server, request
+from testing.support import Server, request
 
 
 def url(server: Server) -> str:

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import flush
 
 from hatespeech.integrations.outbox import Keys, Outbox, call_id
+from testing.alerting import flush
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post, pending_calls
-from support import gunicorn
+from testing.standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post, pending_calls
+from testing.support import gunicorn
 
 OUTBOX_MAX = 10  # ALERT_OUTBOX_MAX's minimum
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerting import flush
-from standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post, mastodon_status
-from support import gunicorn
+from testing.alerting import flush
+from testing.standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post, mastodon_status
+from testing.support import gunicorn
 
 
 def test_flags_and_reports_go_through_redis_once(

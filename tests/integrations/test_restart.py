@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post
-from support import gunicorn
+from testing.standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post
+from testing.support import gunicorn
 
 
 def test_a_queued_flag_survives_a_restart(tmp_path: Path, discourse: Discourse, mastodon: Mastodon) -> None:

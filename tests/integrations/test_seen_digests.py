@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from alerting import flush
-from standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post, mastodon_status
-from support import gunicorn
 
 from hatespeech.integrations.discourse import post_text
 from hatespeech.integrations.mastodon import status_text
+from testing.alerting import flush
+from testing.standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post, mastodon_status
+from testing.support import gunicorn
 
 
 def _plain_hashes(*texts: str) -> list[bytes]:

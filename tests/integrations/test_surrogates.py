@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 import redis
-from alerting import Receiver, alert_env, fast_settings, flush, moderated
-from standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post
-from support import gunicorn
 
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.resilient import ResilientStore
 from hatespeech.alerts.rules import Alerter
 from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.resilience import BadRow, Breaker, Guard, Spool
+from testing.alerting import Receiver, alert_env, fast_settings, flush, moderated
+from testing.standins import ABUSIVE, Discourse, Mastodon, board_env, discourse_post
+from testing.support import gunicorn
 
 HALF = "\ud83d"  # the first half of 😀, alone
 

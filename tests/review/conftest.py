@@ -8,10 +8,10 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-from support import Server, gunicorn
 
 from testing.review import CHROMEDRIVER, CHROMIUM, chromium, model_with_curves
 from testing.services import missing
+from testing.support import Server, gunicorn
 
 TOKEN = "review-test-token"  # test_page.py sends it
 

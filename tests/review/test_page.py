@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting import Receiver, alert_env
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-from support import Server, gunicorn, post_json, request
+
+from testing.alerting import Receiver, alert_env
+from testing.support import Server, gunicorn, post_json, request
 
 TOKEN = "review-test-token"  # the review_server fixture's FIREFLY_TOKEN
 AUTH = {"Authorization": f"Token {TOKEN}"}

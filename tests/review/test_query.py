@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 from rawhttp import exchange
-from support import ROOT, Server, post_json, request
 
 from hatespeech.core.context import MAX_CHARS
 from hatespeech.review.web import PARAMETERS, query
+from testing.support import ROOT, Server, post_json, request
 
 TOKEN = "review-test-token"  # the review_server fixture's FIREFLY_TOKEN
 AUTH = {"Authorization": f"Token {TOKEN}"}

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from alerting import flush
-from support import ROOT, wait_for
+from postgresql import forget_tables
 
 from hatespeech.config import ReviewSettings, StoreSettings
 from hatespeech.core.context import Context
@@ -20,6 +19,8 @@ from hatespeech.resilience import Spool
 from hatespeech.review import Reviewer, spans
 from hatespeech.review.postgres import PostgresQueue
 from hatespeech.review.store import Queue, RedisQueue, SQLiteQueue, open_queue, post
+from testing.alerting import flush
+from testing.support import ROOT, wait_for
 
 HATE, OFFENSIVE = "hate speech", "offensive language"
 
@@ -32,8 +33,7 @@ def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
         opened: Queue = RedisQueue(url)
     elif request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS review_posts")
+        forget_tables(url, "review", "review_posts")
         opened = PostgresQueue(url)
     else:
         opened = SQLiteQueue(tmp_path / "review.sqlite3")
@@ -125,8 +125,8 @@ def test_a_queue_made_before_the_threat_filter_gets_it(
         queue: Queue = SQLiteQueue(tmp_path / "old.sqlite3")
     else:
         url = request.getfixturevalue("postgres_url")
+        forget_tables(url, "review", "review_posts")
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS review_posts")
             conn.execute(OLD_POSTS.format(table="review_posts", seq="BIGINT", real="DOUBLE PRECISION"))
             with conn.cursor() as cursor:
                 cursor.executemany("INSERT INTO review_posts VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)", rows)

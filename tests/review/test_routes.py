@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import userdocs
-from alerting import flush
-from support import Server, gunicorn, post_json, request, wait_for
 
 from hatespeech.review.web import CSP, FILES
+from testing.alerting import flush
+from testing.support import Server, gunicorn, post_json, request, wait_for
 
 TOKEN = "review-test-token"  # the review_server fixture's FIREFLY_TOKEN
 AUTH = {"Authorization": f"Token {TOKEN}"}

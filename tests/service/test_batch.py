@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support import Server, post_json
 
 from hatespeech.config import Settings
 from hatespeech.core.labels import LABELS
+from testing.support import Server, post_json
 
 TEXTS = [
     "Please respect each other.",

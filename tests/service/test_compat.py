@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import openai
 import pytest
 from perspective import PerspectiveAPI
-from support import Server, gunicorn, post_json, request
 
 from hatespeech.service.compat import OPENAI_CATEGORIES
+from testing.support import Server, gunicorn, post_json, request
 
 TOKEN = "compat-test-token"
 ANALYZE = "/v1alpha1/comments:analyze"

@@ -18,10 +18,10 @@ import venv
 from pathlib import Path
 
 import pytest
-from support import BIN, ROOT, Server, free_port, post_json
 
 from hatespeech.core.labels import LABELS
 from testing.services import missing
+from testing.support import BIN, ROOT, Server, free_port, post_json
 
 # requirements.txt's wheels, for this environment's Python: .ci/run downloads them here (`pip download`)
 WHEELS = BIN.parent / "wheels"

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from support import BIN, ROOT, accepted, free_port, gunicorn, killed_while_saving, server_env, wait_for
+
+from testing.support import BIN, ROOT, accepted, free_port, gunicorn, killed_while_saving, server_env, wait_for
 
 COMMITTED = json.loads((ROOT / "models" / "model.json").read_text())
 

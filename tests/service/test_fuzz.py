@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rawhttp import Connection, Response, exchange, request
-from support import Server, gunicorn
+
+from testing.support import Server, gunicorn
 
 BATCH = 25
 SENT: Counter[str] = Counter()  # requests sent, by test

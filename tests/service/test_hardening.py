@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import BIN, ROOT, free_port, gunicorn, post_json, request, server_env
 
 from hatespeech.config import ConfigError, Settings
+from testing.support import BIN, ROOT, free_port, gunicorn, post_json, request, server_env
 
 GOOD = "0123456789abcdef"  # 16 characters
 

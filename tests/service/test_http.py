@@ -12,9 +12,9 @@ from pathlib import Path
 import firefly
 import pytest
 import userdocs
-from support import BIN, ROOT, Server, free_port, gunicorn, post_json, request, server_env
 
 from hatespeech.core.labels import LABELS
+from testing.support import BIN, ROOT, Server, free_port, gunicorn, post_json, request, server_env
 
 
 def test_curl_from_the_readme_answers_the_contract(production: Server) -> None:

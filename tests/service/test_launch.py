@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Server, accepted, free_port, request, server_env, wait_for
+
+from testing.support import Server, accepted, free_port, request, server_env, wait_for
 
 TOKEN = "launch-test-token-0123456789"
 AUTH = {"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"}

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from rawhttp import Connection, exchange, request
-from support import Server, accepted, gunicorn, wait_for
+
+from testing.support import Server, accepted, gunicorn, wait_for
 
 # Seconds. Short, so the stalled clients' 408 comes soon; yet long against a slow client's gaps (a
 # twentieth of it), so that a busy machine that stretches a gap does not cut a steady client off.

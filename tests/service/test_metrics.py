@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client import values
-from support import ROOT
 
 from hatespeech.config import Settings
 from hatespeech.service import metrics, web
+from testing.support import ROOT
 
 WORKER = """
 from hatespeech import config

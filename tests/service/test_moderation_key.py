@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from support import Server, gunicorn, post_json, request
 
 from hatespeech.config import ConfigError, Settings
+from testing.support import Server, gunicorn, post_json, request
 
 TOKEN = "moderation-test-token"
 KEY = "moderation-api-key-for-coral"

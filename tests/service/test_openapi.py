@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import BIN, ROOT, Server, gunicorn, request
 
 from testing.services import missing
+from testing.support import BIN, ROOT, Server, gunicorn, request
 
 SPEC = ROOT / "openapi.yaml"
 CONFIG = Path(__file__).parent / "schemathesis.toml"  # which statuses count as refusing a bad request

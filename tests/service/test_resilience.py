@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import wait_for
 
 from hatespeech.resilience import SPOOLED, Breaker, Guard, Spool, StoreUnavailable
+from testing.support import wait_for
 
 
 class Flaky:

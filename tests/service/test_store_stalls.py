@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stalls import HATEFUL, OwnRedis, stopped
-from support import Server, gunicorn, post_json, request, wait_for
+
+from testing.stalls import HATEFUL, OwnRedis, stopped
+from testing.support import Server, gunicorn, post_json, request, wait_for
 
 TOKEN = "stall-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -76,9 +77,8 @@ def test_with_redis_stopped_every_flagged_post_is_answered_and_reaches_the_queue
 def test_with_postgresql_stopped_predict_never_waits_and_no_flagged_post_is_lost(tmp_path: Path) -> None:
     """Issue 23 item 6: the review queue and feedback on PostgreSQL, which is stopped for a while
     (a server of the test's own, as for Redis: the run's shared one is never stopped)."""
-    from stalls import postmaster_pid
-
     from testing.services import postgres_server
+    from testing.stalls import postmaster_pid
 
     with postgres_server() as url, gunicorn(tmp_path, FIREFLY_TOKEN=TOKEN, DATABASE_URL=url, STORE_RETRY="1") as server:
         server.wait_ready()

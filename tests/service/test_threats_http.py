@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support import Server, post_json
+from testing.support import Server, post_json
 
 
 def test_moderate_reports_a_threat_and_raises_the_action(production: Server) -> None:

@@ -20,7 +20,6 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
-from support import ROOT, tiny_corpus
 
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core import reader as reader_module
@@ -32,6 +31,7 @@ from hatespeech.training.compile import to_arrays
 from hatespeech.training.data import load_dataset
 from hatespeech.training.pipeline import build_pipeline
 from hatespeech.training.save import load_pipeline as load_model
+from testing.support import ROOT, tiny_corpus
 
 TOLERANCE = 1e-9
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from support import ROOT
+from testing.support import ROOT
 
 
 def test_the_committed_table_is_built_from_the_pinned_package() -> None:

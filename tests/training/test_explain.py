@@ -6,7 +6,6 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from support import Server, post_json
 
 from hatespeech.config import DEFAULT_MODEL_PATH
 from hatespeech.core import reader as reader_module
@@ -18,6 +17,7 @@ from hatespeech.core.reader import normalise
 from hatespeech.training.compile import to_arrays
 from hatespeech.training.pipeline import build_pipeline
 from hatespeech.training.save import load_pipeline as load_model
+from testing.support import Server, post_json
 
 # Texts whose normalisation moves characters around: entities, URLs, mentions, emoji, repeats, RT.
 TEXTS = [
@@ -96,7 +96,7 @@ def test_known_offsets(classifier: Classifier) -> None:
 
 def test_features_are_read_generically(tmp_path: object) -> None:
     """A freshly fitted pipeline (another vocabulary, other weights) decomposes exactly too."""
-    from support import tiny_corpus
+    from testing.support import tiny_corpus
 
     texts, labels = tiny_corpus(30)
     pipeline = build_pipeline().fit(texts, labels)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import tiny_csv
 
 import train
 from hatespeech.config import Settings
@@ -19,6 +18,7 @@ from hatespeech.core.classifier import Classifier
 from hatespeech.feedback import LABELS, SQLiteFeedbackStore
 from hatespeech.training import feedback as training_feedback
 from hatespeech.training.feedback import FeedbackFit
+from testing.support import tiny_csv
 
 FAST = ["--folds", "2", "--inner-folds", "2"]
 # The board's own standard, unlike the base data's: talk of "pineapple pizza" is offensive here.

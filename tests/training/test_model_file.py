@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import TINY_CARD, killed_while_saving, tiny_corpus
 
 from hatespeech.core.modelfile import ModelError, from_npz, load_compiled, read_card, sha256_bytes, to_npz
 from hatespeech.training.pipeline import build_pipeline
 from hatespeech.training.save import load_pipeline, save_model
+from testing.support import TINY_CARD, killed_while_saving, tiny_corpus
 
 
 @pytest.fixture(scope="module")

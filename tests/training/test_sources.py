@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import tiny_corpus, tiny_csv
 
 import train
 from hatespeech.core.labels import LABELS
@@ -17,6 +16,7 @@ from hatespeech.training import pipeline
 from hatespeech.training.augment import counterfactuals, swaps
 from hatespeech.training.data import DataError
 from hatespeech.training.sources import MANIFEST, Recipe, as_hatexplain, load_corpus, plain, read_manifest
+from testing.support import tiny_corpus, tiny_csv
 
 SHARED = "number user zorgs lol"  # made up: in both sources, so trained on by neither
 

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from dask_cluster import requirements_only_env
-from support import ROOT, tiny_csv
 
 import train
 from hatespeech import config
 from hatespeech.core.classifier import Classifier
 from hatespeech.training.data import DAVIDSON_SHA256
 from hatespeech.training.sources import MANIFEST
+from testing.dask_cluster import requirements_only_env
+from testing.support import ROOT, tiny_csv
 
 
 def test_help_explains_the_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""Helpers for the tests: free ports, real server processes, raw HTTP requests."""
+"""Helpers for the tests and benchmarks: real server processes, bounded waits, raw HTTP requests, a tiny corpus."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from testing.services import free_port
+from testing.services import end, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -101,13 +103,7 @@ class Server:
 
     def stop(self) -> int:
         """Stop the master (it stops its workers), then end any process of its group still running."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end(self.proc)
         # left behind by a master killed -9 (or that failed to stop them): SIGTERM, so that a gunicorn
         # worker stops its alert sender on the way out; SIGKILL if they outlast 30 s. Bounded waits:
         # they are not our children, so all we can do is look.
@@ -121,6 +117,26 @@ class Server:
                 time.sleep(0.05)
         self._out.close()
         return self.proc.returncode
+
+
+class LocalServer:
+    """A threading HTTP server on a free 127.0.0.1 port, serving ``handler`` from a daemon thread until ``close``.
+
+    The handler's request log is silenced: a test reads what its server records, not stderr.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        quiet = type(handler.__name__, (handler,), {"log_message": lambda self, *args: None})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), quiet)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
 
 
 def server_env(**extra: str) -> dict[str, str]:
@@ -193,7 +209,7 @@ def tiny_csv(path: Path, per_class: int = 30) -> Path:
 
 
 _KILLED_WHILE_SAVING = """
-import os, signal, sys
+import os, signal
 from hatespeech.core import files
 from hatespeech.training import save
 def write_then_die(path, data):
@@ -202,8 +218,7 @@ def write_then_die(path, data):
         f.flush()
     os.kill(os.getpid(), signal.SIGKILL)  # the new model's bytes written, before fsync and rename
 save.write_atomically = write_then_die
-sys.path.insert(0, {tests!r})
-from support import TINY_CARD, tiny_corpus
+from testing.support import TINY_CARD, tiny_corpus
 from hatespeech.training.pipeline import build_pipeline
 save.save_model(build_pipeline().fit(*tiny_corpus(20)), TINY_CARD, {card!r})
 """
@@ -219,5 +234,5 @@ TINY_CARD = {
 
 def killed_while_saving(card: Path) -> subprocess.CompletedProcess:
     """Run a training save to ``card`` in another process, killed -9 once the model file's bytes are written."""
-    script = _KILLED_WHILE_SAVING.format(tests=str(ROOT / "tests"), card=str(card))
+    script = _KILLED_WHILE_SAVING.format(card=str(card))
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120)

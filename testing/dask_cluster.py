@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import ROOT, free_port
+from testing.support import ROOT, free_port
 
 BIN = Path(sys.executable).parent
 SCRIPT = ROOT / "score_archive.py"

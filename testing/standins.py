@@ -51,10 +51,10 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from support import request, wait_for
+from testing.support import LocalServer, request, wait_for
 
 DISCOURSE_SECRET = "discourse-secret-0123456789"
 DISCOURSE_KEY = "discourse-api-key-abcdef0123456789"
@@ -64,7 +64,7 @@ MASTODON_TOKEN = "mastodon-token-0123456789abcdef"
 SECRETS = (DISCOURSE_SECRET, DISCOURSE_KEY, CORAL_SECRET, MASTODON_SECRET, MASTODON_TOKEN)
 
 TOKEN = "firefly-token-for-the-rest-of-the-api"
-FAST_OUTBOX = {  # retries in milliseconds, so "down then back" takes a moment (the timeout: alerting.alert_env)
+FAST_OUTBOX = {  # retries in milliseconds, so "down then back" takes a moment (the timeout: testing.alerting.alert_env)
     "ALERT_TIMEOUT": "2",
     "ALERT_BACKOFF_BASE": "0.05",
     "ALERT_BACKOFF_MAX": "0.2",
@@ -167,7 +167,7 @@ class Call:
         return json.loads(self.body)
 
 
-class PlatformAPI:
+class PlatformAPI(LocalServer):
     """The platform's API on 127.0.0.1: records calls; ``answer`` decides the reply (overridden by ``then``)."""
 
     def __init__(self) -> None:
@@ -193,14 +193,7 @@ class PlatformAPI:
                     self.end_headers()
                     self.wfile.write(reply)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
         return 200, {}
@@ -236,11 +229,6 @@ class PlatformAPI:
     def wait(self, condition: Callable[[PlatformAPI], bool], timeout: float = 60.0) -> None:
         """Wait (bounded) for ``condition``; fail with what arrived if it never holds."""
         wait_for(lambda: condition(self), lambda: [(c.path, c.status, c.body[:120]) for c in self.calls], timeout)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 # ------------------------------------------------------------------------------------- Discourse

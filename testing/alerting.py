@@ -8,16 +8,14 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-
-from support import wait_for
 
 from hatespeech.alerts.redis_store import RedisStore
 from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import Store
 from hatespeech.config import AlertSettings
-from testing.services import redis_server  # noqa: F401 (test_aof.py imports it from here)
+from testing.support import LocalServer, wait_for
 
 STORES = ("sqlite", "redis")
 SECRET = "test-secret"
@@ -120,7 +118,7 @@ class Received:
         return json.loads(self.body)
 
 
-class Receiver:
+class Receiver(LocalServer):
     """A webhook receiver on 127.0.0.1 that can be told to fail, hang or answer 429."""
 
     def __init__(self) -> None:
@@ -145,14 +143,7 @@ class Receiver:
                     self.end_headers()
                     self.wfile.write(b"ok")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def then(self, status: int, times: int = 1, delay: float = 0.0, headers: dict[str, str] | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` (after ``delay`` seconds)."""
@@ -166,8 +157,3 @@ class Receiver:
     def wait(self, condition: Callable[[Receiver], bool], timeout: float = 60.0) -> None:
         """Wait (bounded) until ``condition(self)`` holds; fail with what arrived if it never does."""
         wait_for(lambda: condition(self), lambda: [(r.status, r.body[:80]) for r in self.requests], timeout)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
