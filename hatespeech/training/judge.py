@@ -34,7 +34,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
 from hatespeech.config import ROOT
-from hatespeech.core import threats
+from hatespeech.core import attacks, threats
 from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
 from hatespeech.core.modelfile import to_npz
@@ -130,12 +130,16 @@ class Served:
         return decide(self.probabilities(texts), self.policy.weights)
 
     def actions(self, texts: Sequence[str]) -> list[str]:
-        """``/moderate``'s action for each text: the thresholds, then the threat check."""
+        """``/moderate``'s action for each text: the thresholds, then the identity-attack and threat checks."""
         _, actions, _ = self.policy.decide_many(self.probabilities(texts))
         return [
-            "review" if action == ALLOW and threats.check_scored(self.model, text) is not None else action
+            "review" if action == ALLOW and self.checked(text) else action
             for text, action in zip(texts, actions, strict=True)
         ]
+
+    def checked(self, text: str) -> bool:
+        """Whether the identity-attack or the threat check matches ``text``."""
+        return attacks.check_scored(self.model, text) is not None or threats.check_scored(self.model, text) is not None
 
     def flagged(self, texts: Sequence[str]) -> np.ndarray:
         return np.array([a != ALLOW for a in self.actions(texts)], dtype=bool) if len(texts) else np.zeros(0, bool)
