@@ -4,7 +4,7 @@
 
 Prints two Markdown tables for bench/RESULTS.md, with the model and thresholds the service loads
 (``hatespeech.load()``); a post is *flagged* when its action is ``review`` or ``block`` (the
-threat check included), as ``/moderate`` answers.
+identity-attack and threat checks included), as ``/moderate`` answers.
 
 a) The identity and counter-speech set (tests/data/identity, the project's own sentences): the
    flagged share per group and kind, overall per kind, and the worst group per kind.
@@ -75,10 +75,11 @@ def flagged(moderator: Moderator, texts: Sequence[str]) -> np.ndarray:
 
 
 def decided(moderator: Moderator, texts: Sequence[str], probabilities: np.ndarray) -> np.ndarray:
-    """Whether the served rule, thresholds and threat check flag texts given probabilities of another fit."""
+    """Whether the served rule, thresholds, identity-attack and threat checks flag texts given probabilities
+    of another fit."""
     _, actions, _ = moderator.policy.decide_many(probabilities)
-    threat = np.array([moderator.threat(text) is not None for text in texts], dtype=bool)
-    return (np.array(actions) != "allow") | threat
+    check = np.array([moderator.attack(t) is not None or moderator.threat(t) is not None for t in texts], dtype=bool)
+    return (np.array(actions) != "allow") | check
 
 
 def share(hits: np.ndarray) -> str:

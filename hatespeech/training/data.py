@@ -47,6 +47,9 @@ class Dataset:
     # Share of annotators who chose the row's label (1.0 when the CSV has no annotator counts):
     # unanimous rows teach the model more than 2-of-3 ones.
     agreement: np.ndarray | None = None
+    # Which source each row comes from (the manifest's order), when there are several: the decision rule
+    # is tuned on the mean of their macro-F1 (evaluate.tune_rule)
+    groups: np.ndarray | None = None
 
     @property
     def rows(self) -> int:

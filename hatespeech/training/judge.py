@@ -34,7 +34,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
 from hatespeech.config import ROOT
-from hatespeech.core import threats
+from hatespeech.core import attacks, threats
 from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
 from hatespeech.core.modelfile import to_npz
@@ -62,9 +62,15 @@ class Variant:
     copy_weight: float = 0.5
     every_class: bool = False  # copy abusive rows naming a group too
     source_weights: dict[str, float] = field(default_factory=dict)  # × the manifest's weight
+    dialect: float = 0.0  # dialect reweighing strength (reweigh.py)
+    rule_per_source: bool = False  # tune the decision rule on the mean of the sources' macro-F1
+    c: float = 0.25  # the SVC's C
+    stop_words: bool = True  # drop English stop words from the features
 
     def recipe(self, corpus: Corpus) -> Recipe:
-        return Recipe(self.harmonise, corpus.recipe.placeholders, self.copies, self.copy_weight, self.every_class)
+        return Recipe(
+            self.harmonise, corpus.recipe.placeholders, self.copies, self.copy_weight, self.every_class, self.dialect
+        )
 
     def weights(self, corpus: Corpus) -> np.ndarray:
         factor = np.ones(len(corpus.labels))
@@ -86,6 +92,24 @@ VARIANTS = {
         Variant("both, harmonised, hatexplain ×0.5", source_weights={"hatexplain": 0.5}),
         Variant("both, harmonised, hatexplain ×2", source_weights={"hatexplain": 2.0}),
         Variant("both, harmonised, counterfactual ×2, hatexplain ×0.5", copies=2, source_weights={"hatexplain": 0.5}),
+        Variant("both, harmonised, rule per source", rule_per_source=True),
+        Variant("both, harmonised, rule per source, C 0.5", rule_per_source=True, c=0.5),
+        Variant("both, harmonised, rule per source, stop words kept", rule_per_source=True, stop_words=False),
+        Variant(
+            "both, harmonised, rule per source, stop words kept, C 0.5", rule_per_source=True, stop_words=False, c=0.5
+        ),
+        Variant(
+            "both, harmonised, rule per source, stop words kept, C 0.125",
+            rule_per_source=True,
+            stop_words=False,
+            c=0.125,
+        ),
+        Variant("both, harmonised, rule per source, C 0.125", rule_per_source=True, c=0.125),
+        Variant("both, harmonised, rule per source, dialect reweighing", rule_per_source=True, dialect=1.0),
+        Variant("both, harmonised, rule per source, dialect reweighing ½", rule_per_source=True, dialect=0.5),
+        Variant("both, harmonised, dialect reweighing", dialect=1.0),
+        Variant("both, harmonised, dialect reweighing ½", dialect=0.5),
+        Variant("both, as published, dialect reweighing", harmonise=False, dialect=1.0),
     )
 }
 
@@ -106,37 +130,54 @@ class Served:
         return decide(self.probabilities(texts), self.policy.weights)
 
     def actions(self, texts: Sequence[str]) -> list[str]:
-        """``/moderate``'s action for each text: the thresholds, then the threat check."""
+        """``/moderate``'s action for each text: the thresholds, then the identity-attack and threat checks."""
         _, actions, _ = self.policy.decide_many(self.probabilities(texts))
         return [
-            "review" if action == ALLOW and threats.check_scored(self.model, text) is not None else action
+            "review" if action == ALLOW and self.checked(text) else action
             for text, action in zip(texts, actions, strict=True)
         ]
+
+    def checked(self, text: str) -> bool:
+        """Whether the identity-attack or the threat check matches ``text``."""
+        return attacks.check_scored(self.model, text) is not None or threats.check_scored(self.model, text) is not None
 
     def flagged(self, texts: Sequence[str]) -> np.ndarray:
         return np.array([a != ALLOW for a in self.actions(texts)], dtype=bool) if len(texts) else np.zeros(0, bool)
 
 
-def serve(pipeline: Any, tune_texts: Sequence[str], tune_labels: np.ndarray) -> Served:
+def serve(
+    pipeline: Any, tune_texts: Sequence[str], tune_labels: np.ndarray, tune_groups: np.ndarray | None = None
+) -> Served:
     """Compile ``pipeline``; tune the rule and thresholds on rows it was not fitted on."""
     arrays = compile_checked(pipeline)
     model = CompiledModel(arrays)
     probabilities = model.predict_proba(list(tune_texts))
     card = {
-        "decision_rule": {"weights": evaluate.tune_rule(probabilities, tune_labels)},
+        "decision_rule": {"weights": evaluate.tune_rule(probabilities, tune_labels, tune_groups)},
         "thresholds": evaluate.choose_thresholds(probabilities, tune_labels),
         "sha256": "candidate",
     }
     return Served(model, Policy.from_card(card), len(to_npz(arrays)), arrays)
 
 
-def fit_served(recipe: Recipe, weights: np.ndarray, corpus: Corpus, rows: np.ndarray) -> Served:
+def fit_served(
+    recipe: Recipe,
+    weights: np.ndarray,
+    corpus: Corpus,
+    rows: np.ndarray,
+    per_source: bool = False,
+    c: float = 0.25,
+    stop_words: bool = True,
+) -> Served:
     """Fit on 80% of ``rows`` (stratified by source and class) prepared by ``recipe``, tune on the other 20%."""
     strata = corpus.source[rows] * len(LABELS) + corpus.labels[rows]
     fitted, tuned = train_test_split(rows, test_size=0.2, stratify=strata, random_state=SEED)
     with normalised_once(), preparing(recipe.prepare()):
-        pipeline = fit(build_pipeline(), [corpus.texts[i] for i in fitted], corpus.labels[fitted], weights[fitted])
-    return serve(pipeline, [corpus.texts[i] for i in tuned], corpus.labels[tuned])
+        pipeline = fit(
+            build_pipeline(c, stop_words), [corpus.texts[i] for i in fitted], corpus.labels[fitted], weights[fitted]
+        )
+    groups = corpus.source[tuned] if per_source else None
+    return serve(pipeline, [corpus.texts[i] for i in tuned], corpus.labels[tuned], groups)
 
 
 def identity(served: Served, path: Path = IDENTITY_SET) -> dict[str, dict[str, Any]]:
@@ -180,7 +221,10 @@ def run(variant: Variant, corpus: Corpus) -> tuple[dict[str, Any], Served]:
     rows = [d_train]
     if "hatexplain" in variant.sources:
         rows.append(np.flatnonzero(corpus.trained & (corpus.source == corpus.names.index("hatexplain"))))
-    served = fit_served(variant.recipe(corpus), variant.weights(corpus), corpus, np.concatenate(rows))
+    recipe, weights = variant.recipe(corpus), variant.weights(corpus)
+    served = fit_served(
+        recipe, weights, corpus, np.concatenate(rows), variant.rule_per_source, variant.c, variant.stop_words
+    )
     hx_val = corpus.rows("hatexplain", held_out=True)
     d_texts, hx_texts = [corpus.texts[i] for i in d_test], [corpus.texts[i] for i in hx_val]
     d_actions = served.actions(d_texts)

@@ -94,12 +94,15 @@ def stop_words() -> list[str]:
     return sorted({token for word in get_stop_words("en") for token in _TOKEN.findall(word)})
 
 
-def build_pipeline() -> Pipeline:
-    """The untrained pipeline with the production settings."""
+C = 0.25  # the SVC's regularisation: bench/LOG-2026.md (Accuracy)
+
+
+def build_pipeline(c: float = C, drop_stop_words: bool = True) -> Pipeline:
+    """The untrained pipeline with the production settings (``c``: the SVC's C)."""
     words = TfidfVectorizer(
         token_pattern=TOKEN_PATTERN,
         lowercase=False,  # the normaliser has lower-cased already
-        stop_words=stop_words(),
+        stop_words=stop_words() if drop_stop_words else None,
         ngram_range=(1, 2),
         min_df=2,
         sublinear_tf=True,
@@ -109,7 +112,7 @@ def build_pipeline() -> Pipeline:
     # only, through metadata routing: the sigmoid calibrators are fit unweighted, so the
     # probabilities stay calibrated on the real label distribution.
     with sklearn.config_context(enable_metadata_routing=True):
-        svc = LinearSVC(C=0.25, multi_class="ovr", random_state=SEED).set_fit_request(sample_weight="svc_weight")
+        svc = LinearSVC(C=c, multi_class="ovr", random_state=SEED).set_fit_request(sample_weight="svc_weight")
     classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=True)
     return Pipeline([("normalise", Normaliser()), ("features", words), ("classifier", classifier)])
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from hatespeech.config import ROOT
 from hatespeech.core.labels import LABELS
+from hatespeech.training import reweigh
 from hatespeech.training.augment import counterfactuals
 from hatespeech.training.data import DataError, Dataset, read_labelled_csv, sha256_of
 from hatespeech.training.pipeline import SEED, Prepare
@@ -79,15 +80,19 @@ class Recipe:
     copies: int = 0  # counterfactual copies per clean training row that names a group (``augment``)
     copy_weight: float = 0.5  # each copy's weight, × its row's
     copy_every_class: bool = False  # copy abusive rows too, not only clean ones
+    dialect_balance: float = 0.0  # reweighing strength, 0 to 1: labels made independent of dialect (``reweigh``)
 
     def prepare(self) -> Prepare | None:
         """What ``pipeline.preparing`` applies to each fit's rows; None when there is nothing to do."""
-        if not self.harmonise and self.copies == 0:
+        if not self.harmonise and self.copies == 0 and not self.dialect_balance:
             return None
 
         def prepare(
             texts: list[str], labels: np.ndarray, weights: np.ndarray
         ) -> tuple[list[str], np.ndarray, np.ndarray]:
+            if self.dialect_balance:  # on the texts as written: the dialect model reads them so
+                groups = reweigh.aae_aligned(texts)
+                weights = weights * reweigh.factors(groups, labels, weights, self.dialect_balance)
             if self.harmonise:
                 texts = [plain(t, self.placeholders) for t in texts]
             if self.copies:
@@ -107,6 +112,7 @@ class Recipe:
             "counterfactual_copies": self.copies,
             "counterfactual_weight": self.copy_weight if self.copies else None,
             "counterfactual_rows": "every class" if self.copy_every_class else "clean rows",
+            "dialect_reweighing": self.dialect_balance,
         }
 
 
@@ -161,6 +167,7 @@ def read_manifest(path: Path = MANIFEST) -> Manifest:
         copies=int(training.get("counterfactual_copies", 0)),
         copy_weight=float(training.get("counterfactual_weight", 0.5)),
         copy_every_class=bool(training.get("counterfactual_every_class", False)),
+        dialect_balance=float(training.get("dialect_reweighing", 0.0)),
     )
     return Manifest(sources, recipe, path)
 
@@ -210,6 +217,7 @@ class Corpus:
             sha256=digest.hexdigest(),
             path=path,
             agreement=self.weights[keep],
+            groups=self.source[keep],
         )
 
     def trained_sources(self, leave_out: str | None = None) -> np.ndarray:

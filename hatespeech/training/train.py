@@ -144,7 +144,7 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
         "seed": seed,
         "decision_rule": {
             "kind": "argmax of probabilities × per-class weights",
-            "weights": evaluate.tune_rule(cv.probabilities, data.labels),
+            "weights": evaluate.tune_rule(cv.probabilities, data.labels, data.groups),
         },
         "thresholds": thresholds,
         "threshold_curves": evaluate.threshold_curves(cv.probabilities, data.labels, thresholds),
