@@ -154,12 +154,54 @@ def run_one(name: str, per_language: int) -> dict:
     return result
 
 
+def english_cost(n: int, rounds: int = 5) -> None:
+    """``app.predict`` p50 on English tweets alone and after ``identify``, alternating rounds in one process
+    (every piece cached by a first pass over the texts: the steady state of a worker)."""
+    import app
+    from hatespeech.core.language import identify
+
+    texts = _column(DATA / "davidson" / "labeled_data.csv", "tweet")
+    random.Random(SEED).shuffle(texts)
+    texts = texts[:n]
+    for t in texts:
+        app.predict(text=t)
+        identify(t)
+
+    def predict(t: str) -> object:
+        return app.predict(text=t)
+
+    def both(t: str) -> object:
+        identify(t)
+        return app.predict(text=t)
+
+    alone: list[int] = []
+    with_id: list[int] = []
+    only_id: list[int] = []
+    for _ in range(rounds):
+        for call, times in ((predict, alone), (both, with_id), (identify, only_id)):
+            for t in texts:
+                a = time.perf_counter_ns()
+                call(t)
+                times.append(time.perf_counter_ns() - a)
+    p50 = statistics.median(alone) / 1000, statistics.median(with_id) / 1000, statistics.median(only_id) / 1000
+    common = sum(identify(t).reason == "plain ASCII" for t in texts) / len(texts)
+    print(
+        f"\nEnglish tweets (Davidson, {n} texts × {rounds} rounds): app.predict p50 {p50[0]:.1f} µs; identify + "
+        f"app.predict {p50[1]:.1f} µs ({p50[1] / p50[0]:.3f}×); identify alone {p50[2]:.1f} µs; "
+        f"plain-ASCII shortcut {common:.0%}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--libraries", default="ours", help="comma-separated: ours, py3langid, langid, lingua, ...")
     parser.add_argument("--per-language", type=int, default=2000, help="posts drawn per corpus (default %(default)s)")
+    parser.add_argument("--english-cost", type=int, metavar="N", help="only time identify + app.predict on N tweets")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # run one library in this process, print JSON
     args = parser.parse_args()
+    if args.english_cost:
+        english_cost(args.english_cost)
+        return
     if args.one:
         print(json.dumps(run_one(args.one, args.per_language)))
         return

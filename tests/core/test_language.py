@@ -41,8 +41,9 @@ def test_confident_foreign_post_is_judged_in_its_language() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("", "short"),
-        ("lol ok", "short"),
+        ("", "plain ASCII"),
+        ("lol ok", "plain ASCII"),
+        ("ça va, mdr", "short"),
         ("du idiot", "short"),  # German, but three words say too little
         ("@someone https://t.co/abc 12345 😀", "short"),
         (
@@ -51,7 +52,7 @@ def test_confident_foreign_post_is_judged_in_its_language() -> None:
         ),  # fullwidth letters
         ("𝐝𝐮 𝐛𝐢𝐬𝐭 𝐞𝐢𝐧 𝐝𝐮𝐦𝐦𝐞𝐫 𝐢𝐝𝐢𝐨𝐭 𝐮𝐧𝐝 𝐬𝐨𝐧𝐬𝐭 𝐧𝐢𝐜𝐡𝐭𝐬", "disguised"),  # mathematical bold
         ("d u   b i s t   e i n   i d i o t , halt die Klappe jetzt sofort", "disguised"),  # spaced out
-        ("ok so zzz brrr xqv lmaooo ayyy", "unsure"),
+        ("naïve brrr xqv lmaooo ayyy zzz", "unsure"),  # an accent: past the ASCII shortcut
     ],
 )
 def test_whatever_it_cannot_place_is_judged_as_english(text: str, reason: str) -> None:
@@ -59,11 +60,11 @@ def test_whatever_it_cannot_place_is_judged_as_english(text: str, reason: str) -
     assert (found.judged_as, found.reason) == (ENGLISH, reason), found
 
 
-def test_the_common_english_path_needs_english_only_words_and_no_foreign_one() -> None:
-    assert identify("you are the worst and they know it").reason == "common English"
-    # "the" and "you" in a German post: the library decides, not the shortcut
+def test_the_shortcut_takes_ascii_posts_without_a_foreign_word() -> None:
+    assert identify("you are the worst and they know it").reason == "plain ASCII"
+    # English words in a German post: the library decides, not the shortcut
     german = identify("the Typen you kennst du, die sind nicht nett und ich mag sie nicht")
-    assert german.reason != "common English"
+    assert (german.reason, german.judged_as) == ("identified", "de")
 
 
 def test_korean_laughter_is_not_a_disguise() -> None:
