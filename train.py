@@ -180,7 +180,7 @@ def train_language(args: argparse.Namespace) -> int:
     trained = train(data.train, folds=args.folds, inner_folds=args.inner_folds, build=data.builder())
     rule = trained.card["decision_rule"]["weights"]
     trained.card["data"] |= languages.card_section(data)
-    trained.card["metrics"]["test"] = test = languages.test_metrics(trained.model, data, rule)
+    trained.card["metrics"]["test"] = test = languages.score_test_split(trained.model, data, rule)
     print_metrics(
         f"{args.folds}-fold cross-validation (nested, production rule)", trained.card["metrics"]["cross_validation"]
     )

@@ -114,6 +114,11 @@ def _find(code: str, file: dict[str, Any], root: Path) -> Path:
     raise DataError(f"{code}: no file at {' nor '.join(str(root / p) for p in file['paths'])}")
 
 
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as the card shows it: relative to the repository when it is found from there."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def _rows(spec: dict[str, Any], path: Path) -> tuple[list[str], np.ndarray]:
     """Texts and label indices of one file, by the language's format and label mapping."""
     texts: list[str] = []
@@ -150,11 +155,11 @@ def load(code: str, manifest: Path = MANIFEST, root: Path = ROOT) -> LanguageDat
     spec = specs[code]
     train_path = _find(code, spec["train"], root)
     texts, labels = _rows(spec, train_path)
-    files = [{"path": str(train_path), "sha256": spec["train"]["sha256"], "rows": len(texts)}]
+    files = [{"path": _shown(train_path, root), "sha256": spec["train"]["sha256"], "rows": len(texts)}]
     if "test" in spec:
         test_path = _find(code, spec["test"], root)
         test_texts, test_labels = _rows(spec, test_path)
-        files.append({"path": str(test_path), "sha256": spec["test"]["sha256"], "rows": len(test_texts)})
+        files.append({"path": _shown(test_path, root), "sha256": spec["test"]["sha256"], "rows": len(test_texts)})
     else:
         rows = np.arange(len(texts))
         kept, held = train_test_split(rows, test_size=spec["held_out"], stratify=labels, random_state=SPLIT_SEED)
@@ -165,7 +170,7 @@ def load(code: str, manifest: Path = MANIFEST, root: Path = ROOT) -> LanguageDat
     return LanguageData(code, spec, train, test_texts, test_labels, files)
 
 
-def test_metrics(model: Any, data: LanguageData, rule: list[float]) -> dict[str, Any]:
+def score_test_split(model: Any, data: LanguageData, rule: list[float]) -> dict[str, Any]:
     """The test split scored by the production model and rule: per class, and coarse (abusive vs neither)."""
     probabilities = model.predict_proba(data.test_texts)
     predicted = weighted_argmax(probabilities, rule)

@@ -11,11 +11,13 @@ import pytest
 from hatespeech.config import ROOT
 from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
+from hatespeech.core.modelfile import load_compiled
 from hatespeech.core.wordreader import WordReader
 from hatespeech.training import languages
 from hatespeech.training.compile import compile_checked, to_arrays
 from hatespeech.training.data import DataError
 from hatespeech.training.pipeline import fit
+from hatespeech.training.save import load_pipeline
 from testing.services import missing
 
 TOLERANCE = 1e-9
@@ -158,3 +160,18 @@ def test_the_research_data_is_read_as_declared(code: str, train_rows: int, test_
         missing(str(err))
     assert (data.train.rows, len(data.test_texts)) == (train_rows, test_rows)
     assert set(np.unique(data.train.labels)) == {HATE, OFFENSIVE, NEITHER}
+
+
+MODELS = ROOT / "models" / "languages"
+
+
+@pytest.mark.parametrize("code", ["de", "pt", "ko"])
+def test_the_committed_models_compile_exactly_on_their_languages_sentences(code: str) -> None:
+    pipeline, card = load_pipeline(MODELS / f"model-{code}.json")
+    compiled, _ = load_compiled(MODELS / f"model-{code}.json")
+    sentences = (ROOT / "tests" / "data" / "languages" / f"{code}.txt").read_text("utf-8").splitlines()
+    probes = sentences + ODD
+    expected = pipeline.predict_proba(probes)
+    assert np.abs(np.array([compiled.proba_one(t) for t in probes]) - expected).max() <= TOLERANCE
+    assert np.abs(compiled.predict_proba(probes) - expected).max() <= TOLERANCE
+    assert card["data"]["language"] == code and card["metrics"]["test"]["split"]
