@@ -85,8 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--language",
-        help="train another language's model from hatespeech/training/languages.toml (de, pt, ko) and score its "
-        "test split; give --out (default models/model-<language>.json)",
+        help="train another language's model from hatespeech/training/languages.toml (de, pt, ko; --sources for "
+        "another manifest) and score its test split (default --out: models/languages/model-<language>.json)",
     )
     parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds (default: %(default)s)")
     parser.add_argument(
@@ -171,11 +171,13 @@ def train_language(args: argparse.Namespace) -> int:
     from hatespeech.training import languages
 
     try:
-        data = languages.load(args.language)
+        data = languages.load(args.language, args.sources or languages.MANIFEST)
     except DataError as err:
         print(f"train.py: {err}", file=sys.stderr)
         return 2
-    out = args.out if args.out != DEFAULT_MODEL_PATH else DEFAULT_MODEL_PATH.with_name(f"model-{args.language}.json")
+    out = args.out
+    if out == DEFAULT_MODEL_PATH:  # never the English model's place
+        out = DEFAULT_MODEL_PATH.parent / "languages" / f"model-{args.language}.json"
     print(f"Training {args.language} on {data.train.rows} rows ({data.spec['title']}; {data.spec['licence']})")
     trained = train(data.train, folds=args.folds, inner_folds=args.inner_folds, build=data.builder())
     rule = trained.card["decision_rule"]["weights"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import train
 from hatespeech.config import ROOT
 from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
@@ -160,6 +161,43 @@ def test_the_research_data_is_read_as_declared(code: str, train_rows: int, test_
         missing(str(err))
     assert (data.train.rows, len(data.test_texts)) == (train_rows, test_rows)
     assert set(np.unique(data.train.labels)) == {HATE, OFFENSIVE, NEITHER}
+
+
+def test_train_py_trains_a_language_and_scores_its_test_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts, labels = _corpus()
+    fine = {HATE: "ABUSE", OFFENSIVE: "INSULT", NEITHER: "OTHER"}
+    rows = "".join(
+        f"{t}\t{'OTHER' if y == NEITHER else 'OFFENSE'}\t{fine[y]}\n" for t, y in zip(texts, labels, strict=True)
+    )
+    file = _write(tmp_path / "g.txt", rows)
+    manifest = tmp_path / "languages.toml"
+    manifest.write_text(
+        f"""[de]
+title = "made-up German"
+licence = "ours"
+format = "germeval"
+train = {{ paths = ["{tmp_path / "g.txt"}"], sha256 = "{file["sha256"]}" }}
+test = {{ paths = ["{tmp_path / "g.txt"}"], sha256 = "{file["sha256"]}" }}
+test_split = "the training file again"
+labels = {{ ABUSE = "hate speech", INSULT = "offensive language", PROFANITY = "offensive language", OTHER = "neither" }}
+features = "words"
+ngram = [1, 1]
+chars = [3, 4]
+""",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out" / "model-de.json"
+    argv = ["--language", "de", "--sources", str(manifest), "--out", str(out), "--folds", "2", "--inner-folds", "2"]
+    assert train.main(argv) == 0
+    assert "coarse (abusive vs neither) macro-F1" in capsys.readouterr().out
+    compiled, card = load_compiled(out)
+    assert card["data"]["language"] == "de" and card["metrics"]["test"]["coarse_macro_f1"] > 0.5
+    assert compiled.reader.words("Straßenbahnfahrer") == [
+        "straßenbahnfahrer",
+        *WordReader(chars=(3, 4)).expand("straßenbahnfahrer")[1:],
+    ]
 
 
 MODELS = ROOT / "models" / "languages"
