@@ -72,7 +72,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 # them sends an ASCII post to the library.
 _FOREIGN = _words(
     "der die das und ist nicht ich du sie wir ein eine mit auf auch sich wie aber noch nur schon den dem es "
-    "von ihr mal denn nach wer einen mein jetzt zu hat dann dir keine hier "
+    "von ihr mal denn nach wer einen mein jetzt zu hat dann dir keine hier euch muss doch ohne im zur wohl "
+    "mano sua nos vou puta nunca todas tinha pode gros quel pourquoi au "
     "de la en des du un se pra vc pq tb q em meu minha seu teu nem vai esse essa muito porra caralho pqp fdp "
     "tes toi tout oui mdr ptdr depuis ogni nel della niente nessuno ti jouw jij mijn van om zoals elk niemand "
     "het een dat niet ik je zijn voor wat maar ook nog geen "
@@ -122,7 +123,11 @@ def _identifier() -> Any:
 
 def _plain_ascii(text: str) -> bool:
     """An ASCII post with none of the other languages' commonest words (split on spaces only: cheap)."""
-    return text.isascii() and _FOREIGN.isdisjoint(text.lower().split())
+    if not text.isascii():
+        return False
+    lower = text.lower()
+    # Portuguese laughter (kkkk) and French (mdr, ptdr) come in any length: a substring, not a word
+    return _FOREIGN.isdisjoint(lower.split()) and "kkk" not in lower and "mdr" not in lower
 
 
 def _disguised(text: str) -> bool:
