@@ -69,19 +69,19 @@ _MACRO = {"arz": "ar", "ary": "ar", "apc": "ar", "acm": "ar", "cmn": "zh", "yue"
 _NOISE = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@\w+|&#?\w{1,8};|\bRT\b|\d+", re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
 # The commonest words of the other Latin-script languages (few of them English words, none common): one of
-# them sends an ASCII post to the library.
+# them sends an ASCII post to the library. Not those English tweets use as slang (im, dat, da, dem, em, y, wat …).
 _FOREIGN = _words(
-    "der die das und ist nicht ich du sie wir ein eine mit auf auch sich wie aber noch nur schon den dem es "
-    "von ihr mal denn nach wer einen mein jetzt zu hat dann dir keine hier euch muss doch ohne im zur wohl "
+    "der die das und ist nicht ich du sie wir ein eine mit auf auch sich wie aber noch nur schon es "
+    "von ihr mal denn nach wer einen mein jetzt zu dann dir keine hier euch muss doch ohne zur wohl "
     "mano sua nos vou puta nunca todas tinha pode gros quel pourquoi au "
-    "de la en des du un se pra vc pq tb q em meu minha seu teu nem vai esse essa muito porra caralho pqp fdp "
+    "de la en des du un se pra vc pq tb q meu minha seu teu nem vai esse essa muito porra caralho pqp fdp "
     "tes toi tout oui mdr ptdr depuis ogni nel della niente nessuno ti jouw jij mijn van om zoals elk niemand "
-    "het een dat niet ik je zijn voor wat maar ook nog geen "
+    "het een niet ik je zijn voor maar ook nog geen "
     "le les et est pas une je tu il elle nous vous avec pour sur qui dans mais c'est ce "
-    "el los las y es una por para con del al pero muy esta este eso que "
-    "o os um uma não nao para com mais mas isso voce você eu ele ela sim tá ta né "
+    "el los las es una por para con del al pero muy esta este eso que "
+    "o os uma não nao para com mais mas isso voce você eu ele ela sim tá né "
     "il lo gli che non di per una sono questo anche "
-    "bir ve bu da ne ama çok değil nie jest się że na"
+    "bir ve bu ne ama çok değil nie jest się że"
 )
 
 
