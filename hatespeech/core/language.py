@@ -6,8 +6,8 @@
 'en'
 
 The library is py3langid (NumPy only; its model ships in the wheel: nothing is downloaded): naive
-Bayes over byte n-grams, restricted to the 44 ``CANDIDATES``, about 0.15 ms a text. Choosing it, and what else was
-measured: bench/languages.py.
+Bayes over byte n-grams, restricted to the 44 ``CANDIDATES``, about 0.15 ms a text, loaded at the
+first text that needs it (about 1 s). Choosing it, and what else was measured: bench/languages.py.
 
 Identification must never open a way around the English model, so every doubt falls to English
 (``judged_as == "en"``), whatever ``code`` says:
@@ -22,10 +22,10 @@ Identification must never open a way around the English model, so every doubt fa
 - text in another script that the library places with less than ``OTHER_CONFIDENCE`` (``code`` is
   ``"und"``).
 
-The common case costs about a microsecond: an ASCII post with none of the commonest words of the other
-Latin-script languages (``und``, ``que``, ``não`` …) is English without asking the library
-(``reason="plain ASCII"``; about 90% of English tweets): a German post without one of them is rare,
-and judged as English is the safe side.
+The common case costs about two microseconds: an ASCII post with none of the commonest words of the
+other Latin-script languages (``und``, ``que``, ``não`` …) is English without asking the library
+(``reason="plain ASCII"``; 98% of Davidson's tweets): a German post without one of them is rare, and
+judged as English is the safe side.
 ``also`` names the other languages the library gives at least ``MIXED_SHARE`` (a post mixing two).
 Codes are ISO 639-1, macrolanguages for their varieties: every Arabic one is ``ar``, every Chinese one
 ``zh``; ``und`` when it cannot tell.
