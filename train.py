@@ -85,6 +85,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"{MAX_DROP if MISSING is None else 'the allowed drop'} (the same training without it, on the same rows); "
         "otherwise such a run exits 1",
     )
+    parser.add_argument(
+        "--language",
+        help="train another language's model from hatespeech/training/languages.toml (de, pt, ko; --sources for "
+        "another manifest) and score its test split (default --out: models/languages/model-<language>.json)",
+    )
     parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds (default: %(default)s)")
     parser.add_argument(
         "--inner-folds",
@@ -163,6 +168,33 @@ def read_feedback(source: str) -> Feedback:
     return load_store(Settings.from_env()) if source == "store" else load_csv(Path(source))
 
 
+def train_language(args: argparse.Namespace) -> int:
+    """``--language``: the language's data, trained as English is, its test split scored (``training.languages``)."""
+    from hatespeech.training import languages
+
+    try:
+        data = languages.load(args.language, args.sources or languages.MANIFEST)
+    except DataError as err:
+        print(f"train.py: {err}", file=sys.stderr)
+        return 2
+    out = args.out
+    if out == DEFAULT_MODEL_PATH:  # never the English model's place
+        out = DEFAULT_MODEL_PATH.parent / "languages" / f"model-{args.language}.json"
+    print(f"Training {args.language} on {data.train.rows} rows ({data.spec['title']}; {data.spec['licence']})")
+    trained = train(data.train, folds=args.folds, inner_folds=args.inner_folds, build=data.builder())
+    rule = trained.card["decision_rule"]["weights"]
+    trained.card["data"] |= languages.card_section(data)
+    trained.card["metrics"]["test"] = test = languages.score_test_split(trained.model, data, rule)
+    print_metrics(
+        f"{args.folds}-fold cross-validation (nested, production rule)", trained.card["metrics"]["cross_validation"]
+    )
+    print_metrics(f"Test: {test['split']} (production model and rule)", test)
+    print(f"  coarse (abusive vs neither) macro-F1 {test['coarse_macro_f1']:.3f} {test['coarse_per_class']}")
+    card = save_model(trained.model, trained.card, out)
+    print(f"\nwrote {out} and {out.parent / card['model_file']} ({card['size_bytes'] / 1e6:.1f} MB)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if MISSING is not None:
@@ -173,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.language:
+        return train_language(args)
     if args.data is not None and not args.data.is_file():
         print(f"train.py: no file at {args.data} (given with --data)", file=sys.stderr)
         return 2

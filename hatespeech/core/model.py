@@ -40,6 +40,7 @@ import numpy as np
 from hatespeech.core import idioms, threats
 from hatespeech.core.reader import Reader
 from hatespeech.core.text import maybe_spaced
+from hatespeech.core.wordreader import WordReader
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
@@ -108,7 +109,13 @@ class CompiledModel:
         counted = [str(w) for w in arrays.get("counted_words", [])]
         counts = [int(n) for n in arrays.get("word_counts", [])]
         whole = [str(w) for w in arrays.get("unsplit_words", [])]  # real words the reader never splits
-        self.reader = Reader(dict(zip(counted, counts, strict=True)), whole)
+        reader = str(arrays.get("reader", "english"))  # another language's model reads with a WordReader
+        chars = [int(n) for n in arrays.get("char_ngrams", [])]
+        self.reader: Reader | WordReader = (
+            Reader(dict(zip(counted, counts, strict=True)), whole)
+            if reader == "english"
+            else WordReader(reader == "syllables", (chars[0], chars[1]) if chars else None)
+        )
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._warm()

@@ -27,12 +27,13 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.pipeline import Pipeline
 
+    from hatespeech.training.languages import LanguageNormaliser
     from hatespeech.training.pipeline import Normaliser
 
     if not isinstance(pipeline, Pipeline):
         raise _unsupported(f"a {type(pipeline).__name__} (not a Pipeline)")
     steps = [step for _, step in pipeline.steps if step is not None and step != "passthrough"]
-    if len(steps) != 3 or type(steps[0]) is not Normaliser:
+    if len(steps) != 3 or type(steps[0]) not in (Normaliser, LanguageNormaliser):
         raise _unsupported("a pipeline other than normalise → TfidfVectorizer → CalibratedClassifierCV")
     _, vec, classifier = steps
     if not isinstance(vec, TfidfVectorizer) or vec.analyzer != "word":
@@ -80,7 +81,11 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
         raise _unsupported(f"stop words that hold an idiom's violent word {sorted(idioms.WORDS & set(stop))}")
     reader = getattr(steps[0], "reader_", None)  # the normaliser's vocabulary: how disguised words are read
     counts = reader.counts if reader is not None else {}
+    words = "syllables" if getattr(steps[0], "syllables", False) else "words"
     return {
+        # the normaliser: the English reader, or another language's WordReader (no vocabulary)
+        "reader": words if type(steps[0]) is LanguageNormaliser else "english",
+        "char_ngrams": list(getattr(steps[0], "chars", None) or []),  # a WordReader's character n-grams
         "counted_words": sorted(counts),
         "word_counts": np.array([counts[w] for w in sorted(counts)], dtype=np.int64),
         "unsplit_words": sorted(reader.whole) if reader is not None else [],  # real words never split

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,13 +52,15 @@ def train(
     inner_folds: int = 3,
     seed: int = SEED,
     feedback: board.Feedback | None = None,
+    build: Callable[[], Pipeline] = build_pipeline,
 ) -> Trained:
     """Evaluate, then fit on all rows; with ``feedback`` (a board's labels), see training_feedback;
-    with a ``Corpus`` (the manifest's sources), see step 5 above."""
+    with a ``Corpus`` (the manifest's sources), see step 5 above. ``build`` makes the untrained
+    pipeline (another language's: ``hatespeech.training.languages``)."""
     corpus = data if isinstance(data, Corpus) else None
     dataset = data.dataset() if isinstance(data, Corpus) else data
     with normalised_once(), preparing(None if corpus is None else corpus.recipe.prepare()):
-        trained = _train(dataset, folds, inner_folds, seed, feedback)
+        trained = _train(dataset, folds, inner_folds, seed, feedback, build)
         if corpus is not None:
             trained.card["data"] |= _sources_section(corpus)
             trained.card["metrics"] |= _per_source(corpus, trained, inner_folds, seed)
@@ -109,15 +112,22 @@ def _per_source(corpus: Corpus, trained: Trained, inner_folds: int, seed: int) -
     return result
 
 
-def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: board.Feedback | None) -> Trained:
+def _train(
+    data: Dataset,
+    folds: int,
+    inner_folds: int,
+    seed: int,
+    feedback: board.Feedback | None,
+    build: Callable[[], Pipeline] = build_pipeline,
+) -> Trained:
     started = time.perf_counter()
     extra, fitted, dropped, given = None, None, 0, data
     if feedback is not None:
         data, dropped = board.without_feedback_texts(data, feedback)
         fitted = board.choose_weight(data, feedback, seed)
         extra = board.extra(feedback, fitted.weight)
-    holdout = evaluate.held_out(build_pipeline, data, 0.2, inner_folds, seed, extra)
-    cv = evaluate.cross_validate(build_pipeline, data, folds, inner_folds, seed, extra)
+    holdout = evaluate.held_out(build, data, 0.2, inner_folds, seed, extra)
+    cv = evaluate.cross_validate(build, data, folds, inner_folds, seed, extra)
     cross_validation = evaluate.metrics(data.labels, cv.predicted, cv.probabilities)
     cross_validation["folds"], cross_validation["fold_weights"] = folds, cv.fold_weights
 
@@ -126,7 +136,7 @@ def _train(data: Dataset, folds: int, inner_folds: int, seed: int, feedback: boa
     if extra is not None:
         texts, labels = texts + extra.texts, np.concatenate([labels, extra.labels])
         weights = np.concatenate([np.ones(data.rows) if weights is None else weights, extra.weights])
-    model = fit(build_pipeline(), texts, labels, weights)
+    model = fit(build(), texts, labels, weights)
     fit_seconds = time.perf_counter() - fit_started
     thresholds = evaluate.choose_thresholds(cv.probabilities, data.labels)
     card: dict[str, Any] = {

@@ -1,0 +1,200 @@
+"""Models for the languages other than English: their data (``languages.toml``), pipeline and test figures.
+
+``train.py --language de`` reads the language's training file (checked against its sha256), trains
+as English is trained (``hatespeech.training.train``: held-out and nested cross-validation, thresholds
+from out-of-fold curves, the production fit) with the language's pipeline, then scores its test split
+with the production model and rule: the card's ``metrics.test``, per class and coarse (abusive vs
+neither).
+
+The pipeline is English's without the English reader: ``hatespeech.core.wordreader.WordReader``
+(no disguise reading, no glued-word splitting: German compounds stay whole), word TF-IDF (Korean:
+syllable 1–3-grams) and the calibrated one-vs-rest LinearSVC; it compiles like English's.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from hatespeech.config import ROOT
+from hatespeech.core.labels import LABELS
+from hatespeech.core.policy import weighted_argmax
+from hatespeech.core.text import TOKEN_PATTERN
+from hatespeech.core.wordreader import WordReader
+from hatespeech.training import evaluate
+from hatespeech.training.data import DataError, Dataset, sha256_of
+from hatespeech.training.pipeline import SEED
+
+MANIFEST = Path(__file__).with_name("languages.toml")
+SPLIT_SEED = 27  # ToLD-Br has no official split: this seed fixes the held-out one
+NEITHER = LABELS.index("neither")
+
+
+class LanguageNormaliser(TransformerMixin, BaseEstimator):
+    """``WordReader`` as a scikit-learn step (nothing learnt: ``fit`` only sets ``reader_``)."""
+
+    def __init__(self, syllables: bool = False, chars: tuple[int, int] | None = None):
+        self.syllables = syllables
+        self.chars = chars
+
+    def fit(self, X: Iterable[str], y: object = None) -> LanguageNormaliser:  # noqa: N803 (sklearn's name)
+        self.reader_ = WordReader(self.syllables, self.chars)
+        return self
+
+    def transform(self, X: Iterable[str]) -> list[str]:  # noqa: N803
+        return self.reader_.normalise_all(X)
+
+
+def build_pipeline(
+    syllables: bool = False, ngram: tuple[int, int] = (1, 2), c: float = 0.25, chars: tuple[int, int] | None = None
+) -> Pipeline:
+    """The untrained pipeline of a language (see the module's docstring)."""
+    words = TfidfVectorizer(
+        token_pattern=TOKEN_PATTERN,
+        lowercase=False,  # the reader has
+        ngram_range=ngram,
+        min_df=2,
+        sublinear_tf=True,
+        dtype=np.float64,
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        svc = LinearSVC(C=c, multi_class="ovr", random_state=SEED).set_fit_request(sample_weight="svc_weight")
+    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=True)
+    return Pipeline(
+        [("normalise", LanguageNormaliser(syllables, chars)), ("features", words), ("classifier", classifier)]
+    )
+
+
+@dataclass
+class LanguageData:
+    code: str
+    spec: dict[str, Any]
+    train: Dataset
+    test_texts: list[str]
+    test_labels: np.ndarray
+    files: list[dict[str, Any]]
+
+    def builder(self, c: float = 0.25) -> Any:
+        syllables, ngram = self.spec["features"] == "syllables", tuple(self.spec["ngram"])
+        chars = tuple(self.spec["chars"]) if "chars" in self.spec else None
+        return lambda: build_pipeline(syllables, ngram, c, chars)
+
+
+def read_manifest(path: Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise DataError(f"cannot read the languages manifest {path}: {err}") from None
+
+
+def _find(code: str, file: dict[str, Any], root: Path) -> Path:
+    for p in file["paths"]:
+        if (root / p).is_file():
+            path = root / p
+            digest = sha256_of(path)
+            if digest != file["sha256"]:
+                raise DataError(f"{code}: {path} has sha256 {digest}, {MANIFEST.name} says {file['sha256']}")
+            return path
+    raise DataError(f"{code}: no file at {' nor '.join(str(root / p) for p in file['paths'])}")
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as the card shows it: relative to the repository when it is found from there."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _rows(spec: dict[str, Any], path: Path) -> tuple[list[str], np.ndarray]:
+    """Texts and label indices of one file, by the language's format and label mapping."""
+    texts: list[str] = []
+    labels: list[int] = []
+    with open(path, newline="", encoding="utf-8") as f:
+        if spec["format"] == "germeval":
+            for line in f:
+                if line.strip():
+                    text, _, fine = line.rstrip("\n").split("\t")
+                    texts.append(text.replace("|LBR|", " "))
+                    labels.append(LABELS.index(spec["labels"][fine]))
+        elif spec["format"] == "beep":
+            for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                texts.append(row["comments"])
+                labels.append(LABELS.index(spec["labels"][row["hate"]]))
+        elif spec["format"] == "told-br":
+            for row in csv.DictReader(f):
+                flagged = {k for k in spec["hate"] + spec["offensive"] if float(row[k]) >= spec["votes"]}
+                texts.append(row["text"])
+                if flagged & set(spec["hate"]):
+                    labels.append(LABELS.index("hate speech"))
+                else:
+                    labels.append(LABELS.index("offensive language") if flagged else NEITHER)
+        else:
+            raise DataError(f"unknown format {spec['format']!r} in {MANIFEST.name}")
+    return texts, np.array(labels, dtype=int)
+
+
+def load(code: str, manifest: Path = MANIFEST, root: Path = ROOT) -> LanguageData:
+    """The language's training rows and test split (``DataError`` if a file is missing or differs)."""
+    specs = read_manifest(manifest)
+    if code not in specs:
+        raise DataError(f"no language {code!r} in {manifest.name} (there are: {', '.join(specs)})")
+    spec = specs[code]
+    train_path = _find(code, spec["train"], root)
+    texts, labels = _rows(spec, train_path)
+    files = [{"path": _shown(train_path, root), "sha256": spec["train"]["sha256"], "rows": len(texts)}]
+    if "test" in spec:
+        test_path = _find(code, spec["test"], root)
+        test_texts, test_labels = _rows(spec, test_path)
+        files.append({"path": _shown(test_path, root), "sha256": spec["test"]["sha256"], "rows": len(test_texts)})
+    else:
+        rows = np.arange(len(texts))
+        kept, held = train_test_split(rows, test_size=spec["held_out"], stratify=labels, random_state=SPLIT_SEED)
+        test_texts, test_labels = [texts[i] for i in held], labels[held]
+        texts, labels = [texts[i] for i in kept], labels[kept]
+    digest = hashlib.sha256(repr([f["sha256"] for f in files] + [code, len(texts)]).encode()).hexdigest()
+    train = Dataset(texts=texts, labels=labels, sha256=digest, path=train_path)
+    return LanguageData(code, spec, train, test_texts, test_labels, files)
+
+
+def score_test_split(model: Any, data: LanguageData, rule: list[float]) -> dict[str, Any]:
+    """The test split scored by the production model and rule: per class, and coarse (abusive vs neither)."""
+    probabilities = model.predict_proba(data.test_texts)
+    predicted = weighted_argmax(probabilities, rule)
+    result = evaluate.metrics(data.test_labels, predicted, probabilities)
+    truth, said = data.test_labels != NEITHER, predicted != NEITHER
+    result["coarse_macro_f1"] = float(f1_score(truth, said, average="macro"))
+    result["coarse_per_class"] = {
+        "abusive": float(f1_score(truth, said, pos_label=True)),
+        "neither": float(f1_score(truth, said, pos_label=False)),
+    }
+    result["split"] = data.spec["test_split"]
+    return result
+
+
+def card_section(data: LanguageData) -> dict[str, Any]:
+    """What the model card says of the language's data and features."""
+    spec = data.spec
+    return {
+        "language": data.code,
+        "title": spec["title"],
+        "licence": spec["licence"],
+        "files": data.files,
+        "test_split": spec["test_split"],
+        "label_mapping": spec.get("labels")
+        or {"hate speech": spec["hate"], "offensive language": spec["offensive"], "votes": spec["votes"]},
+        "features": f"{spec['features']} {tuple(spec['ngram'])}-grams, English reader not applied",
+    }

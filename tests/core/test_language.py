@@ -1,0 +1,103 @@
+"""Language identification: short sentences of our own, the safety rules, and the English corpora."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from hatespeech.config import ROOT
+from hatespeech.core.language import ENGLISH, UNDETERMINED, Language, identify
+from testing.services import missing
+
+SENTENCES = Path(__file__).resolve().parent.parent / "data" / "languages"
+SHARED = ROOT.parent / "shared" / "data"
+LANGUAGES = sorted(p.stem for p in SENTENCES.glob("*.txt"))
+
+
+def test_at_least_ten_languages_of_twenty_sentences() -> None:
+    assert len(LANGUAGES) >= 10
+    for code in LANGUAGES:
+        assert len(_sentences(code)) >= 20, code
+
+
+def _sentences(code: str) -> list[str]:
+    return [s for s in (SENTENCES / f"{code}.txt").read_text("utf-8").splitlines() if s.strip()]
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_short_sentences_are_named_right(code: str) -> None:
+    sentences = _sentences(code)
+    wrong = [(s, identify(s)) for s in sentences if identify(s).judged_as != code]
+    assert len(wrong) <= 0.1 * len(sentences), wrong
+
+
+def test_confident_foreign_post_is_judged_in_its_language() -> None:
+    found = identify("Leute wie du machen jede Diskussion im Forum kaputt, das ist wirklich traurig.")
+    assert (found.code, found.judged_as, found.reason) == ("de", "de", "identified")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "plain ASCII"),
+        ("lol ok", "plain ASCII"),
+        ("ça va, mdr", "short"),
+        ("du idiot", "short"),  # German, but three words say too little
+        ("@someone https://t.co/abc 12345 😀", "short"),
+        (
+            "ｄｕ ｂｉｓｔ ｅｉｎ ｄｕｍｍｅｒ ｉｄｉｏｔ ｕｎｄ ｓｏｎｓｔ ｎｉｃｈｔｓ",
+            "disguised",
+        ),  # fullwidth letters
+        ("𝐝𝐮 𝐛𝐢𝐬𝐭 𝐞𝐢𝐧 𝐝𝐮𝐦𝐦𝐞𝐫 𝐢𝐝𝐢𝐨𝐭 𝐮𝐧𝐝 𝐬𝐨𝐧𝐬𝐭 𝐧𝐢𝐜𝐡𝐭𝐬", "disguised"),  # mathematical bold
+        ("d u   b i s t   e i n   i d i o t , halt die Klappe jetzt sofort", "disguised"),  # spaced out
+        ("naïve brrr xqv lmaooo ayyy zzz", "unsure"),  # an accent: past the ASCII shortcut
+    ],
+)
+def test_whatever_it_cannot_place_is_judged_as_english(text: str, reason: str) -> None:
+    found = identify(text)
+    assert (found.judged_as, found.reason) == (ENGLISH, reason), found
+
+
+def test_the_shortcut_takes_ascii_posts_without_a_foreign_word() -> None:
+    assert identify("you are the worst and they know it").reason == "plain ASCII"
+    # English words in a German post: the library decides, not the shortcut
+    german = identify("the Typen you kennst du, die sind nicht nett und ich mag sie nicht")
+    assert (german.reason, german.judged_as) == ("identified", "de")
+
+
+def test_korean_laughter_is_not_a_disguise() -> None:
+    found = identify("ㅋㅋㅋㅋ 이 사람 진짜 웃기네 왜 이러는 거야")
+    assert found.judged_as == "ko" and found.reason == "identified"
+
+
+def test_other_scripts_and_macrolanguages() -> None:
+    assert identify("像你这样的人毁了每一次讨论。").code == "zh"
+    assert identify("أمثالك يفسدون كل نقاش في هذا المنتدى").code == "ar"
+    assert identify("😀😀😀").code == UNDETERMINED
+
+
+def test_a_long_post_is_read_in_bounded_time() -> None:
+    found = identify("Das ist ein Satz. " * 200_000)  # 3.6 MB: only the first 4,096 characters are read
+    assert isinstance(found, Language) and found.judged_as == "de"
+
+
+def _texts(path: Path, column: str) -> list[str]:
+    if not path.is_file():
+        missing(f"the research copy at {path}")
+    with open(path, newline="", encoding="utf-8") as f:
+        return [row[column] for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize(
+    ("path", "column"),
+    [
+        (SHARED / "davidson" / "labeled_data.csv", "tweet"),
+        (SHARED / "hatexplain" / "hatexplain_train_val.csv", "text"),
+    ],
+)
+def test_english_corpora_are_judged_as_english(path: Path, column: str) -> None:
+    texts = _texts(path, column)
+    english = sum(identify(t).judged_as == ENGLISH for t in texts)
+    assert english >= 0.99 * len(texts), f"{english} of {len(texts)}"

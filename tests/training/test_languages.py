@@ -1,0 +1,215 @@
+"""The other languages' models: their reader, their data files, and their compiled form (|Δ| ≤ 1e-9)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import train
+from hatespeech.config import ROOT
+from hatespeech.core.labels import LABELS
+from hatespeech.core.model import CompiledModel
+from hatespeech.core.modelfile import load_compiled
+from hatespeech.core.wordreader import WordReader
+from hatespeech.training import languages
+from hatespeech.training.compile import compile_checked, to_arrays
+from hatespeech.training.data import DataError
+from hatespeech.training.pipeline import fit
+from hatespeech.training.save import load_pipeline
+from testing.services import missing
+
+TOLERANCE = 1e-9
+HATE, OFFENSIVE, NEITHER = (LABELS.index(k) for k in ("hate speech", "offensive language", "neither"))
+
+
+def test_german_compounds_stay_whole_and_nothing_is_read_as_english() -> None:
+    reader = WordReader()
+    # the English reader splits glued words and reads disguises against an English vocabulary: not here
+    assert reader.words("Straßenbahnfahrer Ausländerhass Klappe") == ["straßenbahnfahrer", "ausländerhass", "klappe"]
+    assert reader.words("RT @x: Schöne GRÜSSE https://t.co/x 2018 |LBR| ｈａｌｌｏ") == ["schöne", "grüsse", "hallo"]
+
+
+def test_korean_is_read_syllable_by_syllable() -> None:
+    assert WordReader(syllables=True).words("바보야 ok") == ["바", "보", "야", "ok"]
+
+
+def test_character_grams_follow_their_word_and_never_look_like_a_word() -> None:
+    grams = WordReader(chars=(3, 3)).words("Dumm")
+    assert grams == ["dumm", "0_du", "0dum", "0umm", "0mm_"]
+
+
+@pytest.mark.parametrize("reader", [WordReader(), WordReader(syllables=True), WordReader(chars=(2, 4))])
+def test_tokens_point_at_what_was_written(reader: WordReader) -> None:
+    text = "RT  Du bist 한국어야, ﬁne! @x DUMM😡"
+    tokens, idioms = reader.tokens_and_idioms(text)
+    assert [t.text for t in tokens] == reader.words(text) and idioms == []
+    for token in tokens:
+        written = text[token.start : token.end].lower()
+        assert token.text.lstrip("0").strip("_") in written or "ﬁ" in written or token.text == "0x1f621"
+
+
+def _corpus() -> tuple[list[str], np.ndarray]:
+    hate = ["diese {w} Zorgs sollen verschwinden", "alle Zorgs sind {w} Ungeziefer", "{w} Blarfs raus hier"]
+    offensive = ["halt die Klappe du {w} Idiot", "was für ein {w} Mist", "du {w} Trottel lol"]
+    neither = ["einen {w} Tag euch allen", "das {w} Spiel beginnt um acht", "danke für das {w} Rezept 한국"]
+    fillers = ["großer", "neuer", "alter", "roter", "lauter", "langsamer"]
+    texts, labels = [], []
+    for label, templates in ((HATE, hate), (OFFENSIVE, offensive), (NEITHER, neither)):
+        for i in range(24):
+            texts.append(templates[i % 3].format(w=fillers[i % len(fillers)]))
+            labels.append(label)
+    return texts, np.array(labels)
+
+
+ODD = [
+    "",
+    "!!!",
+    "Du Trottel, halt die Klappe!!! https://t.co/x @user",
+    "ＤＵ ｔｒｏｔｔｅｌ ﬁne e\u0301 straße İstanbul",
+    "바보야 ㅋㅋㅋ 진짜 Zorgs",
+    "Zorgs " * 500,
+    "kill for a coffee, kill you",  # an English idiom's word: the compiled model's idiom path
+    "\x00 \ud800 😀 &amp;",
+]
+
+
+@pytest.mark.parametrize(
+    ("syllables", "ngram", "chars"),
+    [(False, (1, 2), None), (True, (1, 3), None), (False, (1, 1), (3, 5))],
+)
+def test_the_compiled_model_scores_as_the_pipeline(
+    syllables: bool, ngram: tuple[int, int], chars: tuple[int, int] | None
+) -> None:
+    texts, labels = _corpus()
+    pipeline = fit(languages.build_pipeline(syllables, ngram, 0.25, chars), texts, labels)
+    arrays = compile_checked(pipeline)
+    compiled = CompiledModel(arrays)
+    probes = texts[::7] + ODD
+    expected = pipeline.predict_proba(probes)
+    got_one = np.array([compiled.proba_one(t) for t in probes])
+    assert np.abs(got_one - expected).max() <= TOLERANCE
+    assert np.abs(compiled.predict_proba(probes) - expected).max() <= TOLERANCE
+    assert to_arrays(pipeline)["reader"] == ("syllables" if syllables else "words")
+
+
+def _write(path: Path, text: str) -> dict[str, object]:
+    path.write_text(text, encoding="utf-8")
+    return {"paths": [str(path)], "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def test_each_format_maps_its_labels(tmp_path: Path) -> None:
+    germeval = _write(
+        tmp_path / "g.txt", "Ihr Zorgs|LBR|raus\tOFFENSE\tABUSE\nDu Trottel\tOFFENSE\tINSULT\nHallo\tOTHER\tOTHER\n"
+    )
+    told = _write(
+        tmp_path / "t.csv",
+        "text,homophobia,obscene,insult,racism,misogyny,xenophobia\n"
+        "a,0,0,0,2,0,0\nb,0,3,0,0,0,0\nc,0,1,1,1,0,0\nd,0,0,0,0,0,0\ne,0,0,0,0,0,0\n",
+    )
+    manifest = tmp_path / "languages.toml"
+    manifest.write_text(
+        f"""
+[de]
+title = "t"
+licence = "l"
+format = "germeval"
+train = {{ paths = {germeval["paths"]!r}, sha256 = "{germeval["sha256"]}" }}
+test = {{ paths = {germeval["paths"]!r}, sha256 = "{germeval["sha256"]}" }}
+test_split = "test"
+labels = {{ ABUSE = "hate speech", INSULT = "offensive language", PROFANITY = "offensive language", OTHER = "neither" }}
+features = "words"
+ngram = [1, 2]
+
+[pt]
+title = "t"
+licence = "l"
+format = "told-br"
+train = {{ paths = {told["paths"]!r}, sha256 = "{told["sha256"]}" }}
+test_split = "held out"
+held_out = 0.4
+votes = 2
+hate = ["homophobia", "racism", "misogyny", "xenophobia"]
+offensive = ["obscene", "insult"]
+features = "words"
+ngram = [1, 2]
+""".replace("'", '"'),
+        encoding="utf-8",
+    )
+    de = languages.load("de", manifest, tmp_path)
+    assert de.train.texts[0] == "Ihr Zorgs raus" and de.train.labels.tolist() == [HATE, OFFENSIVE, NEITHER]
+    with pytest.raises(DataError, match="no language"):
+        languages.load("xx", manifest, tmp_path)
+    # 5 rows, of which one hate and one offensive: no stratified split
+    with pytest.raises(ValueError, match="least populated class"):
+        languages.load("pt", manifest, tmp_path)
+    (tmp_path / "g.txt").write_text("changed\tOTHER\tOTHER\n", encoding="utf-8")
+    with pytest.raises(DataError, match="sha256"):
+        languages.load("de", manifest, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("code", "train_rows", "test_rows"),
+    [("de", 5009, 3532), ("pt", 16800, 4200), ("ko", 7896, 471)],
+)
+def test_the_research_data_is_read_as_declared(code: str, train_rows: int, test_rows: int) -> None:
+    try:
+        data = languages.load(code, root=ROOT)
+    except DataError as err:
+        missing(str(err))
+    assert (data.train.rows, len(data.test_texts)) == (train_rows, test_rows)
+    assert set(np.unique(data.train.labels)) == {HATE, OFFENSIVE, NEITHER}
+
+
+def test_train_py_trains_a_language_and_scores_its_test_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts, labels = _corpus()
+    fine = {HATE: "ABUSE", OFFENSIVE: "INSULT", NEITHER: "OTHER"}
+    rows = "".join(
+        f"{t}\t{'OTHER' if y == NEITHER else 'OFFENSE'}\t{fine[y]}\n" for t, y in zip(texts, labels, strict=True)
+    )
+    file = _write(tmp_path / "g.txt", rows)
+    manifest = tmp_path / "languages.toml"
+    manifest.write_text(
+        f"""[de]
+title = "made-up German"
+licence = "ours"
+format = "germeval"
+train = {{ paths = ["{tmp_path / "g.txt"}"], sha256 = "{file["sha256"]}" }}
+test = {{ paths = ["{tmp_path / "g.txt"}"], sha256 = "{file["sha256"]}" }}
+test_split = "the training file again"
+labels = {{ ABUSE = "hate speech", INSULT = "offensive language", PROFANITY = "offensive language", OTHER = "neither" }}
+features = "words"
+ngram = [1, 1]
+chars = [3, 4]
+""",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out" / "model-de.json"
+    argv = ["--language", "de", "--sources", str(manifest), "--out", str(out), "--folds", "2", "--inner-folds", "2"]
+    assert train.main(argv) == 0
+    assert "coarse (abusive vs neither) macro-F1" in capsys.readouterr().out
+    compiled, card = load_compiled(out)
+    assert card["data"]["language"] == "de" and card["metrics"]["test"]["coarse_macro_f1"] > 0.5
+    assert compiled.reader.words("Straßenbahnfahrer") == [
+        "straßenbahnfahrer",
+        *WordReader(chars=(3, 4)).expand("straßenbahnfahrer")[1:],
+    ]
+
+
+MODELS = ROOT / "models" / "languages"
+
+
+@pytest.mark.parametrize("code", ["de", "pt", "ko"])
+def test_the_committed_models_compile_exactly_on_their_languages_sentences(code: str) -> None:
+    pipeline, card = load_pipeline(MODELS / f"model-{code}.json")
+    compiled, _ = load_compiled(MODELS / f"model-{code}.json")
+    sentences = (ROOT / "tests" / "data" / "languages" / f"{code}.txt").read_text("utf-8").splitlines()
+    probes = sentences + ODD
+    expected = pipeline.predict_proba(probes)
+    assert np.abs(np.array([compiled.proba_one(t) for t in probes]) - expected).max() <= TOLERANCE
+    assert np.abs(compiled.predict_proba(probes) - expected).max() <= TOLERANCE
+    assert card["data"]["language"] == code and card["metrics"]["test"]["split"]
