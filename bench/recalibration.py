@@ -1,7 +1,7 @@
 """Recalibration only where a board's labels speak, measured: a board that labels some classes only.
 
-    .venv/bin/python bench/recalibration.py gab     # HateXplain val's Gab posts: hate speech / neither (≈ 10 min)
-    .venv/bin/python bench/recalibration.py olid    # OLID: offensive language / neither (≈ 15 min)
+    .venv/bin/python bench/recalibration.py gab     # HateXplain val's Gab posts: hate speech / neither (≈ 7 min busy)
+    .venv/bin/python bench/recalibration.py olid    # OLID: offensive language / neither (≈ 9 min busy)
 
 ``gab``: HateXplain's ``val`` split (../shared/data/hatexplain/; never its test split), the posts from
 Gab labelled ``hate speech`` or ``neither`` by their annotators' majority (its offensive posts are left
