@@ -1,4 +1,5 @@
-"""``model.py``'s commands: list, compare, promote, rollback. The serving requirements are enough.
+"""``model.py``'s commands: list, compare, promote, rollback. The serving requirements are enough;
+``retrain`` (``hatespeech.lifecycle.retrain``) runs train.py, which needs the training requirements.
 
 They read the settings the server reads (``FEEDBACK_DB_PATH`` or ``DATABASE_URL``: where the
 promoted model is recorded; ``MODEL_PATH``: a pinned model) and never call the server: each
@@ -21,7 +22,7 @@ from hatespeech.config import MODELS_DIR, ConfigError, Settings
 from hatespeech.core.modelfile import ModelError, card_path_of, read_card
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import PolicyError
-from hatespeech.lifecycle import gate
+from hatespeech.lifecycle import gate, retrain
 from hatespeech.lifecycle.registry import Registry, RegistryError
 from hatespeech.review.store import MAX_PAGE, open_queue
 
@@ -50,7 +51,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             command.add_argument("--why", default="", help="why, for the history")
     back = commands.add_parser("rollback", help="serve the model served before the last promotion")
     back.add_argument("--why", default="", help="why, for the history")
-    return parser.parse_args(argv)
+    again = commands.add_parser(
+        "retrain",
+        help="train on the store's new feedback, compare, promote only through the gate "
+        "(exit 0 promoted, 1 refused, 2 failed, 3 nothing new)",
+    )
+    again.add_argument(
+        "--dir",
+        type=Path,
+        default=retrain.CANDIDATES_DIR,
+        help="each candidate goes to DIR/<UTC time>/model.json (default: %(default)s)",
+    )
+    again.add_argument("--always", action="store_true", help="train even if the served model has seen every label")
+    again.add_argument("--why", default="", help="why, for the history (default: the feedback's count and time)")
+    again.add_argument(
+        "train_args", nargs=argparse.REMAINDER, help="after --: train.py's options (--data, --sources, --folds …)"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "retrain" and args.train_args[:1] == ["--"]:
+        args.train_args = args.train_args[1:]
+    return args
 
 
 def who() -> str:
@@ -242,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "promote":
             return promote(settings, registry, args.card, args.force, args.why)
+        if args.command == "retrain":
+            return retrain.retrain(settings, registry, args.dir, args.train_args, args.always, args.why)
         return rollback(settings, registry, args.why)
     except (ModelError, PolicyError, RegistryError, feedback.StoreUnavailable) as err:
         print(f"model.py: {err}", file=sys.stderr)

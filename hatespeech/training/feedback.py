@@ -10,11 +10,21 @@ The board's feedback (moderators' labels, from the feedback store or a CSV) join
    data plus the other folds; the weight whose out-of-fold macro-F1 on the board is best wins
    (the smaller on a tie: the less the base data is drowned);
 3. the decision rule's weights and the thresholds are recalibrated on those out-of-fold
-   probabilities, i.e. on the board's own labels, for the classes the board uses and when it has
-   at least ``MIN_PER_CLASS`` rows of each; otherwise the base ones are kept, and the card says so.
+   probabilities, i.e. on the board's own labels, where its labels cover them (``movable``) and it
+   has at least ``MIN_PER_CLASS`` rows of each label it uses; otherwise the base ones are kept, and
+   the card says so.
 
 A board may use only some labels (say "hate speech" and "neither"): its scores are then read in
 its terms (``board_predictions``), and only the weights and thresholds its labels cover change.
+A parameter sets the boundary between two classes, and the board's labels speak of it only when
+they hold both: a rule's weight is a ratio to offensive language's (fixed at 1), so hate speech's
+weight (the hate/offensive boundary) needs both labels, and neither's (the offensive/neither
+boundary) needs both; a class's thresholds are set against clean posts, so they need that class
+and "neither". A hate/neither board thus keeps the whole rule and moves the hate-speech
+thresholds only: moving either weight would move a boundary with offensive language, which its
+labels say nothing about (HateXplain's Gab posts raised the neither weight 2 → 8 and cost held-out
+Davidson tweets 0.02 macro-F1; a raised hate weight calls offensive tweets hate speech:
+bench/recalibration.py).
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ MIN_PER_CLASS = 50  # rows of a class the board labelled before its rule and thr
 WEIGHTS = (1.0, 2.0, 4.0, 8.0)  # the feedback rows' weights tried (the base rows weigh their annotators' agreement)
 FOLDS = 3
 # While the weight is searched, the base rule is not known yet (its cross-validation needs the
-# weight): the weights of classes a board does not use are the committed model's meanwhile.
+# weight): the weights a board's labels do not cover (``movable``) are the committed model's meanwhile.
 SEARCH_RULE = (4.0, 1.0, 2.0)
 # The rule's grids on a board: wider than the base data's (evaluate.HATE_WEIGHTS, NEITHER_WEIGHTS),
 # since a board's share of clean posts can be anything.
@@ -263,13 +273,32 @@ def board_metrics(
     return result
 
 
+def movable(covered: tuple[int, ...]) -> dict[str, list[str]]:
+    """What a board's labels may recalibrate (see the module docstring): the rule's weights, by their
+    class, and the classes whose thresholds may move.
+
+    >>> movable((HATE, NEITHER))
+    {'weights': [], 'thresholds': ['hate speech']}
+    >>> movable((OFFENSIVE, NEITHER))
+    {'weights': ['neither'], 'thresholds': ['offensive language']}
+    >>> movable((HATE, OFFENSIVE))
+    {'weights': ['hate speech'], 'thresholds': []}
+    """
+    labelled = set(covered)
+    return {
+        "weights": [LABELS[k] for k in (HATE, NEITHER) if {k, OFFENSIVE} <= labelled],
+        "thresholds": [LABELS[k] for k in (HATE, OFFENSIVE) if {k, NEITHER} <= labelled],
+    }
+
+
 def tune_board_rule(
     probabilities: np.ndarray, labels: np.ndarray, covered: tuple[int, ...], base: list[float]
 ) -> list[float]:
     """The rule's weights ``[hate, 1, neither]`` maximising smoothed macro-F1 in the board's labels;
-    a weight whose class the board does not use stays the base one."""
-    hates = BOARD_HATE_WEIGHTS if HATE in covered else np.array([base[HATE]])
-    neithers = BOARD_NEITHER_WEIGHTS if NEITHER in covered else np.array([base[NEITHER]])
+    a weight the board's labels do not cover (``movable``) stays the base one."""
+    weights = movable(covered)["weights"]
+    hates = BOARD_HATE_WEIGHTS if LABELS[HATE] in weights else np.array([base[HATE]])
+    neithers = BOARD_NEITHER_WEIGHTS if LABELS[NEITHER] in weights else np.array([base[NEITHER]])
     classes = list(covered)
 
     def score(h: float, n: float) -> float:
@@ -333,16 +362,22 @@ def recalibrate(
     """
     counts = feedback.class_counts()
     covered = feedback.covered
+    may = movable(covered)
+    used = ", ".join(LABELS[k] for k in covered)
     enough = all(counts[LABELS[k]] >= MIN_PER_CLASS for k in covered)
     notes = []
-    if enough:
-        weights = tune_board_rule(fit.probabilities, feedback.labels, covered, base_weights)
+    if not may["weights"]:
+        weights, enough = list(base_weights), False
         notes.append(
-            "decision rule recalibrated on the feedback for " + ", ".join(LABELS[k] for k in covered)
-            if len(covered) == 3
-            else "decision rule recalibrated on the feedback for the labels it uses ("
-            + ", ".join(LABELS[k] for k in covered)
-            + "); the others' weights are the base data's"
+            f"decision rule kept from the base data: its weights set the boundaries with offensive language, and "
+            f"the feedback's labels ({used}) do not hold both sides of either"
+        )
+    elif enough:
+        weights = tune_board_rule(fit.probabilities, feedback.labels, covered, base_weights)
+        kept = [LABELS[k] for k in (HATE, NEITHER) if LABELS[k] not in may["weights"]]
+        notes.append(
+            f"decision rule recalibrated on the feedback ({used}): the weight of {', '.join(may['weights'])}"
+            + (f"; the weight of {', '.join(kept)} is the base data's (the labels do not cover it)" if kept else "")
         )
     else:
         weights = list(base_weights)
@@ -352,9 +387,9 @@ def recalibrate(
         )
     thresholds = {label: dict(values) for label, values in base_thresholds.items()}
     recalibrated = []
-    if NEITHER in covered and counts["neither"] >= MIN_PER_CLASS:
-        wanted = [LABELS[k] for k in covered if k != NEITHER and counts[LABELS[k]] >= MIN_PER_CLASS]
-        board = evaluate.choose_thresholds(fit.probabilities, feedback.labels, classes=wanted)
+    if counts["neither"] >= MIN_PER_CLASS:
+        wanted = [label for label in may["thresholds"] if counts[label] >= MIN_PER_CLASS]
+        board = evaluate.choose_thresholds(fit.probabilities, feedback.labels, classes=wanted) if wanted else {}
         for label, values in board.items():
             values["meaning"] = values["meaning"].replace("on the training data", "on the board's feedback")
             thresholds[label] = values
@@ -366,7 +401,7 @@ def recalibrate(
         notes.append(
             "thresholds kept from the base data for "
             + ", ".join(kept)
-            + f" (the feedback needs {MIN_PER_CLASS} rows of 'neither' and of the class)"
+            + f" (the feedback needs the class and 'neither', {MIN_PER_CLASS} rows of each)"
         )
 
     # Out-of-fold metrics, nested: each fold decided by the rule tuned on the other folds.
@@ -383,6 +418,13 @@ def recalibrate(
     return {
         "weights": weights,
         "thresholds": thresholds,
+        "may_recalibrate": {
+            "rule_weights": may["weights"],
+            "thresholds": may["thresholds"],
+            "why": "a weight is a ratio to offensive language's: it moves only if the labels hold its class and "
+            "offensive language; a class's thresholds are set against clean posts: they move only if the labels "
+            f"hold that class and neither; each with at least {MIN_PER_CLASS} rows of every label used",
+        },
         "recalibrated_rule": enough,
         "recalibrated_thresholds": recalibrated,
         "notes": notes,

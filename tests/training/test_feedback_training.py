@@ -170,32 +170,53 @@ def board_fit(
 
 def test_a_board_with_few_rows_keeps_the_base_rule_and_says_so() -> None:
     few = training_feedback.MIN_PER_CLASS - 1
-    feedback, fit = board_fit({"hate speech": few, "neither": 200})
+    feedback, fit = board_fit({"offensive language": few, "neither": 200})
     chosen = training_feedback.recalibrate(fit, feedback, BASE_RULE, BASE_THRESHOLDS)
     assert chosen["weights"] == BASE_RULE and chosen["recalibrated_rule"] is False
     assert chosen["recalibrated_thresholds"] == [] and chosen["thresholds"] == BASE_THRESHOLDS
     assert any(
-        f"fewer than {training_feedback.MIN_PER_CLASS}" in n and f"hate speech: {few}" in n for n in chosen["notes"]
+        f"fewer than {training_feedback.MIN_PER_CLASS}" in n and f"offensive language: {few}" in n
+        for n in chosen["notes"]
     )
-    assert set(chosen["out_of_fold"]["per_class"]) == {"hate speech", "neither"}
+    assert set(chosen["out_of_fold"]["per_class"]) == {"offensive language", "neither"}
 
 
-def test_a_board_that_labels_only_hate_speech_and_neither() -> None:
+def test_a_board_that_labels_only_hate_speech_and_neither_keeps_the_rule() -> None:
+    """Either weight would move a boundary with offensive language, which such a board never labels:
+    its neither weight, recalibrated, called offensive tweets clean (bench/recalibration.py)."""
     feedback, fit = board_fit({"hate speech": 80, "neither": 200})
+    # the board's clean posts lean offensive: a rule tuned on them would raise the neither weight
+    fit.probabilities[feedback.labels == 2] = [0.05, 0.75, 0.2]
+    assert training_feedback.tune_board_rule(fit.probabilities, feedback.labels, (0, 1, 2), BASE_RULE) != BASE_RULE
     chosen = training_feedback.recalibrate(fit, feedback, BASE_RULE, BASE_THRESHOLDS)
-    assert chosen["recalibrated_rule"] is True and chosen["recalibrated_thresholds"] == ["hate speech"]
+    assert chosen["weights"] == BASE_RULE and chosen["recalibrated_rule"] is False
+    assert chosen["may_recalibrate"]["rule_weights"] == []
+    assert chosen["may_recalibrate"]["thresholds"] == ["hate speech"]
+    assert any("do not hold both sides" in note for note in chosen["notes"])
+    assert chosen["recalibrated_thresholds"] == ["hate speech"]
     assert chosen["thresholds"]["offensive language"] == BASE_THRESHOLDS["offensive language"]
     assert "on the board's feedback" in chosen["thresholds"]["hate speech"]["meaning"]
-    assert chosen["weights"][1] == 1.0  # offensive language is the reference; hate and neither are the board's
-    assert chosen["out_of_fold"]["macro_f1"] > 0.8  # the made-up probabilities lean the right way
+    assert set(chosen["out_of_fold"]["per_class"]) == {"hate speech", "neither"}
+    assert chosen["out_of_fold"] == chosen["out_of_fold_base_rule"]  # one rule: the base one
     assert set(chosen["out_of_fold"]["roc_auc"]) == {"hate speech", "abusive (P(hate) + P(offensive))"}
+
+
+def test_a_board_that_labels_only_hate_speech_and_offensive_language_moves_the_hate_weight_only() -> None:
+    feedback, fit = board_fit({"hate speech": 80, "offensive language": 200})
+    chosen = training_feedback.recalibrate(fit, feedback, BASE_RULE, BASE_THRESHOLDS)
+    assert chosen["recalibrated_rule"] is True and chosen["weights"][1:] == BASE_RULE[1:]
+    assert chosen["may_recalibrate"]["rule_weights"] == ["hate speech"]
+    # thresholds are set against clean posts: a board without any keeps them all
+    assert chosen["recalibrated_thresholds"] == [] and chosen["thresholds"] == BASE_THRESHOLDS
 
 
 def test_a_board_that_labels_only_offensive_language_and_neither_keeps_the_hate_weight() -> None:
     feedback, fit = board_fit({"offensive language": 120, "neither": 120})
     chosen = training_feedback.recalibrate(fit, feedback, BASE_RULE, BASE_THRESHOLDS)
-    assert chosen["weights"][0] == BASE_RULE[0]
+    assert chosen["weights"][0] == BASE_RULE[0] and chosen["recalibrated_rule"] is True
+    assert chosen["may_recalibrate"]["rule_weights"] == ["neither"]
     assert chosen["recalibrated_thresholds"] == ["offensive language"]
+    assert chosen["thresholds"]["hate speech"] == BASE_THRESHOLDS["hate speech"]
     assert chosen["out_of_fold"]["abusive_recall"] > 0.8
 
 
