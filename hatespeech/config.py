@@ -349,7 +349,7 @@ class ReviewSettings:
 
 # What the review page tells moderators to run so that their labels join the training data
 # (train.py's --feedback): here, below the review page that shows it and the service that serves it.
-RETRAIN_COMMAND = "python train.py --feedback store"
+RETRAIN_COMMAND = "python model.py retrain"
 
 
 @dataclass(frozen=True)

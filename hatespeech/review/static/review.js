@@ -578,7 +578,7 @@
         : "Posts that reached review or block with an id. Their texts are erased " +
           (hours % 24 === 0 ? hours / 24 + " days" : hours + " hours") +
           " after they were moderated (REVIEW_TEXT_RETENTION_HOURS).";
-    $("retrain").textContent = model.retrain || "python train.py --feedback store";
+    $("retrain").textContent = model.retrain || "python model.py retrain";
   }
 
   async function open(auth) {
