@@ -15,6 +15,7 @@ from hatespeech.core.labels import LABELS
 from hatespeech.core.policy import Policy
 from hatespeech.training.data import DAVIDSON_SHA256, sha256_of
 from hatespeech.training.evaluate import decide
+from hatespeech.training.sources import read_manifest
 
 POLITE = [
     "Please respect each other.",
@@ -34,8 +35,14 @@ def label_of(classifier: Classifier, text: str) -> str:
 def test_committed_card_matches_the_committed_model(classifier: Classifier) -> None:
     card = json.loads(DEFAULT_MODEL_PATH.read_text())
     assert card["sha256"] == sha256_of(DEFAULT_MODEL_PATH.parent / card["model_file"])
-    assert card["data"]["sha256"] == DAVIDSON_SHA256
-    assert card["data"]["rows"] == 24_783
+    # trained on the committed manifest's sources, each file the one it declares
+    manifest = read_manifest()
+    assert [(s["name"], s["sha256"], s["licence"]) for s in card["data"]["sources"]] == [
+        (s.name, s.sha256, s.licence) for s in manifest.sources
+    ]
+    assert card["data"]["sources"][0]["sha256"] == DAVIDSON_SHA256 and card["data"]["sources"][0]["rows"] == 24_783
+    assert card["data"]["rows"] == sum(s["trained_rows"] for s in card["data"]["sources"])
+    assert card["data"]["training"] == manifest.recipe.card()
     assert classifier.card == card
 
 
