@@ -46,7 +46,7 @@ _PERSON = (  # who it is done to: a person, people, or a group of people
     r"|mom|mum|mother|dad|father|wife|husband|son|daughter|sister|brother|friends?|boyfriend|girlfriend|baby|boss"
     r"|ex|teacher|neighbou?rs?|people)|every\s+(?:one|last\s+one|\w+)"
     r"|(?:all|some|each|every\s+one|one|every\s+last\s+one)\s+of\s+(?:you|them|em|those\s+\w+|these\s+\w+)"
-    r"|these\s+\w+|those\s+\w+|that\s+(?:guy|man|woman|girl|boy|bitch|nigga|fag|\w+er)"
+    r"|these\s+\w+|those\s+\w+|(?:that|this)\s+(?:guy|man|woman|girl|boy|bitch|nigga|fag|\w+er)"
     r"|anyone|anybody|somebody|someone|(?:all\s+)?(?:the\s+)?(?:" + _GROUPS + r"))"
 )
 _SUBJECT = (  # who should suffer it, in a wish or a call ("they should all be shot")
@@ -60,6 +60,8 @@ _WILL = (  # intent: future, decision, wish
     r"(?:ll|will|gonna|going\s+to|gon|finna|want\s+to|wanna|am\s+going\s+to|are\s+going\s+to|shall|m\s+gonna"
     r"|am\s+gonna|are\s+gonna"
     r"|m\s+going\s+to|re\s+going\s+to|re\s+gonna|would\s+love\s+to|should|need\s+to|have\s+to|must|got\s+to"
+    r"|would|d"  # a condition is still intent: "I'd kill you", "I would hurt you if ..."
+    r"|(?:m|am|re|are)\s+(?!not\b|never\b)\w+\s+to"  # "I'm about to", "we're here to", "I'm dressed to"
     r")"
 )
 _INTENT = r"(?:" + _I + r"\s+" + _WILL + r"|ill|ima|imma|i\s+ma|swear\s+(?:to\s+god\s+)?(?:i|we)\s+(?:ll|will))"

@@ -17,10 +17,12 @@ DISGUISED = {  # Greek υ, Cyrillic і: look-alikes
         "you are a bіtch",
         "you are a 𝐛𝐢𝐭𝐜𝐡",
     ],
-    "shut up you stupid idiot": [
-        "shut up you stuuupid idiot",
-        "shut up you st*pid idiot",
-        "shut up you s.t.u.p.i.d idiot",
+    # the word that carries the score is the one disguised
+    "shut up you stupid retard": [
+        "shut up you stupid reeetard",
+        "shut up you stupid r*tard",
+        "shut up you stupid r.e.t.a.r.d",
+        "shut up you stupid ret@rd",
     ],
 }
 

@@ -218,7 +218,7 @@ def test_the_card_thresholds_are_probabilities_with_a_meaning() -> None:
 
 
 def test_moderate_over_http(production: Server) -> None:
-    status, answer = post_json(production.url + "/moderate", {"text": "shut up you stupid idiot"})
+    status, answer = post_json(production.url + "/moderate", {"text": "shut up you stupid faggot"})
     assert status == 200
     assert list(answer) == ["scores", "label", "flagged", "action", "categories", "reasons", "model"]
     assert list(answer["scores"]) == list(LABELS)
