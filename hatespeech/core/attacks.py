@@ -41,6 +41,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Final, cast
 
 from hatespeech.core.policy import ACTION_RANK, REVIEW, AttackReason, Moderation, is_flagged
+from hatespeech.core.text import without_lookaheads
 
 CATEGORY: Final = "identity attack"  # the reason's and the category's name in a /moderate answer
 HATE: Final = "hate speech"  # the class an identity attack is an instance of
@@ -293,17 +294,7 @@ def _loosened(pattern: str) -> str:
     marks wherever ``pattern`` matches them joined with (and in more places). Cheaper to get than the spans."""
     for mark in (r"(?:\s+\|)?", r"(?:^|\|)\s*", r"\s*(?:\||$)"):
         pattern = pattern.replace(mark, "")
-    while (start := pattern.find("(?!")) >= 0:
-        depth = 0
-        for end in range(start, len(pattern)):
-            if pattern[end] == "(" and pattern[end - 1] != "\\":
-                depth += 1
-            elif pattern[end] == ")" and pattern[end - 1] != "\\":
-                depth -= 1
-                if depth == 0:
-                    break
-        pattern = pattern[:start] + pattern[end + 1 :]
-    return pattern
+    return without_lookaheads(pattern)
 
 
 _LOOSE = re.compile(_loosened(_ATTACK.pattern))

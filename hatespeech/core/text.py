@@ -230,3 +230,23 @@ def __getattr__(name: str) -> object:
 
         return Reader
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def without_lookaheads(pattern: str) -> str:
+    r"""``pattern`` with its negative lookaheads ``(?!…)`` removed (nested groups and all): the looser
+    pattern the threat and identity-attack checks search first, since it matches wherever ``pattern`` does.
+
+    >>> without_lookaheads(r"kill(?!\s+(?:a|an)\b)\s+you")
+    'kill\\s+you'
+    """
+    while (start := pattern.find("(?!")) >= 0:
+        depth, end = 0, start
+        for end in range(start, len(pattern)):
+            if pattern[end] == "(" and pattern[end - 1] != "\\":
+                depth += 1
+            elif pattern[end] == ")" and pattern[end - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    break
+        pattern = pattern[:start] + pattern[end + 1 :]
+    return pattern

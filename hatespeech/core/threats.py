@@ -27,6 +27,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 from hatespeech.core.policy import ACTION_RANK, REVIEW, Moderation, ThreatReason, is_flagged
+from hatespeech.core.text import without_lookaheads
 
 _VERBS = (  # violent acts done to someone, each with the forms the tokens may show
     "kill|kills|killed|killing|murder|murders|murdered|shoot|shoots|shot|shooting|stab|stabs|stabbed|stabbing"
@@ -139,17 +140,7 @@ def _loosened(pattern: str) -> str:
     """``pattern`` without its clause marks and negative lookaheads: it matches the text's words joined without
     clause marks wherever the pattern matches them joined with (and in more places). Cheaper to get than spans."""
     pattern = pattern.replace(r"(?:^|\|\s+)", r"\b").replace(r"\s*(?:\||$)", "")
-    while (start := pattern.find("(?!")) >= 0:
-        depth, end = 0, start
-        for end in range(start, len(pattern)):
-            if pattern[end] == "(" and pattern[end - 1] != "\\":
-                depth += 1
-            elif pattern[end] == ")" and pattern[end - 1] != "\\":
-                depth -= 1
-                if depth == 0:
-                    break
-        pattern = pattern[:start] + pattern[end + 1 :]
-    return pattern
+    return without_lookaheads(pattern)
 
 
 # Every loosened pattern starts at a word's start: one \b before the alternatives, not one in each, makes the

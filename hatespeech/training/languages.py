@@ -22,23 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
 
 from hatespeech.config import ROOT
 from hatespeech.core.labels import LABELS
 from hatespeech.core.policy import weighted_argmax
-from hatespeech.core.text import TOKEN_PATTERN
 from hatespeech.core.wordreader import WordReader
 from hatespeech.training import evaluate
 from hatespeech.training.data import DataError, Dataset, sha256_of
-from hatespeech.training.pipeline import SEED
+from hatespeech.training.pipeline import calibrated_svc, word_features
 
 MANIFEST = Path(__file__).with_name("languages.toml")
 SPLIT_SEED = 27  # ToLD-Br has no official split: this seed fixes the held-out one
@@ -64,17 +59,7 @@ def build_pipeline(
     syllables: bool = False, ngram: tuple[int, int] = (1, 2), c: float = 0.25, chars: tuple[int, int] | None = None
 ) -> Pipeline:
     """The untrained pipeline of a language (see the module's docstring)."""
-    words = TfidfVectorizer(
-        token_pattern=TOKEN_PATTERN,
-        lowercase=False,  # the reader has
-        ngram_range=ngram,
-        min_df=2,
-        sublinear_tf=True,
-        dtype=np.float64,
-    )
-    with sklearn.config_context(enable_metadata_routing=True):
-        svc = LinearSVC(C=c, multi_class="ovr", random_state=SEED).set_fit_request(sample_weight="svc_weight")
-    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=True)
+    words, classifier = word_features(ngram), calibrated_svc(c)
     return Pipeline(
         [("normalise", LanguageNormaliser(syllables, chars)), ("features", words), ("classifier", classifier)]
     )

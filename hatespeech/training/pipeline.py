@@ -103,22 +103,31 @@ C = 0.25  # the SVC's regularisation: bench/LOG-2026.md (Accuracy)
 
 def build_pipeline(c: float = C, drop_stop_words: bool = True) -> Pipeline:
     """The untrained pipeline with the production settings (``c``: the SVC's C)."""
-    words = TfidfVectorizer(
+    words = word_features((1, 2), stop_words() if drop_stop_words else None)
+    return Pipeline([("normalise", Normaliser()), ("features", words), ("classifier", calibrated_svc(c))])
+
+
+def word_features(ngram_range: tuple[int, int], stop: list[str] | None = None) -> TfidfVectorizer:
+    """Word n-gram TF-IDF over normalised text (the normaliser has lower-cased it already)."""
+    return TfidfVectorizer(
         token_pattern=TOKEN_PATTERN,
-        lowercase=False,  # the normaliser has lower-cased already
-        stop_words=stop_words() if drop_stop_words else None,
-        ngram_range=(1, 2),
+        lowercase=False,
+        stop_words=stop,
+        ngram_range=ngram_range,
         min_df=2,
         sublinear_tf=True,
         dtype=np.float64,
     )
+
+
+def calibrated_svc(c: float = C) -> CalibratedClassifierCV:
+    """One-vs-rest LinearSVC, calibrated by 5-fold cross-validation (sigmoid, the folds' models averaged)."""
     # LinearSVC is one-vs-rest itself (multi_class="ovr"). Annotator-agreement weights go to it
     # only, through metadata routing: the sigmoid calibrators are fit unweighted, so the
     # probabilities stay calibrated on the real label distribution.
     with sklearn.config_context(enable_metadata_routing=True):
         svc = LinearSVC(C=c, multi_class="ovr", random_state=SEED).set_fit_request(sample_weight="svc_weight")
-    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=True)
-    return Pipeline([("normalise", Normaliser()), ("features", words), ("classifier", classifier)])
+    return CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=True)
 
 
 def fit(pipeline: Pipeline, texts: list[str], labels: np.ndarray, sample_weight: np.ndarray | None = None) -> Pipeline:
