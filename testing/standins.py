@@ -90,23 +90,23 @@ def board_env(tmp: Path, discourse: Discourse, mastodon: Mastodon, **extra: str)
     }
 
 
-ABUSIVE = "shut up you stupid bitch"  # `block` for the committed model (offensive language)
-REVIEW = "you are a stupid idiot"  # `review`
+ABUSIVE = "shut up you stupid bitch ass hoe"  # `block` for the committed model (offensive language)
+REVIEW = "you are a dumb ass idiot"  # `review`
 CLEAN = "Thanks for the recipe, see you at the game tonight"  # `allow`
-HATEFUL = "all of them are dirty f*gs"  # `block` (hate speech) for the committed model
-# Harmless sentences, each `review` on its own for the committed model (a word it learnt from insults),
-# `allow` among other words: what a long clean post holds here and there.
+HATEFUL = "those dirty n*ggers and k*kes"  # `block` (hate speech) for the committed model, disguises read
+# Harmless sentences, each `review` on its own for the committed model ("a bitch" as "a pain", a phrase it
+# learnt from insults), `allow` among other words: what a long clean post holds here and there.
 MILD = [
-    "Crazy ass weather today.",
-    "The cat knocked over the damn vase.",
-    "Crazy ass traffic today.",
-    "The dog chewed the damn shoe.",
-    "Crazy ass storm last night.",
-    "The kids broke the damn window.",
-    "Crazy ass queue at the market.",
-    "The wind took the damn umbrella.",
+    "This traffic is a bitch today.",
+    "Parking downtown is a bitch.",
+    "The rain is a bitch this week.",
+    "Mondays are a bitch.",
+    "The hill on my run is a bitch.",
+    "Winter here is a bitch.",
+    "The last mile is a bitch.",
+    "Assembling this desk is a bitch.",
 ]
-ENCODED = "you are a &#102;&#97;&#103;"  # `allow` as written; Discourse shows "you are a fag" (`block`)
+ENCODED = "you stupid &#102;&#97;&#103;"  # `allow` as written; Discourse shows "you stupid fag" (`block`)
 _WORDS = [
     "garden",
     "rain",

@@ -31,7 +31,7 @@ from testing.support import ROOT, server_env
 
 TEXTS = [
     "have a lovely day, everyone",
-    "shut up you stupid idiot",
+    "shut up you stupid nigger",  # a block: hate speech past its block threshold
     "I am going to kill you",
     "I'd kill for a coffee",
     "I will k!ll you",  # read as the model reads it
@@ -241,6 +241,7 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
         f"hatespeech/models/{card['model_file']}",
         "hatespeech/core/confusables.json",
         "hatespeech/training/sources.toml",  # the training data's manifest, not the data
+        "hatespeech/training/languages.toml",  # the other languages' training data manifest, not the data
         "hatespeech/service/nginx.conf",
         *(f"hatespeech/review/static/{p.name}" for p in (ROOT / "hatespeech" / "review" / "static").iterdir()),
     }

@@ -35,7 +35,7 @@ def counts(server: Server) -> dict:
 
 
 def test_the_key_answers_the_drop_ins(keyed: Server) -> None:
-    status, reply = post_json(keyed.url + "/v1/moderations", {"input": "shut up you stupid idiot"}, bearer(KEY))
+    status, reply = post_json(keyed.url + "/v1/moderations", {"input": "shut up you stupid retard"}, bearer(KEY))
     assert status == 200 and reply["results"][0]["flagged"] is True  # type: ignore[index]
     body = {"comment": {"text": "have a lovely day"}, "requestedAttributes": {"TOXICITY": {}}}
     status, reply = post_json(f"{keyed.url}{ANALYZE}?key={KEY}", body)
