@@ -28,13 +28,13 @@ from testing.support import Server, gunicorn, post_json, request
 
 TOKEN = "review-test-token"  # the review_server fixture's FIREFLY_TOKEN
 AUTH = {"Authorization": f"Token {TOKEN}"}
-XSS = 'you stupid idiot faggot <script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+XSS = 'you stupid faggot bitch <script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 POSTS = [  # oldest first; the page shows the newest first
     # the model says neither; the threat check sends it to review
-    {"id": "p-threat", "text": "we should hang every one of those zorgs", "thread": "t-3", "author": "dave"},
+    {"id": "p-threat", "text": "we should hang every one of those zorgs at dawn", "thread": "t-3", "author": "dave"},
     {"id": "p-xss", "text": XSS, "thread": "t-2", "author": "mallory", "url": "https://forum.example/t/2#p1"},
     {"id": "p-clean", "text": "I love this recipe, thanks", "thread": "t-1", "author": "carol"},
-    {"id": "p-hate", "text": "those zorgs are vermin, kill them all you faggots", "thread": "t-1", "author": "bob"},
+    {"id": "p-hate", "text": "those zorgs are vermin, kill them all you faggot niggers", "thread": "t-1", "author": "bob"},
     {"id": "p-offensive", "text": "what a bitch", "thread": "t-1", "url": "https://forum.example/t/1#p3"},
 ]
 
