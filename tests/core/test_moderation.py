@@ -233,14 +233,11 @@ def test_moderate_over_http(production: Server) -> None:
     assert [r["category"] for r in answer["reasons"]] == ["hate speech", "offensive language"]
     _, vermin = post_json(production.url + "/moderate", {"text": "immigrants are vermin and should be deported"})
     assert (vermin["label"], vermin["action"]) == ("neither", "review"), "the label is the model's guess"
-    assert [(r["category"], r.get("threshold")) for r in vermin["reasons"]] == [
-        ("hate speech", "review"),
-        ("identity attack", None),
-    ], "and why"
+    assert [(r["category"], r.get("threshold")) for r in vermin["reasons"]] == [("identity attack", None)], "and why"
     _, calm = post_json(production.url + "/moderate", {"text": "what a lovely afternoon in the park"})
     assert calm["action"] == "allow" and calm["reasons"] == []
     assert answer["model"] == {"version": CARD["version"], "sha256": CARD["sha256"]}
-    _, scores = post_json(production.url + "/predict", {"text": "shut up you stupid idiot"})
+    _, scores = post_json(production.url + "/predict", {"text": "shut up you stupid faggot"})
     assert scores == answer["scores"], "/moderate scores exactly as /predict"
 
 

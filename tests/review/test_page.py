@@ -34,7 +34,12 @@ POSTS = [  # oldest first; the page shows the newest first
     {"id": "p-threat", "text": "we should hang every one of those zorgs at dawn", "thread": "t-3", "author": "dave"},
     {"id": "p-xss", "text": XSS, "thread": "t-2", "author": "mallory", "url": "https://forum.example/t/2#p1"},
     {"id": "p-clean", "text": "I love this recipe, thanks", "thread": "t-1", "author": "carol"},
-    {"id": "p-hate", "text": "those zorgs are vermin, kill them all you faggot niggers", "thread": "t-1", "author": "bob"},
+    {
+        "id": "p-hate",
+        "text": "those zorgs are vermin, kill them all you faggot niggers",
+        "thread": "t-1",
+        "author": "bob",
+    },
     {"id": "p-offensive", "text": "what a bitch", "thread": "t-1", "url": "https://forum.example/t/1#p3"},
 ]
 
