@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from testing.support import labelled_sentences  # noqa: E402 (after the path)
+
 DATA = ROOT / "tests" / "data" / "attacks.tsv"
 HATEXPLAIN = ROOT.parent / "shared" / "data" / "hatexplain" / "hatexplain_train_val.csv"
 # Long texts an adversary may send: many near-matches, a group word and a trigger everywhere, no punctuation.
@@ -36,12 +38,7 @@ HOSTILE = {
 
 
 def load(path: Path = DATA) -> list[tuple[int, str, str]]:
-    rows = []
-    for line in path.read_text("utf-8").splitlines():
-        if line and not line.startswith("#"):
-            label, kind, sentence = line.split("\t")
-            rows.append((int(label), kind, sentence))
-    return rows
+    return labelled_sentences(path)
 
 
 def main(argv: list[str] | None = None) -> None:

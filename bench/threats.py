@@ -14,17 +14,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from testing.support import labelled_sentences  # noqa: E402 (after the path)
+
 DATA = ROOT / "tests" / "data" / "threats.tsv"
 HELD_OUT = ROOT / "tests" / "data" / "threats_heldout.tsv"
 
 
 def load(path: Path = DATA) -> list[tuple[int, str, str]]:
-    rows = []
-    for line in path.read_text("utf-8").splitlines():
-        if line and not line.startswith("#"):
-            label, kind, sentence = line.split("\t")
-            rows.append((int(label), kind, sentence))
-    return rows
+    return labelled_sentences(path)
 
 
 def main() -> None:

@@ -23,6 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+def labelled_sentences(path: Path) -> list[tuple[int, str, str]]:
+    """The rows of a labelled sentence set written for the checks (tests/data/threats.tsv, attacks.tsv):
+    ``label<TAB>kind<TAB>sentence``, label 1 for what the check must catch; ``#`` lines are comments."""
+    rows = []
+    for line in path.read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            label, kind, sentence = line.split("\t")
+            rows.append((int(label), kind, sentence))
+    return rows
+
+
 def wait_for(condition: Callable[[], bool], describe: Callable[[], object], timeout: float = 60.0) -> None:
     """Wait (bounded) until ``condition()`` holds; fail with ``describe()`` (what did arrive) if it never does.
 

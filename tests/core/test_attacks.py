@@ -11,19 +11,14 @@ from hatespeech.core import attacks
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import Policy
 from hatespeech.core.reader import PLAIN, Reader
-from testing.support import ROOT
+from testing.support import ROOT, labelled_sentences
 
 DATA = ROOT / "tests" / "data" / "attacks.tsv"
 ATTACK_KINDS = ("dehumanising", "exclusion", "generalisation")
 
 
 def rows(path: Path = DATA) -> list[tuple[int, str, str]]:
-    found = []
-    for line in path.read_text("utf-8").splitlines():
-        if line and not line.startswith("#"):
-            label, kind, sentence = line.split("\t")
-            found.append((int(label), kind, sentence))
-    return found
+    return labelled_sentences(path)
 
 
 def test_the_set_is_big_varied_and_half_near_misses() -> None:

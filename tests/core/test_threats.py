@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hatespeech.core import threats
 from hatespeech.core.reader import PLAIN, Reader
-from testing.support import ROOT
+from testing.support import ROOT, labelled_sentences
 
 SETS = [ROOT / "tests" / "data" / "threats.tsv", ROOT / "tests" / "data" / "threats_heldout.tsv"]
 
 
-def rows(path: object) -> list[tuple[int, str, str]]:
-    found = []
-    for line in path.read_text("utf-8").splitlines():
-        if line and not line.startswith("#"):
-            label, kind, sentence = line.split("\t")
-            found.append((int(label), kind, sentence))
-    return found
+def rows(path: Path) -> list[tuple[int, str, str]]:
+    return labelled_sentences(path)
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
