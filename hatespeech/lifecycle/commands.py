@@ -22,11 +22,9 @@ from hatespeech.config import MODELS_DIR, ConfigError, Settings
 from hatespeech.core.modelfile import ModelError, card_path_of, read_card
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import PolicyError
+from hatespeech.lifecycle import compare as comparing
 from hatespeech.lifecycle import gate, retrain
 from hatespeech.lifecycle.registry import Registry, RegistryError
-from hatespeech.review.store import MAX_PAGE, open_queue
-
-RECENT_POSTS = 500  # the review queue's newest posts that compare scores
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,36 +122,6 @@ def list_models(settings: Settings, registry: Registry, folders: list[Path]) -> 
     return 0
 
 
-def _board_rows(settings: Settings) -> tuple[list[str], list[str]]:
-    if not settings.feedback.database_url and not Path(settings.feedback.db_path).is_file():
-        return [], []
-    store = feedback.open_store(settings)
-    try:
-        decided = store.decisions()
-    finally:
-        store.close()
-    return [r.text for r in decided], [r.label for r in decided]
-
-
-def _recent_posts(settings: Settings) -> list[str]:
-    review = settings.review
-    if not review.database_url and not review.redis_url and not Path(review.db_path).is_file():
-        return []
-    queue = open_queue(review.db_path, review.redis_url, review.database_url)
-    texts: list[str] = []
-    before = None
-    try:
-        while len(texts) < RECENT_POSTS:
-            page = queue.page(before=before, limit=MAX_PAGE)
-            texts += [p["text"] for p in page["posts"] if p["text"]]
-            if page["next"] is None:
-                break
-            before = page["next"]
-    finally:
-        queue.close()
-    return texts[:RECENT_POSTS]
-
-
 def _print_side(side: gate.Side) -> None:
     if not side.comparable:
         print(f"\n{side.what}: not comparable: {side.note}")
@@ -184,26 +152,19 @@ def _print_side(side: gate.Side) -> None:
 
 def compare(settings: Settings, registry: Registry, card_path: Path) -> tuple[Moderator, Moderator, list[gate.Side]]:
     """Print the candidate beside the served model; return both and the gate's sides."""
-    candidate = Moderator.load(
-        card_path,
-        settings.thresholds,
-        max_text_chars=settings.max_text_chars,
-        explain_max_spans=settings.explain_max_spans,
-    )
+    candidate = comparing.load(settings, card_path)
     served = served_model(settings, registry)
     print(f"candidate {candidate.card['sha256'][:12]} ({card_path}) beside the served {served.card['sha256'][:12]}")
-    texts, labels = _board_rows(settings)
-    sides = [gate.base_data(candidate.card, served.card), gate.board_labels(candidate, served, texts, labels)]
-    for side in sides:
+    found = comparing.compare(settings, candidate, served)
+    for side in found.sides:
         _print_side(side)
-    posts = _recent_posts(settings)
-    changes = gate.changed_actions(candidate, served, posts)
+    changes = found.changes
     print(f"\nthe review queue's {changes['posts']} most recent posts, served action → candidate's:")
     for change, count in changes["counts"].items():
         print(f"  {change:<20} {count:6d}")
         for text in changes["samples"].get(change, []):
             print(f"      {json.dumps(text, ensure_ascii=False)}")
-    return candidate, served, sides
+    return candidate, served, found.sides
 
 
 def promote(settings: Settings, registry: Registry, card_path: Path, force: bool, why: str) -> int:
