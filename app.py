@@ -19,6 +19,7 @@ import sys
 from hatespeech import alerts, config, integrations, review
 from hatespeech.core.modelfile import ModelError
 from hatespeech.core.policy import PolicyError
+from hatespeech.review.candidate import Candidates
 from hatespeech.review.web import ReviewPages
 from hatespeech.service import api, metrics, web
 
@@ -48,7 +49,8 @@ openai_moderations = served.functions["v1/moderations"]
 perspective_analyze = served.functions["v1alpha1/comments:analyze"]
 classifier, policy = served.classifier, served.policy
 post_feedback, erase_feedback = served.functions["feedback"], served.functions["feedback/erase"]
-pages = ReviewPages(review.reviewer, served.review_model, settings.token is not None)  # GET /review and its data calls
+candidates = Candidates(settings, lambda: served.moderator)  # GET /review/candidate: computed off the request path
+pages = ReviewPages(review.reviewer, served.review_model, settings.token is not None, candidates)  # GET /review …
 application = web.create_app(
     served.functions, settings, served.health, gets=served.gets, pages=pages, integrations=served.integrations
 )

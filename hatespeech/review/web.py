@@ -10,6 +10,8 @@
   each post has the ``feedback_key`` (source and id) its label is stored under (core/boards.py).
 - ``GET /review/model``: the model, the thresholds in force, the card's out-of-fold threshold
   curves (for the sliders), the text retention and the retrain command.
+- ``GET /review/candidate?sha256=``: the newest candidate (or the one whose sha256 starts so) beside the
+  served model, as ``model.py compare`` sets it (``candidate.py``); read-only.
 
 The service's guard checks the token for the data calls before they get here (``is_public``
 says which paths it must not check).
@@ -27,6 +29,7 @@ from typing import Any
 from hatespeech.core.boards import feedback_key
 from hatespeech.core.context import Context, InvalidContext
 from hatespeech.review import ABUSIVE, QUEUED_ACTIONS, Reviewer
+from hatespeech.review.candidate import Candidates, UnknownCandidate
 from hatespeech.review.store import MAX_PAGE
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -51,6 +54,7 @@ StartResponse = Callable[..., Any]
 
 
 ACCESS = "/review/access"
+CANDIDATE = "/review/candidate"
 
 
 def is_public(path: str) -> bool:
@@ -141,14 +145,42 @@ def query(raw: str) -> dict[str, Any]:
     return {"action": given.get("action"), "category": given.get("class"), "threat": threat, "thread": thread} | numbers
 
 
+def candidate_query(raw: str) -> str | None:
+    """``sha256`` (a prefix of 4 to 64 lower-case hex digits) from ``GET /review/candidate``'s query string.
+
+    >>> candidate_query("sha256=12a3517c"), candidate_query("")
+    ('12a3517c', None)
+    """
+    try:
+        pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True, errors="strict", max_num_fields=5)
+    except (UnicodeDecodeError, ValueError):
+        raise BadQuery("the query string is not usable") from None
+    given = [value for name, value in pairs if name != "key"]  # key: the token, checked by the guard
+    if any(name not in ("sha256", "key") for name, _ in pairs):
+        raise BadQuery("unknown query parameter; use sha256")
+    if len(given) > 1:
+        raise BadQuery("sha256 is given twice")
+    if not given:
+        return None
+    value = given[0]
+    if not (4 <= len(value) <= 64 and all(c in "0123456789abcdef" for c in value)):
+        raise BadQuery("sha256 must be 4 to 64 lower-case hexadecimal digits (the start of a candidate's sha256)")
+    return value
+
+
 class ReviewPages:
     """Answers the paths under ``/review`` (the guard has checked the token where needed)."""
 
     def __init__(
-        self, reviewer: Callable[[], Reviewer], model: Callable[[], Mapping[str, Any]], token_required: bool = True
+        self,
+        reviewer: Callable[[], Reviewer],
+        model: Callable[[], Mapping[str, Any]],
+        token_required: bool = True,
+        candidate: Candidates | None = None,
     ):
         self.reviewer = reviewer
         self.model = model  # what GET /review/model answers, built by the service
+        self.candidate = candidate  # GET /review/candidate; None: this server compares no candidate
         self.token_required = token_required  # FIREFLY_TOKEN is set: the guard checks the data calls
         self.files: dict[str, tuple[bytes, str, str]] = {}
         for path, (name, kind) in FILES.items():
@@ -160,7 +192,7 @@ class ReviewPages:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        known = path in self.files or path in ("/review/queue", "/review/model", ACCESS)
+        known = path in self.files or path in ("/review/queue", "/review/model", CANDIDATE, ACCESS)
         if not known:
             return _json(start_response, "404 Not Found", {"error": f"no page at {path}"})
         if method not in ("GET", "HEAD"):
@@ -176,6 +208,8 @@ class ReviewPages:
             return _json(start_response, "200 OK", {"token_required": self.token_required})
         if path == "/review/model":
             return _json(start_response, "200 OK", self.model())
+        if path == CANDIDATE:
+            return self.compare(environ, start_response)
         try:
             filters = query(environ.get("QUERY_STRING", ""))
         except BadQuery as err:
@@ -189,6 +223,18 @@ class ReviewPages:
             source, post_id = feedback_key(post["id"])
             post["feedback_key"] = {"source": source, "id": post_id}
         return _json(start_response, "200 OK", page)
+
+    def compare(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            wanted = candidate_query(environ.get("QUERY_STRING", ""))
+        except BadQuery as err:
+            return _json(start_response, "400 Bad Request", {"error": str(err)})
+        if self.candidate is None:
+            return _json(start_response, "404 Not Found", {"error": "this server compares no candidate"})
+        try:
+            return _json(start_response, "200 OK", self.candidate.answer(wanted))
+        except UnknownCandidate as err:
+            return _json(start_response, "404 Not Found", {"error": str(err)})
 
     def static(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
         data, kind, etag = self.files[path]

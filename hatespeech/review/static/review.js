@@ -17,6 +17,7 @@
     selected: -1,
     trySeq: 0,
     feedbackSeq: 0,
+    candidateSeq: 0,
     chosen: {},
     busy: 0, // calls and timers running (data-busy)
     tokenRequired: true, // GET /review/access says
@@ -565,6 +566,133 @@
     }
   }
 
+  // ------------------------------------------------------------------ candidate
+
+  const CANDIDATE_POLL_MS = 1000; // the comparison is computed in the background: asked again until ready
+
+  function candidatePath() {
+    const chosen = $("candidate-choice").value;
+    return "/review/candidate" + (chosen ? "?sha256=" + encodeURIComponent(chosen) : "");
+  }
+
+  function figuresTable(side) {
+    const table = el("table", "figures");
+    const head = el("tr");
+    for (const name of ["class", "precision served → candidate", "recall served → candidate", "support"]) {
+      head.appendChild(el("th", "", name));
+    }
+    table.appendChild(head);
+    const rows = (kind) => {
+      for (const [label, mine] of Object.entries(side.candidate[kind] || {})) {
+        const theirs = side.served[kind][label];
+        const row = el("tr");
+        row.dataset.kind = kind;
+        row.appendChild(el("td", "", label + (kind === "at_thresholds" ? " (reached review)" : "")));
+        row.appendChild(el("td", "", theirs.precision.toFixed(3) + " → " + mine.precision.toFixed(3)));
+        row.appendChild(el("td", "", theirs.recall.toFixed(3) + " → " + mine.recall.toFixed(3)));
+        row.appendChild(el("td", "", mine.support));
+        table.appendChild(row);
+      }
+    };
+    rows("per_class");
+    rows("at_thresholds");
+    return table;
+  }
+
+  function renderCandidate(answer) {
+    const box = $("candidate-result");
+    box.textContent = "";
+    const gate = answer.gate;
+    const verdict = el("p", "gate " + (gate.passes ? "passes" : "refused"));
+    verdict.id = "candidate-gate";
+    verdict.textContent = gate.passes
+      ? "The gate would let it through (it loses at most " + gate.max_drop + " macro-F1 on each side)."
+      : "The gate would refuse it, on the " + gate.refused_on.join(" and on the ") + ".";
+    box.appendChild(verdict);
+    for (const side of answer.sides) {
+      const part = el("div", "side");
+      part.dataset.side = side.what;
+      part.appendChild(el("h3", "", side.what));
+      if (!side.comparable) {
+        part.appendChild(el("p", "note", "Not comparable: " + side.note));
+      } else if (!side.rows) {
+        part.appendChild(el("p", "note", side.note));
+      } else {
+        let line = side.rows + " rows, the same for both: macro-F1 " + side.served.macro_f1.toFixed(3) + " served, " +
+          side.candidate.macro_f1.toFixed(3) + " candidate (drop " + side.drop.toFixed(3) + ")";
+        if (side.what === "board's labels" && answer.board_rows < answer.board_total) {
+          line += "; the newest " + answer.board_rows + " of " + answer.board_total + " labels (model.py compare scores all)";
+        }
+        part.appendChild(el("p", "", line));
+        part.appendChild(figuresTable(side));
+      }
+      box.appendChild(part);
+    }
+    const changes = answer.changes;
+    const queue = el("div", "side");
+    queue.dataset.side = "queue";
+    queue.appendChild(el("h3", "", "The review queue's " + changes.posts + " most recent posts, served action → candidate's"));
+    const list = el("ul", "changes");
+    for (const [change, count] of Object.entries(changes.counts)) {
+      const item = el("li", "", change + ": " + count);
+      item.dataset.change = change;
+      const samples = changes.samples[change] || [];
+      if (samples.length) {
+        const texts = el("ul", "samples");
+        for (const text of samples) texts.appendChild(el("li", "sample", text));
+        item.appendChild(texts);
+      }
+      list.appendChild(item);
+    }
+    queue.appendChild(list);
+    box.appendChild(queue);
+    const promote = el("p", "muted");
+    promote.appendChild(document.createTextNode("To serve it (the gate decides again, on all the labels): "));
+    promote.appendChild(el("code", "", answer.promote));
+    box.appendChild(promote);
+  }
+
+  async function loadCandidate() {
+    const seq = ++state.candidateSeq;
+    const status = $("candidate-status");
+    let answer;
+    try {
+      answer = await call("GET", candidatePath());
+    } catch (err) {
+      if (seq === state.candidateSeq && !(err instanceof Ended)) status.textContent = "Not available: " + err.message;
+      return;
+    }
+    if (seq !== state.candidateSeq) return;
+    const choice = $("candidate-choice");
+    if (!choice.options.length) {
+      for (const c of answer.candidates) {
+        const option = el("option", "", c.sha256.slice(0, 12) + " · " + (c.created_at || "?") + " · " + c.where);
+        option.value = c.sha256;
+        choice.appendChild(option);
+      }
+    }
+    const pinned = answer.pinned ? " MODEL_PATH pins the served model on this server: a promotion would change nothing." : "";
+    if (answer.status === "none") {
+      $("candidate-result").textContent = "";
+      status.textContent = "No candidate: every trained model kept is the one served." + pinned;
+      return;
+    }
+    const names = "Candidate " + answer.chosen.sha256.slice(0, 12) + " beside the served " + answer.served.sha256.slice(0, 12) + ".";
+    if (answer.status === "ready") {
+      status.textContent = names + pinned;
+      renderCandidate(answer);
+    } else if (answer.status === "failed") {
+      status.textContent = names + " The comparison failed: " + answer.error;
+    } else {
+      status.textContent = names + " Comparing (in the background)…";
+      busy(1);
+      setTimeout(() => {
+        busy(-1);
+        if (seq === state.candidateSeq && session) loadCandidate();
+      }, CANDIDATE_POLL_MS);
+    }
+  }
+
   // ------------------------------------------------------------------ start
 
   function describeModel(model) {
@@ -593,6 +721,7 @@
     document.body.dataset.ready = "1"; // the first screen is drawn (the browser tests and bench wait for it)
     window.reviewReadyAt = performance.now();
     loadFeedback();
+    loadCandidate();
   }
 
   function showLogin(message) {
@@ -623,6 +752,7 @@
     });
     $("more").addEventListener("click", () => loadQueue(true).catch(showError));
     $("try-text").addEventListener("input", tryText);
+    $("candidate-choice").addEventListener("change", () => loadCandidate());
     $("copy").addEventListener("click", copyThresholds);
     document.addEventListener("keydown", onKey);
     // public: does this server have a token? (never what it is)
