@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from hatespeech.review.store import READ_TIMEOUT, GuardedQueue, Queue, open_queu
 log = logging.getLogger("hatespeech.review")
 
 QUEUED_ACTIONS = (REVIEW, BLOCK)
+LANGUAGE = re.compile(r"[a-z]{2}|und")  # ISO 639-1, or "und" (undetermined)
 MAINTAIN_EVERY = 60.0  # seconds between two retention passes in one process
 
 
@@ -53,6 +55,19 @@ def spans(explanation: Mapping[str, Any]) -> list[list[Any]]:
 def _threat_span(found: Mapping[str, Any] | None) -> list[int] | None:
     """``[start, end]`` of the threat check's match (``/moderate``'s ``threat``): the text is the post's own."""
     return [found["start"], found["end"]] if found else None
+
+
+def _language(answer: Mapping[str, Any]) -> tuple[str | None, bool | None]:
+    """The answer's ``language`` and ``language_supported``, if it names them (else unknown: None).
+
+    >>> _language({"language": "de", "language_supported": True}), _language({})
+    (('de', True), (None, None))
+    """
+    code, supported = answer.get("language"), answer.get("language_supported")
+    return (
+        code if isinstance(code, str) and LANGUAGE.fullmatch(code) else None,
+        supported if isinstance(supported, bool) else None,
+    )
 
 
 class Reviewer:
@@ -102,6 +117,7 @@ class Reviewer:
                     spans(explanation),
                     str(answer.get("model", {}).get("sha256", ""))[:12],
                     _threat_span(answer.get("threat")),
+                    *_language(answer),
                 )
             )
             with contextlib.suppress(StoreUnavailable):  # housekeeping: the next write tries again

@@ -13,7 +13,7 @@ from typing import Any
 
 from hatespeech.config import StoreSettings
 from hatespeech.connections import PerThread, open_postgres, postgres_usable
-from hatespeech.review.store import Post, Queue, SQLPages
+from hatespeech.review.store import UNKNOWN_LANGUAGE, Post, Queue, SQLPages
 
 SCHEMA_LOCK = 0x72657669  # advisory lock: two processes creating the table at once would collide
 # Versioned (hatespeech/connections.py). Version 1 is the layout of the release before versions;
@@ -39,7 +39,11 @@ MIGRATIONS = (
               END IF;
             END $$""",
             "CREATE INDEX IF NOT EXISTS review_posts_threat ON review_posts (threat, seq)",
-        ]
+        ],
+        [  # 2: the post's language, as the answer named it ("und" for the posts queued before)
+            f"ALTER TABLE review_posts ADD COLUMN language TEXT NOT NULL DEFAULT '{UNKNOWN_LANGUAGE}'",
+            "CREATE INDEX review_posts_language ON review_posts (language, seq)",
+        ],
     ],
 )
 
@@ -62,11 +66,13 @@ class PostgresQueue(SQLPages, Queue):
         row = (
             self._db()
             .execute(
-                "INSERT INTO review_posts (post_id, action, hate, offensive, threat, thread, ts, texted, body) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (post_id) DO UPDATE SET "
+                "INSERT INTO review_posts "
+                "(post_id, action, hate, offensive, threat, thread, ts, texted, body, language) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (post_id) DO UPDATE SET "
                 "seq = nextval('review_posts_seq'), action = EXCLUDED.action, hate = EXCLUDED.hate, "
                 "offensive = EXCLUDED.offensive, threat = EXCLUDED.threat, thread = EXCLUDED.thread, ts = EXCLUDED.ts, "
-                "texted = EXCLUDED.texted, body = EXCLUDED.body, feedback = NULL RETURNING seq",
+                "texted = EXCLUDED.texted, body = EXCLUDED.body, language = EXCLUDED.language, feedback = NULL "
+                "RETURNING seq",
                 (
                     item["id"],
                     item["action"],
@@ -77,6 +83,7 @@ class PostgresQueue(SQLPages, Queue):
                     item["time"],
                     int(item["text"] is not None),
                     json.dumps(body),
+                    item.get("language") or UNKNOWN_LANGUAGE,
                 ),
             )
             .fetchone()

@@ -44,6 +44,7 @@ from hatespeech.connections import Migrations, PerThread, open_redis, open_sqlit
 from hatespeech.resilience import SPOOLED, guard
 
 MAX_PAGE = 100  # posts per page at most
+UNKNOWN_LANGUAGE = "und"  # ISO 639's "undetermined": what a post queued without a language is filtered as
 READ_TIMEOUT = 2.0  # seconds the review page waits for the queue's store (a request's write waits STORE_TIMEOUT)
 
 
@@ -64,6 +65,8 @@ class Post(TypedDict):
     spans: list[list[Any]]  # [start, end, class, contribution]: the parts that pushed toward an abusive class
     threat: NotRequired[list[int] | None]  # [start, end] of the threat the threat check found (absent: queued before)
     model: str  # the model's sha256, first 12 characters
+    language: NotRequired[str]  # ISO 639-1 or "und" (the answer named none, or the post was queued before)
+    language_supported: NotRequired[bool | None]  # None: the answer did not say
     feedback: str | None  # the label a moderator gave it on the page, if any
     feedback_key: NotRequired[dict[str, str]]  # what the page sends POST /feedback (added by hatespeech.review.web)
 
@@ -93,8 +96,10 @@ def post(
     spans: Sequence[Sequence[Any]] = (),
     model: str = "",
     threat: Sequence[int] | None = None,
+    language: str | None = None,
+    language_supported: bool | None = None,
 ) -> Post:
-    """A ``Post`` to add (its ``seq`` is given by the queue)."""
+    """A ``Post`` to add (its ``seq`` is given by the queue); no ``language``: ``"und"``."""
     return Post(
         id=id,
         seq=0,
@@ -110,6 +115,8 @@ def post(
         spans=[list(s) for s in spans],
         threat=[int(threat[0]), int(threat[1])] if threat is not None else None,
         model=model,
+        language=language or UNKNOWN_LANGUAGE,
+        language_supported=language_supported,
         feedback=None,
     )
 
@@ -130,9 +137,11 @@ class Queue(ABC):
         before: int | None = None,
         limit: int = 20,
         threat: bool | None = None,
+        language: str | None = None,
     ) -> Page:
         """Newest first: the posts matching every filter given, with ``seq`` below ``before``
-        (``threat=True``: those in which the threat check found a threat)."""
+        (``threat=True``: those in which the threat check found a threat; ``language``: an ISO 639-1 code
+        or "und")."""
 
     @abstractmethod
     def set_feedback(self, id: str, label: str) -> bool:
@@ -173,10 +182,13 @@ class GuardedQueue(Queue):
         before: int | None = None,
         limit: int = 20,
         threat: bool | None = None,
+        language: str | None = None,
     ) -> Page:
         # a moderator's read may wait longer than a request's write (a first connection, say)
         timeout = max(self.guard.timeout, READ_TIMEOUT)
-        return self.guard.call(self.inner.page, action, category, thread, before, limit, threat, timeout=timeout)
+        return self.guard.call(
+            self.inner.page, action, category, thread, before, limit, threat, language, timeout=timeout
+        )
 
     def set_feedback(self, id: str, label: str) -> bool:
         """True once stored or spooled (a spooled label finds its post when it is replayed)."""
@@ -259,7 +271,11 @@ MIGRATIONS: Migrations = (
             *(statement for statement in _V1.split(";") if statement.strip()),
             _threat_column,
             "CREATE INDEX IF NOT EXISTS posts_threat ON posts (threat, seq)",
-        ]
+        ],
+        [  # 2: the post's language, as the answer named it ("und" for the posts queued before)
+            f"ALTER TABLE posts ADD COLUMN language TEXT NOT NULL DEFAULT '{UNKNOWN_LANGUAGE}'",
+            "CREATE INDEX posts_language ON posts (language, seq)",
+        ],
     ],
 )
 
@@ -280,6 +296,7 @@ class SQLPages:
         before: int | None = None,
         limit: int = 20,
         threat: bool | None = None,
+        language: str | None = None,
     ) -> Page:
         where, args, ph = [], [], self.placeholder
         if action is not None:
@@ -292,6 +309,9 @@ class SQLPages:
         if thread is not None:
             where.append(f"thread = {ph}")
             args.append(thread)
+        if language is not None:
+            where.append(f"language = {ph}")
+            args.append(language)
         filters = " AND ".join(where) or self.true
         limit = _limit(limit)
         db = self._db()
@@ -320,8 +340,8 @@ class SQLiteQueue(SQLPages, Queue):
         try:
             db.execute("DELETE FROM posts WHERE post_id = ?", (item["id"],))
             seq = db.execute(
-                "INSERT INTO posts (post_id, action, hate, offensive, threat, thread, ts, texted, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                "INSERT INTO posts (post_id, action, hate, offensive, threat, thread, ts, texted, body, language) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 (
                     item["id"],
                     item["action"],
@@ -332,6 +352,7 @@ class SQLiteQueue(SQLPages, Queue):
                     item["time"],
                     item["text"] is not None,
                     json.dumps(body),
+                    item.get("language") or UNKNOWN_LANGUAGE,
                 ),
             ).fetchone()[0]
             db.execute("COMMIT")
@@ -372,7 +393,7 @@ class SQLiteQueue(SQLPages, Queue):
 
 # ------------------------------------------------------------------------------------------- Redis
 
-# ARGV: prefix, id, post JSON, action, classes (JSON list), thread ('' for none), ts, has text (0/1)
+# ARGV: prefix, id, post JSON, action, classes (JSON list), thread ('' for none), ts, has text (0/1), language
 _ADD = """
 local p, id = ARGV[1], ARGV[2]
 local old = redis.call('HGET', p .. 'idx', id)
@@ -381,12 +402,14 @@ if old then
   redis.call('ZREM', p .. 'a:' .. o[1], id)
   for _, c in ipairs(o[2]) do redis.call('ZREM', p .. 'c:' .. c, id) end
   if o[3] ~= '' then redis.call('ZREM', p .. 't:' .. o[3], id) end
+  if o[4] then redis.call('ZREM', p .. 'l:' .. o[4], id) end
 end
 local seq = redis.call('INCR', p .. 'seq')
 local classes = cjson.decode(ARGV[5])
 redis.call('HSET', p .. 'posts', id, ARGV[3])
 redis.call('HDEL', p .. 'feedback', id)
-redis.call('HSET', p .. 'idx', id, cjson.encode({ARGV[4], classes, ARGV[6]}))
+redis.call('HSET', p .. 'idx', id, cjson.encode({ARGV[4], classes, ARGV[6], ARGV[9]}))
+redis.call('ZADD', p .. 'l:' .. ARGV[9], seq, id)
 redis.call('ZADD', p .. 'all', seq, id)
 redis.call('ZADD', p .. 'a:' .. ARGV[4], seq, id)
 for _, c in ipairs(classes) do redis.call('ZADD', p .. 'c:' .. c, seq, id) end
@@ -406,6 +429,7 @@ for i = 2, #ARGV do
     redis.call('ZREM', p .. 'a:' .. o[1], id)
     for _, c in ipairs(o[2]) do redis.call('ZREM', p .. 'c:' .. c, id) end
     if o[3] ~= '' then redis.call('ZREM', p .. 't:' .. o[3], id) end
+    if o[4] then redis.call('ZREM', p .. 'l:' .. o[4], id) end
   end
   redis.call('HDEL', p .. 'posts', id)
   redis.call('HDEL', p .. 'idx', id)
@@ -461,6 +485,7 @@ class RedisQueue(Queue):
             json.dumps(item["categories"]),
         ]
         args += [item["thread"] or "", repr(item["time"]), int(item["text"] is not None)]
+        args.append(item.get("language") or UNKNOWN_LANGUAGE)
         return int(self._add(args=args))
 
     def page(
@@ -471,12 +496,15 @@ class RedisQueue(Queue):
         before: int | None = None,
         limit: int = 20,
         threat: bool | None = None,
+        language: str | None = None,
     ) -> Page:
         p = self.prefix
         keys = [p + "a:" + action] if action is not None else []
         keys += [p + "c:" + category] if category is not None else []
         keys += [p + "c:threat"] if threat else []  # every category has its index, the threat check's too
         keys += [p + "t:" + thread] if thread is not None else []
+        # posts queued before languages were indexed are in no language's index, "und" included
+        keys += [p + "l:" + language] if language is not None else []
         limit = _limit(limit)
         top = f"({before}" if before is not None else "+inf"
         with self.client.pipeline(transaction=True) as pipe:

@@ -6,7 +6,7 @@
   from outside), so the page works offline and a post's text can never run as code.
 - ``GET /review/access``: ``{"token_required": bool}``, public: whether the data calls need the
   token, so the page asks for one only when the server has one (never the token itself).
-- ``GET /review/queue?action=&class=&threat=&thread=&before=&limit=``: a page of the queue (JSON);
+- ``GET /review/queue?action=&class=&threat=&thread=&language=&before=&limit=``: a page of the queue (JSON);
   each post has the ``feedback_key`` (source and id) its label is stored under (core/boards.py).
 - ``GET /review/model``: the model, the thresholds in force, the card's out-of-fold threshold
   curves (for the sliders), the text retention and the retrain command.
@@ -28,7 +28,7 @@ from typing import Any
 
 from hatespeech.core.boards import feedback_key
 from hatespeech.core.context import Context, InvalidContext
-from hatespeech.review import ABUSIVE, QUEUED_ACTIONS, Reviewer
+from hatespeech.review import ABUSIVE, LANGUAGE, QUEUED_ACTIONS, Reviewer
 from hatespeech.review.candidate import Candidates, UnknownCandidate
 from hatespeech.review.store import MAX_PAGE
 
@@ -85,6 +85,7 @@ PARAMETERS: dict[str, Any] = {
     "class": {"enum": ABUSIVE},
     "threat": {"enum": ("true",)},  # only the posts in which the threat check found a threat
     "thread": {"context": "thread"},  # exactly what /moderate takes as a thread (core/context.py)
+    "language": {"pattern": "^([a-z]{2}|und)$"},  # ISO 639-1, or "und": the language /moderate named
     "before": {"minimum": 1, "maximum": 2**62},
     "limit": {"minimum": 1, "maximum": MAX_PAGE, "default": 20},
 }
@@ -98,8 +99,9 @@ def query(raw: str) -> dict[str, Any]:
     surrogate) is refused rather than matched with its bytes replaced by U+FFFD. A thread is
     checked as ``/moderate`` checks one: a thread it would refuse can never be in the queue.
 
-    >>> query("action=block&class=hate+speech&threat=true&limit=5")
-    {'action': 'block', 'category': 'hate speech', 'threat': True, 'thread': None, 'before': None, 'limit': 5}
+    >>> query("action=block&class=hate+speech&threat=true&limit=5&language=de")  # doctest: +NORMALIZE_WHITESPACE
+    {'action': 'block', 'category': 'hate speech', 'threat': True, 'thread': None, 'before': None, 'limit': 5,
+     'language': 'de'}
     >>> query("thread=%FF")
     Traceback (most recent call last):
     ...
@@ -126,6 +128,9 @@ def query(raw: str) -> dict[str, Any]:
         allowed = PARAMETERS[name]["enum"]
         if name in given and given[name] not in allowed:
             raise BadQuery(f"{name} must be one of {list(allowed)}, not {given[name][:50]!r}")
+    language = given.get("language")
+    if language is not None and not LANGUAGE.fullmatch(language):
+        raise BadQuery(f"language must be an ISO 639-1 code (two lower-case letters) or 'und', not {language[:50]!r}")
     try:
         thread = Context.check(thread=given.get("thread")).thread
     except InvalidContext as err:
@@ -142,7 +147,8 @@ def query(raw: str) -> dict[str, Any]:
             raise BadQuery(f"{name} must be a whole number from {low} to {high}")
         numbers[name] = int(raw_value)
     threat = True if "threat" in given else None
-    return {"action": given.get("action"), "category": given.get("class"), "threat": threat, "thread": thread} | numbers
+    filters = {"action": given.get("action"), "category": given.get("class"), "threat": threat, "thread": thread}
+    return filters | numbers | {"language": language}
 
 
 def candidate_query(raw: str) -> str | None:

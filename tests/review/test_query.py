@@ -47,6 +47,8 @@ def test_openapi_yaml_states_the_parsers_parameters() -> None:
         assert documented[name]["in"] == "query" and documented[name]["required"] is False
         if "enum" in rule:
             assert schema == {"type": "string", "enum": list(rule["enum"])}, name
+        elif "pattern" in rule:
+            assert schema == {"type": "string", "pattern": rule["pattern"]}, name
         elif "context" in rule:  # the thread: the very schema /moderate's context strings have
             assert schema == {"$ref": "#/components/schemas/ContextText"}
             text = schemas["ContextText"]
@@ -105,6 +107,7 @@ def test_query_reads_what_it_documents() -> None:
         "thread": "—t 1",
         "before": None,
         "limit": 7,
+        "language": None,
     }
     with pytest.raises(ValueError, match="whole number"):
         query("limit=" + "0" * 30 + "1")
@@ -114,4 +117,11 @@ def test_the_threat_filter() -> None:
     assert query("threat=true")["threat"] is True and query("")["threat"] is None
     for bad in ("threat=false", "threat=1", "threat=TRUE", "threat=", "threat=true&threat=true"):
         with pytest.raises(ValueError, match="threat"):
+            query(bad)
+
+
+def test_the_language_filter() -> None:
+    assert query("language=de")["language"] == "de" and query("language=und")["language"] == "und"
+    for bad in ("language=DE", "language=deu", "language=d", "language=", "language=de&language=pt", "language=%FF"):
+        with pytest.raises(ValueError, match=r"language|UTF-8|empty|twice"):
             query(bad)

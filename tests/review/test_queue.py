@@ -138,6 +138,22 @@ def test_a_queue_made_before_the_threat_filter_gets_it(
         queue.close()
 
 
+def test_the_language_filter(queue: Queue) -> None:
+    for i, language in enumerate(["de", None, "de", "pt"]):
+        supported = None if language is None else language == "de"
+        queue.add(post(f"p{i}", f"text {i}", {HATE: 0.5}, "review", HATE, [HATE], "t1", ts=float(i),
+                       language=language, language_supported=supported))  # fmt: skip
+    german = queue.page(language="de")
+    assert ids(german) == ["p2", "p0"] and german["total"] == 2
+    assert [(p["language"], p["language_supported"]) for p in german["posts"]] == [("de", True)] * 2
+    assert ids(queue.page(language="und")) == ["p1"]  # the answer named none: unknown
+    assert queue.page(language="und")["posts"][0]["language_supported"] is None
+    assert ids(queue.page(language="pt", action="review", category=HATE, thread="t1")) == ["p3"]
+    assert queue.page(language="ko")["total"] == 0
+    queue.add(post("p0", "again", {HATE: 0.5}, "block", HATE, [HATE], "t1", ts=9.0, language="pt"))  # moderated again
+    assert ids(queue.page(language="de")) == ["p2"] and ids(queue.page(language="pt")) == ["p0", "p3"]
+
+
 def test_the_same_post_again_replaces_it_at_the_top(queue: Queue) -> None:
     add(queue, 1, "review", (HATE,), "t1")
     add(queue, 2)
@@ -234,6 +250,13 @@ def test_the_reviewer_queues_only_flagged_posts_with_an_id(tmp_path: Path) -> No
     assert reviewer.record(answer, Context.check(id=8), "kill the zorgs")
     queued = reviewer.queue.page(threat=True)["posts"]
     assert [(p["id"], p["categories"], p["threat"]) for p in queued] == [("8", [HATE, "threat"], [0, 14])]
+    assert [p["language"] for p in reviewer.queue.page()["posts"]] == ["und", "und"]  # no language named
+    assert reviewer.record({**ANSWER, "language": "de", "language_supported": True}, Context.check(id=9), "Zorgs")
+    assert reviewer.record({**ANSWER, "language": "<b>", "language_supported": "yes"}, Context.check(id=10), "z")
+    [german] = reviewer.queue.page(language="de")["posts"]
+    assert (german["id"], german["language"], german["language_supported"]) == ("9", "de", True)
+    odd = reviewer.queue.page()["posts"][0]  # a value that is no language code is not stored as one
+    assert (odd["id"], odd["language"], odd["language_supported"]) == ("10", "und", None)
     off = Reviewer(ReviewSettings(enabled=False, db_path=tmp_path / "off.sqlite3"))
     assert not off.record(ANSWER, Context.check(id="x"), "zorgs", explain)
     assert not (tmp_path / "off.sqlite3").exists()

@@ -23,7 +23,9 @@ from hatespeech.alerts.sqlite_store import SQLiteStore
 from hatespeech.alerts.store import Row
 from hatespeech.connections import SCHEMA_VERSIONS, open_postgres, open_sqlite
 from hatespeech.feedback import SQLiteFeedbackStore
+from hatespeech.feedback.postgres import MIGRATIONS as POSTGRES_FEEDBACK
 from hatespeech.feedback.postgres import PostgresFeedbackStore
+from hatespeech.feedback.store import MIGRATIONS as SQLITE_FEEDBACK
 from hatespeech.feedback.store import FeedbackStore
 from hatespeech.integrations.outbox import Keys
 from hatespeech.resilience import Spool
@@ -294,7 +296,8 @@ def test_the_spool_adopts_the_previous_releases_file(tmp_path: Path) -> None:
 def review_rows() -> list[tuple]:
     rows = []
     for p, threat in REVIEW_POSTS:
-        body = json.dumps({k: v for k, v in p.items() if k not in ("seq", "feedback")})
+        left_out = ("seq", "feedback", "language", "language_supported")  # the previous release wrote no language
+        body = json.dumps({k: v for k, v in p.items() if k not in left_out})
         hate, offensive = int("hate speech" in p["categories"]), int("offensive language" in p["categories"])
         rows.append((p["id"], p["action"], hate, offensive, threat, p["thread"], p["time"], 1, body))
     return rows
@@ -312,6 +315,9 @@ def review_is_intact(queue: Queue) -> None:
         ("p2", "two", ["offensive language"]),
         ("p1", "one", ["hate speech", "threat"]),
     ]
+    # queued before languages were named: filtered as "und", and no language yet in the post
+    assert [p["id"] for p in queue.page(language="und")["posts"]] == ["p2", "p1"]
+    assert all("language" not in p for p in page["posts"]) and queue.page(language="en")["total"] == 0
     assert [p["id"] for p in queue.page(threat=True)["posts"]] == ["p1"]
     assert queue.set_feedback("p2", "neither")
     assert queue.page(category="offensive language")["posts"][0]["feedback"] == "neither"
@@ -338,8 +344,38 @@ def test_the_review_queue_adopts_the_previous_releases_tables(
         review_is_intact(queue)
     finally:
         queue.close()
-    assert version(connect, "review") == 1
+    assert version(connect, "review") == 2
     opened_twice(reopen, lambda store: store.page(), snapshot)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_review_queue_at_version_1_gets_its_language_column(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The tables as the last release left them (version 1, rows in them): step 2 adds the language."""
+    versioned = f"CREATE TABLE {SCHEMA_VERSIONS} (store TEXT PRIMARY KEY, version INTEGER NOT NULL);" + (
+        f"INSERT INTO {SCHEMA_VERSIONS} (store, version) VALUES ('review', 1);"
+    )
+    if backend == "sqlite":
+        path = tmp_path / "review.sqlite3"
+        previous_sqlite(path, PREVIOUS_REVIEW + versioned, (REVIEW_INSERT.format("posts"), review_rows()))
+        queue: Queue = SQLiteQueue(path)
+        connect: Callable[[], Any] = lambda: sqlite3.connect(path)  # noqa: E731
+    else:
+        url = new_database(request.getfixturevalue("postgres_server_url"), "review_v1")
+        schema = PREVIOUS_REVIEW_POSTGRES + versioned
+        previous_postgres(url, schema, (REVIEW_INSERT.format("review_posts"), review_rows()))
+        queue = PostgresQueue(url)
+        connect = lambda: psycopg.connect(url)  # noqa: E731
+    try:
+        review_is_intact(queue)
+        queue.add(post("p3", "Ihr seid alle Abschaum", {"hate speech": 0.7}, "review", "hate speech", ["hate speech"],
+                       language="de", language_supported=True))  # fmt: skip
+        assert [p["id"] for p in queue.page(language="de")["posts"]] == ["p3"]
+        assert queue.page(language="und")["total"] == 2
+    finally:
+        queue.close()
+    assert version(connect, "review") == 2
 
 
 def test_a_review_file_older_than_the_threat_filter_is_adopted_too(tmp_path: Path) -> None:
@@ -369,8 +405,12 @@ def feedback_is_intact(store: FeedbackStore) -> None:
         if text != "old five"
     ]
     assert [r.text for r in store.decisions()] == ["new five", "old six", "no id"]
+    assert {r.language for r in store.rows()} == {None}  # written before languages: training identifies them
     store.add("newest six", "hate speech", source="discourse", id="6", origin="token")  # replaces "old six"
     assert store.counts()["by_origin"] == {"discourse-webhook": 2, "token": 2}
+    store.add("Ihr seid alle dreckiges Pack und gehört weg", "hate speech", source="board", id="7")
+    store.add("vous êtes tous des ordures", "hate speech", source="board", id="8", language="fr")
+    assert [r.language for r in store.rows()][-3:] == ["en", "de", "fr"]  # identified, or as given
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -395,8 +435,35 @@ def test_the_feedback_store_adopts_the_previous_releases_tables(
         feedback_is_intact(store)
     finally:
         store.close()
-    assert version(connect, "feedback") == 3
+    assert version(connect, "feedback") == 4
     opened_twice(reopen, lambda store: store.counts(), snapshot)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_feedback_store_at_version_3_gets_its_language_column(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The table as the last release left it (its steps 1 to 3, which a release never edits), with rows."""
+    insert = f"INSERT INTO hatespeech_feedback {FEEDBACK_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    if backend == "sqlite":
+        path = tmp_path / "feedback.sqlite3"
+        open_sqlite(path, "", migrations=(SQLITE_FEEDBACK[0], SQLITE_FEEDBACK[1][:3])).close()
+        previous_sqlite(path, "", (insert, FEEDBACK_ROWS[1:]))
+        store: FeedbackStore = SQLiteFeedbackStore(path)
+        connect: Callable[[], Any] = lambda: sqlite3.connect(path)  # noqa: E731
+    else:
+        url = new_database(request.getfixturevalue("postgres_server_url"), "feedback_v3")
+        open_postgres(url, "", 1, migrations=(POSTGRES_FEEDBACK[0], POSTGRES_FEEDBACK[1][:3])).close()
+        previous_postgres(url, "", (insert, FEEDBACK_ROWS[1:]))
+        store = PostgresFeedbackStore(url)
+        connect = lambda: psycopg.connect(url)  # noqa: E731
+    try:
+        assert [(r.text, r.language) for r in store.rows()] == [(row[0], None) for row in FEEDBACK_ROWS[1:]]
+        store.add("Ihr seid alle dreckiges Pack und gehört weg", "hate speech", source="board", id="7")
+        assert [r.language for r in store.rows()][-1] == "de"
+    finally:
+        store.close()
+    assert version(connect, "feedback") == 4
 
 
 # ------------------------------------------------------------------------------------------ at once
@@ -463,7 +530,7 @@ def test_processes_opening_a_new_postgres_database_at_once_all_succeed(postgres_
     assert read_once(PostgresQueue(url), lambda queue: queue.page()["total"]) == PROCESSES
     assert read_once(PostgresFeedbackStore(url), lambda store: store.counts()["total"]) == PROCESSES
     connect = lambda: psycopg.connect(url)  # noqa: E731
-    assert [version(connect, "review"), version(connect, "feedback")] == [1, 3]
+    assert [version(connect, "review"), version(connect, "feedback")] == [2, 4]
 
 
 # ------------------------------------------------------------------------------------------ the helper

@@ -241,6 +241,20 @@
     head.appendChild(el("span", "model-label", "model: " + post.label));
     const threat = (post.categories || []).includes("threat");
     if (threat) head.appendChild(el("span", "badge threat", "threat"));
+    if (post.language) {
+      const language = el("button", "link lang-badge", post.language);
+      language.type = "button";
+      const supported = post.language_supported;
+      language.title =
+        (post.language === "und" ? "language not named" : "language " + post.language) +
+        (supported === true ? " (judged by its model)" : supported === false ? " (no model for it)" : "") +
+        ": show this language only";
+      language.addEventListener("click", () => {
+        $("filter-language").value = post.language;
+        applyFilters();
+      });
+      head.appendChild(language);
+    }
     head.appendChild(el("time", "muted", when(post.time)));
     item.appendChild(head);
 
@@ -326,7 +340,10 @@
       // the key the server names (a board's post: its board and its id there, so the board's own
       // decision on it and this label are one feedback row)
       const key = post.feedback_key || { source: "review-page", id: post.id };
-      await call("POST", "/feedback", { text: post.text, label, id: key.id, source: key.source });
+      const body = { text: post.text, label, id: key.id, source: key.source };
+      // the language the service named; none (or "und"): the server identifies it
+      if (post.language && post.language !== "und") body.language = post.language;
+      await call("POST", "/feedback", body);
       showLabel(item, label);
       loadFeedback();
     } catch (err) {
@@ -374,6 +391,7 @@
       class: $("filter-class").value,
       threat: $("filter-threat").checked ? "true" : "",
       thread: $("filter-thread").value.trim(),
+      language: $("filter-language").value.trim().toLowerCase(),
     };
     loadQueue(false).catch(showError);
   }
@@ -410,6 +428,20 @@
       head.appendChild(el("span", "model-label", "model: " + answer.label));
       const threat = Boolean(answer.categories && answer.categories.threat);
       if (threat) head.appendChild(el("span", "badge threat", "threat"));
+    if (post.language) {
+      const language = el("button", "link lang-badge", post.language);
+      language.type = "button";
+      const supported = post.language_supported;
+      language.title =
+        (post.language === "und" ? "language not named" : "language " + post.language) +
+        (supported === true ? " (judged by its model)" : supported === false ? " (no model for it)" : "") +
+        ": show this language only";
+      language.addEventListener("click", () => {
+        $("filter-language").value = post.language;
+        applyFilters();
+      });
+      head.appendChild(language);
+    }
       out.appendChild(head);
       const spans = (answer.explanation ? answer.explanation.spans : []).map((s) => [
         s.start,
