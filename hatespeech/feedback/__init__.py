@@ -36,6 +36,7 @@ True
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -63,7 +64,8 @@ __all__ = [
     "open_store",
 ]
 
-FIELDS = ("text", "label", "id", "source", "moderator")  # what POST /feedback accepts
+FIELDS = ("text", "label", "id", "source", "moderator", "language")  # what POST /feedback accepts
+LANGUAGE = re.compile(r"[a-z]{2}|und")  # ISO 639-1, or "und" (undetermined)
 MAX_SOURCE_CHARS = 64
 MAX_FIELD_CHARS = 200  # id and moderator
 DEFAULT_SOURCE = "api"
@@ -85,6 +87,7 @@ class Feedback(NamedTuple):
     source: str
     id: str | None
     moderator: str | None
+    language: str | None = None  # ISO 639-1 or "und"; None: not given (the store identifies it)
 
 
 def _check_text(text: object, max_chars: int) -> str:
@@ -112,11 +115,12 @@ def check_feedback(
     id: object = None,
     moderator: object = None,
     max_text_chars: int = 10_000,
+    language: object = None,
 ) -> Feedback:
     """Every field checked before anything is stored; ``InvalidFeedback`` (a ``ValueError``) names the first bad one.
 
     >>> check_feedback("fine post", "neither", id=42)
-    Feedback(text='fine post', label='neither', source='api', id='42', moderator=None)
+    Feedback(text='fine post', label='neither', source='api', id='42', moderator=None, language=None)
     >>> check_feedback("fine post", "spam")
     Traceback (most recent call last):
     ...
@@ -133,7 +137,10 @@ def check_feedback(
     checked_source = DEFAULT_SOURCE if source is None else _check_name("source", source, MAX_SOURCE_CHARS, False)
     checked_id = None if id is None else _check_name("id", id, MAX_FIELD_CHARS, True)
     checked_moderator = None if moderator is None else _check_name("moderator", moderator, MAX_FIELD_CHARS, True)
-    return Feedback(checked_text, label, checked_source, checked_id, checked_moderator)
+    if language is not None and not (isinstance(language, str) and LANGUAGE.fullmatch(language)):
+        shown = repr(language[:50]) if isinstance(language, str) else json_type(language)
+        raise InvalidFeedback(f"language must be an ISO 639-1 code (two lower-case letters) or 'und', not {shown}")
+    return Feedback(checked_text, label, checked_source, checked_id, checked_moderator, language)
 
 
 def check_key(source: object, id: object) -> tuple[str, str]:

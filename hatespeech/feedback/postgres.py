@@ -43,6 +43,7 @@ MIGRATIONS = (
                 WHEN (NEW.origin <> '{UNRECORDED}' AND NEW.ext_id IS NOT NULL)
                 EXECUTE FUNCTION {TABLE}_replaces_unrecorded()""",
         ],
+        [f"ALTER TABLE {TABLE} ADD COLUMN language TEXT"],  # 4: as SQLite's
     ],
 )
 SCHEMA_LOCK = 0x68617465  # an advisory lock's key: two processes creating the table at once would collide

@@ -44,11 +44,12 @@ UNRECORDED = "unrecorded"  # the origin of rows written before origins were reco
 # always a new row. created_at is when the row was last written (GET /feedback counts the rows newer
 # than the served model by it; the daily cap counts an origin's rows by it).
 UPSERT = f"""
-INSERT INTO {TABLE} (text, label, source, ext_id, moderator, created_at, origin, event_at, revision)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO {TABLE} (text, label, source, ext_id, moderator, created_at, origin, event_at, revision, language)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (source, ext_id, origin) DO UPDATE SET
     text = excluded.text, label = excluded.label, moderator = excluded.moderator,
-    created_at = excluded.created_at, event_at = excluded.event_at, revision = excluded.revision
+    created_at = excluded.created_at, event_at = excluded.event_at, revision = excluded.revision,
+    language = excluded.language
 WHERE excluded.revision > {TABLE}.revision
    OR (excluded.revision = {TABLE}.revision AND excluded.event_at >= {TABLE}.event_at)
 RETURNING row_id
@@ -100,6 +101,9 @@ MIGRATIONS = (
                 for event in ("INSERT", "UPDATE")
             ),
         ],
+        [  # 4: the post's language (ISO 639-1 or "und"); NULL for the rows written before: training identifies them
+            f"ALTER TABLE {TABLE} ADD COLUMN language TEXT",
+        ],
     ],
 )
 
@@ -124,6 +128,7 @@ class Row(NamedTuple):
     origin: str
     event_at: float
     revision: int
+    language: str | None = None  # ISO 639-1 or "und"; None: written before languages were recorded
 
 
 class Counts(TypedDict):
@@ -251,11 +256,14 @@ class FeedbackStore:
         origin: str = "library",
         event_at: float | None = None,
         revision: int = 0,
-    ) -> tuple[str, str, str, str | None, str | None, float, str, float, int]:
-        """Every field checked: the row's values, in ``UPSERT``'s order."""
+        language: str | None = None,
+    ) -> tuple[str, str, str, str | None, str | None, float, str, float, int, str]:
+        """Every field checked: the row's values, in ``UPSERT``'s order. No ``language``: the text's, as
+        ``hatespeech.core.language.identify`` names it."""
+        from hatespeech.core.language import identify
         from hatespeech.feedback import check_feedback
 
-        f = check_feedback(text, label, source, id, moderator, self.max_text_chars)
+        f = check_feedback(text, label, source, id, moderator, self.max_text_chars, language)
         now = time.time()
         return (
             f.text,
@@ -267,6 +275,7 @@ class FeedbackStore:
             origin,
             now if event_at is None else event_at,
             revision,
+            f.language or identify(f.text).code,
         )
 
     def _rate(self, origin: str) -> None:
@@ -325,9 +334,11 @@ class FeedbackStore:
         origin: str = UNRECORDED,  # a row spooled before origins were recorded
         event_at: float | None = None,
         revision: int = 0,
+        language: str | None = None,  # None: a row spooled before languages were recorded
     ) -> int:
         event = created_at if event_at is None else event_at
-        rows, _ = self._write(UPSERT, (text, label, source, id, moderator, created_at, origin, event, revision))
+        values = (text, label, source, id, moderator, created_at, origin, event, revision, language)
+        rows, _ = self._write(UPSERT, values)
         return int(rows[0][0]) if rows else 0
 
     def counts(self, newer_than: float | None = None) -> Counts:
@@ -370,8 +381,8 @@ class FeedbackStore:
         """Every row, oldest first, read in pages (several per post when several origins labelled it)."""
         last = 0
         statement = (
-            f"SELECT row_id, text, label, source, ext_id, created_at, origin, event_at, revision FROM {TABLE} "
-            f"WHERE row_id > ? ORDER BY row_id LIMIT {FETCH_ROWS}"
+            "SELECT row_id, text, label, source, ext_id, created_at, origin, event_at, revision, language "
+            f"FROM {TABLE} WHERE row_id > ? ORDER BY row_id LIMIT {FETCH_ROWS}"
         )
         while True:
             cursor = self._execute(statement, (last,))
@@ -380,7 +391,7 @@ class FeedbackStore:
             except self.errors as err:
                 raise StoreUnavailable(f"the feedback store failed: {type(err).__name__}: {err}") from err
             for row in page:
-                yield Row(row[1], row[2], row[3], row[4], float(row[5]), row[6], float(row[7]), int(row[8]))
+                yield Row(row[1], row[2], row[3], row[4], float(row[5]), row[6], float(row[7]), int(row[8]), row[9])
             if len(page) < FETCH_ROWS:
                 return
             last = page[-1][0]

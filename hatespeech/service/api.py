@@ -314,12 +314,14 @@ def _feedback(api: Api, store: feedback.FeedbackStore) -> None:
         id: object = None,  # the post's id in its source, as the API names it
         source: object = None,
         moderator: object = None,
+        language: object = None,  # ISO 639-1 or "und"; absent: the store identifies the text's
         **unknown: object,  # refused by name with a 422, the status firefly gives the other endpoints' unknown fields
     ) -> NoReturn:
         """Store a moderator's label for a post (201 ``{"id": row id}``); the same ``(source, id)`` replaces it."""
         feedback.check_unknown(unknown)
         try:
-            row = store.add(text, label, source=source, id=id, moderator=moderator, origin=web.origin())  # type: ignore[arg-type]  # add checks each value
+            fields = {"source": source, "id": id, "moderator": moderator, "language": language}
+            row = store.add(text, label, origin=web.origin(), **fields)  # type: ignore[arg-type]  # add checks each value
         except feedback.StoreUnavailable as err:
             _store_unavailable(err)
         except feedback.TooManyWrites as err:

@@ -175,3 +175,11 @@ def test_an_unknown_field_is_422_as_on_every_endpoint(server: Server) -> None:
     assert status == 422 and "unknown field(s) 'text'" in body["error"]  # type: ignore[index]
     assert post_json(server.url + "/predict", {"text": "fine", "colour": "red"}, AUTH)[0] == 422
     assert counts(server) == before
+
+
+def test_the_language_is_taken_or_refused_by_name(server: Server) -> None:
+    base = {"text": "Ihr seid alle Abschaum", "label": "hate speech", "source": "lang"}
+    assert send(server, {**base, "id": "l1", "language": "de"})[0] == 201
+    assert send(server, {**base, "id": "l2", "language": None})[0] == 201  # identified by the server
+    status, body = send(server, {**base, "id": "l3", "language": "German"})
+    assert status == 400 and "language must be" in body["error"]

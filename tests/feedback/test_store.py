@@ -137,7 +137,11 @@ def test_bad_input_stores_nothing(feedback_backend: str, store_url: str, fields:
 
 def test_check_feedback_returns_the_stored_values() -> None:
     checked = check_feedback("fine", "neither", source="discourse", id=12, moderator="ann", max_text_chars=10)
-    assert tuple(checked) == ("fine", "neither", "discourse", "12", "ann")
+    assert tuple(checked) == ("fine", "neither", "discourse", "12", "ann", None)
+    assert check_feedback("fein", "neither", language="de").language == "de"
+    for bad in ("DE", "deu", "", 7, "d\u0435"):  # the last with a Cyrillic e
+        with pytest.raises(InvalidFeedback, match="language must be"):
+            check_feedback("fine", "neither", language=bad)
 
 
 def test_open_store_follows_the_settings(tmp_path: Path) -> None:
@@ -190,3 +194,11 @@ def test_concurrent_writers_lose_nothing(feedback_backend: str, store_url: str) 
         assert mine == {(f"w{n}", str(i)) for n in range(writers) for i in range(per)}
     finally:
         store.close()
+
+
+def test_each_row_carries_its_language_given_or_identified(feedback_store: FeedbackStore) -> None:
+    feedback_store.add("Ihr seid alle dreckiges Pack und gehört weg", "hate speech", source="b", id="1")
+    feedback_store.add("you are all vermin", "hate speech", source="b", id="2")
+    feedback_store.add("ok", "neither", source="b", id="3", language="pt")  # as the answer named it
+    assert [(r.id, r.language) for r in feedback_store.rows()] == [("1", "de"), ("2", "en"), ("3", "pt")]
+    assert [r.language for r in feedback_store.decisions()] == ["de", "en", "pt"]

@@ -87,7 +87,7 @@ def test_a_table_of_the_first_version_is_migrated_with_its_rows(tmp_path: Path) 
     finally:
         store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM hatespeech_schema WHERE store = 'feedback'").fetchone() == (3,)
+        assert db.execute("SELECT version FROM hatespeech_schema WHERE store = 'feedback'").fetchone() == (4,)
     SQLiteFeedbackStore(path).close()  # opened again: nothing to migrate, nothing lost
     assert len(list(SQLiteFeedbackStore(path).rows())) == 2
 
