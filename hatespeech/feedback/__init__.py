@@ -62,6 +62,7 @@ __all__ = [
     "check_key",
     "check_unknown",
     "open_store",
+    "row_language",
 ]
 
 FIELDS = ("text", "label", "id", "source", "moderator", "language")  # what POST /feedback accepts
@@ -156,6 +157,22 @@ def check_unknown(fields: dict[str, Any], known: tuple[str, ...] = FIELDS) -> No
     if fields:
         names = ", ".join(repr(k) for k in sorted(fields))
         raise UnknownFeedbackFields(f"unknown field(s) {names}; the fields are " + ", ".join(known))
+
+
+def row_language(row: Row) -> str:
+    """The language whose model a row's label teaches: the one it was stored with, or, for a row written
+    before languages were recorded, its text's (``hatespeech.core.language.identify``). ``und`` counts as
+    English: the service judges as English what it cannot place.
+
+    >>> row_language(Row("Ihr seid alle dreckiges Pack und gehört weg", "hate speech", "b", "1", 0.0, "x", 0.0, 0))
+    'de'
+    >>> row_language(Row("ok", "neither", "b", "2", 0.0, "x", 0.0, 0, "und"))
+    'en'
+    """
+    from hatespeech.core.language import ENGLISH, UNDETERMINED, identify
+
+    code = row.language or identify(row.text).code
+    return ENGLISH if code == UNDETERMINED else code
 
 
 def open_store(settings: Any) -> FeedbackStore:

@@ -3,9 +3,10 @@ section shows, computed once here (``compare``) from the stores the server write
 
 - **candidates**: the trained cards not served: the registry's models (promoted once, rolled back since),
   the cards in ``models/`` and ``model.py retrain``'s in ``data/candidates/*/``; the newest by ``created_at``.
-- **compare**: the gate's sides (``gate.base_data``, ``gate.board_labels``) and the review queue's recent
-  posts by old → new action (``gate.changed_actions``). ``max_board_rows`` bounds the board's labels scored
-  (the newest ones; the page's bound), ``None`` scores them all (``model.py``).
+- **compare**: the gate's sides (``gate.base_data``, ``gate.board_labels``: the board's labels in the
+  candidate's language) and the review queue's recent posts by old → new action (``gate.changed_actions``).
+  ``max_board_rows`` bounds the board's labels scored (the newest ones; the page's bound), ``None`` scores
+  them all (``model.py``).
 
 Needs only the serving requirements.
 """
@@ -81,13 +82,14 @@ def summary(card: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def board_rows(settings: Settings, limit: int | None = None) -> tuple[list[str], list[str], int]:
-    """The board's decisions (texts, labels), the newest ``limit`` of them if given, and how many there are."""
+def board_rows(settings: Settings, limit: int | None = None, language: str = "en") -> tuple[list[str], list[str], int]:
+    """The board's decisions in ``language`` (texts, labels; ``feedback.row_language``), the newest ``limit``
+    of them if given, and how many there are."""
     if not settings.feedback.database_url and not Path(settings.feedback.db_path).is_file():
         return [], [], 0
     store = feedback.open_store(settings)
     try:
-        decided = store.decisions()
+        decided = [row for row in store.decisions() if feedback.row_language(row) == language]
     finally:
         store.close()
     total = len(decided)
@@ -120,7 +122,7 @@ def compare(
     settings: Settings, candidate: Moderator, served: Moderator, max_board_rows: int | None = None
 ) -> Comparison:
     """The candidate beside the served model on the same rows (see the module docstring)."""
-    texts, labels, total = board_rows(settings, max_board_rows)
+    texts, labels, total = board_rows(settings, max_board_rows, summary(candidate.card)["language"])
     sides = [gate.base_data(candidate.card, served.card), gate.board_labels(candidate, served, texts, labels)]
     changes = gate.changed_actions(candidate, served, recent_posts(settings))
     return Comparison(candidate.card, served.card, sides, changes, len(texts), total)

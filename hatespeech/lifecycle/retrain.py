@@ -29,13 +29,14 @@ CANDIDATES_DIR = ROOT / "data" / "candidates"  # beside the feedback store's def
 
 
 def store_state(settings: Settings) -> dict[str, Any] | None:
-    """The feedback store's decisions as a card's ``lineage.feedback`` counts them (rows, newest), or
-    None when there is no store (nothing to train on)."""
+    """The feedback store's English decisions (what ``train.py --feedback store`` learns from) as a card's
+    ``lineage.feedback`` counts them (rows, newest), or None when there are none (nothing to train on).
+    Retraining is English's only: another language's labels wait for ``train.py --language``."""
     if not settings.feedback.database_url and not Path(settings.feedback.db_path).is_file():
         return None
     store = feedback.open_store(settings)
     try:
-        decided = store.decisions()
+        decided = [row for row in store.decisions() if feedback.row_language(row) == "en"]
     finally:
         store.close()
     if not decided:
@@ -67,7 +68,10 @@ def retrain(settings: Settings, registry: Registry, folder: Path, train_args: li
 
     state = store_state(settings)
     if state is None:
-        print(f"model.py retrain: the feedback store ({registry.where}) holds no decisions: nothing to train on")
+        print(
+            f"model.py retrain: the feedback store ({registry.where}) holds no English decisions: nothing to train on "
+            "(it retrains the English model only; train.py --language de --feedback store trains German's)"
+        )
         return EXIT["nothing new"]
     served = served_model(settings, registry).card
     if has_seen(served, state) and not always:
@@ -85,7 +89,11 @@ def retrain(settings: Settings, registry: Registry, folder: Path, train_args: li
         )
         return EXIT["failed"]
     out = candidate_path(folder)
-    print(f"model.py retrain: {state['rows']} decisions in the store; training the candidate {out}", flush=True)
+    print(
+        f"model.py retrain: {state['rows']} English decisions in the store (the English model only); "
+        f"training the candidate {out}",
+        flush=True,
+    )
     # train.py reads the same settings from the environment this process was given
     trained = subprocess.run([sys.executable, str(script), "--feedback", "store", "--out", str(out), *train_args])
     if trained.returncode == 1:  # its feedback check refused the model: nothing written

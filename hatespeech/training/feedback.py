@@ -118,14 +118,25 @@ def _checked(feedback: Feedback) -> Feedback:
     return feedback
 
 
-def load_csv(path: Path) -> Feedback:
+def load_csv(path: Path, language: str = "en") -> Feedback:
     """A CSV with columns ``text`` and ``label`` (names or 0/1/2; other columns ignored, but
-    ``source`` when present is counted per value). ``FeedbackError`` names the bad lines."""
+    ``source`` when present is counted per value). With a ``language`` column, only the rows in
+    ``language`` are read (a blank cell: the text's, identified); without one, every row is taken as
+    ``language``'s. ``FeedbackError`` names the bad lines."""
     path = Path(path)
     if not path.is_file():
         raise FeedbackError(f"no feedback file at {path}")
     expected = "Feedback needs `text` and `label` (" + ", ".join(repr(x) for x in LABELS) + ", or 0, 1, 2)."
     frame = read_labelled_csv(path, ("text", "label"), expected, FeedbackError, dtype=str)
+    lines = np.arange(len(frame)) + 2  # the header is line 1
+    if "language" in frame.columns:
+        kept = [
+            _language(str(code).strip(), str(text)) == language
+            for code, text in zip(frame["language"].fillna(""), frame["text"].fillna(""), strict=True)
+        ]
+        frame, lines = frame[kept].reset_index(drop=True), lines[kept]
+        if frame.empty:
+            raise FeedbackError(f"{path}: no row in its `language` column is {language!r}")
     labels = frame["label"].map(_label)
     bad = labels.isna()
     if bad.any():
@@ -149,14 +160,23 @@ def load_csv(path: Path) -> Feedback:
             sha256=sha256_of(path),
             origin=str(path),
             row_sources=row_sources,
-            row_ids=tuple(f"line {i + 2}" for i in range(len(frame))),  # the header is line 1
+            row_ids=tuple(f"line {n}" for n in lines),
         )
     )
 
 
-def load_store(settings: Any) -> Feedback:
-    """Every row of the configured feedback store (``FEEDBACK_DB_PATH`` or ``DATABASE_URL``)."""
-    from hatespeech.feedback import open_store
+def _language(code: str, text: str) -> str:
+    """A row's language: ``code`` when given (``und``: English, which judges what cannot be placed), else the
+    text's (``hatespeech.feedback.row_language``: the one rule)."""
+    from hatespeech.feedback import Row, row_language
+
+    return row_language(Row(text, "", "", None, 0.0, "", 0.0, 0, code or None))
+
+
+def load_store(settings: Any, language: str = "en") -> Feedback:
+    """The decisions in ``language`` of the configured feedback store (``FEEDBACK_DB_PATH`` or ``DATABASE_URL``):
+    each language's model learns from its own posts' labels (``hatespeech.feedback.row_language``)."""
+    from hatespeech.feedback import open_store, row_language
 
     feedback_settings = getattr(settings, "feedback", settings)
     where = "postgresql (DATABASE_URL)" if feedback_settings.database_url else f"sqlite {feedback_settings.db_path}"
@@ -167,9 +187,13 @@ def load_store(settings: Any) -> Feedback:
     texts, labels, row_sources, row_ids = [], [], [], []
     sources: Counter[str] = Counter()
     newest: float | None = None
+    other = 0
     try:
         # one label per post: the newest decision by the board's event time, whoever gave it
         for row in store.decisions():
+            if row_language(row) != language:
+                other += 1
+                continue
             texts.append(row.text)
             labels.append(LABELS.index(row.label))
             sources[row.source] += 1
@@ -187,7 +211,7 @@ def load_store(settings: Any) -> Feedback:
             np.array(labels, dtype=int),
             dict(sorted(sources.items())),
             digest.hexdigest(),
-            f"store, {where}",
+            f"store, {where}, its {language!r} rows ({other} in other languages left out)",
             tuple(row_sources),
             tuple(row_ids),
             newest,
