@@ -8,6 +8,14 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CANDIDATE_TOKEN = "candidate-test-token"  # the seeded server's (tests/review/conftest.py)
+LABELS = ["hate speech", "offensive language", "neither"]
+QUEUED = {  # the seeded server's queued posts: text → the language its answer named (None: none named)
+    "shut up you stupid idiot": "en",
+    "those zorgs are vermin, get out": None,
+    "Ihr seid alle Abschaum, haut endlich ab": "de",
+    "what a moron": "en",
+}
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # No network, no updates, no sync: the browser talks to the test server on 127.0.0.1 only.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,55 +14,13 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from hatespeech.config import Settings
-from hatespeech.feedback import SQLiteFeedbackStore
 from hatespeech.lifecycle import compare
-from hatespeech.lifecycle.registry import Registry
-from hatespeech.review.store import SQLiteQueue, post
-from hatespeech.training.pipeline import build_pipeline
-from hatespeech.training.save import save_model
-from testing.review import model_with_curves
-from testing.support import TINY_CARD, Server, gunicorn, request, tiny_corpus
+from testing.review import CANDIDATE_TOKEN as TOKEN
+from testing.review import QUEUED
+from testing.support import Server, request
 
-TOKEN = "candidate-test-token"
 AUTH = {"Authorization": f"Token {TOKEN}"}
-LABELS = ["hate speech", "offensive language", "neither"]
-QUEUED = ["shut up you stupid idiot", "those zorgs are vermin, get out", "have a lovely day everyone", "what a moron"]
 DEADLINE = 120.0  # seconds: the comparison runs in the background of a busy shared machine
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict, dict[str, str]]]:
-    """A server (its model pinned) with board labels, queued posts and a candidate kept in the registry."""
-    tmp = tmp_path_factory.mktemp("candidate")
-    env = {
-        "FIREFLY_TOKEN": TOKEN,
-        "MODEL_PATH": str(model_with_curves(tmp / "models")),
-        "REVIEW_DB_PATH": str(tmp / "review.sqlite3"),
-        "ALERT_DB_PATH": str(tmp / "alerts.sqlite3"),
-        "FEEDBACK_DB_PATH": str(tmp / "feedback.sqlite3"),
-        "WEB_CONCURRENCY": "1",
-    }
-    card = save_model(build_pipeline().fit(*tiny_corpus(20)), dict(TINY_CARD), tmp / "candidate" / "model.json")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("DATABASE_URL", "REDIS_URL"):
-            patch.delenv(name, raising=False)
-        for name, value in env.items():
-            patch.setenv(name, value)
-        registry = Registry(Settings.from_env())
-        data = (tmp / "candidate" / card["model_file"]).read_bytes()
-        registry.promote(card, data, "test", "kept for the test", False)  # pinned: the server serves its own
-        registry.close()
-    store = SQLiteFeedbackStore(tmp / "feedback.sqlite3")
-    texts, labels = tiny_corpus(5)
-    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
-        store.add(text, LABELS[label], source="board", id=str(i))
-    store.close()
-    queue = SQLiteQueue(tmp / "review.sqlite3")
-    for i, text in enumerate(QUEUED):
-        queue.add(post(f"p{i}", text, {"hate speech": 0.5}, "review", "offensive language", [], ts=time.time()))
-    queue.close()
-    with gunicorn(tmp, **env) as server:
-        yield server.wait_ready(), card, env
 
 
 def get(server: Server, path: str, headers: dict | None = None) -> tuple[int, dict]:
@@ -84,8 +41,8 @@ def ready(server: Server, path: str = "/review/candidate") -> dict:
         time.sleep(0.3)
 
 
-def test_the_candidate_is_compared_as_model_py_compares_it(setup: tuple[Server, dict, dict[str, str]]) -> None:
-    server, card, env = setup
+def test_the_candidate_is_compared_as_model_py_compares_it(seeded: tuple[Server, dict, dict[str, str]]) -> None:
+    server, card, env = seeded
     assert get(server, "/review/candidate", {})[0] == 403  # data: the token is needed
     answer = ready(server)
     assert answer["chosen"]["sha256"] == card["sha256"]
@@ -119,9 +76,9 @@ def test_the_candidate_is_compared_as_model_py_compares_it(setup: tuple[Server, 
 @pytest.mark.parametrize(("query", "status"), [("sha256=XYZ", 400), ("sha256=12", 400), ("colour=red", 400),
                                                ("sha256=abc&sha256=abd", 400), ("sha256=0000000000", 404)])  # fmt: skip
 def test_a_bad_or_unknown_candidate_is_a_clear_4xx(
-    setup: tuple[Server, dict, dict[str, str]], query: str, status: int
+    seeded: tuple[Server, dict, dict[str, str]], query: str, status: int
 ) -> None:
-    server, card, _ = setup
+    server, card, _ = seeded
     if card["sha256"].startswith("0000000000"):
         pytest.skip("the candidate's sha256 starts with the unknown prefix")
     found, answer = get(server, "/review/candidate?" + query)
@@ -129,9 +86,9 @@ def test_a_bad_or_unknown_candidate_is_a_clear_4xx(
 
 
 def test_the_page_shows_the_candidate_and_promotes_nothing(
-    setup: tuple[Server, dict, dict[str, str]], browser: object
+    seeded: tuple[Server, dict, dict[str, str]], browser: object
 ) -> None:
-    server, card, _ = setup
+    server, card, _ = seeded
     browser.set_window_size(1200, 900)
     browser.get(server.url + "/review")
     wait = WebDriverWait(browser, DEADLINE)

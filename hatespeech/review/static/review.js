@@ -428,20 +428,6 @@
       head.appendChild(el("span", "model-label", "model: " + answer.label));
       const threat = Boolean(answer.categories && answer.categories.threat);
       if (threat) head.appendChild(el("span", "badge threat", "threat"));
-    if (post.language) {
-      const language = el("button", "link lang-badge", post.language);
-      language.type = "button";
-      const supported = post.language_supported;
-      language.title =
-        (post.language === "und" ? "language not named" : "language " + post.language) +
-        (supported === true ? " (judged by its model)" : supported === false ? " (no model for it)" : "") +
-        ": show this language only";
-      language.addEventListener("click", () => {
-        $("filter-language").value = post.language;
-        applyFilters();
-      });
-      head.appendChild(language);
-    }
       out.appendChild(head);
       const spans = (answer.explanation ? answer.explanation.spans : []).map((s) => [
         s.start,
