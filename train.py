@@ -23,6 +23,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hatespeech import lifecycle
 from hatespeech.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
@@ -164,8 +165,40 @@ def print_sources(corpus: Corpus) -> None:
         )
 
 
-def read_feedback(source: str) -> Feedback:
-    return load_store(Settings.from_env()) if source == "store" else load_csv(Path(source))
+def print_feedback_source(feedback: Feedback) -> None:
+    print(
+        f"Feedback: {feedback.rows} rows from {feedback.origin} ({feedback.class_counts()}; "
+        f"sources {feedback.sources}; sha256 {feedback.sha256[:12]}…)"
+    )
+
+
+def refused_feedback(section: dict[str, Any] | None, accept_risk: bool) -> bool:
+    """Print what the feedback did (the card's ``feedback``) and whether it costs the base data too much:
+    True when the model must not be written."""
+    if section is None:
+        return False
+    search = ", ".join(f"×{w}: {f:.3f}" for w, f in section["weight_search"]["out_of_fold_macro_f1"].items())
+    print(f"\nfeedback weight ×{section['weight']:g}, chosen by out-of-fold macro-F1 on the feedback ({search})")
+    if section["base_rows_relabelled"]:
+        print(f"{section['base_rows_relabelled']} base rows dropped: the feedback labels the same texts")
+    print_board("Feedback, out-of-fold, base rule", section["out_of_fold_base_rule"])
+    print_board("Feedback, out-of-fold, the board's rule (tuned on the other folds)", section["out_of_fold"])
+    for note in section["notes"]:
+        print(f"note: {note}")
+    if print_risk(section["risk"]) and not accept_risk:
+        print(
+            "train.py: refused: the feedback lowers macro-F1 on held-out base rows by "
+            f"{section['risk']['drop']:.3f} (more than {MAX_DROP}); nothing written. Erase or fix the rows "
+            "above, or rerun with --accept-feedback-risk if the board's standard really differs",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
+def read_feedback(source: str, language: str = "en") -> Feedback:
+    """The board's labels of ``language``'s posts: each language's model learns from its own."""
+    return load_store(Settings.from_env(), language) if source == "store" else load_csv(Path(source), language)
 
 
 def train_language(args: argparse.Namespace) -> int:
@@ -174,14 +207,17 @@ def train_language(args: argparse.Namespace) -> int:
 
     try:
         data = languages.load(args.language, args.sources or languages.MANIFEST)
-    except DataError as err:
+        feedback = read_feedback(args.feedback, args.language) if args.feedback else None
+    except (DataError, FeedbackError, ConfigError) as err:
         print(f"train.py: {err}", file=sys.stderr)
         return 2
     out = args.out
     if out == DEFAULT_MODEL_PATH:  # never the English model's place
         out = DEFAULT_MODEL_PATH.parent / "languages" / f"model-{args.language}.json"
     print(f"Training {args.language} on {data.train.rows} rows ({data.spec['title']}; {data.spec['licence']})")
-    trained = train(data.train, folds=args.folds, inner_folds=args.inner_folds, build=data.builder())
+    if feedback is not None:
+        print_feedback_source(feedback)
+    trained = train(data.train, folds=args.folds, inner_folds=args.inner_folds, build=data.builder(), feedback=feedback)
     rule = trained.card["decision_rule"]["weights"]
     trained.card["data"] |= languages.card_section(data)
     trained.card["metrics"]["test"] = test = languages.score_test_split(trained.model, data, rule)
@@ -190,6 +226,8 @@ def train_language(args: argparse.Namespace) -> int:
     )
     print_metrics(f"Test: {test['split']} (production model and rule)", test)
     print(f"  coarse (abusive vs neither) macro-F1 {test['coarse_macro_f1']:.3f} {test['coarse_per_class']}")
+    if refused_feedback(trained.card.get("feedback"), args.accept_feedback_risk):
+        return 1
     card = save_model(trained.model, trained.card, out)
     print(f"\nwrote {out} and {out.parent / card['model_file']} ({card['size_bytes'] / 1e6:.1f} MB)")
     return 0
@@ -229,10 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {args.data} is not the Davidson et al. 2017 file (sha256 {data.sha256}); training on it anyway.")
     print(f"Training on {data.rows} rows from {data.path} (sha256 {data.sha256[:12]}…)")
     if feedback is not None:
-        print(
-            f"Feedback: {feedback.rows} rows from {feedback.origin} ({feedback.class_counts()}; "
-            f"sources {feedback.sources}; sha256 {feedback.sha256[:12]}…)"
-        )
+        print_feedback_source(feedback)
 
     trained = train(corpus or data, folds=args.folds, inner_folds=args.inner_folds, feedback=feedback)
     metrics = trained.card["metrics"]
@@ -246,23 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     for what, value in metrics.get("leave_one_source_out", {}).items():
         print(f"leave one source out (one fixed split): {what} {value:.3f}")
     section = trained.card.get("feedback")
-    if section is not None:
-        search = ", ".join(f"×{w}: {f:.3f}" for w, f in section["weight_search"]["out_of_fold_macro_f1"].items())
-        print(f"\nfeedback weight ×{section['weight']:g}, chosen by out-of-fold macro-F1 on the feedback ({search})")
-        if section["base_rows_relabelled"]:
-            print(f"{section['base_rows_relabelled']} base rows dropped: the feedback labels the same texts")
-        print_board("Feedback, out-of-fold, base rule", section["out_of_fold_base_rule"])
-        print_board("Feedback, out-of-fold, the board's rule (tuned on the other folds)", section["out_of_fold"])
-        for note in section["notes"]:
-            print(f"note: {note}")
-        if print_risk(section["risk"]) and not args.accept_feedback_risk:
-            print(
-                "train.py: refused: the feedback lowers macro-F1 on held-out base rows by "
-                f"{section['risk']['drop']:.3f} (more than {MAX_DROP}); nothing written. Erase or fix the rows "
-                "above, or rerun with --accept-feedback-risk if the board's standard really differs",
-                file=sys.stderr,
-            )
-            return 1
+    if refused_feedback(section, args.accept_feedback_risk):
+        return 1
     print(
         f"\ndecision rule weights {trained.card['decision_rule']['weights']}; "
         f"production fit {trained.card['fit_seconds']} s"

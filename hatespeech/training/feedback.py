@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from hatespeech.core.labels import HATE, LABELS, NEITHER, OFFENSIVE, abusive_probability
@@ -351,9 +353,12 @@ class FeedbackFit:
     search: dict[str, float] = field(default_factory=dict)  # weight → out-of-fold macro-F1 on the board
 
 
-def choose_weight(base: Dataset, feedback: Feedback, seed: int) -> FeedbackFit:
+def choose_weight(
+    base: Dataset, feedback: Feedback, seed: int, build: Callable[[], Pipeline] = build_pipeline
+) -> FeedbackFit:
     """Each weight in ``WEIGHTS``: out-of-fold probabilities on the feedback (base data + the other
-    folds), scored by macro-F1 in the board's labels with the rule tuned on them."""
+    folds), scored by macro-F1 in the board's labels with the rule tuned on them. ``build``: the
+    language's untrained pipeline."""
     covered = feedback.covered
     folds = min(FOLDS, min(feedback.class_counts()[LABELS[k]] for k in covered))  # _checked: at least 2
     splits = list(
@@ -365,7 +370,7 @@ def choose_weight(base: Dataset, feedback: Feedback, seed: int) -> FeedbackFit:
     for weight in tqdm(WEIGHTS, desc="feedback weight", unit="weight"):
         probabilities = np.zeros((feedback.rows, len(LABELS)))
         for train, test in splits:
-            model = evaluate._fit(build_pipeline, base, everything, extra(feedback, weight, train))
+            model = evaluate._fit(build, base, everything, extra(feedback, weight, train))
             probabilities[test] = model.predict_proba([feedback.texts[i] for i in test])
         rule = tune_board_rule(probabilities, feedback.labels, covered, list(SEARCH_RULE))
         predicted = evaluate.decide(probabilities, rule)

@@ -25,11 +25,13 @@ model finds least likely (source and id, never the text).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
 from hatespeech.core.labels import LABELS
 from hatespeech.training import evaluate
@@ -55,21 +57,23 @@ def assess(
     rules: dict[str, list[float]],
     inner_folds: int,
     seed: int,
+    build: Callable[[], Pipeline] = build_pipeline,
 ) -> dict[str, Any]:
-    """The held-out base rows' macro-F1 without and with the feedback, the drop, and whether it refuses.
+    """The held-out base rows' macro-F1 without and with the feedback, the drop, and whether it refuses
+    (``build``: the language's untrained pipeline).
 
     ``rules``: the rules the model with the feedback could be decided by (name → weights); the
     lowest macro-F1 among them counts. ``data`` is the base data the feedback does not relabel.
     """
     train, test = train_test_split(np.arange(data.rows), test_size=HELD_OUT, stratify=data.labels, random_state=seed)
     held_texts, held_labels = [data.texts[i] for i in test], data.labels[test]
-    inner = evaluate.out_of_fold(build_pipeline, evaluate._subset(data, train), inner_folds, seed)
+    inner = evaluate.out_of_fold(build, evaluate._subset(data, train), inner_folds, seed)
     base_rule = evaluate.tune_rule(inner, data.labels[train])
-    without = evaluate._fit(build_pipeline, data, train)
+    without = evaluate._fit(build, data, train)
     f1_without = _macro_f1(held_labels, without.predict_proba(held_texts), base_rule)
 
     def with_feedback(rows: np.ndarray | None = None) -> dict[str, float]:
-        model = evaluate._fit(build_pipeline, data, train, board.extra(feedback, weight, rows))
+        model = evaluate._fit(build, data, train, board.extra(feedback, weight, rows))
         probabilities = model.predict_proba(held_texts)
         return {name: _macro_f1(held_labels, probabilities, rule) for name, rule in rules.items()}
 

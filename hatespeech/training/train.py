@@ -124,7 +124,7 @@ def _train(
     extra, fitted, dropped, given = None, None, 0, data
     if feedback is not None:
         data, dropped = board.without_feedback_texts(data, feedback)
-        fitted = board.choose_weight(data, feedback, seed)
+        fitted = board.choose_weight(data, feedback, seed, build)
         extra = board.extra(feedback, fitted.weight)
     holdout = evaluate.held_out(build, data, 0.2, inner_folds, seed, extra)
     cv = evaluate.cross_validate(build, data, folds, inner_folds, seed, extra)
@@ -183,7 +183,7 @@ def _train(
             card["threshold_curves"][label] = {**board_curves[label], "data": "the board's feedback"}
         # the same training without the feedback, on the same held-out base rows: is it poisoned?
         rules = {"tuned with the feedback": holdout["weights"], "shipped": card["decision_rule"]["weights"]}
-        card["feedback"]["risk"] = risk.assess(data, feedback, fitted.weight, rules, inner_folds, seed)
+        card["feedback"]["risk"] = risk.assess(data, feedback, fitted.weight, rules, inner_folds, seed, build)
         card["training_seconds"] = round(time.perf_counter() - started, 1)
         card["measured_rows"]["feedback"] = measured.outcomes(
             feedback.texts,

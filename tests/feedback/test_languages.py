@@ -3,6 +3,8 @@ candidate's comparison read the feedback of one language (given, or identified f
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -80,3 +82,54 @@ def test_retrain_and_the_comparison_count_the_english_rows(settings: Settings) -
     assert texts == [t for t, _ in ENGLISH] and labels == [label for _, label in ENGLISH] and total == len(ENGLISH)
     texts, _, total = compare.board_rows(settings, limit=2, language="de")
     assert total == len(GERMAN) and texts == [t for t, _ in GERMAN][-2:]  # the newest two
+
+
+@pytest.mark.slow
+def test_train_py_trains_a_language_on_its_own_feedback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``train.py --language de --feedback board.csv``: the German rows join German training data, the
+    English ones are left out; the card records them as English's does."""
+    import train
+
+    monkeypatch.setattr(training_feedback, "WEIGHTS", (1.0, 4.0))  # the same code, fewer fits
+    monkeypatch.setattr(training_feedback, "FOLDS", 2)
+    hate = ["diese {w} Zorgs sollen verschwinden", "alle Zorgs sind {w} Ungeziefer", "{w} Blarfs raus aus dem Land"]
+    insult = ["halt die Klappe du {w} Trottel", "was für ein {w} Idiot", "du bist so ein {w} Depp"]
+    other = ["einen {w} Tag euch allen", "das {w} Spiel beginnt um acht", "danke für das {w} Rezept"]
+    fillers = ["große", "neue", "alte", "rote", "laute", "langsame", "echte", "ganze"]
+    rows = ""
+    for label, templates in (("ABUSE", hate), ("INSULT", insult), ("OTHER", other)):
+        for i in range(24):
+            rows += f"{templates[i % 3].format(w=fillers[i % len(fillers)])}\t"
+            rows += f"{'OTHER' if label == 'OTHER' else 'OFFENSE'}\t{label}\n"
+    (tmp_path / "g.txt").write_text(rows, encoding="utf-8")
+    sha = hashlib.sha256(rows.encode()).hexdigest()
+    manifest = tmp_path / "languages.toml"
+    manifest.write_text(
+        f"""[de]
+title = "made-up German"
+licence = "ours"
+format = "germeval"
+train = {{ paths = ["{tmp_path / "g.txt"}"], sha256 = "{sha}" }}
+test = {{ paths = ["{tmp_path / "g.txt"}"], sha256 = "{sha}" }}
+test_split = "the training file again"
+labels = {{ ABUSE = "hate speech", INSULT = "offensive language", PROFANITY = "offensive language", OTHER = "neither" }}
+features = "words"
+ngram = [1, 1]
+""",
+        encoding="utf-8",
+    )
+    board = tmp_path / "board.csv"
+    lines = ["text,label,language"] + [f'"{t}",{label},' for t, label in ENGLISH * 3]
+    lines += [f'"{t} {i}",{label},de' for i in range(3) for t, label in GERMAN]
+    board.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out" / "model-de.json"
+    argv = ["--language", "de", "--sources", str(manifest), "--out", str(out), "--folds", "2", "--inner-folds", "2"]
+    code = train.main([*argv, "--feedback", str(board), "--accept-feedback-risk"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "Feedback: 12 rows" in printed and "feedback weight ×" in printed
+    card = json.loads(out.read_text())
+    assert card["data"]["language"] == "de" and card["feedback"]["rows"] == 12
+    assert card["measured_rows"]["feedback"]["rows"] == 12
