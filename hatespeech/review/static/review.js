@@ -682,6 +682,7 @@
     }
     if (seq !== state.candidateSeq) return;
     const choice = $("candidate-choice");
+    choice.parentElement.hidden = !answer.candidates.length; // nothing to choose from
     if (!choice.options.length) {
       for (const c of answer.candidates) {
         const option = el("option", "", c.sha256.slice(0, 12) + " · " + (c.created_at || "?") + " · " + c.where);
