@@ -161,6 +161,7 @@ class CompiledModel:
         if entry is None:
             words, markers = self.reader.chunk(piece)
             gate = threats.gate_words(words)
+            tokens: tuple[str, ...]
             if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
                 tokens = () if words[0] in self.stop else words
             else:
