@@ -83,6 +83,14 @@ _FAST_BYTES = sys.getsizeof((0, 0, 0, 0, 0)) + 8  # the fast tuple and the entry
 
 
 _add = np.add.reduce
+
+
+def _one_token(word: str) -> bool:
+    """Whether ``word`` is all word characters (``\\w``: alphanumeric or "_", as ``re`` reads them), so that the
+    whole-word token pattern finds it and only it (a language model's character n-grams: "0_du")."""
+    return word.replace("_", "a").isalnum()
+
+
 _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 to any tolerance
 
 
@@ -241,7 +249,7 @@ class CompiledModel:
     def analyse(self, words: Sequence[str]) -> tuple[str, ...]:
         """The vectorizer's tokens of normalised ``words``, stop words removed."""
         stop, findall, lower = self.stop, self.findall, self.lowercase
-        if self.whole_words and all(map(str.isalnum, words)):  # the usual case: each word is one token
+        if self.whole_words and all(map(_one_token, words)):  # the usual case: each word is one token
             return tuple(w for w in words if w not in stop)
         return tuple(t for w in words for t in findall(w.lower() if lower else w) if t not in stop)
 
@@ -333,6 +341,12 @@ class CompiledModel:
             return 1.0
         return 1.0 + math.log(count) if self.tf_mode == "sublinear" else float(count)
 
+    def tfs(self, counts: np.ndarray) -> np.ndarray:
+        """``tf`` of each count, as the batch path computes them."""
+        if self.tf_mode == "binary":
+            return np.ones_like(counts)
+        return 1.0 + np.log(counts) if self.tf_mode == "sublinear" else counts
+
     def sums(self, text: str) -> tuple[list[float], float]:
         """Σ tf × row over the text's features (C + 1 columns, the last the norm's sum) and 1 / norm."""
         return self.sums_of(self.ids(text))
@@ -346,8 +360,8 @@ class CompiledModel:
             total = _add(self.table.take(ids, axis=0), 0).tolist()
             norm = total[-1]
         else:
-            counts = Counter(ids)
-            tf = np.array([self.tf(n) for n in counts.values()])
+            counts = Counter(ids)  # a language model's character n-grams repeat: hundreds of rows a post
+            tf = self.tfs(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
             rows = self.table.take(list(counts), axis=0)
             total = (tf @ rows).tolist()
             norm = float((tf * tf) @ rows[:, -1]) if self.norm == "l2" else total[-1]
@@ -433,10 +447,7 @@ class CompiledModel:
         keys = np.repeat(np.arange(len(texts), dtype=np.int64), sizes) * width + features
         keys, counts = np.unique(keys, return_counts=True)  # sorted: by text, then feature
         doc, feature = np.divmod(keys, width)
-        if self.tf_mode == "binary":
-            tf = np.ones(len(keys))
-        else:
-            tf = 1.0 + np.log(counts) if self.tf_mode == "sublinear" else counts.astype(np.float64)
+        tf = self.tfs(counts.astype(np.float64))
         rows = self.table.take(feature, axis=0) * tf[:, None]
         c = self.n_columns
         if self.norm == "l2":
