@@ -44,7 +44,7 @@ from hatespeech.core.wordreader import WordReader
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
-CACHE_BYTES = 24 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
+CACHE_BYTES = 32 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
 CACHE_PIECE_CHARS = 64  # longer pieces are analysed each time and never kept: a real word is shorter
 WARM_TERMS = 30_000  # at most this many pieces analysed at load (``_warm``; ours: 13,000 in ~0.08 s)
 WARM_COMMON = 20  # words counted this often in training are also warmed capitalised and in capitals
@@ -62,6 +62,8 @@ Fast = tuple[tuple[int, ...], tuple[int, ...], str | None, dict[str, int] | None
 Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str], Fast | None]  # see ``CompiledModel.piece``
 _LONE_PIECE = re.compile(LONE).fullmatch  # what ``maybe_spaced`` looks for three of in a row
 _NO_FOLLOW: dict[str, int] = {}
+_NOTHING: Fast = ((), (), None, None, False)
+_LONE_NOTHING: Fast = ((), (), None, None, True)
 
 
 def _entry_bytes(piece: str, entry: Entry) -> int:
@@ -72,7 +74,7 @@ def _entry_bytes(piece: str, entry: Entry) -> int:
     words, markers, _, fast = entry
     chars = sum(map(len, words)) + (sum(map(len, markers)) if markers else 0)
     size = _ENTRY_BYTES + sys.getsizeof(piece) + _TOKEN_BYTES * (len(words) + len(markers)) + chars
-    if fast is not None:  # its tuples (the rows are the vocabulary's own int objects: pointers)
+    if fast is not None and fast[2] is not None:  # its tuples (the rows are the vocabulary's int objects: pointers)
         size += _FAST_BYTES + (_TUPLE_BYTES + 8 * len(fast[0]) if fast[0] else 0)
         size += _TUPLE_BYTES + 8 * len(fast[1]) if fast[1] else 0
     return size
@@ -150,7 +152,11 @@ class CompiledModel:
         self._lone = bool(self.reader.counts)  # only a reader with a vocabulary reads spaced-out letters
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
+        self._pinned = self._pinned_bytes = 0
         self._warm()
+        # The warm entries come first in the cache: kept when it is full (``piece``), if they fill at most half.
+        self._pinned = len(self._pieces)
+        self._pinned_bytes = self._cache_bytes
 
     # --- scoring -----------------------------------------------------------------------------------
 
@@ -163,7 +169,9 @@ class CompiledModel:
         grew a worker to gigabytes): pieces over ``CACHE_PIECE_CHARS`` are never kept, and when the
         entries' estimated size reaches ``CACHE_BYTES`` the older half is dropped (a dict keeps
         insertion order; a frequent piece dropped comes back at its next use): an LRU's
-        bookkeeping on every hit cost more (30% of ``tokens`` in an A/B).
+        bookkeeping on every hit cost more (30% of ``tokens`` in an A/B). The entries ``_warm`` made
+        (the commonest words, first in the dict) are kept while they fill at most half the budget:
+        dropping them made every common word a miss after the first drop.
         """
         entry = self._pieces.get(piece)
         if entry is None:
@@ -178,7 +186,8 @@ class CompiledModel:
             entry = (tokens, marks, gate, self._fast(piece, tokens))
             if len(piece) <= CACHE_PIECE_CHARS:
                 if self._cache_bytes >= CACHE_BYTES:
-                    for old in list(islice(self._pieces, len(self._pieces) // 2)):
+                    keep = self._pinned if self._pinned_bytes <= CACHE_BYTES // 2 else 0
+                    for old in list(islice(self._pieces, keep, keep + (len(self._pieces) - keep) // 2)):
                         dropped = self._pieces.pop(old, None)  # another thread may have dropped it already
                         if dropped is not None:
                             self._cache_bytes -= _entry_bytes(old, dropped)
@@ -194,7 +203,7 @@ class CompiledModel:
             return None
         lone = self._lone and _LONE_PIECE(piece) is not None
         if not tokens:
-            return ((), (), None, None, lone)
+            return _LONE_NOTHING if lone else _NOTHING  # shared: a stop word costs no tuple of its own
         get = self.vocab.get
         own = tuple(j for t in tokens if (j := get(t)) is not None)
         inner = tuple(j for a, b in pairwise(tokens) if (j := follow.get(a, _NO_FOLLOW).get(b)) is not None)
