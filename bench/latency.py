@@ -123,7 +123,7 @@ def external(system: str, texts: list[str]) -> dict | str:
     return {"n": len(texts), "p50": p50, "p99": p99, "cpu": result["cpu"] / len(texts) * 1e6, "batch": result["batch"]}
 
 
-def single(n: int) -> None:
+def single(n: int, with_tutorial: bool = True) -> None:
     import tutorial
 
     import app
@@ -153,13 +153,14 @@ def single(n: int) -> None:
             time_calls(lambda t: pipeline.predict_proba([t]), texts[:1000]),
         )
     )
-    model = tutorial.load()
-    rows.append(
-        (
-            "the tutorial's pipeline as published (`predict_proba([text])`)",
-            time_calls(lambda t: model.predict_proba([t]), texts[:500]),
+    if with_tutorial:  # fitted once (minutes) and cached under /tmp
+        model = tutorial.load()
+        rows.append(
+            (
+                "the tutorial's pipeline as published (`predict_proba([text])`)",
+                time_calls(lambda t: model.predict_proba([t]), texts[:500]),
+            )
         )
-    )
     for system in VENVS:  # alt-profanity-check's single call is slow (milliseconds): fewer texts
         sample = texts if system.startswith("HateSonar") else texts[:500]
         rows.append((f"{system} (single text)", external(system, sample)))
@@ -461,12 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--batch-texts", type=int, default=100_000)
     parser.add_argument("--only", default="single,batch,cold,memory")
+    parser.add_argument("--no-tutorial", action="store_true", help="single: leave the tutorial's pipeline out")
     parser.add_argument("--ref", help="with --only ab: git revisions (comma-separated) to compare app.predict with")
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "warning")
     print(f"Machine: {machine()}. Command: `.venv/bin/python bench/latency.py {' '.join(argv or sys.argv[1:])}`")
     parts = {
-        "single": lambda: single(args.texts),
+        "single": lambda: single(args.texts, not args.no_tutorial),
         "batch": lambda: batch(args.batch_texts),
         "cold": cold,
         "memory": memory,
