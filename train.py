@@ -182,7 +182,10 @@ def train_language(args: argparse.Namespace) -> int:
         out = DEFAULT_MODEL_PATH.parent / "languages" / f"model-{args.language}.json"
     print(f"Training {args.language} on {data.train.rows} rows ({data.spec['title']}; {data.spec['licence']})")
     trained = train(data.train, folds=args.folds, inner_folds=args.inner_folds, build=data.builder())
-    rule = trained.card["decision_rule"]["weights"]
+    rule = languages.tune_rule(
+        data.spec, trained.cv_probabilities, trained.data.labels, trained.card["decision_rule"]["weights"]
+    )
+    trained.card["decision_rule"] |= {"weights": rule, "tuned_for": languages.rule_target(data.spec)}
     trained.card["data"] |= languages.card_section(data)
     trained.card["metrics"]["test"] = test = languages.score_test_split(trained.model, data, rule)
     print_metrics(
