@@ -78,6 +78,11 @@ _MACRO = {"arz": "ar", "ary": "ar", "apc": "ar", "acm": "ar", "cmn": "zh", "yue"
 # What identification does not read: links, @mentions, the retweet marker, HTML entities, numbers.
 _NOISE = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@\w+|&#?\w{1,8};|\bRT\b|\d+", re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
+# A run of three lone letters or more (hatespeech.core.text.maybe_spaced's, whole), and the letters that are
+# words of their own in Portuguese, Spanish or French, or Brazilian shorthand (q: que, n: não)
+_LONE = r"[^\w\s]{0,2}[^\W\d_][^\w\s]{0,2}"
+_SPACED_RUN = re.compile(rf"(?<!\S){_LONE}(?:\s++{_LONE}){{2,}}(?!\S)")
+_ONE_LETTER_WORDS = frozenset("aeoyqnàáéèêô")
 # The commonest words of the other Latin-script languages, few of them English words and none common in
 # English tweets (not those English tweets use as slang: im, dat, da, dem, em, y, wat, yo, son, ma …).
 # Any of them sends an ASCII post to the library; a post with more of one language's than of any other's
@@ -164,10 +169,16 @@ def _plain_ascii(text: str) -> bool:
 
 def _disguised(text: str) -> bool:
     """Latin letters written as compatibility characters (fullwidth, mathematical, circled …: their NFKC
-    form is an ASCII letter), or words spaced out letter by letter."""
+    form is an ASCII letter), or words spaced out letter by letter: three lone letters or more in a row,
+    one of them a Latin letter that is not a word of its own in Portuguese, Spanish or French (``o q é o``
+    is Portuguese; Korean writes one-syllable words apart: ``잘 할 듯``)."""
     if not text.isascii() and any(not c.isascii() and c.isalpha() and _COMPAT[c].isascii() for c in text):
         return True
-    return maybe_spaced(text)
+    return maybe_spaced(text) and any(
+        _latin([c]) and c not in _ONE_LETTER_WORDS
+        for run in _SPACED_RUN.finditer(text)
+        for c in _LETTER.findall(run.group().lower())
+    )
 
 
 def _latin(letters: list[str]) -> bool:

@@ -93,6 +93,20 @@ def test_one_marker_alone_does_not_name_an_unsure_post(text: str) -> None:
     assert (found.judged_as, found.reason) == (ENGLISH, "unsure"), found
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("e o q é a verdade, ninguém liga pra isso", "pt"),  # one-letter words in a row, not a word spaced out
+        ("잘 할 수 있어 너무 좋다 정말 고마워", "ko"),  # one-syllable words written apart
+    ],
+)
+def test_lone_letters_that_are_words_are_not_a_disguise(text: str, code: str) -> None:
+    found = identify(text)
+    assert (found.judged_as, found.reason) == (code, "identified"), found
+    # the same run beside a word spaced out letter by letter is one
+    assert identify(f"f u c k you all, {text}").reason == "disguised"
+
+
 def test_korean_laughter_is_not_a_disguise() -> None:
     found = identify("ㅋㅋㅋㅋ 이 사람 진짜 웃기네 왜 이러는 거야")
     assert found.judged_as == "ko" and found.reason == "identified"
