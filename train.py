@@ -219,6 +219,9 @@ def train_language(args: argparse.Namespace) -> int:
         print_feedback_source(feedback)
     trained = train(data.train, folds=args.folds, inner_folds=args.inner_folds, build=data.builder(), feedback=feedback)
     rule = trained.card["decision_rule"]["weights"]
+    if feedback is None:  # with a board's labels, the rule is the one they recalibrated (only where they speak)
+        rule = languages.tune_rule(data.spec, trained.cv_probabilities, trained.data.labels, rule)
+        trained.card["decision_rule"] |= {"weights": rule, "tuned_for": languages.rule_target(data.spec)}
     trained.card["data"] |= languages.card_section(data)
     trained.card["metrics"]["test"] = test = languages.score_test_split(trained.model, data, rule)
     print_metrics(

@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,6 +135,14 @@ def library(name: str) -> Callable[[str], str]:
     raise SystemExit(f"unknown library {name}")
 
 
+def _why(text: str) -> str:
+    """Why ours missed: its reason, and the code it named (``unsure pt``: Portuguese, but not sure enough)."""
+    from hatespeech.core.language import identify
+
+    found = identify(text)
+    return found.reason if found.reason in ("plain ASCII", "short", "disguised") else f"{found.reason} {found.code}"
+
+
 def run_one(name: str, per_language: int) -> dict:
     started = time.perf_counter()
     identify = library(name)
@@ -142,12 +151,15 @@ def run_one(name: str, per_language: int) -> dict:
     times: list[float] = []
     for source, (language, texts) in samples(per_language).items():
         right = 0
+        missed: Counter[str] = Counter()
         for text in texts:
             t0 = time.perf_counter_ns()
             got = identify(text)
             times.append(time.perf_counter_ns() - t0)
             right += got == language
-        result["sources"][source] = {"language": language, "right": right, "texts": len(texts)}
+            if got != language and name == "ours":
+                missed[_why(text)] += 1
+        result["sources"][source] = {"language": language, "right": right, "texts": len(texts), "missed": missed}
     result["p50_us"] = statistics.median(times) / 1000 if times else 0.0
     result["mean_us"] = statistics.fmean(times) / 1000 if times else 0.0
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -229,6 +241,13 @@ def main() -> None:
     for source, first in results[0]["sources"].items():
         cells = [f"{r['sources'][source]['right'] / max(r['sources'][source]['texts'], 1):.1%}" for r in results]
         print(f"| {source} | {first['language']} | {first['texts']} | " + " | ".join(cells) + " |")
+    ours = next((r for r in results if r["library"] == "ours"), None)
+    if ours is not None:
+        print("\nours, the misses by reason (short, plain ASCII, unsure: the safety rules' English):\n")
+        for source, found in ours["sources"].items():
+            if found["missed"]:
+                reasons = ", ".join(f"{why} {n}" for why, n in Counter(found["missed"]).most_common(6))
+                print(f"- {source}: {found['texts'] - found['right']} missed: {reasons}")
     print("\n| library | p50 µs/text | mean µs/text | import + load s | peak RSS MB |")
     print("|---|---|---|---|---|")
     for r in results:

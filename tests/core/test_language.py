@@ -67,6 +67,46 @@ def test_the_shortcut_takes_ascii_posts_without_a_foreign_word() -> None:
     assert (german.reason, german.judged_as) == ("identified", "de")
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("pqp kkkkkkk mano vsf", "pt"),  # the library: Norwegian at 0.14, Portuguese at 0.03
+        ("@user @user sale mongol mdrrrr", "fr"),
+        ("kkkkkk pqp q isso", "pt"),
+    ],
+)
+def test_an_unsure_post_is_named_by_its_words_and_judged_by_english_too(text: str, code: str) -> None:
+    found = identify(text)
+    assert (found.code, found.judged_as, found.reason) == (code, code, "identified"), found
+    assert found.also[0] == ENGLISH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lmaooo bruh kkkkkk dat shit",  # one Portuguese marker, that the library gives Portuguese little for
+        "naïve brrr xqv lmaooo ayyy zzz",  # no marker
+    ],
+)
+def test_one_marker_alone_does_not_name_an_unsure_post(text: str) -> None:
+    found = identify(text)
+    assert (found.judged_as, found.reason) == (ENGLISH, "unsure"), found
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("e o q é a verdade, ninguém liga pra isso", "pt"),  # one-letter words in a row, not a word spaced out
+        ("잘 할 수 있어 너무 좋다 정말 고마워", "ko"),  # one-syllable words written apart
+    ],
+)
+def test_lone_letters_that_are_words_are_not_a_disguise(text: str, code: str) -> None:
+    found = identify(text)
+    assert (found.judged_as, found.reason) == (code, "identified"), found
+    # the same run beside a word spaced out letter by letter is one
+    assert identify(f"f u c k you all, {text}").reason == "disguised"
+
+
 def test_korean_laughter_is_not_a_disguise() -> None:
     found = identify("ㅋㅋㅋㅋ 이 사람 진짜 웃기네 왜 이러는 거야")
     assert found.judged_as == "ko" and found.reason == "identified"

@@ -13,6 +13,7 @@ from hatespeech.config import ROOT
 from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
 from hatespeech.core.modelfile import load_compiled
+from hatespeech.core.policy import weighted_argmax
 from hatespeech.core.wordreader import WordReader
 from hatespeech.training import languages
 from hatespeech.training.compile import compile_checked, to_arrays
@@ -185,6 +186,7 @@ labels = {{ ABUSE = "hate speech", INSULT = "offensive language", PROFANITY = "o
 features = "words"
 ngram = [1, 1]
 chars = [3, 4]
+rule = "coarse"
 """,
         encoding="utf-8",
     )
@@ -194,10 +196,28 @@ chars = [3, 4]
     assert "coarse (abusive vs neither) macro-F1" in capsys.readouterr().out
     compiled, card = load_compiled(out)
     assert card["data"]["language"] == "de" and card["metrics"]["test"]["coarse_macro_f1"] > 0.5
+    assert card["decision_rule"]["tuned_for"].startswith("coarse")
+    assert card["decision_rule"]["weights"][2] in languages.COARSE_NEITHER_WEIGHTS.round(4)
     assert compiled.reader.words("Straßenbahnfahrer") == [
         "straßenbahnfahrer",
         *WordReader(chars=(3, 4)).expand("straßenbahnfahrer")[1:],
     ]
+
+
+def test_a_coarse_rule_chooses_the_neither_weight_for_abusive_vs_neither() -> None:
+    # abusive rows whose P(neither) is the largest but below 0.6: only a neither weight < 1 finds them
+    rng = np.random.default_rng(0)
+    abusive = np.column_stack([rng.uniform(0.1, 0.2, 40), rng.uniform(0.2, 0.3, 40)])
+    abusive = np.column_stack([abusive, 1 - abusive.sum(axis=1)])
+    clean = np.column_stack([rng.uniform(0.0, 0.1, 60), rng.uniform(0.0, 0.1, 60)])
+    clean = np.column_stack([clean, 1 - clean.sum(axis=1)])
+    probabilities = np.vstack([abusive, clean])
+    labels = np.array([OFFENSIVE] * 40 + [NEITHER] * 60)
+    weights = languages.tune_rule({"rule": "coarse"}, probabilities, labels, [2.0, 1.0, 1.0])
+    assert weights[:2] == [2.0, 1.0] and weights[2] < 1.0
+    said = weighted_argmax(probabilities, weights) != NEITHER
+    assert said.tolist() == [True] * 40 + [False] * 60
+    assert languages.tune_rule({}, probabilities, labels, [2.0, 1.0, 1.0]) == [2.0, 1.0, 1.0]
 
 
 MODELS = ROOT / "models" / "languages"
