@@ -149,7 +149,7 @@ def test_the_model_call_has_what_the_sliders_need(review_server: Server) -> None
 def test_the_readme_curls(review_server: Server) -> None:
     """docs/review.md's commands, as written (the token and port substituted)."""
     commands = re.findall(r"^curl [^\n]*127\.0\.0\.1:5000/review/[^\n]*$", userdocs.text(), re.MULTILINE)
-    assert len(commands) == 2, commands  # the queue, the model
+    assert len(commands) == 3, commands  # the queue, the model, the candidate
     answers = []
     for command in commands:
         command = command.replace("$FIREFLY_TOKEN", TOKEN).replace("127.0.0.1:5000", f"127.0.0.1:{review_server.port}")
@@ -159,6 +159,7 @@ def test_the_readme_curls(review_server: Server) -> None:
         answers.append((int(status), json.loads(body)))
     assert answers[0][0] == 200 and all(p["action"] == "block" for p in answers[0][1]["posts"])
     assert answers[1][0] == 200 and "threshold_curves" in answers[1][1]
+    assert answers[2][0] == 200 and answers[2][1]["status"] in ("none", "computing", "ready"), answers[2]
 
 
 @pytest.mark.parametrize("kind", ["redis", "postgres"])
