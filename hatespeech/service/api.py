@@ -25,7 +25,7 @@ from hatespeech.config import RETRAIN_COMMAND, Settings
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.context import Context
 from hatespeech.core.explain import explain as explanation
-from hatespeech.core.labels import LABELS
+from hatespeech.core.labels import ABUSIVE, LABELS
 from hatespeech.core.language import identify
 from hatespeech.core.moderator import Languages, Moderator
 from hatespeech.core.policy import Moderation, Policy
@@ -258,7 +258,7 @@ def _drop_ins(api: Api) -> None:
         results = [
             compat.openai_result(
                 [answer["scores"][label] for label in LABELS],
-                answer["categories"],
+                {label: answer["categories"].get(label, False) for label in ABUSIVE},  # none: a language not judged
                 answer["categories"].get("threat", False),
             )
             for answer in moderator.moderate_many(texts, False)
