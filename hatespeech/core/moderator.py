@@ -133,6 +133,7 @@ class Moderator:
         self.max_text_chars = max_text_chars  # MAX_TEXT_CHARS in the service
         self.explain_max_spans = explain_max_spans  # EXPLAIN_MAX_SPANS in the service
         self.languages = languages or Languages()  # a promoted English model is served with the same ones
+        self._english = Judge(classifier, policy)  # made once: asked for on every English text
 
     @classmethod
     def load(
@@ -163,7 +164,7 @@ class Moderator:
     def judge(self, code: str) -> Judge:
         """The model and rule of the language ``code`` (a supported one; English for any other)."""
         found = self.languages.judges.get(code)
-        return found if found is not None else Judge(self.classifier, self.policy)
+        return found if found is not None else self._english
 
     def predict(self, text: object) -> dict[str, float]:
         """``/predict``'s answer: the probability of each class (they sum to 1), by the model of the text's
