@@ -164,7 +164,11 @@ class Moderator:
     def judge(self, code: str) -> Judge:
         """The model and rule of the language ``code`` (a supported one; English for any other)."""
         found = self.languages.judges.get(code)
-        return found if found is not None else self._english
+        if found is not None:
+            return found
+        if self._english.policy is not self.policy or self._english.classifier is not self.classifier:
+            self._english = Judge(self.classifier, self.policy)  # reassigned since (a test may set the policy)
+        return self._english
 
     def predict(self, text: object) -> dict[str, float]:
         """``/predict``'s answer: the probability of each class (they sum to 1), by the model of the text's
