@@ -50,8 +50,8 @@ from hatespeech.config import Settings
 from hatespeech.core import attacks, threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.labels import ABUSIVE, LABELS
-from hatespeech.core.language import ENGLISH, identify
-from hatespeech.core.moderator import Languages, Moderator
+from hatespeech.core.language import ENGLISH
+from hatespeech.core.moderator import Languages, Moderator, identify_post
 from hatespeech.core.policy import Policy
 
 CHUNK_BYTES = 1 << 18  # bytes per task (~2,500 tweets): big enough to amortise the batch path and the IPC
@@ -214,7 +214,7 @@ def score_chunk(
     decided = [attacks.raise_action(action, attack) for action, attack in zip(decided, attacked, strict=True)]
     # Rows not plainly English: /moderate's answer (their language's model, the mixed and unsupported rules).
     # The English pass above scored them too: a few rows, and the common one stays the vectorised path.
-    found_languages = [identify(text) for text in wanted]
+    found_languages = [identify_post(text) for text in wanted]
     foreign = [k for k, language in enumerate(found_languages) if language.judged_as != ENGLISH or language.also]
     if foreign:
         moderator = Moderator(

@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +40,10 @@ from hatespeech.core import attacks, threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.explain import cap_explanation, score_and_explain
 from hatespeech.core.labels import LABELS, NEITHER
-from hatespeech.core.language import ENGLISH, MIN_LETTERS, Language, identify
+from hatespeech.core.language import ENGLISH, MIN_LETTERS, UNDETERMINED, Language, identify
 from hatespeech.core.modelfile import ModelError
 from hatespeech.core.policy import ACTION_RANK, ALLOW, REVIEW, LanguageReason, Moderation, Policy, Reason, is_flagged
+from hatespeech.core.text import CONFUSABLES, fold
 from hatespeech.core.validate import check_text
 
 UNSUPPORTED: Final = "unsupported language"  # the reason's category
@@ -175,12 +177,12 @@ class Moderator:
         language (the English one for a language without a model). ``InvalidText`` (a ``ValueError``) if
         ``text`` is not a string of 1 to ``max_text_chars`` characters with something in it."""
         checked = check_text(text, self.max_text_chars)
-        return self.judge(identify(checked).judged_as).classifier.scores(checked)
+        return self.judge(identify_post(checked).judged_as).classifier.scores(checked)
 
     def predict_many(self, texts: Sequence[str]) -> list[list[float]]:
         """``predict``'s probabilities for each (checked) text, columns in ``LABELS`` order, one batch per language."""
         rows: list[list[float]] = [[] for _ in texts]
-        for code, indices in _grouped([identify(t).judged_as for t in texts]).items():
+        for code, indices in _grouped([identify_post(t).judged_as for t in texts]).items():
             scored = self.judge(code).classifier.probabilities([texts[i] for i in indices]).tolist()
             for i, row in zip(indices, scored, strict=True):
                 rows[i] = row
@@ -220,7 +222,7 @@ class Moderator:
         ``languages``, one per text, when the caller knows them (the Perspective drop-in's request)."""
         if not isinstance(explain, bool):
             raise ValueError("explain must be true or false")
-        found = [identify(text) for text in texts] if languages is None else list(languages)
+        found = [identify_post(text) for text in texts] if languages is None else list(languages)
         plans = [self.judges_of(language) for language in found]
         answers: list[Moderation] = [cast(Moderation, None)] * len(texts)
         # Each text's first judge gives its answer, one batch per language (the vectorised path); a text no
@@ -279,6 +281,27 @@ class Moderator:
         for answer in answers:
             answer["model"]["language"] = code
         return answers
+
+
+_MARKS = frozenset({"Mn", "Me", "Cf"})  # combining marks and format characters (zero-width, soft hyphen…)
+_DISGUISED = Language(UNDETERMINED, ENGLISH, 0.0, "disguised")
+
+
+def identify_post(text: str) -> Language:
+    """``identify(text)``, and English written in disguise read as such: a post placed in another language only
+    because of look-alike letters, added combining marks or zero-width characters (``ｈｏｅ``'s cousins, which
+    ``identify`` does not all see) is ``und``, judged as English, if its folded reading (``text.fold``) is English.
+    Real accented letters (é, ö) are not disguise: a German post without its umlauts is still German.
+
+    >>> identify_post("Gettin drop top dat h\u200boe").judged_as, identify("Gettin drop top dat h\u200boe").judged_as
+    ('en', 'nl')
+    """
+    found = identify(text)
+    if found.judged_as == ENGLISH or text.isascii():
+        return found
+    if not any(c in CONFUSABLES or unicodedata.category(c) in _MARKS for c in text if not c.isascii()):
+        return found
+    return _DISGUISED if identify(fold(text)[0]).code == ENGLISH else found
 
 
 def english_part(text: str) -> str:

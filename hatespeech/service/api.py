@@ -26,8 +26,7 @@ from hatespeech.core.classifier import Classifier
 from hatespeech.core.context import Context
 from hatespeech.core.explain import explain as explanation
 from hatespeech.core.labels import ABUSIVE, LABELS
-from hatespeech.core.language import identify
-from hatespeech.core.moderator import Languages, Moderator
+from hatespeech.core.moderator import Languages, Moderator, identify_post
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_texts
 from hatespeech.service import compat, metrics, web
@@ -274,7 +273,7 @@ def _drop_ins(api: Api) -> None:
         """
         text, attributes, requested = compat.perspective_request(comment, requestedAttributes, options, max_chars)
         moderator = api.moderator
-        found = identify(text)
+        found = identify_post(text)
         detected = [found.code, *found.also]
         languages = requested[:1] or [found.judged_as]  # judged as the first requested language, else its own
         compat.check_languages(attributes, requested or languages, moderator.languages.codes, detected=not requested)

@@ -109,6 +109,9 @@ def test_a_post_mixing_languages_gets_the_worst_action(production: Server) -> No
         ("Hallo du", "und"),  # short
         ("ｙｏｕ ａｒｅ ａ ｓｔｕｐｉｄ ｆａｇｇｏｔ", "und"),  # fullwidth letters
         ("d u  b i s t  e i n  I d i o t  u n d  d u m m", "und"),  # spaced out
+        # placed in Dutch by identification alone, for a zero-width space or a Cyrillic і: English in disguise
+        ("Rollin drop top wit dat h\u200boe", "und"),
+        ("Drop top wit dat b\u0456tch", "und"),
     ],
 )
 def test_doubt_is_judged_as_english(production: Server, text: str, language: str) -> None:
