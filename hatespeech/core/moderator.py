@@ -223,6 +223,10 @@ class Moderator:
         if not isinstance(explain, bool):
             raise ValueError("explain must be true or false")
         found = [identify_post(text) for text in texts] if languages is None else list(languages)
+        if all(language.judged_as == ENGLISH and not language.also for language in found):  # the common case
+            return self._finish(
+                list(texts), self._judge(ENGLISH, list(texts), explain), found, [[ENGLISH]] * len(texts)
+            )
         plans = [self.judges_of(language) for language in found]
         answers: list[Moderation] = [cast(Moderation, None)] * len(texts)
         # Each text's first judge gives its answer, one batch per language (the vectorised path); a text no
@@ -249,6 +253,12 @@ class Moderator:
             for i, other in zip(parts, judged, strict=True):
                 plans[i] = [*plans[i], ENGLISH]
                 _merge(answers[i], other, ENGLISH)
+        return self._finish(texts, answers, found, plans)
+
+    def _finish(
+        self, texts: Sequence[str], answers: list[Moderation], found: list[Language], plans: list[list[str]]
+    ) -> list[Moderation]:
+        """The unsupported rule, the checks and the language, on each answer."""
         action, model = self.languages.unsupported_action, self.classifier.model
         for text, answer, language, plan in zip(texts, answers, found, plans, strict=True):
             supported = self.languages.supported(language.judged_as)
