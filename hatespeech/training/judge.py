@@ -132,6 +132,13 @@ VARIANTS = {
             relabel=True,
             dialect_thresholds=1.5,
         ),
+        Variant(
+            "full reweighing, relabelled, clean AAE rows ×10",
+            rule_per_source=True,
+            dialect=1.0,
+            relabel=True,
+            aae_clean=10.0,
+        ),
         Variant("served, hatexplain 0.4", rule_per_source=True, dialect=0.5, source_weights={"hatexplain": 0.8}),
         Variant("served, hatexplain 0.3", rule_per_source=True, dialect=0.5, source_weights={"hatexplain": 0.6}),
         Variant("served, davidson ×1.5", rule_per_source=True, dialect=0.5, source_weights={"davidson": 1.5}),
