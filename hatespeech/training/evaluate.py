@@ -202,13 +202,15 @@ def choose_thresholds(
     classes: Sequence[str] | None = None,
     dialects: np.ndarray | None = None,
     max_ratio: float = 1.5,
+    constrained: Sequence[str] | None = None,
 ) -> dict[str, dict]:
     """Per abusive class (or only ``classes``), the severity scores (``labels.severity_scores``) that
     at most 5% (review) and 0.5% (block) of clean posts reach, with the share of the class each one catches.
 
     With ``dialects`` (per row: 1 African-American-aligned, 0 White-aligned, -1 neither; training rows
     only), each review threshold is raised, if need be, until the clean AAE-aligned rows reach it at most
-    ``max_ratio`` times as often as the clean White-aligned ones (``dialect_constrained``)."""
+    ``max_ratio`` times as often as the clean White-aligned ones (``dialect_constrained``); only the classes
+    ``constrained`` if given."""
     clean = labels == LABELS.index("neither")
     severity = severity_scores(probabilities)
     chosen: dict[str, dict] = {}
@@ -219,7 +221,7 @@ def choose_thresholds(
         picked = {}
         for action, share in (("review", REVIEW_CLEAN_SHARE), ("block", BLOCK_CLEAN_SHARE)):
             t = float(np.quantile(score[clean], 1 - share, method="higher"))
-            if dialects is not None and action == "review":
+            if dialects is not None and action == "review" and (constrained is None or label in constrained):
                 t = dialect_constrained(score[clean], dialects[clean], t, max_ratio)
             # just above that clean post, rounded *up* to 4 decimals: rounding to nearest could fall back
             # below it and let more than `share` of clean posts reach the threshold

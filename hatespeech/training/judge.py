@@ -70,6 +70,7 @@ class Variant:
     relabel: bool = False  # and label those rows clean
     aae_clean: float = 1.0  # weight × this for clean AAE-aligned rows
     dialect_thresholds: float = 0.0  # > 0: review thresholds raised until AAE/White clean flagged ≤ this (tune rows)
+    constrained: tuple[str, ...] | None = None  # the classes whose review threshold is so raised (None: every one)
 
     def recipe(self, corpus: Corpus) -> Recipe:
         return Recipe(
@@ -125,6 +126,13 @@ VARIANTS = {
             "served + relabelled, clean AAE rows ×4", rule_per_source=True, dialect=0.5, relabel=True, aae_clean=4.0
         ),
         Variant("served + dialect-constrained thresholds", rule_per_source=True, dialect=0.5, dialect_thresholds=1.5),
+        Variant(
+            "served + dialect-constrained offensive threshold",
+            rule_per_source=True,
+            dialect=0.5,
+            dialect_thresholds=1.5,
+            constrained=("offensive language",),
+        ),
         Variant(
             "served + relabelled, dialect-constrained thresholds",
             rule_per_source=True,
@@ -183,6 +191,7 @@ def serve(
     tune_labels: np.ndarray,
     tune_groups: np.ndarray | None = None,
     dialect_ratio: float = 0.0,
+    constrained: tuple[str, ...] | None = None,
 ) -> Served:
     """Compile ``pipeline``; tune the rule and thresholds on rows it was not fitted on (with ``dialect_ratio``,
     the review thresholds under that constraint on the tune rows' clean dialect groups)."""
@@ -192,7 +201,9 @@ def serve(
     dialects = reweigh.dialect_groups(tune_texts) if dialect_ratio else None
     card = {
         "decision_rule": {"weights": evaluate.tune_rule(probabilities, tune_labels, tune_groups)},
-        "thresholds": evaluate.choose_thresholds(probabilities, tune_labels, None, dialects, dialect_ratio or 1.5),
+        "thresholds": evaluate.choose_thresholds(
+            probabilities, tune_labels, None, dialects, dialect_ratio or 1.5, constrained
+        ),
         "sha256": "candidate",
     }
     return Served(model, Policy.from_card(card), len(to_npz(arrays)), arrays)
@@ -208,6 +219,7 @@ def fit_served(
     stop_words: bool = True,
     prepare: Prepare | None = None,
     dialect_ratio: float = 0.0,
+    constrained: tuple[str, ...] | None = None,
 ) -> Served:
     """Fit on 80% of ``rows`` (stratified by source and class) prepared by ``recipe`` (or ``prepare``), tune
     on the other 20% (``serve``)."""
@@ -218,7 +230,7 @@ def fit_served(
             build_pipeline(c, stop_words), [corpus.texts[i] for i in fitted], corpus.labels[fitted], weights[fitted]
         )
     groups = corpus.source[tuned] if per_source else None
-    return serve(pipeline, [corpus.texts[i] for i in tuned], corpus.labels[tuned], groups, dialect_ratio)
+    return serve(pipeline, [corpus.texts[i] for i in tuned], corpus.labels[tuned], groups, dialect_ratio, constrained)
 
 
 def identity(served: Served, path: Path = IDENTITY_SET) -> dict[str, dict[str, Any]]:
@@ -275,6 +287,7 @@ def run(variant: Variant, corpus: Corpus) -> tuple[dict[str, Any], Served]:
         variant.stop_words,
         variant.prepare(corpus),
         variant.dialect_thresholds,
+        variant.constrained,
     )
     hx_val = corpus.rows("hatexplain", held_out=True)
     d_texts, hx_texts = [corpus.texts[i] for i in d_test], [corpus.texts[i] for i in hx_val]
@@ -293,6 +306,14 @@ def run(variant: Variant, corpus: Corpus) -> tuple[dict[str, Any], Served]:
         "dialect_hatexplain_clean": dialect_ratio(
             [t for t, c in zip(hx_texts, clean, strict=True) if c], hx_flagged[clean]
         ),
+        # what a threshold variant gives up: the share of each abusive class flagged (review or block)
+        "flagged_per_class": {
+            name: {LABELS[k]: float(hits[labels == k].mean()) for k in range(len(LABELS))}
+            for name, hits, labels in (
+                ("davidson", np.array([a != ALLOW for a in d_actions]), corpus.labels[d_test]),
+                ("hatexplain", hx_flagged, corpus.labels[hx_val]),
+            )
+        },
         "stripped_same_action": float(np.mean([a == b for a, b in zip(d_actions, stripped, strict=True)])),
         "size_mb": served.size_bytes / 1e6,
         "seconds": round(time.perf_counter() - started, 1),
@@ -385,6 +406,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.leave_one_out and len(variant.sources) > 1:
             figures["leave_one_out"] = leave_one_out(variant.recipe(corpus), variant.weights(corpus), corpus)
         print(row(figures), flush=True)
+        print(
+            "  flagged per class (hate / offensive / clean): "
+            + "; ".join(
+                f"{name} " + " / ".join(f"{v:.1%}" for v in shares.values())
+                for name, shares in figures["flagged_per_class"].items()
+            )
+        )
         if "dialect_davidson_out_of_fold" in figures:
             print(f"  Davidson clean, out of fold: {dialect_cell(figures['dialect_davidson_out_of_fold'])}")
         if "leave_one_out" in figures:
