@@ -22,6 +22,10 @@ A model trained on the manifest's sources (its card lists ``data.sources``) is r
 trained: each Davidson fold's training rows plus the other sources' training rows, prepared by the
 manifest's recipe (``hatespeech.training.sources``).
 
+``--why`` adds, per dialect group, what flagged its flagged clean posts (which threshold or check) and
+the word that carried each (the largest abusive contribution in the explanation of the model that scored
+it: the fold's for Davidson, the served one for HateXplain).
+
 ``--quick`` fits one fold of the five instead of all of them (a fifth of Davidson's clean tweets),
 for a check in a few minutes. Research data is read from ../shared/data (``--davidson``,
 ``--hatexplain``, ``--dialect-model`` or DIALECT_MODEL_DIR to point elsewhere).
@@ -34,6 +38,7 @@ import csv
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,9 +49,12 @@ from tqdm.auto import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import hatespeech
 from hatespeech.config import DATA_PATHS, ROOT
-from hatespeech.core.labels import LABELS
+from hatespeech.core.explain import explain
+from hatespeech.core.labels import LABELS, severity_scores
+from hatespeech.core.model import CompiledModel
 from hatespeech.core.moderator import Moderator
 from hatespeech.training import dialect
+from hatespeech.training.compile import compile_checked
 from hatespeech.training.data import load_dataset
 from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once, preparing
 from hatespeech.training.sources import load_corpus
@@ -80,6 +88,31 @@ def decided(moderator: Moderator, texts: Sequence[str], probabilities: np.ndarra
     _, actions, _ = moderator.policy.decide_many(probabilities)
     check = np.array([moderator.attack(t) is not None or moderator.threat(t) is not None for t in texts], dtype=bool)
     return (np.array(actions) != "allow") | check
+
+
+def reasons(moderator: Moderator, texts: Sequence[str], probabilities: np.ndarray) -> list[list[str]]:
+    """What flags each text: each threshold its severity score reaches, and the identity-attack and threat checks."""
+    severity = severity_scores(probabilities)
+    found: list[list[str]] = []
+    for i, text in enumerate(texts):
+        mine = [
+            f"{label} {'block' if severity[label][i] >= t.block else 'review'}"
+            for label, t in moderator.policy.thresholds.items()
+            if severity[label][i] >= t.review
+        ]
+        mine += ["identity-attack check"] if moderator.attack(text) is not None else []
+        mine += ["threat check"] if moderator.threat(text) is not None else []
+        found.append(mine)
+    return found
+
+
+def cue(model: CompiledModel, text: str) -> str:
+    """The span of ``text`` that adds most to its abusive classes' margins (the explanation's contributions)."""
+    totals: Counter[str] = Counter()
+    for span in explain(model, text)["spans"]:
+        if span["class"] != "neither":
+            totals[span["text"].lower()] += span["contribution"]
+    return max(totals, key=totals.__getitem__) if totals else ""
 
 
 def share(hits: np.ndarray) -> str:
@@ -136,10 +169,11 @@ def identity_table(moderator: Moderator) -> str:
 
 
 def davidson_out_of_fold(
-    moderator: Moderator, path: Path, folds: int, quick: bool, sources: bool = False
+    moderator: Moderator, path: Path, folds: int, quick: bool, sources: bool = False, why: list | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Davidson's clean tweets of the scored folds and whether the served rule flags each, out of fold;
-    with ``sources``, each fold's model is trained as the manifest's models are (the module's docstring)."""
+    with ``sources``, each fold's model is trained as the manifest's models are (the module's docstring).
+    With a list ``why``, each tweet's (reasons, cue) is appended to it, from the fold's compiled model."""
     corpus = load_corpus() if sources else None
     data = load_dataset(path) if corpus is None else corpus.dataset(leave_out="hatexplain")  # Davidson's rows
     other = corpus.dataset(leave_out="davidson") if corpus is not None else None
@@ -156,8 +190,13 @@ def davidson_out_of_fold(
                 weights = np.concatenate([weights, other.agreement])
             model = fit(build_pipeline(), train_texts, labels, weights)
             clean = [data.texts[i] for i in test if data.labels[i] == NEITHER]
-            hits.append(decided(moderator, clean, model.predict_proba(clean)))
+            probabilities = model.predict_proba(clean)
+            hits.append(decided(moderator, clean, probabilities))
             texts += clean
+            if why is not None:
+                compiled = CompiledModel(compile_checked(model))
+                for text, flags in zip(clean, reasons(moderator, clean, probabilities), strict=True):
+                    why.append((flags, cue(compiled, text) if flags else ""))
     return texts, np.concatenate(hits)
 
 
@@ -190,6 +229,24 @@ def dialect_row(name: str, texts: Sequence[str], hits: np.ndarray, model_dir: Pa
     )
 
 
+def why_lines(name: str, texts: Sequence[str], why: Sequence[tuple[list[str], str]], model_dir: Path) -> list[str]:
+    """For the flagged clean posts of each dialect group: what flagged them, and the words that carried it."""
+    p = np.nan_to_num(dialect.proportions(texts, model_dir))
+    lines = []
+    for group, column in (("AAE-aligned", dialect.AFRICAN_AMERICAN), ("White-aligned", dialect.WHITE)):
+        mine = [why[i] for i in np.flatnonzero(p[:, column] >= ALIGNED) if why[i][0]]
+        flags = Counter(flag for flags, _ in mine for flag in flags)
+        cues = Counter(word for _, word in mine if word)
+        lines.append(
+            f"| {name} | {group} | {len(mine)} | "
+            + ", ".join(f"{flag} {n}" for flag, n in flags.most_common())
+            + " | "
+            + ", ".join(f"{word} {n}" for word, n in cues.most_common(8))
+            + " |"
+        )
+    return lines
+
+
 def dialect_table(moderator: Moderator, args: argparse.Namespace) -> str:
     model_dir = dialect.model_dir(args.dialect_model)
     lines = [
@@ -199,7 +256,8 @@ def dialect_table(moderator: Moderator, args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     sources = "sources" in moderator.card.get("data", {})
-    texts, hits = davidson_out_of_fold(moderator, args.davidson, args.folds, args.quick, sources)
+    why: list | None = [] if args.why else None
+    texts, hits = davidson_out_of_fold(moderator, args.davidson, args.folds, args.quick, sources, why)
     scored = f"1 of {args.folds} folds" if args.quick else f"{args.folds} folds"
     lines.append(dialect_row(f"Davidson `neither`, out of fold ({scored}, seed {SEED})", texts, hits, model_dir))
     lines.append(
@@ -209,6 +267,19 @@ def dialect_table(moderator: Moderator, args: argparse.Namespace) -> str:
     )
     hx = hatexplain_clean_twitter(args.hatexplain)
     lines.append(dialect_row("HateXplain `val` Twitter `neither`, served model", hx, flagged(moderator, hx), model_dir))
+    if why is not None:
+        model = moderator.classifier.model
+        hx_why = [
+            (flags, cue(model, t) if flags else "")
+            for t, flags in zip(hx, reasons(moderator, hx, np.array(moderator.scores(hx))), strict=True)
+        ]
+        lines += [
+            "",
+            "| clean posts | group | flagged | flagged by | the word carrying each (its top abusive span) |",
+            "|---|---|---|---|---|",
+        ]
+        lines += why_lines("Davidson `neither`, out of fold", texts, why, model_dir)
+        lines += why_lines("HateXplain `val` Twitter `neither`", hx, hx_why, model_dir)
     return "\n".join(lines)
 
 
@@ -216,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one out-of-fold fit instead of --folds")
     parser.add_argument("--folds", type=int, default=5, help="out-of-fold folds for Davidson (training uses 5)")
+    parser.add_argument("--why", action="store_true", help="also say what flags the flagged clean posts, per dialect")
     parser.add_argument("--model", type=Path, default=None, help="a model card (default: the committed model)")
     parser.add_argument("--davidson", type=Path, default=next((p for p in DATA_PATHS if p.is_file()), DATA_PATHS[0]))
     parser.add_argument("--hatexplain", type=Path, default=HATEXPLAIN)

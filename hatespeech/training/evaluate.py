@@ -197,10 +197,20 @@ BLOCK_CLEAN_SHARE = 0.005
 
 
 def choose_thresholds(
-    probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str] | None = None
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str] | None = None,
+    dialects: np.ndarray | None = None,
+    max_ratio: float = 1.5,
+    constrained: Sequence[str] | None = None,
 ) -> dict[str, dict]:
     """Per abusive class (or only ``classes``), the severity scores (``labels.severity_scores``) that
-    at most 5% (review) and 0.5% (block) of clean posts reach, with the share of the class each one catches."""
+    at most 5% (review) and 0.5% (block) of clean posts reach, with the share of the class each one catches.
+
+    With ``dialects`` (per row: 1 African-American-aligned, 0 White-aligned, -1 neither; training rows
+    only), each review threshold is raised, if need be, until the clean AAE-aligned rows reach it at most
+    ``max_ratio`` times as often as the clean White-aligned ones (``dialect_constrained``); only the classes
+    ``constrained`` if given."""
     clean = labels == LABELS.index("neither")
     severity = severity_scores(probabilities)
     chosen: dict[str, dict] = {}
@@ -211,6 +221,8 @@ def choose_thresholds(
         picked = {}
         for action, share in (("review", REVIEW_CLEAN_SHARE), ("block", BLOCK_CLEAN_SHARE)):
             t = float(np.quantile(score[clean], 1 - share, method="higher"))
+            if dialects is not None and action == "review" and (constrained is None or label in constrained):
+                t = dialect_constrained(score[clean], dialects[clean], t, max_ratio)
             # just above that clean post, rounded *up* to 4 decimals: rounding to nearest could fall back
             # below it and let more than `share` of clean posts reach the threshold
             t = min(1.0, math.ceil(float(np.nextafter(t, 1.0)) * 10_000) / 10_000)
@@ -225,6 +237,27 @@ def choose_thresholds(
             ),
         }
     return chosen
+
+
+def dialect_constrained(clean_scores: np.ndarray, dialects: np.ndarray, start: float, max_ratio: float) -> float:
+    """The lowest clean score at or above ``start`` such that clean AAE-aligned rows (``dialects == 1``) score
+    above it at most ``max_ratio`` times as often as clean White-aligned ones (``dialects == 0``); the
+    threshold is then just above it, as ``choose_thresholds`` rounds. Only raised: lowering it to flag more
+    White-aligned posts would meet the ratio by flagging more clean posts.
+
+    >>> scores, dialects = np.array([0.5, 0.9, 0.2, 0.6, 0.1, 0.4]), np.array([1, 1, 0, 0, 0, -1])
+    >>> dialect_constrained(scores, dialects, 0.2, 1.5), dialect_constrained(scores, dialects, 0.2, 3.0)
+    (0.5, 0.2)
+    """
+    aae, white = np.sort(clean_scores[dialects == 1]), np.sort(clean_scores[dialects == 0])
+    if not len(aae) or not len(white):
+        return start
+    for t in np.unique(clean_scores[clean_scores >= start]):  # rising; reached = strictly above t
+        a = 1 - np.searchsorted(aae, t, side="right") / len(aae)
+        w = 1 - np.searchsorted(white, t, side="right") / len(white)
+        if a <= max_ratio * w or a == 0:
+            return float(t)
+    return float(clean_scores.max())
 
 
 # The points of the threshold curves: an even grid, plus the places where the shares move fastest

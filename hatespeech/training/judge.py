@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import f1_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from hatespeech.config import ROOT
 from hatespeech.core import attacks, threats
@@ -40,9 +40,9 @@ from hatespeech.core.model import CompiledModel
 from hatespeech.core.modelfile import to_npz
 from hatespeech.core.policy import ALLOW, Policy
 from hatespeech.core.policy import weighted_argmax as decide
-from hatespeech.training import dialect, evaluate
+from hatespeech.training import dialect, evaluate, reweigh
 from hatespeech.training.compile import compile_checked
-from hatespeech.training.pipeline import SEED, build_pipeline, fit, normalised_once, preparing
+from hatespeech.training.pipeline import SEED, Prepare, build_pipeline, fit, normalised_once, preparing
 from hatespeech.training.sources import Corpus, Recipe, as_hatexplain, load_corpus
 
 IDENTITY_SET = ROOT / "tests" / "data" / "identity" / "identity_set.csv"
@@ -66,11 +66,19 @@ class Variant:
     rule_per_source: bool = False  # tune the decision rule on the mean of the sources' macro-F1
     c: float = 0.25  # the SVC's C
     stop_words: bool = True  # drop English stop words from the features
+    in_group: float = 1.0  # weight × this for AAE-aligned abusive rows whose only cue is in-group address (reweigh.py)
+    relabel: bool = False  # and label those rows clean
+    aae_clean: float = 1.0  # weight × this for clean AAE-aligned rows
+    dialect_thresholds: float = 0.0  # > 0: review thresholds raised until AAE/White clean flagged ≤ this (tune rows)
+    constrained: tuple[str, ...] | None = None  # the classes whose review threshold is so raised (None: every one)
 
     def recipe(self, corpus: Corpus) -> Recipe:
         return Recipe(
             self.harmonise, corpus.recipe.placeholders, self.copies, self.copy_weight, self.every_class, self.dialect
         )
+
+    def prepare(self, corpus: Corpus) -> Prepare | None:
+        return reweigh.relabelling(self.recipe(corpus).prepare(), self.in_group, self.relabel, self.aae_clean)
 
     def weights(self, corpus: Corpus) -> np.ndarray:
         factor = np.ones(len(corpus.labels))
@@ -110,6 +118,38 @@ VARIANTS = {
         Variant("both, harmonised, dialect reweighing", dialect=1.0),
         Variant("both, harmonised, dialect reweighing ½", dialect=0.5),
         Variant("both, as published, dialect reweighing", harmonise=False, dialect=1.0),
+        # the served recipe ("rule per source, dialect reweighing ½", HateXplain 0.5 in the manifest), and:
+        Variant("served + in-group-only AAE rows ×0.1", rule_per_source=True, dialect=0.5, in_group=0.1),
+        Variant("served + in-group-only AAE rows relabelled clean", rule_per_source=True, dialect=0.5, relabel=True),
+        Variant("served + clean AAE rows ×4", rule_per_source=True, dialect=0.5, aae_clean=4.0),
+        Variant(
+            "served + relabelled, clean AAE rows ×4", rule_per_source=True, dialect=0.5, relabel=True, aae_clean=4.0
+        ),
+        Variant("served + dialect-constrained thresholds", rule_per_source=True, dialect=0.5, dialect_thresholds=1.5),
+        Variant(
+            "served + dialect-constrained offensive threshold",
+            rule_per_source=True,
+            dialect=0.5,
+            dialect_thresholds=1.5,
+            constrained=("offensive language",),
+        ),
+        Variant(
+            "served + relabelled, dialect-constrained thresholds",
+            rule_per_source=True,
+            dialect=0.5,
+            relabel=True,
+            dialect_thresholds=1.5,
+        ),
+        Variant(
+            "full reweighing, relabelled, clean AAE rows ×10",
+            rule_per_source=True,
+            dialect=1.0,
+            relabel=True,
+            aae_clean=10.0,
+        ),
+        Variant("served, hatexplain 0.4", rule_per_source=True, dialect=0.5, source_weights={"hatexplain": 0.8}),
+        Variant("served, hatexplain 0.3", rule_per_source=True, dialect=0.5, source_weights={"hatexplain": 0.6}),
+        Variant("served, davidson ×1.5", rule_per_source=True, dialect=0.5, source_weights={"davidson": 1.5}),
     )
 }
 
@@ -146,15 +186,24 @@ class Served:
 
 
 def serve(
-    pipeline: Any, tune_texts: Sequence[str], tune_labels: np.ndarray, tune_groups: np.ndarray | None = None
+    pipeline: Any,
+    tune_texts: Sequence[str],
+    tune_labels: np.ndarray,
+    tune_groups: np.ndarray | None = None,
+    dialect_ratio: float = 0.0,
+    constrained: tuple[str, ...] | None = None,
 ) -> Served:
-    """Compile ``pipeline``; tune the rule and thresholds on rows it was not fitted on."""
+    """Compile ``pipeline``; tune the rule and thresholds on rows it was not fitted on (with ``dialect_ratio``,
+    the review thresholds under that constraint on the tune rows' clean dialect groups)."""
     arrays = compile_checked(pipeline)
     model = CompiledModel(arrays)
     probabilities = model.predict_proba(list(tune_texts))
+    dialects = reweigh.dialect_groups(tune_texts) if dialect_ratio else None
     card = {
         "decision_rule": {"weights": evaluate.tune_rule(probabilities, tune_labels, tune_groups)},
-        "thresholds": evaluate.choose_thresholds(probabilities, tune_labels),
+        "thresholds": evaluate.choose_thresholds(
+            probabilities, tune_labels, None, dialects, dialect_ratio or 1.5, constrained
+        ),
         "sha256": "candidate",
     }
     return Served(model, Policy.from_card(card), len(to_npz(arrays)), arrays)
@@ -168,16 +217,20 @@ def fit_served(
     per_source: bool = False,
     c: float = 0.25,
     stop_words: bool = True,
+    prepare: Prepare | None = None,
+    dialect_ratio: float = 0.0,
+    constrained: tuple[str, ...] | None = None,
 ) -> Served:
-    """Fit on 80% of ``rows`` (stratified by source and class) prepared by ``recipe``, tune on the other 20%."""
+    """Fit on 80% of ``rows`` (stratified by source and class) prepared by ``recipe`` (or ``prepare``), tune
+    on the other 20% (``serve``)."""
     strata = corpus.source[rows] * len(LABELS) + corpus.labels[rows]
     fitted, tuned = train_test_split(rows, test_size=0.2, stratify=strata, random_state=SEED)
-    with normalised_once(), preparing(recipe.prepare()):
+    with normalised_once(), preparing(prepare or recipe.prepare()):
         pipeline = fit(
             build_pipeline(c, stop_words), [corpus.texts[i] for i in fitted], corpus.labels[fitted], weights[fitted]
         )
     groups = corpus.source[tuned] if per_source else None
-    return serve(pipeline, [corpus.texts[i] for i in tuned], corpus.labels[tuned], groups)
+    return serve(pipeline, [corpus.texts[i] for i in tuned], corpus.labels[tuned], groups, dialect_ratio, constrained)
 
 
 def identity(served: Served, path: Path = IDENTITY_SET) -> dict[str, dict[str, Any]]:
@@ -200,7 +253,9 @@ def dialect_ratio(texts: Sequence[str], hits: np.ndarray) -> dict[str, Any]:
     aae = np.nan_to_num(p[:, dialect.AFRICAN_AMERICAN]) >= ALIGNED
     white = np.nan_to_num(p[:, dialect.WHITE]) >= ALIGNED
     a, w = float(hits[aae].mean()), float(hits[white].mean())
-    return {"aae": a, "white": w, "ratio": a / w if w > 0 else float("inf"), "n": [int(aae.sum()), int(white.sum())]}
+    ratio = a / w if w > 0 else float("inf")
+    counts = [int(hits[aae].sum()), int(aae.sum()), int(hits[white].sum()), int(white.sum())]
+    return {"aae": a, "white": w, "ratio": ratio, "n": [int(aae.sum()), int(white.sum())], "counts": counts}
 
 
 def macro_f1(served: Served, texts: Sequence[str], labels: np.ndarray) -> float:
@@ -223,7 +278,16 @@ def run(variant: Variant, corpus: Corpus) -> tuple[dict[str, Any], Served]:
         rows.append(np.flatnonzero(corpus.trained & (corpus.source == corpus.names.index("hatexplain"))))
     recipe, weights = variant.recipe(corpus), variant.weights(corpus)
     served = fit_served(
-        recipe, weights, corpus, np.concatenate(rows), variant.rule_per_source, variant.c, variant.stop_words
+        recipe,
+        weights,
+        corpus,
+        np.concatenate(rows),
+        variant.rule_per_source,
+        variant.c,
+        variant.stop_words,
+        variant.prepare(corpus),
+        variant.dialect_thresholds,
+        variant.constrained,
     )
     hx_val = corpus.rows("hatexplain", held_out=True)
     d_texts, hx_texts = [corpus.texts[i] for i in d_test], [corpus.texts[i] for i in hx_val]
@@ -242,10 +306,45 @@ def run(variant: Variant, corpus: Corpus) -> tuple[dict[str, Any], Served]:
         "dialect_hatexplain_clean": dialect_ratio(
             [t for t, c in zip(hx_texts, clean, strict=True) if c], hx_flagged[clean]
         ),
+        # what a threshold variant gives up: the share of each abusive class flagged (review or block)
+        "flagged_per_class": {
+            name: {LABELS[k]: float(hits[labels == k].mean()) for k in range(len(LABELS))}
+            for name, hits, labels in (
+                ("davidson", np.array([a != ALLOW for a in d_actions]), corpus.labels[d_test]),
+                ("hatexplain", hx_flagged, corpus.labels[hx_val]),
+            )
+        },
         "stripped_same_action": float(np.mean([a == b for a, b in zip(d_actions, stripped, strict=True)])),
         "size_mb": served.size_bytes / 1e6,
         "seconds": round(time.perf_counter() - started, 1),
     }, served
+
+
+def davidson_dialect_out_of_fold(variant: Variant, corpus: Corpus, served: Served, folds: int = 5) -> dict[str, Any]:
+    """The dialect ratio on every Davidson clean tweet, out of fold (as ``bench/fairness.py`` measures it, 96
+    AAE-aligned tweets instead of the fixed split's twenty): each fold's Davidson training rows plus the
+    other sources' training rows fitted with the variant's recipe and weights, decided by ``served``'s rule and
+    thresholds (tuned on the fixed split's tune rows) and checks."""
+    data = np.flatnonzero(corpus.trained & (corpus.source == corpus.names.index("davidson")))
+    others = np.flatnonzero(corpus.trained & (corpus.source != corpus.names.index("davidson")))
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(data, corpus.labels[data])
+    weights = variant.weights(corpus)
+    texts: list[str] = []
+    hits: list[np.ndarray] = []
+    with normalised_once(), preparing(variant.prepare(corpus)):
+        for train, test in splits:
+            rows = np.concatenate([data[train], others if "hatexplain" in variant.sources else others[:0]])
+            pipeline = fit(
+                build_pipeline(variant.c, variant.stop_words),
+                [corpus.texts[i] for i in rows],
+                corpus.labels[rows],
+                weights[rows],
+            )
+            clean = [corpus.texts[i] for i in data[test] if corpus.labels[i] == NEITHER]
+            _, actions, _ = served.policy.decide_many(pipeline.predict_proba(clean))
+            hits.append(np.array([a != ALLOW or served.checked(t) for t, a in zip(clean, actions, strict=True)]))
+            texts += clean
+    return dialect_ratio(texts, np.concatenate(hits))
 
 
 def leave_one_out(recipe: Recipe, weights: np.ndarray, corpus: Corpus) -> dict[str, float]:
@@ -263,6 +362,12 @@ def leave_one_out(recipe: Recipe, weights: np.ndarray, corpus: Corpus) -> dict[s
     return result
 
 
+def dialect_cell(d: dict[str, Any]) -> str:
+    """``ratio (AAE flagged/n : White flagged/n)``: the cells are small, the counts say how small."""
+    a, n_a, w, n_w = d["counts"]
+    return f"{d['ratio']:.2f} ({a}/{n_a} : {w}/{n_w})"
+
+
 def row(f: dict[str, Any]) -> str:
     ident = " | ".join(
         f"{f['identity'][k]['overall']:.0%} ({f['identity'][k]['worst']} {f['identity'][k]['worst_share']:.0%})"
@@ -270,8 +375,8 @@ def row(f: dict[str, Any]) -> str:
     )
     return (
         f"| {f['variant']} | {f['davidson_macro_f1']:.3f} | {f['hatexplain_val_macro_f1']:.3f} "
-        f"| {f['hatexplain_val_clean_flagged']:.1%} | {ident} | {f['dialect_davidson_clean']['ratio']:.2f} / "
-        f"{f['dialect_hatexplain_clean']['ratio']:.2f} | {f['stripped_same_action']:.1%} | {f['size_mb']:.1f} |"
+        f"| {f['hatexplain_val_clean_flagged']:.1%} | {ident} | {dialect_cell(f['dialect_davidson_clean'])} / "
+        f"{dialect_cell(f['dialect_hatexplain_clean'])} | {f['stripped_same_action']:.1%} | {f['size_mb']:.1f} |"
     )
 
 
@@ -286,16 +391,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="default: all")
     parser.add_argument("--leave-one-out", action="store_true", help="also train without each source")
+    parser.add_argument("--dialect-folds", type=int, default=0, help="also Davidson's dialect ratio, out of fold")
     parser.add_argument("--json", type=Path, help="append each variant's figures to this JSON-lines file")
     args = parser.parse_args(argv)
     corpus = load_corpus()
     print(HEADER)
     for name in args.variant or list(VARIANTS):
         variant = VARIANTS[name]
-        figures, _ = run(variant, corpus)
+        figures, served = run(variant, corpus)
+        if args.dialect_folds:
+            figures["dialect_davidson_out_of_fold"] = davidson_dialect_out_of_fold(
+                variant, corpus, served, args.dialect_folds
+            )
         if args.leave_one_out and len(variant.sources) > 1:
             figures["leave_one_out"] = leave_one_out(variant.recipe(corpus), variant.weights(corpus), corpus)
         print(row(figures), flush=True)
+        print(
+            "  flagged per class (hate / offensive / clean): "
+            + "; ".join(
+                f"{name} " + " / ".join(f"{v:.1%}" for v in shares.values())
+                for name, shares in figures["flagged_per_class"].items()
+            )
+        )
+        if "dialect_davidson_out_of_fold" in figures:
+            print(f"  Davidson clean, out of fold: {dialect_cell(figures['dialect_davidson_out_of_fold'])}")
         if "leave_one_out" in figures:
             print("  leave one source out: " + ", ".join(f"{k} {v:.3f}" for k, v in figures["leave_one_out"].items()))
         if args.json:
