@@ -12,12 +12,16 @@
 3. Runs ``score_archive.py`` on the whole file and compares rows/s with rate × workers.
    With ``--ref REV``, runs it ``--rounds`` times from this checkout and from REV (a temporary git
    worktree) alternately on the same file, and reports each one's rows/s side by side.
+4. Checks this checkout's scored rows against ``/moderate``: ``--check`` rows spread over the output
+   (default 3,000) are sent to ``app.moderate`` in a fresh process; label, action, threat flag and the
+   six-digit scores must be the same, row for row (the run fails otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import resource
@@ -31,8 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hatespeech.archive.score import SCORE_COLUMNS  # noqa: E402
 from hatespeech.config import DEFAULT_MODEL_PATH  # noqa: E402
 from hatespeech.core.classifier import Classifier  # noqa: E402
+from hatespeech.core.labels import LABELS  # noqa: E402
 
 # Where the Davidson et al. CSV is: beside the checkout (CI), beside a worktree's parent, or in data/.
 PLACES = [ROOT.parent / "shared", ROOT.parent.parent / "shared"]
@@ -82,7 +88,42 @@ def per_core_rate(path: Path, rows: int, sample: int = 20_000, chunk: int = 2500
     return len(texts) / (time.perf_counter() - started)
 
 
-def run_scorer(where: Path, path: Path, workers: int) -> tuple[int, float, str, float]:
+# Run in a fresh process of the checkout: /moderate's answer for each text (nothing recorded).
+MODERATE = (
+    "import json, sys, app; print(json.dumps([app.moderate(text=t, record=False) for t in json.load(sys.stdin)]))"
+)
+
+
+def check_against_moderate(where: Path, scored: Path, sample: int) -> None:
+    """Exit with the differences unless ``sample`` scored rows spread over ``scored`` are what ``/moderate`` says."""
+    with open(scored, encoding="utf-8", newline="") as f:
+        rows = [row for row in csv.DictReader(f) if row["label"]]
+    picked = rows[:: max(1, len(rows) // sample)][:sample]
+    env = {**os.environ, "PYTHONPATH": str(where), "LOG_LEVEL": "warning"}
+    env.pop("FIREFLY_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-c", MODERATE],
+        input=json.dumps([row["text"] for row in picked]),
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    differ = []
+    for row, answer in zip(picked, answers, strict=True):
+        scores = [f"{answer['scores'][label]:.6g}" for label in LABELS]
+        threat = "1" if answer["categories"].get("threat") else "0"
+        mine = ([row[c] for c in SCORE_COLUMNS], row["label"], row["action"], row["threat"])
+        if mine != (scores, answer["label"], answer["action"], threat):
+            differ.append((row["id"], mine, (scores, answer["label"], answer["action"], threat)))
+    if differ:
+        sys.exit(f"{len(differ)} of {len(picked)} rows differ from /moderate, e.g. {differ[:3]}")
+    print(f"rows identical to /moderate: {len(picked):,} of {len(picked):,} checked (label, action, threat, scores)")
+
+
+def run_scorer(where: Path, path: Path, workers: int, check: int = 0) -> tuple[int, float, str, float]:
     """``score_archive.py`` of the checkout at ``where`` on ``path``: rows written, wall seconds, its summary, and
     the CPU seconds it and its workers used (less sensitive than wall time to other jobs on the machine)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -99,11 +140,13 @@ def run_scorer(where: Path, path: Path, workers: int) -> tuple[int, float, str, 
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(out, encoding="utf-8", newline="") as f:
         rows = sum(1 for _ in csv.reader(f)) - 1
+    if check:
+        check_against_moderate(where, out, check)
     out.unlink()
     return rows, seconds, done.stdout + done.stderr, cpu
 
 
-def side_by_side(path: Path, workers: int, ref: str, rounds: int) -> None:
+def side_by_side(path: Path, workers: int, ref: str, rounds: int, check: int = 0) -> None:
     """rows/s of this checkout's scorer and of git revision ``ref``'s, alternating runs on the same file."""
     folder = Path(tempfile.mkdtemp(prefix="archive-ref-"))
     subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True)
@@ -112,7 +155,7 @@ def side_by_side(path: Path, workers: int, ref: str, rounds: int) -> None:
     try:
         for _ in range(rounds):
             for name, where in (("this checkout", ROOT), (ref, folder)):
-                rows, seconds, summary, used = run_scorer(where, path, workers)
+                rows, seconds, summary, used = run_scorer(where, path, workers, check if where == ROOT else 0)
                 print(summary, flush=True)
                 rates[name].append(rows / seconds)
                 cpu[name].append(used / rows * 1e6)
@@ -136,6 +179,7 @@ def main() -> int:
     parser.add_argument("--file", type=Path, help="default: /tmp/hatespeech-archive-bench-ROWS.csv")
     parser.add_argument("--ref", help="also run the scorer of this git revision, alternating, and compare rows/s")
     parser.add_argument("--rounds", type=int, default=3, help="with --ref: runs of each checkout (default 3)")
+    parser.add_argument("--check", type=int, default=3000, help="rows checked against /moderate (0: none)")
     args = parser.parse_args()
 
     args.file = args.file or Path(f"/tmp/hatespeech-archive-bench-{args.rows}.csv")
@@ -143,12 +187,12 @@ def main() -> int:
         print(f"making {args.rows:,} rows in {args.file}", flush=True)
         make_rows(args.file, args.rows)
     if args.ref:
-        side_by_side(args.file, args.workers, args.ref, args.rounds)
+        side_by_side(args.file, args.workers, args.ref, args.rounds, args.check)
         return 0
     rate = per_core_rate(args.file, args.rows)
     print(f"batch path, one core: {rate:,.0f} rows/s", flush=True)
 
-    rows, seconds, summary, _ = run_scorer(ROOT, args.file, args.workers)
+    rows, seconds, summary, _ = run_scorer(ROOT, args.file, args.workers, args.check)
     print(summary, flush=True)
     achieved = rows / seconds
     print(

@@ -1,6 +1,7 @@
 """Speed over HTTP on loopback, with wrk (Debian's `wrk` 4.1): the tutorial, ours, and the ceiling (issue 5).
 
     .venv/bin/python bench/http_load.py [--seconds 10] [--soak 60] [--connections 16]
+    .venv/bin/python bench/http_load.py --interleaved 5 [--seconds 10]       # issue 28's HTTP figure
 
 (Not ``bench/http.py``: a file of that name in bench/ shadows the standard library's ``http`` for
 every script run as ``python bench/<script>.py``, and breaks their ``urllib.request`` import.)
@@ -192,6 +193,56 @@ def stalled_clients(url: str, stalled: int) -> float:
             s.close()
 
 
+# Issue 28: the production server against firefly alone serving the same ``predict``, run after run.
+INTERLEAVED = {
+    "production: nginx + gunicorn + firefly (`python -m hatespeech.service.launch`, the image's CMD)": lambda port: [
+        str(BIN / "python"),
+        "-m",
+        "hatespeech.service.launch",
+    ],
+    "firefly alone: `firefly app.predict` (its own server)": lambda port: [
+        str(BIN / "firefly"),
+        "app.predict",
+        "--bind",
+        f"127.0.0.1:{port}",
+    ],
+    "gunicorn + firefly, no nginx (`gunicorn app:application`)": gunicorn,
+}
+
+
+def interleaved(rounds: int, seconds: int, connections: int) -> None:
+    """Each server of ``INTERLEAVED`` in turn, ``rounds`` times, the same wrk load; medians and their ratios."""
+    import statistics
+
+    bodies = [json.dumps({"text": t}) for t in texts()]
+    script = lua(bodies, None)
+    runs: dict[str, list[dict]] = {name: [] for name in INTERLEAVED}
+    load = [Path("/proc/loadavg").read_text().split()[0]]
+    try:
+        for _ in range(rounds):
+            for name, argv in INTERLEAVED.items():
+                port = free_port()
+                with server(argv(port), port, {"LOG_LEVEL": "warning"}) as url:
+                    runs[name].append(wrk(url, script, seconds, connections))
+            load.append(Path("/proc/loadavg").read_text().split()[0])
+    finally:
+        script.unlink()
+    print(f"\n{rounds} interleaved rounds, wrk -t1 -c{connections} -d{seconds}s, /predict, 1000 real tweets in turn;")
+    print(f"load average (1 min) at the start and after each round: {', '.join(load)}\n")
+    print("| server | req/s, median | runs | p50 ms (median) | errors |")
+    print("|---|---:|---|---:|---|")
+    medians = {}
+    for name, found in runs.items():
+        medians[name] = statistics.median(r["rate"] for r in found)
+        each = ", ".join(f"{r['rate']:,.0f}" for r in found)
+        p50 = statistics.median(r["p50"] or 0.0 for r in found)
+        errors = "; ".join(sorted({r["errors"] for r in found}))
+        print(f"| {name} | {medians[name]:,.0f} | {each} | {p50:.2f} | {errors} |")
+    production, firefly, plain = medians.values()
+    print(f"\nproduction / firefly alone = {production / max(firefly, 1e-9):.2f} (target ≥ 0.85); ")
+    print(f"production / gunicorn without nginx = {production / max(plain, 1e-9):.2f}")
+
+
 def row(name: str, r: dict, ours: dict | None = None) -> str:
     ratio = f"{r['rate'] / ours['rate']:.2f}" if ours and ours["rate"] else "—"
     p50 = f"{r['p50']:.2f}" if r["p50"] is not None else "—"
@@ -204,7 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--soak", type=int, default=60)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--interleaved", type=int, default=0, help="only: N rounds of production vs firefly alone")
     args = parser.parse_args(argv)
+    if args.interleaved:
+        interleaved(args.interleaved, args.seconds, args.connections)
+        return 0
     sys.path.insert(0, str(ROOT / "bench"))
     import tutorial
 

@@ -1,6 +1,12 @@
 """Speed in-process: single predictions, batch throughput, cold start, memory (issue 5).
 
     .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory]
+    .venv/bin/python bench/latency.py --only single,ab,languages --texts 3000 --ref main,6efbe36^   # issue 28
+
+``ab`` times this checkout and each ``--ref`` (comma-separated git revisions) in alternating fresh
+processes; ``languages`` times each language model's ``proba_one`` on its own posts beside the English
+model's on the tweets, in one process. HateSonar's ONNX runtime needs the ``en_US.UTF-8`` locale: where the
+system lacks it, ``localedef -i en_US -f UTF-8 /tmp/locale/en_US.UTF-8`` and run with ``LOCPATH=/tmp/locale``.
 
 Prints Markdown tables for bench/RESULTS.md. Every system runs in this one command, on the same
 texts (real tweets, shuffled with a fixed seed), one after the other:
@@ -117,7 +123,7 @@ def external(system: str, texts: list[str]) -> dict | str:
     return {"n": len(texts), "p50": p50, "p99": p99, "cpu": result["cpu"] / len(texts) * 1e6, "batch": result["batch"]}
 
 
-def single(n: int) -> None:
+def single(n: int, with_tutorial: bool = True) -> None:
     import tutorial
 
     import app
@@ -147,13 +153,14 @@ def single(n: int) -> None:
             time_calls(lambda t: pipeline.predict_proba([t]), texts[:1000]),
         )
     )
-    model = tutorial.load()
-    rows.append(
-        (
-            "the tutorial's pipeline as published (`predict_proba([text])`)",
-            time_calls(lambda t: model.predict_proba([t]), texts[:500]),
+    if with_tutorial:  # fitted once (minutes) and cached under /tmp
+        model = tutorial.load()
+        rows.append(
+            (
+                "the tutorial's pipeline as published (`predict_proba([text])`)",
+                time_calls(lambda t: model.predict_proba([t]), texts[:500]),
+            )
         )
-    )
     for system in VENVS:  # alt-profanity-check's single call is slow (milliseconds): fewer texts
         sample = texts if system.startswith("HateSonar") else texts[:500]
         rows.append((f"{system} (single text)", external(system, sample)))
@@ -273,6 +280,54 @@ def cold() -> None:
         print(f"| {name} | {np.median(col):.3f} | {col.min():.3f}–{col.max():.3f} |")
 
 
+# A fresh process: the English model (``import app``), a first answer, then each language model loaded and
+# asked once (``EAGER``: loaded before the first answer instead); seconds since start and RSS at each step.
+LANGUAGE_COLD = """
+import sys, time
+t0 = float(sys.argv[1]); eager = sys.argv[2] == "1"
+from pathlib import Path
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+import app
+from hatespeech.core.modelfile import load_compiled
+paths = sorted(Path("models/languages").glob("model-*.json"))
+models = [load_compiled(p)[0] for p in paths] if eager else []
+app.predict(text="Please respect each other.")
+first = time.time() - t0
+english = rss()
+models = models or [load_compiled(p)[0] for p in paths]
+for m in models:
+    m.proba_one("Bitte seid nett zueinander. Por favor, respeitem-se.")
+print(first, english, time.time() - t0, rss(), len(models))
+"""
+
+
+def language_cold(runs: int = 3) -> None:
+    """Cold start and RSS with the language models (``models/languages/*.json``) loaded on first use or at start."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "warning"}
+    env.pop("MODEL_PATH", None)
+    found: dict[str, list[list[float]]] = {"on first use": [], "at start": []}
+    for _ in range(runs):
+        for name, eager in (("on first use", "0"), ("at start", "1")):
+            out = subprocess.run(
+                [str(PYTHON), "-c", LANGUAGE_COLD, repr(time.time()), eager],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            found[name].append([float(x) for x in out.stdout.split()])
+    print(f"\n### Cold start and memory with the language models ({runs} fresh processes each; medians)\n")
+    print("| language models | start → first answer, s | RSS then, MB | start → all models answered, s | RSS MB |")
+    print("|---|---:|---:|---:|---:|")
+    for name, rows in found.items():
+        m = np.median(np.array(rows), axis=0)
+        print(f"| {name} ({int(m[4])} models) | {m[0]:.3f} | {m[1]:.0f} | {m[2]:.3f} | {m[3]:.0f} |")
+
+
 def smaps(pid: int) -> dict[str, int]:
     fields = {}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
@@ -378,17 +433,21 @@ _AB = textwrap.dedent(
 )
 
 
-def side_by_side(n: int, ref: str, rounds: int = 3) -> None:
-    """``app.predict`` p50 for this checkout and for git revision ``ref``, alternating fresh processes."""
+def side_by_side(n: int, refs: list[str], rounds: int = 3) -> None:
+    """``app.predict`` p50 for this checkout and for each git revision of ``refs``, alternating fresh processes."""
     texts, others = load_texts(n), load_texts(30_000)[n:]
-    folder = Path(tempfile.mkdtemp(prefix="latency-ref-"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True)
+    folders = {ref: Path(tempfile.mkdtemp(prefix="latency-ref-")) for ref in refs}
+    for ref, folder in folders.items():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True
+        )
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump([texts, others], f)
-    runs: dict[str, list[dict]] = {"this checkout": [], ref: []}
+    places = {"this checkout": ROOT, **folders}
+    runs: dict[str, list[dict]] = {name: [] for name in places}
     try:
         for _ in range(rounds):
-            for name, where in (("this checkout", ROOT), (ref, folder)):
+            for name, where in places.items():
                 env = {**os.environ, "PYTHONPATH": str(where), "LOG_LEVEL": "warning"}
                 out = subprocess.run(
                     [str(PYTHON), "-c", _AB, f.name], cwd=where, env=env, capture_output=True, text=True, check=True
@@ -396,15 +455,54 @@ def side_by_side(n: int, ref: str, rounds: int = 3) -> None:
                 runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
         os.unlink(f.name)
-        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
-    print(f"\n### Single prediction, this checkout vs {ref} ({n} tweets, {rounds} alternating fresh processes each)\n")
-    print("| checkout | p50 µs, fresh process (median of runs) | p50 µs after serving 20k others | runs (fresh) |")
-    print("|---|---:|---:|---|")
+        for folder in folders.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
+    against = ", ".join(refs)
+    print(f"\n### Single prediction, this checkout vs {against} ({n} tweets, {rounds} alternating fresh processes)\n")
+    print("| checkout | p50 µs, fresh process (median) | p50 µs after serving others | runs (warm) | warm vs this |")
+    print("|---|---:|---:|---|---:|")
+    ours = float(np.median([r["warm"] for r in runs["this checkout"]]))
     for name, found in runs.items():
         cold = float(np.median([r["cold"] for r in found]))
         warm = float(np.median([r["warm"] for r in found]))
-        each = ", ".join(f"{r['cold']:.1f}" for r in found)
-        print(f"| {name} | {cold:.1f} | {warm:.1f} | {each} |")
+        each = ", ".join(f"{r['warm']:.1f}" for r in found)
+        print(f"| {name} | {cold:.1f} | {warm:.1f} | {each} | {warm / ours:.2f}× |")
+
+
+LANGUAGE_CODES = ("de", "pt", "ko")
+
+
+def languages(n: int, rounds: int = 3) -> None:
+    """``proba_one`` p50 of each language model on its own held-out posts and of the English model on the tweets,
+    in one process, the models taking turns (``rounds`` times); each warmed first on other posts of its own."""
+    from hatespeech.core.modelfile import load_compiled
+    from hatespeech.training import languages as sources
+
+    english = load_texts(30_000)
+    sets = {"en": (load_compiled(ROOT / "models" / "model.json")[0], english[:n], english[n:])}
+    for code in LANGUAGE_CODES:
+        path = ROOT / "models" / "languages" / f"model-{code}.json"
+        if not path.is_file():
+            continue
+        posts = sources.load(code).test_texts
+        random.Random(5).shuffle(posts)
+        sets[code] = (load_compiled(path)[0], posts[:n], posts[n:])
+    times: dict[str, list[float]] = {code: [] for code in sets}
+    for model, _, others in sets.values():
+        for t in others:
+            model.proba_one(t)
+    for k in range(rounds):  # each round times posts no round timed before: unseen, as a service meets them
+        for code, (model, texts, _) in sets.items():
+            times[code].append(time_calls(model.proba_one, texts[k::rounds])["p50"])
+    english_p50 = float(np.median(times["en"]))
+    print(f"\n### One post per call, per language (`proba_one`, {rounds} rounds taking turns, median of p50s)\n")
+    print("| model | posts | mean characters | p50 µs | runs | vs English |")
+    print("|---|---:|---:|---:|---|---:|")
+    for code, (_, texts, _) in sets.items():
+        p50 = float(np.median(times[code]))
+        each = ", ".join(f"{x:.1f}" for x in times[code])
+        chars = sum(map(len, texts)) / len(texts)
+        print(f"| {code} | {len(texts)} | {chars:.0f} | {p50:.1f} | {each} | {p50 / english_p50:.2f}× |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -412,16 +510,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--batch-texts", type=int, default=100_000)
     parser.add_argument("--only", default="single,batch,cold,memory")
-    parser.add_argument("--ref", help="with --only ab: the git revision to compare app.predict with, side by side")
+    parser.add_argument("--no-tutorial", action="store_true", help="single: leave the tutorial's pipeline out")
+    parser.add_argument("--ref", help="with --only ab: git revisions (comma-separated) to compare app.predict with")
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "warning")
     print(f"Machine: {machine()}. Command: `.venv/bin/python bench/latency.py {' '.join(argv or sys.argv[1:])}`")
     parts = {
-        "single": lambda: single(args.texts),
+        "single": lambda: single(args.texts, not args.no_tutorial),
         "batch": lambda: batch(args.batch_texts),
         "cold": cold,
         "memory": memory,
-        "ab": lambda: side_by_side(args.texts, args.ref or "HEAD"),
+        "ab": lambda: side_by_side(args.texts, (args.ref or "HEAD").split(",")),
+        "languages": lambda: languages(min(args.texts, 3000)),
+        "language_cold": language_cold,
     }
     for name in args.only.split(","):
         parts[name]()

@@ -39,12 +39,12 @@ import numpy as np
 
 from hatespeech.core import idioms, threats
 from hatespeech.core.reader import Reader
-from hatespeech.core.text import maybe_spaced
+from hatespeech.core.text import LONE, maybe_spaced
 from hatespeech.core.wordreader import WordReader
 
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
-CACHE_BYTES = 24 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
+CACHE_BYTES = 32 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
 CACHE_PIECE_CHARS = 64  # longer pieces are analysed each time and never kept: a real word is shorter
 WARM_TERMS = 30_000  # at most this many pieces analysed at load (``_warm``; ours: 13,000 in ~0.08 s)
 WARM_COMMON = 20  # words counted this often in training are also warmed capitalised and in capitals
@@ -56,7 +56,14 @@ PER_WORD_PATTERNS = frozenset(
 )
 _ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, an entry's tuples' headers, its gate pointer
 _TOKEN_BYTES = sys.getsizeof("") + 8  # a token: an ASCII string's header (every token is ASCII), a tuple slot
-Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]  # see ``CompiledModel.piece``
+# A piece's rows for the fast path (``CompiledModel.fast_ids``): its tokens' unigram rows, the bigram rows
+# inside it, its first token, the bigrams (next token → row) its last token starts, whether it is a lone letter.
+Fast = tuple[tuple[int, ...], tuple[int, ...], str | None, dict[str, int] | None, bool]
+Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str], Fast | None]  # see ``CompiledModel.piece``
+_LONE_PIECE = re.compile(LONE).fullmatch  # what ``maybe_spaced`` looks for three of in a row
+_NO_FOLLOW: dict[str, int] = {}
+_NOTHING: Fast = ((), (), None, None, False)
+_LONE_NOTHING: Fast = ((), (), None, None, True)
 
 
 def _entry_bytes(piece: str, entry: Entry) -> int:
@@ -64,9 +71,26 @@ def _entry_bytes(piece: str, entry: Entry) -> int:
     are vocabulary words, ASCII words and ``emo<code point>``), the tuples (the threat gate's words are a
     pointer to a set shared by every piece with the same ones: ``threats.gate_words``). Arithmetic on
     lengths, not ``sys.getsizeof`` per token: it is paid for every new piece."""
-    words, markers, _ = entry
+    words, markers, _, fast = entry
     chars = sum(map(len, words)) + (sum(map(len, markers)) if markers else 0)
-    return _ENTRY_BYTES + sys.getsizeof(piece) + _TOKEN_BYTES * (len(words) + len(markers)) + chars
+    size = _ENTRY_BYTES + sys.getsizeof(piece) + _TOKEN_BYTES * (len(words) + len(markers)) + chars
+    if fast is not None and fast[2] is not None:  # its tuples (the rows are the vocabulary's int objects: pointers)
+        size += _FAST_BYTES + (_TUPLE_BYTES + 8 * len(fast[0]) if fast[0] else 0)
+        size += _TUPLE_BYTES + 8 * len(fast[1]) if fast[1] else 0
+    return size
+
+
+_TUPLE_BYTES = sys.getsizeof(())
+_FAST_BYTES = sys.getsizeof((0, 0, 0, 0, 0)) + 8  # the fast tuple and the entry's slot for it
+
+
+_add = np.add.reduce
+
+
+def _one_token(word: str) -> bool:
+    """Whether ``word`` is all word characters (``\\w``: alphanumeric or "_", as ``re`` reads them), so that the
+    whole-word token pattern finds it and only it (a language model's character n-grams: "0_du")."""
+    return word.replace("_", "a").isalnum()
 
 
 _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 to any tolerance
@@ -116,9 +140,23 @@ class CompiledModel:
             if reader == "english"
             else WordReader(reader == "syllables", (chars[0], chars[1]) if chars else None)
         )
+        # The fast path (``fast_ids``) for unigrams and bigrams: each first word of a bigram of the
+        # vocabulary → {second word: row}, so that a bigram costs a lookup of two cached strings.
+        self._follow: dict[str, dict[str, int]] | None = None
+        if self.ngram in ((1, 1), (1, 2)):
+            self._follow = {}
+            for term, row in self.vocab.items() if self.ngram == (1, 2) else ():
+                first, _, second = term.partition(" ")
+                if second:
+                    self._follow.setdefault(first, {})[second] = row
+        self._lone = bool(self.reader.counts)  # only a reader with a vocabulary reads spaced-out letters
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
+        self._pinned = self._pinned_bytes = 0
         self._warm()
+        # The warm entries come first in the cache: kept when it is full (``piece``), if they fill at most half.
+        self._pinned = len(self._pieces)
+        self._pinned_bytes = self._cache_bytes
 
     # --- scoring -----------------------------------------------------------------------------------
 
@@ -131,19 +169,25 @@ class CompiledModel:
         grew a worker to gigabytes): pieces over ``CACHE_PIECE_CHARS`` are never kept, and when the
         entries' estimated size reaches ``CACHE_BYTES`` the older half is dropped (a dict keeps
         insertion order; a frequent piece dropped comes back at its next use): an LRU's
-        bookkeeping on every hit cost more (30% of ``tokens`` in an A/B).
+        bookkeeping on every hit cost more (30% of ``tokens`` in an A/B). The entries ``_warm`` made
+        (the commonest words, first in the dict) are kept while they fill at most half the budget:
+        dropping them made every common word a miss after the first drop.
         """
         entry = self._pieces.get(piece)
         if entry is None:
             words, markers = self.reader.chunk(piece)
             gate = threats.gate_words(words)
+            tokens: tuple[str, ...]
             if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
-                entry = (() if words[0] in self.stop else words, self.analyse(markers) if markers else (), gate)
+                tokens = () if words[0] in self.stop else words
             else:
-                entry = (self.analyse(words), self.analyse(markers) if markers else (), gate)
+                tokens = self.analyse(words)
+            marks = self.analyse(markers) if markers else ()
+            entry = (tokens, marks, gate, self._fast(piece, tokens))
             if len(piece) <= CACHE_PIECE_CHARS:
                 if self._cache_bytes >= CACHE_BYTES:
-                    for old in list(islice(self._pieces, len(self._pieces) // 2)):
+                    keep = self._pinned if self._pinned_bytes <= CACHE_BYTES // 2 else 0
+                    for old in list(islice(self._pieces, keep, keep + (len(self._pieces) - keep) // 2)):
                         dropped = self._pieces.pop(old, None)  # another thread may have dropped it already
                         if dropped is not None:
                             self._cache_bytes -= _entry_bytes(old, dropped)
@@ -151,10 +195,70 @@ class CompiledModel:
                 self._cache_bytes += _entry_bytes(piece, entry)
         return entry
 
+    def _fast(self, piece: str, tokens: tuple[str, ...]) -> Fast | None:
+        """A piece's part of ``fast_ids``; ``None`` where the fast path does not apply (no fast path for
+        this model's n-grams, or a violent word that an idiom spanning pieces may change: ``idiom_tokens``)."""
+        follow = self._follow
+        if follow is None or not idioms.WORDS.isdisjoint(tokens):
+            return None
+        lone = self._lone and _LONE_PIECE(piece) is not None
+        if not tokens:
+            return _LONE_NOTHING if lone else _NOTHING  # shared: a stop word costs no tuple of its own
+        get = self.vocab.get
+        own = tuple(j for t in tokens if (j := get(t)) is not None)
+        inner = tuple(j for a, b in pairwise(tokens) if (j := follow.get(a, _NO_FOLLOW).get(b)) is not None)
+        return (own, inner, tokens[0], follow.get(tokens[-1]), lone)
+
+    def fast_ids(self, text: str, gate: set[str] | None = None) -> list[int] | None:
+        """``ids(text, gate)``, in the same order, from the per-piece cache alone (no token strings joined, no
+        vocabulary lookups but one per bigram between pieces), or ``None`` where only ``ids`` reads the text.
+
+        One pass over the pieces does what ``tokens`` and ``ids`` did in three: the check for spaced-out
+        letters (``maybe_spaced``: three lone-letter pieces in a row send the text to ``Reader.split``), the
+        idiom check (a piece with a violent word has no fast entry) and the threat gate's words."""
+        if self._follow is None:
+            return None
+        cached, make = self._pieces.get, self.piece
+        own: list[int] = []
+        pairs: list[int] = []
+        markers: list[str] = []
+        follow: dict[str, int] | None = None
+        run = 0
+        for piece in text.split():
+            _, m, g, fast = cached(piece) or make(piece)
+            if fast is None:
+                return None
+            uni, inner, first, after, lone = fast
+            if lone:
+                run += 1
+                if run == 3:
+                    return None
+            else:
+                run = 0
+            if m:
+                markers += m
+            if g and gate is not None:
+                gate |= g
+            if first is None:
+                continue
+            own += uni
+            if follow is not None and (j := follow.get(first)) is not None:
+                pairs.append(j)
+            if inner:
+                pairs += inner
+            follow = after
+        if markers:  # the slur lexicon's markers come after the words, as ``tokens`` puts them
+            get = self.vocab.get
+            own += [j for t in markers if (j := get(t)) is not None]
+            if follow is not None and (j := follow.get(markers[0])) is not None:
+                pairs.append(j)
+            pairs += [j for a, b in pairwise(markers) if (j := get(a + " " + b)) is not None]
+        return own + pairs if pairs else own
+
     def analyse(self, words: Sequence[str]) -> tuple[str, ...]:
         """The vectorizer's tokens of normalised ``words``, stop words removed."""
         stop, findall, lower = self.stop, self.findall, self.lowercase
-        if self.whole_words and all(map(str.isalnum, words)):  # the usual case: each word is one token
+        if self.whole_words and all(map(_one_token, words)):  # the usual case: each word is one token
             return tuple(w for w in words if w not in stop)
         return tuple(t for w in words for t in findall(w.lower() if lower else w) if t not in stop)
 
@@ -188,13 +292,13 @@ class CompiledModel:
             pieces = self.reader.split(text)
         if gate is None:  # scoring alone: the loop every text goes through, kept as lean as it can be
             for piece in pieces:  # the same pieces as Reader.words
-                w, m, _ = cached(piece) or self.piece(piece)
+                w, m, _, _ = cached(piece) or self.piece(piece)
                 found += w
                 if m:
                     markers += m
         else:
             for piece in pieces:
-                w, m, g = cached(piece) or self.piece(piece)
+                w, m, g, _ = cached(piece) or self.piece(piece)
                 found += w
                 if m:
                     markers += m
@@ -231,6 +335,8 @@ class CompiledModel:
 
     def ids(self, text: str, gate: set[str] | None = None) -> list[int]:
         """Table rows of the text's n-grams in the vocabulary, one per occurrence (``gate``: see ``tokens``)."""
+        if self._follow is not None and (found := self.fast_ids(text, gate)) is not None:
+            return found
         get, tokens = self.vocab.get, self.tokens(text, gate)
         if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
             ids = [j for g in tokens if (j := get(g)) is not None]
@@ -244,6 +350,12 @@ class CompiledModel:
             return 1.0
         return 1.0 + math.log(count) if self.tf_mode == "sublinear" else float(count)
 
+    def tfs(self, counts: np.ndarray) -> np.ndarray:
+        """``tf`` of each count, as the batch path computes them."""
+        if self.tf_mode == "binary":
+            return np.ones_like(counts)
+        return 1.0 + np.log(counts) if self.tf_mode == "sublinear" else counts
+
     def sums(self, text: str) -> tuple[list[float], float]:
         """Σ tf × row over the text's features (C + 1 columns, the last the norm's sum) and 1 / norm."""
         return self.sums_of(self.ids(text))
@@ -253,17 +365,18 @@ class CompiledModel:
         if not ids:
             return self._zeros, 1.0
         if len(set(ids)) == len(ids):  # the usual case: every feature once, tf = 1
-            total = self.table.take(ids, axis=0).sum(axis=0)  # rows are contiguous: no pointer chasing
-            norm = float(total[-1])
+            # Rows are contiguous: no pointer chasing. (``ndarray.sum`` would add a Python-level wrapper.)
+            total = _add(self.table.take(ids, axis=0), 0).tolist()
+            norm = total[-1]
         else:
-            counts = Counter(ids)
-            tf = np.array([self.tf(n) for n in counts.values()])
+            counts = Counter(ids)  # a language model's character n-grams repeat: hundreds of rows a post
+            tf = self.tfs(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
             rows = self.table.take(list(counts), axis=0)
-            total = tf @ rows
-            norm = float((tf * tf) @ rows[:, -1]) if self.norm == "l2" else float(total[-1])
+            total = (tf @ rows).tolist()
+            norm = float((tf * tf) @ rows[:, -1]) if self.norm == "l2" else total[-1]
         if self.norm == "l2":
             norm = math.sqrt(norm)
-        return total.tolist(), (1.0 / norm if self.norm != "none" and norm > 0 else 1.0)
+        return total, (1.0 / norm if self.norm != "none" and norm > 0 else 1.0)
 
     def margins(self, total: list[float], scale: float) -> list[float]:
         """Every calibration fold's decision value for every class, from a text's ``sums`` (C values)."""
@@ -302,8 +415,8 @@ class CompiledModel:
         folds = self.folds
         if self.n_classes == 3:  # ours: unrolled, a third faster than the general loop below
             h = o = n = 0.0
-            for i in range(0, len(p), 3):
-                x, y, z = p[i], p[i + 1], p[i + 2]
+            row = iter(p)
+            for x, y, z in zip(row, row, row, strict=True):  # each fold's three
                 s = x + y + z
                 if s == 0.0:  # a fold whose sigmoids all underflowed: scikit-learn's uniform row
                     return self._proba_in_numpy(total, scale)
@@ -343,10 +456,7 @@ class CompiledModel:
         keys = np.repeat(np.arange(len(texts), dtype=np.int64), sizes) * width + features
         keys, counts = np.unique(keys, return_counts=True)  # sorted: by text, then feature
         doc, feature = np.divmod(keys, width)
-        if self.tf_mode == "binary":
-            tf = np.ones(len(keys))
-        else:
-            tf = 1.0 + np.log(counts) if self.tf_mode == "sublinear" else counts.astype(np.float64)
+        tf = self.tfs(counts.astype(np.float64))
         rows = self.table.take(feature, axis=0) * tf[:, None]
         c = self.n_columns
         if self.norm == "l2":

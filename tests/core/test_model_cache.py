@@ -55,3 +55,16 @@ def test_the_estimate_is_not_below_what_python_allocates(model: compiled.Compile
     allocated, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert model._cache_bytes >= 0.8 * allocated, (model._cache_bytes, allocated)
+
+
+def test_the_warm_words_survive_a_drop(model: compiled.CompiledModel, monkeypatch) -> None:
+    warm = list(model._pieces)[: model._pinned]
+    assert warm and model._pinned_bytes > 0
+    monkeypatch.setattr(compiled, "CACHE_BYTES", 2 * model._pinned_bytes + (1 << 20))
+    rng = random.Random(11)
+    before = model._cache_bytes
+    while model._cache_bytes >= before:  # until the cache has dropped entries at least once
+        before = model._cache_bytes
+        model.proba_one(" ".join(_word(rng, 40) for _ in range(50)))
+    assert all(piece in model._pieces for piece in warm)
+    assert model._cache_bytes <= compiled.CACHE_BYTES
