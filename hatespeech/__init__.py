@@ -39,8 +39,17 @@ __version__ = "1.0.0"
 __all__ = ["load"]
 
 
-def load(card_path: str | PathLike[str] | None = None, *, thresholds: Mapping[str, Any] | None = None) -> Moderator:
-    """The committed model, or the one whose card is at ``card_path``, loaded and verified as the service loads it.
+def load(
+    card_path: str | PathLike[str] | None = None,
+    *,
+    thresholds: Mapping[str, Any] | None = None,
+    languages: str | PathLike[str] | None = None,
+    unsupported_action: str = "allow",
+) -> Moderator:
+    """The committed model, or the one whose card is at ``card_path``, loaded and verified as the service loads it,
+    with the other languages' models: the committed ones (German, Portuguese, Korean), or every card in the
+    folder ``languages``. Each text is judged by its language's model; one in a language without a model gets
+    ``unsupported_action`` (``allow`` or ``review``), as ``UNSUPPORTED_LANGUAGE_ACTION`` sets for the service.
 
     Its ``predict(text)`` and ``moderate(text, explain=False)`` answer what ``/predict`` and ``/moderate``
     answer (the same code), with the service's default limits (``MAX_TEXT_CHARS``, ``EXPLAIN_MAX_SPANS``);
@@ -54,11 +63,14 @@ def load(card_path: str | PathLike[str] | None = None, *, thresholds: Mapping[st
     'allow'
     >>> model.moderate("I am going to kill you")["categories"]["threat"]
     True
+    >>> answer = model.moderate("Ich wünsche euch allen einen schönen Abend im Garten.")
+    >>> answer["language"], answer["language_supported"], answer["model"]["language"]
+    ('de', True, 'de')
     """
     from pathlib import Path
 
-    from hatespeech.config import DEFAULT_MODEL_PATH, Settings
-    from hatespeech.core.moderator import Moderator
+    from hatespeech.config import DEFAULT_LANGUAGE_MODELS_DIR, DEFAULT_MODEL_PATH, Settings
+    from hatespeech.core.moderator import Languages, Moderator
 
     defaults = Settings()  # the dataclass's defaults, not the environment
     return Moderator.load(
@@ -66,4 +78,7 @@ def load(card_path: str | PathLike[str] | None = None, *, thresholds: Mapping[st
         thresholds,
         max_text_chars=defaults.max_text_chars,
         explain_max_spans=defaults.explain_max_spans,
+        languages=Languages.load(
+            DEFAULT_LANGUAGE_MODELS_DIR if languages is None else Path(languages), unsupported_action
+        ),
     )

@@ -22,6 +22,10 @@ ROOT = PACKAGE.parent
 # the same files as the package's own models/ folder (pyproject.toml maps one onto the other).
 MODELS_DIR = PACKAGE / "models" if (PACKAGE / "models").is_dir() else ROOT / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
+# The models of languages other than English: every card (*.json) in this folder, each naming its language
+# (hatespeech.core.moderator.Languages); retrained ones drop in under their own card's name.
+DEFAULT_LANGUAGE_MODELS_DIR = MODELS_DIR / "languages"
+UNSUPPORTED_ACTIONS = ("allow", "review")  # UNSUPPORTED_LANGUAGE_ACTION's choices; never block on no judgement
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
 SHARED_DATA_PATH = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"  # a team's copy, beside it
 DATA_PATHS = (DEFAULT_DATA_PATH, SHARED_DATA_PATH)  # where train.py and the tests look, in this order
@@ -144,6 +148,18 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}={raw!r} must be true or false")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive), or ``default`` when unset.
+
+    >>> _choice({"UNSUPPORTED_LANGUAGE_ACTION": "Review"}, "UNSUPPORTED_LANGUAGE_ACTION", "allow", UNSUPPORTED_ACTIONS)
+    'review'
+    """
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+    return raw
 
 
 ALERT_FORMATS = ("auto", "slack", "discord", "json")
@@ -551,6 +567,12 @@ class Settings:
     # PROMETHEUS_MULTIPROC_DIR (prometheus-client's own name): where each process writes its metrics;
     # a fresh temporary directory when unset (hatespeech/service/metrics.py)
     metrics_dir: str | None = None
+    # LANGUAGE_MODELS_DIR: the folder of the other languages' model cards (each verified at start; one that fails
+    # stops the start); a folder that does not exist, or is empty, serves English alone
+    language_models_dir: Path = DEFAULT_LANGUAGE_MODELS_DIR
+    # UNSUPPORTED_LANGUAGE_ACTION: the action for a post in a language without a model (allow, or review to have
+    # a person read it); its answer says why, and no model's score decides it
+    unsupported_language_action: str = "allow"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -586,6 +608,10 @@ class Settings:
             integrations=IntegrationSettings.from_env(env),
             stores=StoreSettings.from_env(env),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
+            language_models_dir=Path(env.get("LANGUAGE_MODELS_DIR", "").strip() or DEFAULT_LANGUAGE_MODELS_DIR),
+            unsupported_language_action=_choice(
+                env, "UNSUPPORTED_LANGUAGE_ACTION", cls.unsupported_language_action, UNSUPPORTED_ACTIONS
+            ),
         )
 
 

@@ -3,8 +3,8 @@ HTTP, and ``pip install`` of the wheel, in a fresh environment outside the check
 
 The slow test builds the wheel and installs it with no package index: the wheel is built with the
 setuptools of this environment (requirements-dev.txt pins one that reads pyproject.toml's SPDX
-``license``), and NumPy, the one dependency, is this environment's copy linked into the new one's
-site-packages, where pip finds it installed (so the dependency is resolved, not skipped).
+``license``), and NumPy and py3langid, the dependencies, are this environment's copies linked into the new
+one's site-packages, where pip finds them installed (so the dependencies are resolved, not skipped).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import hatespeech
-from hatespeech.config import DEFAULT_MODEL_PATH
+from hatespeech.config import DEFAULT_LANGUAGE_MODELS_DIR, DEFAULT_MODEL_PATH
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import PolicyError
 from hatespeech.core.validate import InvalidText
@@ -38,8 +38,11 @@ TEXTS = [
     "ok. someone should put a bullet in his head, seriously",
     "🙂 https://example.org/a?b=c @someone &amp; more",
     " ".join(f"word{i} stupid idiot trash" for i in range(60)),  # more spans than EXPLAIN_MAX_SPANS
+    "Du bist der dümmste Mensch hier, du Idiot.",  # judged by the German model
+    "Tu es vraiment un imbécile, va-t'en d'ici tout de suite.",  # no model for French: not judged
 ]
-IS_THREAT = [False, False, True, False, True, True, False, False]
+IS_THREAT = [False, False, True, False, True, True, False, False, False, False]
+LANGUAGE_CARDS = sorted(DEFAULT_LANGUAGE_MODELS_DIR.glob("*.json"))
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 HTTP_AND_TRAINING = {"firefly", "webob", "gunicorn", "requests", "urllib3", "redis", "psycopg", "prometheus_client"}
 HTTP_AND_TRAINING |= {"sklearn", "scipy", "pandas", "joblib", "matplotlib"}
@@ -93,7 +96,8 @@ def test_load_answers_what_the_service_answers(tmp_path: Path, model: Moderator)
     # the texts reach each part of the answer: a threat, a block, an allow, a capped explanation
     assert [a["categories"]["threat"] for a in ours["moderate"]] == IS_THREAT
     assert {a["action"] for a in ours["moderate"]} == {"allow", "review", "block"}
-    assert "omitted" in ours["explained"][-1]["explanation"]
+    assert "omitted" in ours["explained"][7]["explanation"]
+    assert [(a["language"], a["language_supported"]) for a in ours["moderate"][-2:]] == [("de", True), ("fr", False)]
 
 
 def test_load_refuses_what_the_service_refuses(model: Moderator) -> None:
@@ -149,14 +153,18 @@ def test_the_checkout_serves_models_and_declares_numpy_as_requirements_txt_pins_
         if line.startswith("numpy==")
     )
     # from the tested pin up to the next major version, which loading refuses (core/modelfile.py)
-    assert PYPROJECT["project"]["dependencies"] == [f"numpy>={pin},<{int(pin.split('.')[0]) + 1}"]
+    langid = next(
+        line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("py3langid==")
+    )
+    assert PYPROJECT["project"]["dependencies"] == [f"numpy>={pin},<{int(pin.split('.')[0]) + 1}", langid]
 
 
 def test_pyproject_names_every_package_and_every_data_file() -> None:
     """A new subpackage or data file of hatespeech/ must be named in pyproject.toml, or the wheel would lack it."""
     setuptools = PYPROJECT["tool"]["setuptools"]
     packages = {".".join(p.relative_to(ROOT).parent.parts) for p in (ROOT / "hatespeech").rglob("__init__.py")}
-    assert set(setuptools["packages"]) == packages | {"hatespeech.models", "hatespeech.review.static"}
+    models = {"hatespeech.models", "hatespeech.models.languages"}
+    assert set(setuptools["packages"]) == packages | models | {"hatespeech.review.static"}
     assert setuptools["package-dir"] == {"hatespeech.models": "models"}
     data = setuptools["package-data"]
     for path in (ROOT / "hatespeech").rglob("*"):
@@ -206,7 +214,7 @@ def _pip_env() -> dict[str, str]:
 
 
 def _fresh_venv(folder: Path) -> Path:
-    """A virtual environment with pip (Python's own, offline) and this environment's NumPy linked in."""
+    """A virtual environment with pip (Python's own, offline) and this environment's NumPy and py3langid linked in."""
     venv.create(folder, with_pip=True)
     python = folder / "bin" / "python"
     site = Path(
@@ -217,10 +225,11 @@ def _fresh_venv(folder: Path) -> Path:
             check=True,
         ).stdout.strip()
     )
-    numpy = metadata.distribution("numpy")
-    top = {Path(str(f)).parts[0] for f in numpy.files or [] if not str(f).startswith("..")}
-    for name in top:  # numpy/, numpy.libs/ (its OpenBLAS) and numpy-<version>.dist-info/
-        (site / name).symlink_to(Path(str(numpy.locate_file(name))))
+    for dependency in ("numpy", "py3langid"):
+        found = metadata.distribution(dependency)
+        top = {Path(str(f)).parts[0] for f in found.files or [] if not str(f).startswith("..")}
+        for name in top:  # numpy/, numpy.libs/ (its OpenBLAS) and numpy-<version>.dist-info/; py3langid's
+            (site / name).symlink_to(Path(str(found.locate_file(name))))
     return python
 
 
@@ -239,6 +248,8 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
     data = {
         "hatespeech/models/model.json",
         f"hatespeech/models/{card['model_file']}",
+        *(f"hatespeech/models/languages/{p.name}" for p in LANGUAGE_CARDS),
+        *(f"hatespeech/models/languages/{json.loads(p.read_text('utf-8'))['model_file']}" for p in LANGUAGE_CARDS),
         "hatespeech/core/confusables.json",
         "hatespeech/training/sources.toml",  # the training data's manifest, not the data
         "hatespeech/training/languages.toml",  # the other languages' training data manifest, not the data
@@ -250,9 +261,10 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
     assert not [
         n for n in names if n.startswith(("tests/", "bench/", "data/", "docs/")) or n.endswith((".csv", ".joblib"))
     ]
-    (declared,) = PYPROJECT["project"]["dependencies"]
-    assert len(requires) == 1 and requires[0].startswith("Requires-Dist: numpy")
+    declared, langid = PYPROJECT["project"]["dependencies"]
+    assert len(requires) == 2 and requires[0].startswith("Requires-Dist: numpy")
     assert sorted(requires[0].removeprefix("Requires-Dist: numpy").split(",")) == sorted(declared[5:].split(","))
+    assert requires[1] == f"Requires-Dist: {langid}"
 
     python = _fresh_venv(tmp_path / "venv")
     installed = subprocess.run(

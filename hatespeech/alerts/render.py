@@ -98,6 +98,9 @@ def _message_lines(alert: dict) -> list[tuple[str, str]]:
     if post.get("author"):
         lines.append(("Author", unbidi(post["author"])))
     lines.append(("Scores", _scores_line(alert["scores"])))
+    if "language" in alert:  # alerts queued before languages were named have none
+        judged = "" if alert.get("language_supported", True) else " (no model for it)"
+        lines.append(("Language", f"{alert['language']}{judged}"))
     return lines
 
 

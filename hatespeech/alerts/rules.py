@@ -138,6 +138,9 @@ class Alerter:
                 "flagged": bool(result["flagged"]),
                 "scores": {k: round(float(v), 4) for k, v in scores.items()},
                 "model": dict(result.get("model") or {}),
+                # the post's language, and whether a model judged it (a result from before languages: English)
+                "language": str(result.get("language", "en")),
+                "language_supported": bool(result.get("language_supported", True)),
             }
             kept = text if self.settings.include_text else None
             post = {

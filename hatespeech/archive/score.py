@@ -15,10 +15,13 @@ the run.
 
 Columns added to a CSV: ``p_hate_speech``, ``p_offensive_language``, ``p_neither`` (the
 probabilities), ``label``, ``action``, ``skipped`` (empty, or why the row was not scored) and
-``threat`` (1 or 0: the threat check of ``/moderate``; empty on a row not scored). Keys added to a
-JSON object: ``scores`` (``{label: probability}``), ``label``, ``action``, ``threat`` (the matched
-span ``{"start", "end", "text"}`` as ``/moderate`` reports it, or ``null``) and, on a row not
-scored, ``skipped``. ``action`` is ``/moderate``'s: the decision rule's, raised to at least
+``threat`` (1 or 0: the threat check of ``/moderate``; empty on a row not scored), ``language`` and
+``language_supported`` (1 or 0). Keys added to a JSON object: ``scores`` (``{label: probability}``),
+``label``, ``action``, ``threat`` (the matched span ``{"start", "end", "text"}`` as ``/moderate`` reports
+it, or ``null``), ``language``, ``language_supported`` (true or false) and, on a row not scored,
+``skipped``. A row not identified as plain English (``hatespeech.core.language``) is answered as
+``/moderate`` answers it (``Moderator.moderate_many``): judged by its language's model, an unsupported
+language by ``UNSUPPORTED_LANGUAGE_ACTION``. ``action`` is ``/moderate``'s: the decision rule's, raised to at least
 ``review`` on a threat or an identity attack (``threats.raise_action``, ``attacks.raise_action``: the rules
 both call).
 """
@@ -47,12 +50,15 @@ from hatespeech.config import Settings
 from hatespeech.core import attacks, threats
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.labels import ABUSIVE, LABELS
+from hatespeech.core.language import ENGLISH
+from hatespeech.core.moderator import Languages, Moderator, identify_post
 from hatespeech.core.policy import Policy
 
 CHUNK_BYTES = 1 << 18  # bytes per task (~2,500 tweets): big enough to amortise the batch path and the IPC
 REPORTED_SKIPS = 10  # skipped rows named one by one; the rest are only counted
 SCORE_COLUMNS = [f"p_{label.replace(' ', '_')}" for label in LABELS]
-ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped", "threat"]  # new ones at the end: stable order
+ADDED_COLUMNS = [*SCORE_COLUMNS, "label", "action", "skipped", "threat", "language", "language_supported"]  # new ones
+# at the end: stable order
 
 
 @dataclass
@@ -151,14 +157,19 @@ def _text_of(value: object, max_chars: int) -> tuple[str | None, str | None]:
 
 
 def score_chunk(
-    fmt: Format, rows: list, classifier: Classifier | None = None, policy: Policy | None = None
+    fmt: Format,
+    rows: list,
+    classifier: Classifier | None = None,
+    policy: Policy | None = None,
+    languages: Languages | None = None,
 ) -> tuple[str, Counts]:
-    """Score one chunk of parsed CSV rows or raw JSON lines (with this process's model unless given).
+    """Score one chunk of parsed CSV rows or raw JSON lines (with this process's models unless given).
 
     Returns the output text and the chunk's counts (rows, skipped rows and why, flagged classes, actions).
     """
     classifier = classifier or _worker["classifier"]
     policy = policy or _worker["policy"]
+    languages = languages or _worker.get("languages") or Languages()
     records: list[Any] = []
     texts: list[str | None] = []
     skips: list[tuple[int, str]] = []
@@ -201,27 +212,58 @@ def score_chunk(
     # and its identity-attack check (hatespeech.core.attacks): an attack is at least review there too
     attacked = [attacks.check_scored(classifier.model, text) for text in wanted]
     decided = [attacks.raise_action(action, attack) for action, attack in zip(decided, attacked, strict=True)]
+    # Rows not plainly English: /moderate's answer (their language's model, the mixed and unsupported rules).
+    # The English pass above scored them too: a few rows, and the common one stays the vectorised path.
+    found_languages = [identify_post(text) for text in wanted]
+    foreign = [k for k, language in enumerate(found_languages) if language.judged_as != ENGLISH or language.also]
+    if foreign:
+        moderator = Moderator(
+            classifier, policy, max_text_chars=fmt.max_chars, explain_max_spans=0, languages=languages
+        )
+        answers = moderator.moderate_many([wanted[k] for k in foreign], False, [found_languages[k] for k in foreign])
+        for k, answer in zip(foreign, answers, strict=True):
+            matrix[k] = [answer["scores"][label] for label in LABELS]
+            labels[k], decided[k], found[k] = answer["label"], answer["action"], answer.get("threat")
+            for label, hits in reached.items():
+                hits[k] = answer["categories"].get(label, False)
+    supported = [languages.supported(language.judged_as) for language in found_languages]
     flagged = Counter({label: sum(hits) for label, hits in reached.items() if any(hits)})
     if any(found):
         flagged["threat"] = sum(threat is not None for threat in found)
     actions = Counter(decided)
-    scored = iter(zip(matrix.tolist(), labels, decided, found, strict=True))
+    codes = [language.code for language in found_languages]
+    scored = iter(zip(matrix.tolist(), labels, decided, found, codes, supported, strict=True))
     reasons = dict(skips)
     out = io.StringIO()
     writer = _CsvRows(out) if fmt.kind == "csv" else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
-        row, label, action, threat = (None, None, None, None) if text is None else next(scored)
+        row, label, action, threat, code, judged = (None,) * 6 if text is None else next(scored)
         if writer is not None:
             if row is None:
-                writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i], ""])
+                writer.writerow([*record, *([""] * len(SCORE_COLUMNS)), "", "", reasons[i], "", "", ""])
             else:
-                flag = "0" if threat is None else "1"
-                writer.writerow([*record, *(f"{p:.6g}" for p in row), str(label), str(action), "", flag])
+                flag, known = "0" if threat is None else "1", "1" if judged else "0"
+                writer.writerow([*record, *(f"{p:.6g}" for p in row), str(label), str(action), "", flag, code, known])
         else:
             if row is None:
-                record.update(scores=None, label=None, action=None, threat=None, skipped=reasons[i])
+                record.update(
+                    scores=None,
+                    label=None,
+                    action=None,
+                    threat=None,
+                    language=None,
+                    language_supported=None,
+                    skipped=reasons[i],
+                )
             else:
-                record.update(scores=dict(zip(LABELS, row, strict=True)), label=label, action=action, threat=threat)
+                record.update(
+                    scores=dict(zip(LABELS, row, strict=True)),
+                    label=label,
+                    action=action,
+                    threat=threat,
+                    language=code,
+                    language_supported=judged,
+                )
             out.write(json.dumps(record, ensure_ascii=False))
             out.write("\n")
     skipped = Counter(reason for _, reason in skips)
@@ -229,7 +271,11 @@ def score_chunk(
 
 
 def score_block(
-    fmt: Format, block: bytes, classifier: Classifier | None = None, policy: Policy | None = None
+    fmt: Format,
+    block: bytes,
+    classifier: Classifier | None = None,
+    policy: Policy | None = None,
+    languages: Languages | None = None,
 ) -> tuple[str, Counts]:
     """Parse one block of whole rows (raw bytes), then ``score_chunk`` it."""
     try:
@@ -244,7 +290,7 @@ def score_block(
         rows = list(csv.reader(lines)) if fmt.kind == "csv" else [line for line in lines if line.strip()]
     except csv.Error as err:
         raise ArchiveError(f"the CSV cannot be parsed ({err}); is a quote inside an unquoted field?") from None
-    return score_chunk(fmt, rows, classifier, policy)
+    return score_chunk(fmt, rows, classifier, policy, languages)
 
 
 class _CsvRows:
@@ -319,6 +365,11 @@ def model_for(settings: Settings) -> tuple[Classifier, Policy]:
     return classifier, Policy.from_card(classifier.card, settings.thresholds)
 
 
+def languages_for(settings: Settings) -> Languages:
+    """The other languages' models the server would use (``LANGUAGE_MODELS_DIR``, ``UNSUPPORTED_LANGUAGE_ACTION``)."""
+    return Languages.load(settings.language_models_dir, settings.unsupported_language_action)
+
+
 def score_archive(
     source: Path | str,
     target: Path | str,
@@ -353,6 +404,7 @@ def score_archive(
     if classifier is None or policy is None:
         loaded = model_for(settings)
         classifier, policy = classifier or loaded[0], policy or loaded[1]
+    languages = languages_for(settings)
     workers = workers or os.cpu_count() or 1
     report = report or above_the_bar
     summary, started = Summary(), time.perf_counter()
@@ -370,7 +422,7 @@ def score_archive(
             summary.add(counts, kind, report)
             show_progress(bar, size, summary.rows, started)
 
-        _worker.update(classifier=classifier, policy=policy)
+        _worker.update(classifier=classifier, policy=policy, languages=languages)
         blocks = row_blocks(infile, kind, chunk_bytes, carry)
         if workers == 1:
             for block in blocks:

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import hatespeech
-from hatespeech.archive.score import model_for
+from hatespeech.archive.score import languages_for, model_for
 from hatespeech.config import Settings
 from hatespeech.core.classifier import Classifier
-from hatespeech.core.modelfile import card_path_of
+from hatespeech.core.modelfile import ModelError, card_path_of
+from hatespeech.core.moderator import Languages
 from hatespeech.core.policy import Policy
 
+LANGUAGES = "languages"  # the folder of the other languages' models, in the payload's files and on a worker
 SHIPPED = ("__init__.py", "config.py", "core", "archive")  # what the workers import (no training, no service)
 
 
@@ -36,20 +38,35 @@ SHIPPED = ("__init__.py", "config.py", "core", "archive")  # what the workers im
 def model_payload(settings: Settings) -> dict[str, Any]:
     """The model's files (as bytes) and the settings the workers score with; loaded and verified here first."""
     classifier, _ = model_for(settings)  # a bad model or THRESHOLDS fails here, not on every worker
+    languages = languages_for(settings)  # …and a bad language model
     card = card_path_of(settings.model_path)
     files = {card.name: card.read_bytes()}
     for name in _model_files(classifier.card):
         files[name] = (card.parent / name).read_bytes()
+    for judge in languages.judges.values():  # under languages/, each card beside its compiled model
+        folder = settings.language_models_dir
+        for name in (_card_name(folder, judge.classifier.card), *_model_files(judge.classifier.card)):
+            files[f"{LANGUAGES}/{name}"] = (folder / name).read_bytes()
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     digest.update(json.dumps(settings.thresholds, sort_keys=True).encode())
+    digest.update(settings.unsupported_language_action.encode())
     return {
         "key": digest.hexdigest(),
         "files": files,
         "card": card.name,
         "thresholds": settings.thresholds,
+        "unsupported_language_action": settings.unsupported_language_action,
     }
+
+
+def _card_name(folder: Path, card: dict[str, Any]) -> str:
+    """The file name of the card in ``folder`` that names ``card``'s model file."""
+    for path in sorted(folder.glob("*.json")):
+        if json.loads(path.read_text(encoding="utf-8")).get("sha256") == card["sha256"]:
+            return path.name
+    raise ModelError(f"no card in {folder} names the model {card['sha256'][:12]} any more: was it replaced?")
 
 
 def _model_files(card: dict[str, Any]) -> list[str]:
@@ -57,21 +74,25 @@ def _model_files(card: dict[str, Any]) -> list[str]:
     return [card["model_file"]]
 
 
-_loaded: dict[str, tuple[Classifier, Policy]] = {}  # per worker process: the run's model, loaded once
+_loaded: dict[str, tuple[Classifier, Policy, Languages]] = {}  # per worker process: the run's models, loaded once
 
 
-def loaded_model(payload: dict[str, Any]) -> tuple[Classifier, Policy]:
-    """On a worker: the classifier and policy of ``model_payload``'s answer, verified once per process."""
+def loaded_model(payload: dict[str, Any]) -> tuple[Classifier, Policy, Languages]:
+    """On a worker: the classifier, policy and other languages' models of ``model_payload``'s answer, verified
+    once per process."""
     key = payload["key"]
     if key not in _loaded:
         # In the worker's own scratch folder: a worker killed mid-load leaves it where Dask clears dead workers'
         # folders, not in /tmp for good. Loading reads it all.
         with tempfile.TemporaryDirectory(prefix="hatespeech-model-", dir=_scratch()) as folder:
+            (Path(folder) / LANGUAGES).mkdir()
             for name, data in payload["files"].items():
                 (Path(folder) / name).write_bytes(data)
             classifier = Classifier.load(Path(folder) / payload["card"])  # checks hashes, versions, probes
+            action = payload.get("unsupported_language_action", "allow")
+            languages = Languages.load(Path(folder) / LANGUAGES, action)  # each checked the same way
         _loaded.clear()  # a worker that served an earlier run keeps only this run's model
-        _loaded[key] = (classifier, Policy.from_card(classifier.card, payload["thresholds"]))
+        _loaded[key] = (classifier, Policy.from_card(classifier.card, payload["thresholds"]), languages)
         # In the worker's log (Dask's logger is the one a worker prints): once per process and run.
         logging.getLogger("distributed.worker").info("hatespeech: model %s loaded and verified", key[:12])
     return _loaded[key]

@@ -47,7 +47,7 @@ def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, leng
     """Score the ``length`` bytes at ``offset`` of the archive (whole rows); write part ``index`` or answer the text."""
     import fsspec
 
-    classifier, policy = loaded_model(payload)
+    classifier, policy, languages = loaded_model(payload)
     fs, path = fsspec.core.url_to_fs(job.source, **job.storage_options)
     try:
         data = fs.cat_file(path, start=offset, end=offset + length)
@@ -58,7 +58,7 @@ def score_range(payload: dict[str, Any], job: Job, index: int, offset: int, leng
     out = io.BytesIO()
     counts = Counts()
     for chunk in row_blocks(io.BytesIO(data), job.spec.kind, job.chunk_bytes):
-        text, chunk_counts = score_block(job.spec, chunk, classifier, policy)
+        text, chunk_counts = score_block(job.spec, chunk, classifier, policy, languages)
         out.write(text.encode("utf-8"))
         counts.add(chunk_counts)
     if not job.target:

@@ -13,7 +13,8 @@ of one is a test of the other. Nothing here knows about HTTP or scikit-learn.
   score, the highest threshold it reached and that threshold's value), the most severe first; the
   threat check and the identity-attack check add their own (``hatespeech.core.threats.apply``,
   ``hatespeech.core.attacks.apply``: an attack on a group also sets ``categories["hate speech"]``).
-  Empty exactly when the action is ``allow``.
+  Empty exactly when the action is ``allow``, but for a post in a language without a model: its
+  ``unsupported language`` reason is always there (``hatespeech.core.moderator``).
 
 ``label`` and ``action`` answer two questions. ``label`` is the model's best guess of the class (the
 rule its metrics measure); ``action`` is what to do, from thresholds set low enough to send a person
@@ -70,6 +71,8 @@ class ScoreReason(TypedDict):
     score: float
     threshold: Literal["review", "block"]
     at: float
+    # in a post mixing languages, the language whose model (or check) gave it, when not the answer's ``model``'s
+    language: NotRequired[str]
 
 
 class ThreatReason(TypedDict):
@@ -79,6 +82,8 @@ class ThreatReason(TypedDict):
     start: int
     end: int
     text: str
+    # in a post mixing languages, the language whose model (or check) gave it, when not the answer's ``model``'s
+    language: NotRequired[str]
 
 
 class AttackReason(TypedDict):
@@ -88,9 +93,20 @@ class AttackReason(TypedDict):
     start: int
     end: int
     text: str
+    # in a post mixing languages, the language whose model (or check) gave it, when not the answer's ``model``'s
+    language: NotRequired[str]
 
 
-Reason = ScoreReason | ThreatReason | AttackReason
+class LanguageReason(TypedDict):
+    """The post is in ``language``, for which no model is served: the action is ``UNSUPPORTED_LANGUAGE_ACTION``'s,
+    whatever any model would score (``hatespeech.core.moderator``). Present whatever the action, even ``allow``."""
+
+    category: Literal["unsupported language"]
+    language: str  # ISO 639-1
+    text: str  # why, in words
+
+
+Reason = ScoreReason | ThreatReason | AttackReason | LanguageReason
 
 
 class Decision(TypedDict):
@@ -103,7 +119,11 @@ class Decision(TypedDict):
 
 class Moderation(Decision):
     scores: dict[str, float]
-    model: dict[str, str]
+    model: dict[str, str]  # version, sha256 and, once ``Moderator`` answers, the language of the model that judged
+    # Set by ``Moderator`` on every answer it gives (the policy alone knows no language): ISO 639-1 or "und", and
+    # whether a model judged the post (its language's, or the English one when identification was in doubt).
+    language: NotRequired[str]
+    language_supported: NotRequired[bool]
     threat: NotRequired[dict[str, Any]]  # the threat check's match, when it matched (``threats.apply``)
     explanation: NotRequired[dict[str, Any]]  # asked for with ``explain`` (``hatespeech.core.explain``)
 

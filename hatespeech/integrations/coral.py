@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hatespeech.config import IntegrationSettings
+from hatespeech.core.language import identify
 from hatespeech.integrations.common import (
     Header,
     Reply,
@@ -173,7 +174,8 @@ def suggest_score(
     if service.add_feedback(text, label, source=source, id=post_id, origin=origin) is False:
         raise ValueError("comment.text cannot be stored as feedback")
     languages = options.get("languages")
-    answer: dict[str, Any] = {"detectedLanguages": ["en"]}
+    found = identify(text)  # as comments:analyze names them
+    answer: dict[str, Any] = {"detectedLanguages": [found.code, *found.also]}
     if isinstance(languages, list):
         answer["requestedLanguages"] = [code for code in languages if isinstance(code, str)][:10]
     if token is not None:

@@ -25,7 +25,8 @@ from hatespeech.config import RETRAIN_COMMAND, Settings
 from hatespeech.core.classifier import Classifier
 from hatespeech.core.context import Context
 from hatespeech.core.explain import explain as explanation
-from hatespeech.core.moderator import Moderator
+from hatespeech.core.labels import ABUSIVE, LABELS
+from hatespeech.core.moderator import Languages, Moderator, identify_post
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_texts
 from hatespeech.service import compat, metrics, web
@@ -81,8 +82,10 @@ class Api:
         return f"hatespeech-detect-{moderator.policy.model['version']}-{moderator.policy.model['sha256'][:12]}"
 
     def serve(self, moderator: Moderator) -> None:
-        """Serve ``moderator`` (a verified model) from the next request on: one assignment, no lock."""
+        """Serve ``moderator`` (a verified model) from the next request on: one assignment, no lock. A promoted
+        English model is served with the other languages' models loaded at start (the registry holds English's)."""
         was = self.moderator.policy.model
+        moderator.languages = self.moderator.languages
         self.moderator = moderator
         metrics.model_info(moderator.policy.model["version"], moderator.policy.model["sha256"], was=was)
 
@@ -93,6 +96,7 @@ class Api:
     def record(self, answers: list[Moderation], contexts: list[Context], texts: list[str]) -> None:
         for answer, context, text in zip(answers, contexts, texts, strict=True):
             metrics.observe_decision(answer["label"], answer["action"])
+            metrics.observe_language(answer.get("language", "und"), answer.get("language_supported", False))
             # the review queue: explained here only for a post it keeps (review/block with an id)
             review.record(answer, context, text, functools.partial(explanation, self.classifier.model, text))
         # alerts: writes the outbox only; delivery is in the background. A batch makes at most
@@ -131,9 +135,12 @@ def load(settings: Settings) -> Api:
         settings.thresholds,
         max_text_chars=settings.max_text_chars,
         explain_max_spans=settings.explain_max_spans,
+        languages=Languages.load(settings.language_models_dir, settings.unsupported_language_action),
     )
     global _follower
-    api = Api(settings, own if settings.model_pinned else lifecycle.start_model(settings, own))
+    served = own if settings.model_pinned else lifecycle.start_model(settings, own)
+    served.languages = own.languages  # a promoted English model is served with the languages loaded here
+    api = Api(settings, served)
     if settings.model_pinned:
         lifecycle.log.warning(
             json.dumps({"model": f"MODEL_PATH pins {settings.model_path}: promotions are not served"})
@@ -174,14 +181,15 @@ def _scoring(api: Api) -> None:
 
     @bad_input_is_400
     def predict(text: str) -> Scores:
-        """Probabilities that ``text`` is hate speech, offensive language or neither (they sum to 1)."""
+        """Probabilities that ``text`` is hate speech, offensive language or neither (they sum to 1), by the model
+        of its language (the English one's for a language without a model: ``/moderate`` says so)."""
         return api.moderator.predict(text)  # type: ignore[return-value]  # its keys are LABELS: a Scores
 
     @bad_input_is_400
     def predict_batch(texts: list[str]) -> list[Scores]:
         """``/predict`` for each text, in order. All are checked before any is scored."""
-        moderator = api.moderator
-        return [moderator.policy.moderate(row)["scores"] for row in moderator.scores(api.texts(texts))]  # type: ignore[misc]  # keys are LABELS
+        rows = api.moderator.predict_many(api.texts(texts))
+        return [dict(zip(LABELS, row, strict=True)) for row in rows]  # type: ignore[misc]  # keys are LABELS
 
     @bad_input_is_400
     def moderate(
@@ -245,9 +253,14 @@ def _drop_ins(api: Api) -> None:
         except ValueError as err:
             raise compat.openai_error(str(err)) from None
         moderator = api.moderator
+        # /moderate's judgement of each text (its language's model; the English threat check): the same shape
         results = [
-            compat.openai_result(row, moderator.policy.decide(row)["categories"], moderator.threat(text) is not None)
-            for text, row in zip(texts, moderator.scores(texts), strict=True)
+            compat.openai_result(
+                [answer["scores"][label] for label in LABELS],
+                {label: answer["categories"].get(label, False) for label in ABUSIVE},  # none: a language not judged
+                answer["categories"].get("threat", False),
+            )
+            for answer in moderator.moderate_many(texts, False)
         ]
         return compat.openai_response(Api.name_of(moderator), results)
 
@@ -258,11 +271,15 @@ def _drop_ins(api: Api) -> None:
         Takes ``languages``, ``spanAnnotations``, ``doNotStore`` (nothing is ever stored here),
         ``clientToken``, ``sessionId``, ``communityId`` and ``context`` as Perspective does.
         """
-        text, attributes, languages = compat.perspective_request(comment, requestedAttributes, options, max_chars)
+        text, attributes, requested = compat.perspective_request(comment, requestedAttributes, options, max_chars)
+        moderator = api.moderator
+        found = identify_post(text)
+        detected = [found.code, *found.also]
+        languages = requested[:1] or [found.judged_as]  # judged as the first requested language, else its own
+        compat.check_languages(attributes, requested or languages, moderator.languages.codes, detected=not requested)
         spans = compat.sentences(text) if options.get("spanAnnotations") is True else None
         parts = [text, *(text[begin:end] for begin, end in spans or [])]
-        moderator = api.moderator
-        rows = moderator.scores(parts)
+        rows = moderator.judge(languages[0]).classifier.probabilities(parts).tolist()
         return compat.perspective_response(
             attributes,
             rows[0],
@@ -270,7 +287,8 @@ def _drop_ins(api: Api) -> None:
             rows[1:] if spans is not None else None,
             languages,
             options.get("clientToken"),
-            threats=[moderator.threat(part) is not None for part in parts],
+            threats=[moderator.threat(part) is not None for part in parts] if "THREAT" in attributes else (),
+            detected=detected,
         )
 
     api.functions.update({"v1/moderations": openai_moderations, "v1alpha1/comments:analyze": perspective_analyze})

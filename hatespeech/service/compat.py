@@ -22,7 +22,13 @@ threat + hate speech   ``hate/threatening`` the threat check matched and hate sp
                                             reached its review threshold
 =====================  ===================  ==========================================
 
-**Perspective**: only the attributes we can honestly answer, in English only.
+**Perspective**: only the attributes we can honestly answer, in the languages a model judges (English,
+and each served language model's: ``hatespeech.core.moderator.Languages``). As Perspective does, a request's
+``languages`` names the language to judge the comment as (the first; a code's region, ``pt-BR``, is dropped),
+and one we do not judge is refused with ``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE``; without ``languages`` the
+comment's language is identified (``hatespeech.core.language``), named in ``detectedLanguages``, and refused
+the same way if no model judges it. ``THREAT`` is the threat check's, which reads English in any comment, as
+``/moderate`` runs it.
 
 =====================  ==========================================================
 attribute              score
@@ -55,7 +61,6 @@ PERSPECTIVE_ATTRIBUTES: dict[str, str] = {
     "PROFANITY": "P(offensive language)",
     "THREAT": "1.0 if the threat check matched, else 0.0",
 }
-PERSPECTIVE_LANGUAGES = ("en",)
 _ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
 # Perspective scores spans per sentence: a run up to and including . ! ? or a line break.
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
@@ -153,9 +158,11 @@ def perspective_request(
 
     ``options`` holds the other fields as sent (``languages``, ``spanAnnotations``,
     ``clientToken``…), each checked for its type, and any unknown field, which Google's APIs refuse.
+    ``languages`` are the requested ones, lower-cased, without region (empty: identify the comment's);
+    ``check_languages`` says whether they are judged.
     """
     options = dict(options)
-    languages = options.pop("languages", ["en"])  # absent: we detect no language, the model is English
+    languages = options.pop("languages", [])  # absent or empty: the comment's language is identified
     for name, value in options.items():
         kind = _OPTIONAL_FIELDS.get(name)
         if kind is None:
@@ -198,15 +205,23 @@ def perspective_request(
         attributes[name] = {"threshold": float(threshold)}
     if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
         raise perspective_error("languages must be an array of language codes.")
-    unsupported = [code for code in languages if code not in PERSPECTIVE_LANGUAGES]
+    return text, attributes, [code.strip().lower().replace("_", "-").split("-")[0] for code in languages]
+
+
+def check_languages(
+    attributes: Mapping[str, Any], languages: list[str], supported: Sequence[str], detected: bool = False
+) -> None:
+    """``ApiError`` (Perspective's ``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE``, naming the first attribute as it
+    does) unless a model judges every one of ``languages`` (requested, or ``detected``: the error says which)."""
+    unsupported = list(dict.fromkeys(code for code in languages if code not in supported))
     if unsupported:
         attribute = next(iter(attributes))
+        key = "detectedLanguages" if detected else "requestedLanguages"
         raise perspective_error(
             f"Attribute {attribute} does not support request languages: {', '.join(unsupported)}",
             "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
-            languageNotSupportedByAttributeError={"requestedLanguages": languages, "attribute": attribute},
+            languageNotSupportedByAttributeError={key: languages, "attribute": attribute},
         )
-    return text, attributes, languages or ["en"]
 
 
 _OPTIONAL_FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -256,9 +271,11 @@ def perspective_response(
     languages: list[str],
     client_token: str | None,
     threats: Sequence[bool] = (),
+    detected: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The AnalyzeComment response; an attribute whose summary is below its ``scoreThreshold`` is left out.
 
+    ``languages``: the one the comment was judged as; ``detected``: the languages identified in it.
     ``threats``: whether the threat check matched the whole text, then each span."""
     found = list(threats) or [False] * (1 + len(spans or []))
     scores: dict[str, Any] = {}
@@ -277,7 +294,7 @@ def perspective_response(
                 for (begin, end), p, threat in zip(spans, span_probabilities, found[1:], strict=True)
             ]
         scores[name] = entry
-    response: dict[str, Any] = {"attributeScores": scores, "languages": languages}
+    response: dict[str, Any] = {"attributeScores": scores, "languages": languages, "detectedLanguages": list(detected)}
     if client_token is not None:
         response["clientToken"] = client_token
     return response

@@ -12,6 +12,7 @@ modules call them freely (tests, the ``firefly`` command); ``model_info`` is kep
     setup(settings.metrics_dir, fresh=True)           once, in gunicorn's master
     observe_request("/moderate", 200, 0.004)          the web layer, per request
     observe_decision("hate speech", "block")          /moderate, per text
+    observe_language("de", True)                      /moderate, per text: its language, judged or not
     model_info("1.0.0", "ab12…")                       app.py, once
     render()                                          GET /metrics (the guard checks METRICS_TOKEN or FIREFLY_TOKEN)
 
@@ -91,6 +92,13 @@ def setup(directory: str | None, fresh: bool = False) -> None:
             decisions=Counter(
                 "hatespeech_decisions", "Texts moderated, by label and action", ["label", "action"], registry=None
             ),
+            # bounded: identification names one of its ~44 candidate languages, or und
+            languages=Counter(
+                "hatespeech_posts_by_language",
+                "Texts moderated, by language (ISO 639-1, or und) and whether a model judged it",
+                ["language", "supported"],
+                registry=None,
+            ),
             created=Counter(
                 "hatespeech_alerts_created", "Alerts written to the outbox, by type", ["type"], registry=None
             ),
@@ -167,6 +175,12 @@ def observe_request(path: str, status: int, seconds: float) -> None:
 def observe_decision(label: str, action: str) -> None:
     """One moderated text: the label and the action decided."""
     _m.decisions.labels(label, action).inc()  # type: ignore[union-attr]  # called only after setup() set _m
+
+
+@_when_set_up
+def observe_language(language: str, supported: bool) -> None:
+    """One moderated text: its language and whether a model judged it."""
+    _m.languages.labels(language, "true" if supported else "false").inc()  # type: ignore[union-attr]  # after setup()
 
 
 def model_info(version: str, sha256: str, was: Mapping[str, str] | None = None) -> None:

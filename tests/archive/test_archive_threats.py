@@ -48,7 +48,8 @@ def test_csv_flags_threats_and_raises_the_action_as_moderate_does(tmp_path: Path
 
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
         out = list(csv.DictReader(f))
-    assert list(out[0]) == ["id", "text", *ADDED_COLUMNS] and ADDED_COLUMNS[-2:] == ["skipped", "threat"]
+    assert list(out[0]) == ["id", "text", *ADDED_COLUMNS]
+    assert ADDED_COLUMNS[-4:] == ["skipped", "threat", "language", "language_supported"]
     assert [r["threat"] for r in out] == [str(int(t)) for t in IS_THREAT] + [""], "empty on a row not scored"
     assert out[0]["action"] in ("review", "block")
     assert summary.flagged["threat"] == sum(IS_THREAT) and f"threat {sum(IS_THREAT)}" in str(summary)

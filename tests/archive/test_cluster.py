@@ -196,8 +196,14 @@ def test_the_workers_got_the_serving_core_and_the_archive_code_only(cluster: Clu
 
 
 def test_threats_are_flagged_on_the_cluster_as_locally(cluster: Cluster, outside: Path) -> None:
-    """The workers run /moderate's threat check (shipped with the serving core): same threat column and actions."""
-    texts = ["I am going to kill you", "this joke killed me", "have a lovely day", "I will k!ll you"] * 20
+    """The workers run /moderate's threat check (shipped with the serving core) and the other languages' models
+    (shipped with the model): same threat and language columns, and actions."""
+    german, french = (
+        "Du bist der dümmste Mensch hier du Idiot.",
+        "Tu es vraiment un imbécile va-t'en d'ici.",
+    )  # no commas: CSV
+    texts = ["I am going to kill you", "this joke killed me", "have a lovely day", "I will k!ll you", german, french]
+    texts *= 20
     source = outside / "threats.csv"
     source.write_text("id,text\n" + "".join(f"{i},{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
     local(source, outside / "local.csv")
@@ -205,7 +211,9 @@ def test_threats_are_flagged_on_the_cluster_as_locally(cluster: Cluster, outside
     assert done.returncode == 0, done.stderr
     assert (outside / "one.csv").read_bytes() == (outside / "local.csv").read_bytes()
     rows = read_rows(outside / "one.csv", "csv")
-    assert rows[0][-1] == "threat" and [r[-1] for r in rows[1:5]] == ["1", "0", "0", "1"]
+    threat = ADDED_COLUMNS.index("threat") + 2
+    assert rows[0][threat] == "threat" and [r[threat] for r in rows[1:7]] == ["1", "0", "0", "1", "0", "0"]
+    assert [tuple(r[-2:]) for r in rows[1:7]] == [("en", "1")] * 4 + [("de", "1"), ("fr", "0")]
     assert rows[1][ADDED_COLUMNS.index("action") + 2] in ("review", "block")
     assert "threat 40" in done.stderr
 

@@ -14,7 +14,16 @@ import yaml
 from hatespeech.config import ConfigError, Settings
 from hatespeech.core import threats
 from hatespeech.core.labels import LABELS, severity_scores
-from hatespeech.core.policy import ACTION_RANK, ACTIONS, AttackReason, Policy, PolicyError, ScoreReason, ThreatReason
+from hatespeech.core.policy import (
+    ACTION_RANK,
+    ACTIONS,
+    AttackReason,
+    LanguageReason,
+    Policy,
+    PolicyError,
+    ScoreReason,
+    ThreatReason,
+)
 from hatespeech.training.evaluate import decide
 from testing.support import ROOT, Server, gunicorn, post_json, server_env
 
@@ -120,9 +129,18 @@ def test_the_reasons_are_documented_as_typed() -> None:
         {"$ref": "#/components/schemas/ScoreReason"},
         {"$ref": "#/components/schemas/ThreatReason"},
         {"$ref": "#/components/schemas/AttackReason"},
+        {"$ref": "#/components/schemas/LanguageReason"},
     ]
-    for typed, name in ((ScoreReason, "ScoreReason"), (ThreatReason, "ThreatReason"), (AttackReason, "AttackReason")):
-        assert set(schemas[name]["required"]) == set(schemas[name]["properties"]) == set(typed.__annotations__)
+    typed_reasons = (
+        (ScoreReason, "ScoreReason"),
+        (ThreatReason, "ThreatReason"),
+        (AttackReason, "AttackReason"),
+        (LanguageReason, "LanguageReason"),
+    )
+    for typed, name in typed_reasons:
+        optional = set() if typed is LanguageReason else {"language"}  # NotRequired: the other language's reason
+        assert set(schemas[name]["required"]) == set(typed.__annotations__) - optional
+        assert set(schemas[name]["properties"]) == set(typed.__annotations__)
     assert schemas["ScoreReason"]["properties"]["category"]["enum"] == list(Policy.from_card(CARD).thresholds)
 
 
@@ -220,7 +238,17 @@ def test_the_card_thresholds_are_probabilities_with_a_meaning() -> None:
 def test_moderate_over_http(production: Server) -> None:
     status, answer = post_json(production.url + "/moderate", {"text": "shut up you stupid faggot"})
     assert status == 200
-    assert list(answer) == ["scores", "label", "flagged", "action", "categories", "reasons", "model"]
+    assert list(answer) == [
+        "scores",
+        "label",
+        "flagged",
+        "action",
+        "categories",
+        "reasons",
+        "model",
+        "language",
+        "language_supported",
+    ]
     assert list(answer["scores"]) == list(LABELS)
     assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-9)
     policy = Policy.from_card(CARD)
@@ -236,7 +264,8 @@ def test_moderate_over_http(production: Server) -> None:
     assert [(r["category"], r.get("threshold")) for r in vermin["reasons"]] == [("identity attack", None)], "and why"
     _, calm = post_json(production.url + "/moderate", {"text": "what a lovely afternoon in the park"})
     assert calm["action"] == "allow" and calm["reasons"] == []
-    assert answer["model"] == {"version": CARD["version"], "sha256": CARD["sha256"]}
+    assert answer["model"] == {"version": CARD["version"], "sha256": CARD["sha256"], "language": "en"}
+    assert (answer["language"], answer["language_supported"]) == ("en", True)
     _, scores = post_json(production.url + "/predict", {"text": "shut up you stupid faggot"})
     assert scores == answer["scores"], "/moderate scores exactly as /predict"
 

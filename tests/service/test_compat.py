@@ -129,8 +129,9 @@ def test_perspective_reference_example(production: Server) -> None:
     }
     status, response = post_json(production.url + ANALYZE, request)
     assert status == 200
-    assert set(response) == {"attributeScores", "languages", "clientToken"}
+    assert set(response) == {"attributeScores", "languages", "detectedLanguages", "clientToken"}
     assert response["languages"] == ["en"] and response["clientToken"] == "comment-53922"
+    assert response["detectedLanguages"] == ["en"]
     _, ours = post_json(production.url + "/predict", {"text": text})
     toxicity = response["attributeScores"]["TOXICITY"]
     assert toxicity["summaryScore"] == {"value": pytest.approx(1 - ours["neither"], abs=1e-12), "type": "PROBABILITY"}
@@ -187,9 +188,9 @@ def perspective_refusal(server: Server, request: dict) -> dict:
     ("request_body", "error_type", "message"),
     [
         (
-            {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["de"]},
+            {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["fr"]},
             "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
-            "Attribute TOXICITY does not support request languages: de",
+            "Attribute TOXICITY does not support request languages: fr",
         ),
         (
             {"comment": {"text": "hi"}, "requestedAttributes": {"SEXUALLY_EXPLICIT": {}}},

@@ -110,13 +110,16 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
         elif instruction == "CMD":
             cmd = json.loads(args)
     assert not (app / "models" / "report").exists() and not (app / "tests").exists()
-    assert not list((app / "models").glob("pipeline-*")), "the image must not carry the pickled pipeline"
+    assert not list((app / "models").rglob("pipeline-*")), "the image must not carry the pickled pipelines"
+    languages = sorted(p.name for p in (ROOT / "models" / "languages").iterdir() if p.suffix in (".json", ".npz"))
+    assert languages and sorted(p.name for p in (app / "models" / "languages").iterdir()) == languages
     assert cmd == ["python", "-m", "hatespeech.service.launch"]  # nginx in front of gunicorn
 
     # The serving environment alone runs the functions and the archive scorer, and imports no training library.
     python = str(env_dir / "bin" / "python")
     code = (
         "import sys, app; app.predict(text='hi'); app.moderate(text='you idiot', explain=True);"
+        "assert app.moderate(text='Du bist der dümmste Mensch hier, du Idiot.')['model']['language'] == 'de';"
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'sklearn', 'scipy', 'pandas', 'joblib', 'matplotlib'}))"
     )
