@@ -46,6 +46,7 @@ FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
 CACHE_BYTES = 32 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
 CACHE_PIECE_CHARS = 64  # longer pieces are analysed each time and never kept: a real word is shorter
+WORD_CACHE_BYTES = 8 << 20  # a language model's per-word cache (``CompiledModel._word``), in estimated bytes
 WARM_TERMS = 30_000  # at most this many pieces analysed at load (``_warm``; ours: 13,000 in ~0.08 s)
 WARM_COMMON = 20  # words counted this often in training are also warmed capitalised and in capitals
 BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch memory)
@@ -81,6 +82,15 @@ def _entry_bytes(piece: str, entry: Entry) -> int:
 
 
 _TUPLE_BYTES = sys.getsizeof(())
+WordEntry = tuple[tuple[str, ...], tuple[int, ...], frozenset[str]]  # see ``CompiledModel._word``
+
+
+def _word_bytes(word: str, entry: WordEntry) -> int:
+    """What one per-word entry costs (estimated as ``_entry_bytes`` does): the key, its tokens, the rows' tuple."""
+    tokens, own, _ = entry
+    return _ENTRY_BYTES + sys.getsizeof(word) + (_TOKEN_BYTES + 2) * len(tokens) + sum(map(len, tokens)) + 8 * len(own)
+
+
 _FAST_BYTES = sys.getsizeof((0, 0, 0, 0, 0)) + 8  # the fast tuple and the entry's slot for it
 
 
@@ -150,6 +160,12 @@ class CompiledModel:
                 if second:
                     self._follow.setdefault(first, {})[second] = row
         self._lone = bool(self.reader.counts)  # only a reader with a vocabulary reads spaced-out letters
+        # Only the English reader marks a violent word in an idiom: elsewhere "die" is an article, not a reason
+        # to read the text again (``idiom_tokens`` gives a WordReader's model the tokens it already has).
+        self._idioms = isinstance(self.reader, Reader)
+        # A language model's words, each with its tokens (its character n-grams) and their rows: see ``_word``.
+        self._words: dict[str, WordEntry] | None = None if self._idioms else {}
+        self._words_bytes = 0
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._pinned = self._pinned_bytes = 0
@@ -175,15 +191,27 @@ class CompiledModel:
         """
         entry = self._pieces.get(piece)
         if entry is None:
-            words, markers = self.reader.chunk(piece)
-            gate = threats.gate_words(words)
             tokens: tuple[str, ...]
-            if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
-                tokens = () if words[0] in self.stop else words
+            if self._words is not None:  # a WordReader's: the piece's words, each read once (``_word``)
+                assert isinstance(self.reader, WordReader)
+                parts = [self._words.get(w) or self._word(w) for w in self.reader.letters(piece)]
+                if len(parts) == 1:
+                    tokens, own, gate = parts[0]
+                else:
+                    tokens = tuple(chain.from_iterable(p[0] for p in parts))
+                    own = tuple(chain.from_iterable(p[1] for p in parts))
+                    gates = [p[2] for p in parts if p[2]]
+                    gate = gates[0] if len(gates) == 1 else threats.gate_words(chain.from_iterable(gates))
+                entry = (tokens, (), gate, self._fast(piece, tokens, own))
             else:
-                tokens = self.analyse(words)
-            marks = self.analyse(markers) if markers else ()
-            entry = (tokens, marks, gate, self._fast(piece, tokens))
+                words, markers = self.reader.chunk(piece)
+                gate = threats.gate_words(words)
+                if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
+                    tokens = () if words[0] in self.stop else words
+                else:
+                    tokens = self.analyse(words)
+                marks = self.analyse(markers) if markers else ()
+                entry = (tokens, marks, gate, self._fast(piece, tokens))
             if len(piece) <= CACHE_PIECE_CHARS:
                 if self._cache_bytes >= CACHE_BYTES:
                     keep = self._pinned if self._pinned_bytes <= CACHE_BYTES // 2 else 0
@@ -195,17 +223,39 @@ class CompiledModel:
                 self._cache_bytes += _entry_bytes(piece, entry)
         return entry
 
-    def _fast(self, piece: str, tokens: tuple[str, ...]) -> Fast | None:
+    def _word(self, word: str) -> WordEntry:
+        """A language model's word (``WordReader.letters``): its tokens (the word and its character n-grams, stop
+        words removed), their table rows, its threat gate's words. A word's n-grams are the same wherever it
+        appears ("Idiot", "Idiot!" and "#Idiot" are three pieces, one word): read once, kept like ``piece``'s
+        entries (words over ``CACHE_PIECE_CHARS`` never; the older half dropped at ``WORD_CACHE_BYTES``)."""
+        assert self._words is not None and isinstance(self.reader, WordReader)
+        expanded = self.reader.expand(word)
+        tokens = self.analyse(expanded)  # per word as over the piece: ``analyse`` treats each word on its own
+        get = self.vocab.get
+        entry = (tokens, tuple(j for t in tokens if (j := get(t)) is not None), threats.gate_words(expanded))
+        if len(word) <= CACHE_PIECE_CHARS:
+            if self._words_bytes >= WORD_CACHE_BYTES:
+                for old in list(islice(self._words, len(self._words) // 2)):
+                    dropped = self._words.pop(old, None)  # another thread may have dropped it already
+                    if dropped is not None:
+                        self._words_bytes -= _word_bytes(old, dropped)
+            self._words[word] = entry
+            self._words_bytes += _word_bytes(word, entry)
+        return entry
+
+    def _fast(self, piece: str, tokens: tuple[str, ...], own: tuple[int, ...] | None = None) -> Fast | None:
         """A piece's part of ``fast_ids``; ``None`` where the fast path does not apply (no fast path for
-        this model's n-grams, or a violent word that an idiom spanning pieces may change: ``idiom_tokens``)."""
+        this model's n-grams, or a violent word that an idiom spanning pieces may change: ``idiom_tokens``).
+        ``own``: the tokens' rows where the caller has them (a language model's, from ``_word``)."""
         follow = self._follow
-        if follow is None or not idioms.WORDS.isdisjoint(tokens):
+        if follow is None or (self._idioms and not idioms.WORDS.isdisjoint(tokens)):
             return None
         lone = self._lone and _LONE_PIECE(piece) is not None
         if not tokens:
             return _LONE_NOTHING if lone else _NOTHING  # shared: a stop word costs no tuple of its own
         get = self.vocab.get
-        own = tuple(j for t in tokens if (j := get(t)) is not None)
+        if own is None:
+            own = tuple(j for t in tokens if (j := get(t)) is not None)
         inner = tuple(j for a, b in pairwise(tokens) if (j := follow.get(a, _NO_FOLLOW).get(b)) is not None)
         return (own, inner, tokens[0], follow.get(tokens[-1]), lone)
 
@@ -271,7 +321,8 @@ class CompiledModel:
         counts = self.reader.counts
         common = [w for w, n in counts.items() if n >= WARM_COMMON]
         pieces = chain(
-            (t for t in self.vocab if " " not in t),
+            # A language model's vocabulary holds its character n-grams ("0_du"): not pieces anyone writes.
+            (t for t in self.vocab if " " not in t and (self._idioms or t.isalpha())),
             counts,
             (w.capitalize() for w in common),
             (w.upper() for w in common),
@@ -304,7 +355,7 @@ class CompiledModel:
                     markers += m
                 if g:  # almost always the empty set
                     gate |= g
-        if not idioms.WORDS.isdisjoint(found):  # rare: a violent word, maybe in an idiom, which spans pieces
+        if self._idioms and not idioms.WORDS.isdisjoint(found):  # rare: a violent word, maybe in an idiom
             return self.idiom_tokens(text)
         return found + markers if markers else found
 
