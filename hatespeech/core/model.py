@@ -259,8 +259,8 @@ class CompiledModel:
         inner = tuple(j for a, b in pairwise(tokens) if (j := follow.get(a, _NO_FOLLOW).get(b)) is not None)
         return (own, inner, tokens[0], follow.get(tokens[-1]), lone)
 
-    def fast_ids(self, text: str, gate: set[str] | None = None) -> list[int] | None:
-        """``ids(text, gate)``, in the same order, from the per-piece cache alone (no token strings joined, no
+    def fast_ids(self, text: str, gate: set[str] | None = None, seen: list[str] | None = None) -> list[int] | None:
+        """``ids(text, gate, seen)``, in the same order, from the per-piece cache alone (no token strings joined, no
         vocabulary lookups but one per bigram between pieces), or ``None`` where only ``ids`` reads the text.
 
         One pass over the pieces does what ``tokens`` and ``ids`` did in three: the check for spaced-out
@@ -275,16 +275,22 @@ class CompiledModel:
         follow: dict[str, int] | None = None
         run = 0
         for piece in text.split():
-            _, m, g, fast = cached(piece) or make(piece)
+            w, m, g, fast = cached(piece) or make(piece)
             if fast is None:
+                if seen is not None:
+                    seen.clear()
                 return None
             uni, inner, first, after, lone = fast
             if lone:
                 run += 1
                 if run == 3:
+                    if seen is not None:
+                        seen.clear()
                     return None
             else:
                 run = 0
+            if seen is not None:
+                seen += w
             if m:
                 markers += m
             if g and gate is not None:
@@ -298,6 +304,8 @@ class CompiledModel:
                 pairs += inner
             follow = after
         if markers:  # the slur lexicon's markers come after the words, as ``tokens`` puts them
+            if seen is not None:
+                seen += markers
             get = self.vocab.get
             own += [j for t in markers if (j := get(t)) is not None]
             if follow is not None and (j := follow.get(markers[0])) is not None:
@@ -384,11 +392,14 @@ class CompiledModel:
             grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
         return grams
 
-    def ids(self, text: str, gate: set[str] | None = None) -> list[int]:
-        """Table rows of the text's n-grams in the vocabulary, one per occurrence (``gate``: see ``tokens``)."""
-        if self._follow is not None and (found := self.fast_ids(text, gate)) is not None:
+    def ids(self, text: str, gate: set[str] | None = None, seen: list[str] | None = None) -> list[int]:
+        """Table rows of the text's n-grams in the vocabulary, one per occurrence (``gate``: see ``tokens``);
+        ``seen``, a list, gets ``tokens(text)`` from the same pass (the attack check's gate reads them)."""
+        if self._follow is not None and (found := self.fast_ids(text, gate, seen)) is not None:
             return found
         get, tokens = self.vocab.get, self.tokens(text, gate)
+        if seen is not None:
+            seen += tokens
         if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
             ids = [j for g in tokens if (j := get(g)) is not None]
             ids += [j for a, b in pairwise(tokens) if (j := get(a + " " + b)) is not None]
@@ -486,20 +497,33 @@ class CompiledModel:
         row: list[float] = self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
         return row
 
-    def predict_proba(self, texts: Sequence[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[str], threat_words: list[set[str]] | None = None, tokens: list[list[str]] | None = None
+    ) -> np.ndarray:
         """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts.
 
-        ``threat_words``, a list, gets each text's ``threat_words`` from the same pass (the archive scorer's
-        threat check then reads no text twice)."""
-        out = [self._batch(list(texts[i : i + BATCH_SLICE]), threat_words) for i in range(0, len(texts), BATCH_SLICE)]
+        ``threat_words``, a list, gets each text's ``threat_words`` from the same pass, and ``tokens`` (with
+        ``threat_words`` only) each text's ``tokens``: the archive scorer's threat and attack checks then read
+        no text twice."""
+        out = [
+            self._batch(list(texts[i : i + BATCH_SLICE]), threat_words, tokens)
+            for i in range(0, len(texts), BATCH_SLICE)
+        ]
         return np.vstack(out) if out else np.zeros((0, self.n_classes))
 
-    def _batch(self, texts: list[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+    def _batch(
+        self, texts: list[str], threat_words: list[set[str]] | None = None, tokens: list[list[str]] | None = None
+    ) -> np.ndarray:
         if threat_words is None:
             per_text = [self.ids(t) for t in texts]
         else:
             gates: list[set[str]] = [set() for _ in texts]
-            per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+            if tokens is None:
+                per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+            else:
+                seen: list[list[str]] = [[] for _ in texts]
+                per_text = [self.ids(t, gate, s) for t, gate, s in zip(texts, gates, seen, strict=True)]
+                tokens += seen
             threat_words += gates
         width = self.missing + 1
         sizes = list(map(len, per_text))
