@@ -230,7 +230,12 @@ class CompiledModel:
         entries (words over ``CACHE_PIECE_CHARS`` never; the older half dropped at ``WORD_CACHE_BYTES``)."""
         assert self._words is not None and isinstance(self.reader, WordReader)
         expanded = self.reader.expand(word)
-        tokens = self.analyse(expanded)  # per word as over the piece: ``analyse`` treats each word on its own
+        tokens: tuple[str, ...]
+        if self.whole_words and _one_token(expanded[0]):  # its n-grams are its letters, "_" and "0": one token each
+            stop = self.stop
+            tokens = tuple(t for t in expanded if t not in stop) if stop else tuple(expanded)
+        else:  # per word as over the piece: ``analyse`` treats each word on its own
+            tokens = self.analyse(expanded)
         get = self.vocab.get
         entry = (tokens, tuple(j for t in tokens if (j := get(t)) is not None), threats.gate_words(expanded))
         if len(word) <= CACHE_PIECE_CHARS:
@@ -256,6 +261,8 @@ class CompiledModel:
         get = self.vocab.get
         if own is None:
             own = tuple(j for t in tokens if (j := get(t)) is not None)
+        if not follow:  # unigrams only (German's model): no bigram to look for
+            return (own, (), tokens[0], None, lone)
         inner = tuple(j for a, b in pairwise(tokens) if (j := follow.get(a, _NO_FOLLOW).get(b)) is not None)
         return (own, inner, tokens[0], follow.get(tokens[-1]), lone)
 
@@ -432,8 +439,9 @@ class CompiledModel:
             norm = total[-1]
         else:
             counts = Counter(ids)  # a language model's character n-grams repeat: hundreds of rows a post
-            tf = self.tfs(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-            rows = self.table.take(list(counts), axis=0)
+            n = len(counts)
+            tf = self.tfs(np.fromiter(counts.values(), dtype=np.float64, count=n))
+            rows = self.table.take(np.fromiter(counts, dtype=np.intp, count=n), axis=0)  # no list in between
             total = (tf @ rows).tolist()
             norm = float((tf * tf) @ rows[:, -1]) if self.norm == "l2" else total[-1]
         if self.norm == "l2":
