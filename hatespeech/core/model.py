@@ -407,9 +407,15 @@ class CompiledModel:
         get, tokens = self.vocab.get, self.tokens(text, gate)
         if seen is not None:
             seen += tokens
-        if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
+        if self.ngram in ((1, 2), (1, 3)):  # ours, and Korean's: no list of n-gram strings in between
             ids = [j for g in tokens if (j := get(g)) is not None]
             ids += [j for a, b in pairwise(tokens) if (j := get(a + " " + b)) is not None]
+            if self.ngram[1] == 3:  # in ``grams``' order: the unigrams, the bigrams, the trigrams
+                ids += [
+                    j
+                    for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)
+                    if (j := get(f"{a} {b} {c}")) is not None
+                ]
             return ids
         return [j for g in self.grams(tokens) if (j := get(g)) is not None]
 
