@@ -204,13 +204,14 @@ def score_chunk(
     # Always the batch path, even for a few rows: it scores each row alone, the same bits whatever else is in
     # the chunk, so the output does not depend on how the archive was cut (by this process or a cluster).
     gates: list[set[str]] = []  # each text's words for the threat check's gate, from the scoring pass
-    matrix = classifier.model.predict_proba(wanted, gates) if wanted else np.zeros((0, len(LABELS)))
+    seen: list[list[str]] = []  # and its tokens, for the identity-attack check's gate
+    matrix = classifier.model.predict_proba(wanted, gates, seen) if wanted else np.zeros((0, len(LABELS)))
     labels, decided, reached = policy.decide_many(matrix)  # vectorised: the same answers as policy.decide
     # /moderate's threat check and its rule (hatespeech.core.threats), as the server runs them after scoring.
     found = threats.check_many(classifier.model, wanted, gates)
     decided = [threats.raise_action(action, threat) for action, threat in zip(decided, found, strict=True)]
     # and its identity-attack check (hatespeech.core.attacks): an attack is at least review there too
-    attacked = [attacks.check_scored(classifier.model, text) for text in wanted]
+    attacked = [attacks.check_scored(classifier.model, text, s) for text, s in zip(wanted, seen, strict=True)]
     decided = [attacks.raise_action(action, attack) for action, attack in zip(decided, attacked, strict=True)]
     # Rows not plainly English: /moderate's answer (their language's model, the mixed and unsupported rules).
     # The English pass above scored them too: a few rows, and the common one stays the vectorised path.

@@ -46,6 +46,7 @@ FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
 CACHE_BYTES = 32 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
 CACHE_PIECE_CHARS = 64  # longer pieces are analysed each time and never kept: a real word is shorter
+WORD_CACHE_BYTES = 8 << 20  # a language model's per-word cache (``CompiledModel._word``), in estimated bytes
 WARM_TERMS = 30_000  # at most this many pieces analysed at load (``_warm``; ours: 13,000 in ~0.08 s)
 WARM_COMMON = 20  # words counted this often in training are also warmed capitalised and in capitals
 BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch memory)
@@ -81,6 +82,15 @@ def _entry_bytes(piece: str, entry: Entry) -> int:
 
 
 _TUPLE_BYTES = sys.getsizeof(())
+WordEntry = tuple[tuple[str, ...], tuple[int, ...], frozenset[str]]  # see ``CompiledModel._word``
+
+
+def _word_bytes(word: str, entry: WordEntry) -> int:
+    """What one per-word entry costs (estimated as ``_entry_bytes`` does): the key, its tokens, the rows' tuple."""
+    tokens, own, _ = entry
+    return _ENTRY_BYTES + sys.getsizeof(word) + (_TOKEN_BYTES + 2) * len(tokens) + sum(map(len, tokens)) + 8 * len(own)
+
+
 _FAST_BYTES = sys.getsizeof((0, 0, 0, 0, 0)) + 8  # the fast tuple and the entry's slot for it
 
 
@@ -150,6 +160,12 @@ class CompiledModel:
                 if second:
                     self._follow.setdefault(first, {})[second] = row
         self._lone = bool(self.reader.counts)  # only a reader with a vocabulary reads spaced-out letters
+        # Only the English reader marks a violent word in an idiom: elsewhere "die" is an article, not a reason
+        # to read the text again (``idiom_tokens`` gives a WordReader's model the tokens it already has).
+        self._idioms = isinstance(self.reader, Reader)
+        # A language model's words, each with its tokens (its character n-grams) and their rows: see ``_word``.
+        self._words: dict[str, WordEntry] | None = None if self._idioms else {}
+        self._words_bytes = 0
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._pinned = self._pinned_bytes = 0
@@ -175,15 +191,27 @@ class CompiledModel:
         """
         entry = self._pieces.get(piece)
         if entry is None:
-            words, markers = self.reader.chunk(piece)
-            gate = threats.gate_words(words)
             tokens: tuple[str, ...]
-            if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
-                tokens = () if words[0] in self.stop else words
+            if self._words is not None:  # a WordReader's: the piece's words, each read once (``_word``)
+                assert isinstance(self.reader, WordReader)
+                parts = [self._words.get(w) or self._word(w) for w in self.reader.letters(piece)]
+                if len(parts) == 1:
+                    tokens, own, gate = parts[0]
+                else:
+                    tokens = tuple(chain.from_iterable(p[0] for p in parts))
+                    own = tuple(chain.from_iterable(p[1] for p in parts))
+                    gates = [p[2] for p in parts if p[2]]
+                    gate = gates[0] if len(gates) == 1 else threats.gate_words(chain.from_iterable(gates))
+                entry = (tokens, (), gate, self._fast(piece, tokens, own))
             else:
-                tokens = self.analyse(words)
-            marks = self.analyse(markers) if markers else ()
-            entry = (tokens, marks, gate, self._fast(piece, tokens))
+                words, markers = self.reader.chunk(piece)
+                gate = threats.gate_words(words)
+                if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
+                    tokens = () if words[0] in self.stop else words
+                else:
+                    tokens = self.analyse(words)
+                marks = self.analyse(markers) if markers else ()
+                entry = (tokens, marks, gate, self._fast(piece, tokens))
             if len(piece) <= CACHE_PIECE_CHARS:
                 if self._cache_bytes >= CACHE_BYTES:
                     keep = self._pinned if self._pinned_bytes <= CACHE_BYTES // 2 else 0
@@ -195,22 +223,51 @@ class CompiledModel:
                 self._cache_bytes += _entry_bytes(piece, entry)
         return entry
 
-    def _fast(self, piece: str, tokens: tuple[str, ...]) -> Fast | None:
+    def _word(self, word: str) -> WordEntry:
+        """A language model's word (``WordReader.letters``): its tokens (the word and its character n-grams, stop
+        words removed), their table rows, its threat gate's words. A word's n-grams are the same wherever it
+        appears ("Idiot", "Idiot!" and "#Idiot" are three pieces, one word): read once, kept like ``piece``'s
+        entries (words over ``CACHE_PIECE_CHARS`` never; the older half dropped at ``WORD_CACHE_BYTES``)."""
+        assert self._words is not None and isinstance(self.reader, WordReader)
+        expanded = self.reader.expand(word)
+        tokens: tuple[str, ...]
+        if self.whole_words and _one_token(expanded[0]):  # its n-grams are its letters, "_" and "0": one token each
+            stop = self.stop
+            tokens = tuple(t for t in expanded if t not in stop) if stop else tuple(expanded)
+        else:  # per word as over the piece: ``analyse`` treats each word on its own
+            tokens = self.analyse(expanded)
+        get = self.vocab.get
+        entry = (tokens, tuple(j for t in tokens if (j := get(t)) is not None), threats.gate_words(expanded))
+        if len(word) <= CACHE_PIECE_CHARS:
+            if self._words_bytes >= WORD_CACHE_BYTES:
+                for old in list(islice(self._words, len(self._words) // 2)):
+                    dropped = self._words.pop(old, None)  # another thread may have dropped it already
+                    if dropped is not None:
+                        self._words_bytes -= _word_bytes(old, dropped)
+            self._words[word] = entry
+            self._words_bytes += _word_bytes(word, entry)
+        return entry
+
+    def _fast(self, piece: str, tokens: tuple[str, ...], own: tuple[int, ...] | None = None) -> Fast | None:
         """A piece's part of ``fast_ids``; ``None`` where the fast path does not apply (no fast path for
-        this model's n-grams, or a violent word that an idiom spanning pieces may change: ``idiom_tokens``)."""
+        this model's n-grams, or a violent word that an idiom spanning pieces may change: ``idiom_tokens``).
+        ``own``: the tokens' rows where the caller has them (a language model's, from ``_word``)."""
         follow = self._follow
-        if follow is None or not idioms.WORDS.isdisjoint(tokens):
+        if follow is None or (self._idioms and not idioms.WORDS.isdisjoint(tokens)):
             return None
         lone = self._lone and _LONE_PIECE(piece) is not None
         if not tokens:
             return _LONE_NOTHING if lone else _NOTHING  # shared: a stop word costs no tuple of its own
         get = self.vocab.get
-        own = tuple(j for t in tokens if (j := get(t)) is not None)
+        if own is None:
+            own = tuple(j for t in tokens if (j := get(t)) is not None)
+        if not follow:  # unigrams only (German's model): no bigram to look for
+            return (own, (), tokens[0], None, lone)
         inner = tuple(j for a, b in pairwise(tokens) if (j := follow.get(a, _NO_FOLLOW).get(b)) is not None)
         return (own, inner, tokens[0], follow.get(tokens[-1]), lone)
 
-    def fast_ids(self, text: str, gate: set[str] | None = None) -> list[int] | None:
-        """``ids(text, gate)``, in the same order, from the per-piece cache alone (no token strings joined, no
+    def fast_ids(self, text: str, gate: set[str] | None = None, seen: list[str] | None = None) -> list[int] | None:
+        """``ids(text, gate, seen)``, in the same order, from the per-piece cache alone (no token strings joined, no
         vocabulary lookups but one per bigram between pieces), or ``None`` where only ``ids`` reads the text.
 
         One pass over the pieces does what ``tokens`` and ``ids`` did in three: the check for spaced-out
@@ -225,16 +282,22 @@ class CompiledModel:
         follow: dict[str, int] | None = None
         run = 0
         for piece in text.split():
-            _, m, g, fast = cached(piece) or make(piece)
+            w, m, g, fast = cached(piece) or make(piece)
             if fast is None:
+                if seen is not None:
+                    seen.clear()
                 return None
             uni, inner, first, after, lone = fast
             if lone:
                 run += 1
                 if run == 3:
+                    if seen is not None:
+                        seen.clear()
                     return None
             else:
                 run = 0
+            if seen is not None:
+                seen += w
             if m:
                 markers += m
             if g and gate is not None:
@@ -248,6 +311,8 @@ class CompiledModel:
                 pairs += inner
             follow = after
         if markers:  # the slur lexicon's markers come after the words, as ``tokens`` puts them
+            if seen is not None:
+                seen += markers
             get = self.vocab.get
             own += [j for t in markers if (j := get(t)) is not None]
             if follow is not None and (j := follow.get(markers[0])) is not None:
@@ -271,7 +336,8 @@ class CompiledModel:
         counts = self.reader.counts
         common = [w for w, n in counts.items() if n >= WARM_COMMON]
         pieces = chain(
-            (t for t in self.vocab if " " not in t),
+            # A language model's vocabulary holds its character n-grams ("0_du"): not pieces anyone writes.
+            (t for t in self.vocab if " " not in t and (self._idioms or t.isalpha())),
             counts,
             (w.capitalize() for w in common),
             (w.upper() for w in common),
@@ -304,7 +370,7 @@ class CompiledModel:
                     markers += m
                 if g:  # almost always the empty set
                     gate |= g
-        if not idioms.WORDS.isdisjoint(found):  # rare: a violent word, maybe in an idiom, which spans pieces
+        if self._idioms and not idioms.WORDS.isdisjoint(found):  # rare: a violent word, maybe in an idiom
             return self.idiom_tokens(text)
         return found + markers if markers else found
 
@@ -333,14 +399,23 @@ class CompiledModel:
             grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
         return grams
 
-    def ids(self, text: str, gate: set[str] | None = None) -> list[int]:
-        """Table rows of the text's n-grams in the vocabulary, one per occurrence (``gate``: see ``tokens``)."""
-        if self._follow is not None and (found := self.fast_ids(text, gate)) is not None:
+    def ids(self, text: str, gate: set[str] | None = None, seen: list[str] | None = None) -> list[int]:
+        """Table rows of the text's n-grams in the vocabulary, one per occurrence (``gate``: see ``tokens``);
+        ``seen``, a list, gets ``tokens(text)`` from the same pass (the attack check's gate reads them)."""
+        if self._follow is not None and (found := self.fast_ids(text, gate, seen)) is not None:
             return found
         get, tokens = self.vocab.get, self.tokens(text, gate)
-        if self.ngram == (1, 2):  # ours: no list of n-gram strings in between
+        if seen is not None:
+            seen += tokens
+        if self.ngram in ((1, 2), (1, 3)):  # ours, and Korean's: no list of n-gram strings in between
             ids = [j for g in tokens if (j := get(g)) is not None]
             ids += [j for a, b in pairwise(tokens) if (j := get(a + " " + b)) is not None]
+            if self.ngram[1] == 3:  # in ``grams``' order: the unigrams, the bigrams, the trigrams
+                ids += [
+                    j
+                    for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)
+                    if (j := get(f"{a} {b} {c}")) is not None
+                ]
             return ids
         return [j for g in self.grams(tokens) if (j := get(g)) is not None]
 
@@ -370,8 +445,9 @@ class CompiledModel:
             norm = total[-1]
         else:
             counts = Counter(ids)  # a language model's character n-grams repeat: hundreds of rows a post
-            tf = self.tfs(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-            rows = self.table.take(list(counts), axis=0)
+            n = len(counts)
+            tf = self.tfs(np.fromiter(counts.values(), dtype=np.float64, count=n))
+            rows = self.table.take(np.fromiter(counts, dtype=np.intp, count=n), axis=0)  # no list in between
             total = (tf @ rows).tolist()
             norm = float((tf * tf) @ rows[:, -1]) if self.norm == "l2" else total[-1]
         if self.norm == "l2":
@@ -435,20 +511,33 @@ class CompiledModel:
         row: list[float] = self.calibrate(np.array([self.margins(total, scale)]))[0].tolist()
         return row
 
-    def predict_proba(self, texts: Sequence[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[str], threat_words: list[set[str]] | None = None, tokens: list[list[str]] | None = None
+    ) -> np.ndarray:
         """Probabilities for many texts (rows), vectorised over each slice of ``BATCH_SLICE`` texts.
 
-        ``threat_words``, a list, gets each text's ``threat_words`` from the same pass (the archive scorer's
-        threat check then reads no text twice)."""
-        out = [self._batch(list(texts[i : i + BATCH_SLICE]), threat_words) for i in range(0, len(texts), BATCH_SLICE)]
+        ``threat_words``, a list, gets each text's ``threat_words`` from the same pass, and ``tokens`` (with
+        ``threat_words`` only) each text's ``tokens``: the archive scorer's threat and attack checks then read
+        no text twice."""
+        out = [
+            self._batch(list(texts[i : i + BATCH_SLICE]), threat_words, tokens)
+            for i in range(0, len(texts), BATCH_SLICE)
+        ]
         return np.vstack(out) if out else np.zeros((0, self.n_classes))
 
-    def _batch(self, texts: list[str], threat_words: list[set[str]] | None = None) -> np.ndarray:
+    def _batch(
+        self, texts: list[str], threat_words: list[set[str]] | None = None, tokens: list[list[str]] | None = None
+    ) -> np.ndarray:
         if threat_words is None:
             per_text = [self.ids(t) for t in texts]
         else:
             gates: list[set[str]] = [set() for _ in texts]
-            per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+            if tokens is None:
+                per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+            else:
+                seen: list[list[str]] = [[] for _ in texts]
+                per_text = [self.ids(t, gate, s) for t, gate, s in zip(texts, gates, seen, strict=True)]
+                tokens += seen
             threat_words += gates
         width = self.missing + 1
         sizes = list(map(len, per_text))

@@ -57,12 +57,16 @@ class WordReader:
         marked = f"_{word}_"
         return [word] + ["0" + marked[i : i + n] for n in range(low, high + 1) for i in range(len(marked) - n + 1)]
 
+    def letters(self, piece: str) -> list[str]:
+        """The words of one whitespace-separated piece before ``expand``: ``chunk`` is their expansions, in order."""
+        if piece.upper() == "RT":
+            return []
+        found: list[str] = self._pattern.findall(_NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
+        return found
+
     def chunk(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The tokens of one whitespace-separated piece, and no markers."""
-        if piece.upper() == "RT":
-            return (), ()
-        text = _NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower()
-        return tuple(g for w in self._pattern.findall(text) for g in self.expand(w)), ()
+        return tuple(g for w in self.letters(piece) for g in self.expand(w)), ()
 
     def split(self, text: str) -> list[str]:
         return text.split()

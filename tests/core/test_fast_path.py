@@ -67,3 +67,14 @@ def test_bigrams_across_pieces_are_counted(model: CompiledModel) -> None:
     assert len(read) > 200
     for term, ids in read.items():
         assert model.vocab[term] in ids, term
+
+
+def test_the_scoring_pass_gives_each_texts_tokens_as_tokens_does(model: CompiledModel) -> None:
+    rng = random.Random(29)
+    texts = TEXTS + [_mixed(rng) for _ in range(300)]
+    gates: list[set[str]] = []
+    seen: list[list[str]] = []
+    rows = model.predict_proba(texts, gates, seen)
+    assert seen == [model.tokens(t) for t in texts]
+    assert gates == [model.threat_words(t) for t in texts]
+    assert (rows == model.predict_proba(texts)).all()
