@@ -19,6 +19,7 @@ from typing import Any
 
 from hatespeech import feedback
 from hatespeech.config import MODELS_DIR, Settings
+from hatespeech.core.language import ENGLISH, UNDETERMINED
 from hatespeech.core.modelfile import ModelError, read_card
 from hatespeech.core.moderator import Moderator
 from hatespeech.lifecycle import gate
@@ -98,8 +99,10 @@ def board_rows(settings: Settings, limit: int | None = None, language: str = "en
     return [r.text for r in decided], [r.label for r in decided], total
 
 
-def recent_posts(settings: Settings, limit: int = RECENT_POSTS) -> list[str]:
-    """The texts of the review queue's newest posts (erased texts left out), at most ``limit``."""
+def recent_posts(settings: Settings, limit: int = RECENT_POSTS, language: str = ENGLISH) -> list[str]:
+    """The texts of the review queue's newest posts in ``language`` (erased texts left out), at most ``limit``.
+    A post in another language is judged by another model, whatever the candidate; ``und`` (or a post queued
+    before languages were recorded) counts as English, as the service judges it."""
     review = settings.review
     if not review.database_url and not review.redis_url and not Path(review.db_path).is_file():
         return []
@@ -109,7 +112,7 @@ def recent_posts(settings: Settings, limit: int = RECENT_POSTS) -> list[str]:
     try:
         while len(texts) < limit:
             page = queue.page(before=before, limit=MAX_PAGE)
-            texts += [p["text"] for p in page["posts"] if p["text"]]
+            texts += [p["text"] for p in page["posts"] if p["text"] and _judged_as(p.get("language")) == language]
             if page["next"] is None:
                 break
             before = page["next"]
@@ -118,13 +121,18 @@ def recent_posts(settings: Settings, limit: int = RECENT_POSTS) -> list[str]:
     return texts[:limit]
 
 
+def _judged_as(code: object) -> str:
+    return ENGLISH if not isinstance(code, str) or code == UNDETERMINED else code
+
+
 def compare(
     settings: Settings, candidate: Moderator, served: Moderator, max_board_rows: int | None = None
 ) -> Comparison:
     """The candidate beside the served model on the same rows (see the module docstring)."""
-    texts, labels, total = board_rows(settings, max_board_rows, summary(candidate.card)["language"])
+    language = summary(candidate.card)["language"]
+    texts, labels, total = board_rows(settings, max_board_rows, language)
     sides = [gate.base_data(candidate.card, served.card), gate.board_labels(candidate, served, texts, labels)]
-    changes = gate.changed_actions(candidate, served, recent_posts(settings))
+    changes = gate.changed_actions(candidate, served, recent_posts(settings, language=language))
     return Comparison(candidate.card, served.card, sides, changes, len(texts), total)
 
 
