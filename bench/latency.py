@@ -280,52 +280,53 @@ def cold() -> None:
         print(f"| {name} | {np.median(col):.3f} | {col.min():.3f}–{col.max():.3f} |")
 
 
-# A fresh process: the English model (``import app``), a first answer, then each language model loaded and
-# asked once (``EAGER``: loaded before the first answer instead); seconds since start and RSS at each step.
+# A fresh process as the service starts it (``import app`` loads the English model and every card in
+# LANGUAGE_MODELS_DIR), a first English answer, then one answer in each other language; seconds since start
+# and RSS at each step. Run with LANGUAGE_MODELS_DIR at the committed models, and at an empty folder
+# (English only) for the difference.
 LANGUAGE_COLD = """
 import sys, time
-t0 = float(sys.argv[1]); eager = sys.argv[2] == "1"
-from pathlib import Path
+t0 = float(sys.argv[1])
 def rss():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 import app
-from hatespeech.core.modelfile import load_compiled
-paths = sorted(Path("models/languages").glob("model-*.json"))
-models = [load_compiled(p)[0] for p in paths] if eager else []
 app.predict(text="Please respect each other.")
 first = time.time() - t0
 english = rss()
-models = models or [load_compiled(p)[0] for p in paths]
-for m in models:
-    m.proba_one("Bitte seid nett zueinander. Por favor, respeitem-se.")
-print(first, english, time.time() - t0, rss(), len(models))
+for text in ("Bitte seid nett zueinander und hört auf zu streiten.", "Por favor, respeitem-se uns aos outros aqui.",
+             "서로 존중해 주세요. 여기서는 싸우지 맙시다."):
+    app.predict(text=text)
+print(first, english, time.time() - t0, rss())
 """
 
 
 def language_cold(runs: int = 3) -> None:
-    """Cold start and RSS with the language models (``models/languages/*.json``) loaded on first use or at start."""
+    """Cold start and RSS of the service's process with every language model (loaded at start, as served) and
+    with English only (``LANGUAGE_MODELS_DIR`` an empty folder)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "warning"}
     env.pop("MODEL_PATH", None)
-    found: dict[str, list[list[float]]] = {"on first use": [], "at start": []}
-    for _ in range(runs):
-        for name, eager in (("on first use", "0"), ("at start", "1")):
-            out = subprocess.run(
-                [str(PYTHON), "-c", LANGUAGE_COLD, repr(time.time()), eager],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            found[name].append([float(x) for x in out.stdout.split()])
+    found: dict[str, list[list[float]]] = {"every language (served)": [], "English only": []}
+    with tempfile.TemporaryDirectory() as empty:
+        folders = {"every language (served)": str(ROOT / "models" / "languages"), "English only": empty}
+        for _ in range(runs):
+            for name, folder in folders.items():
+                out = subprocess.run(
+                    [str(PYTHON), "-c", LANGUAGE_COLD, repr(time.time())],
+                    cwd=ROOT,
+                    env={**env, "LANGUAGE_MODELS_DIR": folder},
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                found[name].append([float(x) for x in out.stdout.split()])
     print(f"\n### Cold start and memory with the language models ({runs} fresh processes each; medians)\n")
-    print("| language models | start → first answer, s | RSS then, MB | start → all models answered, s | RSS MB |")
+    print("| language models | start → first answer, s | RSS then, MB | start → one answer per language, s | RSS MB |")
     print("|---|---:|---:|---:|---:|")
     for name, rows in found.items():
         m = np.median(np.array(rows), axis=0)
-        print(f"| {name} ({int(m[4])} models) | {m[0]:.3f} | {m[1]:.0f} | {m[2]:.3f} | {m[3]:.0f} |")
+        print(f"| {name} | {m[0]:.3f} | {m[1]:.0f} | {m[2]:.3f} | {m[3]:.0f} |")
 
 
 def smaps(pid: int) -> dict[str, int]:
