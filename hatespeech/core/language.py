@@ -13,10 +13,13 @@ Identification must never open a way around the English model, so every doubt fa
 (``judged_as == "en"``), whatever ``code`` says:
 
 - a post with fewer than ``MIN_LETTERS`` letters once links, mentions, numbers and emoji are gone
-  (``reason="short"``): nothing reliable can be said of three words;
-- disguised text: fullwidth or other compatibility letters (``ｈｅｌｌｏ``), words spaced out letter by
-  letter (``reason="disguised"``): a post written to dodge a filter is read by the model that knows
-  the dodges;
+  (``reason="short"``): the library cannot tell three words apart, so it is ``und``; unless its words name
+  it: two of one language's commonest words (``_MARKERS``: ``vc é um lixo``), or one that the library
+  backs as below (at least ``MARKED_CONFIDENCE``, English under ``MIXED_SHARE``). That language judges it,
+  with English in ``also``: the English model judges it too, and the worst action wins;
+- disguised text: fullwidth or other compatibility letters (``ｈｅｌｌｏ``; not an ordinal indicator after a
+  number, ``13ª``), words spaced out letter by letter (``reason="disguised"``): a post written to dodge a
+  filter is read by the model that knows the dodges;
 - Latin-script text the library places with less than ``LATIN_CONFIDENCE`` (``reason="unsure"``):
   English tweets full of slang are often placed in some small language at 0.5. Unless the library gives
   English less than ``MIXED_SHARE`` and the post has more of one language's commonest words
@@ -83,6 +86,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 _LONE = r"[^\w\s]{0,2}[^\W\d_][^\w\s]{0,2}"
 _SPACED_RUN = re.compile(rf"(?<!\S){_LONE}(?:\s++{_LONE}){{2,}}(?!\S)")
 _ONE_LETTER_WORDS = frozenset("aeoyqnàáéèêô")
+# An ordinal indicator after a number (13ª, 142º, 1.º): Portuguese, Spanish and Italian typography, though its
+# NFKC form is an ASCII letter
+_ORDINAL = re.compile(r"(?<=\d)\.?[ªº]")
 # The commonest words of the other Latin-script languages, few of them English words and none common in
 # English tweets (not those English tweets use as slang: im, dat, da, dem, em, y, wat, yo, son, ma …).
 # Any of them sends an ASCII post to the library; a post with more of one language's than of any other's
@@ -175,7 +181,9 @@ def _disguised(text: str) -> bool:
     form is an ASCII letter), or words spaced out letter by letter: three lone letters or more in a row,
     one of them a Latin letter that is not a word of its own in Portuguese, Spanish or French (``o q é o``
     is Portuguese; Korean writes one-syllable words apart: ``잘 할 듯``)."""
-    if not text.isascii() and any(not c.isascii() and c.isalpha() and _COMPAT[c].isascii() for c in text):
+    if not text.isascii() and any(
+        not c.isascii() and c.isalpha() and _COMPAT[c].isascii() for c in _ORDINAL.sub("", text)
+    ):
         return True
     return maybe_spaced(text) and any(
         _latin([c]) and c not in _ONE_LETTER_WORDS
@@ -190,11 +198,9 @@ def _latin(letters: list[str]) -> bool:
     return latin * 2 > len(letters)
 
 
-def _corroborated(ranked: list[tuple[str, float]], content: str) -> tuple[str, float] | None:
+def _marked(content: str) -> tuple[str, int] | None:
     """The language whose commonest words the post has most of (one alone has the most; laughter counts as a
-    word: kkkk, mdr), when the library gives English less than ``MIXED_SHARE``; else None."""
-    if dict(ranked).get(ENGLISH, 0.0) >= MIXED_SHARE:
-        return None
+    word: kkkk, mdr), and how many of them; None if no language has the most."""
     lower = content[:4096].lower()
     words = frozenset(_MARKER_WORD.findall(lower.replace("\u2019", "'")))
     hits = {code: len(words & markers) for code, markers in _MARKERS.items()}
@@ -202,10 +208,16 @@ def _corroborated(ranked: list[tuple[str, float]], content: str) -> tuple[str, f
     hits["fr"] += "mdr" in lower or "ptdr" in lower
     most = max(hits.values())
     found = [code for code, n in hits.items() if n == most]
-    if most == 0 or len(found) > 1:
+    return (found[0], most) if most and len(found) == 1 else None
+
+
+def _corroborated(ranked: list[tuple[str, float]], content: str) -> tuple[str, float] | None:
+    """The language of ``_marked``, when the library gives English less than ``MIXED_SHARE`` and the post has
+    ``MARKERS_ALONE`` of its words, or one that the library gives ``MARKED_CONFIDENCE``; else None."""
+    if dict(ranked).get(ENGLISH, 0.0) >= MIXED_SHARE or (marked := _marked(content)) is None:
         return None
-    confidence = dict(ranked).get(found[0], 0.0)
-    return (found[0], confidence) if most >= MARKERS_ALONE or confidence >= MARKED_CONFIDENCE else None
+    confidence = dict(ranked).get(marked[0], 0.0)
+    return (marked[0], confidence) if marked[1] >= MARKERS_ALONE or confidence >= MARKED_CONFIDENCE else None
 
 
 def identify(text: str) -> Language:
@@ -218,7 +230,18 @@ def identify(text: str) -> Language:
     letters = _LETTER.findall(content[:4096])  # the first 4,096 characters are plenty to tell
     latin = _latin(letters)
     if len(letters) < (MIN_LETTERS if latin else MIN_LETTERS // 4):  # a CJK character says more than a letter
-        return Language(UNDETERMINED, ENGLISH, 0.0, "short")
+        # too short for the library; two of one language's commonest words name it (``vc é um lixo``, ``pqp
+        # kkkk``), and the English model judges it too
+        marked = _marked(content) if latin else None
+        if marked is None:
+            return Language(UNDETERMINED, ENGLISH, 0.0, "short")
+        if marked[1] >= MARKERS_ALONE:
+            return Language(marked[0], marked[0], 0.0, "short", (ENGLISH,))
+        # one word: named if the library sees no English and gives that word's language a little
+        found = _corroborated(_identifier().rank(" ".join(content.split())), content)
+        if found is None:
+            return Language(UNDETERMINED, ENGLISH, 0.0, "short")
+        return Language(found[0], found[0], found[1], "short", (ENGLISH,))
     ranked = _identifier().rank(" ".join(content[:4096].split()))
     best, confidence = ranked[0]
     code = _MACRO.get(best, best)

@@ -43,7 +43,7 @@ def test_confident_foreign_post_is_judged_in_its_language() -> None:
     [
         ("", "plain ASCII"),
         ("lol ok", "plain ASCII"),
-        ("ça va, mdr", "short"),
+        ("Grüß dich!", "short"),
         ("du idiot", "short"),  # German, but three words say too little
         ("@someone https://t.co/abc 12345 😀", "short"),
         (
@@ -79,6 +79,32 @@ def test_an_unsure_post_is_named_by_its_words_and_judged_by_english_too(text: st
     found = identify(text)
     assert (found.code, found.judged_as, found.reason) == (code, code, "identified"), found
     assert found.also[0] == ENGLISH
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("vc é um lixo", "pt"),  # two of Portuguese's commonest words
+        ("ça va, mdr", "fr"),
+        ("@user c est nul", "fr"),  # one, and the library gives French a little
+    ],
+)
+def test_a_short_post_is_named_by_its_words_and_judged_by_english_too(text: str, code: str) -> None:
+    found = identify(text)
+    assert (found.code, found.judged_as, found.reason, found.also) == (code, code, "short", (ENGLISH,)), found
+
+
+@pytest.mark.parametrize("text", ["Hallo du", "du idiot", "mais non"])
+def test_a_short_post_with_one_word_the_library_does_not_back_is_not_named(text: str) -> None:
+    found = identify(text)
+    assert (found.code, found.judged_as) == (UNDETERMINED, ENGLISH), found
+
+
+def test_an_ordinal_after_a_number_is_not_a_disguise() -> None:
+    found = identify("O Vasco venceu a 13ª rodada, e o técnico ficou em 2º lugar na votação")
+    assert (found.code, found.judged_as, found.reason) == ("pt", "pt", "identified"), found
+    # the same letters elsewhere are compatibility letters: a disguise
+    assert identify("you are a stupid fªggot and everyone knows it").reason == "disguised"
 
 
 @pytest.mark.parametrize(
