@@ -251,6 +251,8 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
         *(f"hatespeech/models/languages/{p.name}" for p in LANGUAGE_CARDS),
         *(f"hatespeech/models/languages/{json.loads(p.read_text('utf-8'))['model_file']}" for p in LANGUAGE_CARDS),
         "hatespeech/core/confusables.json",
+        "hatespeech/core/language_model.npz",  # py3langid's model as the identifier reads it
+        "hatespeech/core/language_model.LICENSE",  # and its licence
         "hatespeech/training/sources.toml",  # the training data's manifest, not the data
         "hatespeech/training/languages.toml",  # the other languages' training data manifest, not the data
         "hatespeech/service/nginx.conf",
