@@ -178,7 +178,9 @@ class _NaiveBayes:
     - only the ``CANDIDATES``' columns of the weights are stored, and the file is a plain compressed .npz
       (no LZMA, no temporary file, nothing of the other 53 languages read): about 0.2 s instead of 0.65.
 
-    The walk reads each state's row and feature from compact arrays; it is about 30% faster than the library's.
+    It is faster too: the walk reads each state's row and feature from compact arrays (about 30% faster than
+    the library's), and the weights are row-major, so a post's rows are gathered contiguous (the library's
+    restricted copy is column-major: 63 → 33 µs for 100 features).
     """
 
     def __init__(self, path: Path) -> None:

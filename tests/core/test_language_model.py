@@ -53,6 +53,7 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
         _NaiveBayes(path)
 
 
-def test_the_state_table_is_16_bits_wide() -> None:
+def test_the_state_table_is_16_bits_wide_and_the_weights_row_major() -> None:
     with np.load(MODEL_FILE, allow_pickle=False) as committed:
         assert committed["moves"].dtype == np.uint16 and committed["ptc"].dtype == np.float16
+        assert committed["ptc"].flags.c_contiguous  # a post's features are rows: gathered contiguous
