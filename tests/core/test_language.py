@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hatespeech.config import ROOT
+from hatespeech.config import DEFAULT_LANGUAGE_MODELS_DIR, DEFAULT_MODEL_PATH, ROOT
 from hatespeech.core.language import ENGLISH, UNDETERMINED, Language, identify
+from hatespeech.core.moderator import Languages, Moderator, identify_post
 from testing.services import missing
 
 SENTENCES = Path(__file__).resolve().parent.parent / "data" / "languages"
@@ -92,6 +93,22 @@ def test_an_unsure_post_is_named_by_its_words_and_judged_by_english_too(text: st
 def test_a_short_post_is_named_by_its_words_and_judged_by_english_too(text: str, code: str) -> None:
     found = identify(text)
     assert (found.code, found.judged_as, found.reason, found.also) == (code, code, "short", (ENGLISH,)), found
+
+
+def test_a_short_post_named_by_its_words_is_judged_by_its_model_and_the_english_one() -> None:
+    moderator = Moderator.load(
+        DEFAULT_MODEL_PATH,
+        max_text_chars=1000,
+        explain_max_spans=0,
+        languages=Languages.load(DEFAULT_LANGUAGE_MODELS_DIR),
+    )
+    text = "vc é um lixo"
+    assert moderator.judges_of(identify_post(text)) == ["pt", "en"]
+    answer = moderator.moderate(text)
+    assert (answer["language"], answer["language_supported"], answer["model"]["language"]) == ("pt", True, "pt")
+    # French has no model: named, and judged by the English one alone
+    assert moderator.judges_of(identify_post("ça va, mdr")) == ["en"]
+    assert moderator.moderate("ça va, mdr")["language"] == "fr"
 
 
 @pytest.mark.parametrize("text", ["Hallo du", "du idiot", "mais non"])
