@@ -3,8 +3,8 @@ HTTP, and ``pip install`` of the wheel, in a fresh environment outside the check
 
 The slow test builds the wheel and installs it with no package index: the wheel is built with the
 setuptools of this environment (requirements-dev.txt pins one that reads pyproject.toml's SPDX
-``license``), and NumPy and py3langid, the dependencies, are this environment's copies linked into the new
-one's site-packages, where pip finds them installed (so the dependencies are resolved, not skipped).
+``license``), and NumPy, the one dependency, is this environment's copy linked into the new one's site-packages,
+where pip finds it installed (so the dependency is resolved, not skipped).
 """
 
 from __future__ import annotations
@@ -153,10 +153,7 @@ def test_the_checkout_serves_models_and_declares_numpy_as_requirements_txt_pins_
         if line.startswith("numpy==")
     )
     # from the tested pin up to the next major version, which loading refuses (core/modelfile.py)
-    langid = next(
-        line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("py3langid==")
-    )
-    assert PYPROJECT["project"]["dependencies"] == [f"numpy>={pin},<{int(pin.split('.')[0]) + 1}", langid]
+    assert PYPROJECT["project"]["dependencies"] == [f"numpy>={pin},<{int(pin.split('.')[0]) + 1}"]
 
 
 def test_pyproject_names_every_package_and_every_data_file() -> None:
@@ -214,7 +211,7 @@ def _pip_env() -> dict[str, str]:
 
 
 def _fresh_venv(folder: Path) -> Path:
-    """A virtual environment with pip (Python's own, offline) and this environment's NumPy and py3langid linked in."""
+    """A virtual environment with pip (Python's own, offline) and this environment's NumPy linked in."""
     venv.create(folder, with_pip=True)
     python = folder / "bin" / "python"
     site = Path(
@@ -225,10 +222,10 @@ def _fresh_venv(folder: Path) -> Path:
             check=True,
         ).stdout.strip()
     )
-    for dependency in ("numpy", "py3langid"):
+    for dependency in ("numpy",):
         found = metadata.distribution(dependency)
         top = {Path(str(f)).parts[0] for f in found.files or [] if not str(f).startswith("..")}
-        for name in top:  # numpy/, numpy.libs/ (its OpenBLAS) and numpy-<version>.dist-info/; py3langid's
+        for name in top:  # numpy/, numpy.libs/ (its OpenBLAS) and numpy-<version>.dist-info/
             (site / name).symlink_to(Path(str(found.locate_file(name))))
     return python
 
@@ -263,10 +260,9 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
     assert not [
         n for n in names if n.startswith(("tests/", "bench/", "data/", "docs/")) or n.endswith((".csv", ".joblib"))
     ]
-    declared, langid = PYPROJECT["project"]["dependencies"]
-    assert len(requires) == 2 and requires[0].startswith("Requires-Dist: numpy")
+    (declared,) = PYPROJECT["project"]["dependencies"]
+    assert len(requires) == 1 and requires[0].startswith("Requires-Dist: numpy")
     assert sorted(requires[0].removeprefix("Requires-Dist: numpy").split(",")) == sorted(declared[5:].split(","))
-    assert requires[1] == f"Requires-Dist: {langid}"
 
     python = _fresh_venv(tmp_path / "venv")
     installed = subprocess.run(
