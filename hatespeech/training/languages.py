@@ -9,7 +9,8 @@ neither).
 
 The pipeline is English's without the English reader: ``hatespeech.core.wordreader.WordReader``
 (no disguise reading, no glued-word splitting: German compounds stay whole), word TF-IDF (Korean:
-syllable 1–3-grams) and the calibrated one-vs-rest LinearSVC; it compiles like English's.
+syllable 1–3-grams) and the calibrated one-vs-rest LinearSVC (with ``scaling = "nb"``, ``NBLinearSVC``:
+the same linear form); it compiles like English's.
 """
 
 from __future__ import annotations
@@ -121,9 +122,12 @@ def build_pipeline(
     c: float = 0.25,
     chars: tuple[int, int] | None = None,
     nb: bool = False,
+    min_df: int = 2,
 ) -> Pipeline:
-    """The untrained pipeline of a language (see the module's docstring); ``nb``: ``NBLinearSVC``'s scaling."""
-    words, classifier = word_features(ngram), (calibrated_nb_svc(c) if nb else calibrated_svc(c))
+    """The untrained pipeline of a language (see the module's docstring); ``nb``: ``NBLinearSVC``'s scaling,
+    ``min_df``: the fewest training texts a feature is kept for."""
+    words = word_features(ngram).set_params(min_df=min_df)
+    classifier = calibrated_nb_svc(c) if nb else calibrated_svc(c)
     return Pipeline(
         [("normalise", LanguageNormaliser(syllables, chars)), ("features", words), ("classifier", classifier)]
     )
@@ -141,8 +145,8 @@ class LanguageData:
     def builder(self, c: float = 0.25) -> Any:
         syllables, ngram = self.spec["features"] == "syllables", tuple(self.spec["ngram"])
         chars = tuple(self.spec["chars"]) if "chars" in self.spec else None
-        nb = self.spec.get("scaling") == "nb"
-        return lambda: build_pipeline(syllables, ngram, c, chars, nb)
+        nb, min_df = self.spec.get("scaling") == "nb", int(self.spec.get("min_df", 2))
+        return lambda: build_pipeline(syllables, ngram, c, chars, nb, min_df)
 
 
 def read_manifest(path: Path = MANIFEST) -> dict[str, dict[str, Any]]:
@@ -277,5 +281,6 @@ def card_section(data: LanguageData) -> dict[str, Any]:
         or {"hate speech": spec["hate"], "offensive language": spec["offensive"], "votes": spec["votes"]},
         "features": f"{spec['features']} {tuple(spec['ngram'])}-grams"
         + (f", character {tuple(spec['chars'])}-grams" if "chars" in spec else "")
+        + (", scaled by each class's log-count ratio (NB-SVM)" if spec.get("scaling") == "nb" else "")
         + ", English reader not applied",
     }

@@ -213,6 +213,8 @@ labels = {{ ABUSE = "hate speech", INSULT = "offensive language", PROFANITY = "o
 features = "words"
 ngram = [1, 1]
 chars = [3, 4]
+scaling = "nb"
+min_df = 1
 rule = "coarse"
 """,
         encoding="utf-8",
@@ -224,6 +226,9 @@ rule = "coarse"
     compiled, card = load_compiled(out)
     assert card["data"]["language"] == "de" and card["metrics"]["test"]["coarse_macro_f1"] > 0.5
     assert card["decision_rule"]["tuned_for"].startswith("coarse")
+    pipeline, _ = load_pipeline(out)
+    assert "NB-SVM" in card["data"]["features"] and pipeline.named_steps["features"].min_df == 1
+    assert isinstance(pipeline.named_steps["classifier"].estimator, languages.NBLinearSVC)
     assert card["decision_rule"]["weights"][2] in languages.COARSE_NEITHER_WEIGHTS.round(4)
     assert compiled.reader.words("Straßenbahnfahrer") == [
         "straßenbahnfahrer",
