@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.svm import LinearSVC
 
 import train
 from hatespeech.config import ROOT
@@ -78,14 +79,19 @@ ODD = [
 
 
 @pytest.mark.parametrize(
-    ("syllables", "ngram", "chars"),
-    [(False, (1, 2), None), (True, (1, 3), None), (False, (1, 1), (3, 5))],
+    ("syllables", "ngram", "chars", "nb"),
+    [
+        (False, (1, 2), None, False),
+        (True, (1, 3), None, False),
+        (False, (1, 1), (3, 5), False),
+        (False, (1, 1), (3, 5), True),
+    ],
 )
 def test_the_compiled_model_scores_as_the_pipeline(
-    syllables: bool, ngram: tuple[int, int], chars: tuple[int, int] | None
+    syllables: bool, ngram: tuple[int, int], chars: tuple[int, int] | None, nb: bool
 ) -> None:
     texts, labels = _corpus()
-    pipeline = fit(languages.build_pipeline(syllables, ngram, 0.25, chars), texts, labels)
+    pipeline = fit(languages.build_pipeline(syllables, ngram, 0.25, chars, nb), texts, labels)
     arrays = compile_checked(pipeline)
     compiled = CompiledModel(arrays)
     probes = texts[::7] + ODD
@@ -94,6 +100,27 @@ def test_the_compiled_model_scores_as_the_pipeline(
     assert np.abs(got_one - expected).max() <= TOLERANCE
     assert np.abs(compiled.predict_proba(probes) - expected).max() <= TOLERANCE
     assert to_arrays(pipeline)["reader"] == ("syllables" if syllables else "words")
+
+
+def test_nb_scaling_is_a_linear_model_on_the_unscaled_features() -> None:
+    texts, labels = _corpus()
+    x = (
+        languages.build_pipeline(chars=(3, 4))
+        .named_steps["features"]
+        .fit_transform(WordReader(chars=(3, 4)).normalise_all(texts))
+    )
+    weights = np.linspace(0.5, 2.0, len(texts))
+    nb = languages.NBLinearSVC(C=0.5).fit(x, labels, sample_weight=weights)
+    for k, label in enumerate(nb.classes_):
+        # what it learns for a class is a binary SVC on the features scaled by that class's log-count ratio
+        mine = labels == label
+        p = 1.0 + np.asarray((x[mine] > 0).sum(axis=0)).ravel()
+        q = 1.0 + np.asarray((x[~mine] > 0).sum(axis=0)).ravel()
+        r = np.log(p / p.sum()) - np.log(q / q.sum())
+        svc = LinearSVC(C=0.5, random_state=languages.SEED).fit(x.multiply(r).tocsr(), mine, sample_weight=weights)
+        assert np.abs(nb.decision_function(x)[:, k] - svc.decision_function(x.multiply(r).tocsr())).max() < 1e-9
+        assert np.abs(r).max() > 0.5  # the scaling is not the identity
+    assert (nb.predict(x) == labels).mean() > 0.9
 
 
 def _write(path: Path, text: str) -> dict[str, object]:
@@ -186,6 +213,8 @@ labels = {{ ABUSE = "hate speech", INSULT = "offensive language", PROFANITY = "o
 features = "words"
 ngram = [1, 1]
 chars = [3, 4]
+scaling = "nb"
+min_df = 1
 rule = "coarse"
 """,
         encoding="utf-8",
@@ -197,6 +226,9 @@ rule = "coarse"
     compiled, card = load_compiled(out)
     assert card["data"]["language"] == "de" and card["metrics"]["test"]["coarse_macro_f1"] > 0.5
     assert card["decision_rule"]["tuned_for"].startswith("coarse")
+    pipeline, _ = load_pipeline(out)
+    assert "NB-SVM" in card["data"]["features"] and pipeline.named_steps["features"].min_df == 1
+    assert isinstance(pipeline.named_steps["classifier"].estimator, languages.NBLinearSVC)
     assert card["decision_rule"]["weights"][2] in languages.COARSE_NEITHER_WEIGHTS.round(4)
     assert compiled.reader.words("Straßenbahnfahrer") == [
         "straßenbahnfahrer",
