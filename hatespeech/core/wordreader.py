@@ -61,6 +61,11 @@ class WordReader:
         """The words of one whitespace-separated piece before ``expand``: ``chunk`` is their expansions, in order."""
         if piece.upper() == "RT":
             return []
+        low = piece.lower()
+        # The commonest piece, a word of letters alone: no link or mention in it, one run of letters, nothing for
+        # NFKC to change (checked: "ﬁ" and "Ｄｕ" are letters too), and no syllable to cut it into.
+        if low.isalpha() and (piece.isascii() or (not self.syllables and unicodedata.is_normalized("NFKC", piece))):
+            return [low]
         found: list[str] = self._pattern.findall(_NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
         return found
 
