@@ -135,7 +135,9 @@ def load(settings: Settings) -> Api:
         settings.thresholds,
         max_text_chars=settings.max_text_chars,
         explain_max_spans=settings.explain_max_spans,
-        languages=Languages.load(settings.language_models_dir, settings.unsupported_language_action),
+        languages=Languages.load(
+            settings.language_models_dir, settings.unsupported_language_action, settings.language_models_load
+        ),
     )
     global _follower
     served = own if settings.model_pinned else lifecycle.start_model(settings, own)
