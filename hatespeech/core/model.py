@@ -121,8 +121,9 @@ _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 
 class CompiledModel:
     """Arrays in, probabilities out: ``proba_one(text)`` and ``predict_proba(texts)``."""
 
-    def __init__(self, arrays: dict[str, Any]):
-        """Build from plain arrays: ``hatespeech.training.compile.to_arrays()``'s output, or the model file's."""
+    def __init__(self, arrays: dict[str, Any], warm: bool = True):
+        """Build from plain arrays: ``hatespeech.training.compile.to_arrays()``'s output, or the model file's;
+        ``warm``: fill the caches with the commonest pieces now (``_warm``), else as texts come."""
         if arrays.get("format") != FORMAT or arrays.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"not a {FORMAT} version {FORMAT_VERSION}")
         terms: list[str] = np.asarray(arrays["terms"], dtype=str).tolist()
@@ -189,7 +190,8 @@ class CompiledModel:
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._pinned = self._pinned_bytes = 0
-        self._warm()
+        if warm:
+            self._warm()
         # The warm entries come first in the cache: kept when it is full (``piece``), if they fill at most half.
         self._pinned = len(self._pieces)
         self._pinned_bytes = self._cache_bytes

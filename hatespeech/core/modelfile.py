@@ -193,15 +193,16 @@ def check_probes(model: Any, card: Mapping[str, Any], where: Path) -> None:
             )
 
 
-def load_compiled(path: Path) -> tuple[CompiledModel, dict[str, Any]]:
-    """The compiled model its card vouches for (what the service scores with), or ``ModelError`` saying why not."""
+def load_compiled(path: Path, warm: bool = True) -> tuple[CompiledModel, dict[str, Any]]:
+    """The compiled model its card vouches for (what the service scores with), or ``ModelError`` saying why not;
+    ``warm``: its caches filled now (``CompiledModel``)."""
     card_path = card_path_of(path)
     card = read_card(card_path)
     data = read_vouched(card_path, card["model_file"], card["sha256"], card["size_bytes"])
-    return compiled_from(card, data, card_path.parent / card["model_file"]), card
+    return compiled_from(card, data, card_path.parent / card["model_file"], warm), card
 
 
-def compiled_from(card: dict[str, Any], data: bytes, where: Path | str) -> CompiledModel:
+def compiled_from(card: dict[str, Any], data: bytes, where: Path | str, warm: bool = True) -> CompiledModel:
     """The compiled model in ``data`` (a ``.npz``'s bytes, from a file or a database), if the checked ``card``
     vouches for it: its sha256, the NumPy version, the probe scores; else ``ModelError`` naming ``where``."""
     digest = sha256_bytes(data)
@@ -211,7 +212,7 @@ def compiled_from(card: dict[str, Any], data: bytes, where: Path | str) -> Compi
     if built.split(".")[0] != here.split(".")[0]:
         raise ModelError(f"{where} was built with NumPy {built}, but {here} is installed. {RETRAIN}")
     try:
-        model = CompiledModel(from_npz(data))
+        model = CompiledModel(from_npz(data), warm)
     except (KeyError, TypeError, ValueError, OSError) as err:
         raise ModelError(f"{where} holds no usable compiled model ({err}). {RETRAIN}") from None
     check_probes(model, card, Path(where))
