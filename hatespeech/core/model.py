@@ -180,9 +180,15 @@ class CompiledModel:
         self._words: dict[str, WordEntry] | None = None if self._idioms else {}
         self._words_bytes = 0
         # The languages' scoring path (``_rows``): each piece's and each word's rows as bytes, no token strings kept.
-        self._rows_on = isinstance(self.reader, WordReader) and self.ngram == (1, 1) and len(self.table) < 1 << 31
+        self._rows_on = isinstance(self.reader, WordReader) and self.ngram == (1, 1)
         self._plain = self.whole_words and not self.stop  # a word's tokens are what ``WordReader.expand`` gives
         self._piece_rows: dict[str, bytes] = {}
+        # What a language model scores a text's rows with (``_rows_sums`` adds them): per piece, or per n-gram.
+        self._scoring_rows = (
+            (self._rows if self._rows_on else self._gram_rows)
+            if isinstance(self.reader, WordReader) and self.ngram[0] == 1 and len(self.table) < 1 << 31  # int32 rows
+            else None
+        )
         self._word_rows: dict[str, bytes] = {}
         self._rows_bytes = 0
         self._ones = np.ones(256)  # the weights of rows seen once (``_rows_sums``)
@@ -285,6 +291,28 @@ class CompiledModel:
         join. (Korean's syllable 1–3-grams cross pieces and its pieces rarely repeat: it keeps ``ids``.)"""
         cached, make = self._piece_rows.get, self._rows_of
         return b"".join([r if (r := cached(piece)) is not None else make(piece) for piece in text.split()])
+
+    def _gram_rows(self, text: str) -> bytes:
+        """``_rows`` for a language model with word n-grams (Korean's syllable 1–3-grams): its pieces rarely repeat
+        (6% of a Korean post's are met before), so nothing is kept per piece: the text's tokens, read piece by
+        piece, then one lookup per n-gram."""
+        assert isinstance(self.reader, WordReader) and self._words is not None
+        expand, letters, low, high = self.reader.expand, self.reader.letters, self.ngram[0], self.ngram[1]
+        if self._plain and self.reader.chars is None:  # each word (a syllable) is its own one token
+            tokens = [w if w.isalpha() else expand(w)[0] for piece in text.split() for w in letters(piece)]
+        else:
+            tokens = [t for piece in text.split() for w in letters(piece) for t in self._word_tokens(expand(w))]
+        get = self.vocab.get
+        ids = [j for t in tokens if (j := get(t)) is not None] if low == 1 else []
+        for n in range(max(low, 2), high + 1):
+            if n == 2:
+                ids += [j for a, b in pairwise(tokens) if (j := get(f"{a} {b}")) is not None]
+            elif n == 3:
+                grams = zip(tokens, tokens[1:], tokens[2:], strict=False)
+                ids += [j for a, b, c in grams if (j := get(f"{a} {b} {c}")) is not None]
+            else:
+                ids += [j for i in range(len(tokens) - n + 1) if (j := get(" ".join(tokens[i : i + n]))) is not None]
+        return array("i", ids).tobytes()
 
     def _rows_of(self, piece: str) -> bytes:
         """A piece's rows (``_rows``): its words', each kept per word ("Idiot", "idiot!" and "#Idiot"), the piece's
@@ -461,6 +489,8 @@ class CompiledModel:
                 if piece not in self._piece_rows:
                     self._rows_of(piece)
             return
+        if self._scoring_rows is not None:  # Korean's ``_gram_rows`` keeps nothing to warm
+            return
         for piece in islice(pieces, WARM_TERMS):
             if piece not in self._pieces:
                 self.piece(piece)
@@ -551,8 +581,8 @@ class CompiledModel:
 
     def sums(self, text: str) -> tuple[list[float], float]:
         """Σ tf × row over the text's features (C + 1 columns, the last the norm's sum) and 1 / norm."""
-        if self._rows_on:
-            return self._rows_sums(self._rows(text))
+        if self._scoring_rows is not None:
+            return self._rows_sums(self._scoring_rows(text))
         return self.sums_of(self.ids(text))
 
     def sums_of(self, ids: list[int]) -> tuple[list[float], float]:
@@ -648,8 +678,8 @@ class CompiledModel:
     def _batch(
         self, texts: list[str], threat_words: list[set[str]] | None = None, tokens: list[list[str]] | None = None
     ) -> np.ndarray:
-        if threat_words is None and self._rows_on:  # a language model's: each text's rows as bytes, one join
-            found = [self._rows(t) for t in texts]
+        if threat_words is None and self._scoring_rows is not None:  # a language model's: rows as bytes, one join
+            found = [self._scoring_rows(t) for t in texts]
             sizes = [len(rows) // _ROW.itemsize for rows in found]
             features = np.frombuffer(b"".join(found), dtype=_ROW).astype(np.int64)
         else:

@@ -25,13 +25,15 @@ TEXTS = [
     "ﬁne Ｄｕ e\u0301 İstanbul naïve coração ação",
     "aaaa aaaa aaaa aaaa bbbb",
     "Zorgs " * 300,
+    "너 진짜 바보야 ㅋㅋㅋ 진짜 바보 😡 바보야!! 서로 존중해 주세요",
+    "바 보 야 바보야 바보야바보야",
 ]
 
 
-@pytest.fixture(scope="module", params=["de", "pt"])
+@pytest.fixture(scope="module", params=["de", "pt", "ko"])
 def model(request: pytest.FixtureRequest) -> compiled.CompiledModel:
     found, _ = load_compiled(MODELS / f"model-{request.param}.json")
-    assert found._rows_on
+    assert found._scoring_rows == (found._rows if request.param != "ko" else found._gram_rows)
     return found
 
 
@@ -43,16 +45,19 @@ def _generated(seed: int) -> list[str]:
 
 
 def test_the_rows_are_ids_rows_and_score_the_same(model: compiled.CompiledModel) -> None:
+    assert model._scoring_rows is not None
     for text in TEXTS + _generated(3):
-        rows = np.frombuffer(model._rows(text), dtype=np.int32)
+        rows = np.frombuffer(model._scoring_rows(text), dtype=np.int32)
         assert sorted(rows.tolist()) == sorted(model.ids(text))
-        total, scale = model._rows_sums(model._rows(text))
+        total, scale = model._rows_sums(model._scoring_rows(text))
         want_total, want_scale = model.sums_of(model.ids(text))
         assert np.allclose(total, want_total, rtol=1e-12, atol=1e-12) and abs(scale - want_scale) <= 1e-12
         assert np.abs(np.array(model.proba_one(text)) - model.proba_from_sums(want_total, want_scale)).max() <= 1e-12
 
 
-def test_the_rows_caches_stay_under_their_byte_budget(model: compiled.CompiledModel, monkeypatch) -> None:
+@pytest.mark.parametrize("code", ["de", "pt"])  # Korean's n-gram rows keep nothing
+def test_the_rows_caches_stay_under_their_byte_budget(code: str, monkeypatch) -> None:
+    model, _ = load_compiled(MODELS / f"model-{code}.json")
     monkeypatch.setattr(compiled, "ROWS_CACHE_BYTES", model._rows_bytes + 50_000)
     for text in _generated(5) + _generated(6):
         model.proba_one(text)
