@@ -31,6 +31,7 @@ _EMOJI = r"[\u2600-\u27bf\U0001f000-\U0001faff]"  # one token each, ``0x<code po
 _WORD = re.compile(_EMOJI + r"|[^\W\d_]+")  # runs of letters: numbers and underscores are not words
 _CJK = r"\uac00-\ud7a3\u3400-\u9fff\uf900-\ufaff"  # Hangul syllables, CJK ideographs
 _SYLLABLE = re.compile(rf"{_EMOJI}|[{_CJK}]|[^\W\d_{_CJK}]+")
+_ALL_CJK = re.compile(rf"[{_CJK}]+").fullmatch
 
 
 class WordReader:
@@ -63,9 +64,12 @@ class WordReader:
             return []
         low = piece.lower()
         # The commonest piece, a word of letters alone: no link or mention in it, one run of letters, nothing for
-        # NFKC to change (checked: "ﬁ" and "Ｄｕ" are letters too), and no syllable to cut it into.
-        if low.isalpha() and (piece.isascii() or (not self.syllables and unicodedata.is_normalized("NFKC", piece))):
-            return [low]
+        # NFKC to change (checked: "ﬁ" and "Ｄｕ" are letters too); with ``syllables``, Korean's, all syllables.
+        if low.isalpha() and (piece.isascii() or unicodedata.is_normalized("NFKC", piece)):
+            if not self.syllables or piece.isascii():
+                return [low]
+            if _ALL_CJK(low):
+                return list(low)
         found: list[str] = self._pattern.findall(_NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
         return found
 

@@ -71,7 +71,26 @@ def test_the_rows_caches_stay_under_their_byte_budget(code: str, monkeypatch) ->
 def test_a_piece_of_letters_alone_is_read_as_the_full_reading_does(syllables: bool) -> None:
     reader = wordreader.WordReader(syllables)
     pieces = [p for text in TEXTS + _generated(7) for p in text.split()]
-    pieces += ["ﬁne", "Ｄｕ", "İstanbul", "e\u0301", "ǅemal", "ß", "Straße", "바보야", "RT", "rt", "ⅷ", "ᾈ"]
+    pieces += [
+        "ﬁne",
+        "Ｄｕ",
+        "İstanbul",
+        "e\u0301",
+        "ǅemal",
+        "ß",
+        "Straße",
+        "바보야",
+        "바보ok",
+        "ok바보",
+        "漢字",
+        "䷀",
+        "바보😡",
+        "ＡＢ바",
+        "RT",
+        "rt",
+        "ⅷ",
+        "ᾈ",
+    ]
     for piece in pieces:
         full = reader._pattern.findall(wordreader._NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
         assert reader.letters(piece) == ([] if piece.upper() == "RT" else full), piece
