@@ -288,7 +288,7 @@ class CompiledModel:
         character n-grams), as int32 bytes in another order (a text's rows are counted: the order changes nothing
         but the sum's rounding, ~1e-16). Each piece's and each word's rows are kept as bytes, not token strings (a
         German word's character n-grams are ~20 strings, their rows 80 bytes): a post is a lookup per piece and a
-        join. (Korean's syllable 1–3-grams cross pieces and its pieces rarely repeat: it keeps ``ids``.)"""
+        join. (Korean's syllable 1–3-grams cross pieces and its pieces rarely repeat: ``_gram_rows``.)"""
         cached, make = self._piece_rows.get, self._rows_of
         return b"".join([r if (r := cached(piece)) is not None else make(piece) for piece in text.split()])
 

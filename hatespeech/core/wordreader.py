@@ -50,8 +50,8 @@ class WordReader:
     def expand(self, word: str) -> list[str]:
         """``word``, then with ``chars`` its character n-grams, edges marked ``_``, each prefixed ``0`` (no
         word has a digit, so a gram never counts as a word): ``dumm`` → ``dumm 0_du 0dum 0umm 0mm_ …``."""
-        if not word.isalpha():
-            return [f"0x{ord(word):x}"]  # an emoji
+        if len(word) == 1 and not word.isalpha():  # an emoji (a run with numerals in it, "a〇b", is a word)
+            return [f"0x{ord(word):x}"]
         if self.chars is None:
             return [word]
         low, high = self.chars
