@@ -245,4 +245,6 @@ def test_a_language_model_that_fails_on_its_first_post_answers_503(tmp_path: Pat
             status, answer = post_json(server.url + path, {"text": SUPPORTED[0][2]})
             assert status == 503 and isinstance(answer, dict), answer
             assert "'de' model failed to load" in answer["error"]
+        status, answer = post_json(server.url + "/v1/moderations", {"input": SUPPORTED[0][2]})
+        assert status == 503 and isinstance(answer, dict) and "'de' model failed to load" in answer["error"]
         assert moderate(server, "have a lovely day, everyone")["model"]["language"] == "en"
