@@ -246,5 +246,9 @@ def test_a_language_model_that_fails_on_its_first_post_answers_503(tmp_path: Pat
             assert status == 503 and isinstance(answer, dict), answer
             assert "'de' model failed to load" in answer["error"]
         status, answer = post_json(server.url + "/v1/moderations", {"input": SUPPORTED[0][2]})
-        assert status == 503 and isinstance(answer, dict) and "'de' model failed to load" in answer["error"]
+        assert status == 503 and isinstance(answer, dict), answer  # in OpenAI's error shape, as every /v1/ refusal
+        assert "'de' model failed to load" in answer["error"]["message"]
+        analyze = {"comment": {"text": SUPPORTED[0][2]}, "requestedAttributes": {"TOXICITY": {}}}
+        status, answer = post_json(server.url + ANALYZE, analyze)
+        assert status == 503 and isinstance(answer, dict) and "'de' model failed to load" in answer["error"], answer
         assert moderate(server, "have a lovely day, everyone")["model"]["language"] == "en"
