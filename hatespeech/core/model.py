@@ -328,11 +328,17 @@ class CompiledModel:
     def _rows_of_word(self, word: str) -> bytes:
         """A word's rows (the word's and its character n-grams'), kept with the pieces' (``_rows_of``)."""
         assert isinstance(self.reader, WordReader)
-        get = self.vocab.get
-        expanded = self.reader.expand(word)
-        tokens = expanded if self._plain and _one_token(expanded[0]) else self._word_tokens(expanded)
-        rows = array("i", [j for t in tokens if (j := get(t)) is not None])
-        found = rows.tobytes()
+        get, chars = self.vocab.get, self.reader.chars
+        if self._plain and chars is not None and word.isalpha():  # ``expand``'s tokens, looked up as they are made
+            marked = f"_{word}_"
+            ids = [j] if (j := get(word)) is not None else []
+            for n in range(chars[0], chars[1] + 1):
+                ids += [j for i in range(len(marked) - n + 1) if (j := get("0" + marked[i : i + n])) is not None]
+        else:
+            expanded = self.reader.expand(word)
+            tokens = expanded if self._plain and _one_token(expanded[0]) else self._word_tokens(expanded)
+            ids = [j for t in tokens if (j := get(t)) is not None]
+        found = array("i", ids).tobytes()
         if len(word) <= CACHE_PIECE_CHARS:
             self._keep_rows(self._word_rows, word, found)
         return found
