@@ -304,8 +304,8 @@ print(first, english, time.time() - t0, rss())
 
 
 def language_cold(runs: int = 3, refs: list[str] | None = None) -> None:
-    """Cold start and RSS of the service's process with every language model loaded at start (as served by
-    default), loaded on each language's first post (``LANGUAGE_MODELS_LOAD=first-use``), and with English only
+    """Cold start and RSS of the service's process with every language model loaded at start
+    (``LANGUAGE_MODELS_LOAD=start``), on each language's first post (``first-use``, the default), and with English only
     (``LANGUAGE_MODELS_DIR`` an empty folder); for this checkout and each of ``refs`` (git revisions, exported
     with ``git archive``), the processes taking turns."""
     env = {**os.environ, "LOG_LEVEL": "warning"}

@@ -93,8 +93,8 @@ def test_a_language_loading_blocks_no_other_language() -> None:
 
 
 def test_the_setting_is_start_or_first_use() -> None:
-    assert Settings.from_env({}).language_models_load == "start"
-    assert Settings.from_env({"LANGUAGE_MODELS_LOAD": "First-Use"}).language_models_load == "first-use"
+    assert Settings.from_env({}).language_models_load == "first-use"
+    assert Settings.from_env({"LANGUAGE_MODELS_LOAD": "Start"}).language_models_load == "start"
     with pytest.raises(ConfigError, match="LANGUAGE_MODELS_LOAD='lazy' must be one of start, first-use"):
         Settings.from_env({"LANGUAGE_MODELS_LOAD": "lazy"})
     with pytest.raises(ValueError, match="first-use"):
