@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory]
     .venv/bin/python bench/latency.py --only single,ab,languages --texts 3000 --ref main,6efbe36^   # issue 28
+    .venv/bin/python bench/latency.py --only language_cold --ref 723d191   # LANGUAGE_MODELS_LOAD, before/after
 
 ``ab`` times this checkout and each ``--ref`` (comma-separated git revisions) in alternating fresh
 processes; ``languages`` times each language model's ``proba_one`` on its own posts beside the English
@@ -302,31 +303,46 @@ print(first, english, time.time() - t0, rss())
 """
 
 
-def language_cold(runs: int = 3) -> None:
-    """Cold start and RSS of the service's process with every language model (loaded at start, as served) and
-    with English only (``LANGUAGE_MODELS_DIR`` an empty folder)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "warning"}
+def language_cold(runs: int = 3, refs: list[str] | None = None) -> None:
+    """Cold start and RSS of the service's process with every language model loaded at start
+    (``LANGUAGE_MODELS_LOAD=start``), on each language's first post (``first-use``, the default), and with English only
+    (``LANGUAGE_MODELS_DIR`` an empty folder); for this checkout and each of ``refs`` (git revisions, exported
+    with ``git archive``), the processes taking turns."""
+    env = {**os.environ, "LOG_LEVEL": "warning"}
     env.pop("MODEL_PATH", None)
-    found: dict[str, list[list[float]]] = {"every language (served)": [], "English only": []}
-    with tempfile.TemporaryDirectory() as empty:
-        folders = {"every language (served)": str(ROOT / "models" / "languages"), "English only": empty}
+    configs = {
+        "every language, at start": {"LANGUAGE_MODELS_LOAD": "start"},
+        "every language, on first use": {"LANGUAGE_MODELS_LOAD": "first-use"},
+        "English only": {},
+    }
+    with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as exported:
+        places = {"this checkout": ROOT}
+        for ref in refs or []:
+            folder = Path(exported) / ref.replace("/", "_")
+            folder.mkdir()
+            archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+            places[ref] = folder
+        found: dict[tuple[str, str], list[list[float]]] = {(p, c): [] for p in places for c in configs}
         for _ in range(runs):
-            for name, folder in folders.items():
-                out = subprocess.run(
-                    [str(PYTHON), "-c", LANGUAGE_COLD, repr(time.time())],
-                    cwd=ROOT,
-                    env={**env, "LANGUAGE_MODELS_DIR": folder},
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                found[name].append([float(x) for x in out.stdout.split()])
+            for place, where in places.items():
+                for name, extra in configs.items():
+                    folder = empty if name == "English only" else str(where / "models" / "languages")
+                    out = subprocess.run(
+                        [str(PYTHON), "-c", LANGUAGE_COLD, repr(time.time())],
+                        cwd=where,
+                        env={**env, **extra, "PYTHONPATH": str(where), "LANGUAGE_MODELS_DIR": folder},
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    found[place, name].append([float(x) for x in out.stdout.split()])
     print(f"\n### Cold start and memory with the language models ({runs} fresh processes each; medians)\n")
-    print("| language models | start → first answer, s | RSS then, MB | start → one answer per language, s | RSS MB |")
-    print("|---|---:|---:|---:|---:|")
-    for name, rows in found.items():
+    print("| checkout | language models | → first answer, s | RSS then, MB | → one answer per language, s | RSS MB |")
+    print("|---|---|---:|---:|---:|---:|")
+    for (place, name), rows in found.items():
         m = np.median(np.array(rows), axis=0)
-        print(f"| {name} | {m[0]:.3f} | {m[1]:.0f} | {m[2]:.3f} | {m[3]:.0f} |")
+        print(f"| {place} | {name} | {m[0]:.3f} | {m[1]:.0f} | {m[2]:.3f} | {m[3]:.0f} |")
 
 
 def smaps(pid: int) -> dict[str, int]:
@@ -512,7 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-texts", type=int, default=100_000)
     parser.add_argument("--only", default="single,batch,cold,memory")
     parser.add_argument("--no-tutorial", action="store_true", help="single: leave the tutorial's pipeline out")
-    parser.add_argument("--ref", help="with --only ab: git revisions (comma-separated) to compare app.predict with")
+    parser.add_argument(
+        "--ref", help="with --only ab or language_cold: git revisions (comma-separated) to compare this checkout with"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "warning")
     print(f"Machine: {machine()}. Command: `.venv/bin/python bench/latency.py {' '.join(argv or sys.argv[1:])}`")
@@ -523,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": memory,
         "ab": lambda: side_by_side(args.texts, (args.ref or "HEAD").split(",")),
         "languages": lambda: languages(min(args.texts, 3000)),
-        "language_cold": language_cold,
+        "language_cold": lambda: language_cold(refs=args.ref.split(",") if args.ref else None),
     }
     for name in args.only.split(","):
         parts[name]()

@@ -26,6 +26,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / "model.json"
 # (hatespeech.core.moderator.Languages); retrained ones drop in under their own card's name.
 DEFAULT_LANGUAGE_MODELS_DIR = MODELS_DIR / "languages"
 UNSUPPORTED_ACTIONS = ("allow", "review")  # UNSUPPORTED_LANGUAGE_ACTION's choices; never block on no judgement
+LANGUAGE_MODELS_LOADS = ("start", "first-use")  # LANGUAGE_MODELS_LOAD's choices (hatespeech.core.moderator.Languages)
 DEFAULT_DATA_PATH = ROOT / "data" / "labeled_data.csv"
 SHARED_DATA_PATH = ROOT.parent / "shared" / "data" / "davidson" / "labeled_data.csv"  # a team's copy, beside it
 DATA_PATHS = (DEFAULT_DATA_PATH, SHARED_DATA_PATH)  # where train.py and the tests look, in this order
@@ -573,6 +574,10 @@ class Settings:
     # UNSUPPORTED_LANGUAGE_ACTION: the action for a post in a language without a model (allow, or review to have
     # a person read it); its answer says why, and no model's score decides it
     unsupported_language_action: str = "allow"
+    # LANGUAGE_MODELS_LOAD: when the other languages' models are loaded: on each language's first post in a worker
+    # (first-use: each card and file hash is still checked at start; a worker holds only the languages it meets;
+    # bench/latency.py --only language_cold: 1.2 s and 81 MB to a first answer, 2.2 s and 137 MB at start), or start
+    language_models_load: str = "first-use"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -612,6 +617,7 @@ class Settings:
             unsupported_language_action=_choice(
                 env, "UNSUPPORTED_LANGUAGE_ACTION", cls.unsupported_language_action, UNSUPPORTED_ACTIONS
             ),
+            language_models_load=_choice(env, "LANGUAGE_MODELS_LOAD", cls.language_models_load, LANGUAGE_MODELS_LOADS),
         )
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from itertools import chain, islice, pairwise
@@ -47,6 +48,8 @@ FORMAT_VERSION = 1
 CACHE_BYTES = 32 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
 CACHE_PIECE_CHARS = 64  # longer pieces are analysed each time and never kept: a real word is shorter
 WORD_CACHE_BYTES = 8 << 20  # a language model's per-word cache (``CompiledModel._word``), in estimated bytes
+ROWS_CACHE_BYTES = 8 << 20  # a language model's rows per piece and per word (``CompiledModel._rows``), estimated
+WARM_LANGUAGE_WORDS = 2_000  # a language model's commonest words given their rows at load (``_warm``)
 WARM_TERMS = 30_000  # at most this many pieces analysed at load (``_warm``; ours: 13,000 in ~0.08 s)
 WARM_COMMON = 20  # words counted this often in training are also warmed capitalised and in capitals
 BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch memory)
@@ -85,6 +88,12 @@ _TUPLE_BYTES = sys.getsizeof(())
 WordEntry = tuple[tuple[str, ...], tuple[int, ...], frozenset[str]]  # see ``CompiledModel._word``
 
 
+def _rows_bytes(key: str, value: bytes) -> int:
+    """What one entry of a language model's rows caches costs (estimated as ``_entry_bytes`` does; a piece of one
+    word shares that word's bytes, counted twice)."""
+    return _ROWS_ENTRY_BYTES + sys.getsizeof(key) + len(value)
+
+
 def _word_bytes(word: str, entry: WordEntry) -> int:
     """What one per-word entry costs (estimated as ``_entry_bytes`` does): the key, its tokens, the rows' tuple."""
     tokens, own, _ = entry
@@ -92,6 +101,9 @@ def _word_bytes(word: str, entry: WordEntry) -> int:
 
 
 _FAST_BYTES = sys.getsizeof((0, 0, 0, 0, 0)) + 8  # the fast tuple and the entry's slot for it
+
+_ROW = np.dtype(np.int32)
+_ROWS_ENTRY_BYTES = 112 + sys.getsizeof(b"")  # a dict slot + index, the bytes' header (a word's key is counted apart)
 
 
 _add = np.add.reduce
@@ -109,8 +121,9 @@ _EXP_MAX = 700.0  # exp(700) is finite; the sigmoid there is 1e-304, which is 0 
 class CompiledModel:
     """Arrays in, probabilities out: ``proba_one(text)`` and ``predict_proba(texts)``."""
 
-    def __init__(self, arrays: dict[str, Any]):
-        """Build from plain arrays: ``hatespeech.training.compile.to_arrays()``'s output, or the model file's."""
+    def __init__(self, arrays: dict[str, Any], warm: bool = True):
+        """Build from plain arrays: ``hatespeech.training.compile.to_arrays()``'s output, or the model file's;
+        ``warm``: fill the caches with the commonest pieces now (``_warm``), else as texts come."""
         if arrays.get("format") != FORMAT or arrays.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"not a {FORMAT} version {FORMAT_VERSION}")
         terms: list[str] = np.asarray(arrays["terms"], dtype=str).tolist()
@@ -166,13 +179,30 @@ class CompiledModel:
         # A language model's words, each with its tokens (its character n-grams) and their rows: see ``_word``.
         self._words: dict[str, WordEntry] | None = None if self._idioms else {}
         self._words_bytes = 0
+        # The languages' scoring path (``_rows``): each piece's and each word's rows as bytes, no token strings kept.
+        self._rows_on = isinstance(self.reader, WordReader) and self.ngram == (1, 1)
+        self._plain = self.whole_words and not self.stop  # a word's tokens are what ``WordReader.expand`` gives
+        self._piece_rows: dict[str, bytes] = {}
+        # What a language model scores a text's rows with (``_rows_sums`` adds them): per piece, or per n-gram.
+        self._scoring_rows = (
+            (self._rows if self._rows_on else self._gram_rows)
+            if isinstance(self.reader, WordReader) and self.ngram[0] == 1 and len(self.table) < 1 << 31  # int32 rows
+            else None
+        )
+        self._word_rows: dict[str, bytes] = {}
+        self._rows_bytes = 0
+        self._ones = np.ones(256)  # the weights of rows seen once (``_rows_sums``)
+        self._pinned_pieces = self._pinned_words = self._pinned_rows_bytes = 0
         self._pieces: dict[str, Entry] = {}  # see ``piece``
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._pinned = self._pinned_bytes = 0
-        self._warm()
+        if warm:
+            self._warm()
         # The warm entries come first in the cache: kept when it is full (``piece``), if they fill at most half.
         self._pinned = len(self._pieces)
         self._pinned_bytes = self._cache_bytes
+        self._pinned_pieces, self._pinned_words = len(self._piece_rows), len(self._word_rows)
+        self._pinned_rows_bytes = self._rows_bytes
 
     # --- scoring -----------------------------------------------------------------------------------
 
@@ -230,12 +260,7 @@ class CompiledModel:
         entries (words over ``CACHE_PIECE_CHARS`` never; the older half dropped at ``WORD_CACHE_BYTES``)."""
         assert self._words is not None and isinstance(self.reader, WordReader)
         expanded = self.reader.expand(word)
-        tokens: tuple[str, ...]
-        if self.whole_words and _one_token(expanded[0]):  # its n-grams are its letters, "_" and "0": one token each
-            stop = self.stop
-            tokens = tuple(t for t in expanded if t not in stop) if stop else tuple(expanded)
-        else:  # per word as over the piece: ``analyse`` treats each word on its own
-            tokens = self.analyse(expanded)
+        tokens = self._word_tokens(expanded)
         get = self.vocab.get
         entry = (tokens, tuple(j for t in tokens if (j := get(t)) is not None), threats.gate_words(expanded))
         if len(word) <= CACHE_PIECE_CHARS:
@@ -247,6 +272,128 @@ class CompiledModel:
             self._words[word] = entry
             self._words_bytes += _word_bytes(word, entry)
         return entry
+
+    def _word_tokens(self, expanded: list[str]) -> tuple[str, ...]:
+        """The tokens of a language model's word, ``WordReader.expand``ed: the word and its character n-grams, stop
+        words removed."""
+        if self.whole_words and _one_token(expanded[0]):  # its n-grams are its letters, "_" and "0": one token each
+            stop = self.stop
+            return tuple(t for t in expanded if t not in stop) if stop else tuple(expanded)
+        return self.analyse(expanded)  # per word as over the piece: ``analyse`` treats each word on its own
+
+    # --- the languages' scoring path ---------------------------------------------------------------
+
+    def _rows(self, text: str) -> bytes:
+        """A language model's ``ids(text)`` (``_rows_on``: unigrams, German's and Portuguese's words with their
+        character n-grams), as int32 bytes in another order (a text's rows are counted: the order changes nothing
+        but the sum's rounding, ~1e-16). Each piece's and each word's rows are kept as bytes, not token strings (a
+        German word's character n-grams are ~20 strings, their rows 80 bytes): a post is a lookup per piece and a
+        join. (Korean's syllable 1–3-grams cross pieces and its pieces rarely repeat: ``_gram_rows``.)"""
+        cached, make = self._piece_rows.get, self._rows_of
+        return b"".join([r if (r := cached(piece)) is not None else make(piece) for piece in text.split()])
+
+    def _gram_rows(self, text: str) -> bytes:
+        """``_rows`` for a language model with word n-grams (Korean's syllable 1–3-grams): its pieces rarely repeat
+        (6% of a Korean post's are met before), so nothing is kept per piece: the text's tokens, read piece by
+        piece, then one lookup per n-gram."""
+        assert isinstance(self.reader, WordReader) and self._words is not None
+        expand, letters, low, high = self.reader.expand, self.reader.letters, self.ngram[0], self.ngram[1]
+        if self._plain and self.reader.chars is None:  # each word (a syllable) is its own one token
+            tokens = [w if w.isalpha() else expand(w)[0] for piece in text.split() for w in letters(piece)]
+        else:
+            tokens = [t for piece in text.split() for w in letters(piece) for t in self._word_tokens(expand(w))]
+        get = self.vocab.get
+        ids = [j for t in tokens if (j := get(t)) is not None] if low == 1 else []
+        for n in range(max(low, 2), high + 1):
+            if n == 2:
+                ids += [j for a, b in pairwise(tokens) if (j := get(f"{a} {b}")) is not None]
+            elif n == 3:
+                grams = zip(tokens, tokens[1:], tokens[2:], strict=False)
+                ids += [j for a, b, c in grams if (j := get(f"{a} {b} {c}")) is not None]
+            else:
+                ids += [j for i in range(len(tokens) - n + 1) if (j := get(" ".join(tokens[i : i + n]))) is not None]
+        return array("i", ids).tobytes()
+
+    def _rows_of(self, piece: str) -> bytes:
+        """A piece's rows (``_rows``): its words', each kept per word ("Idiot", "idiot!" and "#Idiot"), the piece's
+        too, in ``ROWS_CACHE_BYTES`` for both (bounded as ``piece``'s entries are)."""
+        assert isinstance(self.reader, WordReader)
+        kept = self._word_rows.get
+        parts = [r if (r := kept(w)) is not None else self._rows_of_word(w) for w in self.reader.letters(piece)]
+        found = parts[0] if len(parts) == 1 else b"".join(parts)
+        if len(piece) <= CACHE_PIECE_CHARS:
+            self._keep_rows(self._piece_rows, piece, found)
+        return found
+
+    def _rows_of_word(self, word: str) -> bytes:
+        """A word's rows (the word's and its character n-grams'), kept with the pieces' (``_rows_of``)."""
+        assert isinstance(self.reader, WordReader)
+        get, chars = self.vocab.get, self.reader.chars
+        if self._plain and chars is not None and word.isalpha():  # ``expand``'s tokens, looked up as they are made
+            marked = f"_{word}_"
+            ids = [j] if (j := get(word)) is not None else []
+            for n in range(chars[0], chars[1] + 1):
+                ids += [j for i in range(len(marked) - n + 1) if (j := get("0" + marked[i : i + n])) is not None]
+        else:
+            expanded = self.reader.expand(word)
+            tokens = expanded if self._plain and _one_token(expanded[0]) else self._word_tokens(expanded)
+            ids = [j for t in tokens if (j := get(t)) is not None]
+        found = array("i", ids).tobytes()
+        if len(word) <= CACHE_PIECE_CHARS:
+            self._keep_rows(self._word_rows, word, found)
+        return found
+
+    def _keep_rows(self, cache: dict[str, bytes], key: str, value: bytes) -> None:
+        """``cache[key] = value`` within ``ROWS_CACHE_BYTES`` (estimated, for the pieces' and words' caches
+        together): when full, the older half of each is dropped, but the entries ``_warm`` made while they fill at
+        most half the budget (as ``piece`` does)."""
+        if self._rows_bytes >= ROWS_CACHE_BYTES:
+            for kept, pinned in ((self._piece_rows, self._pinned_pieces), (self._word_rows, self._pinned_words)):
+                keep = pinned if self._pinned_rows_bytes <= ROWS_CACHE_BYTES // 2 else 0
+                for old in list(islice(kept, keep, keep + (len(kept) - keep) // 2)):
+                    dropped = kept.pop(old, None)  # another thread may have dropped it already
+                    if dropped is not None:
+                        self._rows_bytes -= _rows_bytes(old, dropped)
+        cache[key] = value
+        self._rows_bytes += _rows_bytes(key, value)
+
+    def _rows_sums(self, rows: bytes) -> tuple[list[float], float]:
+        """``sums_of`` for a language model's ``_rows``: sorted, each row weighted by 1, except a feature seen c > 1
+        times (a German post: ~3 of ~200 rows), whose first row weighs tf(c) and the others 0; then Σ weight × row
+        and Σ weight² × the norm's column are two products (``Counter``, ``np.unique`` and a row-by-row sum cost
+        several times more)."""
+        if not rows:
+            return self._zeros, 1.0
+        found = np.sort(np.frombuffer(rows, dtype=_ROW))
+        n = len(found)
+        if n > len(self._ones):
+            self._ones = np.ones(n)
+        block = self.table.take(found, axis=0)
+        repeats = np.flatnonzero(found[1:] == found[:-1]).tolist()
+        if not repeats:  # every feature once: tf = 1, and tf² = 1
+            sums = self._ones[:n] @ block
+            norm_sum = float(sums[-1])
+        else:
+            weights = self._ones[:n].copy()
+            runs: dict[int, int] = {}  # a run's first position → its count
+            first = previous = -2
+            for i in repeats:  # row i + 1 repeats row i
+                if i != previous + 1:
+                    first = i
+                runs[first] = runs.get(first, 1) + 1
+                previous = i
+            weights[[i + 1 for i in repeats]] = 0.0
+            # l2: Σ tf² idf² = Σ tf idf² (the sums' last column) + Σ (tf² - tf) idf² over the repeated features
+            extra = 0.0
+            last = self.n_columns
+            for i, count in runs.items():
+                weights[i] = tf = self.tf(count)
+                extra += (tf * tf - tf) * block.item(i, last)
+            sums = weights @ block
+            norm_sum = float(sums[-1]) + extra
+        total: list[float] = sums.tolist()
+        norm = math.sqrt(norm_sum) if self.norm == "l2" else total[-1]
+        return total, (1.0 / norm if self.norm != "none" and norm > 0 else 1.0)
 
     def _fast(self, piece: str, tokens: tuple[str, ...], own: tuple[int, ...] | None = None) -> Fast | None:
         """A piece's part of ``fast_ids``; ``None`` where the fast path does not apply (no fast path for
@@ -343,6 +490,15 @@ class CompiledModel:
             (w.upper() for w in common),
             ("RT", "I"),
         )
+        if self._rows_on:  # a language model scores through ``_rows``: its commonest words get their rows
+            words = [t for t in self.vocab if " " not in t and t.isalpha()]
+            # No counts kept for a language: the lowest idf (the norm's column: idf², or idf) is the commonest word.
+            idf = self.table[np.fromiter(map(self.vocab.__getitem__, words), dtype=np.intp, count=len(words)), -1]
+            for i in np.argsort(idf, kind="stable")[:WARM_LANGUAGE_WORDS].tolist():
+                self._rows_of(words[i])
+            return
+        if self._scoring_rows is not None:  # Korean's ``_gram_rows`` keeps nothing to warm
+            return
         for piece in islice(pieces, WARM_TERMS):
             if piece not in self._pieces:
                 self.piece(piece)
@@ -433,6 +589,8 @@ class CompiledModel:
 
     def sums(self, text: str) -> tuple[list[float], float]:
         """Σ tf × row over the text's features (C + 1 columns, the last the norm's sum) and 1 / norm."""
+        if self._scoring_rows is not None:
+            return self._rows_sums(self._scoring_rows(text))
         return self.sums_of(self.ids(text))
 
     def sums_of(self, ids: list[int]) -> tuple[list[float], float]:
@@ -528,20 +686,25 @@ class CompiledModel:
     def _batch(
         self, texts: list[str], threat_words: list[set[str]] | None = None, tokens: list[list[str]] | None = None
     ) -> np.ndarray:
-        if threat_words is None:
-            per_text = [self.ids(t) for t in texts]
+        if threat_words is None and self._scoring_rows is not None:  # a language model's: rows as bytes, one join
+            found = [self._scoring_rows(t) for t in texts]
+            sizes = [len(rows) // _ROW.itemsize for rows in found]
+            features = np.frombuffer(b"".join(found), dtype=_ROW).astype(np.int64)
         else:
-            gates: list[set[str]] = [set() for _ in texts]
-            if tokens is None:
-                per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+            if threat_words is None:
+                per_text = [self.ids(t) for t in texts]
             else:
-                seen: list[list[str]] = [[] for _ in texts]
-                per_text = [self.ids(t, gate, s) for t, gate, s in zip(texts, gates, seen, strict=True)]
-                tokens += seen
-            threat_words += gates
+                gates: list[set[str]] = [set() for _ in texts]
+                if tokens is None:
+                    per_text = [self.ids(t, gate) for t, gate in zip(texts, gates, strict=True)]
+                else:
+                    seen: list[list[str]] = [[] for _ in texts]
+                    per_text = [self.ids(t, gate, s) for t, gate, s in zip(texts, gates, seen, strict=True)]
+                    tokens += seen
+                threat_words += gates
+            sizes = list(map(len, per_text))
+            features = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=sum(sizes))
         width = self.missing + 1
-        sizes = list(map(len, per_text))
-        features = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=sum(sizes))
         keys = np.repeat(np.arange(len(texts), dtype=np.int64), sizes) * width + features
         keys, counts = np.unique(keys, return_counts=True)  # sorted: by text, then feature
         doc, feature = np.divmod(keys, width)

@@ -167,13 +167,29 @@ def read_vouched(card_path: Path, name: str, sha256: str, size: int | None) -> b
         data = path.read_bytes()
     except OSError as err:
         raise ModelError(f"The file {path} named by {card_path} cannot be read: {err}. {RETRAIN}") from None
-    digest = sha256_bytes(data)
+    _check_digest(path, sha256_bytes(data), len(data), sha256, size)
+    return data
+
+
+def check_vouched(card_path: Path, name: str, sha256: str, size: int | None) -> None:
+    """``read_vouched``'s check, the file hashed as it is read (a few pages at a time): nothing of it is kept (the
+    whole file read and freed left ~5 MB per file in the process's heap)."""
+    path = card_path.parent / name
+    try:
+        with path.open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+            length = file.tell()
+    except OSError as err:
+        raise ModelError(f"The file {path} named by {card_path} cannot be read: {err}. {RETRAIN}") from None
+    _check_digest(path, digest, length, sha256, size)
+
+
+def _check_digest(path: Path, digest: str, length: int, sha256: str, size: int | None) -> None:
     if digest != sha256:
         raise ModelError(
-            f"{path} does not match its card: sha256 {digest}, the card says {sha256} (size {len(data)} bytes, "
+            f"{path} does not match its card: sha256 {digest}, the card says {sha256} (size {length} bytes, "
             f"the card says {size}). The file is truncated, corrupted or from another model; refusing it. {RETRAIN}"
         )
-    return data
 
 
 def probe_scores(model: Any, texts: Sequence[str] = PROBES) -> list[list[float]]:
@@ -193,15 +209,16 @@ def check_probes(model: Any, card: Mapping[str, Any], where: Path) -> None:
             )
 
 
-def load_compiled(path: Path) -> tuple[CompiledModel, dict[str, Any]]:
-    """The compiled model its card vouches for (what the service scores with), or ``ModelError`` saying why not."""
+def load_compiled(path: Path, warm: bool = True) -> tuple[CompiledModel, dict[str, Any]]:
+    """The compiled model its card vouches for (what the service scores with), or ``ModelError`` saying why not;
+    ``warm``: its caches filled now (``CompiledModel``)."""
     card_path = card_path_of(path)
     card = read_card(card_path)
     data = read_vouched(card_path, card["model_file"], card["sha256"], card["size_bytes"])
-    return compiled_from(card, data, card_path.parent / card["model_file"]), card
+    return compiled_from(card, data, card_path.parent / card["model_file"], warm), card
 
 
-def compiled_from(card: dict[str, Any], data: bytes, where: Path | str) -> CompiledModel:
+def compiled_from(card: dict[str, Any], data: bytes, where: Path | str, warm: bool = True) -> CompiledModel:
     """The compiled model in ``data`` (a ``.npz``'s bytes, from a file or a database), if the checked ``card``
     vouches for it: its sha256, the NumPy version, the probe scores; else ``ModelError`` naming ``where``."""
     digest = sha256_bytes(data)
@@ -211,7 +228,7 @@ def compiled_from(card: dict[str, Any], data: bytes, where: Path | str) -> Compi
     if built.split(".")[0] != here.split(".")[0]:
         raise ModelError(f"{where} was built with NumPy {built}, but {here} is installed. {RETRAIN}")
     try:
-        model = CompiledModel(from_npz(data))
+        model = CompiledModel(from_npz(data), warm)
     except (KeyError, TypeError, ValueError, OSError) as err:
         raise ModelError(f"{where} holds no usable compiled model ({err}). {RETRAIN}") from None
     check_probes(model, card, Path(where))

@@ -31,6 +31,7 @@ _EMOJI = r"[\u2600-\u27bf\U0001f000-\U0001faff]"  # one token each, ``0x<code po
 _WORD = re.compile(_EMOJI + r"|[^\W\d_]+")  # runs of letters: numbers and underscores are not words
 _CJK = r"\uac00-\ud7a3\u3400-\u9fff\uf900-\ufaff"  # Hangul syllables, CJK ideographs
 _SYLLABLE = re.compile(rf"{_EMOJI}|[{_CJK}]|[^\W\d_{_CJK}]+")
+_ALL_CJK = re.compile(rf"[{_CJK}]+").fullmatch
 
 
 class WordReader:
@@ -49,8 +50,8 @@ class WordReader:
     def expand(self, word: str) -> list[str]:
         """``word``, then with ``chars`` its character n-grams, edges marked ``_``, each prefixed ``0`` (no
         word has a digit, so a gram never counts as a word): ``dumm`` → ``dumm 0_du 0dum 0umm 0mm_ …``."""
-        if not word.isalpha():
-            return [f"0x{ord(word):x}"]  # an emoji
+        if len(word) == 1 and not word.isalpha():  # an emoji (a run with numerals in it, "a〇b", is a word)
+            return [f"0x{ord(word):x}"]
         if self.chars is None:
             return [word]
         low, high = self.chars
@@ -61,6 +62,14 @@ class WordReader:
         """The words of one whitespace-separated piece before ``expand``: ``chunk`` is their expansions, in order."""
         if piece.upper() == "RT":
             return []
+        low = piece.lower()
+        # The commonest piece, a word of letters alone: no link or mention in it, one run of letters, nothing for
+        # NFKC to change (checked: "ﬁ" and "Ｄｕ" are letters too); with ``syllables``, Korean's, all syllables.
+        if low.isalpha() and (piece.isascii() or unicodedata.is_normalized("NFKC", piece)):
+            if not self.syllables or piece.isascii():
+                return [low]
+            if _ALL_CJK(low):
+                return list(low)
         found: list[str] = self._pattern.findall(_NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
         return found
 

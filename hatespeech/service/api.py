@@ -26,7 +26,7 @@ from hatespeech.core.classifier import Classifier
 from hatespeech.core.context import Context
 from hatespeech.core.explain import explain as explanation
 from hatespeech.core.labels import ABUSIVE, LABELS
-from hatespeech.core.moderator import Languages, Moderator, identify_post
+from hatespeech.core.moderator import Languages, ModelUnavailable, Moderator, identify_post
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_texts
 from hatespeech.service import compat, metrics, web
@@ -51,6 +51,8 @@ def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             return function(*args, **kwargs)
         except compat.ApiError as err:
             raise HTTPError(err.status, json.dumps(err.body), dict(JSON)) from None
+        except ModelUnavailable as err:  # as web.bad_input_is_400 answers it: never firefly's 500
+            raise HTTPError("503 Service Unavailable", json.dumps({"error": str(err)}), dict(JSON)) from None
 
     return wrapper
 
@@ -135,7 +137,9 @@ def load(settings: Settings) -> Api:
         settings.thresholds,
         max_text_chars=settings.max_text_chars,
         explain_max_spans=settings.explain_max_spans,
-        languages=Languages.load(settings.language_models_dir, settings.unsupported_language_action),
+        languages=Languages.load(
+            settings.language_models_dir, settings.unsupported_language_action, settings.language_models_load
+        ),
     )
     global _follower
     served = own if settings.model_pinned else lifecycle.start_model(settings, own)

@@ -50,6 +50,7 @@ from typing import Any
 from firefly.app import Firefly, FireflyFunction, HTTPError
 
 from hatespeech.config import OPENAPI_PATH, Settings
+from hatespeech.core.moderator import ModelUnavailable
 from hatespeech.core.validate import UnknownFields
 from hatespeech.resilience import StoreUnavailable
 from hatespeech.service import compat, metrics
@@ -95,6 +96,9 @@ def bad_input_is_400(function: Callable[..., Any]) -> Callable[..., Any]:
             return function(*args, **kwargs)
         except UnknownFields as err:
             raise HTTPError("422 Unprocessable Entity", json.dumps({"error": str(err)}), dict(JSON)) from None
+        except ModelUnavailable as err:  # a language model that failed to load on its first post (first-use)
+            log.error("%s", err)
+            raise HTTPError("503 Service Unavailable", json.dumps({"error": str(err)}), dict(JSON)) from None
         except ValueError as err:
             raise HTTPError("400 Bad Request", json.dumps({"error": str(err)}), dict(JSON)) from None
 

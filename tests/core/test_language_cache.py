@@ -1,4 +1,5 @@
-"""A language model's per-word cache and fast path (``CompiledModel._word``): the same rows as a fresh reading."""
+"""A language model's per-word caches (``CompiledModel._word`` for its tokens, ``_rows_of_word`` for its scores) and
+fast path: the same rows as a fresh reading."""
 
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ def model(request: pytest.FixtureRequest) -> CompiledModel:
 def _fresh(model: CompiledModel, text: str) -> tuple[list[float], list[str]]:
     """Scores and tokens with empty caches: every piece and word read for the first time."""
     pieces, words, size = dict(model._pieces), dict(model._words or {}), model._words_bytes
+    rows = dict(model._piece_rows), dict(model._word_rows), model._rows_bytes
     model._pieces.clear()
     assert model._words is not None
     model._words.clear()
+    model._piece_rows.clear()
+    model._word_rows.clear()
     try:
         return model.proba_one(text), model.tokens(text)
     finally:
@@ -39,6 +43,11 @@ def _fresh(model: CompiledModel, text: str) -> tuple[list[float], list[str]]:
         model._words.clear()
         model._words.update(words)
         model._words_bytes = size
+        model._piece_rows.clear()
+        model._piece_rows.update(rows[0])
+        model._word_rows.clear()
+        model._word_rows.update(rows[1])
+        model._rows_bytes = rows[2]
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -54,9 +63,15 @@ def test_a_word_is_read_once_whatever_its_punctuation(model: CompiledModel) -> N
         return
     model._words.clear()  # type: ignore[union-attr]
     model._pieces.clear()
-    model.proba_one("Idiot! Idiot, #Idiot")
+    model.tokens("Idiot! Idiot, #Idiot")
     assert list(model._words or {}) == ["idiot"]
     assert {"Idiot!", "Idiot,", "#Idiot"} <= set(model._pieces)
+    model._word_rows.clear()
+    model._piece_rows.clear()
+    model._rows_bytes = 0
+    model.proba_one("Idiot! Idiot, #Idiot")  # the scoring path's own caches, rows not tokens
+    assert list(model._word_rows) == ["idiot"]
+    assert {"Idiot!", "Idiot,", "#Idiot"} <= set(model._piece_rows)
 
 
 def test_an_english_idioms_word_does_not_leave_the_fast_path(model: CompiledModel) -> None:
@@ -70,6 +85,6 @@ def test_the_word_cache_stays_bounded(model: CompiledModel, monkeypatch: pytest.
     model._words.clear()  # type: ignore[union-attr]
     model._words_bytes = 0
     for i in range(400):
-        model.proba_one(f"wort{chr(0x61 + i % 26)}{chr(0x61 + i // 26)}zz")
+        model.tokens(f"wort{chr(0x61 + i % 26)}{chr(0x61 + i // 26)}zz")  # tokens (scoring: ROWS_CACHE_BYTES)
     assert model._words_bytes <= 20_000 + 2_000
     assert len(model._words or {}) < 400

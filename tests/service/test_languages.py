@@ -229,3 +229,26 @@ def test_the_unsupported_action_is_allow_or_review() -> None:
         Settings.from_env({"UNSUPPORTED_LANGUAGE_ACTION": "block"})
     with pytest.raises(ValueError, match="allow or review"):
         Languages(unsupported_action="block")
+
+
+def test_a_language_model_that_fails_on_its_first_post_answers_503(tmp_path: Path) -> None:
+    folder = tmp_path / "languages"
+    folder.mkdir()
+    card = DEFAULT_LANGUAGE_MODELS_DIR / "model-de.json"
+    shutil.copy(card, folder / card.name)
+    model = folder / json.loads(card.read_text("utf-8"))["model_file"]
+    shutil.copy(DEFAULT_LANGUAGE_MODELS_DIR / model.name, model)
+    with gunicorn(tmp_path, LANGUAGE_MODELS_DIR=str(folder), LANGUAGE_MODELS_LOAD="first-use") as server:
+        server.wait_ready()
+        model.write_bytes(model.read_bytes()[:-10])  # replaced after the start, before German's first post
+        for path in ("/moderate", "/predict"):
+            status, answer = post_json(server.url + path, {"text": SUPPORTED[0][2]})
+            assert status == 503 and isinstance(answer, dict), answer
+            assert "'de' model failed to load" in answer["error"]
+        status, answer = post_json(server.url + "/v1/moderations", {"input": SUPPORTED[0][2]})
+        assert status == 503 and isinstance(answer, dict), answer  # in OpenAI's error shape, as every /v1/ refusal
+        assert "'de' model failed to load" in answer["error"]["message"]
+        analyze = {"comment": {"text": SUPPORTED[0][2]}, "requestedAttributes": {"TOXICITY": {}}}
+        status, answer = post_json(server.url + ANALYZE, analyze)
+        assert status == 503 and isinstance(answer, dict) and "'de' model failed to load" in answer["error"], answer
+        assert moderate(server, "have a lovely day, everyone")["model"]["language"] == "en"

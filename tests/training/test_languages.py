@@ -75,6 +75,7 @@ ODD = [
     "Zorgs " * 500,
     "kill for a coffee, kill you",  # an English idiom's word: the compiled model's idiom path
     "\x00 \ud800 😀 &amp;",
+    "Du bist a〇b 〇〇 ᛮᛮ 𐍁𐍁 〇",  # letter-like numerals NFKC keeps: a word with them is a word, not an emoji
 ]
 
 
