@@ -468,9 +468,10 @@ def may_attack(words: Sequence[str]) -> bool:
     return not _GROUP_WORDS.isdisjoint(words) and not _TRIGGERS.isdisjoint(words)
 
 
-def check(reader: Any, text: str) -> dict[str, Any] | None:
-    """The identity attack in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``."""
-    words = [w for w in reader.words(text) if w not in _MARKERS]
+def check(reader: Any, text: str, read: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """The identity attack in ``text`` as ``reader`` (the model's ``Reader``) reads it, or ``None``; ``read``:
+    ``reader.words(text)`` where the caller has it."""
+    words = [w for w in (reader.words(text) if read is None else read) if w not in _MARKERS]
     if not may_attack(words):  # most texts: no spans read, no search
         return None
     joined, starts, bars = _joined(words, [False] * len(words))
@@ -479,7 +480,9 @@ def check(reader: Any, text: str) -> dict[str, Any] | None:
     return find(reader.tokens(text), text)
 
 
-_HIDDEN: dict[frozenset[str], re.Pattern[str]] = {}  # per set of stop words: the group words they hide
+# Per set of stop words: the group words they hide, as a pattern ignoring case and as one for lower-case text (an
+# ASCII text lowered matches it exactly where the first matches the text, at ~60% of the cost: every text asks).
+_HIDDEN: dict[frozenset[str], tuple[re.Pattern[str], re.Pattern[str]]] = {}
 
 
 def check_scored(model: Any, text: str, seen: Sequence[str] | None = None) -> dict[str, Any] | None:
@@ -490,11 +493,14 @@ def check_scored(model: Any, text: str, seen: Sequence[str] | None = None) -> di
     stop = model.stop
     hidden = _HIDDEN.get(stop)
     if hidden is None:
-        words = sorted(_GROUP_WORDS & stop) or ["(?!)"]
-        hidden = _HIDDEN.setdefault(stop, re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE))
-    if _GROUP_WORDS.isdisjoint(model.tokens(text) if seen is None else seen) and hidden.search(text) is None:
+        words = r"\b(?:" + "|".join(sorted(_GROUP_WORDS & stop) or ["(?!)"]) + r")\b"
+        hidden = _HIDDEN.setdefault(stop, (re.compile(words, re.IGNORECASE), re.compile(words)))
+    if (
+        _GROUP_WORDS.isdisjoint(model.tokens(text) if seen is None else seen)
+        and (hidden[1].search(text.lower()) if text.isascii() else hidden[0].search(text)) is None
+    ):
         return None
-    return check(model.reader, text)
+    return check(model.reader, text, model.words(text))
 
 
 LEAST_ACTION = REVIEW  # an identity attack goes to a person, whatever the model's scores say

@@ -58,12 +58,17 @@ BATCH_SLICE = 4096  # texts scored together by predict_proba (bounds its scratch
 PER_WORD_PATTERNS = frozenset(
     {r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w+\b", r"(?u)\w+", r"\w+", r"(?u)\w\w+", r"\w\w+"}
 )
-_ENTRY_BYTES = 112 + 2 * sys.getsizeof(())  # a dict slot + index, an entry's tuples' headers, its gate pointer
+_ENTRY_BYTES = 120 + 2 * sys.getsizeof(
+    ()
+)  # a dict slot + index, an entry's tuples' headers, its gate and reading pointers
 _TOKEN_BYTES = sys.getsizeof("") + 8  # a token: an ASCII string's header (every token is ASCII), a tuple slot
 # A piece's rows for the fast path (``CompiledModel.fast_ids``): its tokens' unigram rows, the bigram rows
 # inside it, its first token, the bigrams (next token → row) its last token starts, whether it is a lone letter.
 Fast = tuple[tuple[int, ...], tuple[int, ...], str | None, dict[str, int] | None, bool]
-Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str], Fast | None]  # see ``CompiledModel.piece``
+# The reader's words and markers of a piece (``Reader.chunk``'s answer) where they are not the entry's tokens and
+# markers (a stop word's, a word the vectorizer splits): see ``CompiledModel.words``.
+Read = tuple[tuple[str, ...], tuple[str, ...]]
+Entry = tuple[tuple[str, ...], tuple[str, ...], frozenset[str], Fast | None, Read | None]  # see ``CompiledModel.piece``
 _LONE_PIECE = re.compile(LONE).fullmatch  # what ``maybe_spaced`` looks for three of in a row
 _NO_FOLLOW: dict[str, int] = {}
 _NOTHING: Fast = ((), (), None, None, False)
@@ -75,9 +80,13 @@ def _entry_bytes(piece: str, entry: Entry) -> int:
     are vocabulary words, ASCII words and ``emo<code point>``), the tuples (the threat gate's words are a
     pointer to a set shared by every piece with the same ones: ``threats.gate_words``). Arithmetic on
     lengths, not ``sys.getsizeof`` per token: it is paid for every new piece."""
-    words, markers, _, fast = entry
+    words, markers, _, fast, read = entry
     chars = sum(map(len, words)) + (sum(map(len, markers)) if markers else 0)
     size = _ENTRY_BYTES + sys.getsizeof(piece) + _TOKEN_BYTES * (len(words) + len(markers)) + chars
+    if read is not None:  # the reader's tuples (its strings are the tokens' where it has any)
+        size += _PAIR_BYTES + _TUPLE_BYTES + 8 * len(read[0]) + (_TUPLE_BYTES + 8 * len(read[1]) if read[1] else 0)
+        if not words:  # stop words only: the strings are the reader's own
+            size += (_TOKEN_BYTES - 8) * len(read[0]) + sum(map(len, read[0]))
     if fast is not None and fast[2] is not None:  # its tuples (the rows are the vocabulary's int objects: pointers)
         size += _FAST_BYTES + (_TUPLE_BYTES + 8 * len(fast[0]) if fast[0] else 0)
         size += _TUPLE_BYTES + 8 * len(fast[1]) if fast[1] else 0
@@ -85,6 +94,7 @@ def _entry_bytes(piece: str, entry: Entry) -> int:
 
 
 _TUPLE_BYTES = sys.getsizeof(())
+_PAIR_BYTES = sys.getsizeof((0, 0))  # ``Read``'s tuple
 WordEntry = tuple[tuple[str, ...], tuple[int, ...], frozenset[str]]  # see ``CompiledModel._word``
 
 
@@ -194,6 +204,8 @@ class CompiledModel:
         self._ones = np.ones(256)  # the weights of rows seen once (``_rows_sums``)
         self._pinned_pieces = self._pinned_words = self._pinned_rows_bytes = 0
         self._pieces: dict[str, Entry] = {}  # see ``piece``
+        # The cache's budget in bytes where not ``CACHE_BYTES``: an archive's worker, a batch process, keeps more.
+        self.cache_bytes: int | None = None
         self._cache_bytes = 0  # their estimated size (threads may race on it: an estimate either way)
         self._pinned = self._pinned_bytes = 0
         if warm:
@@ -232,19 +244,21 @@ class CompiledModel:
                     own = tuple(chain.from_iterable(p[1] for p in parts))
                     gates = [p[2] for p in parts if p[2]]
                     gate = gates[0] if len(gates) == 1 else threats.gate_words(chain.from_iterable(gates))
-                entry = (tokens, (), gate, self._fast(piece, tokens, own))
+                entry = (tokens, (), gate, self._fast(piece, tokens, own), None)
             else:
-                words, markers = self.reader.chunk(piece)
+                read = self.reader.chunk(piece)
+                words, markers = read
                 gate = threats.gate_words(words)
                 if self.whole_words and len(words) == 1 and words[0].isalnum():  # the commonest: one word
                     tokens = () if words[0] in self.stop else words
                 else:
                     tokens = self.analyse(words)
                 marks = self.analyse(markers) if markers else ()
-                entry = (tokens, marks, gate, self._fast(piece, tokens))
+                entry = (tokens, marks, gate, self._fast(piece, tokens), None if read == (tokens, marks) else read)
             if len(piece) <= CACHE_PIECE_CHARS:
-                if self._cache_bytes >= CACHE_BYTES:
-                    keep = self._pinned if self._pinned_bytes <= CACHE_BYTES // 2 else 0
+                budget = self.cache_bytes or CACHE_BYTES
+                if self._cache_bytes >= budget:
+                    keep = self._pinned if self._pinned_bytes <= budget // 2 else 0
                     for old in list(islice(self._pieces, keep, keep + (len(self._pieces) - keep) // 2)):
                         dropped = self._pieces.pop(old, None)  # another thread may have dropped it already
                         if dropped is not None:
@@ -429,7 +443,7 @@ class CompiledModel:
         follow: dict[str, int] | None = None
         run = 0
         for piece in text.split():
-            w, m, g, fast = cached(piece) or make(piece)
+            w, m, g, fast, _ = cached(piece) or make(piece)
             if fast is None:
                 if seen is not None:
                     seen.clear()
@@ -514,13 +528,13 @@ class CompiledModel:
             pieces = self.reader.split(text)
         if gate is None:  # scoring alone: the loop every text goes through, kept as lean as it can be
             for piece in pieces:  # the same pieces as Reader.words
-                w, m, _, _ = cached(piece) or self.piece(piece)
+                w, m, _, _, _ = cached(piece) or self.piece(piece)
                 found += w
                 if m:
                     markers += m
         else:
             for piece in pieces:
-                w, m, g, _ = cached(piece) or self.piece(piece)
+                w, m, g, _, _ = cached(piece) or self.piece(piece)
                 found += w
                 if m:
                     markers += m
@@ -533,12 +547,32 @@ class CompiledModel:
     def idiom_tokens(self, text: str) -> list[str]:
         """``tokens`` for a text with a violent word (never a stop word: ``to_arrays``): read again by the
         reader, which marks the word if it is in an idiom (``hatespeech.core.idioms``)."""
-        words = self.reader.words(text)
+        words = self.words(text)
         # A marker is one token too ("_" is a word character): the whole-word path, not a regex per word.
         if self.whole_words and all(w.isalnum() or w.startswith(idioms.MARK) for w in words):
             stop = self.stop
             return [w for w in words if w not in stop]
         return list(self.analyse(words))
+
+    def words(self, text: str) -> list[str]:
+        """``self.reader.words(text)``, the same list, from the per-piece cache: each piece's ``Reader.chunk`` is kept
+        in its entry, so the threat and identity-attack checks, which read a text's words after it is scored, do
+        not read its pieces again (the reader's own cache, smaller, had mostly dropped them in an archive)."""
+        if not self._idioms:  # a WordReader's model keeps no reading per piece
+            return self.reader.words(text)
+        assert isinstance(self.reader, Reader)
+        cached, make = self._pieces.get, self.piece
+        found: list[str] = []
+        markers: list[str] = []
+        for piece in self.reader.split(text):  # as Reader.words: the same pieces, words, idioms and markers
+            entry = cached(piece) or make(piece)
+            read = entry[4] or entry  # its own tokens and markers unless they differ from the reader's
+            found += read[0]
+            if read[1]:
+                markers += read[1]
+        if not idioms.WORDS.isdisjoint(found):
+            found = idioms.mark(found)
+        return found + markers if markers else found
 
     def threat_words(self, text: str) -> set[str]:
         """The words of ``text`` the threat check's gate looks at (``threats.may_threaten``), from the

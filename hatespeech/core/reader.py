@@ -47,6 +47,7 @@ MAX_MASKS = 3  # at most this many masked letters in a word
 MAX_SPELLINGS = 1024  # spellings looked up one by one (two masks: 676); more go to the pattern search
 MIN_MENTION = 3  # "bitch@user": a word of 3 letters or more, then a mention of at least 3 characters
 _LEET_SLOT = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_NO_LETTER = re.compile(r"[26]")  # digits that stand for no letter: a slot of one in ``_best`` spells no word
 _ALPHABET = tuple("abcdefghijklmnopqrstuvwxyz")
 _MASKS = frozenset("*@$!|+#%?_")  # a symbol standing for one letter: f*ck, b!tch, n@gger, $hit
 _EDGE = "!\"#%'()+,-./:;<=>?[\\]^`{|}~"  # stripped around a word (as _PUNCTUATION)
@@ -91,6 +92,9 @@ class Reader:
             index.setdefault((len(word), ""), []).append(word)
         self._index = {key: "\n" + "\n".join(found) + "\n" for key, found in index.items()}
         self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Every vocabulary word is letters (``count_words`` counts only those): a spelling with a digit that stands
+        # for no letter ("w2x6", the commonest unseen piece with digits) then fits none, and ``_best`` is not run.
+        self._letters_only = all(w.isalpha() for w in self.counts)
         self._key: frozenset[tuple[str, int] | str] | None = None
         # Every start of a word that may come first in a glued word (3 letters or more, seen
         # ``MIN_COUNT`` times): its first part is searched only while it is one of these, so most
@@ -128,7 +132,7 @@ class Reader:
             return self.spaced(core.replace(".", "").replace("-", ""))
         elif not _DISGUISE.fullmatch(core):
             return None  # digits first ("45s") or other symbols
-        if sum(c.isalpha() for c in core) < 2:
+        if sum(c.isalpha() for c in core) < 2 or (self._letters_only and _NO_LETTER.search(core)):
             return None
         return self._best(core)
 

@@ -258,7 +258,7 @@ def check_scored(model: Any, text: str, words: AbstractSet[str] | None = None) -
     them (``CompiledModel.predict_proba(texts, threat_words=[])``)."""
     if not may_threaten(model.threat_words(text) if words is None else words):
         return None
-    return _search(model.reader, text, model.reader.words(text))
+    return _search(model.reader, text, model.words(text))
 
 
 def check_many(model: Any, texts: Sequence[str], words: Sequence[AbstractSet[str]]) -> list[dict[str, Any] | None]:

@@ -3,6 +3,7 @@ what a match does to a /moderate answer."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,18 @@ def test_an_archive_reviews_an_attack_as_moderate_does(tmp_path: Path, classifie
     score_archive(source, tmp_path / "out.csv", workers=1, classifier=classifier, policy=policy, progress=False)
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
         assert [r["action"] for r in csv.DictReader(f)] == ["review", "allow"]
+
+
+def test_the_gate_for_hidden_group_words_reads_ascii_lowered_as_it_reads_the_text() -> None:
+    from hatespeech.config import DEFAULT_MODEL_PATH
+    from hatespeech.core.classifier import Classifier
+
+    model = Classifier.load(DEFAULT_MODEL_PATH).model
+    attacks.check_scored(model, "hello", ["hello"])
+    ignoring_case, lowered = attacks._HIDDEN[model.stop]
+    rng = random.Random(11)
+    parts = ["MEN", "Men", "men", "oLd", "BACK", "bi", "Bitch", "omen", "mens", "_men", "men_", "9men", "x", "!", " "]
+    texts = ["".join(rng.choice(parts) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    found = [lowered.search(t.lower()) is not None for t in texts]
+    assert found == [ignoring_case.search(t) is not None for t in texts]
+    assert 100 < sum(found) < 2900  # both answers occur

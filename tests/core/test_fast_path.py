@@ -78,3 +78,13 @@ def test_the_scoring_pass_gives_each_texts_tokens_as_tokens_does(model: Compiled
     assert seen == [model.tokens(t) for t in texts]
     assert gates == [model.threat_words(t) for t in texts]
     assert (rows == model.predict_proba(texts)).all()
+
+
+def test_the_readers_words_from_the_cache_are_the_readers_words(model: CompiledModel) -> None:
+    """``CompiledModel.words`` (what the threat and attack checks read) is ``Reader.words``, list for list: cold
+    pieces, cached ones, stop words, idioms, markers, spaced-out letters and pieces too long to be kept."""
+    rng = random.Random(29)
+    texts = TEXTS + [_mixed(rng) for _ in range(500)]
+    for _ in range(2):  # first the pieces are read, then they come from the cache
+        for text in texts:
+            assert model.words(text) == model.reader.words(text), text

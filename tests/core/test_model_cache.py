@@ -40,7 +40,8 @@ def test_the_cache_stays_under_its_byte_budget(model: compiled.CompiledModel, mo
     for _ in range(300):  # ~15 MB of distinct 50-character pieces at ~500 bytes an entry
         model.proba_one(" ".join(_word(rng, 50) for _ in range(100)))
         peak = max(peak, model._cache_bytes)
-    assert peak <= budget + 2_000  # at most one entry over before the older half goes
+    # At most one entry over before the older half goes (an entry here: ~2 KB, 20 tokens and the reader's words).
+    assert peak <= budget + 2_500
     assert 0 < model._cache_bytes <= budget
 
 
