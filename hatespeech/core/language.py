@@ -46,12 +46,14 @@ Codes are ISO 639-1, macrolanguages for their varieties: every Arabic one is ``a
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from operator import itemgetter
 from pathlib import Path
 
@@ -183,8 +185,8 @@ class _NaiveBayes:
     restricted copy is column-major: 63 → 33 µs for 100 features).
     """
 
-    def __init__(self, path: Path) -> None:
-        with np.load(path, allow_pickle=False) as data:
+    def __init__(self, path: Path | str, content: bytes | None = None) -> None:
+        with np.load(io.BytesIO(content) if content is not None else path, allow_pickle=False) as data:
             if int(data["format"]) != MODEL_FORMAT:
                 raise ValueError(
                     f"{path} is not a language model of format {MODEL_FORMAT}: "
@@ -242,7 +244,10 @@ class _NaiveBayes:
 @lru_cache(maxsize=1)
 def _identifier() -> _NaiveBayes:
     """The identifier, loaded once per process at the first text that needs it (~0.2 s, ~30 MB)."""
-    return _NaiveBayes(MODEL_FILE)
+    # read through the package's resources, not a path: a Dask worker imports the package from a zip
+    # (hatespeech/archive/cluster.py ships it so), where the file has no path of its own
+    content = resources.files(__package__).joinpath(MODEL_FILE.name).read_bytes()
+    return _NaiveBayes(MODEL_FILE, content)
 
 
 def _plain_ascii(text: str) -> bool:
