@@ -436,8 +436,6 @@ class CompiledModel:
         idiom check (a piece with a violent word has no fast entry) and the threat gate's words."""
         if self._follow is None:
             return None
-        if gate is None and seen is None:
-            return self._scoring_ids(text)
         cached, make = self._pieces.get, self.piece
         own: list[int] = []
         pairs: list[int] = []
@@ -476,44 +474,6 @@ class CompiledModel:
         if markers:  # the slur lexicon's markers come after the words, as ``tokens`` puts them
             if seen is not None:
                 seen += markers
-            get = self.vocab.get
-            own += [j for t in markers if (j := get(t)) is not None]
-            if follow is not None and (j := follow.get(markers[0])) is not None:
-                pairs.append(j)
-            pairs += [j for a, b in pairwise(markers) if (j := get(a + " " + b)) is not None]
-        return own + pairs if pairs else own
-
-    def _scoring_ids(self, text: str) -> list[int] | None:
-        """``fast_ids(text)`` with neither gate nor ``seen``: the loop every scored text goes through, without
-        their per-piece tests (the same rows, in the same order)."""
-        cached, make = self._pieces.get, self.piece
-        own: list[int] = []
-        pairs: list[int] = []
-        markers: list[str] = []
-        follow: dict[str, int] | None = None
-        run = 0
-        for piece in text.split():
-            _, m, _, fast, _ = cached(piece) or make(piece)
-            if fast is None:
-                return None
-            uni, inner, first, after, lone = fast
-            if lone:
-                run += 1
-                if run == 3:
-                    return None
-            else:
-                run = 0
-            if m:
-                markers += m
-            if first is None:
-                continue
-            own += uni
-            if follow is not None and (j := follow.get(first)) is not None:
-                pairs.append(j)
-            if inner:
-                pairs += inner
-            follow = after
-        if markers:  # as in ``fast_ids``
             get = self.vocab.get
             own += [j for t in markers if (j := get(t)) is not None]
             if follow is not None and (j := follow.get(markers[0])) is not None:

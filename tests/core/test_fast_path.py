@@ -54,13 +54,6 @@ def test_same_rows_in_the_same_order_and_the_same_threat_words(model: CompiledMo
         assert (model.ids(text, gate), gate) == _full_reading(model, text), text
 
 
-def test_the_scoring_loop_without_a_gate_gives_the_same_rows(model: CompiledModel) -> None:
-    rng = random.Random(29)
-    for text in TEXTS + [_mixed(rng) for _ in range(500)]:
-        assert model.ids(text) == _full_reading(model, text)[0], text
-        assert model.fast_ids(text) == model.fast_ids(text, set()), text  # the lean loop, and the general one
-
-
 def test_plain_texts_take_it_and_the_rare_readings_do_not(model: CompiledModel) -> None:
     assert model.fast_ids("what a lovely morning") is not None
     assert model.fast_ids("you stupid retard") is not None  # markers are read on the fast path too
