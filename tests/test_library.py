@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import venv
 import zipfile
@@ -24,6 +25,7 @@ import pytest
 
 import hatespeech
 from hatespeech.config import DEFAULT_LANGUAGE_MODELS_DIR, DEFAULT_MODEL_PATH
+from hatespeech.core.build import FLAGS
 from hatespeech.core.moderator import Moderator
 from hatespeech.core.policy import PolicyError
 from hatespeech.core.validate import InvalidText
@@ -52,6 +54,7 @@ ANSWERS = """
 import json, sys
 import hatespeech, hatespeech.config
 model = hatespeech.load()
+from hatespeech.core.model import KERNEL  # "C": the wheel's kernel loads
 texts = json.load(sys.stdin)
 print(json.dumps({
     "predict": [model.predict(t) for t in texts],
@@ -59,6 +62,7 @@ print(json.dumps({
     "explained": [model.moderate(t, explain=True) for t in texts],
     "where": hatespeech.__file__,
     "card": str(hatespeech.config.DEFAULT_MODEL_PATH),
+    "kernel": KERNEL,
     "loaded": sorted({name.split(".")[0] for name in sys.modules}),
 }))
 """
@@ -164,8 +168,11 @@ def test_pyproject_names_every_package_and_every_data_file() -> None:
     assert set(setuptools["packages"]) == packages | models | {"hatespeech.review.static"}
     assert setuptools["package-dir"] == {"hatespeech.models": "models"}
     data = setuptools["package-data"]
+    (kernel,) = setuptools["ext-modules"]  # the C kernel: its source is built into the wheel, not shipped
+    assert kernel["name"] == "hatespeech.core._kernel" and kernel["sources"] == ["hatespeech/core/_kernel.c"]
+    assert kernel["extra-compile-args"] == FLAGS  # what `make` builds in place with
     for path in (ROOT / "hatespeech").rglob("*"):
-        if path.is_file() and path.suffix not in (".py", ".pyc"):
+        if path.is_file() and path.suffix not in (".py", ".pyc", ".so") and path.name != "_kernel.c":
             folder = path.parent  # the file's package: its folder's, or the nearest above that is one
             while ".".join(folder.relative_to(ROOT).parts) not in setuptools["packages"]:
                 folder = folder.parent
@@ -188,8 +195,8 @@ def _build_wheel(tmp_path: Path) -> Path:
     )
     source = tmp_path / "checkout"
     skip = shutil.ignore_patterns(
-        ".git", ".venv", "__pycache__", "build", "dist", "*.egg-info", ".*_cache", ".hypothesis"
-    )
+        ".git", ".venv", "__pycache__", "build", "dist", "*.egg-info", ".*_cache", ".hypothesis", "*.so"
+    )  # no built kernel: the wheel must build its own
     shutil.copytree(ROOT, source, symlinks=True, ignore=skip)
     dist = tmp_path / "dist"
     offline = ["--no-deps", "--no-build-isolation", "--no-index"]  # this environment's setuptools, nothing fetched
@@ -250,6 +257,8 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
         "hatespeech/core/confusables.json",
         "hatespeech/core/language_model.npz",  # py3langid's model as the identifier reads it
         "hatespeech/core/language_model.LICENSE",  # and its licence
+        f"hatespeech/core/_kernel{sysconfig.get_config_var('EXT_SUFFIX')}",  # the C kernel, built for this Python
+        "hatespeech/core/_kernel.pyi",  # its signatures
         "hatespeech/training/sources.toml",  # the training data's manifest, not the data
         "hatespeech/training/languages.toml",  # the other languages' training data manifest, not the data
         "hatespeech/service/nginx.conf",
@@ -286,5 +295,6 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
     assert Path(found["where"]).is_relative_to(tmp_path / "venv"), found["where"]
     assert Path(found["card"]) == Path(found["where"]).parent / "models" / "model.json"
     assert not set(found["loaded"]) & HTTP_AND_TRAINING
+    assert found["kernel"] == "C", "the wheel's kernel must load"
     served = app_answers(tmp_path, TEXTS)
     assert {k: found[k] for k in ("predict", "moderate", "explained")} == served

@@ -43,6 +43,14 @@ from hatespeech.core.reader import Reader
 from hatespeech.core.text import LONE, maybe_spaced
 from hatespeech.core.wordreader import WordReader
 
+try:  # the arithmetic of ``sums_of``, ``proba_from_sums`` and ``_rows_sums`` in C (``_kernel.c``: the same numbers)
+    from hatespeech.core import _kernel
+except ImportError:  # a checkout nobody built (``make`` builds it), or the package imported from a zip (a Dask
+    _kernel = None  # type: ignore[assignment]  # worker's: no extension loads from one): NumPy and Python do it
+# Which of the two scores texts ("C" or "Python"): ``bench/latency.py`` prints it, the service can report it.
+KERNEL = "C" if _kernel is not None else "Python"
+_TF_MODES = {"binary": 0, "sublinear": 1, "raw": 2}  # ``tf``'s modes as ``_kernel.rows_sums`` numbers them
+
 FORMAT = "hatespeech-detect/compiled-model"
 FORMAT_VERSION = 1
 CACHE_BYTES = 32 << 20  # what the per-piece cache may hold, in (estimated) bytes, per process
@@ -378,6 +386,10 @@ class CompiledModel:
         several times more)."""
         if not rows:
             return self._zeros, 1.0
+        if _kernel is not None:
+            summed, norm_sum = _kernel.rows_sums(self.table, rows, _TF_MODES[self.tf_mode])
+            norm = math.sqrt(norm_sum) if self.norm == "l2" else summed[-1]
+            return summed, (1.0 / norm if self.norm != "none" and norm > 0 else 1.0)
         found = np.sort(np.frombuffer(rows, dtype=_ROW))
         n = len(found)
         if n > len(self._ones):
@@ -633,7 +645,12 @@ class CompiledModel:
             return self._zeros, 1.0
         if len(set(ids)) == len(ids):  # the usual case: every feature once, tf = 1
             # Rows are contiguous: no pointer chasing. (``ndarray.sum`` would add a Python-level wrapper.)
-            total = _add(self.table.take(ids, axis=0), 0).tolist()
+            # The kernel adds them in NumPy's order (the first row, then each in turn): the same bits.
+            total = (
+                _kernel.sum_rows(self.table, ids)
+                if _kernel is not None
+                else _add(self.table.take(ids, axis=0), 0).tolist()
+            )
             norm = total[-1]
         else:
             counts = Counter(ids)  # a language model's character n-grams repeat: hundreds of rows a post
@@ -672,6 +689,9 @@ class CompiledModel:
 
     def proba_from_sums(self, total: list[float], scale: float) -> list[float]:
         """``proba_one`` from a text's ``sums`` (an explanation computes them in its own pass)."""
+        if _kernel is not None and self.n_classes == 3:  # the three-class code below, compiled: the same bits
+            found: list[float] | None = _kernel.proba3(total, scale, self._slopes, self._offsets)
+            return found if found is not None else self._proba_in_numpy(total, scale)
         exp = math.exp
         try:
             p = [
