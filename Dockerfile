@@ -30,6 +30,15 @@ RUN pip install --no-cache-dir -r requirements.txt \
 # containers, or set REDIS_URL (Heroku's dynos have no lasting disk: use Redis there).
 VOLUME ["/var/lib/hatespeech"]
 
+# The C kernel (hatespeech/core/_kernel.c: the per-text arithmetic, the same numbers as NumPy's path), built with
+# Debian's gcc, which is purged in the same layer: the image keeps the ~40 KB extension, not the compiler. Its own
+# layer, before the rest of the code: rebuilt only when the kernel changes.
+COPY hatespeech/core/_kernel.c hatespeech/core/build.py hatespeech/core/
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc=4:12.2.* libc6-dev=2.36-* \
+    && python hatespeech/core/build.py \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 COPY app.py model.py openapi.yaml ./
 COPY hatespeech/ hatespeech/
 COPY models/ models/

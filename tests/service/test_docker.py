@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from hatespeech.core import build
 from hatespeech.core.labels import LABELS
 from testing.services import missing
 from testing.support import BIN, ROOT, Server, free_port, post_json
@@ -80,6 +81,7 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
     pip_env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     pip_env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
     app, env_vars, cmd = tmp_path / "app", {}, None
+    ran_python: list[list[str]] = []
     app.mkdir()
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -90,11 +92,10 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
                 for path in sorted((ROOT / source).rglob("*")) if (ROOT / source).is_dir() else [ROOT / source]:
                     relative = path.relative_to(ROOT).as_posix()
                     if path.is_file() and not ignored(relative, patterns):
-                        target = (
-                            app / relative
-                            if (dest.endswith("/") and (ROOT / source).is_dir()) or dest == "./"
-                            else app / dest
-                        )
+                        if (ROOT / source).is_dir() or dest == "./":
+                            target = app / relative
+                        else:  # a file into a folder (``dest/``) keeps its name
+                            target = app / dest / path.name if dest.endswith("/") else app / dest
                         target.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copy2(path, target)
         elif instruction == "RUN":
@@ -105,6 +106,11 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
                     pip = [str(env_dir / "bin" / "pip"), *argv[1:], *offline]
                     done = subprocess.run(pip, cwd=app, env=pip_env, capture_output=True, text=True)
                     assert done.returncode == 0, f"{shlex.join(pip)}\n{done.stderr[-3000:]}"
+                elif argv[:1] == ["python"]:  # the C kernel's build, with the image's Python (apt-get: gcc is here)
+                    run = [str(env_dir / "bin" / "python"), *argv[1:]]
+                    done = subprocess.run(run, cwd=app, capture_output=True, text=True, timeout=300)
+                    assert done.returncode == 0, f"{shlex.join(run)}\n{done.stderr[-3000:]}"
+                    ran_python.append(argv[1:])
         elif instruction == "ENV":
             env_vars.update(dict(item.split("=", 1) for item in shlex.split(args)))
         elif instruction == "CMD":
@@ -114,11 +120,14 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
     languages = sorted(p.name for p in (ROOT / "models" / "languages").iterdir() if p.suffix in (".json", ".npz"))
     assert languages and sorted(p.name for p in (app / "models" / "languages").iterdir()) == languages
     assert cmd == ["python", "-m", "hatespeech.service.launch"]  # nginx in front of gunicorn
+    assert ran_python == [["hatespeech/core/build.py"]]  # the kernel, built in the image, not copied from here
+    assert [p.name for p in (app / "hatespeech" / "core").glob("_kernel*.so")] == [build.target().name]
 
     # The serving environment alone runs the functions and the archive scorer, and imports no training library.
     python = str(env_dir / "bin" / "python")
     code = (
         "import sys, app; app.predict(text='hi'); app.moderate(text='you idiot', explain=True);"
+        "from hatespeech.core.model import KERNEL; assert KERNEL == 'C', KERNEL;"
         "assert app.moderate(text='Du bist der dümmste Mensch hier, du Idiot.')['model']['language'] == 'de';"
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'sklearn', 'scipy', 'pandas', 'joblib', 'matplotlib'}))"
