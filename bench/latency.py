@@ -5,7 +5,8 @@
     .venv/bin/python bench/latency.py --only language_cold --ref 723d191   # LANGUAGE_MODELS_LOAD, before/after
 
 ``ab`` times this checkout and each ``--ref`` (comma-separated git revisions) in alternating fresh
-processes; ``languages`` times each language model's ``proba_one`` on its own posts beside the English
+processes (and this checkout without its C kernel, ``hatespeech/core/_kernel.c``: ``--no-kernel`` does the
+same for the other parts); ``languages`` times each language model's ``proba_one`` on its own posts beside the English
 model's on the tweets, in one process. HateSonar's ONNX runtime needs the ``en_US.UTF-8`` locale: where the
 system lacks it, ``localedef -i en_US -f UTF-8 /tmp/locale/en_US.UTF-8`` and run with ``LOCPATH=/tmp/locale``.
 
@@ -433,8 +434,10 @@ _AB = textwrap.dedent(
     import json, sys, time
     import numpy as np
     texts, others = json.load(open(sys.argv[1]))
-    import app
     import gc, os
+    if os.environ.get("AB_NO_KERNEL"):  # this bench's A/B only: the NumPy/Python path of a checkout with the kernel
+        import hatespeech.core.model as m; m._kernel = None
+    import app
     if os.environ.get("AB_NO_GC"): gc.disable()
     out = {}
     for name in ("cold", "warm"):
@@ -460,12 +463,14 @@ def side_by_side(n: int, refs: list[str], rounds: int = 3) -> None:
         )
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump([texts, others], f)
-    places = {"this checkout": ROOT, **folders}
+    places = {"this checkout": ROOT, "this checkout, without its C kernel": ROOT, **folders}
     runs: dict[str, list[dict]] = {name: [] for name in places}
     try:
         for _ in range(rounds):
             for name, where in places.items():
                 env = {**os.environ, "PYTHONPATH": str(where), "LOG_LEVEL": "warning"}
+                if name.endswith("without its C kernel"):
+                    env["AB_NO_KERNEL"] = "1"
                 out = subprocess.run(
                     [str(PYTHON), "-c", _AB, f.name], cwd=where, env=env, capture_output=True, text=True, check=True
                 )
@@ -531,9 +536,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ref", help="with --only ab or language_cold: git revisions (comma-separated) to compare this checkout with"
     )
+    parser.add_argument(
+        "--no-kernel", action="store_true", help="time the NumPy/Python path (hatespeech/core/_kernel.c left unused)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "warning")
-    print(f"Machine: {machine()}. Command: `.venv/bin/python bench/latency.py {' '.join(argv or sys.argv[1:])}`")
+    import hatespeech.core.model
+
+    if args.no_kernel:  # in this process (single, languages, batch): before the model is loaded
+        hatespeech.core.model._kernel = None
+    kernel = "C" if hatespeech.core.model._kernel is not None else "NumPy/Python"
+    print(f"Machine: {machine()}. Kernel: {kernel}.")
+    print(f"Command: `.venv/bin/python bench/latency.py {' '.join(argv or sys.argv[1:])}`")
     parts = {
         "single": lambda: single(args.texts, not args.no_tutorial),
         "batch": lambda: batch(args.batch_texts),
