@@ -3,6 +3,7 @@
     .venv/bin/python bench/latency.py [--texts 10000] [--only single,batch,cold,memory]
     .venv/bin/python bench/latency.py --only single,ab,languages --texts 3000 --ref main,6efbe36^   # issue 28
     .venv/bin/python bench/latency.py --only language_cold --ref 723d191   # LANGUAGE_MODELS_LOAD, before/after
+    .venv/bin/python bench/latency.py --only kernel --texts 3000   # the C kernel on and off, taking turns
 
 ``ab`` times this checkout and each ``--ref`` (comma-separated git revisions) in alternating fresh
 processes (and this checkout without its C kernel, ``hatespeech/core/_kernel.c``: ``--no-kernel`` does the
@@ -491,6 +492,30 @@ def side_by_side(n: int, refs: list[str], rounds: int = 3) -> None:
         print(f"| {name} | {cold:.1f} | {warm:.1f} | {each} | {warm / ours:.2f}× |")
 
 
+def kernel_ab(n: int, rounds: int = 9) -> None:
+    """``app.predict`` p50 with and without the C kernel in one warm process, taking turns ``rounds`` times over the
+    same texts: the machine's drift (other jobs) falls on both alike."""
+    import app
+    import hatespeech.core.model as compiled
+
+    texts, others = load_texts(n), load_texts(30_000)[n:]
+    for t in others + texts:
+        app.predict(text=t)
+    kernel, times = compiled._kernel, {"C kernel": [], "NumPy/Python": []}
+    try:
+        for _ in range(rounds):
+            for name in times:
+                compiled._kernel = kernel if name == "C kernel" else None
+                times[name].append(time_calls(app.predict, texts)["p50"])
+    finally:
+        compiled._kernel = kernel
+    print(f"\n### `app.predict` with and without the C kernel ({n} tweets, one warm process, {rounds} turns each)\n")
+    print("| path | p50 µs (median of turns) | turns |")
+    print("|---|---:|---|")
+    for name, found in times.items():
+        print(f"| {name} | {float(np.median(found)):.1f} | {', '.join(f'{x:.1f}' for x in found)} |")
+
+
 LANGUAGE_CODES = ("de", "pt", "ko")
 
 
@@ -555,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": memory,
         "ab": lambda: side_by_side(args.texts, (args.ref or "HEAD").split(",")),
         "languages": lambda: languages(min(args.texts, 3000)),
+        "kernel": lambda: kernel_ab(args.texts),
         "language_cold": lambda: language_cold(refs=args.ref.split(",") if args.ref else None),
     }
     for name in args.only.split(","):
