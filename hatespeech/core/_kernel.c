@@ -1,10 +1,11 @@
-/* The per-text arithmetic of hatespeech/core/model.py in C: three functions, each the compiled twin of one
+/* The per-text arithmetic of hatespeech/core/model.py in C: four functions, each the compiled twin of one
  * Python function there, which stays as the reference and the fallback (model.py uses NumPy and Python when
  * this module cannot be imported).
  *
  *   sum_rows(table, ids)                        CompiledModel.sums_of, every id once: bit-identical
  *   proba3(total, scale, slopes, offsets)       CompiledModel.proba_from_sums, three classes: bit-identical
  *   rows_sums(table, rows, tf_mode)             CompiledModel._rows_sums: within rounding (its order of additions)
+ *   gram_rows(vocab, word, low, high)           CompiledModel._rows_of_word, a word of letters: the same bytes
  *
  * Built with -ffp-contract=off (no fused multiply-adds: each product is rounded as Python rounds it) and libm's
  * exp, which math.exp calls. The table is read through the buffer protocol (a C-contiguous 2-D float64 array);
@@ -283,12 +284,80 @@ done:
     return out;
 }
 
+/* Appends vocab[key]'s row to rows (when key is in the vocabulary); -1 with an exception set on failure. */
+static int
+append_row(PyObject *vocab, PyObject *key, int32_t *rows, Py_ssize_t *n)
+{
+    PyObject *row = PyDict_GetItemWithError(vocab, key);  /* borrowed */
+    if (row == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    long r = PyLong_AsLong(row);
+    if (r == -1 && PyErr_Occurred())
+        return -1;
+    if (r < 0 || r > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "gram_rows: a vocabulary row outside int32");
+        return -1;
+    }
+    rows[(*n)++] = (int32_t)r;
+    return 0;
+}
+
+/* gram_rows(vocab, word, low, high): _rows_of_word's rows of a word of letters, as int32 bytes: the word's own row,
+ * then for n = low..high each n-gram of "_word_" prefixed "0" ("0_du", "0dum", ...), left to right, where the
+ * vocabulary has it. The same keys, looked up in the same order, as the Python loop: the same bytes (tested on
+ * every word of the training posts). Python's cost was the loop around ~30 lookups a German word, not the lookups. */
+#define MAX_GRAM 16
+static PyObject *
+gram_rows(PyObject *self, PyObject *args)
+{
+    PyObject *vocab, *word;
+    int low, high;
+    if (!PyArg_ParseTuple(args, "O!Uii:gram_rows", &PyDict_Type, &vocab, &word, &low, &high))
+        return NULL;
+    if (low < 1 || high < low || high > MAX_GRAM) {
+        PyErr_Format(PyExc_ValueError, "gram_rows: n-grams from %d to %d characters (1 to %d)", low, high, MAX_GRAM);
+        return NULL;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(word), marked_len = len + 2;
+    Py_UCS4 *marked = PyMem_Malloc((size_t)marked_len * sizeof(Py_UCS4));
+    int32_t *rows = PyMem_Malloc((size_t)(1 + (Py_ssize_t)(high - low + 1) * marked_len) * sizeof(int32_t));
+    PyObject *out = NULL;
+    Py_ssize_t n = 0;
+    if (marked == NULL || rows == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (append_row(vocab, word, rows, &n) < 0 || PyUnicode_AsUCS4(word, marked + 1, len, 0) == NULL)
+        goto done;
+    marked[0] = marked[marked_len - 1] = '_';
+    Py_UCS4 gram[MAX_GRAM + 1] = {'0'};
+    for (int size = low; size <= high; size++) {
+        for (Py_ssize_t i = 0; i + size <= marked_len; i++) {
+            memcpy(gram + 1, marked + i, (size_t)size * sizeof(Py_UCS4));
+            PyObject *key = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, gram, size + 1);  /* "0" + slice */
+            if (key == NULL)
+                goto done;
+            int failed = append_row(vocab, key, rows, &n);
+            Py_DECREF(key);
+            if (failed < 0)
+                goto done;
+        }
+    }
+    out = PyBytes_FromStringAndSize((const char *)rows, n * (Py_ssize_t)sizeof(int32_t));
+done:
+    PyMem_Free(marked);
+    PyMem_Free(rows);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"sum_rows", sum_rows, METH_VARARGS, "sum_rows(table, ids) -> list: the sum of the table's rows ids, in order."},
     {"proba3", proba3, METH_VARARGS,
      "proba3(total, scale, slopes, offsets) -> list | None: three classes' probabilities, or None (use NumPy)."},
     {"rows_sums", rows_sums, METH_VARARGS,
      "rows_sums(table, rows, tf_mode) -> (list, float): tf-weighted sum of int32 rows, and the l2 norm's sum."},
+    {"gram_rows", gram_rows, METH_VARARGS,
+     "gram_rows(vocab, word, low, high) -> bytes: a word's row and its marked character n-grams' rows, as int32."},
     {NULL, NULL, 0, NULL},
 };
 

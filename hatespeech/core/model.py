@@ -43,7 +43,7 @@ from hatespeech.core.reader import Reader
 from hatespeech.core.text import LONE, maybe_spaced
 from hatespeech.core.wordreader import WordReader
 
-try:  # the arithmetic of ``sums_of``, ``proba_from_sums`` and ``_rows_sums`` in C (``_kernel.c``: the same numbers)
+try:  # ``sums_of``, ``proba_from_sums``, ``_rows_sums``, ``_rows_of_word``'s n-grams in C (``_kernel.c``: the same)
     from hatespeech.core import _kernel
 except ImportError:  # a checkout nobody built (``make`` builds it), or the package imported from a zip (a Dask
     _kernel = None  # type: ignore[assignment]  # worker's: no extension loads from one): NumPy and Python do it
@@ -351,16 +351,18 @@ class CompiledModel:
         """A word's rows (the word's and its character n-grams'), kept with the pieces' (``_rows_of``)."""
         assert isinstance(self.reader, WordReader)
         get, chars = self.vocab.get, self.reader.chars
-        if self._plain and chars is not None and word.isalpha():  # ``expand``'s tokens, looked up as they are made
+        if self._plain and chars is not None and word.isalpha() and _kernel is not None:  # the loop below, in C
+            found = _kernel.gram_rows(self.vocab, word, chars[0], chars[1])
+        elif self._plain and chars is not None and word.isalpha():  # ``expand``'s tokens, looked up as they are made
             marked = f"_{word}_"
             ids = [j] if (j := get(word)) is not None else []
             for n in range(chars[0], chars[1] + 1):
                 ids += [j for i in range(len(marked) - n + 1) if (j := get("0" + marked[i : i + n])) is not None]
+            found = array("i", ids).tobytes()
         else:
             expanded = self.reader.expand(word)
             tokens = expanded if self._plain and _one_token(expanded[0]) else self._word_tokens(expanded)
-            ids = [j for t in tokens if (j := get(t)) is not None]
-        found = array("i", ids).tobytes()
+            found = array("i", [j for t in tokens if (j := get(t)) is not None]).tobytes()
         if len(word) <= CACHE_PIECE_CHARS:
             self._keep_rows(self._word_rows, word, found)
         return found

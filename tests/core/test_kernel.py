@@ -107,6 +107,42 @@ def test_each_languages_training_posts_score_within_1e_12(kernel: ModuleType, co
         assert np.abs(np.subtract(model.proba_one(text), _python(model, "proba_one", text))).max() <= 1e-12, text
 
 
+@pytest.mark.parametrize("code", ["de", "pt"])
+def test_each_word_of_the_training_posts_has_the_same_gram_rows(kernel: ModuleType, code: str) -> None:
+    from hatespeech.training import languages
+    from hatespeech.training.data import DataError
+
+    try:
+        texts = languages.load(code).train.texts
+    except DataError as error:
+        missing(f"the {code} training data ({error})")
+    model = load_compiled(LANGUAGES / f"model-{code}.json")[0]
+    assert model.reader.chars is not None and model._plain  # the models whose words go through gram_rows
+    low, high = model.reader.chars
+    words = {w for text in texts for piece in text.split() for w in model.reader.letters(piece) if w.isalpha()}
+    assert len(words) > 10_000
+    for word in words:
+        assert kernel.gram_rows(model.vocab, word, low, high) == _python(model, "_rows_of_word", word), word
+
+
+def test_gram_rows_reads_any_word_and_refuses_bad_input(kernel: ModuleType) -> None:
+    vocab = {"dumm": 0, "0_du": 1, "0mm_": 2, "0_😡_": 3, "0ß": 4}
+    rows = np.frombuffer(kernel.gram_rows(vocab, "dumm", 3, 4), dtype=np.int32).tolist()
+    assert rows == [0, 1, 2]  # the word, then its 3-grams left to right (its 4-grams are not in the vocabulary)
+    assert np.frombuffer(kernel.gram_rows(vocab, "😡", 3, 3), dtype=np.int32).tolist() == [3]  # beyond 16 bits
+    assert np.frombuffer(kernel.gram_rows(vocab, "ß", 1, 1), dtype=np.int32).tolist() == [4]
+    assert kernel.gram_rows({}, "x" * 100_000, 3, 5) == b""  # a long word: linear, nothing found
+    for low, high in [(0, 3), (4, 3), (3, 17)]:
+        with pytest.raises(ValueError, match="n-grams"):
+            kernel.gram_rows(vocab, "dumm", low, high)
+    for args in [([], "dumm", 3, 5), (vocab, b"dumm", 3, 5), (vocab, "dumm", "3", 5)]:
+        with pytest.raises(TypeError):
+            kernel.gram_rows(*args)
+    for bad in ({"dumm": "0"}, {"dumm": -1}, {"dumm": 2**40}):
+        with pytest.raises((TypeError, ValueError)):
+            kernel.gram_rows(bad, "dumm", 3, 5)
+
+
 def test_repeated_rows_weigh_their_tf(kernel: ModuleType) -> None:
     table = np.arange(12, dtype=np.float64).reshape(4, 3)  # the last column: the norm's
     rows = np.array([2, 1, 2, 2, 0], dtype=np.int32).tobytes()
