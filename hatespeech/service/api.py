@@ -26,6 +26,7 @@ from hatespeech.core.classifier import Classifier
 from hatespeech.core.context import Context
 from hatespeech.core.explain import explain as explanation
 from hatespeech.core.labels import ABUSIVE, LABELS
+from hatespeech.core.model import KERNEL
 from hatespeech.core.moderator import Languages, ModelUnavailable, Moderator, identify_post
 from hatespeech.core.policy import Moderation, Policy
 from hatespeech.core.validate import check_texts
@@ -40,6 +41,7 @@ class Health(TypedDict):
     status: str
     model: str  # the served model's sha256, first 12 characters
     sha256: str  # …and whole
+    kernel: str  # what does a post's arithmetic: "C" (hatespeech/core/_kernel.c) or "Python" (the extension not built)
 
 
 def _api_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,7 +124,7 @@ class Api:
 
     def health(self) -> Health:
         sha256 = self.moderator.card["sha256"]  # read once: a swap between two reads would mix two models
-        return {"status": "ok", "model": sha256[:12], "sha256": sha256}
+        return {"status": "ok", "model": sha256[:12], "sha256": sha256, "kernel": KERNEL}
 
 
 def load(settings: Settings) -> Api:
@@ -145,6 +147,10 @@ def load(settings: Settings) -> Api:
     served = own if settings.model_pinned else lifecycle.start_model(settings, own)
     served.languages = own.languages  # a promoted English model is served with the languages loaded here
     api = Api(settings, served)
+    if KERNEL != "C":  # same answers, slower: say so once at start (and /health's "kernel")
+        lifecycle.log.warning(
+            json.dumps({"kernel": "hatespeech/core/_kernel.c is not built (make): scoring in Python"})
+        )
     if settings.model_pinned:
         lifecycle.log.warning(
             json.dumps({"model": f"MODEL_PATH pins {settings.model_path}: promotions are not served"})
