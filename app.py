@@ -16,12 +16,18 @@ from __future__ import annotations
 import gc
 import sys
 
-from hatespeech import alerts, config, integrations, review
-from hatespeech.core.modelfile import ModelError
-from hatespeech.core.policy import PolicyError
-from hatespeech.review.candidate import Candidates
-from hatespeech.review.web import ReviewPages
-from hatespeech.service import api, metrics, web
+# The cyclic collector is off while this module loads (on again at the end): the imports and the models make
+# ~10^5 objects that all live as long as the process, and its ~330 passes over them while they were being made
+# cost 0.1–0.3 s of every start (bench/latency.py --only language_cold). What it would have found (~1,200 objects
+# in a few cycles, under 1 MB) is frozen with the rest below.
+gc.disable()
+
+from hatespeech import alerts, config, integrations, review  # noqa: E402 (after the collector is off)
+from hatespeech.core.modelfile import ModelError  # noqa: E402
+from hatespeech.core.policy import PolicyError  # noqa: E402
+from hatespeech.review.candidate import Candidates  # noqa: E402
+from hatespeech.review.web import ReviewPages  # noqa: E402
+from hatespeech.service import api, metrics, web  # noqa: E402
 
 settings = config.settings()
 
@@ -58,3 +64,4 @@ application = web.create_app(
 # long as the process: moved out of the collector's generations, collections no longer walk it
 # (measured: bench/LOG-2026.md), and forked workers do not copy its pages by touching it.
 gc.freeze()
+gc.enable()

@@ -171,9 +171,10 @@ class CompiledModel:
         self._slopes = self.slope.tolist()
         self._offsets = [a * b0 + b for b0, a, b in self._sigmoids]  # the intercept folded into the sigmoid
         # The normaliser's vocabulary (each training word and its count): how disguised words are read.
-        counted = [str(w) for w in arrays.get("counted_words", [])]
-        counts = [int(n) for n in arrays.get("word_counts", [])]
-        whole = [str(w) for w in arrays.get("unsplit_words", [])]  # real words the reader never splits
+        # ``tolist`` gives Python strings and ints in one pass (a comprehension over 64k array items took ~30 ms).
+        counted: list[str] = np.asarray(arrays.get("counted_words", []), dtype=str).tolist()
+        counts: list[int] = np.asarray(arrays.get("word_counts", []), dtype=np.int64).tolist()
+        whole: list[str] = np.asarray(arrays.get("unsplit_words", []), dtype=str).tolist()  # real words never split
         reader = str(arrays.get("reader", "english"))  # another language's model reads with a WordReader
         chars = [int(n) for n in arrays.get("char_ngrams", [])]
         self.reader: Reader | WordReader = (

@@ -22,6 +22,7 @@ import io
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,7 @@ def load_compiled(path: Path, warm: bool = True) -> tuple[CompiledModel, dict[st
     card_path = card_path_of(path)
     card = read_card(card_path)
     data = read_vouched(card_path, card["model_file"], card["sha256"], card["size_bytes"])
-    return compiled_from(card, data, card_path.parent / card["model_file"], warm), card
+    return _compiled(card, data, card_path.parent / card["model_file"], warm), card
 
 
 def compiled_from(card: dict[str, Any], data: bytes, where: Path | str, warm: bool = True) -> CompiledModel:
@@ -224,7 +225,17 @@ def compiled_from(card: dict[str, Any], data: bytes, where: Path | str, warm: bo
     digest = sha256_bytes(data)
     if digest != card["sha256"]:
         raise ModelError(f"{where} does not match its card: sha256 {digest}, the card says {card['sha256']}.")
-    built, here = card["libraries"]["numpy"], metadata.version("numpy")
+    return _compiled(card, data, where, warm)
+
+
+@cache
+def _numpy_version() -> str:
+    return metadata.version("numpy")  # the installed distribution's, read from its metadata once (a few ms)
+
+
+def _compiled(card: dict[str, Any], data: bytes, where: Path | str, warm: bool) -> CompiledModel:
+    """``compiled_from`` for ``data`` whose sha256 has been checked against ``card``'s (``read_vouched``)."""
+    built, here = card["libraries"]["numpy"], _numpy_version()
     if built.split(".")[0] != here.split(".")[0]:
         raise ModelError(f"{where} was built with NumPy {built}, but {here} is installed. {RETRAIN}")
     try:

@@ -4,6 +4,7 @@ what a match does to a /moderate answer."""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,39 @@ def test_the_gate_for_hidden_group_words_reads_ascii_lowered_as_it_reads_the_tex
     found = [lowered.search(t.lower()) is not None for t in texts]
     assert found == [ignoring_case.search(t) is not None for t in texts]
     assert 100 < sum(found) < 2900  # both answers occur
+
+
+# Each lead of ``_AROUND_GROUP``, some with what may follow the group.
+AROUND = [
+    "no more muslims",
+    "no room for these filthy immigrants",
+    "deport every last one of the illegals",
+    "just send all the refugees back",
+    "time to kick the gays out",
+    "the world would be a better place without jews",
+    "rid our country of the migrants",
+    "i wish all the immigrants would disappear",
+    "wish there were no gypsies",
+]
+
+
+def test_the_loose_search_skips_no_text_the_pattern_could_match(
+    classifier: object, english_posts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_LOOSE`` (the leads around the group as one pattern) matches every text past the gate that the pattern
+    loosened whole matches; and on every such text the check finds what trying the pattern everywhere finds."""
+    model = classifier.model  # type: ignore[attr-defined]
+    whole = re.compile(attacks._loosened(attacks._ATTACK.pattern))
+    texts = AROUND + [s for _, _, s in rows()] + english_posts
+    searched = 0
+    for text in texts:
+        words = [w for w in model.words(text) if w not in attacks._MARKERS]
+        if not attacks.may_attack(words):
+            continue
+        joined, starts, bars = attacks._joined(words, [False] * len(words))
+        if next(attacks._matches(words, joined, starts, bars, whole), None) is not None:
+            searched += 1
+            assert next(attacks._matches(words, joined, starts, bars, attacks._LOOSE), None) is not None, text
+        assert attacks.check(model.reader, text) == every_position(model.reader, text, monkeypatch), text
+    assert all(attacks.check(model.reader, text) for text in AROUND)
+    assert searched > 400, "the set and the posts hold hundreds of texts that the pattern could match"

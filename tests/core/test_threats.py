@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,40 @@ def test_the_gate_skips_only_texts_no_pattern_matches(classifier: object) -> Non
     assert gates == [model.threat_words(t) for t in texts]
     skipped = sum(not threats.may_threaten(model.threat_words(t)) for t in texts)
     assert skipped > len(texts) / 3, "the gate skips the searches it can"
+
+
+# Calls on others and wishes of each of the three ``_CALLS``, with and without a phrase of ``_HARM``.
+CALLS = [
+    "time to go kill them all",
+    "lets go shoot those people",
+    "let us beat him to death",
+    "time to put a bullet in his",
+    "someone should shoot the president",
+    "somebody needs to stab that guy",
+    "people will hunt them down",
+    "anybody gonna kill every last one of them",
+    "i m really going to come over there and hurt you, seriously",
+    "we are here to kill you all",
+    "i swear to god we will slit your throat",
+    "imma run him over",
+]
+
+
+def test_the_loose_search_skips_no_text_a_pattern_could_match(classifier: object, english_posts: list[str]) -> None:
+    """``_LOOSE`` (the three ``_CALLS`` as one pattern) matches every text past the gate that one of the patterns,
+    loosened on its own, matches; and on every such text the check finds what the full search finds."""
+    model = classifier.model  # type: ignore[attr-defined]
+    each = re.compile(r"\b(?:" + "|".join(threats._loosened(p) for p in threats._PATTERNS) + ")")
+    texts = CALLS + [s for path in SETS for _, _, s in rows(path)] + english_posts
+    searched = 0
+    for text in texts:
+        words = model.words(text)
+        if not threats.may_threaten(threats.gate_words(words)):
+            continue
+        joined = " ".join(w for w in words if w not in threats._MARKERS)
+        if each.search(joined):
+            searched += 1
+            assert threats._LOOSE.search(joined), text
+        assert threats.check(model.reader, text) == threats.find(model.reader.tokens(text), text), text
+    assert all(threats.check(model.reader, text) for text in CALLS)
+    assert searched > 500, "the sets and the posts hold hundreds of texts that a pattern could match"

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hatespeech.core import modelfile
 from hatespeech.core.modelfile import ModelError, from_npz, load_compiled, read_card, sha256_bytes, to_npz
 from hatespeech.training.pipeline import build_pipeline
 from hatespeech.training.save import load_pipeline, save_model
@@ -24,6 +25,24 @@ def tiny_model():
 
 def save(model, folder: Path, **extra) -> dict:
     return save_model(model, {**TINY_CARD, **extra}, folder / "model.json")
+
+
+def test_a_load_hashes_the_model_file_once(tmp_path: Path, tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is read and hashed once per load (each pass over a model's megabytes is a few ms of a start), and
+    that one hash still refuses a file that is not the card's."""
+    card = save(tiny_model, tmp_path)
+    hashed: list[int] = []
+
+    def counted(data: bytes) -> str:
+        hashed.append(len(data))
+        return sha256_bytes(data)
+
+    monkeypatch.setattr(modelfile, "sha256_bytes", counted)
+    load_compiled(tmp_path / "model.json")
+    assert hashed.count(card["size_bytes"]) == 1
+    (tmp_path / card["model_file"]).write_bytes(b"x" * card["size_bytes"])  # and it is still the check
+    with pytest.raises(ModelError, match="does not match its card"):
+        load_compiled(tmp_path / "model.json")
 
 
 def test_round_trip_gives_identical_probabilities(tmp_path: Path, tiny_model) -> None:
