@@ -120,7 +120,9 @@ def test_what_the_dockerfile_does_serves_predictions(tmp_path: Path) -> None:
     languages = sorted(p.name for p in (ROOT / "models" / "languages").iterdir() if p.suffix in (".json", ".npz"))
     assert languages and sorted(p.name for p in (app / "models" / "languages").iterdir()) == languages
     assert cmd == ["python", "-m", "hatespeech.service.launch"]  # nginx in front of gunicorn
-    assert ran_python == [["hatespeech/core/build.py"]]  # the kernel, built in the image, not copied from here
+    # the kernel, built in the image, not copied from here; then every module's bytecode, read at each start
+    assert ran_python == [["hatespeech/core/build.py"], ["-m", "compileall", "-q", "app.py", "model.py", "hatespeech"]]
+    assert list((app / "hatespeech" / "core" / "__pycache__").glob("model.cpython-311*.pyc"))
     assert [p.name for p in (app / "hatespeech" / "core").glob("_kernel*.so")] == [build.target().name]
 
     # The serving environment alone runs the functions and the archive scorer, and imports no training library.
