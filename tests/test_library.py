@@ -250,6 +250,7 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
         "hatespeech/core/confusables.json",
         "hatespeech/core/language_model.npz",  # py3langid's model as the identifier reads it
         "hatespeech/core/language_model.LICENSE",  # and its licence
+        "hatespeech/core/lexicon_de.txt",  # German's lexicon (train.py reads it; a compiled model carries its own)
         "hatespeech/training/sources.toml",  # the training data's manifest, not the data
         "hatespeech/training/languages.toml",  # the other languages' training data manifest, not the data
         "hatespeech/service/nginx.conf",
