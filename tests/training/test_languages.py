@@ -302,3 +302,11 @@ def test_the_committed_models_compile_exactly_on_their_languages_sentences(code:
     assert np.abs(np.array([compiled.proba_one(t) for t in probes]) - expected).max() <= TOLERANCE
     assert np.abs(compiled.predict_proba(probes) - expected).max() <= TOLERANCE
     assert card["data"]["language"] == code and card["metrics"]["test"]["split"]
+
+
+def test_the_german_model_counts_an_insult_it_never_saw_in_training() -> None:
+    compiled, card = load_compiled(MODELS / "model-de.json")
+    assert "lexicon markers" in card["data"]["features"]
+    # made-up compounds: no training tweet has them, their parts are the lexicon's
+    p_neither = [compiled.proba_one(f"Ihr seid doch alle {w}")[NEITHER] for w in ["Zorgpack", "Zorgteam"]]
+    assert p_neither[0] < p_neither[1] - 0.1
