@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from importlib import resources
 
@@ -53,6 +53,23 @@ def _stems(stems: Iterable[str]) -> str:
 
 
 @lru_cache(maxsize=8)
+def _lines(text: str) -> dict[str, dict[str, list[str]]]:
+    """The lexicon's lines: marker name → kind → stems, names in the file's order."""
+    lines: dict[str, dict[str, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        head, _, stems = line.partition(":")
+        name, how = head.split()
+        if how not in ("word", "start", "end", "tail", "any"):
+            raise ValueError(f"lexicon line {name}: unknown kind {how!r}")
+        if how != "word" and any(len(stem) < 3 for stem in stems.split()):
+            raise ValueError(f"lexicon line {name}: a {how} stem shorter than 3 letters")
+        lines.setdefault("0lex" + name, {}).setdefault(how, []).extend(stems.split())
+    return lines
+
+
 def read_lexicon(text: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     """The lexicon's markers and their patterns (``lexicon_de.txt`` says how its lines read), in the file's order.
 
@@ -61,19 +78,8 @@ def read_lexicon(text: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     >>> [bool(read_lexicon("pig end: schwein")[0][1].search(w)) for w in ["drecksschweine", "schweinerei"]]
     [True, False]
     """
-    lines: dict[str, dict[str, list[str]]] = {}
-    for line in text.splitlines():
-        line = line.split("#")[0].strip()
-        if not line:
-            continue
-        head, _, stems = line.partition(":")
-        name, how = head.split()
-        lines.setdefault(name, {}).setdefault(how, []).extend(stems.split())
     found = []
-    for name, kinds in lines.items():
-        unknown = set(kinds) - {"word", "start", "end", "tail", "any"}
-        if unknown:
-            raise ValueError(f"lexicon line {name}: unknown kind {sorted(unknown)}")
+    for name, kinds in _lines(text).items():
         parts = [
             f"^(?:{_stems(kinds['word'])})$" if "word" in kinds else "",
             f"^(?:{_stems(kinds['start'])})" if "start" in kinds else "",
@@ -81,8 +87,36 @@ def read_lexicon(text: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
             f"(?:{_stems(kinds['tail'])})$" if "tail" in kinds else "",
             f"(?:{_stems(kinds['any'])})" if "any" in kinds else "",
         ]
-        found.append(("0lex" + name, re.compile("|".join(p for p in parts if p))))
+        found.append((name, re.compile("|".join(p for p in parts if p))))
     return tuple(found)
+
+
+MARKED_WORDS = 1 << 14  # words whose markers are kept (``_lexicon``): about 2 MB
+
+
+@lru_cache(maxsize=8)
+def _lexicon(text: str, weight: int) -> Callable[[str], list[str]]:
+    """The markers of a word (lower-cased) by the lexicon ``text``, in the file's order, each ``weight`` times; none
+    for a word under 3 or over ``LEXICON_CHARS`` letters. Most words match no line: one search of every line's
+    pattern at once says so; and a word's answer is kept (the commonest words come back in every post; the dict is
+    emptied when it holds ``MARKED_WORDS``)."""
+    lines = read_lexicon(text)
+    search = re.compile("|".join(f"(?:{p.pattern})" for _, p in lines)).search
+    seen: dict[str, list[str]] = {}
+
+    def markers(word: str) -> list[str]:
+        found = seen.get(word)
+        if found is None:
+            if 3 <= len(word) <= LEXICON_CHARS and search(word):
+                found = [m for m, p in lines if p.search(word)] * weight
+            else:
+                found = []
+            if len(seen) >= MARKED_WORDS:
+                seen.clear()
+            seen[word] = found
+        return found
+
+    return markers
 
 
 def lexicon_text(code: str) -> str:
@@ -98,7 +132,7 @@ class WordReader:
     lexicon: str | None = None
     lexicon_weight = 1
     lexicon_text = ""
-    _lexicon: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    _match: Callable[[str], list[str]] | None = None
 
     def __init__(
         self,
@@ -117,7 +151,7 @@ class WordReader:
         self.lexicon = lexicon
         self.lexicon_weight = lexicon_weight
         self.lexicon_text = (text if text is not None else lexicon_text(lexicon)) if lexicon else ""
-        self._lexicon = read_lexicon(self.lexicon_text) if lexicon else ()
+        self._match = _lexicon(self.lexicon_text, lexicon_weight) if lexicon else None
         self._pattern = _SYLLABLE if syllables else _WORD
 
     def key(self) -> tuple[str, bool, tuple[int, int] | None, str, int]:
@@ -152,9 +186,13 @@ class WordReader:
                 return list(low)
         if found is None:
             found = self._pattern.findall(_NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
-        if not self._lexicon:
+        match = self._match
+        if match is None:
             return found
-        return [m for w in found for m in (w, *self.markers(w))]  # each word followed by its markers
+        if len(found) == 1:  # the commonest piece: one word, and most words are no lexicon's
+            marked = match(found[0])
+            return [found[0], *marked] if marked else found
+        return [m for w in found for m in (w, *match(w))]  # each word followed by its markers
 
     def markers(self, word: str) -> list[str]:
         """The lexicon's markers of one word (``letters``'s), each ``lexicon_weight`` times (the SVC's
@@ -163,9 +201,16 @@ class WordReader:
         >>> WordReader(lexicon="de", lexicon_weight=2).markers("drecksschweine")
         ['0lexvermin', '0lexvermin']
         """
-        if not self._lexicon or not 3 <= len(word) <= LEXICON_CHARS:
-            return []
-        return [marker for marker, pattern in self._lexicon if pattern.search(word)] * self.lexicon_weight
+        return self._match(word) if self._match is not None else []
+
+    def __getstate__(self) -> dict[str, object]:
+        """What a pickled reader (a pipeline's ``reader_``) keeps: its parameters, not its matcher."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update({k: v for k, v in state.items() if not k.startswith("_")})
+        self._pattern = _SYLLABLE if self.syllables else _WORD
+        self._match = _lexicon(self.lexicon_text, self.lexicon_weight) if self.lexicon else None
 
     def chunk(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The tokens of one whitespace-separated piece, and no markers."""

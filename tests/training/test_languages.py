@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
 from hatespeech.core.modelfile import load_compiled
 from hatespeech.core.policy import weighted_argmax
-from hatespeech.core.wordreader import LEXICON_CHARS, WordReader, lexicon_text
+from hatespeech.core.wordreader import LEXICON_CHARS, WordReader, lexicon_text, read_lexicon
 from hatespeech.training import languages
 from hatespeech.training.compile import compile_checked, to_arrays
 from hatespeech.training.data import DataError
@@ -58,6 +59,18 @@ def test_the_german_lexicon_marks_insults_inside_compounds_and_nothing_that_only
     assert reader.markers("idiot" + "x" * (LEXICON_CHARS - 4)) == []  # no compound is that long
     assert WordReader(lexicon="de", lexicon_weight=3).words("Du SAU!") == ["du", "sau", *["0lexinsult"] * 3]
     assert WordReader().words("Du Sau") == ["du", "sau"]  # no lexicon unless asked (Portuguese, Korean)
+
+
+def test_the_lexicons_answers_are_its_patterns_and_survive_pickling() -> None:
+    reader = WordReader(chars=(3, 4), lexicon="de", lexicon_weight=2)
+    lines = read_lexicon(lexicon_text("de"))
+    words = ["drecksschweine", "packen", "vollidioten", "aersche", "scheisskerl", "zorg", "islamisierung", "brutal"]
+    for word in words * 2:  # the second time from its cache
+        assert reader.markers(word) == [m for m, p in lines if p.search(word)] * 2, word
+    back = pickle.loads(pickle.dumps(reader))  # a pipeline's reader_: its parameters, its matcher rebuilt
+    assert "_match" not in back.__getstate__()
+    text = "Ihr Drecksschweine, packt euer Zeug"
+    assert back.words(text) == reader.words(text) and back.words(text).count("0lexvermin") == 2
 
 
 @pytest.mark.parametrize(
