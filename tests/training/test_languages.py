@@ -49,7 +49,7 @@ def test_the_german_lexicon_marks_insults_inside_compounds_and_nothing_that_only
     marked = {w: reader.markers(w) for w in ["drecksschweine", "asylantenpack", "merkelidioten", "vollidiot"]}
     assert marked == {
         "drecksschweine": ["0lexvermin"],
-        "asylantenpack": ["0lexgroup", "0lextarget", "0lexvermin"],
+        "asylantenpack": ["0lexgroup", "0lexvermin"],
         "merkelidioten": ["0lexinsult"],
         "vollidiot": ["0lexinsult"],
     }
