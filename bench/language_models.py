@@ -6,9 +6,11 @@
     VOTES=2 .venv/bin/python bench/language_models.py pt 1-2:none:0.25
 
 Each spec is ``word n-gram range:character n-gram range (or none):C``, then optionally ``:balanced`` (the
-SVC's class weights), ``:nb`` (``languages.NBLinearSVC``'s log-count-ratio scaling) and ``:name=value``
-for the vectorizer's ``min_df``, ``max_df``, ``binary``, ``sublinear_tf`` (1 or 0) or NB's ``alpha`` and ``beta``;
-Korean reads syllables. Per spec: 5-fold out-of-fold probabilities on the training rows only, the
+SVC's class weights), ``:nb`` (``languages.NBLinearSVC``'s log-count-ratio scaling), ``:lex`` (the
+language's lexicon markers, ``hatespeech/core/lexicon_<code>.txt``; ``:lex=16``: each counted 16 times) and
+``:name=value`` for the vectorizer's ``min_df``, ``max_df``, ``binary``, ``sublinear_tf`` (1 or 0) or NB's
+``alpha`` and ``beta``; Korean reads syllables. Per spec: 5-fold out-of-fold probabilities on the training
+rows only, the
 three-class rule tuned on them (``evaluate.tune_rule``) and the coarse one (``languages.tune_rule``),
 and coarse (abusive vs neither) and three-class macro-F1 under each rule. The test split chooses
 nothing: it is scored only with ``--test`` (one fit on every training row), for the variant chosen
@@ -58,7 +60,8 @@ def _range(text: str) -> tuple[int, int]:
 def _build(code: str, spec: str) -> Pipeline:
     words, chars, c, *extra = spec.split(":")
     grams = None if chars == "none" else _range(chars)
-    pipeline = languages.build_pipeline(code == "ko", _range(words), float(c), grams, nb="nb" in extra)
+    lexicon = code if "lex" in extra or any(e.startswith("lex=") for e in extra) else None
+    pipeline = languages.build_pipeline(code == "ko", _range(words), float(c), grams, nb="nb" in extra, lexicon=lexicon)
     if "balanced" in extra:
         pipeline.set_params(classifier__estimator__class_weight="balanced")
     for option in (e for e in extra if "=" in e):
@@ -70,8 +73,11 @@ def _build(code: str, spec: str) -> Pipeline:
             "beta": float,
             "binary": bool,
             "sublinear_tf": bool,
+            "lex": int,
         }[name](value if name not in ("binary", "sublinear_tf") else value == "1")
         step = "classifier__estimator__" if name in ("alpha", "beta") else "features__"
+        if name == "lex":
+            step, name = "normalise__", "lexicon_weight"
         pipeline.set_params(**{step + name: parsed})
     return pipeline
 

@@ -259,6 +259,7 @@ def test_the_wheel_installs_the_package_and_its_model_outside_the_checkout(tmp_p
         "hatespeech/core/language_model.LICENSE",  # and its licence
         f"hatespeech/core/_kernel{sysconfig.get_config_var('EXT_SUFFIX')}",  # the C kernel, built for this Python
         "hatespeech/core/_kernel.pyi",  # its signatures
+        "hatespeech/core/lexicon_de.txt",  # German's lexicon (train.py reads it; a compiled model carries its own)
         "hatespeech/training/sources.toml",  # the training data's manifest, not the data
         "hatespeech/training/languages.toml",  # the other languages' training data manifest, not the data
         "hatespeech/service/nginx.conf",

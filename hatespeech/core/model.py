@@ -177,10 +177,17 @@ class CompiledModel:
         whole: list[str] = np.asarray(arrays.get("unsplit_words", []), dtype=str).tolist()  # real words never split
         reader = str(arrays.get("reader", "english"))  # another language's model reads with a WordReader
         chars = [int(n) for n in arrays.get("char_ngrams", [])]
+        lexicon = str(arrays.get("lexicon", ""))  # a WordReader's lexicon, as it was trained with
         self.reader: Reader | WordReader = (
             Reader(dict(zip(counted, counts, strict=True)), whole)
             if reader == "english"
-            else WordReader(reader == "syllables", (chars[0], chars[1]) if chars else None)
+            else WordReader(
+                reader == "syllables",
+                (chars[0], chars[1]) if chars else None,
+                "compiled" if lexicon else None,
+                int(arrays.get("lexicon_weight", 1)),
+                lexicon,
+            )
         )
         # The fast path (``fast_ids``) for unigrams and bigrams: each first word of a bigram of the
         # vocabulary → {second word: row}, so that a bigram costs a lookup of two cached strings.

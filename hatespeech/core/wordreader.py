@@ -8,6 +8,11 @@ piece into its runs of letters (an emoji is a token of its own); with ``syllable
 character is a token of its own (Korean is not written with a space between every word: the model's word n-grams over
 syllables are character n-grams).
 
+With ``lexicon`` (a language code: ``lexicon_<code>.txt`` beside this module, ours), a word that matches one of the
+lexicon's lines is followed by that line's marker token (``0lexinsult``), ``lexicon_weight`` times: a word never
+seen in training still counts as what it is. A marker begins with ``0``, as character n-grams do, so it is never a
+word.
+
 It has the interface ``hatespeech.core.model.CompiledModel`` reads pieces with (``chunk``, ``words``,
 ``split``, ``counts``), so a model trained with it compiles like the English one.
 
@@ -21,7 +26,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import resources
 
 from hatespeech.core.text import Token
 
@@ -32,24 +39,130 @@ _WORD = re.compile(_EMOJI + r"|[^\W\d_]+")  # runs of letters: numbers and under
 _CJK = r"\uac00-\ud7a3\u3400-\u9fff\uf900-\ufaff"  # Hangul syllables, CJK ideographs
 _SYLLABLE = re.compile(rf"{_EMOJI}|[{_CJK}]|[^\W\d_{_CJK}]+")
 _ALL_CJK = re.compile(rf"[{_CJK}]+").fullmatch
+# The lexicon's words are at most this long: a longer run of letters is no compound anyone writes, and the
+# stems' search stays linear in the text (each word searched once, at most this many characters).
+LEXICON_CHARS = 40
+_ENDINGS = "(?:e|en|n|s|er|es|in|innen)?"  # what may follow an ``end`` stem: "asylantenpack", "drecksschweine"
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def _stems(stems: Iterable[str]) -> str:
+    """An alternation of the stems and their ä/ö/ü/ß-less spellings, longest first."""
+    found = {variant for stem in stems for variant in (stem, stem.translate(_FOLD))}
+    return "|".join(re.escape(s) for s in sorted(found, key=lambda s: (-len(s), s)))
+
+
+@lru_cache(maxsize=8)
+def _lines(text: str) -> dict[str, dict[str, list[str]]]:
+    """The lexicon's lines: marker name → kind → stems, names in the file's order."""
+    lines: dict[str, dict[str, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        head, _, stems = line.partition(":")
+        name, how = head.split()
+        if how not in ("word", "start", "end", "tail", "any"):
+            raise ValueError(f"lexicon line {name}: unknown kind {how!r}")
+        if how != "word" and any(len(stem) < 3 for stem in stems.split()):
+            raise ValueError(f"lexicon line {name}: a {how} stem shorter than 3 letters")
+        lines.setdefault("0lex" + name, {}).setdefault(how, []).extend(stems.split())
+    return lines
+
+
+def read_lexicon(text: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The lexicon's markers and their patterns (``lexicon_de.txt`` says how its lines read), in the file's order.
+
+    >>> [(m, bool(p.search("sau"))) for m, p in read_lexicon("pig end: schwein\\nfool word: sau")]
+    [('0lexpig', False), ('0lexfool', True)]
+    >>> [bool(read_lexicon("pig end: schwein")[0][1].search(w)) for w in ["drecksschweine", "schweinerei"]]
+    [True, False]
+    """
+    found = []
+    for name, kinds in _lines(text).items():
+        parts = [
+            f"^(?:{_stems(kinds['word'])})$" if "word" in kinds else "",
+            f"^(?:{_stems(kinds['start'])})" if "start" in kinds else "",
+            f"(?:{_stems(kinds['end'])}){_ENDINGS}$" if "end" in kinds else "",
+            f"(?:{_stems(kinds['tail'])})$" if "tail" in kinds else "",
+            f"(?:{_stems(kinds['any'])})" if "any" in kinds else "",
+        ]
+        found.append((name, re.compile("|".join(p for p in parts if p))))
+    return tuple(found)
+
+
+MARKED_WORDS = 1 << 14  # words whose markers are kept (``_lexicon``): about 2 MB
+
+
+@lru_cache(maxsize=8)
+def _lexicon(text: str, weight: int) -> Callable[[str], list[str]]:
+    """The markers of a word (lower-cased) by the lexicon ``text``, in the file's order, each ``weight`` times; none
+    for a word under 3 or over ``LEXICON_CHARS`` letters. Most words match no line: one search of every line's
+    pattern at once says so; and a word's answer is kept (the commonest words come back in every post; the dict is
+    emptied when it holds ``MARKED_WORDS``)."""
+    lines = read_lexicon(text)
+    search = re.compile("|".join(f"(?:{p.pattern})" for _, p in lines)).search
+    seen: dict[str, list[str]] = {}
+
+    def markers(word: str) -> list[str]:
+        found = seen.get(word)
+        if found is None:
+            if 3 <= len(word) <= LEXICON_CHARS and search(word):
+                found = [m for m, p in lines if p.search(word)] * weight
+            else:
+                found = []
+            if len(seen) >= MARKED_WORDS:
+                seen.clear()
+            seen[word] = found
+        return found
+
+    return markers
+
+
+def lexicon_text(code: str) -> str:
+    """The lexicon file of language ``code``, read through the package's resources (a Dask worker imports the
+    package from a zip)."""
+    return resources.files(__package__).joinpath(f"lexicon_{code}.txt").read_text("utf-8")
 
 
 class WordReader:
     """Words of a text for the non-English models (see the module's docstring)."""
 
-    def __init__(self, syllables: bool = False, chars: tuple[int, int] | None = None):
+    # No lexicon: what a reader pickled before there were lexicons (in a pipeline's .joblib) reads with.
+    lexicon: str | None = None
+    lexicon_weight = 1
+    lexicon_text = ""
+    _match: Callable[[str], list[str]] | None = None
+
+    def __init__(
+        self,
+        syllables: bool = False,
+        chars: tuple[int, int] | None = None,
+        lexicon: str | None = None,
+        lexicon_weight: int = 1,
+        text: str | None = None,
+    ):
+        """``text``: the lexicon's own text where it is not the package's file (a compiled model carries the one
+        it was trained with)."""
         self.counts: dict[str, int] = {}  # no vocabulary: nothing is read as a disguise (the compiled model asks)
         self.whole: frozenset[str] = frozenset()
         self.syllables = syllables
         self.chars = chars
+        self.lexicon = lexicon
+        self.lexicon_weight = lexicon_weight
+        self.lexicon_text = (text if text is not None else lexicon_text(lexicon)) if lexicon else ""
+        self._match = _lexicon(self.lexicon_text, lexicon_weight) if lexicon else None
         self._pattern = _SYLLABLE if syllables else _WORD
 
-    def key(self) -> tuple[str, bool, tuple[int, int] | None]:
-        return ("words", self.syllables, self.chars)
+    def key(self) -> tuple[str, bool, tuple[int, int] | None, str, int]:
+        return ("words", self.syllables, self.chars, self.lexicon_text, self.lexicon_weight)
 
     def expand(self, word: str) -> list[str]:
         """``word``, then with ``chars`` its character n-grams, edges marked ``_``, each prefixed ``0`` (no
-        word has a digit, so a gram never counts as a word): ``dumm`` → ``dumm 0_du 0dum 0umm 0mm_ …``."""
+        word has a digit, so a gram never counts as a word): ``dumm`` → ``dumm 0_du 0dum 0umm 0mm_ …``.
+        A marker (``0lexinsult``) is itself alone."""
+        if word[0] == "0":  # a marker: no run of letters begins with a digit
+            return [word]
         if len(word) == 1 and not word.isalpha():  # an emoji (a run with numerals in it, "a〇b", is a word)
             return [f"0x{ord(word):x}"]
         if self.chars is None:
@@ -65,13 +178,39 @@ class WordReader:
         low = piece.lower()
         # The commonest piece, a word of letters alone: no link or mention in it, one run of letters, nothing for
         # NFKC to change (checked: "ﬁ" and "Ｄｕ" are letters too); with ``syllables``, Korean's, all syllables.
+        found: list[str] | None = None
         if low.isalpha() and (piece.isascii() or unicodedata.is_normalized("NFKC", piece)):
             if not self.syllables or piece.isascii():
-                return [low]
-            if _ALL_CJK(low):
+                found = [low]
+            elif _ALL_CJK(low):
                 return list(low)
-        found: list[str] = self._pattern.findall(_NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
-        return found
+        if found is None:
+            found = self._pattern.findall(_NOISE.sub(" ", unicodedata.normalize("NFKC", piece)).lower())
+        match = self._match
+        if match is None:
+            return found
+        if len(found) == 1:  # the commonest piece: one word, and most words are no lexicon's
+            marked = match(found[0])
+            return [found[0], *marked] if marked else found
+        return [m for w in found for m in (w, *match(w))]  # each word followed by its markers
+
+    def markers(self, word: str) -> list[str]:
+        """The lexicon's markers of one word (``letters``'s), each ``lexicon_weight`` times (the SVC's
+        regularisation gives one feature among 30,000 little weight: counted more, it costs less to use).
+
+        >>> WordReader(lexicon="de", lexicon_weight=2).markers("drecksschweine")
+        ['0lexvermin', '0lexvermin']
+        """
+        return self._match(word) if self._match is not None else []
+
+    def __getstate__(self) -> dict[str, object]:
+        """What a pickled reader (a pipeline's ``reader_``) keeps: its parameters, not its matcher."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update({k: v for k, v in state.items() if not k.startswith("_")})
+        self._pattern = _SYLLABLE if self.syllables else _WORD
+        self._match = _lexicon(self.lexicon_text, self.lexicon_weight) if self.lexicon else None
 
     def chunk(self, piece: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The tokens of one whitespace-separated piece, and no markers."""
@@ -105,6 +244,7 @@ class WordReader:
             for w in self._pattern.finditer(norm):
                 start, end = (m.start() + w.start(), m.start() + w.end()) if exact else (m.start(), m.end())
                 found += [Token(g, start, end) for g in self.expand(w.group())]
+                found += [Token(g, start, end) for g in self.markers(w.group())]
         return found, []
 
     def normalise_all(self, texts: Iterable[str]) -> list[str]:

@@ -82,6 +82,7 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
     reader = getattr(steps[0], "reader_", None)  # the normaliser's vocabulary: how disguised words are read
     counts = reader.counts if reader is not None else {}
     words = "syllables" if getattr(steps[0], "syllables", False) else "words"
+    lexicon = getattr(reader, "lexicon_text", "")
     return {
         # the normaliser: the English reader, or another language's WordReader (no vocabulary)
         "reader": words if type(steps[0]) is LanguageNormaliser else "english",
@@ -103,6 +104,8 @@ def to_arrays(pipeline: Any) -> dict[str, Any]:
         "token_pattern": vec.token_pattern,
         "tf": "binary" if vec.binary else ("sublinear" if tfidf.sublinear_tf else "raw"),
         "norm": tfidf.norm or "none",
+        # a WordReader's lexicon (German's): the text it was trained with, and how many times each marker counts
+        **({"lexicon": lexicon, "lexicon_weight": getattr(reader, "lexicon_weight", 1)} if lexicon else {}),
     }
 
 

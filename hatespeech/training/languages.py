@@ -8,8 +8,8 @@ with the production model and rule: the card's ``metrics.test``, per class and c
 neither).
 
 The pipeline is English's without the English reader: ``hatespeech.core.wordreader.WordReader``
-(no disguise reading, no glued-word splitting: German compounds stay whole), word TF-IDF (Korean:
-syllable 1–3-grams) and the calibrated one-vs-rest LinearSVC (with ``scaling = "nb"``, ``NBLinearSVC``:
+(no disguise reading, no glued-word splitting: German compounds stay whole; German's lexicon markers), word
+TF-IDF (Korean: syllable 1–3-grams) and the calibrated one-vs-rest LinearSVC (with ``scaling = "nb"``, ``NBLinearSVC``:
 the same linear form); it compiles like English's.
 """
 
@@ -52,12 +52,23 @@ NEITHER = LABELS.index("neither")
 class LanguageNormaliser(TransformerMixin, BaseEstimator):
     """``WordReader`` as a scikit-learn step (nothing learnt: ``fit`` only sets ``reader_``)."""
 
-    def __init__(self, syllables: bool = False, chars: tuple[int, int] | None = None):
+    lexicon: str | None = None  # what a step pickled before there were lexicons has
+    lexicon_weight = 1
+
+    def __init__(
+        self,
+        syllables: bool = False,
+        chars: tuple[int, int] | None = None,
+        lexicon: str | None = None,
+        lexicon_weight: int = 1,
+    ):
         self.syllables = syllables
         self.chars = chars
+        self.lexicon = lexicon
+        self.lexicon_weight = lexicon_weight
 
     def fit(self, X: Iterable[str], y: object = None) -> LanguageNormaliser:  # noqa: N803 (sklearn's name)
-        self.reader_ = WordReader(self.syllables, self.chars)
+        self.reader_ = WordReader(self.syllables, self.chars, self.lexicon, self.lexicon_weight)
         return self
 
     def transform(self, X: Iterable[str]) -> list[str]:  # noqa: N803
@@ -123,14 +134,16 @@ def build_pipeline(
     chars: tuple[int, int] | None = None,
     nb: bool = False,
     min_df: int = 2,
+    lexicon: str | None = None,
+    lexicon_weight: int = 1,
 ) -> Pipeline:
     """The untrained pipeline of a language (see the module's docstring); ``nb``: ``NBLinearSVC``'s scaling,
-    ``min_df``: the fewest training texts a feature is kept for."""
+    ``min_df``: the fewest training texts a feature is kept for; ``lexicon``, ``lexicon_weight``: ``WordReader``'s
+    lexicon markers."""
     words = word_features(ngram).set_params(min_df=min_df)
     classifier = calibrated_nb_svc(c) if nb else calibrated_svc(c)
-    return Pipeline(
-        [("normalise", LanguageNormaliser(syllables, chars)), ("features", words), ("classifier", classifier)]
-    )
+    normalise = LanguageNormaliser(syllables, chars, lexicon, lexicon_weight)
+    return Pipeline([("normalise", normalise), ("features", words), ("classifier", classifier)])
 
 
 @dataclass
@@ -146,7 +159,8 @@ class LanguageData:
         syllables, ngram = self.spec["features"] == "syllables", tuple(self.spec["ngram"])
         chars = tuple(self.spec["chars"]) if "chars" in self.spec else None
         nb, min_df = self.spec.get("scaling") == "nb", int(self.spec.get("min_df", 2))
-        return lambda: build_pipeline(syllables, ngram, c, chars, nb, min_df)
+        lexicon, weight = self.spec.get("lexicon"), int(self.spec.get("lexicon_weight", 1))
+        return lambda: build_pipeline(syllables, ngram, c, chars, nb, min_df, lexicon, weight)
 
 
 def read_manifest(path: Path = MANIFEST) -> dict[str, dict[str, Any]]:
@@ -271,6 +285,7 @@ def rule_target(spec: dict[str, Any]) -> str:
 def card_section(data: LanguageData) -> dict[str, Any]:
     """What the model card says of the language's data and features."""
     spec = data.spec
+    lexicon = "lexicon" in spec
     return {
         "language": data.code,
         "title": spec["title"],
@@ -281,6 +296,7 @@ def card_section(data: LanguageData) -> dict[str, Any]:
         or {"hate speech": spec["hate"], "offensive language": spec["offensive"], "votes": spec["votes"]},
         "features": f"{spec['features']} {tuple(spec['ngram'])}-grams"
         + (f", character {tuple(spec['chars'])}-grams" if "chars" in spec else "")
+        + (f", lexicon markers (lexicon_{spec['lexicon']}.txt, ×{spec.get('lexicon_weight', 1)})" if lexicon else "")
         + (", scaled by each class's log-count ratio (NB-SVM)" if spec.get("scaling") == "nb" else "")
         + ", English reader not applied",
     }

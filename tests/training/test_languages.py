@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from hatespeech.core.labels import LABELS
 from hatespeech.core.model import CompiledModel
 from hatespeech.core.modelfile import load_compiled
 from hatespeech.core.policy import weighted_argmax
-from hatespeech.core.wordreader import WordReader
+from hatespeech.core.wordreader import LEXICON_CHARS, WordReader, lexicon_text, read_lexicon
 from hatespeech.training import languages
 from hatespeech.training.compile import compile_checked, to_arrays
 from hatespeech.training.data import DataError
@@ -43,14 +44,50 @@ def test_character_grams_follow_their_word_and_never_look_like_a_word() -> None:
     assert grams == ["dumm", "0_du", "0dum", "0umm", "0mm_"]
 
 
-@pytest.mark.parametrize("reader", [WordReader(), WordReader(syllables=True), WordReader(chars=(2, 4))])
+def test_the_german_lexicon_marks_insults_inside_compounds_and_nothing_that_only_looks_like_one() -> None:
+    reader = WordReader(lexicon="de")
+    marked = {w: reader.markers(w) for w in ["drecksschweine", "asylantenpack", "merkelidioten", "vollidiot"]}
+    assert marked == {
+        "drecksschweine": ["0lexvermin"],
+        "asylantenpack": ["0lexgroup", "0lexvermin"],
+        "merkelidioten": ["0lexinsult"],
+        "vollidiot": ["0lexinsult"],
+    }
+    assert reader.markers("scheiße") == reader.markers("scheisse") == ["0lexprofane"]  # ß written ss
+    for clean in ["marsch", "sauber", "schweinerei", "packen", "brutal", "gepäck"]:
+        assert reader.markers(clean) == [], clean
+    assert reader.markers("idiot" + "x" * (LEXICON_CHARS - 4)) == []  # no compound is that long
+    assert WordReader(lexicon="de", lexicon_weight=3).words("Du SAU!") == ["du", "sau", *["0lexinsult"] * 3]
+    assert WordReader().words("Du Sau") == ["du", "sau"]  # no lexicon unless asked (Portuguese, Korean)
+
+
+def test_the_lexicons_answers_are_its_patterns_and_survive_pickling() -> None:
+    reader = WordReader(chars=(3, 4), lexicon="de", lexicon_weight=2)
+    lines = read_lexicon(lexicon_text("de"))
+    words = ["drecksschweine", "packen", "vollidioten", "aersche", "scheisskerl", "zorg", "islamisierung", "brutal"]
+    for word in words * 2:  # the second time from its cache
+        assert reader.markers(word) == [m for m, p in lines if p.search(word)] * 2, word
+    back = pickle.loads(pickle.dumps(reader))  # a pipeline's reader_: its parameters, its matcher rebuilt
+    assert "_match" not in back.__getstate__()
+    text = "Ihr Drecksschweine, packt euer Zeug"
+    assert back.words(text) == reader.words(text) and back.words(text).count("0lexvermin") == 2
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [WordReader(), WordReader(syllables=True), WordReader(chars=(2, 4)), WordReader(chars=(2, 4), lexicon="de")],
+)
 def test_tokens_point_at_what_was_written(reader: WordReader) -> None:
-    text = "RT  Du bist 한국어야, ﬁne! @x DUMM😡"
+    text = "RT  Du bist 한국어야, ﬁne! @x DUMM😡 Drecks-Pack, Scheiße"
     tokens, idioms = reader.tokens_and_idioms(text)
     assert [t.text for t in tokens] == reader.words(text) and idioms == []
     for token in tokens:
         written = text[token.start : token.end].lower()
+        if token.text.startswith("0lex"):  # a lexicon marker points at its word
+            assert reader.markers(written) == [token.text]
+            continue
         assert token.text.lstrip("0").strip("_") in written or "ﬁ" in written or token.text == "0x1f621"
+    assert reader.lexicon is None or {"0lexprofane", "0lexvermin"} <= {t.text for t in tokens}
 
 
 def _corpus() -> tuple[list[str], np.ndarray]:
@@ -76,23 +113,27 @@ ODD = [
     "kill for a coffee, kill you",  # an English idiom's word: the compiled model's idiom path
     "\x00 \ud800 😀 &amp;",
     "Du bist a〇b 〇〇 ᛮᛮ 𐍁𐍁 〇",  # letter-like numerals NFKC keeps: a word with them is a word, not an emoji
+    "Drecksschweine! Asylantenpack, VOLLIDIOT Scheisse-Ungeziefer Zorgidioten " + "idiot" * 10,  # the lexicon's
 ]
 
 
 @pytest.mark.parametrize(
-    ("syllables", "ngram", "chars", "nb"),
+    ("syllables", "ngram", "chars", "nb", "lexicon"),
     [
-        (False, (1, 2), None, False),
-        (True, (1, 3), None, False),
-        (False, (1, 1), (3, 5), False),
-        (False, (1, 1), (3, 5), True),
+        (False, (1, 2), None, False, None),
+        (True, (1, 3), None, False, None),
+        (False, (1, 1), (3, 5), False, None),
+        (False, (1, 1), (3, 5), True, None),
+        (False, (1, 1), (3, 5), True, "de"),
+        (False, (1, 2), None, False, "de"),
     ],
 )
 def test_the_compiled_model_scores_as_the_pipeline(
-    syllables: bool, ngram: tuple[int, int], chars: tuple[int, int] | None, nb: bool
+    syllables: bool, ngram: tuple[int, int], chars: tuple[int, int] | None, nb: bool, lexicon: str | None
 ) -> None:
     texts, labels = _corpus()
-    pipeline = fit(languages.build_pipeline(syllables, ngram, 0.25, chars, nb), texts, labels)
+    built = languages.build_pipeline(syllables, ngram, 0.25, chars, nb, lexicon=lexicon, lexicon_weight=4)
+    pipeline = fit(built, texts, labels)
     arrays = compile_checked(pipeline)
     compiled = CompiledModel(arrays)
     probes = texts[::7] + ODD
@@ -101,6 +142,14 @@ def test_the_compiled_model_scores_as_the_pipeline(
     assert np.abs(got_one - expected).max() <= TOLERANCE
     assert np.abs(compiled.predict_proba(probes) - expected).max() <= TOLERANCE
     assert to_arrays(pipeline)["reader"] == ("syllables" if syllables else "words")
+    if lexicon:
+        assert {"0lexinsult", "0lexvermin"} <= set(compiled.vocab)  # "Idiot", "Trottel", "Ungeziefer"
+        assert arrays["lexicon"] == lexicon_text(lexicon) and arrays["lexicon_weight"] == 4
+        # the compiled model reads with the lexicon it was trained with, whatever the package's file says now
+        own = CompiledModel({**arrays, "lexicon": "insult word: zorgs"})
+        assert own.reader.markers("zorgs") == ["0lexinsult"] * 4 and own.reader.markers("idiot") == []
+    else:
+        assert "lexicon" not in arrays
 
 
 def test_nb_scaling_is_a_linear_model_on_the_unscaled_features() -> None:
@@ -266,3 +315,11 @@ def test_the_committed_models_compile_exactly_on_their_languages_sentences(code:
     assert np.abs(np.array([compiled.proba_one(t) for t in probes]) - expected).max() <= TOLERANCE
     assert np.abs(compiled.predict_proba(probes) - expected).max() <= TOLERANCE
     assert card["data"]["language"] == code and card["metrics"]["test"]["split"]
+
+
+def test_the_german_model_counts_an_insult_it_never_saw_in_training() -> None:
+    compiled, card = load_compiled(MODELS / "model-de.json")
+    assert "lexicon markers" in card["data"]["features"]
+    # made-up compounds: no training tweet has them, their parts are the lexicon's
+    p_neither = [compiled.proba_one(f"Ihr seid doch alle {w}")[NEITHER] for w in ["Zorgpack", "Zorgteam"]]
+    assert p_neither[0] < p_neither[1] - 0.1
