@@ -46,10 +46,45 @@ _ENDINGS = "(?:e|en|n|s|er|es|in|innen)?"  # what may follow an ``end`` stem: "a
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
+_Trie = dict[str, "_Trie"]  # letter → the stems' rest; "" where a stem ends
+
+
 def _stems(stems: Iterable[str]) -> str:
-    """An alternation of the stems and their ä/ö/ü/ß-less spellings, longest first."""
-    found = {variant for stem in stems for variant in (stem, stem.translate(_FOLD))}
-    return "|".join(re.escape(s) for s in sorted(found, key=lambda s: (-len(s), s)))
+    """The stems and their ä/ö/ü/ß-less spellings as one pattern, a trie (``idiot|idioten|idiotie`` as
+    ``idiot(?:en|ie)?``): ``re`` tries an alternation's branches one by one at each letter, a trie's first letters once
+    (German's lexicon, one search per new word: ~1.5 µs, not ~9). The same strings match.
+
+    >>> _stems(["idiot", "idioten", "idiotie", "ärsche"])
+    '(?:(?:aersche|idiot(?:(?:en|ie))?|ärsche))'
+    """
+    found = sorted({variant for stem in stems for variant in (stem, stem.translate(_FOLD))})
+    root: _Trie = {}
+    for stem in found:
+        node = root
+        for letter in stem:
+            node = node.setdefault(letter, {})
+        node[""] = {}  # a stem ends here
+
+    def pattern(node: _Trie) -> str:
+        branches = [re.escape(letter) + pattern(child) for letter, child in node.items() if letter]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return "(?:" + pattern(root) + ")"
+
+
+def _pattern(kinds: dict[str, list[str]]) -> str:
+    """One pattern for a lexicon line's stems by kind (``lexicon_de.txt`` says what each kind means)."""
+    parts = [
+        f"^{_stems(kinds['word'])}$" if "word" in kinds else "",
+        f"^{_stems(kinds['start'])}" if "start" in kinds else "",
+        f"{_stems(kinds['end'])}{_ENDINGS}$" if "end" in kinds else "",
+        f"{_stems(kinds['tail'])}$" if "tail" in kinds else "",
+        _stems(kinds["any"]) if "any" in kinds else "",
+    ]
+    return "|".join(p for p in parts if p)
 
 
 @lru_cache(maxsize=8)
@@ -78,17 +113,7 @@ def read_lexicon(text: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     >>> [bool(read_lexicon("pig end: schwein")[0][1].search(w)) for w in ["drecksschweine", "schweinerei"]]
     [True, False]
     """
-    found = []
-    for name, kinds in _lines(text).items():
-        parts = [
-            f"^(?:{_stems(kinds['word'])})$" if "word" in kinds else "",
-            f"^(?:{_stems(kinds['start'])})" if "start" in kinds else "",
-            f"(?:{_stems(kinds['end'])}){_ENDINGS}$" if "end" in kinds else "",
-            f"(?:{_stems(kinds['tail'])})$" if "tail" in kinds else "",
-            f"(?:{_stems(kinds['any'])})" if "any" in kinds else "",
-        ]
-        found.append((name, re.compile("|".join(p for p in parts if p))))
-    return tuple(found)
+    return tuple((name, re.compile(_pattern(kinds))) for name, kinds in _lines(text).items())
 
 
 MARKED_WORDS = 1 << 14  # words whose markers are kept (``_lexicon``): about 2 MB
@@ -101,7 +126,11 @@ def _lexicon(text: str, weight: int) -> Callable[[str], list[str]]:
     pattern at once says so; and a word's answer is kept (the commonest words come back in every post; the dict is
     emptied when it holds ``MARKED_WORDS``)."""
     lines = read_lexicon(text)
-    search = re.compile("|".join(f"(?:{p.pattern})" for _, p in lines)).search
+    merged: dict[str, list[str]] = {}  # every line's stems by kind: one trie per kind, not one per line and kind
+    for kinds in _lines(text).values():
+        for how, stems in kinds.items():
+            merged.setdefault(how, []).extend(stems)
+    search = re.compile(_pattern(merged)).search
     seen: dict[str, list[str]] = {}
 
     def markers(word: str) -> list[str]:

@@ -73,6 +73,41 @@ def test_the_lexicons_answers_are_its_patterns_and_survive_pickling() -> None:
     assert back.words(text) == reader.words(text) and back.words(text).count("0lexvermin") == 2
 
 
+def test_the_lexicons_tries_match_what_its_plain_alternations_match() -> None:
+    """The lexicon's patterns are tries of its stems (fast to search): they must match exactly the words a plain
+    alternation of the same stems, longest first, matches; checked on every word of GermEval's posts where the data
+    is here, and on our own words."""
+    import re
+
+    from hatespeech.core.wordreader import _ENDINGS, _FOLD, _lines
+
+    def plain(stems: list[str]) -> str:
+        found = {v for stem in stems for v in (stem, stem.translate(_FOLD))}
+        return "(?:" + "|".join(re.escape(v) for v in sorted(found, key=lambda v: (-len(v), v))) + ")"
+
+    kinds = {"word": "^{}$", "start": "^{}", "end": "{}" + _ENDINGS + "$", "tail": "{}$", "any": "{}"}
+    lines = _lines(lexicon_text("de"))
+    reference = [
+        (name, re.compile("|".join(kinds[how].format(plain(stems)) for how, stems in found.items())))
+        for name, found in lines.items()
+    ]
+    reader = WordReader(lexicon="de")
+    words = {"drecksschweine", "packen", "vollidioten", "aersche", "idiotie", "sauber", "sau", "kanake", "brutal"}
+    try:
+        texts = languages.load("de").train.texts
+    except DataError:
+        texts = []  # our words alone
+    words |= {w for text in texts for piece in text.split() for w in WordReader().letters(piece)}
+    matched = 0
+    for word in words:
+        want = [name for name, pattern in reference if pattern.search(word)]
+        if 3 <= len(word) <= LEXICON_CHARS:
+            assert reader.markers(word) == want, word
+            matched += bool(want)
+    assert [m for m, p in read_lexicon(lexicon_text("de")) if p.search("drecksschweine")] == ["0lexvermin"]
+    assert matched >= 3 and (not texts or matched > 300)
+
+
 @pytest.mark.parametrize(
     "reader",
     [WordReader(), WordReader(syllables=True), WordReader(chars=(2, 4)), WordReader(chars=(2, 4), lexicon="de")],
