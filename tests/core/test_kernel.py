@@ -206,3 +206,16 @@ def test_a_process_without_the_extension_scores_the_same() -> None:
     english = load_compiled(ROOT / "models" / "model.json")[0]
     assert kernel == "Python"
     assert found == [english.proba_one("you are a stupid idiot"), english.proba_one("have a nice day")]
+
+
+def test_a_machine_without_a_compiler_is_told_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hatespeech.core import build
+
+    def no_compiler(command: list[str], check: bool) -> None:
+        raise FileNotFoundError(command[0])  # what subprocess.run raises for a program not on the PATH
+
+    monkeypatch.setattr(build.subprocess, "run", no_compiler)
+    before = build.target().stat().st_mtime if build.target().exists() else None
+    with pytest.raises(build.BuildError, match=r"no C compiler .* apt-get install gcc"):
+        build.build(force=True)
+    assert (build.target().stat().st_mtime if build.target().exists() else None) == before  # nothing half-written
